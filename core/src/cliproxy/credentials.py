@@ -1,0 +1,178 @@
+"""Credentials: one upstream account a provider can use, and the models it serves."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from cliproxy.config.nodes import ConfigNode
+
+__all__ = ["CommonFields", "Credential", "ModelEntry", "credential_id", "mask_secret", "read_common_fields"]
+
+
+@attrs.frozen
+class ModelEntry:
+    """A model a credential serves: ``name`` upstream, ``alias`` (if any) for clients."""
+
+    name: str
+    alias: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The name clients use (before any prefix)."""
+        return self.alias or self.name
+
+
+@attrs.define(eq=False)
+class Credential:
+    """An upstream account (API key or OAuth token) of one provider.
+
+    Attributes:
+        id: Stable identifier, the same on every instance sharing a state store (derived
+            from the secret, not from the entry's position).
+        provider: Name of the provider that executes calls with it.
+        label: Safe to show and log: a masked key or a token file name.
+        prefix: Clients reach it as ``prefix/model``.
+        models: Models it serves, as configured; empty means discovered or default ones.
+        discovered: Models the upstream reported it serves (see ``discover_models``).
+        excluded_models: Wildcard patterns of models never routed here.
+        priority: Higher is tried first; equal priorities share the load.
+        weight: Relative share within its priority (round-robin).
+        any_model: Serve any model name asked under ``prefix/`` (local servers, aggregators
+            whose catalogue is not listed).
+        settings: Provider-owned details (base URL, key, headers), opaque to the core.
+        source: Where it was defined (``config.yaml:12:5`` or a token file path).
+    """
+
+    id: str
+    provider: str
+    label: str
+    prefix: str | None = None
+    models: tuple[ModelEntry, ...] = ()
+    discovered: tuple[ModelEntry, ...] = ()
+    excluded_models: tuple[str, ...] = ()
+    priority: int = 0
+    weight: int = 1
+    any_model: bool = False
+    settings: Any = None
+    source: str = ""
+
+    def excludes(self, model: str) -> bool:
+        """True when ``model`` matches one of the excluded patterns (``*`` wildcards)."""
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.excluded_models)
+
+
+def mask_secret(secret: str | None) -> str:
+    """``sk-ant-a...wxyz``: enough to tell keys apart, never enough to use one."""
+    if not secret:
+        return "(none)"
+    if len(secret) <= 12:
+        return secret[:2] + "..." + secret[-2:] if len(secret) > 6 else "****"
+    return secret[:8] + "..." + secret[-4:]
+
+
+def credential_id(kind: str, *parts: str | None) -> str:
+    """A stable id from the block kind and the identifying values (key, base URL...)."""
+    digest = hashlib.sha256("\x00".join(p or "" for p in parts).encode()).hexdigest()[:12]
+    return f"{kind}:{digest}"
+
+
+@attrs.frozen
+class CommonFields:
+    """The keys every provider entry shares (see :func:`read_common_fields`)."""
+
+    api_key: str | None
+    base_url: str | None
+    prefix: str | None
+    proxy_url: str | None
+    headers: dict[str, str]
+    models: tuple[ModelEntry, ...]
+    excluded_models: tuple[str, ...]
+    priority: int
+    weight: int
+
+
+def _models(node: ConfigNode, key: str = "models") -> tuple[ModelEntry, ...]:
+    raw = node.raw(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise node.error(key, f"'{node.qualified(key)}' must be a list of models (each a name, or name and alias)")
+    out: list[ModelEntry] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            out.append(ModelEntry(item))
+            continue
+        if not isinstance(item, Mapping):
+            raise ConfigNode(raw, node.file, node.qualified(key)).error(
+                i, f"'{node.qualified(key)}[{i}]' must be a model name or a mapping with 'name' and 'alias'"
+            )
+        entry = ConfigNode(item, node.file, f"{node.qualified(key)}[{i}]")
+        name = entry.str("name", required=True)
+        alias = entry.str("alias") or None
+        entry.done()
+        out.append(ModelEntry(name, alias))
+    return tuple(out)
+
+
+def _prefix(node: ConfigNode) -> str | None:
+    prefix = node.str("prefix")
+    if prefix is None:
+        return None
+    prefix = prefix.strip().strip("/")
+    if not prefix:
+        return None
+    if "/" in prefix:
+        raise node.error("prefix", f"prefix '{prefix}' must not contain '/'", hint="use a single word such as 'team-a'")
+    return prefix
+
+
+def read_common_fields(
+    node: ConfigNode,
+    *,
+    api_key: bool | None = True,
+    base_url: str | None = None,
+) -> CommonFields:
+    """Read the shared entry keys: ``api-key``, ``base-url``, ``prefix``, ``proxy-url``,
+    ``headers``, ``models`` (``name``/``alias``), ``excluded-models``, ``priority``,
+    ``weight``.
+
+    Args:
+        api_key: True if required, False if optional, None if the entry has no such key.
+        base_url: The default base URL (None when the entry has no ``base-url`` key).
+    """
+    key = None
+    if api_key is not None:
+        key = node.str("api-key", required=api_key) or None
+    url = None
+    if base_url is not None:
+        url = (node.str("base-url") or base_url).rstrip("/")
+        if url and not url.startswith(("http://", "https://")):
+            raise node.error("base-url", f"base-url '{url}' must start with http:// or https://")
+    proxy = node.str("proxy-url") or None
+    return CommonFields(
+        api_key=key,
+        base_url=url,
+        prefix=_prefix(node),
+        proxy_url=proxy,
+        headers=node.str_map("headers"),
+        models=_models(node),
+        excluded_models=node.str_list("excluded-models"),
+        priority=node.int("priority", 0),
+        weight=node.int("weight", 1, minimum=1),
+    )
+
+
+def dedupe(credentials: Iterable[Credential]) -> list[Credential]:
+    """Drop repeated credentials (same id), keeping the first."""
+    seen: set[str] = set()
+    out = []
+    for cred in credentials:
+        if cred.id not in seen:
+            seen.add(cred.id)
+            out.append(cred)
+    return out

@@ -1,0 +1,101 @@
+"""The gateway's one error type, and the kinds of failure it names.
+
+Every failure that reaches a client -- bad input, a missing key, an unknown model, an
+upstream 429 -- is a :class:`GatewayError`. Each door renders it in its own wire format
+(OpenAI ``{"error": {...}}``, Anthropic ``{"type": "error", ...}``, Gemini
+``google.rpc.Status``) with the same status code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import attrs
+
+__all__ = ["ErrorKind", "GatewayError"]
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, independent of any wire format."""
+
+    INVALID_REQUEST = "invalid_request"
+    AUTHENTICATION = "authentication"
+    BILLING = "billing"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    MODEL_NOT_FOUND = "model_not_found"
+    REQUEST_TOO_LARGE = "request_too_large"
+    UNPROCESSABLE = "unprocessable"
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    TIMEOUT = "timeout"
+    UPSTREAM = "upstream_error"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+_KIND_BY_STATUS = {
+    400: ErrorKind.INVALID_REQUEST,
+    401: ErrorKind.AUTHENTICATION,
+    402: ErrorKind.BILLING,
+    403: ErrorKind.PERMISSION,
+    404: ErrorKind.NOT_FOUND,
+    408: ErrorKind.TIMEOUT,
+    413: ErrorKind.REQUEST_TOO_LARGE,
+    422: ErrorKind.UNPROCESSABLE,
+    429: ErrorKind.RATE_LIMITED,
+    500: ErrorKind.UPSTREAM,
+    502: ErrorKind.UPSTREAM,
+    503: ErrorKind.UNAVAILABLE,
+    504: ErrorKind.TIMEOUT,
+    529: ErrorKind.OVERLOADED,
+}
+
+# Statuses that describe the request itself: trying another credential cannot help.
+_CLIENT_FAULT = frozenset({400, 413, 422})
+
+
+@attrs.define(auto_exc=True, eq=False, kw_only=True)
+class GatewayError(Exception):
+    """A failure with a status code, a kind and a message fit to show the client.
+
+    Attributes:
+        status: HTTP status the client receives.
+        kind: What went wrong (see :class:`ErrorKind`).
+        message: Human-readable explanation; never contains secrets.
+        retry_after: Seconds until a retry may succeed (429/503), if known.
+        provider: Name of the provider that failed, for upstream errors.
+        param: The request field at fault, for invalid requests.
+        code: A machine-readable code (``model_not_found``, ``context_length_exceeded``).
+        upstream_type: The upstream's own error type string, kept for diagnostics.
+    """
+
+    status: int
+    kind: ErrorKind
+    message: str
+    retry_after: float | None = None
+    provider: str | None = None
+    param: str | None = None
+    code: str | None = None
+    upstream_type: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def client_fault(self) -> bool:
+        """True when the request itself is wrong, so no other credential would do better."""
+        return self.status in _CLIENT_FAULT
+
+    @classmethod
+    def from_status(cls, status: int, message: str, **fields: object) -> GatewayError:
+        """Build an error whose kind follows from the HTTP status."""
+        kind = _KIND_BY_STATUS.get(status)
+        if kind is None:
+            kind = ErrorKind.UPSTREAM if status >= 500 else ErrorKind.INVALID_REQUEST
+        return cls(status=status, kind=kind, message=message, **fields)  # type: ignore[arg-type]
+
+    @classmethod
+    def invalid(cls, message: str, *, param: str | None = None, code: str | None = None) -> GatewayError:
+        """A 400 about the client's request."""
+        return cls(status=400, kind=ErrorKind.INVALID_REQUEST, message=message, param=param, code=code)

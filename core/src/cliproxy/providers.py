@@ -1,0 +1,276 @@
+"""What a provider plugin implements, and what it is handed per call.
+
+A provider owns one or more config blocks (``claude-api-key``), turns their entries into
+:class:`~cliproxy.Credential` s, and executes calls: :meth:`Provider.send` receives a
+:class:`Call` (the client's request, the chosen credential, the upstream model name) and
+returns the upstream's answer, either as bytes in a wire format the gateway can decode
+(:class:`UpstreamResponse`) or already in the IR (:class:`DirectResponse`).
+
+Hooks register providers at start-up; provider objects do the per-request work.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from cliproxy.config.nodes import ConfigNode
+from cliproxy.credentials import Credential, ModelEntry
+from cliproxy.ir import Request, Response, StreamEvent
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+    from cliproxy.translate import ClientTranslator
+
+__all__ = [
+    "Call",
+    "ClientIdentity",
+    "ClientRequest",
+    "DirectResponse",
+    "InboundRequest",
+    "Provider",
+    "UpstreamResponse",
+]
+
+Action = Literal["generate", "count_tokens"]
+
+
+@attrs.frozen
+class ClientIdentity:
+    """Who is calling: returned by the ``authenticate_client`` hook.
+
+    ``name`` is safe to log (a key's position or a user name, never the key itself).
+    """
+
+    name: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class InboundRequest:
+    """The parts of an HTTP request that inbound authentication looks at.
+
+    ``headers`` has lower-case names; ``query`` holds the decoded query parameters.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    client_host: str | None = None
+
+
+@attrs.define(eq=False)
+class ClientRequest:
+    """One client request as its door received it.
+
+    Attributes:
+        wire: The client's wire format (``openai-chat``, ``anthropic``...).
+        translator: The door's translator for that format.
+        body: The parsed JSON body, as sent (do not mutate).
+        raw: The body bytes, as sent.
+        model: The model name the client asked for.
+        stream: Whether the client asked for a stream.
+        headers: Request headers, lower-case names.
+        action: ``generate`` or ``count_tokens``.
+        identity: Who the caller is, per inbound auth.
+        created: Unix time the request arrived.
+    """
+
+    wire: str
+    translator: ClientTranslator
+    body: Mapping[str, Any]
+    raw: bytes
+    model: str
+    stream: bool
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    action: Action = "generate"
+    identity: ClientIdentity | None = None
+    created: int = 0
+    _ir: Request | None = None
+
+    @property
+    def ir(self) -> Request:
+        """The request decoded into the IR (decoded on first use, then kept).
+
+        Raises :class:`~cliproxy.GatewayError` (400) when the body has the wrong shape.
+        """
+        if self._ir is None:
+            decoded = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
+            self._ir = decoded
+        return self._ir
+
+
+@attrs.define(eq=False)
+class UpstreamResponse:
+    """An upstream's successful answer, still in its wire format.
+
+    Exactly one of ``body`` (a whole response) and ``chunks`` (a stream, as network reads
+    arrive) is set. ``streamed`` says how ``wire``'s translator should decode it: a stream
+    decoder for ``chunks``, ``decode_response`` for ``body``. Close it with :meth:`aclose`.
+    """
+
+    wire: str
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes | None = None
+    chunks: AsyncIterator[bytes] | None = None
+    release: Callable[[], Any] | None = None
+
+    @property
+    def streamed(self) -> bool:
+        return self.chunks is not None
+
+    async def aclose(self) -> None:
+        if self.release is not None:
+            release, self.release = self.release, None
+            result = release()
+            if isinstance(result, Awaitable):
+                await result
+
+
+@attrs.define(eq=False)
+class DirectResponse:
+    """An answer a provider produced in the IR itself (local models, the echo demo).
+
+    Set ``response`` for a whole response, or ``events`` for a stream; the gateway folds or
+    replays as the client needs.
+    """
+
+    response: Response | None = None
+    events: AsyncIterator[StreamEvent] | None = None
+
+    async def aclose(self) -> None:
+        closer = getattr(self.events, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+@attrs.define(eq=False)
+class Call:
+    """One attempt to serve a client request with one credential.
+
+    Attributes:
+        client: The client's request.
+        credential: The credential chosen for this attempt.
+        model: The model name to ask the upstream for (prefix stripped, alias resolved).
+        gateway: The running gateway: its HTTP session, translators, token manager, state.
+        attempt: 0 for the first attempt, then 1, 2... across failovers.
+    """
+
+    client: ClientRequest
+    credential: Credential
+    model: str
+    gateway: Gateway
+    attempt: int = 0
+
+    @property
+    def stream(self) -> bool:
+        return self.client.stream
+
+    @property
+    def request(self) -> Request:
+        """The client's request in the IR (see :attr:`ClientRequest.ir`)."""
+        return self.client.ir
+
+    def body_for(self, wire: str) -> dict[str, Any]:
+        """The JSON body to send an upstream speaking ``wire``.
+
+        When the client spoke ``wire`` too, this is the client's own body with only the
+        model name changed, so fields nobody modelled reach the upstream intact. Otherwise
+        the IR request is encoded by ``wire``'s translator.
+        """
+        if wire == self.client.wire:
+            body = dict(self.client.body)
+            if "model" in body:
+                body["model"] = self.model
+            return body
+        return self.gateway.translators.upstream(wire).encode_request(self.client.ir, self.model)
+
+    async def post(
+        self,
+        url: str,
+        *,
+        wire: str,
+        json: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool | None = None,
+        proxy: str | None = None,
+        timeout: float | None = None,
+    ) -> UpstreamResponse:
+        """POST to the upstream and return its answer in ``wire`` format.
+
+        Non-2xx answers are decoded by ``wire``'s translator and raised as
+        :class:`~cliproxy.GatewayError` (with this provider's name and any retry hint);
+        connection failures and timeouts raise 502/504 errors. ``stream`` defaults to the
+        client's choice; ``proxy`` to the gateway's ``proxy-url``.
+        """
+        from cliproxy.upstream import post
+
+        return await post(
+            self,
+            url,
+            wire=wire,
+            json=json,
+            data=data,
+            headers=headers,
+            stream=self.stream if stream is None else stream,
+            proxy=proxy,
+            timeout=timeout,
+        )
+
+
+class Provider(abc.ABC):
+    """Base class for providers. Subclass it, set the class attributes, implement
+    :meth:`load_config` and :meth:`send`, and register an instance from a
+    ``register_providers`` hook.
+
+    Attributes:
+        name: Unique provider name (``claude``), shown in status output and logs.
+        config_keys: The top-level config blocks this provider owns.
+        wire: The wire format its upstream speaks (a registered translator's name).
+    """
+
+    name: str = ""
+    config_keys: tuple[str, ...] = ()
+    wire: str = ""
+
+    @abc.abstractmethod
+    def load_config(self, key: str, node: ConfigNode, gateway: Gateway) -> Iterable[Credential]:
+        """Parse one of the provider's blocks into credentials.
+
+        ``node`` is the top-level config; read the block with ``node.nodes(key)`` (a list)
+        or ``node.node(key)`` (a mapping), call ``done()`` on every entry so typos are
+        reported, and raise the node's ``error(...)`` for bad values.
+        """
+
+    @abc.abstractmethod
+    async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
+        """Execute one call; raise :class:`~cliproxy.GatewayError` on failure."""
+
+    def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
+        """Models a credential serves when its entry lists none (a static catalogue)."""
+        return ()
+
+    async def discover_models(self, credential: Credential, gateway: Gateway) -> Sequence[str] | None:
+        """Ask the upstream which models it serves (called at start-up and on refresh).
+
+        Return None when the provider cannot list models. Errors are logged and leave the
+        credential's models as they were.
+        """
+        return None
+
+    async def count_tokens(self, call: Call) -> int | None:
+        """Count the input tokens of ``call.request`` upstream; None when unsupported
+        (the gateway then estimates locally)."""
+        return None
+
+    async def start(self, gateway: Gateway) -> None:
+        """Called once when the gateway starts serving (open pools, start refreshers)."""
+
+    async def stop(self) -> None:
+        """Called once when the gateway stops."""

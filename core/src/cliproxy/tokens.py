@@ -1,0 +1,305 @@
+"""OAuth credentials: token files in ``auth-dir``, and refresh done once, ahead of time.
+
+A plugin registers an :class:`AuthType` for each kind of token file it understands (the
+file's top-level ``"type"``). The core loads every ``*.json`` in ``auth-dir``, hands each
+to the matching auth type, and keeps the tokens in a :class:`TokenManager`, which:
+
+* refreshes a token ``refresh_lead`` seconds before it expires, and on demand after a 401;
+* lets one refresh run at a time per credential -- in this process with a lock, across
+  instances with the state store's lock, and publishes the new tokens through the store
+  so another instance adopts them instead of spending the (rotating) refresh token again;
+* writes refreshed tokens back to the file atomically (mode 0600, directory 0700);
+* marks a credential that cannot be refreshed as resting, with the reason, instead of
+  failing requests or the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import aiohttp
+import attrs
+import orjson
+
+from cliproxy.credentials import Credential
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.state.base import Cooldown, StateStore
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+
+__all__ = ["AuthType", "TokenManager", "TokenSet", "load_auth_dir", "write_token_file"]
+
+log = logging.getLogger("cliproxy.tokens")
+
+REFRESH_FAILURE_REST = 300.0
+
+
+@attrs.define
+class TokenSet:
+    """The tokens of one OAuth credential.
+
+    Attributes:
+        access_token: Sent upstream as the bearer token.
+        refresh_token: Spent to get a new access token (it may rotate).
+        expires_at: Unix time the access token expires; None if unknown.
+        extra: Provider fields kept in the token file (email, project, profile ARN...).
+    """
+
+    access_token: str = attrs.field(repr=False)
+    refresh_token: str | None = attrs.field(default=None, repr=False)
+    expires_at: float | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+    def expires_within(self, seconds: float, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at - now <= seconds
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(attrs.asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TokenSet:
+        return cls(**orjson.loads(data))
+
+
+@runtime_checkable
+class AuthType(Protocol):
+    """Reads, refreshes and writes one kind of token file.
+
+    Attributes:
+        type: The ``"type"`` value of the token files it reads (``claude``).
+        provider: The provider that executes the credentials it loads.
+        refresh_lead: Seconds before expiry at which to refresh.
+    """
+
+    type: str
+    provider: str
+    refresh_lead: float
+
+    def load(self, path: Path, data: Mapping[str, Any], gateway: Gateway) -> Sequence[tuple[Credential, TokenSet]]:
+        """Credentials (with their tokens) from one parsed token file."""
+        ...
+
+    def dump(self, tokens: TokenSet, previous: Mapping[str, Any]) -> dict[str, Any]:
+        """The file content for refreshed ``tokens`` (``previous`` is the file as read)."""
+        ...
+
+    async def refresh(self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet:
+        """Spend the refresh token; raise :class:`~cliproxy.GatewayError` on failure."""
+        ...
+
+
+def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
+    """Write ``content`` as JSON atomically, readable by the owner only."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(directory, 0o700)
+    except OSError:
+        log.warning("could not restrict %s to mode 0700", directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@attrs.define(eq=False)
+class _Entry:
+    credential: Credential
+    tokens: TokenSet
+    auth_type: AuthType
+    path: Path | None
+    file_data: dict[str, Any]
+    lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+    generation: int = 0
+
+
+class TokenManager:
+    """Holds the tokens of every OAuth credential and refreshes them (see module doc)."""
+
+    def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
+        self._state = state
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self.http: aiohttp.ClientSession | None = None
+        self.proxy: str | None = None
+
+    def track(
+        self,
+        credential: Credential,
+        tokens: TokenSet,
+        auth_type: AuthType,
+        *,
+        path: Path | None = None,
+        file_data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Start managing ``credential``'s tokens (written back to ``path`` on refresh)."""
+        self._entries[credential.id] = _Entry(credential, tokens, auth_type, path, dict(file_data or {}))
+
+    def __contains__(self, credential: Credential) -> bool:
+        return credential.id in self._entries
+
+    def tokens(self, credential: Credential) -> TokenSet:
+        return self._entry(credential).tokens
+
+    def _entry(self, credential: Credential) -> _Entry:
+        try:
+            return self._entries[credential.id]
+        except KeyError:
+            raise GatewayError(
+                status=500,
+                kind=ErrorKind.INTERNAL,
+                message=f"credential {credential.label} has no managed tokens",
+                provider=credential.provider,
+            ) from None
+
+    async def access_token(self, credential: Credential) -> str:
+        """A valid access token, refreshed first if it expires within the lead time."""
+        entry = self._entry(credential)
+        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self._clock()):
+            await self.refresh(credential)
+        return entry.tokens.access_token
+
+    async def refresh(self, credential: Credential, *, force: bool = False) -> TokenSet:
+        """Refresh once, whoever else asks at the same time.
+
+        ``force`` refreshes even if the token is not near expiry (after a 401) -- unless a
+        refresh finished while this call waited for the lock.
+        """
+        entry = self._entry(credential)
+        generation = entry.generation
+        async with entry.lock:
+            if entry.generation != generation:
+                return entry.tokens  # refreshed while we waited
+            now = self._clock()
+            if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
+                return entry.tokens
+            async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
+                shared = await self._shared_tokens(credential)
+                if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
+                    entry.auth_type.refresh_lead, now
+                ):
+                    self._adopt(entry, shared)  # another instance refreshed already
+                    return entry.tokens
+                try:
+                    fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
+                except GatewayError as error:
+                    await self._rest(credential, f"token refresh failed: {error.message}")
+                    raise GatewayError(
+                        status=401,
+                        kind=ErrorKind.AUTHENTICATION,
+                        message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                        provider=credential.provider,
+                    ) from None
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
+                    raise GatewayError(
+                        status=502,
+                        kind=ErrorKind.UPSTREAM,
+                        message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
+                        provider=credential.provider,
+                    ) from None
+                await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
+                self._adopt(entry, fresh)
+                await self._state.clear_cooldown(credential.id, None)
+                log.info("refreshed %s credential %s", credential.provider, credential.label)
+                return entry.tokens
+
+    async def refresh_due(self) -> None:
+        """Refresh every token that expires within its lead time (the background loop)."""
+        now = self._clock()
+        for entry in list(self._entries.values()):
+            if entry.tokens.refresh_token and entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
+                try:
+                    await self.refresh(entry.credential)
+                except GatewayError as error:
+                    log.warning("%s", error.message)
+
+    async def run_refresh_loop(self, interval: float = 30.0) -> None:
+        while True:
+            await self.refresh_due()
+            await asyncio.sleep(interval)
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            raise GatewayError(status=500, kind=ErrorKind.INTERNAL, message="the gateway is not serving yet")
+        return self.http
+
+    async def _shared_tokens(self, credential: Credential) -> TokenSet | None:
+        raw = await self._state.get_value(f"tokens:{credential.id}")
+        if raw is None:
+            return None
+        try:
+            return TokenSet.from_bytes(raw)
+        except (ValueError, TypeError):
+            return None
+
+    def _adopt(self, entry: _Entry, tokens: TokenSet) -> None:
+        entry.tokens = tokens
+        entry.generation += 1
+        if entry.path is not None:
+            content = entry.auth_type.dump(tokens, entry.file_data)
+            try:
+                write_token_file(entry.path, content)
+                entry.file_data = content
+            except OSError as exc:
+                log.error("could not write refreshed tokens to %s: %s", entry.path, exc)
+
+    async def _rest(self, credential: Credential, reason: str) -> None:
+        log.error("%s credential %s: %s", credential.provider, credential.label, reason)
+        await self._state.set_cooldown(
+            credential.id, None, Cooldown(until=self._clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
+        )
+
+
+def load_auth_dir(directory: Path, auth_types: Mapping[str, AuthType], gateway: Gateway) -> list[Credential]:
+    """Load every ``*.json`` token file in ``directory``.
+
+    A file that is not JSON, has no known ``type``, or that its auth type rejects is
+    logged with the reason and skipped: one bad file never stops the gateway.
+    """
+    if not directory.is_dir():
+        return []
+    credentials: list[Credential] = []
+    for path in sorted(directory.glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("skipping token file %s: not readable JSON (%s)", path, exc)
+            continue
+        if not isinstance(data, dict):
+            log.warning("skipping token file %s: not a JSON object", path)
+            continue
+        kind = data.get("type")
+        auth_type = auth_types.get(kind) if isinstance(kind, str) else None
+        if auth_type is None:
+            known = ", ".join(sorted(auth_types)) or "none installed"
+            log.warning("skipping token file %s: unknown type %r (known types: %s)", path, kind, known)
+            continue
+        try:
+            loaded = auth_type.load(path, data, gateway)
+        except (GatewayError, KeyError, ValueError, TypeError) as exc:
+            log.warning("skipping token file %s: %s", path, exc)
+            continue
+        for credential, tokens in loaded:
+            gateway.tokens.track(credential, tokens, auth_type, path=path, file_data=data)
+            credentials.append(credential)
+    return credentials
