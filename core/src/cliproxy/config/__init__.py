@@ -1,0 +1,30 @@
+"""Configuration: loading, the core model, and located access for plugin blocks."""
+
+from cliproxy.config.errors import ConfigError, suggest
+from cliproxy.config.loader import load_config, parse_config
+from cliproxy.config.model import (
+    CORE_KEYS,
+    Config,
+    QuotaExceeded,
+    RemoteManagement,
+    RoutingConfig,
+    StateConfig,
+    Timeouts,
+)
+from cliproxy.config.nodes import ConfigNode, expand_env
+
+__all__ = [
+    "CORE_KEYS",
+    "Config",
+    "ConfigError",
+    "ConfigNode",
+    "QuotaExceeded",
+    "RemoteManagement",
+    "RoutingConfig",
+    "StateConfig",
+    "Timeouts",
+    "expand_env",
+    "load_config",
+    "parse_config",
+    "suggest",
+]

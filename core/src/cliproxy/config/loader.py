@@ -1,0 +1,145 @@
+"""Load ``config.yaml`` into :class:`Config`, with errors that point at the line."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from cliproxy.config.errors import ConfigError
+from cliproxy.config.model import (
+    CORE_KEYS,
+    Config,
+    QuotaExceeded,
+    RemoteManagement,
+    RoutingConfig,
+    StateConfig,
+    Timeouts,
+)
+from cliproxy.config.nodes import ConfigNode
+
+__all__ = ["load_config", "parse_config"]
+
+
+def load_config(source: str | Path | Mapping[str, Any] | Config) -> Config:
+    """Load a config from a file path, a mapping, or return a :class:`Config` unchanged."""
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, Mapping):
+        return parse_config(source, file="<dict>")
+    path = Path(source).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            message=f"config file not found: {path}",
+            file=str(path),
+            hint="pass --config PATH, or copy examples/config.yaml to start from",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(message=f"{path} is a directory, not a config file", file=str(path)) from None
+    return parse_config(_parse_yaml(text, str(path)), file=str(path))
+
+
+def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            message=f"invalid YAML: {problem}",
+            file=file,
+            line=None if mark is None else mark.line + 1,
+            column=None if mark is None else mark.column + 1,
+            hint="check indentation and quoting around this line",
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(message="the config file must be a mapping of keys to values", file=file, line=1, column=1)
+    return data
+
+
+def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
+    """Read the core keys of a parsed config mapping; plugin blocks are left for later."""
+    root = ConfigNode(data, file)
+    routing = root.node("routing")
+    state = root.node("state")
+    quota = root.node("quota-exceeded")
+    remote = root.node("remote-management")
+    timeouts = root.node("upstream-timeouts")
+
+    config = Config(
+        file=file,
+        host=root.str("host", "127.0.0.1") or "127.0.0.1",
+        port=root.int("port", 8317, minimum=0),
+        api_keys=tuple(k for k in root.str_list("api-keys") if k),
+        auth_dir=root.str("auth-dir", "~/.cliproxy/auth"),
+        proxy_url=root.str("proxy-url") or None,
+        request_retry=root.int("request-retry", 3, minimum=0),
+        max_retry_interval=root.float("max-retry-interval", 30.0, minimum=0),
+        force_model_prefix=root.bool("force-model-prefix", False),
+        max_body_size_mb=root.float("max-body-size-mb", 32.0, minimum=0.001),
+        debug=root.bool("debug", False),
+        routing=_routing(routing),
+        state=_state(state),
+        quota_exceeded=_quota(quota),
+        remote_management=_remote(remote),
+        upstream_timeouts=_timeouts(timeouts),
+        root=root,
+        plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
+    )
+    return config
+
+
+def _routing(node: ConfigNode | None) -> RoutingConfig:
+    if node is None:
+        return RoutingConfig()
+    strategy = node.str("strategy", "round-robin", choices=("round-robin", "fill-first"))
+    node.done()
+    return RoutingConfig(strategy=strategy)
+
+
+def _state(node: ConfigNode | None) -> StateConfig:
+    if node is None:
+        return StateConfig()
+    backend = node.str("backend", "memory", choices=("memory", "redis"))
+    url = node.str("url")
+    prefix = node.str("key-prefix", "cliproxy:")
+    node.done()
+    if backend == "redis" and not url:
+        raise node.error(None, "state backend 'redis' needs a url", hint="add 'url: redis://127.0.0.1:6379/0'")
+    return StateConfig(backend=backend, url=url, key_prefix=prefix)
+
+
+def _quota(node: ConfigNode | None) -> QuotaExceeded:
+    if node is None:
+        return QuotaExceeded()
+    result = QuotaExceeded(
+        switch_project=node.bool("switch-project", False),
+        switch_preview_model=node.bool("switch-preview-model", False),
+    )
+    node.done()
+    return result
+
+
+def _remote(node: ConfigNode | None) -> RemoteManagement:
+    if node is None:
+        return RemoteManagement()
+    result = RemoteManagement(secret_key=node.str("secret-key") or None)
+    node.done()
+    return result
+
+
+def _timeouts(node: ConfigNode | None) -> Timeouts:
+    if node is None:
+        return Timeouts()
+    result = Timeouts(connect=node.float("connect", 15.0, minimum=0.1), read=node.float("read", 600.0, minimum=0.1))
+    node.done()
+    return result

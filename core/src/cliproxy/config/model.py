@@ -1,0 +1,116 @@
+"""The core's own configuration, as frozen attrs classes.
+
+Provider blocks (``openai-compatibility``, ``claude-api-key``, ...) are not modelled here:
+the plugin that owns a block parses it (see :class:`cliproxy.Provider`). The core keeps
+them in :attr:`Config.root` untouched until the plugins are loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from cliproxy.config.nodes import ConfigNode
+
+__all__ = [
+    "CORE_KEYS",
+    "Config",
+    "QuotaExceeded",
+    "RemoteManagement",
+    "RoutingConfig",
+    "StateConfig",
+    "Timeouts",
+]
+
+
+@attrs.frozen
+class RoutingConfig:
+    """``routing:`` -- how a credential is chosen among equals."""
+
+    strategy: Literal["round-robin", "fill-first"] = "round-robin"
+
+
+@attrs.frozen
+class StateConfig:
+    """``state:`` -- where cooldowns, cursors and usage live (shared across instances)."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    key_prefix: str = "cliproxy:"
+
+
+@attrs.frozen
+class QuotaExceeded:
+    """``quota-exceeded:`` -- what to do when a quota runs out (Gemini CLI projects)."""
+
+    switch_project: bool = False
+    switch_preview_model: bool = False
+
+
+@attrs.frozen
+class RemoteManagement:
+    """``remote-management:`` -- access to ``/v0/*`` from other hosts."""
+
+    secret_key: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class Timeouts:
+    """``upstream-timeouts:`` -- seconds to connect, and to wait between upstream bytes."""
+
+    connect: float = 15.0
+    read: float = 600.0
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole configuration: core settings plus the raw file for plugin blocks.
+
+    Attributes:
+        file: Path of the config file ("<dict>" when built from a mapping).
+        root: The top-level mapping, from which plugins read the blocks they own.
+        plugin_keys: Top-level keys the core does not own, in file order.
+    """
+
+    file: str = "<config>"
+    host: str = "127.0.0.1"
+    port: int = 8317
+    api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    auth_dir: str = "~/.cliproxy/auth"
+    proxy_url: str | None = None
+    request_retry: int = 3
+    max_retry_interval: float = 30.0
+    force_model_prefix: bool = False
+    max_body_size_mb: float = 32.0
+    debug: bool = False
+    routing: RoutingConfig = RoutingConfig()
+    state: StateConfig = StateConfig()
+    quota_exceeded: QuotaExceeded = QuotaExceeded()
+    remote_management: RemoteManagement = RemoteManagement()
+    upstream_timeouts: Timeouts = Timeouts()
+    root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
+    plugin_keys: tuple[str, ...] = ()
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_size_mb * 1024 * 1024)
+
+
+CORE_KEYS = (
+    "host",
+    "port",
+    "api-keys",
+    "auth-dir",
+    "proxy-url",
+    "request-retry",
+    "max-retry-interval",
+    "force-model-prefix",
+    "max-body-size-mb",
+    "debug",
+    "routing",
+    "state",
+    "quota-exceeded",
+    "remote-management",
+    "upstream-timeouts",
+)
