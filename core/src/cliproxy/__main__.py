@@ -1,0 +1,3 @@
+from cliproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""``create_app``: the gateway as a Starlette (ASGI) application.
+
+The app's lifespan owns the gateway's runtime resources (the one aiohttp session, the
+state store, provider start-up). Mounted inside another app, enter its lifespan from the
+host's (see ``examples/embed_starlette.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from cliproxy.config import Config, load_config
+from cliproxy.doors import BUILTIN_DOORS, DoorEndpoint, inbound, send_error
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.gateway import Gateway
+from cliproxy.plugins import Plugins
+from cliproxy.state import StateStore
+from cliproxy.asgi import header_map, query_map
+from cliproxy.wire.openai_chat import encode_error as openai_error
+
+__all__ = ["create_app", "gateway_of"]
+
+VERSION = "0.1.0"
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+class ModelsEndpoint:
+    """``GET /v1/models``: the ids a client may request (OpenAI shape, or Anthropic's when
+    the client sends ``anthropic-version``)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway = self.gateway
+        headers = header_map(scope)
+        translator = gateway.translators.client("openai-chat")
+        try:
+            await gateway.authenticate(inbound(scope, headers, query_map(scope)))
+        except GatewayError as error:
+            await send_error(send, translator, error)
+            return
+        models = gateway.router.models()
+        if "anthropic-version" in headers:
+            data: dict[str, Any] = {
+                "data": [
+                    {"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z"}
+                    for m in models
+                ],
+                "has_more": False,
+                "first_id": models[0].id if models else None,
+                "last_id": models[-1].id if models else None,
+            }
+        else:
+            data = {
+                "object": "list",
+                "data": [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in models],
+            }
+        await _json(data)(scope, receive, send)
+
+
+async def healthz(request: Request) -> Response:
+    return _json({"status": "ok"})
+
+
+def _index(gateway: Gateway) -> Any:
+    paths = sorted({door.path for door in BUILTIN_DOORS if gateway.translators.has_client(door.wire)})
+
+    async def index(request: Request) -> Response:
+        return _json({"name": "cliproxy", "version": VERSION, "endpoints": [*paths, "/v1/models", "/healthz"]})
+
+    return index
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    if status == 405:
+        error = GatewayError(status=405, kind=ErrorKind.INVALID_REQUEST, message=f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = GatewayError(
+            status=404, kind=ErrorKind.NOT_FOUND, message=f"no endpoint at {request.url.path}; GET / lists the endpoints"
+        )
+    return Response(openai_error(error), status_code=error.status, media_type="application/json")
+
+
+def routes_for(gateway: Gateway) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/", _index(gateway), methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/v1/models", ModelsEndpoint(gateway), methods=["GET"]),
+    ]
+    for door in BUILTIN_DOORS:
+        if gateway.translators.has_client(door.wire):
+            routes.append(Route(door.path, DoorEndpoint(gateway, door), methods=["POST"]))
+    return routes
+
+
+def create_app(
+    config: Config | str | Path | Mapping[str, Any] = "config.yaml",
+    *,
+    plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+    strict_plugins: bool = False,
+    state: StateStore | None = None,
+) -> Starlette:
+    """Build the gateway application.
+
+    Args:
+        config: A :class:`Config`, a path to ``config.yaml``, or the config as a mapping.
+        plugins: Extra plugin objects or modules to register (tests, embedding apps).
+        load_entrypoints: Load installed plugins from the ``cliproxy`` entry-point group.
+        strict_plugins: Fail instead of skipping a plugin that does not load.
+        state: A state store to use instead of the one the config names.
+
+    Raises:
+        ConfigError: The config is invalid (the message names file, line and key).
+        PluginError: A plugin failed to load and ``strict_plugins`` is set.
+    """
+    loaded = load_config(config)
+    plugin_manager = Plugins.load(entry_points=load_entrypoints, extra=plugins, strict=strict_plugins)
+    gateway = Gateway.build(loaded, plugin_manager, state=state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = Starlette(
+        routes=routes_for(gateway),
+        lifespan=lifespan,
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
+    app.state.gateway = gateway
+    return app
+
+
+def gateway_of(app: Starlette) -> Gateway:
+    """The :class:`Gateway` behind an app made by :func:`create_app`."""
+    return app.state.gateway  # type: ignore[no-any-return]

@@ -1,0 +1,92 @@
+"""Small ASGI helpers for the hot path: body reading, JSON replies, disconnect watching."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Message, Receive, Scope, Send
+
+from cliproxy.errors import ErrorKind, GatewayError
+
+__all__ = ["client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """Request headers with lower-case names (ASGI already lower-cases them)."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def query_map(scope: Scope) -> dict[str, str]:
+    raw = scope.get("query_string") or b""
+    if not raw:
+        return {}
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        status=413,
+        kind=ErrorKind.REQUEST_TOO_LARGE,
+        message=f"request body is larger than the gateway's limit of {limit / 1048576:g} MB",
+        code="request_too_large",
+    )
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers or JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> None:
+    """Run ``work``; if the client disconnects first, cancel it (and its upstream call)."""
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                task.cancel()
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not watcher.done():
+            raise  # we were cancelled ourselves (shutdown), not the client
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher

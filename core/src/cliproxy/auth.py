@@ -1,0 +1,47 @@
+"""Inbound client authentication against ``api-keys`` (the core's own hook implementation)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from functools import lru_cache
+
+from cliproxy.providers import ClientIdentity, InboundRequest
+
+__all__ = ["ANONYMOUS", "check_api_key", "presented_key"]
+
+ANONYMOUS = ClientIdentity("anonymous")
+
+
+def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The key a client sent: ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``
+    or the ``key`` query parameter (Gemini clients), first found wins."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return (value if scheme.lower() == "bearer" else auth).strip() or None
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query.get("key") or None
+
+
+@lru_cache(maxsize=16)
+def _digests(keys: tuple[str, ...]) -> dict[bytes, int]:
+    return {hashlib.sha256(key.encode()).digest(): i for i, key in enumerate(keys)}
+
+
+def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdentity | None:
+    """The identity for a valid key; None for a missing or unknown key.
+
+    Keys are compared by SHA-256 digest, then with :func:`hmac.compare_digest`, so the time
+    taken says nothing about how much of a key was right.
+    """
+    if not keys:
+        return ANONYMOUS
+    key = presented_key(request.headers, request.query)
+    if key is None:
+        return None
+    digest = hashlib.sha256(key.encode()).digest()
+    index = _digests(keys).get(digest)
+    if index is None or not hmac.compare_digest(hashlib.sha256(keys[index].encode()).digest(), digest):
+        return None
+    return ClientIdentity(f"api-key[{index}]")

@@ -1,0 +1,24 @@
+"""The core's built-in plugin: the wire formats it ships, and ``api-keys`` authentication.
+
+Registered through the same hooks as any third-party plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cliproxy.auth import check_api_key
+from cliproxy.config import Config
+from cliproxy.hookspecs import hookimpl
+from cliproxy.providers import ClientIdentity, InboundRequest
+from cliproxy.wire.openai_chat import OpenAIChat
+
+
+@hookimpl
+def register_translators(register: Callable[[object], None]) -> None:
+    register(OpenAIChat())
+
+
+@hookimpl
+def authenticate_client(request: InboundRequest, config: Config) -> ClientIdentity | None:
+    return check_api_key(request, config.api_keys)

@@ -1,0 +1,304 @@
+"""The ``cliproxy`` command: serve, check, models, plugins, login, and plugin commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cliproxy.config import Config, ConfigError, load_config
+
+__all__ = ["main"]
+
+log = logging.getLogger("cliproxy.cli")
+
+BUILTIN_COMMANDS = ("serve", "check", "models", "plugins", "login")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _config_path(value: str | None) -> str:
+    if value:
+        return value
+    env = os.environ.get("CLIPROXY_CONFIG")
+    if env:
+        return env
+    return "config.yaml"
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", help="path to config.yaml (default: $CLIPROXY_CONFIG or ./config.yaml)")
+    parser.add_argument(
+        "--strict-plugins", action="store_true", help="fail instead of skipping a plugin that does not load"
+    )
+
+
+def _build(args: argparse.Namespace) -> Any:
+    """A gateway built from the command line's config, without serving it."""
+    from cliproxy.gateway import Gateway
+    from cliproxy.plugins import Plugins
+
+    config = load_config(_config_path(args.config))
+    return Gateway.build(config, Plugins.load(strict=args.strict_plugins))
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+def _hypercorn_config(config: Config, args: argparse.Namespace) -> Any:
+    from hypercorn.config import Config as HypercornConfig
+
+    hc = HypercornConfig()
+    hc.bind = [f"{args.host or config.host}:{args.port if args.port is not None else config.port}"]
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.graceful_timeout = float(args.graceful_timeout)
+    hc.keep_alive_timeout = 75.0
+    hc.include_server_header = False
+    return hc
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    config = load_config(path)
+    hc = _hypercorn_config(config, args)
+    if args.workers > 1:
+        from hypercorn.run import run
+
+        _build(args)  # report config and plugin errors once, before forking
+        os.environ["CLIPROXY_CONFIG"] = str(Path(path).resolve())
+        os.environ["CLIPROXY_STRICT_PLUGINS"] = "1" if args.strict_plugins else "0"
+        hc.application_path = "cliproxy.worker:app()"
+        hc.workers = args.workers
+        hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
+        return run(hc)
+
+    from cliproxy.app import create_app
+
+    app = create_app(config, strict_plugins=args.strict_plugins)
+    _run(_serve_forever(app, hc))
+    return 0
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run(coro: Any) -> None:
+    if _has_uvloop():
+        import uvloop
+
+        uvloop.run(coro)
+    else:
+        asyncio.run(coro)
+
+
+async def _serve_forever(app: Any, hc: Any) -> None:
+    import signal
+
+    from hypercorn.asyncio import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    log.info("listening on http://%s", hc.bind[0])
+    await serve(app, hc, shutdown_trigger=stop.wait)
+
+
+# -- check / models / plugins -----------------------------------------------------------
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    gateway = _build(args)
+    models = gateway.router.models()
+    print(f"{gateway.config.file}: OK")
+    print(f"  providers:   {', '.join(sorted(gateway.providers)) or '(none)'}")
+    print(f"  credentials: {len(gateway.credentials)}")
+    print(f"  models:      {len(models)} listed" + _any_note(gateway))
+    for message in gateway.router.ambiguities:
+        print(f"  warning: {message}")
+    return 0
+
+
+def _any_note(gateway: Any) -> str:
+    prefixes = sorted({c.prefix for c in gateway.credentials if c.any_model and c.prefix})
+    if not prefixes:
+        return ""
+    return " (plus any model under " + ", ".join(f"{p}/" for p in prefixes) + ")"
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    gateway = _build(args)
+    for model in gateway.router.models():
+        print(f"{model.id}\t{model.owned_by}")
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from cliproxy.plugins import Plugins
+
+    plugins = Plugins.load(strict=False)
+    print(f"{'name':<20} {'distribution':<22} {'version':<10} {'status':<8} hooks")
+    for info in plugins.infos.values():
+        dist = info.distribution or ("cliproxy (built in)" if info.builtin else "-")
+        line = f"{info.name:<20} {dist:<22} {info.version or '-':<10} {info.status:<8} {', '.join(info.hooks) or '-'}"
+        print(line)
+        if info.error:
+            print(f"{'':<20} error: {info.error}")
+    return 0
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+def _login_parsers(sub: Any, flows: dict[str, Any]) -> None:
+    login = sub.add_parser("login", help="sign in to an OAuth provider and save its token in auth-dir")
+    providers = login.add_subparsers(dest="provider", metavar="PROVIDER")
+    providers.required = True
+    for name, flow in sorted(flows.items()):
+        parser = providers.add_parser(name, help=flow.help)
+        _add_config(parser)
+        parser.add_argument("--no-browser", action="store_true", help="print the login URL instead of opening a browser")
+        if flow.add_arguments is not None:
+            flow.add_arguments(parser)
+        parser.set_defaults(login_flow=flow)
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    from cliproxy.commands import LoginContext
+
+    path = _config_path(args.config)
+    config = load_config(path) if Path(path).exists() else load_config({})
+    context = LoginContext(
+        config=config,
+        auth_dir=str(Path(config.auth_dir).expanduser()),
+        no_browser=args.no_browser,
+        echo=print,
+        prompt=input,
+    )
+    written = asyncio.run(args.login_flow.run(args, context))
+    print(f"saved credentials to {written}")
+    return 0
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cliproxy", description="A pluggable LLM gateway.")
+    parser.add_argument("--log-level", default=os.environ.get("CLIPROXY_LOG_LEVEL", "info"), help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    _add_config(serve)
+    serve.add_argument("--host", help="interface to bind (default: the config's host)")
+    serve.add_argument("--port", type=int, help="port to bind (default: the config's port, 8317)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--graceful-timeout", type=float, default=60.0, help="seconds to let streams finish on SIGTERM")
+    serve.set_defaults(handler=_cmd_serve)
+
+    check = sub.add_parser("check", help="validate the config and plugins without serving")
+    _add_config(check)
+    check.set_defaults(handler=_cmd_check)
+
+    models = sub.add_parser("models", help="list the model ids clients may request")
+    _add_config(models)
+    models.set_defaults(handler=_cmd_models)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    _login_parsers(sub, flows)
+    sub.choices["login"].set_defaults(handler=_cmd_login)
+
+    for name, command in commands.items():
+        extra = sub.add_parser(name, help=command.help)
+        if command.add_arguments is not None:
+            command.add_arguments(extra)
+        extra.set_defaults(handler=_plugin_command(command))
+    return parser
+
+
+def _plugin_command(command: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        result = command.run(args)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_awaited(result))
+        return int(result or 0)
+
+    return run
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def _extensions() -> tuple[dict[str, Any], dict[str, Any]]:
+    from cliproxy.plugins import Plugins
+
+    plugins = Plugins.load(strict=False)
+    commands: dict[str, Any] = {}
+    for plugin, command in plugins.commands():
+        if command.name in BUILTIN_COMMANDS or command.name in commands:
+            log.error("plugin %r: command %r is already taken; skipped", plugin, command.name)
+            continue
+        commands[command.name] = command
+    flows: dict[str, Any] = {}
+    for plugin, flow in plugins.login_flows():
+        if flow.provider in flows:
+            log.error("plugin %r: login flow %r is already taken; skipped", plugin, flow.provider)
+            continue
+        flows[flow.provider] = flow
+    return commands, flows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    level = "info"
+    if "--log-level" in argv:
+        index = argv.index("--log-level")
+        if index + 1 < len(argv):
+            level = argv[index + 1]
+    _setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", level))
+    commands, flows = _extensions()
+    args = _parser(commands, flows).parse_args(argv)
+    logging.getLogger().setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from cliproxy.plugins import PluginError
+
+        if isinstance(error, PluginError):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""Doors: the HTTP endpoints clients call, one set per wire format.
+
+A :class:`Door` binds a path to a client translator. Its endpoint authenticates the
+caller, reads and parses the body, finds the model and the stream flag, and hands the
+request to the pipeline; every failure on the way is answered in the door's own error
+format with the right status, never as a 500 with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.pipeline import dispatch, respond
+from cliproxy.providers import ClientRequest, InboundRequest
+from cliproxy.translate import ClientTranslator
+from cliproxy.wire.common import kind_of
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+
+__all__ = ["BUILTIN_DOORS", "Door", "DoorEndpoint", "error_response"]
+
+log = logging.getLogger("cliproxy.doors")
+
+
+@attrs.frozen
+class Door:
+    """An endpoint speaking one wire format.
+
+    Attributes:
+        wire: The client translator's name.
+        path: The route (Starlette syntax; ``{model}`` captures a model name).
+        action: ``generate``, or ``count_tokens``.
+        model_param: Path parameter holding the model, when the wire puts it in the URL.
+        stream: True/False when the path decides streaming (Gemini), None to read the
+            body's ``stream`` field.
+    """
+
+    wire: str
+    path: str
+    action: Literal["generate", "count_tokens"] = "generate"
+    model_param: str | None = None
+    stream: bool | None = None
+
+
+BUILTIN_DOORS: tuple[Door, ...] = (Door("openai-chat", "/v1/chat/completions"),)
+
+
+def _retry_after_header(error: GatewayError) -> list[tuple[bytes, bytes]]:
+    if error.retry_after is None:
+        return []
+    return [(b"retry-after", str(max(1, math.ceil(error.retry_after))).encode())]
+
+
+def error_response(translator: ClientTranslator, error: GatewayError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body for ``error`` in ``translator``'s format."""
+    try:
+        body = translator.encode_error(error)
+    except Exception:
+        log.exception("translator %s could not encode an error", translator.name)
+        body = orjson.dumps({"error": {"message": error.message, "type": str(error.kind)}})
+    headers = [(b"content-type", b"application/json"), *_retry_after_header(error)]
+    return error.status, headers, body
+
+
+async def send_error(send: Send, translator: ClientTranslator, error: GatewayError) -> None:
+    status, headers, body = error_response(translator, error)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _internal(exc: BaseException) -> GatewayError:
+    log.error("internal error while serving a request", exc_info=exc)
+    return GatewayError(
+        status=500,
+        kind=ErrorKind.INTERNAL,
+        message="internal gateway error; the gateway log has the details",
+    )
+
+
+def inbound(scope: Scope, headers: Mapping[str, str], query: Mapping[str, str]) -> InboundRequest:
+    client = scope.get("client")
+    return InboundRequest(
+        method=scope.get("method", "GET"),
+        path=scope.get("path", "/"),
+        headers=headers,
+        query=query,
+        client_host=client[0] if client else None,
+    )
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    if not raw.strip():
+        raise GatewayError.invalid("the request body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError.invalid(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise GatewayError.invalid(f"the request body must be a JSON object, not {kind_of(body)}")
+    return body
+
+
+class DoorEndpoint:
+    """The ASGI app behind one door."""
+
+    def __init__(self, gateway: Gateway, door: Door) -> None:
+        self.gateway = gateway
+        self.door = door
+        self.translator = gateway.translators.client(door.wire)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway = self.gateway
+        translator = self.translator
+        try:
+            client = await self._client_request(scope, receive)
+        except GatewayError as error:
+            await send_error(send, translator, error)
+            return
+        except Exception as exc:
+            await send_error(send, translator, _internal(exc))
+            return
+        if client is None:
+            return  # the client left while sending its body
+        await client_disconnect_cancels(self._serve(gateway, client, send), receive)
+
+    async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
+        gateway = self.gateway
+        if gateway.http is None:
+            raise GatewayError(
+                status=503,
+                kind=ErrorKind.UNAVAILABLE,
+                message="the gateway has not been started: run its lifespan (see README, 'Embedding')",
+            )
+        headers = header_map(scope)
+        query = query_map(scope)
+        identity = await gateway.authenticate(inbound(scope, headers, query))
+        try:
+            raw = await read_body(receive, headers, gateway.config.max_body_bytes)
+        except GatewayError:
+            raise
+        except BaseException:  # disconnect while reading the body
+            return None
+        body = parse_json_object(raw)
+        door = self.door
+        if door.model_param is not None:
+            model: Any = scope.get("path_params", {}).get(door.model_param)
+        else:
+            model = body.get("model")
+        if model is None or model == "":
+            raise GatewayError.invalid("'model' is required: name the model to use", param="model")
+        if not isinstance(model, str):
+            raise GatewayError.invalid(f"'model' must be a string, not {kind_of(model)}", param="model")
+        stream = door.stream
+        if stream is None:
+            flag = body.get("stream", False)
+            if flag is not None and not isinstance(flag, bool):
+                raise GatewayError.invalid(f"'stream' must be true or false, not {kind_of(flag)}", param="stream")
+            stream = bool(flag)
+        return ClientRequest(
+            wire=door.wire,
+            translator=self.translator,
+            body=body,
+            raw=raw,
+            model=model,
+            stream=stream,
+            headers=headers,
+            action=door.action,
+            identity=identity,
+            created=int(time.time()),
+        )
+
+    async def _serve(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
+        try:
+            outcome = await dispatch(gateway, client)
+        except GatewayError as error:
+            await send_error(send, self.translator, error)
+            return
+        except Exception as exc:
+            await send_error(send, self.translator, _internal(exc))
+            return
+        try:
+            await respond(gateway, outcome, send)
+        except GatewayError as error:  # failed before the response started
+            await send_error(send, self.translator, error)
+        except Exception:
+            log.exception("internal error while sending a response")

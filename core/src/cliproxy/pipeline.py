@@ -1,0 +1,342 @@
+"""The flow of one generate request after its door has parsed it.
+
+``dispatch`` walks the model's candidates (priority, strategy, cooldowns), calls each
+provider until one answers, and records failures; a stream counts as answered only once
+its first content event arrived, so a failure before the first byte reaches the client
+still moves on to the next candidate. ``respond`` then sends the answer in the client's
+wire format: bytes passed through (model renamed) when client and upstream speak the same
+format, otherwise decoded into IR events and re-encoded, one ASGI send per upstream read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import attrs
+import orjson
+from starlette.types import Send
+
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.ir import (
+    Response,
+    ResponseBuilder,
+    StreamError,
+    StreamEvent,
+    StreamFinish,
+    StreamStart,
+    Usage,
+    response_events,
+)
+from cliproxy.passthrough import PassthroughStream, rewrite_model
+from cliproxy.providers import Call, ClientRequest, DirectResponse, UpstreamResponse
+from cliproxy.routing import Candidate
+from cliproxy.selection import Selection
+from cliproxy.translate import EncodeContext, StreamDecoder
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+
+__all__ = ["Outcome", "dispatch", "respond"]
+
+log = logging.getLogger("cliproxy.pipeline")
+
+STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+@attrs.define(eq=False)
+class Outcome:
+    """A candidate that answered, and what was read of its answer so far."""
+
+    call: Call
+    candidate: Candidate
+    selection: Selection
+    result: UpstreamResponse | DirectResponse
+    response: Response | None = None  # whole responses, decoded
+    head: list[StreamEvent] = attrs.Factory(list)  # stream events decoded while checking the start
+    head_bytes: bytes = b""  # the raw bytes those events came from
+    decoder: StreamDecoder | None = None
+    chunks: AsyncIterator[bytes] | None = None
+    ended: bool = False  # the upstream stream is already exhausted
+
+    @property
+    def passthrough(self) -> bool:
+        """Forward the upstream's bytes: same wire and same shape (stream or not)."""
+        result = self.result
+        return (
+            isinstance(result, UpstreamResponse)
+            and result.wire == self.call.client.wire
+            and result.streamed == self.call.client.stream
+        )
+
+
+async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
+    """Find a candidate that answers; raise the most telling error if none does."""
+    candidates = gateway.router.resolve(client.model)
+    config = gateway.config
+    last_error: GatewayError | None = None
+    attempt = 0
+    for round_no in range(config.request_retry + 1):
+        try:
+            selection = await gateway.selector.select(client.model, candidates)
+        except GatewayError as cooling:
+            wait = cooling.retry_after or 0.0
+            if round_no < config.request_retry and wait <= config.max_retry_interval:
+                await gateway.sleep(wait)
+                continue
+            if last_error is not None:
+                raise last_error from None
+            raise
+        for cand in selection.ordered:
+            call = Call(client, cand.credential, cand.upstream_model, gateway, attempt)
+            attempt += 1
+            try:
+                outcome = await _attempt(gateway, call, cand, selection)
+            except GatewayError as error:
+                await _failed(gateway, cand, error)
+                if error.client_fault and error.code != "model_not_found":
+                    raise
+                last_error = error
+                continue
+            return outcome
+    if last_error is not None:
+        raise last_error
+    raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message=f"no credential could serve '{client.model}'")
+
+
+async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError) -> None:
+    cooldown = await gateway.selector.record_failure(cand, error)
+    await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=True)
+    if cooldown is not None:
+        log.warning(
+            "%s credential %s failed for %s: %s; resting %.0fs",
+            cand.credential.provider,
+            cand.credential.label,
+            cand.upstream_model,
+            error.message,
+            cooldown.remaining(gateway.clock()),
+        )
+    else:
+        log.info("%s rejected the request: %s", cand.credential.provider, error.message)
+
+
+async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
+    provider = gateway.providers[cand.credential.provider]
+    try:
+        result = await provider.send(call)
+    except GatewayError:
+        raise
+    except Exception as exc:  # a provider bug must not become a 500 with a traceback
+        log.exception("provider %s failed unexpectedly", provider.name)
+        raise GatewayError(
+            status=502,
+            kind=ErrorKind.UPSTREAM,
+            message=f"provider {provider.name} failed unexpectedly ({type(exc).__name__}); see the gateway log",
+            provider=provider.name,
+        ) from None
+    outcome = Outcome(call, cand, selection, result)
+    try:
+        if isinstance(result, DirectResponse):
+            return outcome
+        if result.streamed:
+            await _read_head(gateway, outcome, result)
+        else:
+            assert result.body is not None
+            outcome.response = gateway.translators.upstream(result.wire).decode_response(result.body)
+    except BaseException:
+        await result.aclose()
+        raise
+    return outcome
+
+
+async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamResponse) -> None:
+    """Read the stream until its first content event, so an upstream that fails right
+    away (an error event, a dropped connection) can still be failed over."""
+    decoder = gateway.translators.upstream(result.wire).stream_decoder()
+    assert result.chunks is not None
+    chunks = result.chunks.__aiter__()
+    head: list[StreamEvent] = []
+    raw: list[bytes] = []
+    while True:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            head.extend(decoder.close())
+            outcome.ended = True
+            break
+        raw.append(chunk)
+        head.extend(decoder.feed(chunk))
+        if any(not isinstance(e, StreamStart) for e in head):
+            break
+    for event in head:
+        if isinstance(event, StreamError):
+            raise event.error
+        if not isinstance(event, StreamStart):
+            break
+    outcome.head = head
+    outcome.head_bytes = b"".join(raw)
+    outcome.decoder = decoder
+    outcome.chunks = chunks
+
+
+# ---------------------------------------------------------------------------------------
+
+
+async def respond(gateway: Gateway, outcome: Outcome, send: Send) -> None:
+    """Send the answer to the client, then account for it."""
+    client = outcome.call.client
+    ctx = EncodeContext(model=client.model, body=client.body, request=client._ir, created=client.created)
+    try:
+        if client.stream:
+            usage, error = await _stream(gateway, outcome, ctx, send)
+        else:
+            usage, error = await _whole(gateway, outcome, ctx, send)
+    finally:
+        await outcome.result.aclose()
+    cand = outcome.candidate
+    if error is not None:
+        await _failed(gateway, cand, error)
+    else:
+        await gateway.selector.record_success(cand, outcome.selection)
+        await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
+
+
+async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send) -> tuple[Usage, None]:
+    client = outcome.call.client
+    result = outcome.result
+    if outcome.passthrough:
+        assert isinstance(result, UpstreamResponse) and result.body is not None and outcome.response is not None
+        body = rewrite_model(result.body, outcome.call.model, client.model)
+        usage = outcome.response.usage
+    else:
+        response = await _whole_response(outcome)
+        response = attrs.evolve(response, model=client.model)
+        body = client.translator.encode_response(response, ctx)
+        usage = response.usage
+    await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return usage, None
+
+
+async def _whole_response(outcome: Outcome) -> Response:
+    if outcome.response is not None:
+        return outcome.response
+    result = outcome.result
+    if isinstance(result, DirectResponse):
+        if result.response is not None:
+            return result.response
+        builder = ResponseBuilder()
+        assert result.events is not None
+        async for event in result.events:
+            builder.add(event)
+        return builder.build()
+    builder = ResponseBuilder()
+    builder.feed(outcome.head)
+    decoder = outcome.decoder
+    assert decoder is not None
+    if not outcome.ended and outcome.chunks is not None:
+        async for chunk in outcome.chunks:
+            builder.feed(decoder.feed(chunk))
+        builder.feed(decoder.close())
+    return builder.build()
+
+
+async def _stream(
+    gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send
+) -> tuple[Usage, GatewayError | None]:
+    client = outcome.call.client
+    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+    if outcome.passthrough:
+        return await _stream_passthrough(gateway, outcome, ctx, send)
+    encoder = client.translator.stream_encoder(ctx)
+    usage = Usage()
+    error: GatewayError | None = None
+
+    def note(events: list[StreamEvent]) -> None:
+        nonlocal usage, error
+        for event in events:
+            if isinstance(event, StreamFinish):
+                usage = usage.merge(event.usage)
+            elif isinstance(event, StreamError):
+                error = event.error
+
+    try:
+        async for events in _event_batches(outcome):
+            note(events)
+            data = encoder.encode(events)
+            if data:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+    except GatewayError as exc:
+        error = exc
+        data = encoder.encode([StreamError(exc)])
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": encoder.close(), "more_body": False})
+    return usage, error
+
+
+async def _event_batches(outcome: Outcome) -> AsyncIterator[list[StreamEvent]]:
+    """IR events in batches, one batch per upstream network read."""
+    result = outcome.result
+    if isinstance(result, DirectResponse):
+        if result.events is not None:
+            async for event in result.events:
+                yield [event]
+        else:
+            assert result.response is not None
+            yield list(response_events(result.response))
+        return
+    if outcome.response is not None:  # the upstream answered whole; replay it as a stream
+        yield list(response_events(outcome.response))
+        return
+    decoder = outcome.decoder
+    assert decoder is not None
+    if outcome.head:
+        yield outcome.head
+    if not outcome.ended and outcome.chunks is not None:
+        async for chunk in outcome.chunks:
+            events = decoder.feed(chunk)
+            if events:
+                yield events
+        tail = decoder.close()
+        if tail:
+            yield tail
+
+
+async def _stream_passthrough(
+    gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send
+) -> tuple[Usage, GatewayError | None]:
+    result = outcome.result
+    assert isinstance(result, UpstreamResponse)
+    client = outcome.call.client
+    relay = PassthroughStream(outcome.call.model, client.model, gateway.translators.upstream(result.wire))
+    error: GatewayError | None = None
+    try:
+        data = relay.feed(outcome.head_bytes)
+        if data:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        if not outcome.ended and outcome.chunks is not None:
+            async for chunk in outcome.chunks:
+                data = relay.feed(chunk)
+                if data:
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+        tail = relay.close()
+    except GatewayError as exc:
+        error = exc
+        tail = relay.close() + client.translator.stream_encoder(ctx).encode([StreamError(exc)])
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
+    return relay.usage, error
+
+
+def error_body(error: GatewayError, client: ClientRequest) -> bytes:
+    """The client's error body for ``error`` (used by the doors)."""
+    try:
+        return client.translator.encode_error(error)
+    except Exception:  # a translator bug must not hide the original error
+        log.exception("could not encode an error for %s", client.wire)
+        return orjson.dumps({"error": {"message": error.message, "type": str(error.kind)}})

@@ -1,0 +1,102 @@
+"""Server-sent events at the byte level: an incremental parser and the framing helpers.
+
+The parser follows the WHATWG event-stream rules that matter for LLM APIs: events end at a
+blank line (LF, CRLF or CR line endings, mixed freely), ``data`` lines join with a newline,
+lines starting with ``:`` are comments (keep-alives such as ``: OPENROUTER PROCESSING``)
+and are dropped, and bytes may be split anywhere between ``feed`` calls.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["SSEEvent", "SSEParser", "frame", "split_events"]
+
+
+@attrs.frozen
+class SSEEvent:
+    """One dispatched event: its ``event`` name (None when unnamed) and ``data`` bytes."""
+
+    event: str | None
+    data: bytes
+
+
+def frame(data: bytes, event: str | None = None) -> bytes:
+    """Frame one event; ``data`` must not contain newlines (compact JSON never does)."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+class SSEParser:
+    """Incremental SSE parser: ``feed(bytes) -> list[SSEEvent]``."""
+
+    __slots__ = ("_buffer", "_data", "_event")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            # A CR at the very end may be the first half of a CRLF: keep it for later.
+            if buffer.endswith(b"\r"):
+                self._buffer = b"\r"
+                buffer = buffer[:-1]
+            else:
+                self._buffer = b""
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            lines = buffer.split(b"\n")
+            self._buffer = lines.pop() + self._buffer
+        else:
+            lines = buffer.split(b"\n")
+            self._buffer = lines.pop()
+        out: list[SSEEvent] = []
+        for line in lines:
+            self._line(line, out)
+        return out
+
+    def close(self) -> list[SSEEvent]:
+        """Flush an event the upstream did not terminate with a blank line."""
+        out: list[SSEEvent] = []
+        if self._buffer:
+            self._line(self._buffer.rstrip(b"\r"), out)
+            self._buffer = b""
+        self._line(b"", out)
+        return out
+
+    def _line(self, line: bytes, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._data:
+                out.append(SSEEvent(self._event, b"\n".join(self._data)))
+            self._event = None
+            self._data = []
+            return
+        if line[0] == 58:  # ":" comment
+            return
+        field, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":
+            self._data.append(value)
+        elif field == b"event":
+            self._event = value.decode("utf-8", "replace")
+        # "id" and "retry" carry nothing an LLM stream needs.
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Split raw stream bytes into complete events (each with its blank-line terminator)
+    and the incomplete rest. Used by the pass-through path, which forwards events as they
+    are but must not cut one in half."""
+    if b"\r" in buffer:
+        normalized = buffer.replace(b"\r\n", b"\n")
+    else:
+        normalized = buffer
+    end = normalized.rfind(b"\n\n")
+    if end < 0:
+        return [], buffer
+    complete = normalized[: end + 2]
+    rest = normalized[end + 2 :]
+    return [complete], rest

@@ -1,0 +1,167 @@
+"""The upstream HTTP side: one aiohttp session per worker, and the POST every provider uses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.providers import UpstreamResponse
+
+if TYPE_CHECKING:
+    from cliproxy.config import Timeouts
+    from cliproxy.providers import Call
+
+__all__ = ["create_session", "post"]
+
+log = logging.getLogger("cliproxy.upstream")
+
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+def create_session(timeouts: Timeouts) -> aiohttp.ClientSession:
+    """The worker's one client session: pooled keep-alive connections, no total timeout
+    (streams run long), a connect timeout and a per-read timeout."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        json_serialize=lambda obj: orjson.dumps(obj).decode(),
+    )
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc or url
+    except ValueError:
+        return url
+
+
+def _proxy_for(call: Call, proxy: str | None) -> str | None:
+    if proxy in ("direct", "none"):
+        return None
+    if proxy:
+        return proxy
+    configured = call.gateway.config.proxy_url
+    return configured or None
+
+
+async def post(
+    call: Call,
+    url: str,
+    *,
+    wire: str,
+    json: Mapping[str, Any] | None,
+    data: bytes | None,
+    headers: Mapping[str, str] | None,
+    stream: bool,
+    proxy: str | None,
+    timeout: float | None,
+) -> UpstreamResponse:
+    """See :meth:`cliproxy.Call.post`."""
+    gateway = call.gateway
+    provider = call.credential.provider
+    payload = data if data is not None else orjson.dumps(json or {})
+    send_headers = dict(_JSON_HEADERS)
+    if headers:
+        send_headers.update(headers)
+    if stream:
+        send_headers.setdefault("accept", "text/event-stream")
+    if gateway.has_preparers:
+        await gateway.prepare_upstream(call, url, send_headers)
+    options: dict[str, Any] = {}
+    if timeout is not None:
+        options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
+    try:
+        response = await gateway.http.post(
+            url, data=payload, headers=send_headers, proxy=_proxy_for(call, proxy), **options
+        )
+    except TimeoutError:
+        raise GatewayError(
+            status=504,
+            kind=ErrorKind.TIMEOUT,
+            message=f"{provider} did not answer in time ({_host(url)})",
+            provider=provider,
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise GatewayError(
+            status=502,
+            kind=ErrorKind.UPSTREAM,
+            message=f"could not reach {provider} at {_host(url)}: {type(exc).__name__}",
+            provider=provider,
+        ) from None
+
+    if response.status >= 400:
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            body = b""
+        finally:
+            response.release()
+        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
+        error.provider = error.provider or provider
+        raise error
+
+    if stream:
+        return UpstreamResponse(
+            wire=wire,
+            status=response.status,
+            headers=response.headers,
+            chunks=_read_chunks(response, provider),
+            release=response.release,
+        )
+    try:
+        body = await response.read()
+    except TimeoutError:
+        raise GatewayError(
+            status=504, kind=ErrorKind.TIMEOUT, message=f"{provider} stopped answering mid-response", provider=provider
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise GatewayError(
+            status=502,
+            kind=ErrorKind.UPSTREAM,
+            message=f"{provider} closed the connection mid-response: {type(exc).__name__}",
+            provider=provider,
+        ) from None
+    finally:
+        response.release()
+    return UpstreamResponse(wire=wire, status=response.status, headers=response.headers, body=body)
+
+
+async def _read_chunks(response: aiohttp.ClientResponse, provider: str):  # type: ignore[no-untyped-def]
+    """Yield the stream's bytes as each network read delivers them."""
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except TimeoutError:
+        raise GatewayError(
+            status=504, kind=ErrorKind.TIMEOUT, message=f"{provider} stopped sending mid-stream", provider=provider
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise GatewayError(
+            status=502,
+            kind=ErrorKind.UPSTREAM,
+            message=f"{provider} broke off the stream: {type(exc).__name__}",
+            provider=provider,
+        ) from None
+    finally:
+        response.release()
+
+
+def parse_json_body(body: bytes) -> Any:
+    """Parse an upstream JSON body; a body that is not JSON becomes a 502."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise GatewayError(
+            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
+        ) from None
+

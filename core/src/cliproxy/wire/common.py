@@ -1,0 +1,182 @@
+"""Helpers every wire translator needs: ids, data URLs, retry hints, lenient JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+import os
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+
+from cliproxy.errors import GatewayError
+from cliproxy.ir import FilePart
+
+__all__ = [
+    "file_from_url",
+    "get_list",
+    "get_map",
+    "get_str",
+    "loads",
+    "new_id",
+    "retry_after_seconds",
+    "to_data_url",
+]
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id such as ``chatcmpl-3f2a...`` (24 hex digits)."""
+    return prefix + os.urandom(12).hex()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; raises ``orjson.JSONDecodeError`` (a ``ValueError``)."""
+    return orjson.loads(data)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def file_from_url(url: str, *, default_type: str = "image/*", filename: str | None = None) -> FilePart:
+    """A :class:`FilePart` from a ``data:`` URL (inline) or an ``http(s)`` URL."""
+    if url.startswith("data:"):
+        header, sep, payload = url[5:].partition(",")
+        if not sep:
+            raise GatewayError.invalid("a data: URL must contain a comma before its data")
+        media_type, _, encoding = header.partition(";")
+        media_type = media_type or "application/octet-stream"
+        if "base64" not in encoding:
+            from urllib.parse import unquote_to_bytes
+
+            payload = base64.b64encode(unquote_to_bytes(payload)).decode()
+        return FilePart(media_type=media_type, data=payload, filename=filename)
+    guessed = mimetypes.guess_type(url.split("?", 1)[0])[0]
+    return FilePart(media_type=guessed or default_type, url=url, filename=filename)
+
+
+def to_data_url(part: FilePart) -> str:
+    """The part as a URL: its own URL, or a base64 ``data:`` URL."""
+    if part.url and not part.data:
+        return part.url
+    return f"data:{part.media_type};base64,{part.data or ''}"
+
+
+def valid_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+# -- typed field access for request decoding ----------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def get_str(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise GatewayError.invalid(f"'{where}{key}' is required", param=f"{where}{key}")
+        return None
+    if not isinstance(value, str):
+        raise GatewayError.invalid(f"'{where}{key}' must be a string, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def get_list(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise GatewayError.invalid(f"'{where}{key}' is required", param=f"{where}{key}")
+        return []
+    if not isinstance(value, list):
+        raise GatewayError.invalid(f"'{where}{key}' must be an array, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def get_map(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise GatewayError.invalid(f"'{where}{key}' must be an object, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def get_number(obj: Mapping[str, Any], key: str, where: str = "") -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise GatewayError.invalid(f"'{where}{key}' must be a number, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def get_int(obj: Mapping[str, Any], key: str, where: str = "") -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GatewayError.invalid(f"'{where}{key}' must be an integer, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def get_bool(obj: Mapping[str, Any], key: str, where: str = "") -> bool | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise GatewayError.invalid(f"'{where}{key}' must be true or false, not {_kind(value)}", param=f"{where}{key}")
+    return value
+
+
+def expect_map(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise GatewayError.invalid(f"'{where}' must be an object, not {_kind(value)}", param=where)
+    return value
+
+
+def kind_of(value: Any) -> str:
+    """A short description of a JSON value's type, for error messages."""
+    return _kind(value)

@@ -1,0 +1,16 @@
+"""The app factory each worker process calls when ``cliproxy serve --workers N``."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from cliproxy.app import create_app
+
+
+def app() -> Starlette:
+    return create_app(
+        os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
+        strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
+    )
