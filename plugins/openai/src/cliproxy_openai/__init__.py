@@ -1,0 +1,26 @@
+"""cliproxy provider plugin for OpenAI and OpenAI-compatible APIs.
+
+Config blocks:
+
+* ``openai-compatibility`` -- any OpenAI-compatible server: ``name``, ``prefix``,
+  ``base-url``, ``api-key-entries`` (``api-key``, ``proxy-url``), ``models``, ``headers``.
+* ``openai-api-key`` -- OpenAI itself.
+* ``mistral``, ``groq``, ``deepseek``, ``together``, ``fireworks``, ``novita``,
+  ``siliconflow`` -- presets with their default base URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cliproxy import hookimpl
+from cliproxy_openai.provider import PRESETS, OpenAICompatibility, OpenAIPreset
+
+__all__ = ["OpenAICompatibility", "OpenAIPreset"]
+
+
+@hookimpl
+def register_providers(register: Callable[[object], None]) -> None:
+    register(OpenAICompatibility())
+    for preset in PRESETS:
+        register(preset)

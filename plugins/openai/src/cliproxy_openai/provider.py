@@ -1,0 +1,181 @@
+"""Providers speaking the ``openai-chat`` wire: generic compatible servers and presets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from cliproxy import (
+    Call,
+    ConfigNode,
+    Credential,
+    GatewayError,
+    Provider,
+    UpstreamResponse,
+    credential_id,
+    mask_secret,
+    read_common_fields,
+)
+
+__all__ = ["PRESETS", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
+
+WIRE = "openai-chat"
+USER_AGENT = "cliproxy/0.1"
+
+
+@attrs.frozen
+class OpenAISettings:
+    """What a credential needs to call an OpenAI-compatible API."""
+
+    base_url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    proxy_url: str | None = None
+    completion_tokens_field: str = "max_tokens"
+
+
+def _headers(settings: OpenAISettings) -> dict[str, str]:
+    headers = {"user-agent": USER_AGENT}
+    if settings.api_key:
+        headers["authorization"] = f"Bearer {settings.api_key}"
+    headers.update(settings.headers)
+    return headers
+
+
+class _OpenAIChatProvider(Provider):
+    """Shared execution: POST ``{base-url}/chat/completions``; list ``{base-url}/models``."""
+
+    wire = WIRE
+
+    async def send(self, call: Call) -> UpstreamResponse:
+        settings: OpenAISettings = call.credential.settings
+        body = call.body_for(WIRE)
+        if call.stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True
+            body["stream_options"] = options
+        if call.client.wire != WIRE and settings.completion_tokens_field != "max_tokens" and "max_tokens" in body:
+            body[settings.completion_tokens_field] = body.pop("max_tokens")
+        return await call.post(
+            settings.base_url + "/chat/completions",
+            wire=WIRE,
+            json=body,
+            headers=_headers(settings),
+            proxy=settings.proxy_url,
+        )
+
+    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+        settings: OpenAISettings = credential.settings
+        async with gateway.http.get(
+            settings.base_url + "/models", headers=_headers(settings), proxy=settings.proxy_url or gateway.config.proxy_url
+        ) as response:
+            if response.status >= 400:
+                body = await response.read()
+                error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
+                raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
+            data = await response.json(content_type=None)
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            return None
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+
+
+class OpenAICompatibility(_OpenAIChatProvider):
+    """``openai-compatibility:`` -- any OpenAI-compatible server, one entry per server."""
+
+    name = "openai-compatibility"
+    config_keys = ("openai-compatibility",)
+
+    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+        credentials: list[Credential] = []
+        for entry in node.nodes(key):
+            name = entry.str("name", required=True)
+            fields = read_common_fields(entry, api_key=None, base_url="")
+            if not fields.base_url:
+                raise entry.error(None, f"'{entry.path}.base-url' is required", hint="add 'base-url: https://host/v1'")
+            disabled = entry.bool("disabled", False)
+            keys = entry.nodes("api-key-entries")
+            entry.done()
+            if disabled:
+                continue
+            key_entries: list[tuple[str | None, str | None, str]] = []
+            for key_entry in keys:
+                api_key = key_entry.str("api-key") or None
+                proxy = key_entry.str("proxy-url") or fields.proxy_url
+                key_entry.done()
+                key_entries.append((api_key, proxy, key_entry.location()))
+            if not key_entries:
+                key_entries.append((None, fields.proxy_url, entry.location()))
+            for api_key, proxy, where in key_entries:
+                settings = OpenAISettings(
+                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy
+                )
+                credentials.append(
+                    Credential(
+                        id=credential_id(f"openai-compatibility/{name}", fields.base_url, api_key),
+                        provider=self.name,
+                        label=f"{name} {mask_secret(api_key)}",
+                        prefix=fields.prefix,
+                        models=fields.models,
+                        excluded_models=fields.excluded_models,
+                        priority=fields.priority,
+                        weight=fields.weight,
+                        any_model=not fields.models,
+                        settings=settings,
+                        source=where,
+                    )
+                )
+        return credentials
+
+
+class OpenAIPreset(_OpenAIChatProvider):
+    """A provider with a known base URL: one credential per entry (``api-key`` required)."""
+
+    def __init__(self, key: str, base_url: str, *, completion_tokens_field: str = "max_tokens") -> None:
+        self.name = key
+        self.config_keys = (key,)
+        self.default_base_url = base_url
+        self.completion_tokens_field = completion_tokens_field
+
+    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+        credentials: list[Credential] = []
+        for entry in node.nodes(key):
+            fields = read_common_fields(entry, api_key=True, base_url=self.default_base_url)
+            entry.done()
+            settings = OpenAISettings(
+                base_url=fields.base_url or self.default_base_url,
+                api_key=fields.api_key,
+                headers=fields.headers,
+                proxy_url=fields.proxy_url,
+                completion_tokens_field=self.completion_tokens_field,
+            )
+            credentials.append(
+                Credential(
+                    id=credential_id(key, settings.base_url, fields.api_key),
+                    provider=self.name,
+                    label=f"{key} {mask_secret(fields.api_key)}",
+                    prefix=fields.prefix,
+                    models=fields.models,
+                    excluded_models=fields.excluded_models,
+                    priority=fields.priority,
+                    weight=fields.weight,
+                    any_model=not fields.models,
+                    settings=settings,
+                    source=entry.location(),
+                )
+            )
+        return credentials
+
+
+PRESETS = (
+    OpenAIPreset("openai-api-key", "https://api.openai.com/v1", completion_tokens_field="max_completion_tokens"),
+    OpenAIPreset("mistral", "https://api.mistral.ai/v1"),
+    OpenAIPreset("groq", "https://api.groq.com/openai/v1"),
+    OpenAIPreset("deepseek", "https://api.deepseek.com"),
+    OpenAIPreset("together", "https://api.together.xyz/v1"),
+    OpenAIPreset("fireworks", "https://api.fireworks.ai/inference/v1"),
+    OpenAIPreset("novita", "https://api.novita.ai/v3/openai"),
+    OpenAIPreset("siliconflow", "https://api.siliconflow.cn/v1"),
+)
