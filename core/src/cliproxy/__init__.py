@@ -21,7 +21,9 @@ from cliproxy.providers import (
     UpstreamResponse,
 )
 from cliproxy.tokens import AuthType, TokenSet, write_token_file
-from cliproxy.translate import ClientTranslator, EncodeContext, StreamDecoder, StreamEncoder, UpstreamTranslator
+from cliproxy.estimate import estimate_request_tokens, estimate_tokens
+from cliproxy.routing import ModelInfo
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, StreamDecoder, StreamEncoder, UpstreamTranslator
 
 __version__ = "0.1.0"
 
@@ -38,12 +40,14 @@ __all__ = [
     "ConfigNode",
     "Credential",
     "DirectResponse",
+    "Door",
     "EncodeContext",
     "ErrorKind",
     "GatewayError",
     "InboundRequest",
     "LoginContext",
     "LoginFlow",
+    "ModelInfo",
     "ModelEntry",
     "Provider",
     "StreamDecoder",
@@ -54,6 +58,8 @@ __all__ = [
     "__version__",
     "create_app",
     "credential_id",
+    "estimate_request_tokens",
+    "estimate_tokens",
     "hookimpl",
     "ir",
     "mask_secret",

@@ -8,6 +8,7 @@ host's (see ``examples/embed_starlette.py``).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.config import Config, load_config
-from cliproxy.doors import BUILTIN_DOORS, DoorEndpoint, inbound, send_error
+from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.plugins import Plugins
@@ -32,6 +33,8 @@ from cliproxy.wire.openai_chat import encode_error as openai_error
 __all__ = ["create_app", "gateway_of"]
 
 VERSION = "0.1.0"
+
+log = logging.getLogger("cliproxy.app")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -78,7 +81,7 @@ async def healthz(request: Request) -> Response:
 
 
 def _index(gateway: Gateway) -> Any:
-    paths = sorted({door.path for door in BUILTIN_DOORS if gateway.translators.has_client(door.wire)})
+    paths = sorted({door.path for translator in gateway.translators.clients() for door in translator.doors})
 
     async def index(request: Request) -> Response:
         return _json({"name": "cliproxy", "version": VERSION, "endpoints": [*paths, "/v1/models", "/healthz"]})
@@ -103,9 +106,15 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/v1/models", ModelsEndpoint(gateway), methods=["GET"]),
     ]
-    for door in BUILTIN_DOORS:
-        if gateway.translators.has_client(door.wire):
-            routes.append(Route(door.path, DoorEndpoint(gateway, door), methods=["POST"]))
+    taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
+    for translator in gateway.translators.clients():
+        for door in translator.doors:
+            key = (door.method, door.path)
+            if key in taken:
+                log.warning("%s %s is served by %s already; %s's door is ignored", *key, taken[key], translator.name)
+                continue
+            taken[key] = translator.name
+            routes.append(Route(door.path, DoorEndpoint(gateway, translator, door), methods=[door.method]))
     return routes
 
 

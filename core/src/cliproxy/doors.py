@@ -12,48 +12,24 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.pipeline import dispatch, respond
+from cliproxy.pipeline import count_tokens, dispatch, respond
 from cliproxy.providers import ClientRequest, InboundRequest
-from cliproxy.translate import ClientTranslator
+from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["BUILTIN_DOORS", "Door", "DoorEndpoint", "error_response"]
+__all__ = ["DoorEndpoint", "error_response"]
 
 log = logging.getLogger("cliproxy.doors")
-
-
-@attrs.frozen
-class Door:
-    """An endpoint speaking one wire format.
-
-    Attributes:
-        wire: The client translator's name.
-        path: The route (Starlette syntax; ``{model}`` captures a model name).
-        action: ``generate``, or ``count_tokens``.
-        model_param: Path parameter holding the model, when the wire puts it in the URL.
-        stream: True/False when the path decides streaming (Gemini), None to read the
-            body's ``stream`` field.
-    """
-
-    wire: str
-    path: str
-    action: Literal["generate", "count_tokens"] = "generate"
-    model_param: str | None = None
-    stream: bool | None = None
-
-
-BUILTIN_DOORS: tuple[Door, ...] = (Door("openai-chat", "/v1/chat/completions"),)
 
 
 def _retry_after_header(error: GatewayError) -> list[tuple[bytes, bytes]]:
@@ -115,14 +91,17 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 class DoorEndpoint:
     """The ASGI app behind one door."""
 
-    def __init__(self, gateway: Gateway, door: Door) -> None:
+    def __init__(self, gateway: Gateway, translator: ClientTranslator, door: Door) -> None:
         self.gateway = gateway
         self.door = door
-        self.translator = gateway.translators.client(door.wire)
+        self.translator = translator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
         translator = self.translator
+        if self.door.action == "models":
+            await self._models(scope, send)
+            return
         try:
             client = await self._client_request(scope, receive)
         except GatewayError as error:
@@ -169,7 +148,7 @@ class DoorEndpoint:
                 raise GatewayError.invalid(f"'stream' must be true or false, not {kind_of(flag)}", param="stream")
             stream = bool(flag)
         return ClientRequest(
-            wire=door.wire,
+            wire=self.translator.name,
             translator=self.translator,
             body=body,
             raw=raw,
@@ -181,7 +160,36 @@ class DoorEndpoint:
             created=int(time.time()),
         )
 
+    async def _models(self, scope: Scope, send: Send) -> None:
+        headers = header_map(scope)
+        try:
+            await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
+            body = self.translator.encode_models(self.gateway.router.models())  # type: ignore[attr-defined]
+        except GatewayError as error:
+            await send_error(send, self.translator, error)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _count(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
+        try:
+            tokens, source = await count_tokens(gateway, client)
+            ctx = EncodeContext(model=client.model, body=client.body, request=client._ir, created=client.created)
+            body = self.translator.encode_count(tokens, ctx)  # type: ignore[attr-defined]
+        except GatewayError as error:
+            await send_error(send, self.translator, error)
+            return
+        except Exception as exc:
+            await send_error(send, self.translator, _internal(exc))
+            return
+        headers = [(b"content-type", b"application/json"), (b"x-cliproxy-token-count", source.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
     async def _serve(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
+        if client.action == "count_tokens":
+            await self._count(gateway, client, send)
+            return
         try:
             outcome = await dispatch(gateway, client)
         except GatewayError as error:

@@ -1,15 +1,16 @@
 """Forwarding an upstream's bytes when the client speaks the same wire format.
 
-Only the model name changes: every ``"model"`` / ``"modelVersion"`` value equal to the
-upstream model name becomes the name the client asked for. The stream is forwarded as the
-network delivered it, cut only at event boundaries so a name is never split; events that
+Only the model name changes: the response's model field (``model``; Gemini's
+``modelVersion``) shows the name the client asked for. A stream is forwarded as the network
+delivered it, cut only at event boundaries so a name is never split; in stream events tool
+arguments are JSON *strings*, so the field can be rewritten without parsing. Events that
 mention usage are parsed to count tokens.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -22,31 +23,47 @@ __all__ = ["PassthroughStream", "rewrite_model"]
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
 
 
-def _pattern(upstream: str) -> re.Pattern[bytes]:
-    return re.compile(rb'("model(?:Version)?"\s*:\s*)"' + re.escape(orjson.dumps(upstream)[1:-1]) + rb'"')
+def _pattern(field: str) -> re.Pattern[bytes]:
+    return re.compile(rb'("' + re.escape(field.encode()) + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
-def rewrite_model(data: bytes, upstream: str, client: str) -> bytes:
-    """``data`` with the upstream model name replaced by the client's, where they differ."""
-    if upstream == client:
-        return data
-    replacement = orjson.dumps(client)
-    return _pattern(upstream).sub(lambda m: m.group(1) + replacement, data)
+def rewrite_model(body: bytes, client: str, field: str = "model") -> bytes:
+    """A whole JSON response with its top-level ``field`` set to the client's model name.
+
+    Parsed rather than searched, because a whole response may hold tool arguments as JSON
+    objects with keys of the same name.
+    """
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(obj, dict) or field not in obj or obj[field] == client:
+        return body
+    obj[field] = client
+    return orjson.dumps(obj)
 
 
 class PassthroughStream:
-    """Rewrites the model name in a byte stream and collects the usage it reports."""
+    """Rewrites the model name in a byte stream and collects the usage it reports.
 
-    def __init__(self, upstream: str, client: str, translator: UpstreamTranslator) -> None:
-        self._pattern = None if upstream == client else _pattern(upstream)
+    ``drop`` may reject parsed usage events the client did not ask for (the gateway asks
+    OpenAI-style upstreams for usage even when the client did not).
+    """
+
+    def __init__(
+        self,
+        client: str,
+        translator: UpstreamTranslator,
+        drop: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> None:
+        self._pattern = _pattern(getattr(translator, "model_field", "model"))
         self._replacement = orjson.dumps(client)
         self._translator = translator
+        self._drop = drop
         self._rest = b""
         self.usage = Usage()
 
     def _sub(self, data: bytes) -> bytes:
-        if self._pattern is None:
-            return data
         replacement = self._replacement
         return self._pattern.sub(lambda m: m.group(1) + replacement, data)
 
@@ -58,26 +75,42 @@ class PassthroughStream:
             return b""
         end = cut + (2 if data[cut + 1 : cut + 2] == b"\n" else 3)
         complete, self._rest = data[:end], data[end:]
-        self._scan_usage(complete)
-        return self._sub(complete)
+        return self._sub(self._scan_usage(complete))
 
     def close(self) -> bytes:
         rest, self._rest = self._rest, b""
         if rest:
-            self._scan_usage(rest)
+            rest = self._scan_usage(rest)
         return self._sub(rest)
 
-    def _scan_usage(self, data: bytes) -> None:
+    def _scan_usage(self, data: bytes) -> bytes:
+        """Collect usage from the events that mention it; drop those ``drop`` rejects."""
         if not any(marker in data for marker in _USAGE_MARKERS):
-            return
-        for line in data.splitlines():
-            if not line.startswith(b"data:") or not any(m in line for m in _USAGE_MARKERS):
+            return data
+        kept: list[bytes] = []
+        for event in _EVENT_END.split(data):
+            if not event:
                 continue
-            try:
-                obj: Any = orjson.loads(line[5:])
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(obj, Mapping):
+            obj = _usage_event(event) if any(m in event for m in _USAGE_MARKERS) else None
+            if obj is not None:
                 found = self._translator.extract_usage(obj)
                 if found:
                     self.usage = self.usage.merge(found)
+                if self._drop is not None and self._drop(obj):
+                    continue
+            kept.append(event)
+        return b"".join(kept)
+
+
+_EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\n\r\n)")
+
+
+def _usage_event(event: bytes) -> Mapping[str, Any] | None:
+    for line in event.splitlines():
+        if line.startswith(b"data:"):
+            try:
+                obj = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, Mapping) else None
+    return None

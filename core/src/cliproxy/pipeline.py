@@ -19,6 +19,7 @@ import orjson
 from starlette.types import Send
 
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.estimate import estimate_request_tokens
 from cliproxy.ir import (
     Response,
     ResponseBuilder,
@@ -38,7 +39,7 @@ from cliproxy.translate import EncodeContext, StreamDecoder
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["Outcome", "dispatch", "respond"]
+__all__ = ["Outcome", "count_tokens", "dispatch", "respond"]
 
 log = logging.getLogger("cliproxy.pipeline")
 
@@ -108,6 +109,30 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     if last_error is not None:
         raise last_error
     raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message=f"no credential could serve '{client.model}'")
+
+
+async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, str]:
+    """Input tokens of the client's request: ``(count, "upstream")`` from the first
+    provider that can count, else ``(estimate, "estimate")``."""
+    candidates = gateway.router.resolve(client.model)
+    try:
+        selection = await gateway.selector.select(client.model, candidates)
+    except GatewayError:
+        return estimate_request_tokens(client.ir), "estimate"
+    for cand in selection.ordered:
+        provider = gateway.providers[cand.credential.provider]
+        call = Call(client, cand.credential, cand.upstream_model, gateway)
+        try:
+            counted = await provider.count_tokens(call)
+        except GatewayError as error:
+            if error.client_fault:
+                raise
+            await _failed(gateway, cand, error)
+            continue
+        if counted is not None:
+            return counted, "upstream"
+        break
+    return estimate_request_tokens(client.ir), "estimate"
 
 
 async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError) -> None:
@@ -212,7 +237,8 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     result = outcome.result
     if outcome.passthrough:
         assert isinstance(result, UpstreamResponse) and result.body is not None and outcome.response is not None
-        body = rewrite_model(result.body, outcome.call.model, client.model)
+        field = getattr(gateway.translators.upstream(result.wire), "model_field", "model")
+        body = rewrite_model(result.body, client.model, field)
         usage = outcome.response.usage
     else:
         response = await _whole_response(outcome)
@@ -314,7 +340,9 @@ async def _stream_passthrough(
     result = outcome.result
     assert isinstance(result, UpstreamResponse)
     client = outcome.call.client
-    relay = PassthroughStream(outcome.call.model, client.model, gateway.translators.upstream(result.wire))
+    make_filter = getattr(client.translator, "passthrough_filter", None)
+    drop = make_filter(client.body) if make_filter is not None else None
+    relay = PassthroughStream(client.model, gateway.translators.upstream(result.wire), drop)
     error: GatewayError | None = None
     try:
         data = relay.feed(outcome.head_bytes)

@@ -59,6 +59,10 @@ class Translators:
                 status=500, kind=ErrorKind.INTERNAL, message=f"no translator can talk to upstreams speaking {name!r}"
             ) from None
 
+    def clients(self) -> list[ClientTranslator]:
+        """Client translators, in registration order."""
+        return list(self._client.values())
+
     def has_client(self, name: str) -> bool:
         return name in self._client
 

@@ -18,7 +18,7 @@ recorded streams without a network.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -27,11 +27,37 @@ from cliproxy.ir import Request, Response, StreamEvent, Usage
 
 __all__ = [
     "ClientTranslator",
+    "Door",
     "EncodeContext",
     "StreamDecoder",
     "StreamEncoder",
     "UpstreamTranslator",
 ]
+
+
+@attrs.frozen
+class Door:
+    """An HTTP endpoint where clients speak a translator's wire format.
+
+    Attributes:
+        path: The route, in Starlette syntax (``{model:path}`` captures a model name that
+            may contain slashes).
+        action: ``generate`` (a model call), ``count_tokens`` (answered with
+            ``encode_count``) or ``models`` (a ``GET`` answered with ``encode_models``).
+        model_param: The path parameter holding the model, when the wire puts it in the
+            URL (Gemini); otherwise the body's ``model`` field is used.
+        stream: True/False when the path decides streaming (Gemini's
+            ``:streamGenerateContent``), None to read the body's ``stream`` field.
+    """
+
+    path: str
+    action: Literal["generate", "count_tokens", "models"] = "generate"
+    model_param: str | None = None
+    stream: bool | None = None
+
+    @property
+    def method(self) -> str:
+        return "GET" if self.action == "models" else "POST"
 
 
 @attrs.frozen
@@ -81,9 +107,16 @@ class StreamEncoder(Protocol):
 
 @runtime_checkable
 class ClientTranslator(Protocol):
-    """The client side of a wire format: what a door needs."""
+    """The client side of a wire format: what a door needs.
+
+    ``doors`` lists the endpoints the gateway serves for this format. Translators whose
+    doors include ``count_tokens`` also provide ``encode_count(tokens: int, ctx:
+    EncodeContext) -> bytes``; those with ``models`` provide ``encode_models(models:
+    list[ModelInfo]) -> bytes``.
+    """
 
     name: str
+    doors: tuple[Door, ...]
 
     def decode_request(
         self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
@@ -108,12 +141,19 @@ class ClientTranslator(Protocol):
         """The JSON error body for ``error`` in this format (status is ``error.status``)."""
         ...
 
+    # Optional: ``passthrough_filter(body) -> Callable[[Mapping], bool] | None``. When the
+    # client's stream passes through untouched, events that mention usage are parsed and
+    # offered to the returned predicate; those it accepts are dropped (the gateway asks
+    # upstreams for usage a client may not have asked for).
+
 
 @runtime_checkable
 class UpstreamTranslator(Protocol):
     """The upstream side of a wire format: what a provider needs."""
 
     name: str
+    # Optional: ``model_field`` names the response field holding the model name, rewritten
+    # on the pass-through path (default ``"model"``; Gemini's is ``"modelVersion"``).
 
     def encode_request(self, request: Request, model: str) -> dict[str, Any]:
         """Encode the IR request as this wire's JSON body, asking for ``model``."""

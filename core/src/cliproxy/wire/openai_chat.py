@@ -13,7 +13,7 @@ OpenAI-compatible endpoint does).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -54,7 +54,7 @@ from cliproxy.ir import (
     merge_metadata,
 )
 from cliproxy.sse import SSEParser, frame
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import Door, EncodeContext
 from cliproxy.wire import common as c
 from cliproxy.wire.reasoning_details import details_for, metadata_from_details
 
@@ -838,6 +838,10 @@ def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
     return _usage(obj.get("usage"))
 
 
+def _usage_only_chunk(obj: Mapping[str, Any]) -> bool:
+    return obj.get("choices") == [] and obj.get("usage") is not None
+
+
 # ---------------------------------------------------------------------------------------
 # Client side: encode responses, streams, errors
 # ---------------------------------------------------------------------------------------
@@ -997,6 +1001,7 @@ class OpenAIChat:
     """The ``openai-chat`` translator (client and upstream side)."""
 
     name = WIRE
+    doors = (Door("/v1/chat/completions"),)
 
     def decode_request(self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
         return decode_request(body, model=model, stream=stream)
@@ -1024,3 +1029,11 @@ class OpenAIChat:
 
     def extract_usage(self, obj: Mapping[str, Any]) -> Usage | None:
         return extract_usage(obj)
+
+    def passthrough_filter(self, body: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool] | None:
+        """Drop the usage-only chunk when the client did not ask for usage (the gateway
+        always asks the upstream for it, to count tokens)."""
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return None
+        return _usage_only_chunk
