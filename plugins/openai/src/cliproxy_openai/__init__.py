@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliproxy import hookimpl
-from cliproxy_openai.provider import PRESETS, OpenAICompatibility, OpenAIPreset
+from cliproxy_openai.provider import PRESETS, OpenAIChatProvider, OpenAICompatibility, OpenAIPreset, OpenAISettings
 
-__all__ = ["OpenAICompatibility", "OpenAIPreset"]
+__all__ = ["OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from cliproxy import (
     read_common_fields,
 )
 
-__all__ = ["PRESETS", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
+__all__ = ["PRESETS", "OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
 
 WIRE = "openai-chat"
 USER_AGENT = "cliproxy/0.1"
@@ -36,20 +36,34 @@ class OpenAISettings:
     completion_tokens_field: str = "max_tokens"
 
 
-def _headers(settings: OpenAISettings) -> dict[str, str]:
-    headers = {"user-agent": USER_AGENT}
-    if settings.api_key:
-        headers["authorization"] = f"Bearer {settings.api_key}"
-    headers.update(settings.headers)
-    return headers
+class OpenAIChatProvider(Provider):
+    """Base for providers whose upstream speaks OpenAI Chat Completions.
 
+    Public extension point for other plugins (``cliproxy-openrouter``, ``cliproxy-mlx``):
+    subclass it, give credentials :class:`OpenAISettings` (or a subclass), implement
+    ``load_config``, and override what differs:
 
-class _OpenAIChatProvider(Provider):
-    """Shared execution: POST ``{base-url}/chat/completions``; list ``{base-url}/models``."""
+    * :meth:`headers` -- request headers for a credential (auth, attribution...);
+    * :meth:`build_body` -- the JSON body for a call (the default asks for streamed usage
+      and renames ``max_tokens`` where the upstream wants another field);
+    * :meth:`chat_url` / :meth:`models_url` -- endpoints under the base URL;
+    * :meth:`parse_models` -- model ids from the ``/models`` answer.
+
+    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire;
+    ``discover_models`` lists ``/models`` when an entry names no models.
+    """
 
     wire = WIRE
 
-    async def send(self, call: Call) -> UpstreamResponse:
+    def headers(self, credential: Credential) -> dict[str, str]:
+        settings: OpenAISettings = credential.settings
+        headers = {"user-agent": USER_AGENT}
+        if settings.api_key:
+            headers["authorization"] = f"Bearer {settings.api_key}"
+        headers.update(settings.headers)
+        return headers
+
+    def build_body(self, call: Call) -> dict[str, Any]:
         settings: OpenAISettings = call.credential.settings
         body = call.body_for(WIRE)
         if call.stream:
@@ -58,31 +72,45 @@ class _OpenAIChatProvider(Provider):
             body["stream_options"] = options
         if call.client.wire != WIRE and settings.completion_tokens_field != "max_tokens" and "max_tokens" in body:
             body[settings.completion_tokens_field] = body.pop("max_tokens")
+        return body
+
+    def chat_url(self, credential: Credential) -> str:
+        return credential.settings.base_url + "/chat/completions"
+
+    def models_url(self, credential: Credential) -> str:
+        return credential.settings.base_url + "/models"
+
+    async def send(self, call: Call) -> UpstreamResponse:
         return await call.post(
-            settings.base_url + "/chat/completions",
+            self.chat_url(call.credential),
             wire=WIRE,
-            json=body,
-            headers=_headers(settings),
-            proxy=settings.proxy_url,
+            json=self.build_body(call),
+            headers=self.headers(call.credential),
+            proxy=call.credential.settings.proxy_url,
         )
+
+    def parse_models(self, data: Any) -> list[str] | None:
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            return None
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
     async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
         settings: OpenAISettings = credential.settings
         async with gateway.http.get(
-            settings.base_url + "/models", headers=_headers(settings), proxy=settings.proxy_url or gateway.config.proxy_url
+            self.models_url(credential),
+            headers=self.headers(credential),
+            proxy=settings.proxy_url or gateway.config.proxy_url,
         ) as response:
             if response.status >= 400:
                 body = await response.read()
                 error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
                 raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
             data = await response.json(content_type=None)
-        items = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            return None
-        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+        return self.parse_models(data)
 
 
-class OpenAICompatibility(_OpenAIChatProvider):
+class OpenAICompatibility(OpenAIChatProvider):
     """``openai-compatibility:`` -- any OpenAI-compatible server, one entry per server."""
 
     name = "openai-compatibility"
@@ -130,7 +158,7 @@ class OpenAICompatibility(_OpenAIChatProvider):
         return credentials
 
 
-class OpenAIPreset(_OpenAIChatProvider):
+class OpenAIPreset(OpenAIChatProvider):
     """A provider with a known base URL: one credential per entry (``api-key`` required)."""
 
     def __init__(self, key: str, base_url: str, *, completion_tokens_field: str = "max_tokens") -> None:
