@@ -9,7 +9,6 @@ mention usage are parsed to count tokens.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,8 +22,72 @@ __all__ = ["PassthroughStream", "rewrite_model"]
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
 
 
-def _pattern(field: str) -> re.Pattern[bytes]:
-    return re.compile(rb'("' + re.escape(field.encode()) + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_SPACE = frozenset(b" \t\r\n")
+
+
+def rewrite_field(data: bytes, key: bytes, value: bytes) -> bytes:
+    """``data`` with every string value of JSON key ``key`` (quoted, as in ``b'"model"'``)
+    replaced by ``value`` (a JSON string).
+
+    Scanned with ``bytes`` methods rather than a regular expression. Streams repeat the
+    same ``"model":"name"`` in every event, so when every occurrence is the first one the
+    whole buffer is rewritten with one ``replace`` (or returned as it is when the name is
+    already the client's); anything else takes the key-by-key scan.
+    """
+    at = data.find(key)
+    if at < 0:
+        return data
+    i = at + len(key)
+    if data.startswith(b':"', i):
+        end = _string_end(data, i + 1)
+        if end > 0:
+            first = data[at:end]
+            if data.count(first) == data.count(key):
+                if data[i + 1 : end] == value:
+                    return data
+                return data.replace(first, key + b":" + value)
+    return _rewrite_each(data, key, value, at)
+
+
+def _rewrite_each(data: bytes, key: bytes, value: bytes, at: int) -> bytes:
+    size = len(data)
+    out: list[bytes] = []
+    done = 0
+    while at >= 0:
+        i = at + len(key)
+        while i < size and data[i] in _SPACE:
+            i += 1
+        if i < size and data[i] == 58:  # ":"
+            i += 1
+            while i < size and data[i] in _SPACE:
+                i += 1
+            if i < size and data[i] == 34:  # '"'
+                end = _string_end(data, i)
+                if end < 0:
+                    break
+                if data[i:end] != value:
+                    out.append(data[done:i])
+                    out.append(value)
+                    done = end
+                i = end
+        at = data.find(key, i)
+    if not out:
+        return data
+    out.append(data[done:])
+    return b"".join(out)
+
+
+def _string_end(data: bytes, start: int) -> int:
+    """The index just past the JSON string opening at ``data[start]``, or -1."""
+    quote = data.find(b'"', start + 1)
+    while quote >= 0:
+        backslashes = 0
+        while data[quote - 1 - backslashes] == 92:  # "\\"
+            backslashes += 1
+        if not backslashes % 2:
+            return quote + 1
+        quote = data.find(b'"', quote + 1)
+    return -1
 
 
 def rewrite_model(body: bytes, client: str, field: str = "model") -> bytes:
@@ -56,7 +119,7 @@ class PassthroughStream:
         translator: UpstreamTranslator,
         drop: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
-        self._pattern = _pattern(getattr(translator, "model_field", "model"))
+        self._key = orjson.dumps(getattr(translator, "model_field", "model"))
         self._replacement = orjson.dumps(client)
         self._translator = translator
         self._drop = drop
@@ -64,8 +127,7 @@ class PassthroughStream:
         self.usage = Usage()
 
     def _sub(self, data: bytes) -> bytes:
-        replacement = self._replacement
-        return self._pattern.sub(lambda m: m.group(1) + replacement, data)
+        return rewrite_field(data, self._key, self._replacement)
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._rest + chunk if self._rest else chunk
@@ -84,25 +146,62 @@ class PassthroughStream:
         return self._sub(rest)
 
     def _scan_usage(self, data: bytes) -> bytes:
-        """Collect usage from the events that mention it; drop those ``drop`` rejects."""
-        if not any(marker in data for marker in _USAGE_MARKERS):
+        """Collect usage from the events that mention it; drop those ``drop`` rejects.
+
+        Only the events holding a marker are cut out and parsed; the bytes around them
+        are kept as they are.
+        """
+        at = _find_marker(data, 0)
+        if at < 0:
             return data
         kept: list[bytes] = []
-        for event in _EVENT_END.split(data):
-            if not event:
-                continue
-            obj = _usage_event(event) if any(m in event for m in _USAGE_MARKERS) else None
+        done = 0  # data[:done] is decided (kept or dropped)
+        while at >= 0:
+            start = _event_start(data, done, at)
+            end = _event_end(data, at)
+            obj = _usage_event(data[start:end])
             if obj is not None:
                 found = self._translator.extract_usage(obj)
                 if found:
                     self.usage = self.usage.merge(found)
                 if self._drop is not None and self._drop(obj):
-                    continue
-            kept.append(event)
+                    kept.append(data[done:start])
+                    done = end
+            at = _find_marker(data, end)
+        if not done:
+            return data
+        kept.append(data[done:])
         return b"".join(kept)
 
 
-_EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\n\r\n)")
+def _find_marker(data: bytes, start: int) -> int:
+    """Where the first usage marker at or after ``start`` is, or -1."""
+    found = -1
+    for marker in _USAGE_MARKERS:
+        at = data.find(marker, start)
+        if at >= 0 and (found < 0 or at < found):
+            found = at
+    return found
+
+
+def _event_start(data: bytes, floor: int, at: int) -> int:
+    """The start of the event holding ``data[at]``: just after the blank line before it."""
+    lf = data.rfind(b"\n\n", floor, at)
+    crlf = data.rfind(b"\n\r\n", floor, at)
+    if lf < 0 and crlf < 0:
+        return floor
+    return lf + 2 if lf > crlf else crlf + 3
+
+
+def _event_end(data: bytes, at: int) -> int:
+    """The end of the event holding ``data[at]``: just after the blank line that ends it."""
+    lf = data.find(b"\n\n", at)
+    crlf = data.find(b"\n\r\n", at)
+    if lf < 0 and crlf < 0:
+        return len(data)
+    if crlf < 0 or (lf >= 0 and lf < crlf):
+        return lf + 2
+    return crlf + 3
 
 
 def _usage_event(event: bytes) -> Mapping[str, Any] | None:

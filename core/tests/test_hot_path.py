@@ -1,0 +1,307 @@
+"""The hot path's shortcuts behave exactly like the plain versions they replace.
+
+Each optimisation made for the benchmarks (benchmarks/) is pinned here: the pass-through
+relay against a straightforward regex-and-split reference, the head check that decodes only
+up to the first content event, and the single-task disconnect watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import itertools
+import re
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import cliproxy_openai
+import openai
+import orjson
+import pytest
+from cliproxy.asgi import client_disconnect_cancels
+from cliproxy.ir import Usage
+from cliproxy.passthrough import PassthroughStream, rewrite_field
+from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
+from cliproxy.wire.openai_chat import OpenAIChat
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+TEXT_STREAM = "openai-chat/DERIVED-vercel-openai-text.sse.txt"
+ERROR_STREAM = "openai-chat/aibridge-chat_stream_error.stream.sse.txt"
+
+# -- the reference: what the relay did before it was made fast -------------------------------
+
+_MARKERS = (b'sage"', b"usageMetadata")
+_EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\n\r\n)")
+
+
+def reference_rewrite(data: bytes, field: str, client: str) -> bytes:
+    pattern = re.compile(rb'("' + re.escape(field.encode()) + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
+    replacement = orjson.dumps(client)
+    return pattern.sub(lambda m: m.group(1) + replacement, data)
+
+
+def reference_scan(data: bytes, translator: Any, drop: Callable[[Mapping[str, Any]], bool] | None) -> tuple[bytes, Usage]:
+    usage = Usage()
+    if not any(m in data for m in _MARKERS):
+        return data, usage
+    kept = []
+    for event in _EVENT_END.split(data):
+        if not event:
+            continue
+        obj = None
+        if any(m in event for m in _MARKERS):
+            for line in event.splitlines():
+                if line.startswith(b"data:"):
+                    try:
+                        parsed = orjson.loads(line[5:])
+                    except orjson.JSONDecodeError:
+                        parsed = None
+                    obj = parsed if isinstance(parsed, Mapping) else None
+                    break
+        if obj is not None:
+            found = translator.extract_usage(obj)
+            if found:
+                usage = usage.merge(found)
+            if drop is not None and drop(obj):
+                continue
+        kept.append(event)
+    return b"".join(kept), usage
+
+
+def reference_relay(data: bytes, client: str, translator: Any, drop: Any) -> tuple[bytes, Usage]:
+    scanned, usage = reference_scan(data, translator, drop)
+    return reference_rewrite(scanned, "model", client), usage
+
+
+def relay(pieces: list[bytes], client: str, translator: Any, drop: Any) -> tuple[bytes, Usage]:
+    stream = PassthroughStream(client, translator, drop)
+    out = [stream.feed(piece) for piece in pieces]
+    out.append(stream.close())
+    return b"".join(out), stream.usage
+
+
+def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(max(c, 0), len(data)) for c in cuts})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+# -- events the property tests are built from ----------------------------------------------
+
+_names = st.sampled_from(["gpt-4o", "gpt-4o-2024-08-06", "model", 'we"ird\\name', "ünï"])
+
+
+@st.composite
+def events(draw: Any) -> bytes:
+    kind = draw(st.sampled_from(["delta", "usage", "tool", "comment", "done", "spaced", "message"]))
+    model = draw(_names)
+    text = draw(st.text(max_size=20))
+    if kind == "delta":
+        obj: Any = {"id": "c1", "model": model, "choices": [{"index": 0, "delta": {"content": text}}]}
+    elif kind == "usage":
+        obj = {"id": "c1", "model": model, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(text)}}
+    elif kind == "tool":
+        args = orjson.dumps({"model": text, "usage": 1}).decode()
+        obj = {"model": model, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}}]}
+    elif kind == "message":
+        obj = {"model": model, "choices": [{"index": 0, "delta": {"content": "a message"}}], "message": text}
+    elif kind == "comment":
+        return b": keep-alive\n\n"
+    elif kind == "done":
+        return b"data: [DONE]\n\n"
+    else:
+        return b'data: {"model" :  ' + orjson.dumps(model) + b', "usage": {"prompt_tokens": 1}}\n\n'
+    line = b"data: " + orjson.dumps(obj) + b"\n\n"
+    return line.replace(b"\n", b"\r\n") if draw(st.booleans()) and kind == "delta" else line
+
+
+# -- the relay ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(events(), min_size=1, max_size=12), _names, st.lists(st.integers(0, 4000), max_size=6), st.booleans())
+def test_relay_matches_the_reference_however_the_bytes_are_split(evs, client, cuts, drop_usage):
+    translator = OpenAIChat()
+    drop = translator.passthrough_filter({}) if drop_usage else None
+    data = b"".join(evs)
+    want, want_usage = reference_relay(data, client, translator, drop)
+    got, got_usage = relay(split_at(data, cuts), client, translator, drop)
+    assert got == want
+    assert got_usage == want_usage
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_dropped_usage_event_takes_exactly_its_own_bytes(newline):
+    translator = OpenAIChat()
+    delta = b'data: {"model":"m","choices":[{"index":0,"delta":{"content":"a"}}]}' + newline * 2
+    usage = b'data: {"model":"m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}' + newline * 2
+    data = delta + usage + delta + usage + b"data: [DONE]" + newline * 2
+    got, found = relay([data], "m", translator, translator.passthrough_filter({}))
+    assert got == delta + delta + b"data: [DONE]" + newline * 2
+    assert found.input_tokens == 2
+    assert (got, found) == reference_relay(data, "m", translator, translator.passthrough_filter({}))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(events(), min_size=1, max_size=8), _names)
+def test_rewrite_field_matches_the_regex(evs, client):
+    data = b"".join(evs)
+    assert rewrite_field(data, b'"model"', orjson.dumps(client)) == reference_rewrite(data, "model", client)
+
+
+def test_rewrite_field_leaves_a_buffer_alone_when_the_name_is_already_right():
+    data = b'data: {"model":"gpt-4o","x":1}\n\ndata: {"model":"gpt-4o","x":2}\n\n'
+    assert rewrite_field(data, b'"model"', b'"gpt-4o"') is data
+
+
+def test_relay_of_a_recorded_stream_matches_the_reference(recording):
+    data = Path(recording(TEXT_STREAM)).read_bytes()
+    translator = OpenAIChat()
+    drop = translator.passthrough_filter({})
+    assert relay([data], "nano", translator, drop) == reference_relay(data, "nano", translator, drop)
+    got, usage = relay([data], "nano", translator, None)
+    assert usage.input_tokens and usage.output_tokens
+    assert b'"model":"nano"' in got and b"gpt-4.1-nano-2025-04-14" not in got
+
+
+# -- through the gateway: the stream arrives in one network read -------------------------------
+
+
+def _config(upstream: FakeUpstream, keys: int = 1) -> dict[str, Any]:
+    return {
+        "api-keys": ["client-key"],
+        "request-retry": 0,
+        "openai-compatibility": [
+            {
+                "name": "local",
+                "base-url": upstream.url + "/v1",
+                "api-key-entries": [{"api-key": f"sk-upstream-{i}"} for i in range(keys)],
+                "models": [{"name": "gpt-4.1-nano", "alias": "nano"}],
+            }
+        ],
+    }
+
+
+def _client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key="client-key", base_url=url + "/v1", max_retries=0)
+
+
+def test_a_stream_read_in_one_piece_passes_through_whole(upstream, recording):
+    data = Path(recording(TEXT_STREAM)).read_bytes()
+    upstream.add("POST", "/v1/chat/completions", Reply.sse([data]))  # one write: one read
+    with serve_app(gateway_app(_config(upstream), plugins=[cliproxy_openai])) as url:
+        chunks = list(
+            _client(url).chat.completions.create(
+                model="nano", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+            )
+        )
+    want = "".join(
+        (choice["delta"].get("content") or "")
+        for line in data.splitlines()
+        if line.startswith(b"data: {")
+        for choice in orjson.loads(line[6:])["choices"]
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == want
+    assert {c.model for c in chunks} == {"nano"}
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens
+
+
+def test_an_error_before_any_content_still_fails_over_when_read_in_one_piece(upstream):
+    error_first = b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 529}}\n\n'
+    good = (
+        b'data: {"id":"c","model":"gpt-4.1-nano","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
+        b'data: {"id":"c","model":"gpt-4.1-nano","choices":[{"index":0,"delta":{"content":"fine"}}]}\n\n'
+        b'data: {"id":"c","model":"gpt-4.1-nano","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    upstream.add("POST", "/v1/chat/completions", [Reply.sse([error_first + good]), Reply.sse([good])])
+    with serve_app(gateway_app(_config(upstream, keys=2), plugins=[cliproxy_openai])) as url:
+        chunks = list(_client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "fine"
+    assert len(upstream.requests_to("/v1/chat/completions")) == 2
+
+
+def test_an_error_after_content_in_the_same_read_reaches_the_client(upstream, recording):
+    data = Path(recording(ERROR_STREAM)).read_bytes()
+    upstream.add("POST", "/v1/chat/completions", Reply.sse([data]))
+    with serve_app(gateway_app(_config(upstream), plugins=[cliproxy_openai])) as url:
+        stream = _client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True)
+        with pytest.raises(openai.APIError, match="error while processing"):
+            list(stream)
+
+
+# -- the disconnect watcher ---------------------------------------------------------------------
+
+
+def _receive_from(queue: asyncio.Queue[dict[str, Any]]) -> Callable[[], Any]:
+    return queue.get
+
+
+async def test_work_finishes_normally_and_the_watcher_goes_away():
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    done = []
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+        done.append(True)
+
+    before = len(asyncio.all_tasks())
+    await client_disconnect_cancels(work(), _receive_from(queue))
+    await asyncio.sleep(0)
+    assert done == [True]
+    assert len(asyncio.all_tasks()) == before
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_a_disconnect_cancels_the_work_and_returns_quietly():
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    cancelled = []
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    asyncio.get_running_loop().call_later(0.01, queue.put_nowait, {"type": "http.disconnect"})
+    await client_disconnect_cancels(work(), _receive_from(queue))
+    assert cancelled == [True]
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    await asyncio.sleep(0)  # the task is usable afterwards: not left cancelled
+
+
+async def test_cancelling_the_request_itself_still_propagates():
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def work() -> None:
+        await asyncio.sleep(30)
+
+    task = asyncio.ensure_future(client_disconnect_cancels(work(), _receive_from(queue)))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_a_client_leaving_mid_stream_hangs_up_upstream_and_the_gateway_serves_on(upstream):
+    slow = [b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"tick"}}]}\n\n'] * 50
+    upstream.add("POST", "/v1/chat/completions", Reply.sse(slow, chunk_delay=0.1))
+    with serve_app(gateway_app(_config(upstream), plugins=[cliproxy_openai])) as url:
+        port = int(url.rsplit(":", 1)[1])
+        body = orjson.dumps({"model": "nano", "messages": [{"role": "user", "content": "hi"}], "stream": True})
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer client-key\r\n"
+                b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            assert b"tick" in sock.recv(65536) or b"tick" in sock.recv(65536)
+        assert upstream.wait_for_disconnect(5)
+        upstream.add("POST", "/v1/chat/completions", Reply.sse([*slow[:2], b"data: [DONE]\n\n"]))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/chat/completions", body=body, headers={"Authorization": "Bearer client-key"})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read().count(b"tick") == 2
