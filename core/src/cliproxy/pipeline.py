@@ -188,6 +188,9 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
     chunks = result.chunks.__aiter__()
     head: list[StreamEvent] = []
     raw: list[bytes] = []
+    # Passed-through bytes are forwarded as they are, so only the head needs decoding:
+    # feed the decoder event by event and stop at the first content event.
+    feed = _feed_head if outcome.passthrough else _feed_all
     while True:
         try:
             chunk = await chunks.__anext__()
@@ -196,8 +199,7 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
             outcome.ended = True
             break
         raw.append(chunk)
-        head.extend(decoder.feed(chunk))
-        if any(not isinstance(e, StreamStart) for e in head):
+        if feed(decoder, chunk, head):
             break
     for event in head:
         if isinstance(event, StreamError):
@@ -205,9 +207,33 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
         if not isinstance(event, StreamStart):
             break
     outcome.head = head
-    outcome.head_bytes = b"".join(raw)
+    outcome.head_bytes = raw[0] if len(raw) == 1 else b"".join(raw)
     outcome.decoder = decoder
     outcome.chunks = chunks
+
+
+def _has_content(events: list[StreamEvent]) -> bool:
+    return any(not isinstance(e, StreamStart) for e in events)
+
+
+def _feed_all(decoder: StreamDecoder, chunk: bytes, head: list[StreamEvent]) -> bool:
+    """Decode the whole chunk; True once the head holds a content event."""
+    head.extend(decoder.feed(chunk))
+    return _has_content(head)
+
+
+def _feed_head(decoder: StreamDecoder, chunk: bytes, head: list[StreamEvent]) -> bool:
+    """Decode the chunk one SSE event at a time, stopping at the first content event (the
+    rest is never decoded: the decoder is not used again on the pass-through path)."""
+    start, size = 0, len(chunk)
+    while start < size:
+        end = chunk.find(b"\n\n", start)
+        stop = size if end < 0 else end + 2
+        head.extend(decoder.feed(chunk[start:stop] if start or stop < size else chunk))
+        if _has_content(head):
+            return True
+        start = stop
+    return False
 
 
 # ---------------------------------------------------------------------------------------
