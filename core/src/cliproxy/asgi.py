@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -70,23 +69,30 @@ async def send_bytes(
 
 
 async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> None:
-    """Run ``work``; if the client disconnects first, cancel it (and its upstream call)."""
-    task = asyncio.ensure_future(work)
+    """Run ``work``; if the client disconnects first, cancel it (and its upstream call).
+
+    ``work`` runs in the calling task; one watcher task waits for the disconnect and
+    cancels the caller (one task per request, not two).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    disconnected = False
 
     async def watch() -> None:
+        nonlocal disconnected
         while True:
             message: Message = await receive()
             if message["type"] == "http.disconnect":
+                disconnected = True
                 task.cancel()
                 return
 
-    watcher = asyncio.ensure_future(watch())
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await task
+        await work
     except asyncio.CancelledError:
-        if not watcher.done():
-            raise  # we were cancelled ourselves (shutdown), not the client
+        if not disconnected:
+            raise  # we were cancelled ourselves (shutdown), not by the client leaving
+        task.uncancel()
     finally:
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
