@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,
@@ -325,7 +324,7 @@ def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
     if isinstance(block, dict):
         budget = block.get("max_tokens")
         level = block.get("effort") if isinstance(block.get("effort"), str) else effort
-        if block.get("enabled") is False or block.get("exclude") is True and level is None and budget is None:
+        if block.get("enabled") is False or (block.get("exclude") is True and level is None and budget is None):
             return Reasoning(effort="none") if block.get("enabled") is False else None
         return Reasoning(
             effort=level,
