@@ -732,8 +732,8 @@ class ChatStreamDecoder:
             status = err.get("code") if isinstance(err, dict) and isinstance(err.get("code"), int) and err.get("code") >= 400 else 502
             out.append(StreamError(_error_from_body(status, chunk)))
             return
-        if not self._started:
-            self._started = True
+        if not self._started and (chunk.get("id") or chunk.get("choices")):
+            self._started = True  # Azure opens with an id-less prompt-filter chunk: wait for a real one
             out.append(
                 StreamStart(
                     id=chunk.get("id") or None,
@@ -975,7 +975,7 @@ class ChatStreamEncoder:
                 reason = _FINISH_OUT.get(event.finish.reason, "stop")
                 out.append(self._chunk(b"{}", orjson.dumps(reason)))
                 if self._include_usage:
-                    out.append(self._prefix[:-1] + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
+                    out.append(self._prefix + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
                 out.append(b"data: [DONE]\n\n")
             elif isinstance(event, StreamError):
                 self._finished = True
