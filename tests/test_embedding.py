@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from cliproxy.testing import asgi_client
 
 EXAMPLES = Path(__file__).parents[1] / "examples"

@@ -68,7 +68,7 @@ def test_serve_example_config_answers_the_openai_sdk(served):
 
 
 def test_sigterm_stops_the_server_cleanly(served):
-    url, process = served
+    _, process = served
     process.send_signal(signal.SIGTERM)
     assert process.wait(15) == 0
     output = process.stdout.read().decode()

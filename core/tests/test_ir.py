@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-
 from cliproxy import GatewayError, ir
 from cliproxy.testing.strategies import responses
+from hypothesis import given, settings
 
 
 @settings(max_examples=80, deadline=None)

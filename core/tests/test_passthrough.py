@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import orjson
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cliproxy.passthrough import PassthroughStream, rewrite_model
 from cliproxy.testing.strategies import split_points
 from cliproxy.wire.openai_chat import OpenAIChat, _usage_only_chunk
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 STREAM = (
     b'data: {"id":"1","model":"gpt-4.1-2025","choices":[{"index":0,"delta":{"content":"hi \\"model\\": x"}}]}\n\n'

@@ -13,7 +13,6 @@ import cliproxy_openai
 import httpx
 import openai
 import pytest
-
 from cliproxy import DirectResponse, Provider, hookimpl, ir
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cliproxy.sse import SSEEvent, SSEParser, frame
 from cliproxy.testing.strategies import split_points
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def parse(*pieces: bytes) -> list[SSEEvent]:

@@ -7,13 +7,12 @@ import json
 import attrs
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from cliproxy import GatewayError, ir
 from cliproxy.testing.strategies import decode_in_pieces, requests, responses, split_points
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.openai_chat import OpenAIChat
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 CHAT = OpenAIChat()
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,6 @@ import json
 
 import cliproxy_echo
 import pytest
-
 from cliproxy import ConfigError, ir
 from cliproxy.testing import asgi_client, gateway_app
 
