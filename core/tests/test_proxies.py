@@ -9,7 +9,6 @@ import threading
 
 import cliproxy_openai
 import pytest
-
 from cliproxy import ConfigError
 from cliproxy.config import load_config
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app
