@@ -305,3 +305,127 @@ def test_a_client_leaving_mid_stream_hangs_up_upstream_and_the_gateway_serves_on
         conn.request("POST", "/v1/chat/completions", body=body, headers={"Authorization": "Bearer client-key"})
         response = conn.getresponse()
         assert response.status == 200 and response.read().count(b"tick") == 2
+
+
+# -- whole responses passed through: parsed once, checked without the IR -----------------------
+
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4.1-nano",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6, "prompt_tokens_details": {"cached_tokens": 2}},
+}
+FAILURES = [
+    {"error": {"message": "overloaded", "type": "server_error", "code": 529}},
+    {"error": "plain text"},
+    {"choices": [{"index": 0, "error": {"message": "provider died", "code": 502}}]},
+    ["not", "an", "object"],
+]
+
+
+@pytest.mark.parametrize("body", [COMPLETION, {**COMPLETION, "usage": None}, *FAILURES])
+def test_check_response_fails_exactly_where_decode_response_does(body):
+    from cliproxy import GatewayError
+    from cliproxy.wire.openai_chat import check_response, decode_response
+
+    raw = orjson.dumps(body)
+    try:
+        decoded = decode_response(raw)
+    except GatewayError as expected:
+        with pytest.raises(GatewayError) as raised:
+            check_response(orjson.loads(raw))
+        assert (raised.value.status, raised.value.message) == (expected.status, expected.message)
+    else:
+        assert check_response(orjson.loads(raw)) == decoded.usage
+
+
+def _config_named(upstream: FakeUpstream, alias: str | None) -> dict[str, Any]:
+    config = _config(upstream, keys=2)
+    model = {"name": "gpt-4.1-nano", "alias": alias} if alias else {"name": "gpt-4.1-nano"}
+    config["openai-compatibility"][0]["models"] = [model]
+    config["routing"] = {"strategy": "fill-first"}
+    return config
+
+
+async def test_a_whole_response_under_its_own_name_passes_byte_for_byte(upstream):
+    from cliproxy.testing import asgi_client
+
+    raw = orjson.dumps(COMPLETION, option=orjson.OPT_INDENT_2)  # formatting survives: no re-encoding
+    upstream.add("POST", "/v1/chat/completions", Reply(body=raw))
+    async with asgi_client(gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])) as client:
+        reply = await client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": "Bearer client-key"},
+        )
+    assert reply.status_code == 200 and reply.content == raw
+
+
+async def test_a_whole_response_under_an_alias_is_renamed_and_counted(upstream):
+    from cliproxy.app import gateway_of
+    from cliproxy.testing import asgi_client
+
+    upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION))
+    app = gateway_app(_config_named(upstream, "nano"), plugins=[cliproxy_openai])
+    async with asgi_client(app) as client:
+        reply = await client.post(
+            "/v1/chat/completions",
+            json={"model": "nano", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": "Bearer client-key"},
+        )
+        usage = await gateway_of(app).state.usage()
+    assert reply.status_code == 200 and reply.json() == {**COMPLETION, "model": "nano"}
+    (totals,) = [t for per_model in usage.values() for t in per_model.values()]
+    assert (totals.requests, totals.input_tokens, totals.output_tokens, totals.cache_read_tokens) == (1, 5, 1, 2)
+
+
+@pytest.mark.parametrize("failure", FAILURES[:3])
+async def test_a_whole_response_reporting_a_failure_fails_over(upstream, failure):
+    from cliproxy.testing import asgi_client
+
+    upstream.add("POST", "/v1/chat/completions", [Reply.json(failure), Reply.json(COMPLETION)])
+    async with asgi_client(gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])) as client:
+        reply = await client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": "Bearer client-key"},
+        )
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "hi"
+    keys = [r.headers["authorization"] for r in upstream.requests_to("/v1/chat/completions")]
+    assert keys == ["Bearer sk-upstream-0", "Bearer sk-upstream-1"]
+
+
+async def test_a_whole_response_that_is_not_json_is_a_502(upstream):
+    from cliproxy.testing import asgi_client
+
+    upstream.add("POST", "/v1/chat/completions", Reply(body=b"<html>gateway timeout</html>"))
+    config = _config_named(upstream, None)
+    config["openai-compatibility"][0]["api-key-entries"] = [{"api-key": "sk-upstream-0"}]
+    async with asgi_client(gateway_app(config, plugins=[cliproxy_openai])) as client:
+        reply = await client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": "Bearer client-key"},
+        )
+    assert reply.status_code == 502 and "not JSON" in reply.json()["error"]["message"]
+
+
+# -- inbound keys -------------------------------------------------------------------------------
+
+
+def test_api_keys_are_checked_with_one_digest_and_identities_are_reused():
+    from cliproxy.auth import ANONYMOUS, check_api_key
+    from cliproxy.providers import InboundRequest
+
+    def request(key: str | None) -> InboundRequest:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return InboundRequest(method="POST", path="/v1/chat/completions", headers=headers, query={})
+
+    keys = ("first-key", "second-key")
+    assert check_api_key(request("second-key"), keys).name == "api-key[1]"  # type: ignore[union-attr]
+    assert check_api_key(request("first-key"), keys) is check_api_key(request("first-key"), keys)
+    assert check_api_key(request("second-ke"), keys) is None
+    assert check_api_key(request(None), keys) is None
+    assert check_api_key(request(None), ()) is ANONYMOUS

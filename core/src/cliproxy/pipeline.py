@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
@@ -35,6 +35,7 @@ from cliproxy.providers import Call, ClientRequest, DirectResponse, UpstreamResp
 from cliproxy.routing import Candidate
 from cliproxy.selection import Selection
 from cliproxy.translate import EncodeContext, StreamDecoder
+from cliproxy.upstream import parse_json_body
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
@@ -65,6 +66,8 @@ class Outcome:
     decoder: StreamDecoder | None = None
     chunks: AsyncIterator[bytes] | None = None
     ended: bool = False  # the upstream stream is already exhausted
+    parsed: Any = None  # a whole response passed through: its JSON, parsed once
+    usage: Usage | None = None  # ... and the usage it reports
 
     @property
     def passthrough(self) -> bool:
@@ -173,7 +176,13 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
             await _read_head(gateway, outcome, result)
         else:
             assert result.body is not None
-            outcome.response = gateway.translators.upstream(result.wire).decode_response(result.body)
+            translator = gateway.translators.upstream(result.wire)
+            check = getattr(translator, "check_response", None) if outcome.passthrough else None
+            if check is not None:  # passed through: parse once, check, no IR
+                outcome.parsed = parse_json_body(result.body)
+                outcome.usage = check(outcome.parsed)
+            else:
+                outcome.response = translator.decode_response(result.body)
     except BaseException:
         await result.aclose()
         raise
@@ -262,10 +271,15 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     client = outcome.call.client
     result = outcome.result
     if outcome.passthrough:
-        assert isinstance(result, UpstreamResponse) and result.body is not None and outcome.response is not None
+        assert isinstance(result, UpstreamResponse) and result.body is not None
         field = getattr(gateway.translators.upstream(result.wire), "model_field", "model")
-        body = rewrite_model(result.body, client.model, field)
-        usage = outcome.response.usage
+        if outcome.usage is not None:
+            body = _renamed(result.body, outcome.parsed, field, client.model)
+            usage = outcome.usage
+        else:
+            assert outcome.response is not None
+            body = rewrite_model(result.body, client.model, field)
+            usage = outcome.response.usage
     else:
         response = await _whole_response(outcome)
         response = attrs.evolve(response, model=client.model)
@@ -274,6 +288,14 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return usage, None
+
+
+def _renamed(body: bytes, obj: Any, field: str, model: str) -> bytes:
+    """``rewrite_model`` for a body already parsed into ``obj``."""
+    if field not in obj or obj[field] == model:
+        return body
+    obj[field] = model
+    return orjson.dumps(obj)
 
 
 async def _whole_response(outcome: Outcome) -> Response:

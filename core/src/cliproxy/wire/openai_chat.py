@@ -620,11 +620,7 @@ def decode_response(body: bytes) -> Response:
         obj = c.loads(body)
     except ValueError:
         raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON") from None
-    if not isinstance(obj, dict):
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
-    if obj.get("error") and not obj.get("choices"):
-        code = obj["error"].get("code") if isinstance(obj["error"], dict) else None
-        raise _error_from_body(code if isinstance(code, int) and code >= 400 else 502, obj)
+    _raise_for_failure(obj)
     choices = obj.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
@@ -638,6 +634,24 @@ def decode_response(body: bytes) -> Response:
         usage=_usage(obj.get("usage")) or Usage(),
         created=obj.get("created") if isinstance(obj.get("created"), int) else None,
     )
+
+
+def _raise_for_failure(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
+    if obj.get("error") and not obj.get("choices"):
+        code = obj["error"].get("code") if isinstance(obj["error"], dict) else None
+        raise _error_from_body(code if isinstance(code, int) and code >= 400 else 502, obj)
+
+
+def check_response(obj: Any) -> Usage:
+    """``decode_response``'s failure checks on a parsed body that passes through as it is;
+    returns its usage."""
+    _raise_for_failure(obj)
+    choices = obj.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict) and choices[0].get("error"):
+        raise _error_from_body(502, {"error": choices[0]["error"]})
+    return _usage(obj.get("usage")) or Usage()
 
 
 class ChatStreamDecoder:
@@ -1019,6 +1033,9 @@ class OpenAIChat:
 
     def decode_response(self, body: bytes) -> Response:
         return decode_response(body)
+
+    def check_response(self, obj: Any) -> Usage:
+        return check_response(obj)
 
     def stream_decoder(self) -> ChatStreamDecoder:
         return ChatStreamDecoder()
