@@ -734,7 +734,7 @@ class ChatStreamDecoder:
             self._end(out)
             return
         try:
-            chunk = c.loads(data)
+            chunk = orjson.loads(data)
         except ValueError:
             return  # not JSON: a proxy's keep-alive or noise
         if not isinstance(chunk, dict):
@@ -755,9 +755,11 @@ class ChatStreamDecoder:
                     created=chunk.get("created") if isinstance(chunk.get("created"), int) else None,
                 )
             )
-        usage = _usage(chunk.get("usage"))
-        if usage:
-            self._usage = self._usage.merge(usage)
+        raw_usage = chunk.get("usage")
+        if raw_usage:  # most chunks carry none, or null
+            usage = _usage(raw_usage)
+            if usage:
+                self._usage = self._usage.merge(usage)
         choices = chunk.get("choices")
         if not choices or not isinstance(choices, list):
             return
@@ -766,7 +768,14 @@ class ChatStreamDecoder:
             return
         delta = choice.get("delta") or {}
         if isinstance(delta, dict):
-            self._delta(delta, out)
+            content = delta.get("content")
+            if len(delta) == 1 and isinstance(content, str):  # the common chunk: text only
+                if content:
+                    opened = self._open
+                    index = opened[1] if opened is not None and opened[0] == "text" else self._open_block("text", out)
+                    out.append(TextDelta(index, content))
+            else:
+                self._delta(delta, out)
         if choice.get("error"):
             self._close_block(out)
             self._done = True
