@@ -131,7 +131,10 @@ class PassthroughStream:
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._rest + chunk if self._rest else chunk
-        cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n"))
+        if data.endswith(b"\n\n"):  # the usual read: whole events
+            self._rest = b""
+            return self._sub(self._scan_usage(data))
+        cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n") if b"\r" in data else -1)
         if cut < 0:
             self._rest = data
             return b""
@@ -154,11 +157,12 @@ class PassthroughStream:
         at = _find_marker(data, 0)
         if at < 0:
             return data
+        crlf = b"\r" in data
         kept: list[bytes] = []
         done = 0  # data[:done] is decided (kept or dropped)
         while at >= 0:
-            start = _event_start(data, done, at)
-            end = _event_end(data, at)
+            start = _event_start(data, done, at, crlf)
+            end = _event_end(data, at, crlf)
             obj = _usage_event(data[start:end])
             if obj is not None:
                 found = self._translator.extract_usage(obj)
@@ -184,19 +188,19 @@ def _find_marker(data: bytes, start: int) -> int:
     return found
 
 
-def _event_start(data: bytes, floor: int, at: int) -> int:
+def _event_start(data: bytes, floor: int, at: int, has_cr: bool = True) -> int:
     """The start of the event holding ``data[at]``: just after the blank line before it."""
     lf = data.rfind(b"\n\n", floor, at)
-    crlf = data.rfind(b"\n\r\n", floor, at)
+    crlf = data.rfind(b"\n\r\n", floor, at) if has_cr else -1
     if lf < 0 and crlf < 0:
         return floor
     return lf + 2 if lf > crlf else crlf + 3
 
 
-def _event_end(data: bytes, at: int) -> int:
+def _event_end(data: bytes, at: int, has_cr: bool = True) -> int:
     """The end of the event holding ``data[at]``: just after the blank line that ends it."""
     lf = data.find(b"\n\n", at)
-    crlf = data.find(b"\n\r\n", at)
+    crlf = data.find(b"\n\r\n", at) if has_cr else -1
     if lf < 0 and crlf < 0:
         return len(data)
     if crlf < 0 or (lf >= 0 and lf < crlf):
