@@ -23,10 +23,11 @@ import pytest
 from cliproxy.asgi import client_disconnect_cancels
 from cliproxy.ir import Usage
 from cliproxy.passthrough import PassthroughStream, rewrite_field
-from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
+from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 from cliproxy.wire.openai_chat import OpenAIChat
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.applications import Starlette
 
 TEXT_STREAM = "openai-chat/DERIVED-vercel-openai-text.sse.txt"
 ERROR_STREAM = "openai-chat/aibridge-chat_stream_error.stream.sse.txt"
@@ -350,8 +351,6 @@ def _config_named(upstream: FakeUpstream, alias: str | None) -> dict[str, Any]:
 
 
 async def test_a_whole_response_under_its_own_name_passes_byte_for_byte(upstream):
-    from cliproxy.testing import asgi_client
-
     raw = orjson.dumps(COMPLETION, option=orjson.OPT_INDENT_2)  # formatting survives: no re-encoding
     upstream.add("POST", "/v1/chat/completions", Reply(body=raw))
     async with asgi_client(gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])) as client:
@@ -365,8 +364,6 @@ async def test_a_whole_response_under_its_own_name_passes_byte_for_byte(upstream
 
 async def test_a_whole_response_under_an_alias_is_renamed_and_counted(upstream):
     from cliproxy.app import gateway_of
-    from cliproxy.testing import asgi_client
-
     upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION))
     app = gateway_app(_config_named(upstream, "nano"), plugins=[cliproxy_openai])
     async with asgi_client(app) as client:
@@ -383,8 +380,6 @@ async def test_a_whole_response_under_an_alias_is_renamed_and_counted(upstream):
 
 @pytest.mark.parametrize("failure", FAILURES[:3])
 async def test_a_whole_response_reporting_a_failure_fails_over(upstream, failure):
-    from cliproxy.testing import asgi_client
-
     upstream.add("POST", "/v1/chat/completions", [Reply.json(failure), Reply.json(COMPLETION)])
     async with asgi_client(gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])) as client:
         reply = await client.post(
@@ -398,8 +393,6 @@ async def test_a_whole_response_reporting_a_failure_fails_over(upstream, failure
 
 
 async def test_a_whole_response_that_is_not_json_is_a_502(upstream):
-    from cliproxy.testing import asgi_client
-
     upstream.add("POST", "/v1/chat/completions", Reply(body=b"<html>gateway timeout</html>"))
     config = _config_named(upstream, None)
     config["openai-compatibility"][0]["api-key-entries"] = [{"api-key": "sk-upstream-0"}]
@@ -429,3 +422,59 @@ def test_api_keys_are_checked_with_one_digest_and_identities_are_reused():
     assert check_api_key(request("second-ke"), keys) is None
     assert check_api_key(request(None), keys) is None
     assert check_api_key(request(None), ()) is ANONYMOUS
+
+
+# -- doors answered ahead of Starlette's stack ----------------------------------------------------
+
+
+async def test_doors_are_answered_directly_and_everything_else_by_starlette(upstream):
+    upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION))
+    app = gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])
+    seen: list[str] = []
+    original = Starlette.__call__
+
+    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        seen.append(f"{scope['type']} {scope.get('method', '')} {scope.get('path', '')}".strip())
+        await original(self, scope, receive, send)
+
+    Starlette.__call__ = spy  # type: ignore[method-assign]
+    try:
+        async with asgi_client(app) as client:
+            door = await client.post(
+                "/v1/chat/completions",
+                json={"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "x"}]},
+                headers={"authorization": "Bearer client-key"},
+            )
+            wrong_method = await client.get("/v1/chat/completions")
+            health = await client.get("/healthz")
+    finally:
+        Starlette.__call__ = original  # type: ignore[method-assign]
+    assert door.status_code == 200 and door.json()["choices"][0]["message"]["content"] == "hi"
+    assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+    assert health.status_code == 200
+    assert "http POST /v1/chat/completions" not in seen
+    assert {"http GET /v1/chat/completions", "http GET /healthz"} <= set(seen)
+
+
+async def test_user_middleware_still_sees_door_requests(upstream):
+    upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION))
+    app = gateway_app(_config_named(upstream, None), plugins=[cliproxy_openai])
+    seen: list[str] = []
+
+    class Tag:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await self.inner(scope, receive, send)
+
+    app.add_middleware(Tag)
+    async with asgi_client(app) as client:
+        reply = await client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "x"}]},
+            headers={"authorization": "Bearer client-key"},
+        )
+    assert reply.status_code == 200 and seen == ["/v1/chat/completions"]
