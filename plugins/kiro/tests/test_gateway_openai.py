@@ -266,3 +266,24 @@ def test_models_list_has_kiro_and_anthropic_names(upstream: FakeUpstream, kiro_a
     with serve_app(kiro_app()) as url:
         ids = {m.id for m in client(url).models.list()}
     assert {"claude-sonnet-4.5", "claude-sonnet-4-5-20250929", "claude-haiku-4-5", "auto"} <= ids
+
+
+def test_long_tool_names_are_shortened_for_kiro_and_restored_for_the_client(upstream: FakeUpstream, kiro_app):
+    long_name = "mcp__github__create_or_update_file_in_a_repository_with_a_very_long_name"
+    assert len(long_name) > 64
+
+    def answer(request):
+        spec = request.json["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"][0]
+        return kt.reply(kt.tool_use("t1", spec["toolSpecification"]["name"], ['{"path": "a"}']))
+
+    upstream.add("POST", GENERATE, answer)
+    tools = [{"type": "function", "function": {"name": long_name, "parameters": {"type": "object"}}}]
+    with serve_app(kiro_app()) as url:
+        whole = ask(url, tools=tools)
+        streamed = list(ask(url, tools=tools, stream=True))
+    sent = upstream.requests_to(GENERATE)[0].json
+    kiro_name = sent["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"][0]["toolSpecification"]["name"]
+    assert len(kiro_name) <= 64 and kiro_name != long_name
+    assert whole.choices[0].message.tool_calls[0].function.name == long_name
+    names = [call.function.name for c in streamed if c.choices for call in (c.choices[0].delta.tool_calls or []) if call.function.name]
+    assert names == [long_name]
