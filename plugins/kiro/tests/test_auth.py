@@ -183,3 +183,23 @@ def test_refresh_refused_after_a_403_is_a_clear_401(upstream: FakeUpstream, kiro
 def test_config_mistakes_are_located_and_explained(kiro_app, entry, message):
     with pytest.raises(ConfigError, match=message):
         kiro_app([entry])
+
+
+def test_entry_proxy_carries_calls_and_refreshes(kiro_app, kiro_entry, refresh_reply):
+    """A FakeUpstream plays an HTTP proxy: it receives what was meant for other hosts."""
+    with FakeUpstream() as proxy:
+        proxy.add("POST", "/refreshToken", refresh_reply(access="at-proxied"))
+        proxy.add("POST", GENERATE, kt.reply(kt.text("via proxy")))
+        entry = kiro_entry(
+            **{
+                "access-token": None,
+                "proxy-url": proxy.url,
+                "base-url": "http://kiro.invalid:9",
+                "auth-url": "http://auth.invalid:9",
+            }
+        )
+        with serve_app(kiro_app([entry])) as url:
+            assert ask(url) == "via proxy"
+    assert proxy.requests_to("/refreshToken")[0].headers["host"] == "auth.invalid:9"
+    sent = proxy.requests_to(GENERATE)[0]
+    assert sent.headers["host"] == "kiro.invalid:9" and sent.headers["authorization"] == "Bearer at-proxied"

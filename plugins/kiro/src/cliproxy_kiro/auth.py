@@ -189,7 +189,12 @@ def ide_token_file(tokens: TokenSet, previous: Mapping[str, Any]) -> dict[str, A
 
 
 def cliproxy_token_file(tokens: TokenSet, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """cliproxy's ``auth-dir`` layout (``"type": "kiro"``)."""
+    """cliproxy's ``auth-dir`` layout (``"type": "kiro"``).
+
+    Rewriting a file (``previous``) updates the tokens and the fields the file already
+    had (and the profile ARN a refresh may bring); settings that came from elsewhere (a
+    config entry pointing at the file) stay out of it.
+    """
     out = dict(previous or {})
     out["type"] = TOKEN_TYPE
     out["access_token"] = tokens.access_token
@@ -198,7 +203,7 @@ def cliproxy_token_file(tokens: TokenSet, previous: Mapping[str, Any] | None = N
     if tokens.expires_at is not None:
         out["expires_at"] = format_time(tokens.expires_at)
     for key in _EXTRA_FIELDS:
-        if tokens.extra.get(key):
+        if tokens.extra.get(key) and (previous is None or key in previous or key == "profile_arn"):
             out[key] = tokens.extra[key]
     if tokens.extra.get("last_refresh"):
         out["last_refresh"] = tokens.extra["last_refresh"]
@@ -223,13 +228,6 @@ def _refresh_error(status: int, body: bytes, where: str) -> GatewayError:
     )
 
 
-def _proxy(tokens: TokenSet, proxy: str | None) -> str | None:
-    own = tokens.extra.get("proxy_url")
-    if own in ("direct", "none"):
-        return None
-    return own or proxy
-
-
 class KiroAuthType:
     """``"type": "kiro"`` token files in ``auth-dir`` (see :class:`cliproxy.AuthType`);
     also refreshes the tokens of ``kiro:`` config entries."""
@@ -242,10 +240,7 @@ class KiroAuthType:
         tokens = tokens_from_file(data, path)
         extra = tokens.extra
         settings = KiroSettings(
-            base_url=extra.get("base_url"),
-            region=extra.get("region"),
-            profile_arn=extra.get("profile_arn"),
-            proxy_url=extra.get("proxy_url"),
+            base_url=extra.get("base_url"), region=extra.get("region"), profile_arn=extra.get("profile_arn")
         )
         prefix = data.get("prefix") if isinstance(data.get("prefix"), str) and data.get("prefix") else None
         credential = Credential(
@@ -254,6 +249,7 @@ class KiroAuthType:
             label=f"kiro {path.name}",
             prefix=prefix,
             any_model=prefix is not None,
+            proxy_url=extra.get("proxy_url"),
             settings=settings,
             source=str(path),
         )
@@ -295,7 +291,7 @@ class KiroAuthType:
             body = {"refreshToken": tokens.refresh_token}
             where = "the Kiro auth service"
         headers = {"content-type": "application/json", "accept": "application/json", "user-agent": USER_AGENT}
-        async with http.post(url, data=orjson.dumps(body), headers=headers, proxy=_proxy(tokens, proxy)) as response:
+        async with http.post(url, data=orjson.dumps(body), headers=headers, proxy=proxy) as response:
             raw = await response.read()
             if response.status >= 400:
                 raise _refresh_error(response.status, raw, where)

@@ -101,8 +101,20 @@ def _lifetime(data: dict[str, Any]) -> float:
     return 3600.0
 
 
-def _session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), headers={"user-agent": USER_AGENT})
+def _session(ctx: LoginContext) -> tuple[aiohttp.ClientSession, str | None]:
+    """A session for the login's requests, through the config's ``proxy-url`` (HTTP, or
+    SOCKS with aiohttp-socks installed), and the ``proxy=`` argument to pass it."""
+    proxy = ctx.config.proxy_url
+    options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=60), "headers": {"user-agent": USER_AGENT}}
+    if not proxy or proxy in ("direct", "none"):
+        return aiohttp.ClientSession(**options), None
+    if proxy.startswith("socks"):
+        try:
+            from aiohttp_socks import ProxyConnector
+        except ImportError:
+            raise LoginFailed(f"proxy-url {proxy} is a SOCKS proxy, which needs: pip install 'cliproxy[socks]'") from None
+        return aiohttp.ClientSession(connector=ProxyConnector.from_url(proxy), **options), None
+    return aiohttp.ClientSession(**options), proxy
 
 
 async def _post_json(http: aiohttp.ClientSession, url: str, body: dict[str, Any], proxy: str | None) -> tuple[int, Any]:
@@ -241,12 +253,10 @@ async def social_login(args: argparse.Namespace, ctx: LoginContext) -> str:
     code = answer.get("code")
     if not code:
         raise LoginFailed("the redirect carries no authorization code")
-    async with _session() as http:
+    http, proxy = _session(ctx)
+    async with http:
         status, data = await _post_json(
-            http,
-            f"{base}/oauth/token",
-            {"code": code, "code_verifier": verifier, "redirect_uri": redirect_uri},
-            ctx.config.proxy_url,
+            http, f"{base}/oauth/token", {"code": code, "code_verifier": verifier, "redirect_uri": redirect_uri}, proxy
         )
     if status >= 400 or not isinstance(data, dict) or not data.get("accessToken"):
         raise LoginFailed(f"the Kiro auth service refused the code ({status}: {_describe(data)})")
@@ -270,8 +280,8 @@ async def social_login(args: argparse.Namespace, ctx: LoginContext) -> str:
 async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
     region = args.region or DEFAULT_REGION
     base = (args.oidc_url or SSO_OIDC.format(region=region)).rstrip("/")
-    proxy = ctx.config.proxy_url
-    async with _session() as http:
+    http, proxy = _session(ctx)
+    async with http:
         status, client = await _post_json(
             http,
             f"{base}/client/register",

@@ -82,7 +82,6 @@ class KiroProvider(Provider):
                 "client_secret": entry.str("client-secret") or None,
                 "auth_url": (entry.str("auth-url") or "").rstrip("/") or None,
                 "oidc_url": (entry.str("oidc-url") or "").rstrip("/") or None,
-                "proxy_url": fields.proxy_url,
             }
             max_payload = entry.int("max-payload-bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024)
             disabled = entry.bool("disabled", False)
@@ -133,7 +132,6 @@ class KiroProvider(Provider):
                 base_url=fields.base_url or None,
                 region=tokens.extra.get("region"),
                 profile_arn=tokens.extra.get("profile_arn"),
-                proxy_url=fields.proxy_url,
                 headers=fields.headers,
                 max_payload_bytes=max_payload,
             )
@@ -148,6 +146,7 @@ class KiroProvider(Provider):
                 priority=fields.priority,
                 weight=fields.weight,
                 any_model=fields.prefix is not None and not fields.models,
+                proxy_url=fields.proxy_url,
                 settings=settings,
                 source=entry.location(),
             )
@@ -253,12 +252,5 @@ class KiroProvider(Provider):
         return response
 
     async def _post(self, call: Call, url: str, data: bytes, access_token: str) -> UpstreamResponse:
-        settings: KiroSettings = call.credential.settings
-        return await call.post(
-            url,
-            wire=WIRE,
-            data=data,
-            headers=self.headers(call.credential, access_token),
-            stream=True,
-            proxy=settings.proxy_url,
-        )
+        headers = self.headers(call.credential, access_token)
+        return await call.post(url, wire=WIRE, data=data, headers=headers, stream=True)

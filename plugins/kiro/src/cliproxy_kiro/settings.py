@@ -33,7 +33,6 @@ class KiroSettings:
         base_url: The API base (default ``https://q.{region}.amazonaws.com``).
         region: The credential's region (the profile ARN's region wins for the API).
         profile_arn: The CodeWhisperer profile; a refresh may replace it.
-        proxy_url: Proxy for this credential (``direct`` for none).
         headers: Extra request headers.
         max_payload_bytes: Largest request body sent to Kiro.
     """
@@ -41,6 +40,5 @@ class KiroSettings:
     base_url: str | None = None
     region: str | None = None
     profile_arn: str | None = None
-    proxy_url: str | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
