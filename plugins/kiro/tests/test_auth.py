@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 
+import cliproxy_kiro
 import openai
 import pytest
-from cliproxy import ConfigError, TokenSet
+from cliproxy import ConfigError, TokenSet, create_app
 from cliproxy.testing import FakeUpstream, Reply, serve_app
 from cliproxy_kiro import testing as kt
 from cliproxy_kiro.auth import KiroAuthType, format_time, parse_time, tokens_from_file
@@ -203,3 +205,19 @@ def test_entry_proxy_carries_calls_and_refreshes(kiro_app, kiro_entry, refresh_r
     assert proxy.requests_to("/refreshToken")[0].headers["host"] == "auth.invalid:9"
     sent = proxy.requests_to(GENERATE)[0]
     assert sent.headers["host"] == "kiro.invalid:9" and sent.headers["authorization"] == "Bearer at-proxied"
+
+
+def test_expires_at_from_yaml_is_read_however_yaml_typed_it(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"auth-dir: {tmp_path / 'auth'}\n"
+        "kiro:\n"
+        "  - access-token: a\n    refresh-token: r\n    expires-at: 2031-05-01T10:00:00Z\n"
+        "  - access-token: b\n    refresh-token: r2\n    expires-at: '2031-05-01T10:00:00Z'\n"
+    )
+    gateway = create_app(str(config), load_entrypoints=False, plugins=[cliproxy_kiro]).state.gateway
+    want = datetime(2031, 5, 1, 10, tzinfo=UTC).timestamp()
+    assert [gateway.tokens.tokens(c).expires_at for c in gateway.credentials] == [want, want]
+    config.write_text("kiro:\n  - access-token: a\n    expires-at: next tuesday\n")
+    with pytest.raises(ConfigError, match="ISO 8601"):
+        create_app(str(config), load_entrypoints=False, plugins=[cliproxy_kiro])

@@ -87,6 +87,19 @@ def test_tool_results_without_text_get_placeholder_content_and_pair_with_their_c
     assert "[Tool result for zz]\nstray" in current["content"]  # an orphan result becomes text
 
 
+def test_repeated_tool_calls_and_results_are_sent_once():
+    request = req(
+        M("user", [ir.TextPart("go")]),
+        M("assistant", [ir.ToolCallPart("c1", "t", "{}"), ir.ToolCallPart("c1", "t", "{}")]),
+        M("tool", [ir.ToolResultPart("c1", [ir.TextPart("one")]), ir.ToolResultPart("c1", [ir.TextPart("again")])]),
+        tools=[ir.Tool("t", "a tool")],
+    )
+    got = state(request)
+    assert len(got["history"][1]["assistantResponseMessage"]["toolUses"]) == 1
+    results = got["currentMessage"]["userInputMessage"]["userInputMessageContext"]["toolResults"]
+    assert [r["content"][0]["text"] for r in results] == ["one"]
+
+
 def test_tool_only_user_turn_gets_the_results_placeholder():
     request = req(
         M("user", [ir.TextPart("go")]),
@@ -253,10 +266,12 @@ def test_any_conversation_encodes_to_strict_alternation_with_paired_tools(messag
     entries = [*history, {"userInputMessage": got["currentMessage"]["userInputMessage"]}]
     for i, entry in enumerate(entries):
         uses = entry.get("assistantResponseMessage", {}).get("toolUses", [])
+        assert len({u["toolUseId"] for u in uses}) == len(uses)
         if uses:
             answered = {r["toolUseId"] for r in entries[i + 1]["userInputMessage"]["userInputMessageContext"]["toolResults"]}
             assert {u["toolUseId"] for u in uses} <= answered
         results = entry.get("userInputMessage", {}).get("userInputMessageContext", {}).get("toolResults", [])
+        assert len({r["toolUseId"] for r in results}) == len(results)
         if results:
             asked = {u["toolUseId"] for u in entries[i - 1]["assistantResponseMessage"].get("toolUses", [])}
             assert {r["toolUseId"] for r in results} <= asked

@@ -83,9 +83,12 @@ _IDE_FIELDS = {
 
 
 def parse_time(value: Any) -> float | None:
-    """Unix seconds from an ISO 8601 string or a number (seconds or milliseconds)."""
+    """Unix seconds from an ISO 8601 string, a datetime (YAML parses bare timestamps into
+    one) or a number (seconds or milliseconds)."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     if isinstance(value, int | float):
         return float(value) / 1000.0 if value > 1e11 else float(value)
     if isinstance(value, str) and value.strip():

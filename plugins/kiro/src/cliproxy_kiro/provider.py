@@ -69,90 +69,92 @@ class KiroProvider(Provider):
     def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
-            fields = read_common_fields(entry, api_key=None, base_url="")
-            token_file = entry.str("token-file") or None
-            access = entry.str("access-token") or None
-            refresh = entry.str("refresh-token") or None
-            expires_at = entry.raw("expires-at")
-            method = entry.str("auth-method", choices=("social", "idc", "builder-id"))
-            overrides = {
-                "profile_arn": entry.str("profile-arn") or None,
-                "region": entry.str("region") or None,
-                "client_id": entry.str("client-id") or None,
-                "client_secret": entry.str("client-secret") or None,
-                "auth_url": (entry.str("auth-url") or "").rstrip("/") or None,
-                "oidc_url": (entry.str("oidc-url") or "").rstrip("/") or None,
-            }
-            max_payload = entry.int("max-payload-bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024)
-            disabled = entry.bool("disabled", False)
-            entry.done()
-            if disabled:
+            loaded = self._entry(entry)
+            if loaded is None:
                 continue
-            path: Path | None = None
-            file_data: dict[str, Any] | None = None
-            if token_file:
-                if access or refresh:
-                    raise entry.error(
-                        "token-file", "give either 'token-file' or 'access-token'/'refresh-token', not both"
-                    )
-                path = Path(token_file).expanduser()
-                file_data = self._read_token_file(entry, path)
-                try:
-                    tokens = tokens_from_file(file_data, path)
-                except ValueError as exc:
-                    raise entry.error("token-file", f"{path}: {exc}") from None
-                identity = str(path)
-            elif access or refresh:
-                tokens = TokenSet(
-                    access_token=access or "",
-                    refresh_token=refresh,
-                    expires_at=parse_time(expires_at) if access else 0.0,
-                    extra={"auth_method": auth_method(method)},
-                )
-                identity = refresh or access or ""
-            else:
-                raise entry.error(
-                    None,
-                    f"'{entry.path}' needs 'token-file' or 'access-token'/'refresh-token'",
-                    hint="import the Kiro IDE's login with 'cliproxy login kiro --import', or point "
-                    "'token-file' at ~/.aws/sso/cache/kiro-auth-token.json",
-                )
-            if method is not None:
-                tokens.extra["auth_method"] = auth_method(method)
-            tokens.extra.update({k: v for k, v in overrides.items() if v})
-            if tokens.extra["auth_method"] == "idc" and tokens.refresh_token and not (
-                tokens.extra.get("client_id") and tokens.extra.get("client_secret")
-            ):
-                raise entry.error(
-                    None,
-                    f"'{entry.path}' is an IdC (Builder ID) login and needs 'client-id' and 'client-secret' to refresh",
-                    hint="log in with 'cliproxy login kiro --builder-id', which stores them",
-                )
-            settings = KiroSettings(
-                base_url=fields.base_url or None,
-                region=tokens.extra.get("region"),
-                profile_arn=tokens.extra.get("profile_arn"),
-                headers=fields.headers,
-                max_payload_bytes=max_payload,
-            )
-            label = f"kiro {path.name}" if path is not None else f"kiro {mask_secret(refresh or access)}"
-            credential = Credential(
-                id=credential_id("kiro", identity),
-                provider=self.name,
-                label=label,
-                prefix=fields.prefix,
-                models=fields.models,
-                excluded_models=fields.excluded_models,
-                priority=fields.priority,
-                weight=fields.weight,
-                any_model=fields.prefix is not None and not fields.models,
-                proxy_url=fields.proxy_url,
-                settings=settings,
-                source=entry.location(),
-            )
+            credential, tokens, path, file_data = loaded
             gateway.tokens.track(credential, tokens, self.auth_type, path=path, file_data=file_data)
             credentials.append(credential)
         return credentials
+
+    def _entry(self, entry: ConfigNode) -> tuple[Credential, TokenSet, Path | None, dict[str, Any] | None] | None:
+        """One ``kiro:`` entry: its credential, tokens, and the token file to write back."""
+        fields = read_common_fields(entry, api_key=None, base_url="")
+        token_file = entry.str("token-file") or None
+        access = entry.str("access-token") or None
+        refresh = entry.str("refresh-token") or None
+        expires_at = entry.raw("expires-at")
+        method = entry.str("auth-method", choices=("social", "idc", "builder-id"))
+        overrides = {
+            "profile_arn": entry.str("profile-arn") or None,
+            "region": entry.str("region") or None,
+            "client_id": entry.str("client-id") or None,
+            "client_secret": entry.str("client-secret") or None,
+            "auth_url": (entry.str("auth-url") or "").rstrip("/") or None,
+            "oidc_url": (entry.str("oidc-url") or "").rstrip("/") or None,
+        }
+        max_payload = entry.int("max-payload-bytes", DEFAULT_MAX_PAYLOAD_BYTES, minimum=1024)
+        disabled = entry.bool("disabled", False)
+        entry.done()
+        if disabled:
+            return None
+        path: Path | None = None
+        file_data: dict[str, Any] | None = None
+        if token_file:
+            if access or refresh:
+                raise entry.error("token-file", "give either 'token-file' or 'access-token'/'refresh-token', not both")
+            path = Path(token_file).expanduser()
+            file_data = self._read_token_file(entry, path)
+            try:
+                tokens = tokens_from_file(file_data, path)
+            except ValueError as exc:
+                raise entry.error("token-file", f"{path}: {exc}") from None
+            identity = str(path)
+        elif access or refresh:
+            expires = parse_time(expires_at)
+            if expires_at is not None and expires is None:
+                raise entry.error("expires-at", f"'{entry.qualified('expires-at')}' must be an ISO 8601 time such as 2026-01-31T12:00:00Z")
+            tokens = TokenSet(access_token=access or "", refresh_token=refresh, expires_at=expires if access else 0.0)
+            identity = refresh or access or ""
+        else:
+            raise entry.error(
+                None,
+                f"'{entry.path}' needs 'token-file' or 'access-token'/'refresh-token'",
+                hint="import the Kiro IDE's login with 'cliproxy login kiro --import', or point "
+                "'token-file' at ~/.aws/sso/cache/kiro-auth-token.json",
+            )
+        tokens.extra["auth_method"] = auth_method(method or tokens.extra.get("auth_method"))
+        tokens.extra.update({k: v for k, v in overrides.items() if v})
+        if tokens.extra["auth_method"] == "idc" and tokens.refresh_token and not (
+            tokens.extra.get("client_id") and tokens.extra.get("client_secret")
+        ):
+            raise entry.error(
+                None,
+                f"'{entry.path}' is an IdC (Builder ID) login and needs 'client-id' and 'client-secret' to refresh",
+                hint="log in with 'cliproxy login kiro --builder-id', which stores them",
+            )
+        settings = KiroSettings(
+            base_url=fields.base_url or None,
+            region=tokens.extra.get("region"),
+            profile_arn=tokens.extra.get("profile_arn"),
+            headers=fields.headers,
+            max_payload_bytes=max_payload,
+        )
+        credential = Credential(
+            id=credential_id("kiro", identity),
+            provider=self.name,
+            label=f"kiro {path.name}" if path is not None else f"kiro {mask_secret(refresh or access)}",
+            prefix=fields.prefix,
+            models=fields.models,
+            excluded_models=fields.excluded_models,
+            priority=fields.priority,
+            weight=fields.weight,
+            any_model=fields.prefix is not None and not fields.models,
+            proxy_url=fields.proxy_url,
+            settings=settings,
+            source=entry.location(),
+        )
+        return credential, tokens, path, file_data
 
     @staticmethod
     def _read_token_file(entry: ConfigNode, path: Path) -> dict[str, Any]:

@@ -182,7 +182,10 @@ def _pair_tools(turns: list[_Turn]) -> None:
         asked = {use["toolUseId"] for use in previous.tool_uses} if previous else set()
         kept, orphans = [], []
         for result in current.results:
-            (kept if result["toolUseId"] in asked else orphans).append(result)
+            if result["toolUseId"] not in asked:
+                orphans.append(result)
+            elif all(result["toolUseId"] != k["toolUseId"] for k in kept):  # a repeat is dropped
+                kept.append(result)
         current.results = kept
         for result in orphans:
             current.texts.append(f"[Tool result for {result['toolUseId']}]\n{result['content'][0]['text']}")
@@ -192,6 +195,8 @@ def _pair_tools(turns: list[_Turn]) -> None:
         following = turns[i + 1] if i + 1 < len(turns) else None
         answered = {r["toolUseId"] for r in following.results} if following else set()
         current.tool_uses = [use for use in current.tool_uses if use["toolUseId"] in answered]
+        unique = {use["toolUseId"]: use for use in reversed(current.tool_uses)}
+        current.tool_uses = [use for use in current.tool_uses if unique.get(use["toolUseId"]) is use]
 
 
 def _tools_as_text(turns: list[_Turn]) -> None:
