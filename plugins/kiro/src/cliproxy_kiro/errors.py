@@ -26,6 +26,7 @@ QUOTA_REST = 3600.0
 enough not to spend a request a second on it, short enough to notice a top-up."""
 
 _THROTTLING = frozenset({"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"})
+_TOKEN_ERRORS = frozenset({"UnauthorizedException", "ExpiredTokenException", "InvalidTokenException"})
 _TOO_LONG = ("CONTENT_LENGTH_EXCEEDS_THRESHOLD", "Input is too long", "ContentLengthExceeded")
 
 
@@ -74,7 +75,7 @@ def _context_error(message: str) -> GatewayError:
 
 
 def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
-    """An HTTP error answer from Kiro (or its auth endpoints) as a gateway error."""
+    """An HTTP error answer from Kiro's API as a gateway error."""
     obj: Any = None
     if body:
         try:
@@ -112,7 +113,8 @@ def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> Gatewa
             upstream_type=kind,
             provider=PROVIDER,
         )
-    if status in (401, 403) and ("bearer token" in message.lower() or status == 401 or kind in (None, "UnauthorizedException", "ExpiredTokenException")):
+    token_refused = status == 403 and (kind is None or kind in _TOKEN_ERRORS or "bearer token" in message.lower())
+    if status == 401 or token_refused:
         return GatewayError(
             status=401,
             kind=ErrorKind.AUTHENTICATION,
@@ -168,7 +170,7 @@ def exception_error(exception_type: str, payload: bytes) -> GatewayError:
             upstream_type=exception_type,
             provider=PROVIDER,
         )
-    if exception_type in ("AccessDeniedException", "UnauthorizedException", "ExpiredTokenException"):
+    if exception_type in _TOKEN_ERRORS:
         return GatewayError(
             status=401,
             kind=ErrorKind.AUTHENTICATION,
