@@ -46,6 +46,24 @@ KIRO_VERSION = "0.7.45"
 NODE_VERSION = "22.21.1"
 
 
+def _ide_headers(credential: Credential) -> dict[str, str]:
+    """What the Kiro IDE sends with every call; the machine id is derived from the
+    credential, so one account always looks like one machine."""
+    machine = hashlib.sha256(credential.id.encode()).hexdigest()
+    system = platform.system().lower() or "linux"
+    return {
+        "accept": "*/*",
+        "x-amzn-codewhisperer-optout": "true",
+        "x-amzn-kiro-agent-mode": "vibe",
+        "amz-sdk-request": "attempt=1; max=3",
+        "user-agent": (
+            f"aws-sdk-js/{SDK_VERSION} ua/2.1 os/{system} lang/js md/nodejs#{NODE_VERSION} "
+            f"api/codewhispererstreaming#{SDK_VERSION} m/E KiroIDE-{KIRO_VERSION}-{machine}"
+        ),
+        "x-amz-user-agent": f"aws-sdk-js/{SDK_VERSION} KiroIDE-{KIRO_VERSION}-{machine}",
+    }
+
+
 class KiroProvider(Provider):
     """``kiro:`` -- Kiro (AWS CodeWhisperer / Amazon Q) accounts.
 
@@ -63,6 +81,7 @@ class KiroProvider(Provider):
 
     def __init__(self, auth_type: KiroAuthType | None = None) -> None:
         self.auth_type = auth_type or KiroAuthType()
+        self._static_headers: dict[str, dict[str, str]] = {}
 
     # -- config --------------------------------------------------------------------------
 
@@ -187,22 +206,15 @@ class KiroProvider(Provider):
         return str(base).rstrip("/") + "/generateAssistantResponse"
 
     def headers(self, credential: Credential, access_token: str) -> dict[str, str]:
+        """Request headers: the Kiro IDE's (worked out once per credential), the bearer
+        token, a fresh invocation id, then the entry's own ``headers``."""
+        static = self._static_headers.get(credential.id)
+        if static is None:
+            static = self._static_headers[credential.id] = _ide_headers(credential)
+        headers = dict(static)
+        headers["authorization"] = f"Bearer {access_token}"
+        headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
         settings: KiroSettings = credential.settings
-        machine = hashlib.sha256(credential.id.encode()).hexdigest()
-        system = platform.system().lower() or "linux"
-        headers = {
-            "authorization": f"Bearer {access_token}",
-            "accept": "*/*",
-            "x-amzn-codewhisperer-optout": "true",
-            "x-amzn-kiro-agent-mode": "vibe",
-            "amz-sdk-invocation-id": str(uuid.uuid4()),
-            "amz-sdk-request": "attempt=1; max=3",
-            "user-agent": (
-                f"aws-sdk-js/{SDK_VERSION} ua/2.1 os/{system} lang/js md/nodejs#{NODE_VERSION} "
-                f"api/codewhispererstreaming#{SDK_VERSION} m/E KiroIDE-{KIRO_VERSION}-{machine}"
-            ),
-            "x-amz-user-agent": f"aws-sdk-js/{SDK_VERSION} KiroIDE-{KIRO_VERSION}-{machine}",
-        }
         headers.update(settings.headers)
         return headers
 
