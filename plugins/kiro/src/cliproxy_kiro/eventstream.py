@@ -26,6 +26,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -191,9 +192,13 @@ class FrameDecoder:
     the stream cannot be resynchronised and the decoder should be dropped.
     """
 
+    _CACHE_SIZE = 32
+
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._offset = 0  # stream offset of the buffer's first byte, for error messages
+        # Kiro repeats the same few header blocks on every frame; decode each once.
+        self._headers: dict[bytes, Mapping[str, Any]] = {}
 
     @property
     def pending(self) -> int:
@@ -225,7 +230,13 @@ class FrameDecoder:
                 (message_crc,) = _U32.unpack_from(buffer, end - 4)
                 if zlib.crc32(view[start : end - 4]) != message_crc:
                     raise EventStreamError(f"frame at byte {where}: message CRC mismatch (the frame is corrupt)")
-                headers = _decode_headers(view[start + PRELUDE : start + PRELUDE + headers_len], where)
+                raw_headers = bytes(view[start + PRELUDE : start + PRELUDE + headers_len])
+                headers = self._headers.get(raw_headers)
+                if headers is None:
+                    headers = MappingProxyType(_decode_headers(memoryview(raw_headers), where))
+                    if len(self._headers) >= self._CACHE_SIZE:
+                        self._headers.clear()
+                    self._headers[raw_headers] = headers
                 frames.append(Frame(headers, bytes(view[start + PRELUDE + headers_len : end - 4])))
                 start = end
         finally:
