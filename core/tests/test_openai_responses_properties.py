@@ -7,8 +7,12 @@ import string
 
 import attrs
 import orjson
+import pydantic
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openai import omit
+from openai.lib.streaming.responses import ResponseStreamState
+from openai.types.responses import ResponseStreamEvent
 
 from cliproxy import GatewayError
 from cliproxy.ir import (
@@ -31,10 +35,12 @@ from cliproxy.ir import (
     Usage,
     response_events,
 )
+from cliproxy.sse import SSEParser
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.openai_responses import OpenAIResponses
 
 T = OpenAIResponses()
+EVENT = pydantic.TypeAdapter(ResponseStreamEvent)
 WIRE = "openai-responses"
 
 words = st.text(max_size=24)
@@ -169,7 +175,7 @@ def responses(draw) -> Response:
         if kind == "reasoning":
             parts.append(draw(reasoning_parts))
         elif kind == "call":
-            parts.append(ToolCallPart("call_" + draw(ids), draw(names), draw(json_args)))
+            parts.append(ToolCallPart(f"call_{len(parts)}_" + draw(ids), draw(names), draw(json_args)))  # ids are unique
         else:
             parts.append(FilePart("image/png", data=draw(st.sampled_from(["iVBORw0KGgo=", "AAAA"]))))
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
@@ -226,6 +232,13 @@ def test_stream_folds_to_the_whole_response_however_it_is_split(response, data):
     builder.feed(decoder.close())
     whole = T.decode_response(T.encode_response(response, CTX))
     same_response(builder.build(), whole, item_ids=False)
+    # and the openai SDK accepts every event, in order
+    state = ResponseStreamState(input_tools=[], text_format=omit)
+    parser = SSEParser()
+    for number, event in enumerate(parser.feed(raw) + parser.close()):
+        parsed = EVENT.validate_json(event.data)
+        assert parsed.sequence_number == number
+        state.handle_event(parsed)
 
 
 json_values = st.recursive(

@@ -638,3 +638,14 @@ def test_encode_request_maps_chat_concepts():
 
 def test_input_tokens_door_encoding():
     assert json.loads(T.encode_count(42, EncodeContext(model="m", body={}))) == {"object": "response.input_tokens", "input_tokens": 42}
+
+
+def test_refusals_stream_as_refusal_parts():
+    meta = {"openai-responses": {"refusal": True}}
+    response = Response(id="resp_1", model="m", parts=[TextPart("I can't help with that.", meta)])
+    events = [StreamStart("resp_1"), TextStart(0, meta), TextDelta(0, "I can't help with that."), TextEnd(0, meta), StreamFinish(Finish())]
+    objs, _ = sdk_replay(encode_stream(events))
+    kinds = [o["type"] for o in objs]
+    assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
+    assert objs[-1]["response"]["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't help with that."}]
+    assert T.decode_response(T.encode_response(response, EncodeContext(model="m", body={}))).parts[0].provider_metadata["openai-responses"]["refusal"] is True

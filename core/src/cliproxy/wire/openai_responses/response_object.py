@@ -112,8 +112,6 @@ class ResponseShell:
             "usage": encode_usage(usage) if usage is not None else None,
         }
         obj.update(self.fields)
-        if status == "completed":
-            obj["completed_at"] = int(time.time())
         return obj
 
 

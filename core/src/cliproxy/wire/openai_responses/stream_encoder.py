@@ -54,7 +54,7 @@ def _event(kind: str, payload: dict[str, Any]) -> bytes:
 class _Item:
     """An output item being streamed."""
 
-    __slots__ = ("chunks", "content", "custom", "item", "meta", "open_part", "output_index", "prefix", "refusal")
+    __slots__ = ("chunks", "content", "custom", "heads", "item", "meta", "open_part", "output_index", "prefix", "refusal")
 
     def __init__(self, item: dict[str, Any], output_index: int) -> None:
         self.item = item
@@ -66,6 +66,7 @@ class _Item:
         self.custom = False  # a custom tool call: its input is sent whole at the end
         self.refusal = False  # the open content part is a refusal
         self.prefix = b""  # the JSON before "delta" in this item's delta events
+        self.heads: dict[bytes, bytes] = {}  # delta event kind -> its bytes up to the delta
 
 
 class ResponsesStreamEncoder:
@@ -94,20 +95,11 @@ class ResponsesStreamEncoder:
         out.append(_event(kind, payload))
 
     def _delta(self, out: list[bytes], item: _Item, kind: bytes, text: str) -> None:
-        """A delta event, assembled from the item's fixed prefix (the hot path)."""
-        out.append(
-            b"event: "
-            + kind
-            + b'\ndata: {"type":"'
-            + kind
-            + b'",'
-            + item.prefix
-            + b'"delta":'
-            + orjson.dumps(text)
-            + b',"sequence_number":'
-            + str(self._seq).encode()
-            + b"}\n\n"
-        )
+        """A delta event, assembled from the item's fixed head (the hot path)."""
+        head = item.heads.get(kind)
+        if head is None:
+            head = item.heads[kind] = b"event: " + kind + b'\ndata: {"type":"' + kind + b'",' + item.prefix + b'"delta":'
+        out.append(b"".join((head, orjson.dumps(text), b',"sequence_number":', str(self._seq).encode(), b"}\n\n")))
         self._seq += 1
 
     def _begin(self, out: list[bytes], start: StreamStart | None) -> None:
@@ -174,13 +166,15 @@ class ResponsesStreamEncoder:
             + logprobs
         )
         message.refusal = refusal
+        message.heads = {}
         self._blocks[event.index] = message
 
-    def _end_text(self, out: list[bytes], message: _Item, meta: Any = None) -> None:
+    def _end_text(self, out: list[bytes], message: _Item) -> None:
         index = message.open_part
         assert index is not None
         text = "".join(message.chunks)
-        part = text_content(TextPart(text, merge_metadata(message.meta, meta)))
+        # the part's kind was settled when it began: its deltas already said it
+        part = {"type": "refusal", "refusal": text} if message.refusal else text_content(TextPart(text))
         base = {"item_id": message.item["id"], "output_index": message.output_index, "content_index": index}
         if part["type"] == "refusal":
             self._emit(out, "response.refusal.done", {**base, "refusal": text})
@@ -328,7 +322,7 @@ class ResponsesStreamEncoder:
             elif isinstance(event, TextEnd):
                 state = self._blocks.pop(event.index, None)
                 if state is not None and state.open_part is not None:
-                    self._end_text(out, state, event.provider_metadata)
+                    self._end_text(out, state)
             elif isinstance(event, ReasoningStart):
                 self._close_message(out)
                 self._start_reasoning(out, event)
