@@ -41,7 +41,10 @@ from cliproxy.ir import (
     TextPart,
     TextStart,
     Tool,
+    ToolCallDelta,
+    ToolCallEnd,
     ToolCallPart,
+    ToolCallStart,
     ToolChoice,
     ToolResultPart,
     Usage,
@@ -649,3 +652,59 @@ def test_refusals_stream_as_refusal_parts():
     assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
     assert objs[-1]["response"]["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't help with that."}]
     assert T.decode_response(T.encode_response(response, EncodeContext(model="m", body={}))).parts[0].provider_metadata["openai-responses"]["refusal"] is True
+
+
+APPLY_PATCH = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Edit files. FREEFORM: do not wrap the patch in JSON.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"},
+}
+
+
+def test_custom_tools_reach_other_upstreams_as_functions_taking_input():
+    request = T.decode_request({"model": "m", "input": "fix it", "tools": [APPLY_PATCH], "tool_choice": {"type": "custom", "name": "apply_patch"}})
+    chat = OpenAIChat().encode_request(request, "other")
+    function = chat["tools"][0]["function"]
+    assert function["name"] == "apply_patch" and function["parameters"]["required"] == ["input"]
+    assert "start: begin_patch" in function["parameters"]["properties"]["input"]["description"]
+    assert chat["tool_choice"] == {"type": "function", "function": {"name": "apply_patch"}}
+    # and back to a Responses upstream exactly as the client declared it
+    body = T.encode_request(request, "gpt-5-codex")
+    assert body["tools"] == [APPLY_PATCH] and body["tool_choice"] == {"type": "custom", "name": "apply_patch"}
+
+
+def test_another_upstreams_call_of_a_custom_tool_reaches_the_client_as_custom():
+    patch = "*** Begin Patch\n*** Add File: a.txt\n+hi \"there\"\n*** End Patch"
+    arguments = json.dumps({"input": patch})
+    events = [
+        StreamStart("msg_1", "claude"),
+        ToolCallStart(0, "toolu_1", "apply_patch"),
+        *[ToolCallDelta(0, arguments[i : i + 7]) for i in range(0, len(arguments), 7)],
+        ToolCallEnd(0),
+        StreamFinish(Finish(FinishReason.TOOL_CALLS)),
+    ]
+    objs, _ = sdk_replay(encode_stream(events, {"tools": [APPLY_PATCH]}), [APPLY_PATCH])
+    item = objs[-1]["response"]["output"][0]
+    assert item["type"] == "custom_tool_call" and item["input"] == patch and item["call_id"] == "toolu_1"
+    assert "".join(o["delta"] for o in objs if o["type"] == "response.custom_tool_call_input.delta") == patch
+    whole = json.loads(T.encode_response(fold(events), EncodeContext(model="m", body={"tools": [APPLY_PATCH]})))
+    assert whole["output"][0]["type"] == "custom_tool_call" and whole["output"][0]["input"] == patch
+    # the next turn's history goes back to the other upstream as the same function call
+    request = T.decode_request(
+        {
+            "model": "m",
+            "tools": [APPLY_PATCH],
+            "input": [
+                {"role": "user", "content": "add a.txt"},
+                {"type": "custom_tool_call", "call_id": "toolu_1", "name": "apply_patch", "input": patch},
+                {"type": "custom_tool_call_output", "call_id": "toolu_1", "output": "Done"},
+            ],
+        }
+    )
+    call = request.messages[1].parts[0]
+    assert json.loads(call.arguments) == {"input": patch}
+    assert request.messages[2].parts[0] == ToolResultPart("toolu_1", [TextPart("Done")], name="apply_patch", provider_metadata={"openai-responses": {"custom": True}})
+    again = T.encode_request(request, "gpt-5-codex")["input"]
+    assert again[1] == {"type": "custom_tool_call", "call_id": "toolu_1", "name": "apply_patch", "input": patch}
+    assert again[2] == {"type": "custom_tool_call_output", "call_id": "toolu_1", "output": "Done"}
