@@ -6,7 +6,6 @@ from __future__ import annotations
 import cliproxy_openai
 import openai
 import pytest
-
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 CHAT = "/v1/chat/completions"

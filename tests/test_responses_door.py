@@ -11,7 +11,6 @@ import httpx
 import openai
 import orjson
 import pytest
-
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 
 CHAT = "/v1/chat/completions"

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cliproxy import GatewayError
 from cliproxy.ir import (
     Finish,
@@ -25,6 +22,8 @@ from cliproxy.sse import SSEParser
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.openai_chat import OpenAIChat
 from cliproxy.wire.openai_completions import OpenAICompletions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 T = OpenAICompletions()
 

@@ -8,12 +8,6 @@ import string
 import attrs
 import orjson
 import pydantic
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from openai import omit
-from openai.lib.streaming.responses import ResponseStreamState
-from openai.types.responses import ResponseStreamEvent
-
 from cliproxy import GatewayError
 from cliproxy.ir import (
     FilePart,
@@ -36,8 +30,14 @@ from cliproxy.ir import (
     response_events,
 )
 from cliproxy.sse import SSEParser
+from cliproxy.testing import strategies as shared
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.openai_responses import OpenAIResponses
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai import omit
+from openai.lib.streaming.responses import ResponseStreamState
+from openai.types.responses import ResponseStreamEvent
 
 T = OpenAIResponses()
 EVENT = pydantic.TypeAdapter(ResponseStreamEvent)
@@ -269,3 +269,33 @@ def test_any_body_decodes_or_fails_with_a_400(body):
         T.decode_request(body)
     except GatewayError as error:
         assert error.status == 400 and error.message
+
+
+# -- the project's shared IR strategies, restricted to what the Responses API can express --------
+
+
+def _zeros(usage: Usage) -> Usage:
+    """Responses always reports cached and reasoning tokens: unknown becomes 0."""
+    return attrs.evolve(usage, cache_read_tokens=usage.cache_read_tokens or 0, reasoning_tokens=usage.reasoning_tokens or 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shared.requests(sampling=False))
+def test_shared_requests_round_trip(request):
+    decoded = T.decode_request(orjson.loads(orjson.dumps(T.encode_request(request, request.model))))
+    expected = attrs.evolve(request, max_tokens=None if request.max_tokens is None else max(request.max_tokens, 16))
+    assert attrs.evolve(decoded, extras={}) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(shared.responses(reasoning_metadata=lambda draw: {"openai": {"id": "rs_" + draw(ids), "encrypted_content": draw(ids)}}), st.data())
+def test_shared_responses_stream_and_whole_agree(response, data):
+    response = attrs.evolve(response, model="client-model", usage=_zeros(response.usage), created=9)
+    whole = T.decode_response(T.encode_response(response, CTX))
+    same_response(whole, response, item_ids=False)  # message ids are the encoder's own
+    encoder = T.stream_encoder(CTX)
+    raw = b"".join(encoder.encode([event]) for event in response_events(response))
+    pieces = data.draw(shared.split_points(raw))
+    streamed = ResponseBuilder()
+    streamed.feed(shared.decode_in_pieces(T.stream_decoder(), pieces))
+    same_response(streamed.build(), whole, item_ids=False)

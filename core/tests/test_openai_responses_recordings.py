@@ -9,13 +9,6 @@ from pathlib import Path
 import orjson
 import pydantic
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from openai import omit
-from openai.lib.streaming.responses import ResponseStreamState
-from openai.types.responses import Response as SDKResponse
-from openai.types.responses import ResponseStreamEvent
-
 from cliproxy import GatewayError
 from cliproxy.errors import ErrorKind
 from cliproxy.ir import (
@@ -54,6 +47,12 @@ from cliproxy.sse import SSEParser
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.openai_chat import OpenAIChat
 from cliproxy.wire.openai_responses import OpenAIResponses
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai import omit
+from openai.lib.streaming.responses import ResponseStreamState
+from openai.types.responses import Response as SDKResponse
+from openai.types.responses import ResponseStreamEvent
 
 RECORDINGS = Path(__file__).parents[2] / "recordings"
 T = OpenAIResponses()

@@ -7,7 +7,6 @@ import json
 import cliproxy_openai
 import openai
 import pytest
-
 from cliproxy.config import ConfigError
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 

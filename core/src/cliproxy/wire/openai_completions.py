@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import GatewayError
 from cliproxy.ir import (
     FinishReason,

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
 from cliproxy.translate import Door, EncodeContext

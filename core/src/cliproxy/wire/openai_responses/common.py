@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import Finish, FinishReason, Metadata, ReasoningPart, Usage
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import GatewayError
 from cliproxy.ir import (
     FilePart,
@@ -32,7 +31,12 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_responses.common import CUSTOM_INPUT_SCHEMA, WIRE, custom_arguments, reasoning_metadata
+from cliproxy.wire.openai_responses.common import (
+    CUSTOM_INPUT_SCHEMA,
+    WIRE,
+    custom_arguments,
+    reasoning_metadata,
+)
 
 __all__ = ["decode_request"]
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,
@@ -42,7 +41,12 @@ from cliproxy.ir import (
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
 from cliproxy.wire.openai_responses.common import WIRE, custom_input, reasoning_item, status_for
-from cliproxy.wire.openai_responses.response_object import ResponseShell, custom_names, is_custom_call, text_content
+from cliproxy.wire.openai_responses.response_object import (
+    ResponseShell,
+    custom_names,
+    is_custom_call,
+    text_content,
+)
 
 __all__ = ["ResponsesStreamEncoder"]
 
