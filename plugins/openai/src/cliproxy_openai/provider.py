@@ -100,13 +100,14 @@ class OpenAIChatProvider(Provider):
 
     async def send(self, call: Call) -> UpstreamResponse:
         settings: OpenAISettings = call.credential.settings
-        if settings.wire == RESPONSES_WIRE:
+        wire = getattr(settings, "wire", WIRE)
+        if wire == RESPONSES_WIRE:
             url, body = self.responses_url(call.credential), self.build_responses_body(call)
         else:
             url, body = self.chat_url(call.credential), self.build_body(call)
         return await call.post(
             url,
-            wire=settings.wire,
+            wire=wire,
             json=body,
             headers=self.headers(call.credential),
             proxy=settings.proxy_url,

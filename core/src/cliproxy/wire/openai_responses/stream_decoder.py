@@ -2,8 +2,9 @@
 
 Items are correlated by ``output_index``, never by ``item_id``: GitHub Copilot's Responses
 API gives an item a new id in every event. Text, reasoning and argument deltas pass on as
-they arrive; an item whose text only shows up in its ``done`` event (some servers skip the
-deltas) is emitted whole from there. Errors come as an ``error`` event (flat, as the SDK
+they arrive; text that only shows up in a ``done`` event (servers that skip deltas, or a
+stream that lost some on the way) is emitted from there, so the folded stream always says
+what the ``done`` events say. Errors come as an ``error`` event (flat, as the SDK
 types it, or with a nested ``error`` object) usually followed by ``response.failed``; a
 ``response.failed`` alone is an error too, and ``response.incomplete`` finishes with the
 reason (``max_output_tokens`` -> length).

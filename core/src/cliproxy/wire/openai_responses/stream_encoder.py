@@ -66,7 +66,7 @@ class _Item:
         self.chunks: list[str] = []
         self.content: list[dict[str, Any]] = []  # finished content parts of a message
         self.open_part: int | None = None  # content index of the part being written
-        self.meta: Any = None
+        self.meta: Any = None  # a reasoning item's metadata from its start
         self.custom = False  # a custom tool call: its input is sent whole at the end
         self.refusal = False  # the open content part is a refusal
         self.prefix = b""  # the JSON before "delta" in this item's delta events
@@ -150,7 +150,6 @@ class ResponsesStreamEncoder:
         index = len(message.content)
         message.open_part = index
         message.chunks = []
-        message.meta = event.provider_metadata
         refusal = bool(metadata_for(event.provider_metadata, WIRE).get("refusal"))
         part = {"type": "refusal", "refusal": ""} if refusal else {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         self._emit(
