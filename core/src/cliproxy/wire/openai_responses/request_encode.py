@@ -7,7 +7,8 @@ client's own Responses fields say otherwise) and, when reasoning is on, for
 and with them to the next turn, instead of living on OpenAI's side.
 
 Not expressible in the Responses API and left out: ``stop``, ``seed``, ``top_k`` and the
-frequency/presence penalties. Reasoning from other providers is left out of the input
+frequency/presence penalties. A ``max_tokens`` below OpenAI's minimum of 16 is raised to 16
+(clients such as Claude Code probe with ``max_tokens: 1``). Reasoning from other providers is left out of the input
 (it means nothing to OpenAI); item ids are left out too (with ``store: false`` OpenAI
 rejects ids it did not store), except a reasoning item's, which travels with its
 encrypted content.
