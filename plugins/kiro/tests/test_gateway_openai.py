@@ -287,3 +287,16 @@ def test_long_tool_names_are_shortened_for_kiro_and_restored_for_the_client(upst
     assert whole.choices[0].message.tool_calls[0].function.name == long_name
     names = [call.function.name for c in streamed if c.choices for call in (c.choices[0].delta.tool_calls or []) if call.function.name]
     assert names == [long_name]
+
+
+def test_responses_api_clients_reach_kiro_too(upstream: FakeUpstream, kiro_app):
+    upstream.add("POST", GENERATE, kt.reply([*kt.text("Hel", "lo"), *kt.tool_use("t1", "read_file", ['{"path": "a"}'])]))
+    tool = {"type": "function", "name": "read_file", "parameters": TOOLS[0]["function"]["parameters"]}
+    with serve_app(kiro_app()) as url:
+        whole = client(url).responses.create(model="claude-sonnet-4-5", input="hi", tools=[tool])
+        events = list(client(url).responses.create(model="claude-sonnet-4-5", input="hi", tools=[tool], stream=True))
+    assert whole.output_text == "Hello"
+    call = next(item for item in whole.output if item.type == "function_call")
+    assert (call.name, call.arguments) == ("read_file", '{"path": "a"}')
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello"
+    assert events[-1].type == "response.completed"
