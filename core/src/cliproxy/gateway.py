@@ -82,7 +82,7 @@ class Gateway:
     def build(cls, config: Config, plugins: Plugins, *, state: StateStore | None = None) -> Gateway:
         """Assemble a gateway; raises :class:`ConfigError` for a config it cannot serve."""
         gateway = cls(config=config, plugins=plugins)
-        gateway.state = state if state is not None else create_store(config.state)
+        gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
         gateway.tokens.proxy = config.proxy_url
         gateway._register_translators()

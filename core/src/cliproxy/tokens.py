@@ -135,7 +135,7 @@ class TokenManager:
 
     def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
         self._state = state
-        self._clock = clock
+        self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self.http: aiohttp.ClientSession | None = None
         self.proxy: str | None = None
@@ -172,31 +172,33 @@ class TokenManager:
     async def access_token(self, credential: Credential) -> str:
         """A valid access token, refreshed first if it expires within the lead time."""
         entry = self._entry(credential)
-        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self._clock()):
+        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self.clock()):
             await self.refresh(credential)
         return entry.tokens.access_token
 
     async def refresh(self, credential: Credential, *, force: bool = False) -> TokenSet:
-        """Refresh once, whoever else asks at the same time.
+        """Refresh once, whoever else asks at the same time, in this process or another.
 
         ``force`` refreshes even if the token is not near expiry (after a 401) -- unless a
-        refresh finished while this call waited for the lock.
+        refresh finished meanwhile, here or on another instance sharing the state store.
         """
         entry = self._entry(credential)
         generation = entry.generation
         async with entry.lock:
             if entry.generation != generation:
                 return entry.tokens  # refreshed while we waited
-            now = self._clock()
-            if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
+            lead = entry.auth_type.refresh_lead
+            if not force and not entry.tokens.expires_within(lead, self.clock()):
                 return entry.tokens
             async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
+                held = entry.tokens
                 shared = await self._shared_tokens(credential)
-                if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
-                    entry.auth_type.refresh_lead, now
-                ):
-                    self._adopt(entry, shared)  # another instance refreshed already
-                    return entry.tokens
+                if shared is not None and _newer(shared, held):
+                    # Another instance refreshed: its tokens are current, and its refresh
+                    # token is the only one still valid (they rotate).
+                    self._adopt(entry, shared)
+                    if not entry.tokens.expires_within(lead, self.clock()):
+                        return entry.tokens
                 try:
                     fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
                 except GatewayError as error:
@@ -223,7 +225,7 @@ class TokenManager:
 
     async def refresh_due(self) -> None:
         """Refresh every token that expires within its lead time (the background loop)."""
-        now = self._clock()
+        now = self.clock()
         for entry in list(self._entries.values()):
             if entry.tokens.refresh_token and entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 try:
@@ -264,8 +266,19 @@ class TokenManager:
     async def _rest(self, credential: Credential, reason: str) -> None:
         log.error("%s credential %s: %s", credential.provider, credential.label, reason)
         await self._state.set_cooldown(
-            credential.id, None, Cooldown(until=self._clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
+            credential.id, None, Cooldown(until=self.clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
         )
+
+
+def _newer(shared: TokenSet, held: TokenSet) -> bool:
+    """``shared`` (published by a refresh) supersedes the tokens ``held`` here: different,
+    and valid at least as long (a token file logged in afresh is not overridden by an older
+    refresh)."""
+    if shared.access_token == held.access_token and shared.refresh_token == held.refresh_token:
+        return False
+    if held.expires_at is None:
+        return True
+    return shared.expires_at is None or shared.expires_at >= held.expires_at
 
 
 def load_auth_dir(directory: Path, auth_types: Mapping[str, AuthType], gateway: Gateway) -> list[Credential]:
