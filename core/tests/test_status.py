@@ -12,11 +12,10 @@ from typing import Any
 import cliproxy_openai
 import httpx
 import pytest
-
 from cliproxy import mask_secret
 from cliproxy.cli import main
 from cliproxy.state import MemoryStore
-from cliproxy.testing import FakeClock, FakeUpstream, RecordedRequest, Reply, gateway_app, serve_app
+from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, gateway_app, serve_app
 
 AUTH = {"Authorization": "Bearer client-key"}
 ALPHA = "sk-test-alpha-0000000000001"
