@@ -76,11 +76,21 @@ async def test_instances_share_cooldowns_cursors_usage_and_values(redis_store, t
     rest = Cooldown(until=clock() + 30, reason="rate limited (429)", status=429, level=1)
     await redis_store.set_cooldown("cred-a", "gpt", rest)
     assert await twin.get_cooldowns("cred-a", "gpt") == (None, rest)
-    assert [await s.next_cursor("pool") for s in (redis_store, twin, redis_store, twin)] == [0, 1, 2, 3]
+    assert [await s.next_cursor("pool") for s in (redis_store, twin, redis_store, twin)] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     await redis_store.add_usage("cred-a", "gpt", Usage(input_tokens=3), failed=False)
     await twin.add_usage("cred-a", "gpt", None, failed=True, error="boom (500)")
     totals = (await redis_store.usage())["cred-a"]["gpt"]
-    assert (totals.requests, totals.failures, totals.input_tokens, totals.last_error) == (2, 1, 3, "boom (500)")
+    assert (totals.requests, totals.failures, totals.input_tokens, totals.last_error) == (
+        2,
+        1,
+        3,
+        "boom (500)",
+    )
     await twin.set_value("tokens:x", b"fresh")
     assert await redis_store.get_value("tokens:x") == b"fresh"
     assert await twin.clear_cooldowns("cred-a") == 1
@@ -90,7 +100,9 @@ async def test_instances_share_cooldowns_cursors_usage_and_values(redis_store, t
 async def test_key_prefixes_keep_deployments_apart(redis_store, redis_url, redis_prefix, clock):
     other = RedisStore(redis_url, key_prefix=redis_prefix + "other:", clock=clock)
     try:
-        await redis_store.set_cooldown("cred-a", None, Cooldown(until=clock() + 30, reason="x", status=401))
+        await redis_store.set_cooldown(
+            "cred-a", None, Cooldown(until=clock() + 30, reason="x", status=401)
+        )
         assert await other.get_cooldowns("cred-a", "m") == (None, None)
         assert await other.cooldowns() == {}
         assert await other.next_cursor("pool") == 0
@@ -99,7 +111,9 @@ async def test_key_prefixes_keep_deployments_apart(redis_store, redis_url, redis
 
 
 async def test_cooldown_keys_expire_in_redis_by_time(redis_store, redis_url, redis_prefix, clock):
-    await redis_store.set_cooldown("cred-a", "gpt", Cooldown(until=clock() + 30, reason="x", status=503))
+    await redis_store.set_cooldown(
+        "cred-a", "gpt", Cooldown(until=clock() + 30, reason="x", status=503)
+    )
     client = aioredis.Redis.from_url(redis_url)
     try:
         keys = [k async for k in client.scan_iter(match=redis_prefix + "cd:*")]
@@ -136,7 +150,9 @@ async def test_lock_of_a_vanished_holder_frees_after_its_ttl(redis_store, redis_
 
 async def test_selection_read_is_one_round_trip(redis_store, clock, monkeypatch):
     pairs = [(f"cred-{i}", "gpt") for i in range(6)]
-    await redis_store.set_cooldown("cred-3", "gpt", Cooldown(until=clock() + 30, reason="x", status=429))
+    await redis_store.set_cooldown(
+        "cred-3", "gpt", Cooldown(until=clock() + 30, reason="x", status=429)
+    )
     await redis_store.routing_view(pairs, "warm-up")  # the connection is open
     sends = 0
     original = Connection.send_packed_command
@@ -175,7 +191,9 @@ async def test_redis_down_from_the_start_uses_local_state(caplog, clock):
         await store.close()
 
 
-async def test_outage_degrades_to_local_state_and_recovers(switch, redis_prefix, redis_url, clock, caplog):
+async def test_outage_degrades_to_local_state_and_recovers(
+    switch, redis_prefix, redis_url, clock, caplog
+):
     store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=0.0)
     twin = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
     try:
@@ -185,7 +203,10 @@ async def test_outage_degrades_to_local_state_and_recovers(switch, redis_prefix,
 
         await switch.down()
         with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
-            assert await store.get_cooldowns("c", "m") == (None, None)  # local state: empty, no error
+            assert await store.get_cooldowns("c", "m") == (
+                None,
+                None,
+            )  # local state: empty, no error
             assert store.degraded
             await store.set_cooldown("c", "local-only", rest)
             assert await store.get_cooldowns("c", "local-only") == (None, rest)
@@ -197,7 +218,9 @@ async def test_outage_degrades_to_local_state_and_recovers(switch, redis_prefix,
                     await asyncio.sleep(0.01)
         assert await store.get_cooldowns("c", "m") == (None, rest)  # shared state again
         messages = [r.getMessage() for r in caplog.records]
-        assert any("unavailable" in m for m in messages) and any("reachable again" in m for m in messages)
+        assert any("unavailable" in m for m in messages) and any(
+            "reachable again" in m for m in messages
+        )
     finally:
         await store.close()
         await twin.close()
@@ -207,3 +230,58 @@ def test_safe_url_hides_the_password():
     assert safe_url("redis://:s3cret@cache:6380/1") == "redis://:***@cache:6380/1"
     assert safe_url("redis://user:s3cret@cache/0") == "redis://user:***@cache/0"
     assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+async def test_requests_never_fail_because_redis_is_down(upstream, recording, caplog):
+    import json
+
+    import cliproxy_openai
+    from cliproxy.testing import Reply, asgi_client, gateway_app
+
+    upstream.add(
+        "POST",
+        "/v1/chat/completions",
+        [
+            Reply.error(503, "busy"),
+            Reply.json(
+                json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())
+            ),
+        ],
+    )
+    config = {
+        "api-keys": ["client-key"],
+        "state": {"backend": "redis", "url": "redis://:hunter2@127.0.0.1:1/0"},
+        "openai-compatibility": [
+            {
+                "name": "local",
+                "base-url": upstream.url + "/v1",
+                "api-key-entries": [
+                    {"api-key": "sk-aaaaaaaaaaaaaaaa"},
+                    {"api-key": "sk-bbbbbbbbbbbbbbbb"},
+                ],
+                "models": ["gpt-4.1-nano"],
+            }
+        ],
+    }
+    app = gateway_app(config, plugins=[cliproxy_openai])
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+        async with asgi_client(app) as client:
+            body = {"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "hi"}]}
+            answers = [
+                await client.post(
+                    "/v1/chat/completions",
+                    json=body,
+                    headers={"Authorization": "Bearer client-key"},
+                )
+                for _ in range(3)
+            ]
+            status = (await client.get("/v0/status")).json()
+    assert [a.status_code for a in answers] == [200, 200, 200]  # the 503 failed over on local state
+    store = status["state_store"]
+    assert (
+        store["backend"] == "redis" and store["healthy"] is False and "local state" in store["note"]
+    )
+    assert store["url"] == "redis://:***@127.0.0.1:1/0"
+    assert sum(c["requests"] for c in status["credentials"]) == 4
+    assert "hunter2" not in caplog.text and "hunter2" not in json.dumps(status)
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
