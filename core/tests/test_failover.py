@@ -167,9 +167,9 @@ async def test_multi_key_rotation_spreads_load_and_routes_around_a_429(upstream,
 
 async def test_weight_sets_each_keys_share(upstream, ok, clock):
     upstream.add("POST", CHAT, ok)
-    heavy = block("heavy", upstream, "heavy", weight=3)
-    light = block("light", upstream, "light", priority=0)
-    async with Gateway(config(heavy, light), clock) as gw:
+    pool = block("pool", upstream)
+    pool["api-key-entries"] = [{"api-key": "heavy", "weight": 3}, {"api-key": "light"}]
+    async with Gateway(config(pool), clock) as gw:
         for _ in range(8):
             await gw.chat()
     used = keys_used(upstream)
@@ -243,6 +243,22 @@ async def test_cooldown_table(upstream, ok, clock, reply, rest, whole):
         clock.advance(0.5)
         await gw.chat("nano")
         assert keys_used(upstream)[-1] == "bad"  # the rest ended by time alone
+
+
+async def test_a_model_no_upstream_serves_is_404_not_a_cooldown(upstream, clock):
+    gone = Reply.json({"error": {"message": "The model `gpt-4.1-nano` does not exist", "code": "model_not_found"}}, status=404)
+    upstream.add("POST", CHAT, gone)
+    async with Gateway(config(block("pool", upstream, "k1", "k2")), clock) as gw:
+        first = await gw.chat()
+        again = await gw.chat()
+        other = await gw.chat("mini")  # the same keys' other model is unaffected
+    for answer in (first, again):
+        assert answer.status_code == 404
+        error = answer.json()["error"]
+        assert error["code"] == "model_not_found" and "does not exist" in error["message"]
+        assert "retry-after" not in answer.headers
+    assert other.status_code == 404  # this fake upstream 404s it too, but only once asked
+    assert keys_used(upstream) == ["k1", "k2", "k1", "k2"]  # the repeat asked nobody
 
 
 async def test_connection_errors_rest_the_model_one_minute(upstream, ok, clock):

@@ -3,6 +3,7 @@ ambiguity warnings, model_not_found with suggestions."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -136,3 +137,30 @@ def test_unknown_model_is_404_model_not_found_with_close_ids():
     with pytest.raises(GatewayError) as caught:
         router.resolve("completely-different")
     assert "GET /v1/models" in caught.value.message and "did you mean" not in caught.value.message
+
+
+async def test_ambiguities_are_logged_once_at_start_up_and_again_only_when_new(upstream, caplog):
+    import cliproxy_openai
+
+    from cliproxy.testing import Reply, asgi_client, gateway_app
+
+    upstream.add("GET", "/a/v1/models", Reply.json({"data": [{"id": "shared"}, {"id": "only-a"}]}))
+    upstream.add("GET", "/b/v1/models", Reply.json({"data": [{"id": "shared"}]}))
+    listed = {"name": "listed", "base-url": upstream.url + "/c/v1", "api-key-entries": [{"api-key": "k3"}], "models": ["fixed"]}
+    twin = {**listed, "name": "twin", "api-key-entries": [{"api-key": "k4"}]}
+    found_a = {"name": "found-a", "base-url": upstream.url + "/a/v1", "api-key-entries": [{"api-key": "k1"}]}
+    found_b = {"name": "found-b", "base-url": upstream.url + "/b/v1", "api-key-entries": [{"api-key": "k2"}]}
+    config = {"openai-compatibility": [listed, twin, found_a, found_b]}
+    with caplog.at_level(logging.WARNING, logger="cliproxy.routing"):
+        app = gateway_app(config, plugins=[cliproxy_openai])
+        at_build = [r.getMessage() for r in caplog.records if "equal priority" in r.getMessage()]
+        async with asgi_client(app):
+            gateway = app.state.gateway
+            for _ in range(100):  # discovery runs in the background at start-up
+                if gateway.router.models() and any("'shared'" in m for m in gateway.router.ambiguities):
+                    break
+                await asyncio.sleep(0.02)
+            gateway.refresh_routes()  # nothing new: nothing logged
+    logged = [r.getMessage() for r in caplog.records if "equal priority" in r.getMessage()]
+    assert len(at_build) == 1 and "'fixed'" in at_build[0]
+    assert len(logged) == 2 and "'shared'" in logged[1]

@@ -92,7 +92,6 @@ class Gateway:
         gateway._load_credentials()
         gateway.selector = Selector(gateway.state, config.routing.strategy, gateway.clock)
         gateway.refresh_routes()
-        gateway.router.log_ambiguities()
         gateway._authenticators = plugins.implementations("authenticate_client")
         gateway._preparers = plugins.implementations("prepare_upstream_request")
         return gateway
@@ -204,7 +203,9 @@ class Gateway:
         def defaults(cred: Credential) -> Any:
             return self.providers[cred.provider].default_models(cred)
 
+        logged = set(self.router.ambiguities) if self.router is not None else set()
         self.router = Router(self.credentials, force_model_prefix=self.config.force_model_prefix, default_models=defaults)
+        self.router.log_ambiguities(skip=logged)  # each once: at start-up, or when discovery adds one
 
     # -- serving ---------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
 
 def _cooling(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
     """The all-resting 429, naming the failure that put the last candidate to rest."""
-    if last_error is None:
+    if last_error is None or cooling.status != 429:
         return cooling
     source = f"{last_error.provider}: " if last_error.provider else ""
     return attrs.evolve(

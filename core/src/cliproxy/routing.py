@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import attrs
 
@@ -129,9 +129,11 @@ class Router:
                 "or a 'prefix' to keep them apart"
             )
 
-    def log_ambiguities(self) -> None:
+    def log_ambiguities(self, skip: Collection[str] = ()) -> None:
+        """Log each ambiguity (but those in ``skip``, already logged) as a warning."""
         for message in self.ambiguities:
-            log.warning("%s", message)
+            if message not in skip:
+                log.warning("%s", message)
 
     def resolve(self, model: str) -> Route:
         """The route for ``model``; 404 ``model_not_found`` if nothing serves it."""

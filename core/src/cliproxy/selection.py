@@ -53,14 +53,12 @@ def cooldown_for(error: GatewayError, now: float, previous: Cooldown | None) -> 
     """
     status = error.status
     reason = f"{error.message} ({status})"
-    if is_model_missing(error):
-        return False, Cooldown(until=now + MODEL_MISSING_REST, reason=reason, status=status)
+    if is_model_missing(error) or status == 404:
+        return False, Cooldown(until=now + MODEL_MISSING_REST, reason=reason, status=status, missing=True)
     if error.client_fault:
         return None
     if status in (401, 402, 403):
         return True, Cooldown(until=now + UNAUTHORIZED_REST, reason=reason, status=status)
-    if status == 404:
-        return False, Cooldown(until=now + MODEL_MISSING_REST, reason=reason, status=status)
     if status == 429:
         level = previous.level + 1 if previous is not None and previous.status == 429 else 0
         wait = error.retry_after
@@ -98,28 +96,25 @@ class Selector:
         now = self.clock()
         available: list[Candidate] = []
         records: dict[tuple[str, str], Cooldown] = {}
-        soonest: float | None = None
+        soonest: Cooldown | None = None
+        all_missing = True
         for cand, pair, (whole, per_model) in zip(route.candidates, route.pairs, view, strict=True):
-            rest_until = 0.0
-            if whole is not None:
-                rest_until = whole.until
+            blocker = None
+            if whole is not None and whole.until > now:
+                blocker = whole
             if per_model is not None:
                 records[pair] = per_model
-                rest_until = max(rest_until, per_model.until)
-            if rest_until > now:
-                soonest = rest_until if soonest is None else min(soonest, rest_until)
+                if per_model.until > now and (blocker is None or per_model.until > blocker.until):
+                    blocker = per_model
+            if blocker is None:
+                available.append(cand)
                 continue
-            available.append(cand)
+            all_missing = all_missing and blocker.missing
+            if soonest is None or blocker.until < soonest.until:
+                soonest = blocker
         if not available:
-            wait = max(0.0, (soonest or now) - now)
-            raise GatewayError(
-                status=429,
-                kind=ErrorKind.RATE_LIMITED,
-                message=f"all credentials for model '{model or route.key}' are cooling down; "
-                f"the first is free again in {wait:.0f}s",
-                retry_after=wait,
-                code="model_cooldown",
-            )
+            assert soonest is not None
+            raise _all_resting(model or route.key, soonest, now, all_missing)
         if rotate and len(available) > 1:
             available = _rotate_groups(available, cursor)
         return Selection(available, records)
@@ -145,6 +140,27 @@ class Selector:
         """A success ends the model's backoff (its ended rest is forgotten)."""
         if (cand.credential.id, cand.upstream_model) in selection.records:
             await self.state.clear_cooldown(cand.credential.id, cand.upstream_model)
+
+
+def _all_resting(model: str, soonest: Cooldown, now: float, all_missing: bool) -> GatewayError:
+    wait = soonest.remaining(now)
+    if all_missing:  # not a passing overload: no upstream serves this model
+        return GatewayError(
+            status=404,
+            kind=ErrorKind.MODEL_NOT_FOUND,
+            message=f"model '{model}' is configured, but its upstreams say they do not serve it "
+            f"({soonest.reason}); they are asked again in {wait / 3600:.1f}h, or after "
+            "POST /v0/status/reset -- check the model name in config.yaml",
+            param="model",
+            code="model_not_found",
+        )
+    return GatewayError(
+        status=429,
+        kind=ErrorKind.RATE_LIMITED,
+        message=f"all credentials for model '{model}' are cooling down; the first is free again in {wait:.0f}s",
+        retry_after=wait,
+        code="model_cooldown",
+    )
 
 
 def _rotate_groups(available: list[Candidate], cursor: int) -> list[Candidate]:

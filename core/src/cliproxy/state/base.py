@@ -38,24 +38,26 @@ class Cooldown:
         reason: Why, for people (``rate limited (429)``, ``invalid x-api-key (401)``).
         status: The upstream status that caused it, if any.
         level: Consecutive 429s so far (drives exponential backoff).
+        missing: The upstream said it does not serve the model (not a transient rest).
     """
 
     until: float
     reason: str
     status: int | None = None
     level: int = 0
+    missing: bool = False
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.until - now)
 
     def to_list(self) -> list[Any]:
         """A compact, JSON-able form (what shared stores save)."""
-        return [self.until, self.reason, self.status, self.level]
+        return [self.until, self.reason, self.status, self.level, self.missing]
 
     @classmethod
     def from_list(cls, data: Sequence[Any]) -> Cooldown:
-        until, reason, status, level = data
-        return cls(float(until), str(reason), None if status is None else int(status), int(level))
+        until, reason, status, level, missing = data
+        return cls(float(until), str(reason), None if status is None else int(status), int(level), bool(missing))
 
 
 CooldownPair = tuple[Cooldown | None, Cooldown | None]
