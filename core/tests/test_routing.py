@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import cliproxy_openai
 import pytest
 from cliproxy import Credential, GatewayError, ModelEntry, credential_id
 from cliproxy.routing import Router
+from cliproxy.testing import Reply, asgi_client, gateway_app
 
 
 def cred(kind: str, key: str, *models: ModelEntry | str, **fields: object) -> Credential:
@@ -140,10 +142,6 @@ def test_unknown_model_is_404_model_not_found_with_close_ids():
 
 
 async def test_ambiguities_are_logged_once_at_start_up_and_again_only_when_new(upstream, caplog):
-    import cliproxy_openai
-
-    from cliproxy.testing import Reply, asgi_client, gateway_app
-
     upstream.add("GET", "/a/v1/models", Reply.json({"data": [{"id": "shared"}, {"id": "only-a"}]}))
     upstream.add("GET", "/b/v1/models", Reply.json({"data": [{"id": "shared"}]}))
     listed = {"name": "listed", "base-url": upstream.url + "/c/v1", "api-key-entries": [{"api-key": "k3"}], "models": ["fixed"]}
