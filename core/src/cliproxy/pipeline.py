@@ -35,6 +35,7 @@ from cliproxy.passthrough import PassthroughStream, rewrite_model
 from cliproxy.providers import Call, ClientRequest, DirectResponse, UpstreamResponse
 from cliproxy.routing import Candidate
 from cliproxy.selection import Selection, is_model_missing
+from cliproxy.tokens import REFRESH_FAILED
 from cliproxy.translate import EncodeContext, StreamDecoder
 
 if TYPE_CHECKING:
@@ -85,8 +86,9 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     the candidate and moves on, a client error (400/413/422) returns at once. There are
     ``request-retry`` rounds after the first; when all candidates rest at the start of one,
     it first waits for the first to free up if that is within ``max-retry-interval``.
-    Otherwise -- or when the rounds run out with all resting -- the client gets 429
-    ``model_cooldown`` with ``Retry-After`` (and the last upstream error in its message).
+    When no round succeeds, the client gets the last upstream error (with ``Retry-After``
+    until the first candidate frees up, when waiting can help); a request that found every
+    candidate resting before trying any gets 429 ``model_cooldown`` with ``Retry-After``.
     """
     route = gateway.router.resolve(client.model)
     config = gateway.config
@@ -99,12 +101,12 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
         except GatewayError as cooling:
             wait = cooling.retry_after or 0.0
             if wait > config.max_retry_interval:
-                raise _cooling(cooling, last_error) from None
+                raise _give_up(cooling, last_error) from None
             await gateway.sleep(wait)
             try:
                 selection = await selector.select(route, client.model)
             except GatewayError as still:  # another instance rested them meanwhile
-                raise _cooling(still, last_error) from None
+                raise _give_up(still, last_error) from None
         for cand in selection.ordered:
             call = Call(client, cand.credential, cand.upstream_model, gateway, attempt)
             attempt += 1
@@ -118,22 +120,21 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     try:  # out of rounds: say when to come back if everything rests now
         await selector.select(route, client.model)
     except GatewayError as cooling:
-        raise _cooling(cooling, last_error) from None
+        raise _give_up(cooling, last_error) from None
     if last_error is not None:
         raise last_error
     raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message=f"no credential could serve '{client.model}'")
 
 
-def _cooling(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
-    """The all-resting 429, naming the failure that put the last candidate to rest."""
-    if last_error is None or cooling.status != 429:
+def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
+    """The error for a request no candidate served: the last upstream error (it says what
+    went wrong), told when to retry if waiting can help; else the all-resting error."""
+    if last_error is None:
         return cooling
-    source = f"{last_error.provider}: " if last_error.provider else ""
-    return attrs.evolve(
-        cooling,
-        message=f"{cooling.message} (last error: {source}{last_error.message} ({last_error.status}))",
-        provider=last_error.provider,
-    )
+    transient = last_error.status in (408, 429) or last_error.status >= 500
+    if transient and last_error.retry_after is None and cooling.retry_after is not None:
+        return attrs.evolve(last_error, retry_after=cooling.retry_after)
+    return last_error
 
 
 async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
@@ -142,8 +143,8 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
     try:
         return await _attempt(gateway, call, cand, selection)
     except GatewayError as error:
-        if error.status != 401 or cand.credential not in gateway.tokens:
-            raise
+        if error.status != 401 or error.code == REFRESH_FAILED or cand.credential not in gateway.tokens:
+            raise  # (a refresh that just failed is not tried again at once)
     await gateway.tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
     return await _attempt(gateway, attrs.evolve(call, attempt=call.attempt + 1), cand, selection)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -51,6 +51,16 @@ class Route:
     candidates: tuple[Candidate, ...]
     pairs: tuple[tuple[str, str], ...]
     rotates: bool
+
+    # A route reads as its candidates (``route[0]``, ``len(route)``, ``for c in route``).
+    def __getitem__(self, index: int) -> Candidate:
+        return self.candidates[index]
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return iter(self.candidates)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
 
     @classmethod
     def of(cls, key: str, candidates: Iterable[Candidate]) -> Route:
