@@ -297,10 +297,13 @@ async def test_client_errors_return_at_once_without_failover(upstream, recording
     async with Gateway(cfg, clock) as gw:
         answer = await gw.chat()
         again = await gw.chat()
+        k1 = (await gw.status())["credentials"][0]
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "context_length_exceeded"
     assert keys_used(upstream) == ["k1", "k1"]  # never failed over, never rested
     assert again.status_code == 400
+    # the request was at fault, not the key: counted, but not as the key's failure
+    assert (k1["state"], k1["requests"], k1["failures"], k1["last_error"]) == ("ok", 2, 0, None)
 
 
 # -- retry rounds and the all-resting 429 ---------------------------------------------------
@@ -412,3 +415,43 @@ async def test_stream_dropped_after_the_first_byte_ends_with_an_error_event(upst
     assert sse_text(answer.text)
     last = [line for line in answer.text.splitlines() if line.startswith("data: ")][-1]
     assert "broke off the stream" in json.loads(last[6:])["error"]["message"]
+
+
+def sse_events(body: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in body.split("\n\n"):
+        name, data = "", None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: {"):
+                data = json.loads(line[6:])
+        if data is not None:
+            events.append((name or str(data.get("type")), data))
+    return events
+
+
+async def test_translated_stream_fails_over_before_and_ends_in_the_doors_error_after(upstream, recording, ok_stream, clock):
+    # A Responses client in front of a Chat Completions upstream: nothing passes through,
+    # the door's own encoder speaks -- failover before the first byte, its error event after.
+    upstream.add(
+        "POST",
+        CHAT,
+        by_key(
+            {"k1": Reply.sse_events([{"error": {"message": "Overloaded", "code": 529}}])},
+            Reply.sse_file(recording(STREAM_ERROR)),
+        ),
+    )
+    cfg = config(block("pool", upstream, "k1", "k2"), routing={"strategy": "fill-first"})
+    async with Gateway(cfg, clock) as gw:
+        assert gw.client is not None
+        answer = await gw.client.post(
+            "/v1/responses", json={"model": "nano", "input": "hi", "stream": True}, headers=AUTH
+        )
+    assert answer.status_code == 200
+    assert keys_used(upstream) == ["k1", "k2"]  # k1's error came before any byte: failed over
+    events = sse_events(answer.text)
+    names = [name for name, _ in events]
+    assert "response.output_text.delta" in names  # k2's first words reached the client...
+    assert names[-1] == "response.failed"  # ...so its failure ends the stream, no retry
+    assert "The server had an error" in events[-1][1]["response"]["error"]["message"]

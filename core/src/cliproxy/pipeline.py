@@ -176,6 +176,10 @@ async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, st
 async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, selection: Selection | None) -> None:
     rested = await gateway.selector.record_failure(cand, error, selection)
     note = f"{error.message} ({error.status})"
+    if error.client_fault and rested is None:  # the request was wrong, not the credential
+        await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=False)
+        log.info("%s rejected the request: %s", cand.credential.provider, note)
+        return
     await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=True, error=note)
     if rested is not None:
         whole, cooldown = rested
@@ -189,7 +193,7 @@ async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, select
             cooldown.remaining(gateway.clock()),
         )
     else:
-        log.info("%s rejected the request: %s", cand.credential.provider, note)
+        log.info("%s credential %s failed for %s: %s", cand.credential.provider, cand.credential.label, cand.upstream_model, note)
 
 
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
