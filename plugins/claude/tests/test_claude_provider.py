@@ -63,15 +63,14 @@ def whole(recording, name: str) -> Reply:
 
 def test_anthropic_stream_passes_through_with_the_model_renamed(upstream, live, recording):
     upstream.add("POST", MESSAGES, sse(recording, "DERIVED-vercel-thinking-signature.sse.txt"))
-    with live() as url:
-        with claude(url, default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"}).messages.stream(
-            model="sonnet",
-            max_tokens=2000,
-            thinking={"type": "enabled", "budget_tokens": 1024},
-            messages=[{"role": "user", "content": "925 / 5?"}],
-            extra_body={"betas": ["context-1m-2025-08-07"], "container": "c-1"},
-        ) as stream:
-            final = stream.get_final_message()
+    with live() as url, claude(url, default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"}).messages.stream(
+        model="sonnet",
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "925 / 5?"}],
+        extra_body={"betas": ["context-1m-2025-08-07"], "container": "c-1"},
+    ) as stream:
+        final = stream.get_final_message()
     sent = upstream.requests_to(MESSAGES)[0]
     assert sent.json["model"] == SONNET and sent.json["container"] == "c-1" and "betas" not in sent.json
     assert sent.headers["authorization"] == "Bearer sk-ant-one"  # not api.anthropic.com: bearer
@@ -143,10 +142,10 @@ def test_mid_stream_error_before_content_fails_over(upstream, live, recording):
         return sse(recording, "anthropic-sdk-basic_response.sse.txt")
 
     upstream.add("POST", MESSAGES, answer)
-    with live({"priority": 2}, {"api-key": "sk-ant-two"}) as url:
-        text = "".join(
-            claude(url).messages.stream(model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]).__enter__().text_stream
-        )
+    with live({"priority": 2}, {"api-key": "sk-ant-two"}) as url, claude(url).messages.stream(
+        model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
     assert text == "Hello there!"
     keys = [r.headers["authorization"] for r in upstream.requests_to(MESSAGES)]
     assert keys == ["Bearer sk-ant-one", "Bearer sk-ant-two"]
