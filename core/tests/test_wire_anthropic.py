@@ -739,3 +739,31 @@ def test_extract_usage_from_stream_events_and_messages():
     delta = {"type": "message_delta", "usage": {"output_tokens": 30}}
     assert T.extract_usage(delta) == Usage(output_tokens=30)
     assert T.extract_usage({"type": "ping"}) is None
+
+
+def test_every_recorded_request_survives_decode_and_encode(recording):
+    folder = recording("anthropic/README.md").parent
+    for path in sorted(folder.glob("*.request.json")):
+        body = json.loads(path.read_text())
+        request = T.decode_request(body)
+        encoded = T.encode_request(request, body["model"])
+        assert encoded["messages"] == [
+            {**m, "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]}
+            for m in body["messages"]
+        ], path.name
+        for key in ("model", "max_tokens", "temperature", "tools", "stream"):
+            assert encoded.get(key) == body.get(key), (path.name, key)
+
+
+def test_every_recorded_message_reaches_clients_in_a_shape_the_sdk_accepts(recording):
+    from anthropic.types import Message as SDKMessage
+
+    folder = recording("anthropic/README.md").parent
+    files = [p for p in sorted(folder.glob("*.json")) if "request" not in p.name and "count_tokens" not in p.name]
+    assert len(files) >= 9
+    for path in files:
+        response = T.decode_response(path.read_bytes())
+        body = orjson.loads(T.encode_response(response, CTX))
+        message = SDKMessage.model_validate(body)
+        assert message.model == "client-model" and message.usage.output_tokens == response.usage.output_tokens, path.name
+        assert T.decode_response(orjson.dumps(body)).parts == response.parts, path.name

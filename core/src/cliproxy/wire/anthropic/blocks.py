@@ -51,6 +51,17 @@ def extra(block: Mapping[str, Any], known: frozenset[str]) -> Metadata:
     return {WIRE: rest} if rest else None
 
 
+def picked(block: Mapping[str, Any], keys: tuple[str, ...]) -> Metadata:
+    """Only ``keys`` of a block, as provider metadata: what is worth keeping from an
+    upstream's answer (some Anthropic-compatible servers pad blocks with empty fields)."""
+    rest = {k: block[k] for k in keys if block.get(k)}
+    return {WIRE: rest} if rest else None
+
+
+RESPONSE_TEXT_KEYS = ("citations",)
+RESPONSE_TOOL_KEYS = ("caller",)
+
+
 def signature_of(meta: Metadata) -> str | None:
     value = own(meta).get("signature")
     return value if isinstance(value, str) and value else None
@@ -173,7 +184,7 @@ def assistant_part(block: Any, at: str, *, strict: bool = True) -> Part | None:
             if strict:
                 raise GatewayError.invalid(f"'{at}.text' must be a string", param=f"{at}.text")
             text = ""
-        return TextPart(text, extra(block, _TEXT_KEYS))
+        return TextPart(text, extra(block, _TEXT_KEYS) if strict else picked(block, RESPONSE_TEXT_KEYS))
     if kind == "thinking":
         text = block.get("thinking")
         if not isinstance(text, str):
@@ -191,7 +202,15 @@ def assistant_part(block: Any, at: str, *, strict: bool = True) -> Part | None:
             return None
         return ReasoningPart("", {WIRE: {"redacted_data": data}})
     if kind == "tool_use":
-        return tool_call(block, at)
+        if strict:
+            return tool_call(block, at)
+        raw = block.get("input")
+        return ToolCallPart(
+            str(block.get("id") or ""),
+            str(block.get("name") or ""),
+            orjson.dumps(raw if isinstance(raw, dict) else {}).decode(),
+            picked(block, RESPONSE_TOOL_KEYS),
+        )
     if strict and not isinstance(kind, str):
         raise GatewayError.invalid(f"'{at}.type' must be a string", param=f"{at}.type")
     return None

@@ -164,7 +164,11 @@ def content_blocks(parts: tuple[Part, ...] | list[Part]) -> list[dict[str, Any]]
                 if thinking is not None:
                     out.append(thinking)
         elif isinstance(part, ToolCallPart):
-            out.append({"type": "tool_use", "id": part.id or c.new_id("toolu_"), "name": part.name, "input": b.tool_input(part.arguments)})
+            block = {"type": "tool_use", "id": part.id or c.new_id("toolu_"), "name": part.name, "input": b.tool_input(part.arguments)}
+            caller = b.own(part.provider_metadata).get("caller")
+            if caller:
+                block["caller"] = caller
+            out.append(block)
         elif isinstance(part, FilePart):
             continue  # Anthropic's messages carry no generated files
     return out

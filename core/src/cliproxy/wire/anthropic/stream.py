@@ -54,9 +54,6 @@ from cliproxy.wire.anthropic.response import (
 
 __all__ = ["MessageStreamDecoder", "MessageStreamEncoder"]
 
-_TOOL_KEYS = frozenset({"type", "id", "name", "input"})
-
-
 class _Block:
     """One upstream content block being decoded."""
 
@@ -186,7 +183,7 @@ class MessageStreamDecoder:
         kind = block.get("type")
         ir_index = self._next_index
         if kind == "text":
-            state = _Block("text", ir_index, b.extra(block, frozenset({"type", "text"})))
+            state = _Block("text", ir_index, b.picked(block, b.RESPONSE_TEXT_KEYS))
             text = block.get("text")
             if isinstance(text, str) and text:
                 self._open(state, out)
@@ -205,7 +202,7 @@ class MessageStreamDecoder:
             state = _Block("reasoning", ir_index, {WIRE: {"redacted_data": data}} if isinstance(data, str) and data else None)
             self._open(state, out)
         elif kind == "tool_use":
-            state = _Block("tool", ir_index, b.extra(block, _TOOL_KEYS))
+            state = _Block("tool", ir_index, b.picked(block, b.RESPONSE_TOOL_KEYS))
             state.opened = True
             out.append(ToolCallStart(ir_index, str(block.get("id") or c.new_id("toolu_")), str(block.get("name") or ""), state.meta))
             given = block.get("input")
@@ -338,6 +335,9 @@ class MessageStreamEncoder:
             elif isinstance(event, ToolCallStart):
                 self._close(out)
                 block = {"type": "tool_use", "id": event.id or c.new_id("toolu_"), "name": event.name, "input": {}}
+                caller = b.own(event.provider_metadata).get("caller")
+                if caller:
+                    block["caller"] = caller
                 self._start_block(event.index, "tool", block, out)
             elif isinstance(event, ReasoningStart):
                 self._close(out)
