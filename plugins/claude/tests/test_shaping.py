@@ -186,3 +186,10 @@ def test_structured_output_falls_back_to_an_instruction_on_older_models():
 def test_betas_leave_the_body():
     shaped = body(betas=["context-1m-2025-08-07", 3])
     assert shape_body(shaped, None) == ["context-1m-2025-08-07"] and "betas" not in shaped
+
+
+def test_malformed_blocks_are_left_for_the_upstream_to_judge():
+    messages = [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}, "odd", {"type": "tool_result", "tool_use_id": 5}]}]
+    shaped = body(messages=messages)
+    shape_body(shaped, caps_for("claude-sonnet-4-5"))
+    assert shaped["messages"] is messages

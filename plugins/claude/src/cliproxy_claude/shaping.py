@@ -45,6 +45,11 @@ COUNT_FIELDS = frozenset(
 
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
+_ID_CHARS = re.compile(r"[a-zA-Z0-9_-]+").fullmatch
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID_CHARS(value) is not None
 
 
 def sanitize_tool_id(value: str) -> str:
@@ -116,7 +121,18 @@ def clean_messages(messages: Any) -> Any:
             continue
         fixed: list[Any] | None = None
         for i, block in enumerate(content):
-            new = _clean_block(block)
+            # fast path: most blocks are text, signed thinking or calls with valid ids
+            kind = block.get("type") if type(block) is dict else None
+            if kind == "text":
+                new = block
+            elif kind == "thinking" and block.get("signature"):
+                new = block
+            elif kind == "tool_use" and _valid_id(block.get("id")):
+                new = block
+            elif kind == "tool_result" and _valid_id(block.get("tool_use_id")):
+                new = block
+            else:
+                new = _clean_block(block)
             if new is not block and fixed is None:
                 fixed = list(content[:i])
             if fixed is not None and new is not None:
