@@ -123,13 +123,7 @@ def clean_messages(messages: Any) -> Any:
         for i, block in enumerate(content):
             # fast path: most blocks are text, signed thinking or calls with valid ids
             kind = block.get("type") if type(block) is dict else None
-            if kind == "text":
-                new = block
-            elif kind == "thinking" and block.get("signature"):
-                new = block
-            elif kind == "tool_use" and _valid_id(block.get("id")):
-                new = block
-            elif kind == "tool_result" and _valid_id(block.get("tool_use_id")):
+            if kind == "text" or (kind == "thinking" and block.get("signature")) or (kind == "tool_use" and _valid_id(block.get("id"))) or (kind == "tool_result" and _valid_id(block.get("tool_use_id"))):
                 new = block
             else:
                 new = _clean_block(block)
