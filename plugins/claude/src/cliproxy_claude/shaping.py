@@ -85,6 +85,20 @@ def _clean_block(block: Any) -> Any:
     return block
 
 
+def _fine(block: Any) -> bool:
+    """The fast path: most blocks are text, signed thinking, or calls with valid ids."""
+    kind = block.get("type") if type(block) is dict else None
+    if kind == "text":
+        return True
+    if kind == "thinking":
+        return bool(block.get("signature"))
+    if kind == "tool_use":
+        return _valid_id(block.get("id"))
+    if kind == "tool_result":
+        return _valid_id(block.get("tool_use_id"))
+    return False
+
+
 def _as_blocks(content: Any) -> list[Any]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
@@ -121,12 +135,7 @@ def clean_messages(messages: Any) -> Any:
             continue
         fixed: list[Any] | None = None
         for i, block in enumerate(content):
-            # fast path: most blocks are text, signed thinking or calls with valid ids
-            kind = block.get("type") if type(block) is dict else None
-            if kind == "text" or (kind == "thinking" and block.get("signature")) or (kind == "tool_use" and _valid_id(block.get("id"))) or (kind == "tool_result" and _valid_id(block.get("tool_use_id"))):
-                new = block
-            else:
-                new = _clean_block(block)
+            new = block if _fine(block) else _clean_block(block)
             if new is not block and fixed is None:
                 fixed = list(content[:i])
             if fixed is not None and new is not None:
