@@ -32,6 +32,7 @@ import orjson
 
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.proxies import resolve_proxy
 from cliproxy.state.base import Cooldown, StateStore
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ class _Entry:
     path: Path | None
     file_data: dict[str, Any]
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
-    generation: int = 0
+    attempts: int = 0
+    failure: GatewayError | None = None
 
 
 class TokenManager:
@@ -137,8 +139,8 @@ class TokenManager:
         self._state = state
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
-        self.http: aiohttp.ClientSession | None = None
-        self.proxy: str | None = None
+        self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
+        self.default_proxy: str | None = None
 
     def track(
         self,
@@ -183,43 +185,56 @@ class TokenManager:
         refresh finished while this call waited for the lock.
         """
         entry = self._entry(credential)
-        generation = entry.generation
+        attempts = entry.attempts
         async with entry.lock:
-            if entry.generation != generation:
-                return entry.tokens  # refreshed while we waited
+            if entry.attempts != attempts:  # someone refreshed (or failed to) while we waited
+                if entry.failure is not None:
+                    raise entry.failure
+                return entry.tokens
             now = self._clock()
             if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 return entry.tokens
-            async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
-                shared = await self._shared_tokens(credential)
-                if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
-                    entry.auth_type.refresh_lead, now
-                ):
-                    self._adopt(entry, shared)  # another instance refreshed already
-                    return entry.tokens
-                try:
-                    fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
-                except GatewayError as error:
-                    await self._rest(credential, f"token refresh failed: {error.message}")
-                    raise GatewayError(
-                        status=401,
-                        kind=ErrorKind.AUTHENTICATION,
-                        message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
-                        provider=credential.provider,
-                    ) from None
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
-                    raise GatewayError(
-                        status=502,
-                        kind=ErrorKind.UPSTREAM,
-                        message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
-                        provider=credential.provider,
-                    ) from None
-                await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
-                self._adopt(entry, fresh)
-                await self._state.clear_cooldown(credential.id, None)
-                log.info("refreshed %s credential %s", credential.provider, credential.label)
+            try:
+                return await self._refresh_locked(credential, entry, now)
+            finally:
+                entry.attempts += 1  # completed, one way or the other: waiters use the outcome
+
+    async def _refresh_locked(self, credential: Credential, entry: _Entry, now: float) -> TokenSet:
+        """One refresh attempt, holding the in-process lock; takes the shared lock too."""
+        entry.failure = None
+        async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
+            shared = await self._shared_tokens(credential)
+            if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
+                entry.auth_type.refresh_lead, now
+            ):
+                self._adopt(entry, shared)  # another instance refreshed already
                 return entry.tokens
+            try:
+                session, proxy = self._session(credential)
+                fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
+            except GatewayError as error:
+                entry.failure = GatewayError(
+                    status=401,
+                    kind=ErrorKind.AUTHENTICATION,
+                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                    provider=credential.provider,
+                )
+                await self._rest(credential, f"token refresh failed: {error.message}")
+                raise entry.failure from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                entry.failure = GatewayError(
+                    status=502,
+                    kind=ErrorKind.UPSTREAM,
+                    message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
+                    provider=credential.provider,
+                )
+                await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
+                raise entry.failure from None
+            await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
+            self._adopt(entry, fresh)
+            await self._state.clear_cooldown(credential.id, None)
+            log.info("refreshed %s credential %s", credential.provider, credential.label)
+            return entry.tokens
 
     async def refresh_due(self) -> None:
         """Refresh every token that expires within its lead time (the background loop)."""
@@ -236,10 +251,12 @@ class TokenManager:
             await self.refresh_due()
             await asyncio.sleep(interval)
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.http is None:
+    def _session(self, credential: Credential) -> tuple[aiohttp.ClientSession, str | None]:
+        """The session and proxy for a refresh: the credential's own proxy-url, else the
+        gateway's (refreshing through the wrong route is how tokens go stale)."""
+        if self.session_for is None:
             raise GatewayError(status=500, kind=ErrorKind.INTERNAL, message="the gateway is not serving yet")
-        return self.http
+        return self.session_for(resolve_proxy(credential.proxy_url, self.default_proxy))
 
     async def _shared_tokens(self, credential: Credential) -> TokenSet | None:
         raw = await self._state.get_value(f"tokens:{credential.id}")
@@ -252,7 +269,6 @@ class TokenManager:
 
     def _adopt(self, entry: _Entry, tokens: TokenSet) -> None:
         entry.tokens = tokens
-        entry.generation += 1
         if entry.path is not None:
             content = entry.auth_type.dump(tokens, entry.file_data)
             try:

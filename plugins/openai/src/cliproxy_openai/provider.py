@@ -1,4 +1,5 @@
-"""Providers speaking the ``openai-chat`` wire: generic compatible servers and presets."""
+"""Providers speaking the ``openai-chat`` wire (or, per entry, ``openai-responses``):
+generic compatible servers and presets."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-
 from cliproxy import (
     Call,
     ConfigNode,
@@ -22,7 +22,15 @@ from cliproxy import (
 __all__ = ["PRESETS", "OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
 
 WIRE = "openai-chat"
+RESPONSES_WIRE = "openai-responses"
 USER_AGENT = "cliproxy/0.1"
+_WIRES = {"chat": WIRE, "responses": RESPONSES_WIRE}
+
+
+def read_wire(entry: ConfigNode) -> str:
+    """The entry's ``wire``: ``chat`` (``/chat/completions``, the default) or ``responses``
+    (``/responses``, for servers that serve the OpenAI Responses API)."""
+    return _WIRES[entry.str("wire", "chat", choices=tuple(_WIRES))]
 
 
 @attrs.frozen
@@ -34,6 +42,7 @@ class OpenAISettings:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     proxy_url: str | None = None
     completion_tokens_field: str = "max_tokens"
+    wire: str = WIRE
 
 
 class OpenAIChatProvider(Provider):
@@ -49,8 +58,10 @@ class OpenAIChatProvider(Provider):
     * :meth:`chat_url` / :meth:`models_url` -- endpoints under the base URL;
     * :meth:`parse_models` -- model ids from the ``/models`` answer.
 
-    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire;
-    ``discover_models`` lists ``/models`` when an entry names no models.
+    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire
+    -- or, for credentials whose settings say ``wire="openai-responses"``, posts
+    :meth:`build_responses_body` to :meth:`responses_url`; ``discover_models`` lists
+    ``/models`` when an entry names no models.
     """
 
     wire = WIRE
@@ -74,19 +85,32 @@ class OpenAIChatProvider(Provider):
             body[settings.completion_tokens_field] = body.pop("max_tokens")
         return body
 
+    def build_responses_body(self, call: Call) -> dict[str, Any]:
+        """The body for ``/responses`` (usage always comes in ``response.completed``)."""
+        return call.body_for(RESPONSES_WIRE)
+
     def chat_url(self, credential: Credential) -> str:
         return credential.settings.base_url + "/chat/completions"
+
+    def responses_url(self, credential: Credential) -> str:
+        return credential.settings.base_url + "/responses"
 
     def models_url(self, credential: Credential) -> str:
         return credential.settings.base_url + "/models"
 
     async def send(self, call: Call) -> UpstreamResponse:
+        settings: OpenAISettings = call.credential.settings
+        wire = getattr(settings, "wire", WIRE)
+        if wire == RESPONSES_WIRE:
+            url, body = self.responses_url(call.credential), self.build_responses_body(call)
+        else:
+            url, body = self.chat_url(call.credential), self.build_body(call)
         return await call.post(
-            self.chat_url(call.credential),
-            wire=WIRE,
-            json=self.build_body(call),
+            url,
+            wire=wire,
+            json=body,
             headers=self.headers(call.credential),
-            proxy=call.credential.settings.proxy_url,
+            proxy=settings.proxy_url,
         )
 
     def parse_models(self, data: Any) -> list[str] | None:
@@ -96,12 +120,8 @@ class OpenAIChatProvider(Provider):
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
     async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
-        settings: OpenAISettings = credential.settings
-        async with gateway.http.get(
-            self.models_url(credential),
-            headers=self.headers(credential),
-            proxy=settings.proxy_url or gateway.config.proxy_url,
-        ) as response:
+        session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
+        async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
             if response.status >= 400:
                 body = await response.read()
                 error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
@@ -124,6 +144,7 @@ class OpenAICompatibility(OpenAIChatProvider):
             if not fields.base_url:
                 raise entry.error(None, f"'{entry.path}.base-url' is required", hint="add 'base-url: https://host/v1'")
             disabled = entry.bool("disabled", False)
+            wire = read_wire(entry)
             keys = entry.nodes("api-key-entries")
             entry.done()
             if disabled:
@@ -138,7 +159,7 @@ class OpenAICompatibility(OpenAIChatProvider):
                 key_entries.append((None, fields.proxy_url, entry.location()))
             for api_key, proxy, where in key_entries:
                 settings = OpenAISettings(
-                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy
+                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
                 )
                 credentials.append(
                     Credential(
@@ -171,6 +192,7 @@ class OpenAIPreset(OpenAIChatProvider):
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=self.default_base_url)
+            wire = read_wire(entry)
             entry.done()
             settings = OpenAISettings(
                 base_url=fields.base_url or self.default_base_url,
@@ -178,6 +200,7 @@ class OpenAIPreset(OpenAIChatProvider):
                 headers=fields.headers,
                 proxy_url=fields.proxy_url,
                 completion_tokens_field=self.completion_tokens_field,
+                wire=wire,
             )
             credentials.append(
                 Credential(
