@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import attrs
 import orjson
 from cliproxy.ir import (
     FilePart,
@@ -26,6 +27,7 @@ from cliproxy.ir import (
     Usage,
     response_events,
 )
+from cliproxy.testing import strategies as shared
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.anthropic import Anthropic
 from hypothesis import HealthCheck, given, settings
@@ -242,3 +244,31 @@ def test_any_split_of_upstream_bytes_gives_the_same_events(path, cuts):
     events.extend(decoder.feed(data[last:]))
     events.extend(decoder.close())
     assert comparable(events) == comparable(expected)
+
+
+# -- the shared IR strategies (what every wire is checked against) -----------------------------
+
+
+@given(shared.requests(reasoning=False))
+@SETTINGS
+def test_shared_requests_survive_the_wire(request):
+    body = orjson.loads(orjson.dumps(T.encode_request(request, request.model)))
+    expected = attrs.evolve(request, max_tokens=request.max_tokens or 8192)
+    assert T.decode_request(body) == expected
+
+
+@given(shared.responses(), st.data())
+@SETTINGS
+def test_shared_responses_stream_and_whole_agree(response, data):
+    whole = T.decode_response(T.encode_response(response, ctx(response.model)))
+    usage = response.usage
+    assert whole.usage == attrs.evolve(
+        usage, reasoning_tokens=None, cache_read_tokens=usage.cache_read_tokens or 0, cache_write_tokens=0
+    )
+    assert whole.finish.reason == response.finish.reason
+    assert whole.parts == response.parts
+    encoder = T.stream_encoder(ctx(response.model))
+    streamed = encoder.encode(response_events(response)) + encoder.close()
+    builder = ResponseBuilder()
+    builder.feed(shared.decode_in_pieces(T.stream_decoder(), data.draw(shared.split_points(streamed))))
+    assert builder.build() == whole

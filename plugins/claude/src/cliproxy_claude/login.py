@@ -140,7 +140,14 @@ async def login(args: argparse.Namespace, ctx: LoginContext) -> str:
     if returned_state is not None and returned_state != state:
         raise _invalid("the sign-in answer belongs to another login attempt (state mismatch); start again")
     proxy = None if settings.proxy_url in ("direct", "none") else settings.proxy_url or ctx.config.proxy_url
-    async with aiohttp.ClientSession() as http:
+    connector = None
+    if proxy and proxy.startswith("socks"):
+        try:
+            from aiohttp_socks import ProxyConnector
+        except ImportError:
+            raise _invalid("a SOCKS proxy-url needs the aiohttp-socks package (pip install 'cliproxy[socks]')") from None
+        connector, proxy = ProxyConnector.from_url(proxy), None
+    async with aiohttp.ClientSession(connector=connector) as http:
         tokens = await exchange_code(
             http,
             settings,

@@ -302,6 +302,7 @@ class ClaudeAuth:
             },
         )
         priority = data.get("priority")
+        proxy = data.get("proxy_url") if isinstance(data.get("proxy_url"), str) and data.get("proxy_url") else settings.proxy_url
         credential = Credential(
             id=credential_id("claude-oauth", email or path.stem),
             provider=PROVIDER,
@@ -311,12 +312,8 @@ class ClaudeAuth:
             excluded_models=settings.excluded_models,
             priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else settings.priority,
             weight=settings.weight,
-            settings=ClaudeSettings(
-                base_url=settings.base_url,
-                oauth=True,
-                headers=settings.headers,
-                proxy_url=data.get("proxy_url") if isinstance(data.get("proxy_url"), str) else settings.proxy_url,
-            ),
+            proxy_url=proxy,
+            settings=ClaudeSettings(base_url=settings.base_url, oauth=True, headers=settings.headers, proxy_url=proxy),
             source=str(path),
         )
         return [(credential, tokens)]

@@ -32,12 +32,6 @@ WIRE = "anthropic"
 USER_AGENT = "cliproxy/0.1"
 
 
-def _proxy(settings: ClaudeSettings, gateway: Any) -> str | None:
-    if settings.proxy_url in ("direct", "none"):
-        return None
-    return settings.proxy_url or gateway.config.proxy_url or None
-
-
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
@@ -96,6 +90,7 @@ class ClaudeProvider(Provider):
                     excluded_models=fields.excluded_models,
                     priority=fields.priority,
                     weight=fields.weight,
+                    proxy_url=fields.proxy_url,
                     settings=settings,
                     source=entry.location(),
                 )
@@ -190,9 +185,8 @@ class ClaudeProvider(Provider):
         headers = auth_headers(settings, token)
         if settings.oauth:
             headers["anthropic-beta"] = OAUTH_BETA
-        async with gateway.http.get(
-            settings.base_url + "/v1/models", params={"limit": "1000"}, headers=headers, proxy=_proxy(settings, gateway)
-        ) as response:
+        session, proxy = gateway.http_for(credential, settings.proxy_url)
+        async with session.get(settings.base_url + "/v1/models", params={"limit": "1000"}, headers=headers, proxy=proxy) as response:
             if response.status >= 400:
                 raise RuntimeError(f"GET /v1/models answered {response.status}")
             data = await response.json(content_type=None)
