@@ -28,7 +28,7 @@ from cliproxy.wire import common as c
 
 WIRE = "anthropic"
 
-_TEXT_KEYS = frozenset({"type", "text"})
+TEXT_KEYS = frozenset({"type", "text"})
 _SOURCE_KEYS = frozenset({"type", "source"})
 _TOOL_USE_KEYS = frozenset({"type", "id", "name", "input"})
 _TOOL_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error"})
@@ -115,7 +115,7 @@ def content_part(block: Any, at: str) -> TextPart | FilePart | None:
     block = c.expect_map(block, at)
     kind = block.get("type")
     if kind == "text":
-        return TextPart(c.get_str(block, "text", at + ".", required=True) or "", extra(block, _TEXT_KEYS))
+        return TextPart(c.get_str(block, "text", at + ".", required=True) or "", extra(block, TEXT_KEYS))
     if kind == "image":
         part = _source_file(block, at, document=False)
         return part if isinstance(part, FilePart) else None
@@ -184,7 +184,7 @@ def assistant_part(block: Any, at: str, *, strict: bool = True) -> Part | None:
             if strict:
                 raise GatewayError.invalid(f"'{at}.text' must be a string", param=f"{at}.text")
             text = ""
-        return TextPart(text, extra(block, _TEXT_KEYS) if strict else picked(block, RESPONSE_TEXT_KEYS))
+        return TextPart(text, extra(block, TEXT_KEYS) if strict else picked(block, RESPONSE_TEXT_KEYS))
     if kind == "thinking":
         text = block.get("thinking")
         if not isinstance(text, str):

@@ -81,7 +81,7 @@ def _system(raw: Any) -> Message | None:
         block = c.expect_map(block, at)
         if block.get("type") != "text":
             raise GatewayError.invalid(f"'{at}.type' must be 'text'", param=f"{at}.type")
-        parts.append(TextPart(c.get_str(block, "text", at + ".", required=True) or "", b.extra(block, b._TEXT_KEYS)))
+        parts.append(TextPart(c.get_str(block, "text", at + ".", required=True) or "", b.extra(block, b.TEXT_KEYS)))
     return Message("system", parts) if parts else None
 
 
@@ -302,7 +302,7 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
             ]
     if turns and turns[-1]["role"] == "assistant":
         _strip_trailing_space(turns[-1]["content"])
-    if not turns:
+    if not turns:  # only system text (OpenAI clients do this): Anthropic needs a user turn
         turns.append({"role": "user", "content": [{"type": "text", "text": "Continue."}]})
     return system, turns
 
@@ -337,8 +337,8 @@ def _encode_tool_choice(choice: ToolChoice | None, parallel: bool | None) -> dic
         return None
     kind = choice.type if choice is not None else "auto"
     out: dict[str, Any] = {"type": {"required": "any"}.get(kind, kind)}
-    if kind == "tool":
-        out["name"] = choice.name if choice is not None else None
+    if choice is not None and kind == "tool":
+        out["name"] = choice.name
     if parallel is False and kind != "none":
         out["disable_parallel_tool_use"] = True
     return out
