@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from cliproxy.ir import Message, Reasoning, Request, TextPart
+from cliproxy.wire.anthropic import Anthropic
 from cliproxy_claude.models import caps_for
 from cliproxy_claude.shaping import sanitize_tool_id, shape_body
 
@@ -193,3 +195,27 @@ def test_malformed_blocks_are_left_for_the_upstream_to_judge():
     shaped = body(messages=messages)
     shape_body(shaped, caps_for("claude-sonnet-4-5"))
     assert shaped["messages"] is messages
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "model", "thinking", "effort"),
+    [
+        # Gemini 3 levels and Gemini 2.5 budgets arrive in the IR like OpenAI efforts do
+        (Reasoning(effort="high"), "claude-sonnet-4-5", {"type": "enabled", "budget_tokens": 24576}, None),
+        (Reasoning(effort="low"), "claude-opus-5-5", {"type": "adaptive"}, "low"),
+        (Reasoning(budget_tokens=-1), "claude-haiku-4-5", {"type": "enabled", "budget_tokens": 24576}, None),
+        (Reasoning(budget_tokens=200_000), "claude-opus-4-1", {"type": "enabled", "budget_tokens": 31999}, None),
+        (Reasoning(effort="none"), "claude-fable-5-1", None, "low"),
+        (Reasoning(effort="medium"), "claude-3-5-haiku-latest", None, None),
+    ],
+)
+def test_reasoning_from_any_door_lands_within_the_model_limits(reasoning, model, thinking, effort):
+    request = Request(model="x", messages=[Message("user", [TextPart("think")])], reasoning=reasoning)
+    shaped = Anthropic().encode_request(request, model)
+    shape_body(shaped, caps_for(model), explicit_max_tokens=False)
+    assert shaped.get("thinking") == thinking
+    assert shaped.get("output_config", {}).get("effort") == effort
+    caps = caps_for(model)
+    assert shaped["max_tokens"] <= caps.max_output
+    if thinking and thinking["type"] == "enabled":
+        assert 1024 <= thinking["budget_tokens"] < shaped["max_tokens"]
