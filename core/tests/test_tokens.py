@@ -199,3 +199,34 @@ async def test_an_instance_adopts_newer_shared_tokens_before_refreshing(upstream
         await b.state.close()
     assert server.spent == ["refresh-0", "refresh-1"] and server.rejected == []
     assert b.tokens.tokens(b.credentials[0]).access_token == "access-2"
+
+
+class SelfRefreshingProvider(oauth.TestOAuthProvider):
+    """A provider that, like cliproxy-claude, refreshes and retries a 401 on its own."""
+
+    async def send(self, call: Any) -> Any:
+        try:
+            return await super().send(call)
+        except oauth.GatewayError as error:
+            if error.status != 401:
+                raise
+        await call.gateway.tokens.refresh(call.credential, force=True)
+        return await super().send(call)
+
+
+class SelfRefreshingPlugin(oauth.Plugin):
+    @oauth.hookimpl
+    def register_providers(self, register: Any) -> None:
+        register(SelfRefreshingProvider())
+
+
+async def test_a_provider_that_refreshes_on_its_own_is_not_refreshed_twice(upstream, ok, tmp_path):
+    server = TokenServer(upstream, ok)
+    upstream.add("POST", "/v1/chat/completions", Reply.error(401, "account suspended"))  # no token helps
+    token_file(tmp_path, upstream, access="access-0", refresh="refresh-0", expires_at=time.time() + 3600)
+    app = gateway_app(config(tmp_path), plugins=[SelfRefreshingPlugin()])
+    async with asgi_client(app) as client:
+        answer = await chat(client)
+    assert answer.status_code == 401 and "account suspended" in answer.json()["error"]["message"]
+    assert server.spent == ["refresh-0"]  # the provider's refresh; the gateway saw the token change
+    assert len(upstream.requests_to("/v1/chat/completions")) == 2

@@ -140,12 +140,18 @@ def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayE
 async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
     """Attempt; after a 401 on an OAuth credential, refresh its token once and try again
     (another instance may have rotated it), before the credential is rested."""
+    tokens = gateway.tokens
+    if cand.credential not in tokens:
+        return await _attempt(gateway, call, cand, selection)
+    held = tokens.tokens(cand.credential).access_token
     try:
         return await _attempt(gateway, call, cand, selection)
     except GatewayError as error:
-        if error.status != 401 or error.code == REFRESH_FAILED or cand.credential not in gateway.tokens:
+        if error.status != 401 or error.code == REFRESH_FAILED:
             raise  # (a refresh that just failed is not tried again at once)
-    await gateway.tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
+        if tokens.tokens(cand.credential).access_token != held:
+            raise  # refreshed during the attempt (a provider that retries on its own): refused too
+    await tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
     return await _attempt(gateway, attrs.evolve(call, attempt=call.attempt + 1), cand, selection)
 
 
