@@ -172,8 +172,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
     from cliproxy.status import render_text
+    from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
 
     config = None
     path = _config_path(args.config)
