@@ -553,8 +553,12 @@ def _finish(raw: Any) -> Finish:
 def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> GatewayError:
     message = "upstream error"
     err_type = code = param = None
+    retry_info = None
+    if isinstance(obj, list) and len(obj) == 1:  # Gemini's OpenAI endpoint wraps errors in a list
+        obj = obj[0]
     if isinstance(obj, dict):
         err = obj.get("error", obj)
+        retry_info = c.retry_info_seconds(err)
         if isinstance(err, str):
             message = err
         elif isinstance(err, dict):
@@ -567,10 +571,11 @@ def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = 
                 message = f"{message}: {metadata['raw'][:500]}"
         if isinstance(obj.get("detail"), str):
             message = obj["detail"]
+    retry_after = c.retry_after_seconds(headers) if headers else None
     error = GatewayError.from_status(
         status,
         message,
-        retry_after=c.retry_after_seconds(headers) if headers else None,
+        retry_after=retry_info if retry_after is None else retry_after,
         param=param if isinstance(param, str) else None,
         code=str(code) if code is not None and not isinstance(code, int) else None,
         upstream_type=err_type if isinstance(err_type, str) else None,

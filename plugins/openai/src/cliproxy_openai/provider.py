@@ -149,15 +149,16 @@ class OpenAICompatibility(OpenAIChatProvider):
             entry.done()
             if disabled:
                 continue
-            key_entries: list[tuple[str | None, str | None, str]] = []
+            key_entries: list[tuple[str | None, str | None, int, str]] = []
             for key_entry in keys:
                 api_key = key_entry.str("api-key") or None
                 proxy = key_entry.str("proxy-url") or fields.proxy_url
+                weight = key_entry.int("weight", fields.weight, minimum=1)
                 key_entry.done()
-                key_entries.append((api_key, proxy, key_entry.location()))
+                key_entries.append((api_key, proxy, weight, key_entry.location()))
             if not key_entries:
-                key_entries.append((None, fields.proxy_url, entry.location()))
-            for api_key, proxy, where in key_entries:
+                key_entries.append((None, fields.proxy_url, fields.weight, entry.location()))
+            for api_key, proxy, weight, where in key_entries:
                 settings = OpenAISettings(
                     base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
                 )
@@ -170,7 +171,7 @@ class OpenAICompatibility(OpenAIChatProvider):
                         models=fields.models,
                         excluded_models=fields.excluded_models,
                         priority=fields.priority,
-                        weight=fields.weight,
+                        weight=weight,
                         any_model=not fields.models,
                         settings=settings,
                         source=where,
