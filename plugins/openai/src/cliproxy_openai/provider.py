@@ -27,13 +27,24 @@ USER_AGENT = "cliproxy/0.1"
 
 @attrs.frozen
 class OpenAISettings:
-    """What a credential needs to call an OpenAI-compatible API."""
+    """What a credential needs to call an OpenAI-compatible API.
+
+    Attributes:
+        base_url: The API root (``https://host/v1``); endpoints are appended to it.
+        api_key: Sent as ``Authorization: Bearer``; None for keyless servers.
+        headers: Extra request headers.
+        proxy_url: Proxy for this credential (None: the gateway's ``proxy-url``).
+        completion_tokens_field: Where translated requests put the output-token limit.
+        timeout: Seconds to wait for each upstream read -- the first token included --
+            before giving up with a 504 (None: the gateway's ``upstream-timeouts.read``).
+    """
 
     base_url: str
     api_key: str | None = attrs.field(default=None, repr=False)
     headers: Mapping[str, str] = attrs.field(factory=dict)
     proxy_url: str | None = None
     completion_tokens_field: str = "max_tokens"
+    timeout: float | None = None
 
 
 class OpenAIChatProvider(Provider):
@@ -49,8 +60,9 @@ class OpenAIChatProvider(Provider):
     * :meth:`chat_url` / :meth:`models_url` -- endpoints under the base URL;
     * :meth:`parse_models` -- model ids from the ``/models`` answer.
 
-    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire;
-    ``discover_models`` lists ``/models`` when an entry names no models.
+    ``send`` posts the body (waiting ``OpenAISettings.timeout`` per read when set) and
+    returns the upstream's answer in the ``openai-chat`` wire; ``discover_models`` lists
+    ``/models`` when an entry names no models.
     """
 
     wire = WIRE
@@ -87,6 +99,7 @@ class OpenAIChatProvider(Provider):
             json=self.build_body(call),
             headers=self.headers(call.credential),
             proxy=call.credential.settings.proxy_url,
+            timeout=getattr(call.credential.settings, "timeout", None),
         )
 
     def parse_models(self, data: Any) -> list[str] | None:
