@@ -23,6 +23,7 @@ from cliproxy.providers import (
 from cliproxy.tokens import AuthType, TokenSet, write_token_file
 from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.routing import ModelInfo
+from cliproxy.state.base import Cooldown
 from cliproxy.translate import ClientTranslator, Door, EncodeContext, StreamDecoder, StreamEncoder, UpstreamTranslator
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
     "CommonFields",
     "Config",
     "ConfigError",
+    "Cooldown",
     "ConfigNode",
     "Credential",
     "DirectResponse",
