@@ -985,7 +985,7 @@ class ChatStreamEncoder:
                 reason = _FINISH_OUT.get(event.finish.reason, "stop")
                 out.append(self._chunk(b"{}", orjson.dumps(reason)))
                 if self._include_usage:
-                    out.append(self._prefix[:-1] + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
+                    out.append(self._prefix + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
                 out.append(b"data: [DONE]\n\n")
             elif isinstance(event, StreamError):
                 self._finished = True
