@@ -21,13 +21,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from cliproxy.asgi import header_map, query_map
 from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.plugins import Plugins
 from cliproxy.state import StateStore
-from cliproxy.asgi import header_map, query_map
 from cliproxy.wire.openai_chat import encode_error as openai_error
 
 __all__ = ["create_app", "gateway_of"]

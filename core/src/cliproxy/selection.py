@@ -125,7 +125,7 @@ class Selector:
     async def record_failure(self, cand: Candidate, error: GatewayError) -> Cooldown | None:
         """Rest the candidate as the cooldown table says; returns the cooldown set."""
         now = self.clock()
-        whole, per_model = await self.state.get_cooldowns(cand.credential.id, cand.upstream_model)
+        _, per_model = await self.state.get_cooldowns(cand.credential.id, cand.upstream_model)
         decision = cooldown_for(error, now, per_model)
         if decision is None:
             return None

@@ -127,7 +127,8 @@ class _Entry:
     path: Path | None
     file_data: dict[str, Any]
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
-    generation: int = 0
+    attempts: int = 0
+    failure: GatewayError | None = None
 
 
 class TokenManager:
@@ -183,43 +184,55 @@ class TokenManager:
         refresh finished while this call waited for the lock.
         """
         entry = self._entry(credential)
-        generation = entry.generation
+        attempts = entry.attempts
         async with entry.lock:
-            if entry.generation != generation:
-                return entry.tokens  # refreshed while we waited
+            if entry.attempts != attempts:  # someone refreshed (or failed to) while we waited
+                if entry.failure is not None:
+                    raise entry.failure
+                return entry.tokens
             now = self._clock()
             if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 return entry.tokens
-            async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
-                shared = await self._shared_tokens(credential)
-                if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
-                    entry.auth_type.refresh_lead, now
-                ):
-                    self._adopt(entry, shared)  # another instance refreshed already
-                    return entry.tokens
-                try:
-                    fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
-                except GatewayError as error:
-                    await self._rest(credential, f"token refresh failed: {error.message}")
-                    raise GatewayError(
-                        status=401,
-                        kind=ErrorKind.AUTHENTICATION,
-                        message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
-                        provider=credential.provider,
-                    ) from None
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
-                    raise GatewayError(
-                        status=502,
-                        kind=ErrorKind.UPSTREAM,
-                        message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
-                        provider=credential.provider,
-                    ) from None
-                await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
-                self._adopt(entry, fresh)
-                await self._state.clear_cooldown(credential.id, None)
-                log.info("refreshed %s credential %s", credential.provider, credential.label)
+            try:
+                return await self._refresh_locked(credential, entry, now)
+            finally:
+                entry.attempts += 1  # completed, one way or the other: waiters use the outcome
+
+    async def _refresh_locked(self, credential: Credential, entry: _Entry, now: float) -> TokenSet:
+        """One refresh attempt, holding the in-process lock; takes the shared lock too."""
+        entry.failure = None
+        async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
+            shared = await self._shared_tokens(credential)
+            if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
+                entry.auth_type.refresh_lead, now
+            ):
+                self._adopt(entry, shared)  # another instance refreshed already
                 return entry.tokens
+            try:
+                fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
+            except GatewayError as error:
+                entry.failure = GatewayError(
+                    status=401,
+                    kind=ErrorKind.AUTHENTICATION,
+                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                    provider=credential.provider,
+                )
+                await self._rest(credential, f"token refresh failed: {error.message}")
+                raise entry.failure from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                entry.failure = GatewayError(
+                    status=502,
+                    kind=ErrorKind.UPSTREAM,
+                    message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
+                    provider=credential.provider,
+                )
+                await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
+                raise entry.failure from None
+            await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
+            self._adopt(entry, fresh)
+            await self._state.clear_cooldown(credential.id, None)
+            log.info("refreshed %s credential %s", credential.provider, credential.label)
+            return entry.tokens
 
     async def refresh_due(self) -> None:
         """Refresh every token that expires within its lead time (the background loop)."""
@@ -252,7 +265,6 @@ class TokenManager:
 
     def _adopt(self, entry: _Entry, tokens: TokenSet) -> None:
         entry.tokens = tokens
-        entry.generation += 1
         if entry.path is not None:
             content = entry.auth_type.dump(tokens, entry.file_data)
             try:

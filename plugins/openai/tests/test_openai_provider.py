@@ -8,7 +8,6 @@ import types
 import cliproxy_openai
 import openai
 import pytest
-
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 SIMPLE = "openai-chat/aibridge-chat_simple.nonstream.json"

@@ -12,7 +12,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import GatewayError
 from cliproxy.ir import FilePart
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,
@@ -325,7 +324,7 @@ def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
     if isinstance(block, dict):
         budget = block.get("max_tokens")
         level = block.get("effort") if isinstance(block.get("effort"), str) else effort
-        if block.get("enabled") is False or block.get("exclude") is True and level is None and budget is None:
+        if block.get("enabled") is False or (block.get("exclude") is True and level is None and budget is None):
             return Reasoning(effort="none") if block.get("enabled") is False else None
         return Reasoning(
             effort=level,
@@ -739,8 +738,8 @@ class ChatStreamDecoder:
             self._done = True
             out.append(StreamError(_error_from_body(_error_status(chunk["error"]), chunk)))
             return
-        if not self._started:
-            self._started = True
+        if not self._started and (chunk.get("id") or chunk.get("choices")):
+            self._started = True  # Azure opens with an id-less prompt-filter chunk: wait for a real one
             out.append(
                 StreamStart(
                     id=chunk.get("id") or None,
