@@ -13,8 +13,7 @@ import time
 import cliproxy_mlx
 import openai
 import pytest
-
-from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
+from cliproxy.testing import Reply, gateway_app, serve_app
 
 CHAT = "/v1/chat/completions"
 MODELS = "/v1/models"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
+import pytest
 from cliproxy import ir
 from cliproxy.wire.openai_chat import OpenAIChat
 from cliproxy_mlx.think import ThinkSplitter, split_response, split_think
-
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ import cliproxy_openrouter
 import httpx
 import openai
 import pytest
-
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 COMMENTS = "openrouter/CONSTRUCTED-stream-with-processing-comments.sse.txt"

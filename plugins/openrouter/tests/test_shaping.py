@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cliproxy_openrouter
 import pytest
-
 from cliproxy import Call, ClientRequest, ir
 from cliproxy.testing import gateway_app
 from cliproxy_openrouter.shaping import reasoning_object

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
+import pytest
 from cliproxy import ErrorKind, GatewayError, ir
 from cliproxy.wire.openai_chat import OpenAIChat
-
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 COMMENTS = "openrouter/CONSTRUCTED-stream-with-processing-comments.sse.txt"
 MIDSTREAM = "openrouter/CONSTRUCTED-stream-midstream-error.sse.txt"

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliproxy import hookimpl
+
 from cliproxy_mlx.provider import DEFAULT_BASE_URL, MLXProvider, MLXSettings
 
 __all__ = ["DEFAULT_BASE_URL", "MLXProvider", "MLXSettings"]

@@ -10,8 +10,6 @@ from typing import Any
 
 import attrs
 import orjson
-from cliproxy_openai import OpenAIChatProvider, OpenAISettings
-
 from cliproxy import (
     Call,
     ConfigNode,
@@ -25,6 +23,8 @@ from cliproxy import (
     read_common_fields,
 )
 from cliproxy.wire.openai_chat import OpenAIChat
+from cliproxy_openai import OpenAIChatProvider, OpenAISettings
+
 from cliproxy_mlx.errors import explain
 from cliproxy_mlx.health import Health
 from cliproxy_mlx.stream import LocalEvents, local_response

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
-
 from cliproxy import GatewayError, StreamDecoder, UpstreamResponse, estimate_tokens, ir
+
 from cliproxy_mlx.think import ThinkSplitter, split_response
 
 __all__ = ["LocalEvents", "fill_usage", "local_response"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import attrs
-
 from cliproxy import ir
 
 __all__ = ["ThinkSplitter", "split_response", "split_think"]

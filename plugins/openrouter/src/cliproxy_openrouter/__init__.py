@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliproxy import hookimpl
+
 from cliproxy_openrouter.provider import DEFAULT_BASE_URL, OpenRouterProvider, OpenRouterSettings
 
 __all__ = ["DEFAULT_BASE_URL", "OpenRouterProvider", "OpenRouterSettings"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-from cliproxy_openai import OpenAIChatProvider, OpenAISettings
-
 from cliproxy import (
     Call,
     ConfigNode,
@@ -22,7 +21,13 @@ from cliproxy import (
     mask_secret,
     read_common_fields,
 )
-from cliproxy_openrouter.shaping import add_reasoning_details, apply_provider_defaults, reasoning_object
+from cliproxy_openai import OpenAIChatProvider, OpenAISettings
+
+from cliproxy_openrouter.shaping import (
+    add_reasoning_details,
+    apply_provider_defaults,
+    reasoning_object,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "OpenRouterProvider", "OpenRouterSettings"]
 
@@ -188,8 +193,6 @@ class OpenRouterProvider(OpenAIChatProvider):
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self._tasks.clear()
