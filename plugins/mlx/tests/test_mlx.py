@@ -13,7 +13,7 @@ import time
 import cliproxy_mlx
 import openai
 import pytest
-from cliproxy.testing import Reply, gateway_app, serve_app
+from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 CHAT = "/v1/chat/completions"
 MODELS = "/v1/models"
@@ -307,3 +307,37 @@ def test_config_defaults_and_errors():
     assert "timeout" in str(caught.value)
     with pytest.raises(ConfigError):
         gateway_app(config({"timeout": "soon"}), plugins=[cliproxy_mlx])
+
+
+def test_a_stream_that_fails_before_its_first_token_fails_over():
+    error_first = b'data: {"error": {"message": "model failed to load", "type": "server_error"}}\n\n'
+    with FakeUpstream() as broken, FakeUpstream() as working:
+        for server in (broken, working):
+            server.add("GET", MODELS, Reply.json(MLX_MODELS))
+        broken.add("POST", CHAT, Reply.sse([error_first]))
+        working.add("POST", CHAT, think_stream(11))
+        cfg = config(
+            {"name": "a", "base-url": broken.url + "/v1", "priority": 1},
+            {"name": "b", "base-url": working.url + "/v1"},
+        )
+        with serve(cfg) as url:
+            chunks = list(
+                client(url).chat.completions.create(
+                    model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+            )
+        assert len(broken.requests_to(CHAT)) == 1 and len(working.requests_to(CHAT)) == 1
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello there!"
+
+
+def test_a_stream_cut_off_mid_answer_ends_with_an_error(upstream):
+    upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
+    events = [chunk({"content": "partial"}), chunk({"content": " answer"})]
+    upstream.add("POST", CHAT, Reply.sse([b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"never sent"], drop_after=2))
+    received = []
+    with serve(config({"base-url": upstream.url + "/v1"})) as url, pytest.raises(openai.APIError):
+        for c in client(url).chat.completions.create(
+            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}], stream=True
+        ):
+            received.append(c.choices[0].delta.content if c.choices else None)
+    assert "partial" in received
