@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.proxies import check_proxy_url
 
 __all__ = ["CommonFields", "Credential", "ModelEntry", "credential_id", "mask_secret", "read_common_fields"]
 
@@ -44,6 +45,8 @@ class Credential:
         weight: Relative share within its priority (round-robin).
         any_model: Serve any model name asked under ``prefix/`` (local servers, aggregators
             whose catalogue is not listed).
+        proxy_url: This credential's outbound proxy (``direct`` for none); None means the
+            gateway's ``proxy-url``. Used for its requests and its token refreshes.
         settings: Provider-owned details (base URL, key, headers), opaque to the core.
         source: Where it was defined (``config.yaml:12:5`` or a token file path).
     """
@@ -58,6 +61,7 @@ class Credential:
     priority: int = 0
     weight: int = 1
     any_model: bool = False
+    proxy_url: str | None = None
     settings: Any = None
     source: str = ""
 
@@ -154,6 +158,10 @@ def read_common_fields(
         if url and not url.startswith(("http://", "https://")):
             raise node.error("base-url", f"base-url '{url}' must start with http:// or https://")
     proxy = node.str("proxy-url") or None
+    if proxy is not None:
+        problem = check_proxy_url(proxy)
+        if problem:
+            raise node.error("proxy-url", problem)
     return CommonFields(
         api_key=key,
         base_url=url,

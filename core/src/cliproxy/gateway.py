@@ -25,6 +25,7 @@ from cliproxy.credentials import Credential, ModelEntry, dedupe
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
+from cliproxy.proxies import ProxySessions, resolve_proxy
 from cliproxy.registry import Translators
 from cliproxy.routing import Router
 from cliproxy.selection import Selector
@@ -71,6 +72,7 @@ class Gateway:
     router: Router = attrs.field(default=None)
     selector: Selector = attrs.field(default=None)
     http: aiohttp.ClientSession = attrs.field(default=None)
+    _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _authenticators: list[Callable[..., Any]] = attrs.Factory(list)
@@ -85,7 +87,7 @@ class Gateway:
         gateway = cls(config=config, plugins=plugins)
         gateway.state = state if state is not None else create_store(config.state)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
-        gateway.tokens.proxy = config.proxy_url
+        gateway.tokens.default_proxy = config.proxy_url
         gateway._register_translators()
         gateway._register_providers()
         gateway._register_auth_types()
@@ -212,7 +214,8 @@ class Gateway:
     async def start(self) -> None:
         """Open the HTTP session and start providers, discovery and token refresh."""
         self.http = create_session(self.config.upstream_timeouts)
-        self.tokens.http = self.http
+        self._sessions = ProxySessions(self.http, self.http.timeout)
+        self.tokens.session_for = self.session_for
         if not self.config.api_keys:
             log.warning("no api-keys configured: the gateway accepts requests from anyone who can reach it")
         for provider in self.providers.values():
@@ -263,9 +266,22 @@ class Gateway:
                 await provider.stop()
             except Exception:
                 log.exception("provider %s failed to stop cleanly", provider.name)
-        if self.http is not None:
-            await self.http.close()
+        if self._sessions is not None:
+            await self._sessions.close()
         await self.state.close()
+
+    def http_for(self, credential: Credential, proxy: str | None = None) -> tuple[aiohttp.ClientSession, str | None]:
+        """The HTTP session and ``proxy=`` argument for a request on behalf of
+        ``credential``: ``proxy`` if given, else the credential's ``proxy_url``, else the
+        gateway's ``proxy-url`` (``direct`` at any level means no proxy)."""
+        return self.session_for(resolve_proxy(proxy, credential.proxy_url, self.config.proxy_url))
+
+    def session_for(self, proxy: str | None) -> tuple[aiohttp.ClientSession, str | None]:
+        """The HTTP session for requests through ``proxy`` (None: direct), and the
+        ``proxy=`` argument to give it."""
+        if self._sessions is None:
+            raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message="the gateway has not been started")
+        return self._sessions.session_for(proxy)
 
     async def authenticate(self, request: InboundRequest) -> ClientIdentity:
         """Run the ``authenticate_client`` hooks; 401 in the caller's format if none accepts."""

@@ -32,6 +32,7 @@ import orjson
 
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.proxies import resolve_proxy
 from cliproxy.state.base import Cooldown, StateStore
 
 if TYPE_CHECKING:
@@ -138,8 +139,8 @@ class TokenManager:
         self._state = state
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
-        self.http: aiohttp.ClientSession | None = None
-        self.proxy: str | None = None
+        self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
+        self.default_proxy: str | None = None
 
     def track(
         self,
@@ -209,7 +210,8 @@ class TokenManager:
                 self._adopt(entry, shared)  # another instance refreshed already
                 return entry.tokens
             try:
-                fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
+                session, proxy = self._session(credential)
+                fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
             except GatewayError as error:
                 entry.failure = GatewayError(
                     status=401,
@@ -249,10 +251,12 @@ class TokenManager:
             await self.refresh_due()
             await asyncio.sleep(interval)
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.http is None:
+    def _session(self, credential: Credential) -> tuple[aiohttp.ClientSession, str | None]:
+        """The session and proxy for a refresh: the credential's own proxy-url, else the
+        gateway's (refreshing through the wrong route is how tokens go stale)."""
+        if self.session_for is None:
             raise GatewayError(status=500, kind=ErrorKind.INTERNAL, message="the gateway is not serving yet")
-        return self.http
+        return self.session_for(resolve_proxy(credential.proxy_url, self.default_proxy))
 
     async def _shared_tokens(self, credential: Credential) -> TokenSet | None:
         raw = await self._state.get_value(f"tokens:{credential.id}")

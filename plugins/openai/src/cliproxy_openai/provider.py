@@ -108,12 +108,8 @@ class OpenAIChatProvider(Provider):
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
     async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
-        settings: OpenAISettings = credential.settings
-        async with gateway.http.get(
-            self.models_url(credential),
-            headers=self.headers(credential),
-            proxy=settings.proxy_url or gateway.config.proxy_url,
-        ) as response:
+        session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
+        async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
             if response.status >= 400:
                 body = await response.read()
                 error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
