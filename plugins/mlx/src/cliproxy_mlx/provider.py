@@ -106,6 +106,7 @@ class MLXProvider(OpenAIChatProvider):
                     priority=fields.priority,
                     weight=fields.weight,
                     any_model=not fields.models,
+                    proxy_url=settings.proxy_url,
                     settings=settings,
                     source=entry.location(),
                 )
@@ -163,13 +164,10 @@ class MLXProvider(OpenAIChatProvider):
 
     async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
         """``GET /models``; a server that does not answer is marked down (see ``health``)."""
-        settings: MLXSettings = credential.settings
-        proxy = None if settings.proxy_url in (None, "direct", "none") else settings.proxy_url
         try:
+            session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
             async with asyncio.timeout(DISCOVERY_TIMEOUT):
-                async with gateway.http.get(
-                    self.models_url(credential), headers=self.headers(credential), proxy=proxy
-                ) as response:
+                async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
                     status = response.status
                     body = await response.read()
         except Exception as exc:

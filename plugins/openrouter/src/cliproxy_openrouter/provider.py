@@ -118,6 +118,7 @@ class OpenRouterProvider(OpenAIChatProvider):
                     priority=fields.priority,
                     weight=fields.weight,
                     any_model=not fields.models,
+                    proxy_url=settings.proxy_url,
                     settings=settings,
                     source=entry.location(),
                 )
