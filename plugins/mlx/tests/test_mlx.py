@@ -341,3 +341,18 @@ def test_a_stream_cut_off_mid_answer_ends_with_an_error(upstream):
         ):
             received.append(c.choices[0].delta.content if c.choices else None)
     assert "partial" in received
+
+
+def test_loopback_servers_are_distinct_per_machine_but_stable(monkeypatch):
+    import socket as socket_module
+
+    def ids(host: str) -> tuple[str, str]:
+        monkeypatch.setattr(socket_module, "gethostname", lambda: host)
+        local = gateway_app(config({}), plugins=[cliproxy_mlx]).state.gateway.credentials[0].id
+        remote = gateway_app(config({"base-url": "http://mac-studio.lan:8000/v1"}), plugins=[cliproxy_mlx]).state.gateway.credentials[0].id
+        return local, remote
+
+    first, second = ids("machine-a"), ids("machine-b")
+    assert first == ids("machine-a")  # stable across restarts
+    assert first[0] != second[0]  # each machine's own 127.0.0.1 server rests on its own
+    assert first[1] == second[1]  # a shared server is one credential everywhere

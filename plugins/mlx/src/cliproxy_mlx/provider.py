@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import orjson
@@ -36,6 +38,7 @@ log = logging.getLogger("cliproxy.mlx")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_PREFIX = "mlx"
 DISCOVERY_TIMEOUT = 10.0  # seconds for GET /models: a hung server must not stall discovery
+_LOOPBACK = ("localhost", "::1", "0.0.0.0")
 ASK_AGAIN_AFTER = 10.0  # at most one on-demand model-list refresh per credential this often
 
 
@@ -96,7 +99,7 @@ class MLXProvider(OpenAIChatProvider):
             entry.done()
             credentials.append(
                 Credential(
-                    id=credential_id("mlx", name, settings.base_url, fields.api_key),
+                    id=_credential_id(name, settings.base_url, fields.api_key),
                     provider=self.name,
                     label=f"mlx server {name} at {settings.base_url}"
                     + (f" (key {mask_secret(fields.api_key)})" if fields.api_key else ""),
@@ -240,6 +243,15 @@ class MLXProvider(OpenAIChatProvider):
 
     async def stop(self) -> None:
         await self._health.close()
+
+
+def _credential_id(name: str, base_url: str, api_key: str | None) -> str:
+    """Stable across restarts; for a loopback URL also per machine, since instances on
+    several machines sharing a state store each reach their *own* local server there,
+    and one machine's server being down must not rest the others'."""
+    host = urlsplit(base_url).hostname or ""
+    machine = socket.gethostname() if host in _LOOPBACK or host.startswith("127.") else None
+    return credential_id("mlx", name, base_url, api_key, machine)
 
 
 def _has_tools(call: Call) -> bool:
