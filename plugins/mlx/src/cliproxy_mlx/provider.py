@@ -213,18 +213,20 @@ class MLXProvider(OpenAIChatProvider):
         )
 
     def _check_soon(self, cred: Credential) -> None:
-        if self._gateway is not None:
-            self._health.spawn(self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}")
-
-    def _ask_for(self, cred: Credential, model: str) -> None:
-        """A model the server did not list: maybe it was just loaded; look again soon."""
-        if cred.models or self._gateway is None or any(e.name == model for e in cred.discovered):
+        """Ask the server for its models in the background, at most once per
+        ``ASK_AGAIN_AFTER`` seconds (many failing requests make one check)."""
+        if self._gateway is None:
             return
         now = self._gateway.clock()
         if now - self._asked.get(cred.id, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
             return
         self._asked[cred.id] = now
-        self._check_soon(cred)
+        self._health.spawn(self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}")
+
+    def _ask_for(self, cred: Credential, model: str) -> None:
+        """A model the server did not list: maybe it was just loaded; look again soon."""
+        if not cred.models and not any(e.name == model for e in cred.discovered):
+            self._check_soon(cred)
 
     async def start(self, gateway: Any) -> None:
         self._gateway = gateway
