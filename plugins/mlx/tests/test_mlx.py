@@ -356,3 +356,24 @@ def test_loopback_servers_are_distinct_per_machine_but_stable(monkeypatch):
     assert first == ids("machine-a")  # stable across restarts
     assert first[0] != second[0]  # each machine's own 127.0.0.1 server rests on its own
     assert first[1] == second[1]  # a shared server is one credential everywhere
+
+
+def test_the_seeds_openai_compatibility_pattern_still_serves_mlx_model_ids(upstream):
+    """The user guide's block for MLX servers, verbatim, with cliproxy-openai."""
+    import cliproxy_openai
+
+    upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
+    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "local-text-model", "choices": [{"index": 0, "message": {"role": "assistant", "content": "seeded"}, "finish_reason": "stop"}]}))
+    cfg = {
+        "api-keys": ["client-key"],
+        "openai-compatibility": [
+            {"name": "mlx-local", "prefix": "mlx", "base-url": upstream.url + "/v1", "api-key-entries": [{"api-key": "dummy-or-local-key"}]}
+        ],
+    }
+    with serve_app(gateway_app(cfg, plugins=[cliproxy_openai])) as url:
+        c = client(url)
+        wait_for(lambda: "mlx/local-text-model" in listed(c), "the discovered model")
+        answer = c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "seeded"
+    sent = upstream.requests_to(CHAT)[0]
+    assert sent.json["model"] == "local-text-model" and sent.headers["authorization"] == "Bearer dummy-or-local-key"

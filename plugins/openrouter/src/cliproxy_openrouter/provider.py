@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -35,6 +35,7 @@ log = logging.getLogger("cliproxy.openrouter")
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_REFRESH = 3600.0
+DISCOVERY_TIMEOUT = 30.0
 WIRE = "openai-chat"
 
 
@@ -156,6 +157,12 @@ class OpenRouterProvider(OpenAIChatProvider):
             raise
 
     # -- model list --------------------------------------------------------------------
+
+    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+        """OpenRouter's ``GET /models``, given up after ``DISCOVERY_TIMEOUT`` seconds so a
+        slow answer never holds up the discovery of other credentials."""
+        async with asyncio.timeout(DISCOVERY_TIMEOUT):
+            return await super().discover_models(credential, gateway)
 
     async def start(self, gateway: Any) -> None:
         for cred in gateway.credentials:
