@@ -377,3 +377,15 @@ def test_the_seeds_openai_compatibility_pattern_still_serves_mlx_model_ids(upstr
     assert answer.choices[0].message.content == "seeded"
     sent = upstream.requests_to(CHAT)[0]
     assert sent.json["model"] == "local-text-model" and sent.headers["authorization"] == "Bearer dummy-or-local-key"
+
+
+def test_a_server_without_a_model_list_is_up_and_serves_prefixed_names(upstream):
+    # no GET /v1/models route: the fake answers 404, as servers without the endpoint do
+    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}]}))
+    app = gateway_app(config({"base-url": upstream.url + "/v1"}), plugins=[cliproxy_mlx])
+    with serve_app(app) as url:
+        c = client(url)
+        wait_for(lambda: upstream.requests_to(MODELS), "the model-list request")
+        answer = c.chat.completions.create(model="mlx/whatever-is-loaded", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "fine"
+        assert not gateway_cooldowns(app.state.gateway, url)

@@ -74,6 +74,7 @@ class MLXProvider(OpenAIChatProvider):
         self._health = Health()
         self._translator = OpenAIChat()
         self._asked: dict[str, float] = {}
+        self._unlisted: set[str] = set()  # servers without a model list (warned once)
         self._gateway: Any = None
 
     # -- config ------------------------------------------------------------------------
@@ -181,6 +182,9 @@ class MLXProvider(OpenAIChatProvider):
             return None
         await self._health.mark_up(credential, gateway)
         if status >= 400:
+            if credential.id in self._unlisted:
+                return None
+            self._unlisted.add(credential.id)
             log.warning(
                 "%s does not list its models (GET /models answered %s); configured models and %s/<model> still work",
                 credential.label,
