@@ -291,11 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
+        from cliproxy.errors import GatewayError
         from cliproxy.plugins import PluginError
 
         if isinstance(error, PluginError):
             print(f"error: {error}", file=sys.stderr)
             return 2
+        if isinstance(error, GatewayError):  # a login flow or plugin command that failed cleanly
+            print(f"error: {error.message}", file=sys.stderr)
+            return 1
         raise
 
 

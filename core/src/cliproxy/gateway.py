@@ -48,6 +48,7 @@ KNOWN_PLUGIN_BLOCKS = {
     "novita": "cliproxy-openai",
     "siliconflow": "cliproxy-openai",
     "claude-api-key": "cliproxy-claude",
+    "claude-oauth": "cliproxy-claude",
     "gemini-api-key": "cliproxy-gemini",
     "openrouter": "cliproxy-openrouter",
     "mlx": "cliproxy-mlx",
