@@ -23,7 +23,10 @@ OLLAMA_MODELS = "local-openai-compat/CONSTRUCTED-ollama-models.json"
 VLLM_MODELS = "local-openai-compat/CONSTRUCTED-vllm-models.json"
 DEEPSEEK = "local-openai-compat/vercel-deepseek-reasoning.json"
 LEGACY_ERROR = "local-openai-compat/CONSTRUCTED-vllm-error-legacy.json"
-MLX_MODELS = {"object": "list", "data": [{"id": "local-text-model", "object": "model", "created": 1, "owned_by": "mlx"}]}
+MLX_MODELS = {
+    "object": "list",
+    "data": [{"id": "local-text-model", "object": "model", "created": 1, "owned_by": "mlx"}],
+}
 
 
 def config(*entries: dict, **top: object) -> dict:
@@ -67,7 +70,9 @@ def think_stream(size: int) -> Reply:
     pieces = ["<think>", "\nThe user", " says hi.\n</", "think>\n\n", "Hello", " there!"]
     events = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": p}) for p in pieces]
     events.append(chunk({}, "stop"))
-    data = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    data = (
+        b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    )
     return Reply.sse([data[i : i + size] for i in range(0, len(data), size)])
 
 
@@ -76,15 +81,21 @@ def test_discovered_models_are_listed_and_served_under_the_prefix(upstream, reco
     upstream.add("POST", CHAT, Reply.json(json.loads(recording(DEEPSEEK).read_text())))
     with serve(config({"base-url": upstream.url + "/v1"})) as url:
         c = client(url)
-        ids = wait_for(lambda: (s := listed(c)) and "mlx/Qwen/Qwen3-8B" in s and s, "the discovered model")
+        ids = wait_for(
+            lambda: (s := listed(c)) and "mlx/Qwen/Qwen3-8B" in s and s, "the discovered model"
+        )
         assert "mlx/Qwen/Qwen3-8B" in ids
-        answer = c.chat.completions.create(model="mlx/Qwen/Qwen3-8B", messages=[{"role": "user", "content": "r's?"}])
+        answer = c.chat.completions.create(
+            model="mlx/Qwen/Qwen3-8B", messages=[{"role": "user", "content": "r's?"}]
+        )
     sent = upstream.requests_to(CHAT)[0]
     assert sent.json["model"] == "Qwen/Qwen3-8B"
     assert "authorization" not in sent.headers  # no api-key configured: none sent
     assert answer.model == "mlx/Qwen/Qwen3-8B"
     assert "three" in answer.choices[0].message.content
-    assert (answer.choices[0].message.model_extra or {})["reasoning_content"].startswith("We are asked")
+    assert (answer.choices[0].message.model_extra or {})["reasoning_content"].startswith(
+        "We are asked"
+    )
     assert answer.usage.prompt_tokens == 18 and answer.usage.completion_tokens == 345
 
 
@@ -95,12 +106,22 @@ def test_think_tags_in_a_non_stream_answer_become_reasoning_and_usage_is_estimat
         "object": "chat.completion",
         "created": 1,
         "model": "local-text-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "<think>\nGreeting.\n</think>\n\nHello!"}, "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "<think>\nGreeting.\n</think>\n\nHello!",
+                },
+                "finish_reason": "stop",
+            }
+        ],
     }
     upstream.add("POST", CHAT, Reply.json(body))
     with serve(config({"base-url": upstream.url + "/v1", "api-key": "local-key"})) as url:
         answer = client(url).chat.completions.create(
-            model="mlx/local-text-model", messages=[{"role": "user", "content": "Say hello to the whole wide world"}]
+            model="mlx/local-text-model",
+            messages=[{"role": "user", "content": "Say hello to the whole wide world"}],
         )
     assert upstream.requests_to(CHAT)[0].headers["authorization"] == "Bearer local-key"
     assert answer.choices[0].message.content == "Hello!"
@@ -121,7 +142,11 @@ def test_think_tags_split_across_network_reads_stream_as_reasoning(upstream, siz
                 stream_options={"include_usage": True},
             )
         )
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+        for c in chunks
+        if c.choices
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert reasoning == "The user says hi."
     assert text == "Hello there!"
@@ -144,21 +169,32 @@ def test_server_usage_and_reasoning_content_are_kept(upstream, recording):
             )
         )
     assert chunks[-1].usage.prompt_tokens == 20 and chunks[-1].usage.completion_tokens == 12
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+        for c in chunks
+        if c.choices
+    )
     assert reasoning == "Thinking..."
 
 
 def test_ollama_tool_call_arrives_whole(upstream, recording):
     upstream.add("GET", MODELS, Reply.json(json.loads(recording(OLLAMA_MODELS).read_text())))
     upstream.add("POST", CHAT, Reply.sse_file(recording(OLLAMA_TOOLS)))
-    with serve(config({"name": "ollama", "base-url": upstream.url + "/v1", "prefix": "ollama"})) as url:
+    with serve(
+        config({"name": "ollama", "base-url": upstream.url + "/v1", "prefix": "ollama"})
+    ) as url:
         c = client(url)
         wait_for(lambda: "ollama/qwen3:8b" in listed(c), "ollama's models")
         chunks = list(
             c.chat.completions.create(
                 model="ollama/qwen3:8b",
                 messages=[{"role": "user", "content": "weather in Paris?"}],
-                tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {"name": "get_weather", "parameters": {"type": "object"}},
+                    }
+                ],
                 stream=True,
             )
         )
@@ -168,30 +204,66 @@ def test_ollama_tool_call_arrives_whole(upstream, recording):
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
-OLLAMA_NO_TOOLS = {"error": {"message": "registry.ollama.ai/library/gemma:2b does not support tools", "type": "api_error", "param": None, "code": None}}
-VLLM_NO_TOOLS = {"object": "error", "message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', "type": "BadRequestError", "param": None, "code": 400}
+OLLAMA_NO_TOOLS = {
+    "error": {
+        "message": "registry.ollama.ai/library/gemma:2b does not support tools",
+        "type": "api_error",
+        "param": None,
+        "code": None,
+    }
+}
+VLLM_NO_TOOLS = {
+    "object": "error",
+    "message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
 
 
-@pytest.mark.parametrize(("status", "body"), [(400, OLLAMA_NO_TOOLS), (400, VLLM_NO_TOOLS), (500, {"error": "tools param requires --jinja flag"})])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, OLLAMA_NO_TOOLS),
+        (400, VLLM_NO_TOOLS),
+        (500, {"error": "tools param requires --jinja flag"}),
+    ],
+)
 def test_a_model_that_rejects_tools_gets_a_clear_400(upstream, status, body):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
     upstream.add("POST", CHAT, Reply.json(body, status=status))
-    with serve(config({"base-url": upstream.url + "/v1"})) as url, pytest.raises(openai.BadRequestError) as caught:
+    with (
+        serve(config({"base-url": upstream.url + "/v1"})) as url,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
         client(url).chat.completions.create(
             model="mlx/gemma:2b",
             messages=[{"role": "user", "content": "hi"}],
-            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            tools=[
+                {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+            ],
         )
     message = caught.value.message
-    assert "mlx/gemma:2b" in message and "does not accept tools" in message and "without 'tools'" in message
-    assert caught.value.body["param"] == "tools" and caught.value.body["code"] == "tools_not_supported"
+    assert (
+        "mlx/gemma:2b" in message
+        and "does not accept tools" in message
+        and "without 'tools'" in message
+    )
+    assert (
+        caught.value.body["param"] == "tools" and caught.value.body["code"] == "tools_not_supported"
+    )
 
 
 def test_errors_without_tools_keep_their_meaning(upstream, recording):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
     upstream.add("POST", CHAT, Reply(status=400, body=recording(LEGACY_ERROR).read_bytes()))
-    with serve(config({"base-url": upstream.url + "/v1"})) as url, pytest.raises(openai.BadRequestError) as caught:
-        client(url).chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
+    with (
+        serve(config({"base-url": upstream.url + "/v1"})) as url,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        client(url).chat.completions.create(
+            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
+        )
     assert "maximum context length" in caught.value.message
 
 
@@ -200,18 +272,35 @@ def test_a_slow_first_token_times_out_with_a_hint(upstream):
     upstream.add("POST", CHAT, Reply.json({"choices": []}, delay=3))
     cfg = config({"base-url": upstream.url + "/v1", "timeout": 0.3}, **{"request-retry": 0})
     with serve(cfg) as url, pytest.raises(openai.APIStatusError) as caught:
-        client(url).chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
+        client(url).chat.completions.create(
+            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
+        )
     assert caught.value.status_code == 504
     assert "raise 'timeout'" in caught.value.message
 
 
 def test_a_patient_timeout_waits_for_a_slow_first_token(upstream):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
-    upstream.add("POST", CHAT, Reply.sse([b"data: " + json.dumps(chunk({"content": "late"}, "stop")).encode() + b"\n\ndata: [DONE]\n\n"], delay=0.5))
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.sse(
+            [
+                b"data: "
+                + json.dumps(chunk({"content": "late"}, "stop")).encode()
+                + b"\n\ndata: [DONE]\n\n"
+            ],
+            delay=0.5,
+        ),
+    )
     cfg = config({"base-url": upstream.url + "/v1", "timeout": 30})
     with serve(cfg) as url:
         chunks = list(
-            client(url).chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}], stream=True)
+            client(url).chat.completions.create(
+                model="mlx/local-text-model",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+            )
         )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "late"
 
@@ -224,7 +313,9 @@ def free_port() -> int:
 
 def test_a_server_that_is_down_does_not_block_start_up_and_rests_with_a_reason():
     port = free_port()  # nothing listens here
-    cfg = config({"base-url": f"http://127.0.0.1:{port}/v1", "retry-interval": 60}, **{"request-retry": 0})
+    cfg = config(
+        {"base-url": f"http://127.0.0.1:{port}/v1", "retry-interval": 60}, **{"request-retry": 0}
+    )
     app = gateway_app(cfg, plugins=[cliproxy_mlx])
     gateway = app.state.gateway
     with serve_app(app) as url:
@@ -234,7 +325,9 @@ def test_a_server_that_is_down_does_not_block_start_up_and_rests_with_a_reason()
         (cooldown,) = resting.values()
         assert "server unreachable" in cooldown.reason and f"127.0.0.1:{port}" in cooldown.reason
         with pytest.raises(openai.APIStatusError) as caught:
-            c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
+            c.chat.completions.create(
+                model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
+            )
         assert caught.value.status_code in (429, 503)
 
 
@@ -245,33 +338,97 @@ def gateway_cooldowns(gateway, url: str):
 
 
 def test_a_server_that_comes_back_is_used_and_its_models_listed(upstream):
-    upstream.add("GET", MODELS, [Reply.json({"error": "loading model"}, status=503), Reply.json(MLX_MODELS)])
-    upstream.add("POST", CHAT, Reply.sse([b"data: " + json.dumps(chunk({"content": "back"}, "stop")).encode() + b"\n\ndata: [DONE]\n\n"]))
+    upstream.add(
+        "GET", MODELS, [Reply.json({"error": "loading model"}, status=503), Reply.json(MLX_MODELS)]
+    )
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.sse(
+            [
+                b"data: "
+                + json.dumps(chunk({"content": "back"}, "stop")).encode()
+                + b"\n\ndata: [DONE]\n\n"
+            ]
+        ),
+    )
     cfg = config({"base-url": upstream.url + "/v1", "retry-interval": 0.1})
     app = gateway_app(cfg, plugins=[cliproxy_mlx])
     with serve_app(app) as url:
         c = client(url)
-        wait_for(lambda: "mlx/local-text-model" in listed(c), "the model after the server came back")
+        wait_for(
+            lambda: "mlx/local-text-model" in listed(c), "the model after the server came back"
+        )
         assert len(upstream.requests_to(MODELS)) >= 2
         assert not gateway_cooldowns(app.state.gateway, url)
-        chunks = list(c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}], stream=True))
+        chunks = list(
+            c.chat.completions.create(
+                model="mlx/local-text-model",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+            )
+        )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "back"
 
 
 def test_asking_for_an_unlisted_model_looks_again(upstream):
-    upstream.add("GET", MODELS, [Reply.json(MLX_MODELS), Reply.json({"data": [*MLX_MODELS["data"], {"id": "qwen3-4b"}]})])
-    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "qwen3-4b", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}))
+    upstream.add(
+        "GET",
+        MODELS,
+        [Reply.json(MLX_MODELS), Reply.json({"data": [*MLX_MODELS["data"], {"id": "qwen3-4b"}]})],
+    )
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "x",
+                "model": "qwen3-4b",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "ok"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
     with serve(config({"base-url": upstream.url + "/v1", "models-refresh-interval": 0})) as url:
         c = client(url)
         wait_for(lambda: "mlx/local-text-model" in listed(c), "the first list")
-        assert c.chat.completions.create(model="mlx/qwen3-4b", messages=[{"role": "user", "content": "hi"}])
+        assert c.chat.completions.create(
+            model="mlx/qwen3-4b", messages=[{"role": "user", "content": "hi"}]
+        )
         wait_for(lambda: "mlx/qwen3-4b" in listed(c), "the model the client asked for")
 
 
 def test_configured_models_skip_discovery_but_are_health_checked(upstream):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
-    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}))
-    cfg = config({"base-url": upstream.url + "/v1", "prefix": "", "models": [{"name": "mlx-community/Qwen3-4B-4bit", "alias": "qwen"}]})
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "x",
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "ok"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
+    cfg = config(
+        {
+            "base-url": upstream.url + "/v1",
+            "prefix": "",
+            "models": [{"name": "mlx-community/Qwen3-4B-4bit", "alias": "qwen"}],
+        }
+    )
     with serve(cfg) as url:
         c = client(url)
         assert listed(c) == {"qwen"}
@@ -282,16 +439,38 @@ def test_configured_models_skip_discovery_but_are_health_checked(upstream):
 
 def test_gateway_proxy_url_does_not_apply_to_local_servers(upstream):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
-    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "direct"}, "finish_reason": "stop"}]}))
-    cfg = config({"base-url": upstream.url + "/v1"}, **{"proxy-url": f"http://127.0.0.1:{free_port()}"})
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "x",
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "direct"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
+    cfg = config(
+        {"base-url": upstream.url + "/v1"}, **{"proxy-url": f"http://127.0.0.1:{free_port()}"}
+    )
     with serve(cfg) as url:
-        answer = client(url).chat.completions.create(model="mlx/m", messages=[{"role": "user", "content": "hi"}])
+        answer = client(url).chat.completions.create(
+            model="mlx/m", messages=[{"role": "user", "content": "hi"}]
+        )
     assert answer.choices[0].message.content == "direct"
 
 
 def test_nothing_mlx_specific_is_imported():
     code = "import sys, cliproxy_mlx; bad = sorted(m for m in sys.modules if m.split('.')[0] in {'mlx', 'mlx_lm', 'mlx_vlm', 'torch', 'transformers'}); print(bad)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -300,7 +479,11 @@ def test_config_defaults_and_errors():
 
     app = gateway_app(config({}), plugins=[cliproxy_mlx])
     (cred,) = app.state.gateway.credentials
-    assert cred.prefix == "mlx" and cred.settings.base_url == "http://127.0.0.1:8000/v1" and cred.any_model
+    assert (
+        cred.prefix == "mlx"
+        and cred.settings.base_url == "http://127.0.0.1:8000/v1"
+        and cred.any_model
+    )
     assert cred.settings.api_key is None and cred.settings.timeout is None
     with pytest.raises(ConfigError) as caught:
         gateway_app(config({"timout": 30}), plugins=[cliproxy_mlx])
@@ -310,7 +493,9 @@ def test_config_defaults_and_errors():
 
 
 def test_a_stream_that_fails_before_its_first_token_fails_over():
-    error_first = b'data: {"error": {"message": "model failed to load", "type": "server_error"}}\n\n'
+    error_first = (
+        b'data: {"error": {"message": "model failed to load", "type": "server_error"}}\n\n'
+    )
     with FakeUpstream() as broken, FakeUpstream() as working:
         for server in (broken, working):
             server.add("GET", MODELS, Reply.json(MLX_MODELS))
@@ -323,7 +508,9 @@ def test_a_stream_that_fails_before_its_first_token_fails_over():
         with serve(cfg) as url:
             chunks = list(
                 client(url).chat.completions.create(
-                    model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}], stream=True
+                    model="mlx/local-text-model",
+                    messages=[{"role": "user", "content": "hi"}],
+                    stream=True,
                 )
             )
         assert len(broken.requests_to(CHAT)) == 1 and len(working.requests_to(CHAT)) == 1
@@ -333,7 +520,14 @@ def test_a_stream_that_fails_before_its_first_token_fails_over():
 def test_a_stream_cut_off_mid_answer_ends_with_an_error(upstream):
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
     events = [chunk({"content": "partial"}), chunk({"content": " answer"})]
-    upstream.add("POST", CHAT, Reply.sse([b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"never sent"], drop_after=2))
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.sse(
+            [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"never sent"],
+            drop_after=2,
+        ),
+    )
     received = []
     with serve(config({"base-url": upstream.url + "/v1"})) as url, pytest.raises(openai.APIError):
         for c in client(url).chat.completions.create(
@@ -349,7 +543,13 @@ def test_loopback_servers_are_distinct_per_machine_but_stable(monkeypatch):
     def ids(host: str) -> tuple[str, str]:
         monkeypatch.setattr(socket_module, "gethostname", lambda: host)
         local = gateway_app(config({}), plugins=[cliproxy_mlx]).state.gateway.credentials[0].id
-        remote = gateway_app(config({"base-url": "http://mac-studio.lan:8000/v1"}), plugins=[cliproxy_mlx]).state.gateway.credentials[0].id
+        remote = (
+            gateway_app(
+                config({"base-url": "http://mac-studio.lan:8000/v1"}), plugins=[cliproxy_mlx]
+            )
+            .state.gateway.credentials[0]
+            .id
+        )
         return local, remote
 
     first, second = ids("machine-a"), ids("machine-b")
@@ -363,29 +563,73 @@ def test_the_seeds_openai_compatibility_pattern_still_serves_mlx_model_ids(upstr
     import cliproxy_openai
 
     upstream.add("GET", MODELS, Reply.json(MLX_MODELS))
-    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "local-text-model", "choices": [{"index": 0, "message": {"role": "assistant", "content": "seeded"}, "finish_reason": "stop"}]}))
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "x",
+                "model": "local-text-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "seeded"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
     cfg = {
         "api-keys": ["client-key"],
         "openai-compatibility": [
-            {"name": "mlx-local", "prefix": "mlx", "base-url": upstream.url + "/v1", "api-key-entries": [{"api-key": "dummy-or-local-key"}]}
+            {
+                "name": "mlx-local",
+                "prefix": "mlx",
+                "base-url": upstream.url + "/v1",
+                "api-key-entries": [{"api-key": "dummy-or-local-key"}],
+            }
         ],
     }
     with serve_app(gateway_app(cfg, plugins=[cliproxy_openai])) as url:
         c = client(url)
         wait_for(lambda: "mlx/local-text-model" in listed(c), "the discovered model")
-        answer = c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
+        answer = c.chat.completions.create(
+            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
+        )
     assert answer.choices[0].message.content == "seeded"
     sent = upstream.requests_to(CHAT)[0]
-    assert sent.json["model"] == "local-text-model" and sent.headers["authorization"] == "Bearer dummy-or-local-key"
+    assert (
+        sent.json["model"] == "local-text-model"
+        and sent.headers["authorization"] == "Bearer dummy-or-local-key"
+    )
 
 
 def test_a_server_without_a_model_list_is_up_and_serves_prefixed_names(upstream):
     # no GET /v1/models route: the fake answers 404, as servers without the endpoint do
-    upstream.add("POST", CHAT, Reply.json({"id": "x", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}]}))
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "x",
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "fine"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
     app = gateway_app(config({"base-url": upstream.url + "/v1"}), plugins=[cliproxy_mlx])
     with serve_app(app) as url:
         c = client(url)
         wait_for(lambda: upstream.requests_to(MODELS), "the model-list request")
-        answer = c.chat.completions.create(model="mlx/whatever-is-loaded", messages=[{"role": "user", "content": "hi"}])
+        answer = c.chat.completions.create(
+            model="mlx/whatever-is-loaded", messages=[{"role": "user", "content": "hi"}]
+        )
         assert answer.choices[0].message.content == "fine"
         assert not gateway_cooldowns(app.state.gateway, url)

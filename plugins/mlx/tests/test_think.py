@@ -74,16 +74,26 @@ def check_lifecycle(events: list[ir.StreamEvent]) -> None:
 
 
 def test_stream_with_tags_split_inside():
-    events = split_stream(content_stream(["<th", "ink>\nHmm", ", let me see.</th", "ink>", "\n\nHel", "lo"], tool=True))
+    events = split_stream(
+        content_stream(
+            ["<th", "ink>\nHmm", ", let me see.</th", "ink>", "\n\nHel", "lo"], tool=True
+        )
+    )
     check_lifecycle(events)
     response = fold(events)
-    assert [type(p).__name__ for p in response.parts] == ["ReasoningPart", "TextPart", "ToolCallPart"]
+    assert [type(p).__name__ for p in response.parts] == [
+        "ReasoningPart",
+        "TextPart",
+        "ToolCallPart",
+    ]
     assert response.parts[0].text == "Hmm, let me see."
     assert response.text == "Hello"
     assert response.parts[2].name == "f"
 
 
-PIECES = st.sampled_from(["<think>", "</think>", "<th", "ink>", "</", "think", ">", " ", "\n", "a", "b c", "<", "x>"])
+PIECES = st.sampled_from(
+    ["<think>", "</think>", "<th", "ink>", "</", "think", ">", " ", "\n", "a", "b c", "<", "x>"]
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -99,14 +109,21 @@ def test_any_split_gives_the_whole_texts_split(words, data, tool):
     reasoning, answer = split_think(text)
     assert "".join(p.text for p in streamed.parts if isinstance(p, ir.ReasoningPart)) == reasoning
     assert streamed.text == answer
-    whole = split_response(ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else []))
+    whole = split_response(
+        ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else [])
+    )
     assert [p for p in streamed.parts if not isinstance(p, ir.ToolCallPart)] == list(whole.parts)
 
 
 def test_reasoning_content_from_the_server_is_left_alone(recording):
     decoder = OpenAIChat().stream_decoder()
-    raw = recording("local-openai-compat/CONSTRUCTED-llamacpp-server-stream-reasoning-usage-timings.sse.txt").read_bytes()
+    raw = recording(
+        "local-openai-compat/CONSTRUCTED-llamacpp-server-stream-reasoning-usage-timings.sse.txt"
+    ).read_bytes()
     events = ThinkSplitter().feed(decoder.feed(raw) + decoder.close())
     check_lifecycle(events)
     response = fold(events)
-    assert [(type(p).__name__, p.text) for p in response.parts] == [("ReasoningPart", "Thinking..."), ("TextPart", "Hi")]
+    assert [(type(p).__name__, p.text) for p in response.parts] == [
+        ("ReasoningPart", "Thinking..."),
+        ("TextPart", "Hi"),
+    ]

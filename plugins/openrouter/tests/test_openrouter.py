@@ -52,7 +52,8 @@ def test_non_stream_sends_key_attribution_and_openrouter_fields_untouched(upstre
         answer = client(url).chat.completions.create(
             model="batch/sonnet",
             messages=[{"role": "user", "content": "Hi"}],
-            extra_body={k: extras[k] for k in ("provider", "models", "reasoning")} | {"transforms": ["middle-out"]},
+            extra_body={k: extras[k] for k in ("provider", "models", "reasoning")}
+            | {"transforms": ["middle-out"]},
         )
     sent = upstream.requests_to(CHAT)[0]
     assert sent.headers["authorization"] == "Bearer sk-or-v1-upstream"
@@ -79,7 +80,9 @@ def test_configured_provider_preferences_sit_under_the_clients(upstream, recordi
         c = client(url)
         c.chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "a"}])
         c.chat.completions.create(
-            model="batch/sonnet", messages=[{"role": "user", "content": "b"}], extra_body={"provider": {"sort": "latency"}}
+            model="batch/sonnet",
+            messages=[{"role": "user", "content": "b"}],
+            extra_body={"provider": {"sort": "latency"}},
         )
     first, second = (r.json["provider"] for r in upstream.requests_to(CHAT))
     assert first == prefs
@@ -109,7 +112,11 @@ def test_processing_comments_never_reach_the_client_as_data(upstream, recording)
         raw = httpx.post(
             url + "/v1/chat/completions",
             headers={"authorization": "Bearer client-key"},
-            json={"model": "batch/sonnet", "messages": [{"role": "user", "content": "Hi"}], "stream": True},
+            json={
+                "model": "batch/sonnet",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "stream": True,
+            },
             timeout=30,
         ).text
     data_lines = [line for line in raw.splitlines() if line.startswith("data:")]
@@ -152,21 +159,45 @@ def test_error_before_any_content_fails_over_to_the_next_credential(recording):
 
 def test_http_error_reaches_the_client_with_its_status(upstream, recording):
     upstream.add("POST", CHAT, Reply(status=402, body=recording(ERROR).read_bytes()))
-    with serve(config(entry(upstream), **{"request-retry": 0})) as url, pytest.raises(openai.APIStatusError) as caught:
-        client(url).chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "Hi"}])
+    with (
+        serve(config(entry(upstream), **{"request-retry": 0})) as url,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
+        client(url).chat.completions.create(
+            model="batch/sonnet", messages=[{"role": "user", "content": "Hi"}]
+        )
     assert caught.value.status_code == 402
     assert "more credits" in caught.value.message
 
 
 def test_flagged_input_is_a_400_and_does_not_rest_the_key(upstream, recording):
-    flagged = {"error": {"code": 403, "message": "Your chosen model requires moderation and your input was flagged", "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "OpenAI", "model_slug": "openai/gpt-4o"}}}
-    upstream.add("POST", CHAT, [Reply.json(flagged, status=403), Reply.json(json.loads(recording(NONSTREAM).read_text()))])
+    flagged = {
+        "error": {
+            "code": 403,
+            "message": "Your chosen model requires moderation and your input was flagged",
+            "metadata": {
+                "reasons": ["violence"],
+                "flagged_input": "...",
+                "provider_name": "OpenAI",
+                "model_slug": "openai/gpt-4o",
+            },
+        }
+    }
+    upstream.add(
+        "POST",
+        CHAT,
+        [Reply.json(flagged, status=403), Reply.json(json.loads(recording(NONSTREAM).read_text()))],
+    )
     with serve(config(entry(upstream))) as url:
         c = client(url)
         with pytest.raises(openai.BadRequestError) as caught:
-            c.chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "bad"}])
+            c.chat.completions.create(
+                model="batch/sonnet", messages=[{"role": "user", "content": "bad"}]
+            )
         assert "moderation" in caught.value.message
-        assert c.chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "fine"}])
+        assert c.chat.completions.create(
+            model="batch/sonnet", messages=[{"role": "user", "content": "fine"}]
+        )
 
 
 def wait_for(predicate, what: str):
@@ -182,11 +213,35 @@ def test_model_list_is_discovered_cached_and_refreshed(upstream):
     def models(*ids: str) -> Reply:
         return Reply.json({"data": [{"id": i, "name": i, "context_length": 200000} for i in ids]})
 
-    upstream.add("GET", "/api/v1/models", [models("anthropic/claude-sonnet-4.5", "openai/gpt-4.1"), models("openai/gpt-4.1", "x-ai/grok-4")])
-    upstream.add("POST", CHAT, Reply.json({"id": "gen-1", "model": "x-ai/grok-4", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}))
+    upstream.add(
+        "GET",
+        "/api/v1/models",
+        [
+            models("anthropic/claude-sonnet-4.5", "openai/gpt-4.1"),
+            models("openai/gpt-4.1", "x-ai/grok-4"),
+        ],
+    )
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.json(
+            {
+                "id": "gen-1",
+                "model": "x-ai/grok-4",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "hi"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ),
+    )
     cfg = config(entry(upstream, models=None, **{"models-refresh-interval": 0.2}))
     with serve(cfg) as url:
         c = client(url)
+
         def listed_with(model: str):
             ids = {m.id for m in c.models.list()}
             return ids if model in ids else None
@@ -195,22 +250,43 @@ def test_model_list_is_discovered_cached_and_refreshed(upstream):
         assert {"batch/anthropic/claude-sonnet-4.5", "batch/openai/gpt-4.1"} <= ids
         ids = wait_for(lambda: listed_with("batch/x-ai/grok-4"), "the refreshed list")
         assert "batch/anthropic/claude-sonnet-4.5" not in ids
-        assert c.chat.completions.create(model="batch/x-ai/grok-4", messages=[{"role": "user", "content": "x"}])
+        assert c.chat.completions.create(
+            model="batch/x-ai/grok-4", messages=[{"role": "user", "content": "x"}]
+        )
         # not listed, still served: OpenRouter knows models the list may not show yet
-        assert c.chat.completions.create(model="batch/some/new-model", messages=[{"role": "user", "content": "x"}])
+        assert c.chat.completions.create(
+            model="batch/some/new-model", messages=[{"role": "user", "content": "x"}]
+        )
     sent = [r.json["model"] for r in upstream.requests_to(CHAT)]
     assert sent == ["x-ai/grok-4", "some/new-model"]
-    assert upstream.requests_to("/api/v1/models")[0].headers["authorization"] == "Bearer sk-or-v1-upstream"
+    assert (
+        upstream.requests_to("/api/v1/models")[0].headers["authorization"]
+        == "Bearer sk-or-v1-upstream"
+    )
 
 
 def test_config_errors_are_located(upstream):
     from cliproxy import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        gateway_app(config({"api-key": "k", "provider": ["anthropic"]}), plugins=[cliproxy_openrouter])
+        gateway_app(
+            config({"api-key": "k", "provider": ["anthropic"]}), plugins=[cliproxy_openrouter]
+        )
     assert "provider" in str(caught.value)
     with pytest.raises(ConfigError) as caught:
         gateway_app(config({"api-key": "k", "x-titel": "oops"}), plugins=[cliproxy_openrouter])
     assert "x-title" in str(caught.value)
     with pytest.raises(ConfigError):
         gateway_app(config({"prefix": "p"}), plugins=[cliproxy_openrouter])
+
+
+def test_responses_clients_reasoning_effort_becomes_openrouters(upstream, recording):
+    """The OpenAI Responses door (Codex) is another door: its reasoning is reshaped."""
+    upstream.add("POST", CHAT, Reply.json(json.loads(recording(NONSTREAM).read_text())))
+    with serve(config(entry(upstream))) as url:
+        answer = client(url).responses.create(
+            model="batch/sonnet", input="Hi", reasoning={"effort": "high"}
+        )
+    body = upstream.requests_to(CHAT)[0].json
+    assert body["reasoning"] == {"effort": "high"} and "reasoning_effort" not in body
+    assert answer.output_text == "Hello!"

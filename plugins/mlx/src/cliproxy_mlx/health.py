@@ -52,16 +52,25 @@ class Health:
         """Rest ``cred`` until the next check (and a little after), and keep checking."""
         if cred.id not in self.down:
             log.warning(
-                "%s is unhealthy: %s; its requests go elsewhere, retrying every %.0fs", cred.label, reason, retry_interval
+                "%s is unhealthy: %s; its requests go elsewhere, retrying every %.0fs",
+                cred.label,
+                reason,
+                retry_interval,
             )
         self.down[cred.id] = reason
         until = gateway.clock() + 2 * retry_interval + 1.0
-        await gateway.state.set_cooldown(cred.id, None, Cooldown(until=until, reason=f"server unreachable: {reason}", status=503))
+        await gateway.state.set_cooldown(
+            cred.id, None, Cooldown(until=until, reason=f"server unreachable: {reason}", status=503)
+        )
         running = self._retries.get(cred.id)
         if running is None or running.done():
-            self._retries[cred.id] = self.spawn(self._retry(cred, retry_interval, check), f"cliproxy-mlx-retry-{cred.id}")
+            self._retries[cred.id] = self.spawn(
+                self._retry(cred, retry_interval, check), f"cliproxy-mlx-retry-{cred.id}"
+            )
 
-    async def _retry(self, cred: Credential, interval: float, check: Callable[[], Awaitable[Any]]) -> None:
+    async def _retry(
+        self, cred: Credential, interval: float, check: Callable[[], Awaitable[Any]]
+    ) -> None:
         while cred.id in self.down:
             await asyncio.sleep(interval)
             await check()

@@ -162,7 +162,11 @@ class MLXProvider(OpenAIChatProvider):
             return DirectResponse(events=events)
         assert result.body is not None
         response = self._translator.decode_response(result.body)
-        return DirectResponse(response=local_response(response, think_tags=settings.think_tags, input_tokens=input_tokens))
+        return DirectResponse(
+            response=local_response(
+                response, think_tags=settings.think_tags, input_tokens=input_tokens
+            )
+        )
 
     # -- models and health ---------------------------------------------------------------
 
@@ -171,14 +175,22 @@ class MLXProvider(OpenAIChatProvider):
         try:
             session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
             async with asyncio.timeout(DISCOVERY_TIMEOUT):
-                async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
+                async with session.get(
+                    self.models_url(credential), headers=self.headers(credential), proxy=proxy
+                ) as response:
                     status = response.status
                     body = await response.read()
         except Exception as exc:
-            await self._down(credential, gateway, f"GET {self.models_url(credential)} failed ({type(exc).__name__})")
+            await self._down(
+                credential,
+                gateway,
+                f"GET {self.models_url(credential)} failed ({type(exc).__name__})",
+            )
             return None
         if status >= 500:
-            await self._down(credential, gateway, f"GET {self.models_url(credential)} answered {status}")
+            await self._down(
+                credential, gateway, f"GET {self.models_url(credential)} answered {status}"
+            )
             return None
         await self._health.mark_up(credential, gateway)
         if status >= 400:
@@ -213,7 +225,11 @@ class MLXProvider(OpenAIChatProvider):
 
     async def _down(self, cred: Credential, gateway: Any, reason: str) -> None:
         await self._health.mark_down(
-            cred, gateway, reason, cred.settings.retry_interval, lambda: self.refresh_models(cred, gateway)
+            cred,
+            gateway,
+            reason,
+            cred.settings.retry_interval,
+            lambda: self.refresh_models(cred, gateway),
         )
 
     def _check_soon(self, cred: Credential) -> None:
@@ -225,7 +241,9 @@ class MLXProvider(OpenAIChatProvider):
         if now - self._asked.get(cred.id, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
             return
         self._asked[cred.id] = now
-        self._health.spawn(self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}")
+        self._health.spawn(
+            self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}"
+        )
 
     def _ask_for(self, cred: Credential, model: str) -> None:
         """A model the server did not list: maybe it was just loaded; look again soon."""

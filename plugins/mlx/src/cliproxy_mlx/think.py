@@ -152,7 +152,10 @@ class ThinkSplitter:
             end = self._buffer.find(CLOSE)
             if end < 0:
                 keep = _partial_suffix(self._buffer, CLOSE)
-                ready, tail = self._buffer[: len(self._buffer) - keep], self._buffer[len(self._buffer) - keep :]
+                ready, tail = (
+                    self._buffer[: len(self._buffer) - keep],
+                    self._buffer[len(self._buffer) - keep :],
+                )
                 if self._reasoning is None:
                     ready = ready.lstrip()
                 body = ready.rstrip()

@@ -57,9 +57,22 @@ def _details(part: ir.ReasoningPart, index: int) -> list[dict[str, Any]]:
     for wire, key, fmt in _SIGNED:
         values = meta.get(wire) or {}
         if values.get("redacted_data"):
-            out.append({"type": "reasoning.encrypted", "data": values["redacted_data"], "format": fmt, "index": index})
+            out.append(
+                {
+                    "type": "reasoning.encrypted",
+                    "data": values["redacted_data"],
+                    "format": fmt,
+                    "index": index,
+                }
+            )
         elif values.get(key):
-            entry = {"type": "reasoning.text", "text": part.text, "signature": values[key], "format": fmt, "index": index}
+            entry = {
+                "type": "reasoning.text",
+                "text": part.text,
+                "signature": values[key],
+                "format": fmt,
+                "index": index,
+            }
             out.append(entry)
     return out
 
