@@ -35,7 +35,18 @@ def read_wire(entry: ConfigNode) -> str:
 
 @attrs.frozen
 class OpenAISettings:
-    """What a credential needs to call an OpenAI-compatible API."""
+    """What a credential needs to call an OpenAI-compatible API.
+
+    Attributes:
+        base_url: The API root (``https://host/v1``); endpoints are appended to it.
+        api_key: Sent as ``Authorization: Bearer``; None for keyless servers.
+        headers: Extra request headers.
+        proxy_url: Proxy for this credential (None: the gateway's ``proxy-url``).
+        completion_tokens_field: Where translated requests put the output-token limit.
+        wire: ``openai-chat`` or ``openai-responses``: which API ``send`` calls.
+        timeout: Seconds to wait for each upstream read -- the first token included --
+            before giving up with a 504 (None: the gateway's ``upstream-timeouts.read``).
+    """
 
     base_url: str
     api_key: str | None = attrs.field(default=None, repr=False)
@@ -43,6 +54,7 @@ class OpenAISettings:
     proxy_url: str | None = None
     completion_tokens_field: str = "max_tokens"
     wire: str = WIRE
+    timeout: float | None = None
 
 
 class OpenAIChatProvider(Provider):
@@ -60,7 +72,8 @@ class OpenAIChatProvider(Provider):
 
     ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire
     -- or, for credentials whose settings say ``wire="openai-responses"``, posts
-    :meth:`build_responses_body` to :meth:`responses_url`; ``discover_models`` lists
+    :meth:`build_responses_body` to :meth:`responses_url` -- waiting
+    ``OpenAISettings.timeout`` seconds per upstream read when set; ``discover_models`` lists
     ``/models`` when an entry names no models.
     """
 
@@ -111,6 +124,7 @@ class OpenAIChatProvider(Provider):
             json=body,
             headers=self.headers(call.credential),
             proxy=settings.proxy_url,
+            timeout=getattr(settings, "timeout", None),
         )
 
     def parse_models(self, data: Any) -> list[str] | None:
@@ -149,15 +163,16 @@ class OpenAICompatibility(OpenAIChatProvider):
             entry.done()
             if disabled:
                 continue
-            key_entries: list[tuple[str | None, str | None, str]] = []
+            key_entries: list[tuple[str | None, str | None, int, str]] = []
             for key_entry in keys:
                 api_key = key_entry.str("api-key") or None
                 proxy = key_entry.str("proxy-url") or fields.proxy_url
+                weight = key_entry.int("weight", fields.weight, minimum=1)
                 key_entry.done()
-                key_entries.append((api_key, proxy, key_entry.location()))
+                key_entries.append((api_key, proxy, weight, key_entry.location()))
             if not key_entries:
-                key_entries.append((None, fields.proxy_url, entry.location()))
-            for api_key, proxy, where in key_entries:
+                key_entries.append((None, fields.proxy_url, fields.weight, entry.location()))
+            for api_key, proxy, weight, where in key_entries:
                 settings = OpenAISettings(
                     base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
                 )
@@ -170,7 +185,7 @@ class OpenAICompatibility(OpenAIChatProvider):
                         models=fields.models,
                         excluded_models=fields.excluded_models,
                         priority=fields.priority,
-                        weight=fields.weight,
+                        weight=weight,
                         any_model=not fields.models,
                         settings=settings,
                         source=where,
