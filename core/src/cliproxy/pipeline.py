@@ -70,12 +70,14 @@ class Outcome:
 
     @property
     def passthrough(self) -> bool:
-        """Forward the upstream's bytes: same wire and same shape (stream or not)."""
+        """Forward the upstream's bytes: same wire and same shape (stream or not), and no
+        decoder of the provider's own that must read them first."""
         result = self.result
         return (
             isinstance(result, UpstreamResponse)
             and result.wire == self.call.client.wire
             and result.streamed == self.call.client.stream
+            and result.decoder is None
         )
 
 

@@ -114,7 +114,8 @@ class UpstreamResponse:
 
     ``decoder`` is a stream decoder the provider prepared for this one response, when
     decoding needs what only the request knows (tool names it shortened, an input-token
-    estimate); None means ``wire``'s translator's ``stream_decoder()``.
+    estimate); the stream is then always decoded, never passed through. None means
+    ``wire``'s translator's ``stream_decoder()``.
     """
 
     wire: str
