@@ -178,12 +178,14 @@ def test_invalid_bearer_refreshes_once_and_retries(upstream: FakeUpstream, kiro_
         return kt.reply(kt.text("fresh"))
 
     upstream.add("POST", GENERATE, answer)
-    upstream.add("POST", "/refreshToken", refresh_reply())
+    upstream.add("POST", "/refreshToken", refresh_reply(profileArn="arn:aws:codewhisperer:us-east-1:123456789012:profile/NEW"))
     with serve_app(kiro_app()) as url:
         assert ask(url).choices[0].message.content == "fresh"
         assert ask(url).choices[0].message.content == "fresh"
     assert [r.json for r in upstream.requests_to("/refreshToken")] == [{"refreshToken": "rt-1"}]
-    assert [r.headers["authorization"] for r in upstream.requests_to(GENERATE)] == ["Bearer at-1", "Bearer at-2", "Bearer at-2"]
+    sent = upstream.requests_to(GENERATE)
+    assert [r.headers["authorization"] for r in sent] == ["Bearer at-1", "Bearer at-2", "Bearer at-2"]
+    assert [r.json["profileArn"].rsplit("/", 1)[1] for r in sent] == ["TEST", "NEW", "NEW"]
 
 
 def test_a_token_still_refused_after_refresh_is_a_401(upstream: FakeUpstream, kiro_app, refresh_reply):

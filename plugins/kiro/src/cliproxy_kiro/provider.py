@@ -248,6 +248,9 @@ class KiroProvider(Provider):
             if error.status not in (401, 403) or not tokens.refresh_token:
                 raise
             fresh = await manager.refresh(credential, force=True)
+            if fresh.extra.get("profile_arn") and fresh.extra["profile_arn"] != profile:
+                body["profileArn"] = fresh.extra["profile_arn"]  # the refresh moved the account
+                data = orjson.dumps(body)
             try:
                 response = await self._post(call, url, data, fresh.access_token)
             except GatewayError as again:
