@@ -303,7 +303,8 @@ async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
         ctx.echo(f"Open {page} and confirm the code {device.get('userCode', '')}")
         if not ctx.no_browser and page:
             open_browser(page)
-        interval = float(device.get("interval") or 0)
+        given = device.get("interval")
+        interval = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else 5.0  # RFC 8628
         deadline = time.monotonic() + min(float(device.get("expiresIn") or args.timeout), args.timeout)
         body = {"clientId": client_id, "clientSecret": client_secret, "deviceCode": device["deviceCode"], "grantType": DEVICE_GRANT}
         while True:
