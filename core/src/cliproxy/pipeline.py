@@ -70,12 +70,14 @@ class Outcome:
 
     @property
     def passthrough(self) -> bool:
-        """Forward the upstream's bytes: same wire and same shape (stream or not)."""
+        """Forward the upstream's bytes: same wire and same shape (stream or not), and no
+        decoder of the provider's own that must read them first."""
         result = self.result
         return (
             isinstance(result, UpstreamResponse)
             and result.wire == self.call.client.wire
             and result.streamed == self.call.client.stream
+            and result.decoder is None
         )
 
 
@@ -234,7 +236,7 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
 async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamResponse) -> None:
     """Read the stream until its first content event, so an upstream that fails right
     away (an error event, a dropped connection) can still be failed over."""
-    decoder = gateway.translators.upstream(result.wire).stream_decoder()
+    decoder = result.decoder if result.decoder is not None else gateway.translators.upstream(result.wire).stream_decoder()
     assert result.chunks is not None
     chunks = result.chunks.__aiter__()
     head: list[StreamEvent] = []
