@@ -44,16 +44,22 @@ def reference_rewrite(data: bytes, field: str, client: str) -> bytes:
     return pattern.sub(lambda m: m.group(1) + replacement, data)
 
 
-def reference_scan(data: bytes, translator: Any, drop: Callable[[Mapping[str, Any]], bool] | None) -> tuple[bytes, Usage]:
+def reference_scan(
+    data: bytes, translator: Any, drop: Callable[[Mapping[str, Any]], bool] | None
+) -> tuple[bytes, Usage, str | None]:
     usage = Usage()
-    if not any(m in data for m in _MARKERS):
-        return data, usage
+    error: str | None = None
+    has_usage = any(m in data for m in _MARKERS)
+    if not has_usage and b'"error"' not in data:
+        return data, usage, error
     kept = []
     for event in _EVENT_END.split(data):
         if not event:
             continue
+        mentions_usage = has_usage and any(m in event for m in _MARKERS)
+        mentions_error = b'"error"' in event
         obj = None
-        if any(m in event for m in _MARKERS):
+        if mentions_usage or mentions_error:
             for line in event.splitlines():
                 if line.startswith(b"data:"):
                     try:
@@ -63,25 +69,30 @@ def reference_scan(data: bytes, translator: Any, drop: Callable[[Mapping[str, An
                     obj = parsed if isinstance(parsed, Mapping) else None
                     break
         if obj is not None:
-            found = translator.extract_usage(obj)
-            if found:
-                usage = usage.merge(found)
-            if drop is not None and drop(obj):
-                continue
+            if mentions_error and error is None:
+                err = obj.get("error")
+                if isinstance(err, Mapping) and not obj.get("choices"):
+                    error = translator.decode_error(502, {}, orjson.dumps(obj)).message
+            if mentions_usage:
+                found = translator.extract_usage(obj)
+                if found:
+                    usage = usage.merge(found)
+                if drop is not None and drop(obj):
+                    continue
         kept.append(event)
-    return b"".join(kept), usage
+    return b"".join(kept), usage, error
 
 
-def reference_relay(data: bytes, client: str, translator: Any, drop: Any) -> tuple[bytes, Usage]:
-    scanned, usage = reference_scan(data, translator, drop)
-    return reference_rewrite(scanned, "model", client), usage
+def reference_relay(data: bytes, client: str, translator: Any, drop: Any) -> tuple[bytes, Usage, str | None]:
+    scanned, usage, error = reference_scan(data, translator, drop)
+    return reference_rewrite(scanned, "model", client), usage, error
 
 
-def relay(pieces: list[bytes], client: str, translator: Any, drop: Any) -> tuple[bytes, Usage]:
+def relay(pieces: list[bytes], client: str, translator: Any, drop: Any) -> tuple[bytes, Usage, str | None]:
     stream = PassthroughStream(client, translator, drop)
     out = [stream.feed(piece) for piece in pieces]
     out.append(stream.close())
-    return b"".join(out), stream.usage
+    return b"".join(out), stream.usage, stream.error.message if stream.error else None
 
 
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -97,7 +108,7 @@ _names = st.sampled_from(["gpt-4o", "gpt-4o-2024-08-06", "model", 'we"ird\\name'
 
 @st.composite
 def events(draw: Any) -> bytes:
-    kind = draw(st.sampled_from(["delta", "usage", "tool", "comment", "done", "spaced", "message"]))
+    kind = draw(st.sampled_from(["delta", "usage", "tool", "comment", "done", "spaced", "message", "error"]))
     model = draw(_names)
     text = draw(st.text(max_size=20))
     if kind == "delta":
@@ -109,6 +120,8 @@ def events(draw: Any) -> bytes:
         obj = {"model": model, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}}]}
     elif kind == "message":
         obj = {"model": model, "choices": [{"index": 0, "delta": {"content": "a message"}}], "message": text}
+    elif kind == "error":
+        obj = {"error": {"message": text or "boom", "type": "server_error"}}
     elif kind == "comment":
         return b": keep-alive\n\n"
     elif kind == "done":
@@ -128,10 +141,7 @@ def test_relay_matches_the_reference_however_the_bytes_are_split(evs, client, cu
     translator = OpenAIChat()
     drop = translator.passthrough_filter({}) if drop_usage else None
     data = b"".join(evs)
-    want, want_usage = reference_relay(data, client, translator, drop)
-    got, got_usage = relay(split_at(data, cuts), client, translator, drop)
-    assert got == want
-    assert got_usage == want_usage
+    assert relay(split_at(data, cuts), client, translator, drop) == reference_relay(data, client, translator, drop)
 
 
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
@@ -140,10 +150,10 @@ def test_a_dropped_usage_event_takes_exactly_its_own_bytes(newline):
     delta = b'data: {"model":"m","choices":[{"index":0,"delta":{"content":"a"}}]}' + newline * 2
     usage = b'data: {"model":"m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}' + newline * 2
     data = delta + usage + delta + usage + b"data: [DONE]" + newline * 2
-    got, found = relay([data], "m", translator, translator.passthrough_filter({}))
+    got, found, _ = relay([data], "m", translator, translator.passthrough_filter({}))
     assert got == delta + delta + b"data: [DONE]" + newline * 2
     assert found.input_tokens == 2
-    assert (got, found) == reference_relay(data, "m", translator, translator.passthrough_filter({}))
+    assert (got, found, None) == reference_relay(data, "m", translator, translator.passthrough_filter({}))
 
 
 @settings(max_examples=80, deadline=None)
@@ -163,7 +173,7 @@ def test_relay_of_a_recorded_stream_matches_the_reference(recording):
     translator = OpenAIChat()
     drop = translator.passthrough_filter({})
     assert relay([data], "nano", translator, drop) == reference_relay(data, "nano", translator, drop)
-    got, usage = relay([data], "nano", translator, None)
+    got, usage, _ = relay([data], "nano", translator, None)
     assert usage.input_tokens and usage.output_tokens
     assert b'"model":"nano"' in got and b"gpt-4.1-nano-2025-04-14" not in got
 

@@ -105,6 +105,19 @@ def test_openrouter_comments_and_reasoning_details(recording):
 def test_openrouter_error_inside_a_200_stream(recording):
     events = decode_stream(recording("openrouter/CONSTRUCTED-stream-midstream-error.sse.txt").read_bytes())
     assert isinstance(events[-1], ir.StreamError)
+    assert events[-1].error.message == "Provider disconnected unexpectedly"  # the upstream's own words
+    numeric = b'data: {"id":"g","error":{"code":429,"message":"slow down"},"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}\n\n'
+    assert decode_stream(numeric)[-1].error.status == 429
+
+
+def test_openrouter_error_inside_a_200_body_keeps_its_code(recording):
+    with pytest.raises(GatewayError) as caught:
+        CHAT.decode_response(recording("openrouter/OBSERVED-inband-error-200-nonstream.json").read_bytes())
+    assert caught.value.status == 502 and "high demand" in caught.value.message
+    body = b'{"choices":[{"message":{"content":""},"finish_reason":"error","error":{"code":503,"message":"no provider"}}]}'
+    with pytest.raises(GatewayError) as caught:
+        CHAT.decode_response(body)
+    assert caught.value.status == 503
 
 
 def test_stream_without_done_or_finish_is_an_error():

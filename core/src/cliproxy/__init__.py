@@ -29,6 +29,7 @@ from cliproxy.providers import (
     UpstreamResponse,
 )
 from cliproxy.routing import ModelInfo
+from cliproxy.state.base import Cooldown
 from cliproxy.tokens import AuthType, TokenSet, write_token_file
 from cliproxy.translate import (
     ClientTranslator,
@@ -52,6 +53,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigNode",
+    "Cooldown",
     "Credential",
     "DirectResponse",
     "Door",

@@ -26,6 +26,7 @@ from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
+from cliproxy.management import ResetEndpoint, StatusEndpoint
 from cliproxy.plugins import Plugins
 from cliproxy.state import StateStore
 from cliproxy.wire.openai_chat import encode_error as openai_error
@@ -84,7 +85,8 @@ def _index(gateway: Gateway) -> Any:
     paths = sorted({door.path for translator in gateway.translators.clients() for door in translator.doors})
 
     async def index(request: Request) -> Response:
-        return _json({"name": "cliproxy", "version": VERSION, "endpoints": [*paths, "/v1/models", "/healthz"]})
+        endpoints = [*paths, "/v1/models", "/healthz", "/v0/status", "/v0/status/reset"]
+        return _json({"name": "cliproxy", "version": VERSION, "endpoints": endpoints})
 
     return index
 
@@ -105,6 +107,8 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/", _index(gateway), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/v1/models", ModelsEndpoint(gateway), methods=["GET"]),
+        Route("/v0/status", StatusEndpoint(gateway), methods=["GET"]),
+        Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():

@@ -65,6 +65,15 @@ class Credential:
     settings: Any = None
     source: str = ""
 
+    @property
+    def group(self) -> str:
+        """The upstream service it belongs to: the ``kind`` of :func:`credential_id`
+        (``openai-compatibility/openrouter``, ``groq``), else the provider name. Keys of one
+        group are interchangeable; different groups at equal priority for one model are
+        reported as ambiguous at start-up."""
+        kind, sep, _ = self.id.rpartition(":")
+        return kind if sep and kind else self.provider
+
     def excludes(self, model: str) -> bool:
         """True when ``model`` matches one of the excluded patterns (``*`` wildcards)."""
         return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.excluded_models)
@@ -80,7 +89,11 @@ def mask_secret(secret: str | None) -> str:
 
 
 def credential_id(kind: str, *parts: str | None) -> str:
-    """A stable id from the block kind and the identifying values (key, base URL...)."""
+    """A stable id from the block kind and the identifying values (key, base URL...).
+
+    ``kind`` names the upstream service (``groq``, ``openai-compatibility/<entry name>``):
+    credentials sharing it are keys to the same service (see :attr:`Credential.group`).
+    """
     digest = hashlib.sha256("\x00".join(p or "" for p in parts).encode()).hexdigest()[:12]
     return f"{kind}:{digest}"
 

@@ -48,6 +48,7 @@ KNOWN_PLUGIN_BLOCKS = {
     "novita": "cliproxy-openai",
     "siliconflow": "cliproxy-openai",
     "claude-api-key": "cliproxy-claude",
+    "claude-oauth": "cliproxy-claude",
     "gemini-api-key": "cliproxy-gemini",
     "openrouter": "cliproxy-openrouter",
     "mlx": "cliproxy-mlx",
@@ -85,7 +86,7 @@ class Gateway:
     def build(cls, config: Config, plugins: Plugins, *, state: StateStore | None = None) -> Gateway:
         """Assemble a gateway; raises :class:`ConfigError` for a config it cannot serve."""
         gateway = cls(config=config, plugins=plugins)
-        gateway.state = state if state is not None else create_store(config.state)
+        gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
         gateway.tokens.default_proxy = config.proxy_url
         gateway._register_translators()
@@ -95,7 +96,6 @@ class Gateway:
         gateway._load_credentials()
         gateway.selector = Selector(gateway.state, config.routing.strategy, gateway.clock)
         gateway.refresh_routes()
-        gateway.router.log_ambiguities()
         gateway._authenticators = plugins.implementations("authenticate_client")
         gateway._preparers = plugins.implementations("prepare_upstream_request")
         return gateway
@@ -207,7 +207,9 @@ class Gateway:
         def defaults(cred: Credential) -> Any:
             return self.providers[cred.provider].default_models(cred)
 
+        logged = set(self.router.ambiguities) if self.router is not None else set()
         self.router = Router(self.credentials, force_model_prefix=self.config.force_model_prefix, default_models=defaults)
+        self.router.log_ambiguities(skip=logged)  # each once: at start-up, or when discovery adds one
 
     # -- serving ---------------------------------------------------------------------------
 

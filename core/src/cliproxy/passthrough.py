@@ -4,7 +4,9 @@ Only the model name changes: the response's model field (``model``; Gemini's
 ``modelVersion``) shows the name the client asked for. A stream is forwarded as the network
 delivered it, cut only at event boundaries so a name is never split; in stream events tool
 arguments are JSON *strings*, so the field can be rewritten without parsing. Events that
-mention usage are parsed to count tokens.
+mention usage are parsed to count tokens; an error event the upstream sends mid-stream is
+forwarded as is and noted in :attr:`PassthroughStream.error`, so the gateway can rest the
+credential.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any
 
 import orjson
 
+from cliproxy.errors import GatewayError
 from cliproxy.ir import Usage
 from cliproxy.translate import UpstreamTranslator
 
 __all__ = ["PassthroughStream", "rewrite_model"]
 
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
+_ERROR_MARKER = b'"error"'  # a key (or a bare string value); escaped text never matches
+_MARKERS = (*_USAGE_MARKERS, _ERROR_MARKER)
 
 
 _SPACE = frozenset(b" \t\r\n")
@@ -125,6 +130,7 @@ class PassthroughStream:
         self._drop = drop
         self._rest = b""
         self.usage = Usage()
+        self.error: GatewayError | None = None
 
     def _sub(self, data: bytes) -> bytes:
         return rewrite_field(data, self._key, self._replacement)
@@ -133,23 +139,24 @@ class PassthroughStream:
         data = self._rest + chunk if self._rest else chunk
         if data.endswith(b"\n\n"):  # the usual read: whole events
             self._rest = b""
-            return self._sub(self._scan_usage(data))
+            return self._sub(self._scan(data))
         cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n") if b"\r" in data else -1)
         if cut < 0:
             self._rest = data
             return b""
         end = cut + (2 if data[cut + 1 : cut + 2] == b"\n" else 3)
         complete, self._rest = data[:end], data[end:]
-        return self._sub(self._scan_usage(complete))
+        return self._sub(self._scan(complete))
 
     def close(self) -> bytes:
         rest, self._rest = self._rest, b""
         if rest:
-            rest = self._scan_usage(rest)
+            rest = self._scan(rest)
         return self._sub(rest)
 
-    def _scan_usage(self, data: bytes) -> bytes:
-        """Collect usage from the events that mention it; drop those ``drop`` rejects.
+    def _scan(self, data: bytes) -> bytes:
+        """Collect usage from the events that mention it (dropping those ``drop``
+        rejects), and note the first error event.
 
         Only the events holding a marker are cut out and parsed; the bytes around them
         are kept as they are.
@@ -163,25 +170,37 @@ class PassthroughStream:
         while at >= 0:
             start = _event_start(data, done, at, crlf)
             end = _event_end(data, at, crlf)
-            obj = _usage_event(data[start:end])
+            event = data[start:end]
+            obj = _data_of(event)
             if obj is not None:
-                found = self._translator.extract_usage(obj)
-                if found:
-                    self.usage = self.usage.merge(found)
-                if self._drop is not None and self._drop(obj):
-                    kept.append(data[done:start])
-                    done = end
+                if self.error is None and _ERROR_MARKER in event:
+                    self.error = self._error_of(obj)
+                if any(m in event for m in _USAGE_MARKERS):
+                    found = self._translator.extract_usage(obj)
+                    if found:
+                        self.usage = self.usage.merge(found)
+                    if self._drop is not None and self._drop(obj):
+                        kept.append(data[done:start])
+                        done = end
             at = _find_marker(data, end)
         if not done:
             return data
         kept.append(data[done:])
         return b"".join(kept)
 
+    def _error_of(self, obj: Mapping[str, Any]) -> GatewayError | None:
+        err = obj.get("error")
+        if not isinstance(err, Mapping) or obj.get("choices") or obj.get("candidates"):
+            return None
+        code = err.get("code")
+        status = code if isinstance(code, int) and not isinstance(code, bool) and code >= 400 else 502
+        return self._translator.decode_error(status, {}, orjson.dumps(obj))
+
 
 def _find_marker(data: bytes, start: int) -> int:
-    """Where the first usage marker at or after ``start`` is, or -1."""
+    """Where the first usage or error marker at or after ``start`` is, or -1."""
     found = -1
-    for marker in _USAGE_MARKERS:
+    for marker in _MARKERS:
         at = data.find(marker, start)
         if at >= 0 and (found < 0 or at < found):
             found = at
@@ -208,7 +227,7 @@ def _event_end(data: bytes, at: int, has_cr: bool = True) -> int:
     return crlf + 3
 
 
-def _usage_event(event: bytes) -> Mapping[str, Any] | None:
+def _data_of(event: bytes) -> Mapping[str, Any] | None:
     for line in event.splitlines():
         if line.startswith(b"data:"):
             try:

@@ -43,6 +43,8 @@ __all__ = ["AuthType", "TokenManager", "TokenSet", "load_auth_dir", "write_token
 log = logging.getLogger("cliproxy.tokens")
 
 REFRESH_FAILURE_REST = 300.0
+REFRESH_FAILED = "token_refresh_failed"
+"""The ``code`` of errors raised because a token could not be refreshed."""
 
 
 @attrs.define
@@ -137,7 +139,7 @@ class TokenManager:
 
     def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
         self._state = state
-        self._clock = clock
+        self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
         self.default_proxy: str | None = None
@@ -174,15 +176,15 @@ class TokenManager:
     async def access_token(self, credential: Credential) -> str:
         """A valid access token, refreshed first if it expires within the lead time."""
         entry = self._entry(credential)
-        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self._clock()):
+        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self.clock()):
             await self.refresh(credential)
         return entry.tokens.access_token
 
     async def refresh(self, credential: Credential, *, force: bool = False) -> TokenSet:
-        """Refresh once, whoever else asks at the same time.
+        """Refresh once, whoever else asks at the same time, in this process or another.
 
         ``force`` refreshes even if the token is not near expiry (after a 401) -- unless a
-        refresh finished while this call waited for the lock.
+        refresh finished meanwhile, here or on another instance sharing the state store.
         """
         entry = self._entry(credential)
         attempts = entry.attempts
@@ -191,7 +193,7 @@ class TokenManager:
                 if entry.failure is not None:
                     raise entry.failure
                 return entry.tokens
-            now = self._clock()
+            now = self.clock()
             if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 return entry.tokens
             try:
@@ -204,11 +206,13 @@ class TokenManager:
         entry.failure = None
         async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
             shared = await self._shared_tokens(credential)
-            if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
-                entry.auth_type.refresh_lead, now
-            ):
-                self._adopt(entry, shared)  # another instance refreshed already
-                return entry.tokens
+            if shared is not None and _newer(shared, entry.tokens):
+                # Another instance refreshed: its tokens are current, and its refresh token
+                # is the only one still valid (they rotate). Use them; refresh only if they
+                # are due as well.
+                self._adopt(entry, shared)
+                if not shared.expires_within(entry.auth_type.refresh_lead, now):
+                    return entry.tokens
             try:
                 session, proxy = self._session(credential)
                 fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
@@ -218,6 +222,7 @@ class TokenManager:
                     kind=ErrorKind.AUTHENTICATION,
                     message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
                     provider=credential.provider,
+                    code=REFRESH_FAILED,
                 )
                 await self._rest(credential, f"token refresh failed: {error.message}")
                 raise entry.failure from None
@@ -227,6 +232,7 @@ class TokenManager:
                     kind=ErrorKind.UPSTREAM,
                     message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
                     provider=credential.provider,
+                    code=REFRESH_FAILED,
                 )
                 await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
                 raise entry.failure from None
@@ -238,7 +244,7 @@ class TokenManager:
 
     async def refresh_due(self) -> None:
         """Refresh every token that expires within its lead time (the background loop)."""
-        now = self._clock()
+        now = self.clock()
         for entry in list(self._entries.values()):
             if entry.tokens.refresh_token and entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 try:
@@ -280,8 +286,19 @@ class TokenManager:
     async def _rest(self, credential: Credential, reason: str) -> None:
         log.error("%s credential %s: %s", credential.provider, credential.label, reason)
         await self._state.set_cooldown(
-            credential.id, None, Cooldown(until=self._clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
+            credential.id, None, Cooldown(until=self.clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
         )
+
+
+def _newer(shared: TokenSet, held: TokenSet) -> bool:
+    """``shared`` (published by a refresh) supersedes the tokens ``held`` here: different,
+    and valid at least as long (a token file logged in afresh is not overridden by an older
+    refresh)."""
+    if shared.access_token == held.access_token and shared.refresh_token == held.refresh_token:
+        return False
+    if held.expires_at is None:
+        return True
+    return shared.expires_at is None or shared.expires_at >= held.expires_at
 
 
 def load_auth_dir(directory: Path, auth_types: Mapping[str, AuthType], gateway: Gateway) -> list[Credential]:

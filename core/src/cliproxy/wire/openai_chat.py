@@ -553,8 +553,12 @@ def _finish(raw: Any) -> Finish:
 def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> GatewayError:
     message = "upstream error"
     err_type = code = param = None
+    retry_info = None
+    if isinstance(obj, list) and len(obj) == 1:  # Gemini's OpenAI endpoint wraps errors in a list
+        obj = obj[0]
     if isinstance(obj, dict):
         err = obj.get("error", obj)
+        retry_info = c.retry_info_seconds(err)
         if isinstance(err, str):
             message = err
         elif isinstance(err, dict):
@@ -567,10 +571,11 @@ def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = 
                 message = f"{message}: {metadata['raw'][:500]}"
         if isinstance(obj.get("detail"), str):
             message = obj["detail"]
+    retry_after = c.retry_after_seconds(headers) if headers else None
     error = GatewayError.from_status(
         status,
         message,
-        retry_after=c.retry_after_seconds(headers) if headers else None,
+        retry_after=retry_info if retry_after is None else retry_after,
         param=param if isinstance(param, str) else None,
         code=str(code) if code is not None and not isinstance(code, int) else None,
         upstream_type=err_type if isinstance(err_type, str) else None,
@@ -578,6 +583,15 @@ def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = 
     if status == 404 and (code == "model_not_found" or "model" in message.lower()):
         error.code = "model_not_found"
     return error
+
+
+def _error_status(err: Any) -> int:
+    """The HTTP status an error that arrived inside a 200 answer stands for: its numeric
+    ``code`` when that is one (OpenRouter), else 502."""
+    code = err.get("code") if isinstance(err, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    return 502
 
 
 def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
@@ -624,8 +638,8 @@ def decode_response(body: bytes) -> Response:
     choices = obj.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
-    if choice.get("error"):
-        raise _error_from_body(502, {"error": choice["error"]})
+    if choice.get("error"):  # OpenRouter: HTTP 200 with the provider's error in the choice
+        raise _error_from_body(_error_status(choice["error"]), {"error": choice["error"]})
     return Response(
         id=str(obj.get("id") or c.new_id("chatcmpl-")),
         model=str(obj.get("model") or ""),
@@ -640,8 +654,7 @@ def _raise_for_failure(obj: Any) -> None:
     if not isinstance(obj, dict):
         raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
     if obj.get("error") and not obj.get("choices"):
-        code = obj["error"].get("code") if isinstance(obj["error"], dict) else None
-        raise _error_from_body(code if isinstance(code, int) and code >= 400 else 502, obj)
+        raise _error_from_body(_error_status(obj["error"]), obj)
 
 
 def check_response(obj: Any) -> Usage:
@@ -650,7 +663,7 @@ def check_response(obj: Any) -> Usage:
     _raise_for_failure(obj)
     choices = obj.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict) and choices[0].get("error"):
-        raise _error_from_body(502, {"error": choices[0]["error"]})
+        raise _error_from_body(_error_status(choices[0]["error"]), {"error": choices[0]["error"]})
     return _usage(obj.get("usage")) or Usage()
 
 
@@ -742,9 +755,7 @@ class ChatStreamDecoder:
         if chunk.get("error") and not chunk.get("choices"):
             self._close_block(out)
             self._done = True
-            err = chunk["error"]
-            status = err.get("code") if isinstance(err, dict) and isinstance(err.get("code"), int) and err.get("code") >= 400 else 502
-            out.append(StreamError(_error_from_body(status, chunk)))
+            out.append(StreamError(_error_from_body(_error_status(chunk["error"]), chunk)))
             return
         if not self._started and (chunk.get("id") or chunk.get("choices")):
             self._started = True  # Azure opens with an id-less prompt-filter chunk: wait for a real one
@@ -776,10 +787,13 @@ class ChatStreamDecoder:
                     out.append(TextDelta(index, content))
             else:
                 self._delta(delta, out)
-        if choice.get("error"):
+        # OpenRouter reports a failure after the first token as a chunk with a top-level
+        # (or per-choice) ``error`` and ``finish_reason: "error"``.
+        err = choice.get("error") or chunk.get("error")
+        if err:
             self._close_block(out)
             self._done = True
-            out.append(StreamError(_error_from_body(502, {"error": choice["error"]})))
+            out.append(StreamError(_error_from_body(_error_status(err), {"error": err})))
             return
         reason = choice.get("finish_reason")
         if reason:
