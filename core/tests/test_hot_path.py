@@ -285,6 +285,29 @@ async def test_a_disconnect_cancels_the_work_and_returns_quietly():
     await asyncio.sleep(0)  # the task is usable afterwards: not left cancelled
 
 
+async def test_a_disconnect_after_the_last_message_lets_the_work_finish():
+    from cliproxy.asgi import NotingSend
+
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+    finished = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    noting = NotingSend(send)
+
+    async def work() -> None:
+        await noting({"type": "http.response.start", "status": 200, "headers": []})
+        await noting({"type": "http.response.body", "body": b"done", "more_body": False})
+        queue.put_nowait({"type": "http.disconnect"})  # what in-process servers do next
+        await asyncio.sleep(0.02)  # accounting after the answer
+        finished.append(True)
+
+    await client_disconnect_cancels(work(), _receive_from(queue), noting.done)
+    assert finished == [True] and len(sent) == 2
+
+
 async def test_cancelling_the_request_itself_still_propagates():
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 

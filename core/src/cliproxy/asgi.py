@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
+__all__ = ["NotingSend", "client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -68,11 +68,15 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> None:
+async def client_disconnect_cancels(
+    work: Awaitable[Any], receive: Receive, answered: Callable[[], bool] | None = None
+) -> None:
     """Run ``work``; if the client disconnects first, cancel it (and its upstream call).
 
     ``work`` runs in the calling task; one watcher task waits for the disconnect and
-    cancels the caller (one task per request, not two).
+    cancels the caller (one task per request, not two). A disconnect once ``answered()``
+    says the response's last message went out is the exchange ending normally (in-process
+    servers report it at once), not the client leaving: the work finishes undisturbed.
     """
     task = asyncio.current_task()
     assert task is not None
@@ -83,8 +87,9 @@ async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> N
         while True:
             message: Message = await receive()
             if message["type"] == "http.disconnect":
-                disconnected = True
-                task.cancel()
+                if answered is None or not answered():
+                    disconnected = True
+                    task.cancel()
                 return
 
     watcher = asyncio.get_running_loop().create_task(watch())
@@ -96,3 +101,21 @@ async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> N
         task.uncancel()
     finally:
         watcher.cancel()
+
+
+class NotingSend:
+    """Wraps an ASGI ``send`` and notes when the response's last message has gone out."""
+
+    __slots__ = ("answered", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.answered = False
+
+    async def __call__(self, message: Message) -> None:
+        await self.send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.answered = True
+
+    def done(self) -> bool:
+        return self.answered
