@@ -11,12 +11,14 @@ from cliproxy.auth import check_api_key
 from cliproxy.config import Config
 from cliproxy.hookspecs import hookimpl
 from cliproxy.providers import ClientIdentity, InboundRequest
+from cliproxy.wire.gemini import Gemini
 from cliproxy.wire.openai_chat import OpenAIChat
 
 
 @hookimpl
 def register_translators(register: Callable[[object], None]) -> None:
     register(OpenAIChat())
+    register(Gemini())
 
 
 @hookimpl

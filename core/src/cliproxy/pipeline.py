@@ -68,13 +68,16 @@ class Outcome:
 
     @property
     def passthrough(self) -> bool:
-        """Forward the upstream's bytes: same wire and same shape (stream or not)."""
+        """Forward the upstream's bytes: same wire and same shape (stream or not), unless
+        the client's translator says this client needs another framing."""
         result = self.result
-        return (
-            isinstance(result, UpstreamResponse)
-            and result.wire == self.call.client.wire
-            and result.streamed == self.call.client.stream
-        )
+        client = self.call.client
+        if not (
+            isinstance(result, UpstreamResponse) and result.wire == client.wire and result.streamed == client.stream
+        ):
+            return False
+        check = getattr(client.translator, "can_pass_through", None)
+        return check is None or bool(check(client))
 
 
 async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
@@ -216,7 +219,9 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
 async def respond(gateway: Gateway, outcome: Outcome, send: Send) -> None:
     """Send the answer to the client, then account for it."""
     client = outcome.call.client
-    ctx = EncodeContext(model=client.model, body=client.body, request=client._ir, created=client.created)
+    ctx = EncodeContext(
+        model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
+    )
     try:
         if client.stream:
             usage, error = await _stream(gateway, outcome, ctx, send)
@@ -277,10 +282,11 @@ async def _stream(
     gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send
 ) -> tuple[Usage, GatewayError | None]:
     client = outcome.call.client
-    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
     if outcome.passthrough:
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
+    await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(encoder)})
     usage = Usage()
     error: GatewayError | None = None
 
@@ -304,6 +310,13 @@ async def _stream(
         await send({"type": "http.response.body", "body": data, "more_body": True})
     await send({"type": "http.response.body", "body": encoder.close(), "more_body": False})
     return usage, error
+
+
+def _stream_headers(encoder: object) -> list[tuple[bytes, bytes]]:
+    media_type = getattr(encoder, "media_type", "text/event-stream")
+    if media_type == "text/event-stream":
+        return STREAM_HEADERS
+    return [(b"content-type", media_type.encode()), *STREAM_HEADERS[1:]]
 
 
 async def _event_batches(outcome: Outcome) -> AsyncIterator[list[StreamEvent]]:
