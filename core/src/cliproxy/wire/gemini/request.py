@@ -40,7 +40,7 @@ from cliproxy.wire.gemini.common import WIRE, generated_id
 from cliproxy.wire.gemini.schema import to_json_schema
 from cliproxy.wire.gemini.thinking import decode_thinking
 
-__all__ = ["decode_request", "tool_result_text"]
+__all__ = ["decode_request", "normalize_keys", "tool_result_text"]
 
 # Keys a part may carry beside its data; the rest of a part's keys are its data.
 _PART_DATA = (
@@ -377,13 +377,80 @@ def _stop(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
+# -- snake_case spellings -------------------------------------------------------------------------
+# Gemini reads proto field names in either spelling, and clients use both: google-genai
+# sends ``thinkingConfig`` as ``{"thinking_budget": ..., "include_thoughts": ...}``. Keys
+# are normalised to camelCase where the request's structure is fixed, never inside
+# free-form values (schemas, arguments, responses).
+
+
+def _camel(key: str) -> str:
+    if "_" not in key or key[0] in "_$":
+        return key
+    head, *rest = key.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _keys(obj: Any) -> Any:
+    if not isinstance(obj, Mapping):
+        return obj
+    return {_camel(k) if isinstance(k, str) else k: v for k, v in obj.items()}
+
+
+_PART_OBJECTS = ("inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
+
+
+def _content(obj: Any) -> Any:
+    content = _keys(obj)
+    if isinstance(content, dict) and isinstance(content.get("parts"), list):
+        parts = []
+        for raw in content["parts"]:
+            part = _keys(raw)
+            if isinstance(part, dict):
+                for key in _PART_OBJECTS:
+                    if key in part:
+                        part[key] = _keys(part[key])
+            parts.append(part)
+        content["parts"] = parts
+    return content
+
+
+def normalize_keys(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with its structural keys in camelCase (see above)."""
+    out: dict[str, Any] = _keys(body)
+    if isinstance(out.get("contents"), list):
+        out["contents"] = [_content(item) for item in out["contents"]]
+    if "systemInstruction" in out:
+        out["systemInstruction"] = _content(out["systemInstruction"])
+    if isinstance(out.get("tools"), list):
+        tools = []
+        for raw in out["tools"]:
+            tool = _keys(raw)
+            if isinstance(tool, dict) and isinstance(tool.get("functionDeclarations"), list):
+                tool["functionDeclarations"] = [_keys(d) for d in tool["functionDeclarations"]]
+            tools.append(tool)
+        out["tools"] = tools
+    if isinstance(out.get("toolConfig"), Mapping):
+        config = out["toolConfig"] = _keys(out["toolConfig"])
+        if "functionCallingConfig" in config:
+            config["functionCallingConfig"] = _keys(config["functionCallingConfig"])
+    if isinstance(out.get("generationConfig"), Mapping):
+        config = out["generationConfig"] = _keys(out["generationConfig"])
+        if "thinkingConfig" in config:
+            config["thinkingConfig"] = _keys(config["thinkingConfig"])
+    if isinstance(out.get("generateContentRequest"), Mapping):
+        out["generateContentRequest"] = normalize_keys(out["generateContentRequest"])
+    return out
+
+
 def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    body = normalize_keys(body)
     inner = body.get("generateContentRequest")
     if isinstance(inner, dict) and "contents" not in body:
         body = inner  # countTokens with a whole request inside
     contents = c.get_list(body, "contents", "", required=True)
     messages = _contents(contents)
-    system = _system(body.get("systemInstruction") or body.get("system_instruction"))
+    system = _system(body.get("systemInstruction"))
     if system is not None:
         messages.insert(0, system)
     config = c.get_map(body, "generationConfig", "") or {}

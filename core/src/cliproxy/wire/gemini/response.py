@@ -6,9 +6,9 @@ stream is cumulative, so the latest counts win; ``finishReason`` arrives on the 
 A prompt blocked before generation (``promptFeedback.blockReason``, no candidates) ends as
 a content filter.
 
-:func:`encode_response` writes a whole response for a Gemini client. Thought parts are
-included when the client asked for them (``includeThoughts``) or when they carry a Gemini
-signature the client must send back.
+:func:`encode_response` writes a whole response for a Gemini client. Thought text is
+included when the client asked for it (``includeThoughts``); a thought's Gemini signature
+always is (on an empty thought part), since the client must send it back.
 """
 
 from __future__ import annotations
@@ -169,14 +169,15 @@ def decode_response(body: bytes) -> Response:
 
 
 def wants_thoughts(body: Mapping[str, Any]) -> bool:
-    """Whether a Gemini client asked for thought parts (``includeThoughts``)."""
-    config = body.get("generationConfig")
+    """Whether a Gemini client asked for thought parts (``includeThoughts``, in either
+    spelling)."""
+    config = body.get("generationConfig", body.get("generation_config"))
     if not isinstance(config, Mapping):
         return False
-    thinking = config.get("thinkingConfig")
+    thinking = config.get("thinkingConfig", config.get("thinking_config"))
     if not isinstance(thinking, Mapping):
         return False
-    return thinking.get("includeThoughts") is True or thinking.get("include_thoughts") is True
+    return thinking.get("includeThoughts", thinking.get("include_thoughts")) is True
 
 
 def client_call_id(part: ToolCallPart) -> bool:
@@ -190,8 +191,11 @@ def encode_parts(parts: Iterable[Part], thoughts: bool) -> list[dict[str, Any]]:
     for part in parts:
         encoded: dict[str, Any] | None = None
         if isinstance(part, ReasoningPart):
-            if thoughts or signature_of(part.provider_metadata) is not None:
+            if thoughts:
                 encoded = encode_text(part)
+            elif signature_of(part.provider_metadata) is not None:
+                # The client did not ask for thoughts, but must carry the signature back.
+                encoded = encode_text(ReasoningPart("", part.provider_metadata))
         elif isinstance(part, TextPart):
             encoded = encode_text(part) if part.text or signature_of(part.provider_metadata) else None
         elif isinstance(part, ToolCallPart):

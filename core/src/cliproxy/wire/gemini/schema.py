@@ -38,7 +38,7 @@ ALLOWED_KEYWORDS = frozenset(_COMMON).union(*_PER_TYPE.values())
 """Every keyword :func:`clean_schema` may emit."""
 
 _FORMATS = {
-    "STRING": frozenset({"enum", "date-time"}),
+    "STRING": frozenset({"date-time"}),  # "enum" is implied by an enum
     "NUMBER": frozenset({"float", "double"}),
     "INTEGER": frozenset({"int32", "int64"}),
 }
@@ -51,6 +51,7 @@ _JSON_TYPES = {
     "object": "OBJECT",
 }
 MAX_DEPTH = 32
+MAX_NODES = 5000
 
 
 def _gemini_type(value: Any) -> str | None:
@@ -101,7 +102,12 @@ def _show(value: Any) -> str:
 
 
 class _Cleaner:
-    """One cleaning run: knows the root's definitions and the references being expanded."""
+    """One cleaning run: knows the root's definitions and the references being expanded.
+
+    A reference is expanded at most once on any path from the root (a recursive structure
+    ends in a marker), and a run emits at most :data:`MAX_NODES` nodes, so a schema whose
+    definitions refer to each other many times over cannot blow up.
+    """
 
     def __init__(self, root: Any) -> None:
         self.defs: dict[str, Any] = {}
@@ -110,7 +116,8 @@ class _Cleaner:
                 table = root.get(key)
                 if isinstance(table, Mapping):
                     self.defs.update(table)
-        self.expanding: list[str] = []
+        self.visiting: list[str] = []
+        self.nodes = 0
 
     # -- references and allOf ------------------------------------------------------------
 
@@ -120,20 +127,18 @@ class _Cleaner:
                 return self.defs.get(ref[len(prefix) :].replace("~1", "/").replace("~0", "~"))
         return None
 
-    def _flatten(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any] | None:
-        """``schema`` with ``$ref`` resolved and ``allOf`` merged in; None for a cycle."""
+    def _flatten(self, schema: Mapping[str, Any], refs: list[str]) -> dict[str, Any] | None:
+        """``schema`` with ``$ref`` resolved and ``allOf`` merged in (the references used
+        are appended to ``refs``); None when a reference leads back to itself."""
         out = dict(schema)
         ref = out.pop("$ref", None)
         if isinstance(ref, str):
-            if ref in self.expanding or len(self.expanding) > MAX_DEPTH:
+            if ref in self.visiting or ref in refs:
                 return None
             target = self._target(ref)
             if isinstance(target, Mapping):
-                self.expanding.append(ref)
-                try:
-                    resolved = self._flatten(target, depth)
-                finally:
-                    self.expanding.pop()
+                refs.append(ref)
+                resolved = self._flatten(target, refs)
                 if resolved is None:
                     return None
                 # Keywords beside $ref (a description, nullable) refine the target.
@@ -143,10 +148,9 @@ class _Cleaner:
             for part in parts:
                 if not isinstance(part, Mapping):
                     continue
-                flat = self._flatten(part, depth)
-                if flat is None:
-                    continue
-                out = _merge(out, flat)
+                flat = self._flatten(part, refs)
+                if flat is not None:
+                    out = _merge(out, flat)
         return out
 
     # -- nodes ---------------------------------------------------------------------------
@@ -154,28 +158,38 @@ class _Cleaner:
     def node(self, schema: Any, depth: int = 0) -> dict[str, Any]:
         if not isinstance(schema, Mapping):
             return {}  # ``true``, ``{}``: any value
-        if depth > MAX_DEPTH:
+        self.nodes += 1
+        if depth > MAX_DEPTH or self.nodes > MAX_NODES:
             return {"description": "(nested too deeply to describe)"}
-        flat = self._flatten(schema, depth)
+        refs: list[str] = []
+        flat = self._flatten(schema, refs)
         if flat is None:
             name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
             return {"type": "OBJECT", "description": f"(recursive {name} structure)".replace("  ", " ")}
+        self.visiting.extend(refs)
+        try:
+            return self._node(flat, depth)
+        finally:
+            if refs:
+                del self.visiting[-len(refs) :]
+
+    def _node(self, flat: Mapping[str, Any], depth: int) -> dict[str, Any]:
         hints: list[str] = []
-        nullable = flat.get("nullable") is True
-        types, has_null = self._types(flat)
-        nullable = nullable or has_null
+        types, nullable = self._types(flat)
+        nullable = nullable or flat.get("nullable") is True
         variants = _variants(flat)
         if variants is not None:
             out = self._union(flat, variants, depth)
-            if out.pop("nullable", False):
-                nullable = True
         elif len(types) > 1:
-            out = {"anyOf": [self._typed(flat, kind, depth, []) for kind in types]}
+            branches = [self._typed(flat, kind, depth, []) for kind in types]
+            for branch in branches:
+                if branch.pop("nullable", False):
+                    nullable = True
+            out = {"anyOf": branches}
         else:
-            kind = types[0] if types else _infer_type(flat)
-            out = self._typed(flat, kind, depth, hints)
-            if out.pop("nullable", False):
-                nullable = True
+            out = self._typed(flat, types[0] if types else _infer_type(flat), depth, hints)
+        if out.pop("nullable", False):
+            nullable = True
         description = flat.get("description")
         if isinstance(description, str) and description:
             out["description"] = description
@@ -240,6 +254,8 @@ class _Cleaner:
             enum = [schema["const"]]
         if isinstance(enum, list) and enum:
             self._enum(out, kind, enum, hints)
+        if out.get("format") == "enum" and "enum" not in out:
+            del out["format"]
         if kind == "STRING":
             _copy_count(schema, out, "minLength", "maxLength")
             pattern = schema.get("pattern")
@@ -490,6 +506,11 @@ def to_json_schema(schema: Any) -> Any:
     for key in ("anyOf", "oneOf", "allOf"):
         if isinstance(schema.get(key), list):
             out[key] = [to_json_schema(v) for v in schema[key]]
+    if schema.get("nullable") is True and "type" not in out:
+        if isinstance(out.get("anyOf"), list):
+            out["anyOf"].append({"type": "null"})
+        else:
+            out["nullable"] = True  # untyped: keep Gemini's word (JSON Schema ignores it)
     if "example" in schema:
         out["examples"] = [schema["example"]]
     for key in ("additionalProperties", "$defs", "definitions", "$ref", "const", "examples", "prefixItems"):

@@ -16,7 +16,7 @@ gemini-3-pro           level low, high                             low
 other gemini-3+ pro    level low, medium, high                     low
 other gemini-3+        level minimal, low, medium, high            minimal
 gemini < 2.5           no thinking: the setting is left out        --
-other names            budget, unclamped                           0
+other names            the form given (budget or level), as given  0 / minimal
 =====================  ==========================================  ===================
 """
 
@@ -78,8 +78,13 @@ def thinking_config(reasoning: Reasoning | None, model: str) -> dict[str, Any] |
         dynamic = reasoning.effort is None and (reasoning.budget_tokens is None or reasoning.budget_tokens < 0)
         if not dynamic:
             out["thinkingLevel"] = _clamp_level(reasoning.level(), _levels(name, generation))
-    elif reasoning.effort is not None or reasoning.budget_tokens is not None:
-        out["thinkingBudget"] = _clamp_budget(reasoning.budget(), name) if generation else reasoning.budget()
+    elif generation is not None:
+        if reasoning.effort is not None or reasoning.budget_tokens is not None:
+            out["thinkingBudget"] = _clamp_budget(reasoning.budget(), name)
+    elif reasoning.budget_tokens is not None:
+        out["thinkingBudget"] = reasoning.budget_tokens
+    elif reasoning.effort is not None:
+        out["thinkingLevel"] = _clamp_level(reasoning.effort, _LEVEL_ORDER)
     include = reasoning.include_thoughts
     if include is None:
         include = not reasoning.disabled
@@ -96,8 +101,6 @@ def decode_thinking(raw: Any, where: str) -> Reasoning | None:
     budget = c.get_int(config, "thinkingBudget", where + ".")
     level = c.get_str(config, "thinkingLevel", where + ".")
     include = c.get_bool(config, "includeThoughts", where + ".")
-    if include is None:  # some clients write the field in snake case
-        include = c.get_bool(config, "include_thoughts", where + ".")
     effort = level.lower() if level else None
     if effort is not None and effort not in (*_LEVEL_ORDER, "none"):
         if effort == "thinking_level_unspecified":
@@ -109,4 +112,5 @@ def decode_thinking(raw: Any, where: str) -> Reasoning | None:
             )
     if budget is None and effort is None and include is None:
         return None
-    return Reasoning(effort=effort, budget_tokens=budget, include_thoughts=include)
+    # Gemini returns thoughts only when asked; say so, so other providers do the same.
+    return Reasoning(effort=effort, budget_tokens=budget, include_thoughts=bool(include))
