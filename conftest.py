@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from cliproxy.testing import FakeUpstream
 
 RECORDINGS = Path(__file__).parent / "recordings"

@@ -9,9 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from cliproxy import create_app
+from fastapi import FastAPI
 
 gateway = create_app(Path(__file__).with_name("config.yaml"))
 

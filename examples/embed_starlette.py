@@ -10,12 +10,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from cliproxy import create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-
-from cliproxy import create_app
 
 gateway = create_app(Path(__file__).with_name("config.yaml"))
 

@@ -8,8 +8,16 @@ needs is importable from here (or from :mod:`cliproxy.ir`, :mod:`cliproxy.transl
 from cliproxy import ir
 from cliproxy.commands import Command, LoginContext, LoginFlow
 from cliproxy.config import Config, ConfigError, ConfigNode
-from cliproxy.credentials import CommonFields, Credential, ModelEntry, credential_id, mask_secret, read_common_fields
+from cliproxy.credentials import (
+    CommonFields,
+    Credential,
+    ModelEntry,
+    credential_id,
+    mask_secret,
+    read_common_fields,
+)
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.hookspecs import hookimpl
 from cliproxy.providers import (
     Call,
@@ -20,10 +28,17 @@ from cliproxy.providers import (
     Provider,
     UpstreamResponse,
 )
-from cliproxy.tokens import AuthType, TokenSet, write_token_file
-from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.routing import ModelInfo
-from cliproxy.translate import ClientTranslator, Door, EncodeContext, StreamDecoder, StreamEncoder, UpstreamTranslator
+from cliproxy.state.base import Cooldown
+from cliproxy.tokens import AuthType, TokenSet, write_token_file
+from cliproxy.translate import (
+    ClientTranslator,
+    Door,
+    EncodeContext,
+    StreamDecoder,
+    StreamEncoder,
+    UpstreamTranslator,
+)
 
 __version__ = "0.1.0"
 
@@ -38,6 +53,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigNode",
+    "Cooldown",
     "Credential",
     "DirectResponse",
     "Door",
@@ -47,8 +63,8 @@ __all__ = [
     "InboundRequest",
     "LoginContext",
     "LoginFlow",
-    "ModelInfo",
     "ModelEntry",
+    "ModelInfo",
     "Provider",
     "StreamDecoder",
     "StreamEncoder",

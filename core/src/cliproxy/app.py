@@ -21,13 +21,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from cliproxy.asgi import header_map, query_map
 from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
+from cliproxy.management import ResetEndpoint, StatusEndpoint
 from cliproxy.plugins import Plugins
 from cliproxy.state import StateStore
-from cliproxy.asgi import header_map, query_map
 from cliproxy.wire.openai_chat import encode_error as openai_error
 
 __all__ = ["create_app", "gateway_of"]
@@ -95,7 +96,8 @@ def _index(gateway: Gateway) -> Any:
     paths = sorted({door.path for translator in gateway.translators.clients() for door in translator.doors})
 
     async def index(request: Request) -> Response:
-        return _json({"name": "cliproxy", "version": VERSION, "endpoints": [*paths, "/v1/models", "/healthz"]})
+        endpoints = [*paths, "/v1/models", "/healthz", "/v0/status", "/v0/status/reset"]
+        return _json({"name": "cliproxy", "version": VERSION, "endpoints": endpoints})
 
     return index
 
@@ -116,6 +118,8 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/", _index(gateway), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/v1/models", ModelsEndpoint(gateway), methods=["GET"]),
+        Route("/v0/status", StatusEndpoint(gateway), methods=["GET"]),
+        Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():

@@ -11,13 +11,19 @@ from cliproxy.auth import check_api_key
 from cliproxy.config import Config
 from cliproxy.hookspecs import hookimpl
 from cliproxy.providers import ClientIdentity, InboundRequest
+from cliproxy.wire.anthropic import Anthropic
 from cliproxy.wire.gemini import Gemini
 from cliproxy.wire.openai_chat import OpenAIChat
+from cliproxy.wire.openai_completions import OpenAICompletions
+from cliproxy.wire.openai_responses import OpenAIResponses
 
 
 @hookimpl
 def register_translators(register: Callable[[object], None]) -> None:
     register(OpenAIChat())
+    register(OpenAIResponses())
+    register(OpenAICompletions())
+    register(Anthropic())
     register(Gemini())
 
 

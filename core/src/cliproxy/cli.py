@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
+import json
 import logging
 import os
 import sys
@@ -19,7 +21,7 @@ __all__ = ["main"]
 
 log = logging.getLogger("cliproxy.cli")
 
-BUILTIN_COMMANDS = ("serve", "check", "models", "plugins", "login")
+BUILTIN_COMMANDS = ("serve", "check", "models", "plugins", "login", "status")
 
 
 def _setup_logging(level: str) -> None:
@@ -118,10 +120,8 @@ async def _serve_forever(app: Any, hc: Any) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     log.info("listening on http://%s", hc.bind[0])
     await serve(app, hc, shutdown_trigger=stop.wait)
 
@@ -166,6 +166,37 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(line)
         if info.error:
             print(f"{'':<20} error: {info.error}")
+    return 0
+
+
+# -- status ------------------------------------------------------------------------------
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from cliproxy.status import render_text
+    from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
+
+    config = None
+    path = _config_path(args.config)
+    if args.url is None or args.management_key is None:
+        config = load_config(path) if Path(path).exists() or args.config else None
+    url = args.url or server_url(config)
+    key = args.management_key or os.environ.get("CLIPROXY_MANAGEMENT_KEY")
+    if key is None and config is not None:
+        key = config.remote_management.secret_key
+    try:
+        if args.reset is not None:
+            result = post_reset(url, key, args.reset, args.model)
+            if args.json:
+                print(json.dumps(result, indent=2))
+            else:
+                print(f"cleared {result['cleared']} cooldown(s) of {len(result['credentials'])} credential(s)")
+            return 0
+        snapshot = fetch_status(url, key)
+    except StatusError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(snapshot, indent=2) if args.json else render_text(snapshot))
     return 0
 
 
@@ -229,6 +260,24 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
 
     plugins = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
     plugins.set_defaults(handler=_cmd_plugins)
+
+    status = sub.add_parser(
+        "status",
+        help="show every credential's health, cooldowns and counts (from a running gateway's /v0/status)",
+    )
+    status.add_argument("--config", "-c", help="config.yaml to find the gateway and key in (default: as for serve)")
+    status.add_argument("--url", help="the gateway's base URL (default: host and port from the config)")
+    status.add_argument(
+        "--management-key",
+        help="remote-management.secret-key, needed from other hosts "
+        "(default: $CLIPROXY_MANAGEMENT_KEY, else the config's)",
+    )
+    status.add_argument("--json", action="store_true", help="print the status document as JSON")
+    status.add_argument(
+        "--reset", metavar="CREDENTIAL", help="end the cooldowns of a credential (id or label), or of 'all'"
+    )
+    status.add_argument("--model", help="with --reset: only this model's cooldown")
+    status.set_defaults(handler=_cmd_status)
 
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)
@@ -296,11 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
+        from cliproxy.errors import GatewayError
         from cliproxy.plugins import PluginError
 
         if isinstance(error, PluginError):
             print(f"error: {error}", file=sys.stderr)
             return 2
+        if isinstance(error, GatewayError):  # a login flow or plugin command that failed cleanly
+            print(f"error: {error.message}", file=sys.stderr)
+            return 1
         raise
 
 

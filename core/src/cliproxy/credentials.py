@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.proxies import check_proxy_url
 
 __all__ = ["CommonFields", "Credential", "ModelEntry", "credential_id", "mask_secret", "read_common_fields"]
 
@@ -44,6 +45,8 @@ class Credential:
         weight: Relative share within its priority (round-robin).
         any_model: Serve any model name asked under ``prefix/`` (local servers, aggregators
             whose catalogue is not listed).
+        proxy_url: This credential's outbound proxy (``direct`` for none); None means the
+            gateway's ``proxy-url``. Used for its requests and its token refreshes.
         settings: Provider-owned details (base URL, key, headers), opaque to the core.
         source: Where it was defined (``config.yaml:12:5`` or a token file path).
     """
@@ -58,8 +61,18 @@ class Credential:
     priority: int = 0
     weight: int = 1
     any_model: bool = False
+    proxy_url: str | None = None
     settings: Any = None
     source: str = ""
+
+    @property
+    def group(self) -> str:
+        """The upstream service it belongs to: the ``kind`` of :func:`credential_id`
+        (``openai-compatibility/openrouter``, ``groq``), else the provider name. Keys of one
+        group are interchangeable; different groups at equal priority for one model are
+        reported as ambiguous at start-up."""
+        kind, sep, _ = self.id.rpartition(":")
+        return kind if sep and kind else self.provider
 
     def excludes(self, model: str) -> bool:
         """True when ``model`` matches one of the excluded patterns (``*`` wildcards)."""
@@ -76,7 +89,11 @@ def mask_secret(secret: str | None) -> str:
 
 
 def credential_id(kind: str, *parts: str | None) -> str:
-    """A stable id from the block kind and the identifying values (key, base URL...)."""
+    """A stable id from the block kind and the identifying values (key, base URL...).
+
+    ``kind`` names the upstream service (``groq``, ``openai-compatibility/<entry name>``):
+    credentials sharing it are keys to the same service (see :attr:`Credential.group`).
+    """
     digest = hashlib.sha256("\x00".join(p or "" for p in parts).encode()).hexdigest()[:12]
     return f"{kind}:{digest}"
 
@@ -154,6 +171,10 @@ def read_common_fields(
         if url and not url.startswith(("http://", "https://")):
             raise node.error("base-url", f"base-url '{url}' must start with http:// or https://")
     proxy = node.str("proxy-url") or None
+    if proxy is not None:
+        problem = check_proxy_url(proxy)
+        if problem:
+            raise node.error("proxy-url", problem)
     return CommonFields(
         api_key=key,
         base_url=url,

@@ -6,7 +6,15 @@ import math
 
 import orjson
 
-from cliproxy.ir import FilePart, ReasoningPart, Request, TextPart, Tool, ToolCallPart, ToolResultPart
+from cliproxy.ir import (
+    FilePart,
+    ReasoningPart,
+    Request,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolResultPart,
+)
 
 __all__ = ["estimate_request_tokens", "estimate_tokens"]
 

@@ -10,6 +10,7 @@ the state store, provider start-up, the token refresher).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from cliproxy.credentials import Credential, ModelEntry, dedupe
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
+from cliproxy.proxies import ProxySessions, resolve_proxy
 from cliproxy.registry import Translators
 from cliproxy.routing import Router
 from cliproxy.selection import Selector
@@ -46,6 +48,7 @@ KNOWN_PLUGIN_BLOCKS = {
     "novita": "cliproxy-openai",
     "siliconflow": "cliproxy-openai",
     "claude-api-key": "cliproxy-claude",
+    "claude-oauth": "cliproxy-claude",
     "gemini-api-key": "cliproxy-gemini",
     "openrouter": "cliproxy-openrouter",
     "mlx": "cliproxy-mlx",
@@ -70,6 +73,7 @@ class Gateway:
     router: Router = attrs.field(default=None)
     selector: Selector = attrs.field(default=None)
     http: aiohttp.ClientSession = attrs.field(default=None)
+    _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _authenticators: list[Callable[..., Any]] = attrs.Factory(list)
@@ -82,9 +86,9 @@ class Gateway:
     def build(cls, config: Config, plugins: Plugins, *, state: StateStore | None = None) -> Gateway:
         """Assemble a gateway; raises :class:`ConfigError` for a config it cannot serve."""
         gateway = cls(config=config, plugins=plugins)
-        gateway.state = state if state is not None else create_store(config.state)
+        gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
-        gateway.tokens.proxy = config.proxy_url
+        gateway.tokens.default_proxy = config.proxy_url
         gateway._register_translators()
         gateway._register_providers()
         gateway._register_auth_types()
@@ -92,7 +96,6 @@ class Gateway:
         gateway._load_credentials()
         gateway.selector = Selector(gateway.state, config.routing.strategy, gateway.clock)
         gateway.refresh_routes()
-        gateway.router.log_ambiguities()
         gateway._authenticators = plugins.implementations("authenticate_client")
         gateway._preparers = plugins.implementations("prepare_upstream_request")
         return gateway
@@ -204,14 +207,17 @@ class Gateway:
         def defaults(cred: Credential) -> Any:
             return self.providers[cred.provider].default_models(cred)
 
+        logged = set(self.router.ambiguities) if self.router is not None else set()
         self.router = Router(self.credentials, force_model_prefix=self.config.force_model_prefix, default_models=defaults)
+        self.router.log_ambiguities(skip=logged)  # each once: at start-up, or when discovery adds one
 
     # -- serving ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the HTTP session and start providers, discovery and token refresh."""
         self.http = create_session(self.config.upstream_timeouts)
-        self.tokens.http = self.http
+        self._sessions = ProxySessions(self.http, self.http.timeout)
+        self.tokens.session_for = self.session_for
         if not self.config.api_keys:
             log.warning("no api-keys configured: the gateway accepts requests from anyone who can reach it")
         for provider in self.providers.values():
@@ -254,19 +260,30 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self._tasks.clear()
         for provider in self.providers.values():
             try:
                 await provider.stop()
             except Exception:
                 log.exception("provider %s failed to stop cleanly", provider.name)
-        if self.http is not None:
-            await self.http.close()
+        if self._sessions is not None:
+            await self._sessions.close()
         await self.state.close()
+
+    def http_for(self, credential: Credential, proxy: str | None = None) -> tuple[aiohttp.ClientSession, str | None]:
+        """The HTTP session and ``proxy=`` argument for a request on behalf of
+        ``credential``: ``proxy`` if given, else the credential's ``proxy_url``, else the
+        gateway's ``proxy-url`` (``direct`` at any level means no proxy)."""
+        return self.session_for(resolve_proxy(proxy, credential.proxy_url, self.config.proxy_url))
+
+    def session_for(self, proxy: str | None) -> tuple[aiohttp.ClientSession, str | None]:
+        """The HTTP session for requests through ``proxy`` (None: direct), and the
+        ``proxy=`` argument to give it."""
+        if self._sessions is None:
+            raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message="the gateway has not been started")
+        return self._sessions.session_for(proxy)
 
     async def authenticate(self, request: InboundRequest) -> ClientIdentity:
         """Run the ``authenticate_client`` hooks; 401 in the caller's format if none accepts."""

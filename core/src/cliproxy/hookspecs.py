@@ -92,7 +92,7 @@ def register_auth_types(register: Callable[[AuthType], None]) -> None:
 @hookspec
 def authenticate_client(
     request: InboundRequest, config: Config
-) -> ClientIdentity | None | Awaitable[ClientIdentity | None]:
+) -> ClientIdentity | Awaitable[ClientIdentity | None] | None:
     """Decide who is calling (inbound client authentication).
 
     :param request: Method, path, lower-case headers, query and client address.
@@ -111,7 +111,7 @@ def authenticate_client(
 
 
 @hookspec
-def prepare_upstream_request(call: Call, url: str, headers: dict[str, str]) -> None | Awaitable[None]:
+def prepare_upstream_request(call: Call, url: str, headers: dict[str, str]) -> Awaitable[None] | None:
     """Adjust an outgoing upstream request just before it is sent (sign it, tag it).
 
     :param call: The call being made (credential, model, client request).

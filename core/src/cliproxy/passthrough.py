@@ -4,7 +4,9 @@ Only the model name changes: the response's model field (``model``; Gemini's
 ``modelVersion``) shows the name the client asked for. A stream is forwarded as the network
 delivered it, cut only at event boundaries so a name is never split; in stream events tool
 arguments are JSON *strings*, so the field can be rewritten without parsing. Events that
-mention usage are parsed to count tokens.
+mention usage are parsed to count tokens; an error event the upstream sends mid-stream is
+forwarded as is and noted in :attr:`PassthroughStream.error`, so the gateway can rest the
+credential.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from typing import Any
 
 import orjson
 
+from cliproxy.errors import GatewayError
 from cliproxy.ir import Usage
 from cliproxy.translate import UpstreamTranslator
 
 __all__ = ["PassthroughStream", "rewrite_model"]
 
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
+_ERROR_MARKER = b'"error"'  # a key (or a bare string value); escaped text never matches
 
 
 def _pattern(field: str) -> re.Pattern[bytes]:
@@ -62,6 +66,7 @@ class PassthroughStream:
         self._drop = drop
         self._rest = b""
         self.usage = Usage()
+        self.error: GatewayError | None = None
 
     def _sub(self, data: bytes) -> bytes:
         replacement = self._replacement
@@ -75,37 +80,52 @@ class PassthroughStream:
             return b""
         end = cut + (2 if data[cut + 1 : cut + 2] == b"\n" else 3)
         complete, self._rest = data[:end], data[end:]
-        return self._sub(self._scan_usage(complete))
+        return self._sub(self._scan(complete))
 
     def close(self) -> bytes:
         rest, self._rest = self._rest, b""
         if rest:
-            rest = self._scan_usage(rest)
+            rest = self._scan(rest)
         return self._sub(rest)
 
-    def _scan_usage(self, data: bytes) -> bytes:
-        """Collect usage from the events that mention it; drop those ``drop`` rejects."""
-        if not any(marker in data for marker in _USAGE_MARKERS):
+    def _scan(self, data: bytes) -> bytes:
+        """Collect usage from the events that mention it (dropping those ``drop``
+        rejects), and note the first error event."""
+        usage = any(marker in data for marker in _USAGE_MARKERS)
+        if not usage and _ERROR_MARKER not in data:
             return data
         kept: list[bytes] = []
         for event in _EVENT_END.split(data):
             if not event:
                 continue
-            obj = _usage_event(event) if any(m in event for m in _USAGE_MARKERS) else None
+            mentions_usage = usage and any(m in event for m in _USAGE_MARKERS)
+            mentions_error = _ERROR_MARKER in event
+            obj = _data_of(event) if mentions_usage or mentions_error else None
             if obj is not None:
-                found = self._translator.extract_usage(obj)
-                if found:
-                    self.usage = self.usage.merge(found)
-                if self._drop is not None and self._drop(obj):
-                    continue
+                if mentions_error and self.error is None:
+                    self.error = self._error_of(obj)
+                if mentions_usage:
+                    found = self._translator.extract_usage(obj)
+                    if found:
+                        self.usage = self.usage.merge(found)
+                    if self._drop is not None and self._drop(obj):
+                        continue
             kept.append(event)
         return b"".join(kept)
+
+    def _error_of(self, obj: Mapping[str, Any]) -> GatewayError | None:
+        err = obj.get("error")
+        if not isinstance(err, Mapping) or obj.get("choices") or obj.get("candidates"):
+            return None
+        code = err.get("code")
+        status = code if isinstance(code, int) and not isinstance(code, bool) and code >= 400 else 502
+        return self._translator.decode_error(status, {}, orjson.dumps(obj))
 
 
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\n\r\n)")
 
 
-def _usage_event(event: bytes) -> Mapping[str, Any] | None:
+def _data_of(event: bytes) -> Mapping[str, Any] | None:
     for line in event.splitlines():
         if line.startswith(b"data:"):
             try:

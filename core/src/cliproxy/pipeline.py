@@ -10,6 +10,7 @@ format, otherwise decoded into IR events and re-encoded, one ASGI send per upstr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -33,7 +34,8 @@ from cliproxy.ir import (
 from cliproxy.passthrough import PassthroughStream, rewrite_model
 from cliproxy.providers import Call, ClientRequest, DirectResponse, UpstreamResponse
 from cliproxy.routing import Candidate
-from cliproxy.selection import Selection
+from cliproxy.selection import Selection, is_model_missing
+from cliproxy.tokens import REFRESH_FAILED
 from cliproxy.translate import EncodeContext, StreamDecoder
 
 if TYPE_CHECKING:
@@ -81,45 +83,87 @@ class Outcome:
 
 
 async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
-    """Find a candidate that answers; raise the most telling error if none does."""
-    candidates = gateway.router.resolve(client.model)
+    """Find a candidate that answers; raise the most telling error if none does.
+
+    A round tries every available candidate in selection order; a retriable failure rests
+    the candidate and moves on, a client error (400/413/422) returns at once. There are
+    ``request-retry`` rounds after the first; when all candidates rest at the start of one,
+    it first waits for the first to free up if that is within ``max-retry-interval``.
+    When no round succeeds, the client gets the last upstream error (with ``Retry-After``
+    until the first candidate frees up, when waiting can help); a request that found every
+    candidate resting before trying any gets 429 ``model_cooldown`` with ``Retry-After``.
+    """
+    route = gateway.router.resolve(client.model)
     config = gateway.config
+    selector = gateway.selector
     last_error: GatewayError | None = None
     attempt = 0
-    for round_no in range(config.request_retry + 1):
+    for _ in range(config.request_retry + 1):
         try:
-            selection = await gateway.selector.select(client.model, candidates)
+            selection = await selector.select(route, client.model)
         except GatewayError as cooling:
             wait = cooling.retry_after or 0.0
-            if round_no < config.request_retry and wait <= config.max_retry_interval:
-                await gateway.sleep(wait)
-                continue
-            if last_error is not None:
-                raise last_error from None
-            raise
+            if wait > config.max_retry_interval:
+                raise _give_up(cooling, last_error) from None
+            await gateway.sleep(wait)
+            try:
+                selection = await selector.select(route, client.model)
+            except GatewayError as still:  # another instance rested them meanwhile
+                raise _give_up(still, last_error) from None
         for cand in selection.ordered:
             call = Call(client, cand.credential, cand.upstream_model, gateway, attempt)
             attempt += 1
             try:
-                outcome = await _attempt(gateway, call, cand, selection)
+                return await _attempt_refreshing(gateway, call, cand, selection)
             except GatewayError as error:
-                await _failed(gateway, cand, error)
-                if error.client_fault and error.code != "model_not_found":
+                await _failed(gateway, cand, error, selection)
+                if error.client_fault and not is_model_missing(error):
                     raise
                 last_error = error
-                continue
-            return outcome
+    try:  # out of rounds: say when to come back if everything rests now
+        await selector.select(route, client.model)
+    except GatewayError as cooling:
+        raise _give_up(cooling, last_error) from None
     if last_error is not None:
         raise last_error
     raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message=f"no credential could serve '{client.model}'")
 
 
+def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
+    """The error for a request no candidate served: the last upstream error (it says what
+    went wrong), told when to retry if waiting can help; else the all-resting error."""
+    if last_error is None:
+        return cooling
+    transient = last_error.status in (408, 429) or last_error.status >= 500
+    if transient and last_error.retry_after is None and cooling.retry_after is not None:
+        return attrs.evolve(last_error, retry_after=cooling.retry_after)
+    return last_error
+
+
+async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
+    """Attempt; after a 401 on an OAuth credential, refresh its token once and try again
+    (another instance may have rotated it), before the credential is rested."""
+    tokens = gateway.tokens
+    if cand.credential not in tokens:
+        return await _attempt(gateway, call, cand, selection)
+    held = tokens.tokens(cand.credential).access_token
+    try:
+        return await _attempt(gateway, call, cand, selection)
+    except GatewayError as error:
+        if error.status != 401 or error.code == REFRESH_FAILED:
+            raise  # (a refresh that just failed is not tried again at once)
+        if tokens.tokens(cand.credential).access_token != held:
+            raise  # refreshed during the attempt (a provider that retries on its own): refused too
+    await tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
+    return await _attempt(gateway, attrs.evolve(call, attempt=call.attempt + 1), cand, selection)
+
+
 async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, str]:
     """Input tokens of the client's request: ``(count, "upstream")`` from the first
     provider that can count, else ``(estimate, "estimate")``."""
-    candidates = gateway.router.resolve(client.model)
+    route = gateway.router.resolve(client.model)
     try:
-        selection = await gateway.selector.select(client.model, candidates)
+        selection = await gateway.selector.select(route, client.model)
     except GatewayError:
         return estimate_request_tokens(client.ir), "estimate"
     for cand in selection.ordered:
@@ -128,9 +172,9 @@ async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, st
         try:
             counted = await provider.count_tokens(call)
         except GatewayError as error:
-            if error.client_fault:
+            if error.client_fault and not is_model_missing(error):
                 raise
-            await _failed(gateway, cand, error)
+            await _failed(gateway, cand, error, selection)
             continue
         if counted is not None:
             return counted, "upstream"
@@ -138,20 +182,27 @@ async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, st
     return estimate_request_tokens(client.ir), "estimate"
 
 
-async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError) -> None:
-    cooldown = await gateway.selector.record_failure(cand, error)
-    await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=True)
-    if cooldown is not None:
+async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, selection: Selection | None) -> None:
+    rested = await gateway.selector.record_failure(cand, error, selection)
+    note = f"{error.message} ({error.status})"
+    if error.client_fault and rested is None:  # the request was wrong, not the credential
+        await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=False)
+        log.info("%s rejected the request: %s", cand.credential.provider, note)
+        return
+    await gateway.state.add_usage(cand.credential.id, cand.upstream_model, None, failed=True, error=note)
+    if rested is not None:
+        whole, cooldown = rested
         log.warning(
-            "%s credential %s failed for %s: %s; resting %.0fs",
+            "%s credential %s failed for %s: %s; resting %s for %.0fs",
             cand.credential.provider,
             cand.credential.label,
             cand.upstream_model,
-            error.message,
+            note,
+            "the whole credential" if whole else "this model on it",
             cooldown.remaining(gateway.clock()),
         )
     else:
-        log.info("%s rejected the request: %s", cand.credential.provider, error.message)
+        log.info("%s credential %s failed for %s: %s", cand.credential.provider, cand.credential.label, cand.upstream_model, note)
 
 
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
@@ -217,24 +268,44 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
 
 
 async def respond(gateway: Gateway, outcome: Outcome, send: Send) -> None:
-    """Send the answer to the client, then account for it."""
+    """Send the answer to the client, then account for it.
+
+    The accounting (closing the upstream, cooldowns, usage) runs shielded: servers report
+    a disconnect as soon as the response is complete, which cancels this task, and a
+    finished answer must still count.
+    """
     client = outcome.call.client
     ctx = EncodeContext(
         model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
     )
+    sent: tuple[Usage, GatewayError | None] | None = None
     try:
         if client.stream:
-            usage, error = await _stream(gateway, outcome, ctx, send)
+            sent = await _stream(gateway, outcome, ctx, send)
         else:
-            usage, error = await _whole(gateway, outcome, ctx, send)
+            sent = await _whole(gateway, outcome, ctx, send)
     finally:
+        settling = asyncio.ensure_future(_settle(gateway, outcome, sent))
+        _settling.add(settling)
+        settling.add_done_callback(_settling.discard)
+        await asyncio.shield(settling)
+
+
+_settling: set[asyncio.Future[None]] = set()  # keeps shielded accounting alive until done
+
+
+async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayError | None] | None) -> None:
+    try:
         await outcome.result.aclose()
-    cand = outcome.candidate
-    if error is not None:
-        await _failed(gateway, cand, error)
-    else:
-        await gateway.selector.record_success(cand, outcome.selection)
-        await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
+    finally:
+        if sent is not None:  # None: the client left, or the answer failed before it started
+            usage, error = sent
+            cand = outcome.candidate
+            if error is not None:
+                await _failed(gateway, cand, error, outcome.selection)
+            else:
+                await gateway.selector.record_success(cand, outcome.selection)
+                await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
 
 
 async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send) -> tuple[Usage, None]:
@@ -367,6 +438,7 @@ async def _stream_passthrough(
                 if data:
                     await send({"type": "http.response.body", "body": data, "more_body": True})
         tail = relay.close()
+        error = relay.error  # the upstream's own error event, forwarded as it came
     except GatewayError as exc:
         error = exc
         tail = relay.close() + client.translator.stream_encoder(ctx).encode([StreamError(exc)])

@@ -1,33 +1,35 @@
 """Choosing among a model's candidates, and resting the ones that fail.
 
 Within the highest priority that has an available credential, ``round-robin`` rotates the
-starting credential per model (honouring ``weight``) and ``fill-first`` always starts with
+starting credential per pool (honouring ``weight``) and ``fill-first`` always starts with
 the first. Lower priorities follow as fallbacks. Failures rest a credential or a
-credential+model for a while (the cooldown table below); a success ends a model's rest.
+credential+model for a while (the cooldown table below); a success ends a model's rest
+and its backoff.
 
-=================================  ==============================  =============
-upstream answer                    rests                           for
-=================================  ==============================  =============
-401, 402, 403                      the whole credential            30 minutes
-404 / model not supported          that model on the credential    12 hours
-429                                that model on the credential    Retry-After, else 1 s doubling up to 30 min
-408, 5xx, 529, connection errors   that model on the credential    1 minute
-400, 413, 422                      nothing (the request is wrong)  --
-=================================  ==============================  =============
+==========================================  ===========================  ===========================================
+upstream answer                             rests                        for
+==========================================  ===========================  ===========================================
+401, 402, 403                               the whole credential         30 minutes
+404, or any status saying model not found   that model on the credential 12 hours
+429                                         that model on the credential Retry-After / retry-after-ms / RetryInfo,
+                                                                         else 1 s doubling per repeat up to 30 min
+408, 5xx, connection errors, timeouts       that model on the credential 1 minute
+400, 413, 422 (the request is wrong)        nothing                      --
+==========================================  ===========================  ===========================================
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.routing import Candidate
+from cliproxy.routing import Candidate, Route
 from cliproxy.state.base import Cooldown, StateStore
 
-__all__ = ["Selection", "Selector", "cooldown_for"]
+__all__ = ["Selection", "Selector", "cooldown_for", "is_model_missing"]
 
 UNAUTHORIZED_REST = 30 * 60.0
 MODEL_MISSING_REST = 12 * 3600.0
@@ -36,103 +38,159 @@ BACKOFF_BASE = 1.0
 BACKOFF_MAX = 30 * 60.0
 
 
+_MODEL_MISSING_CODES = frozenset({"model_not_found", "model_not_supported", "unsupported_model"})
+
+
+def is_model_missing(error: GatewayError) -> bool:
+    """The upstream says it does not serve the model (whatever the status)."""
+    return error.code in _MODEL_MISSING_CODES or error.kind == ErrorKind.MODEL_NOT_FOUND
+
+
 def cooldown_for(error: GatewayError, now: float, previous: Cooldown | None) -> tuple[bool, Cooldown] | None:
-    """How to rest a candidate after ``error``: ``(whole_credential, cooldown)``, or None."""
+    """How to rest a candidate after ``error``: ``(whole_credential, cooldown)``, or None.
+
+    ``previous`` is the candidate's model-level record (it carries the 429 backoff level).
+    """
     status = error.status
     reason = f"{error.message} ({status})"
-    if error.client_fault and error.code != "model_not_found":
+    if is_model_missing(error) or status == 404:
+        return False, Cooldown(until=now + MODEL_MISSING_REST, reason=reason, status=status, missing=True)
+    if error.client_fault:
         return None
     if status in (401, 402, 403):
         return True, Cooldown(until=now + UNAUTHORIZED_REST, reason=reason, status=status)
-    if status == 404:
-        return False, Cooldown(until=now + MODEL_MISSING_REST, reason=reason, status=status)
     if status == 429:
-        level = (previous.level + 1) if previous is not None and previous.status == 429 else 0
+        level = previous.level + 1 if previous is not None and previous.status == 429 else 0
         wait = error.retry_after
         if wait is None:
-            wait = min(BACKOFF_MAX, BACKOFF_BASE * (2**level))
+            wait = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** min(level, 32))
         return False, Cooldown(until=now + wait, reason=reason, status=status, level=level)
     if status == 408 or status >= 500:
         return False, Cooldown(until=now + TRANSIENT_REST, reason=reason, status=status)
     return None
 
 
-@attrs.frozen
+@attrs.frozen(slots=True)
 class Selection:
-    """Candidates to try, in order, and those whose past rest has ended (a success clears
-    their backoff)."""
+    """Candidates to try, in order, and the model-level cooldown records seen (ended
+    rests whose backoff a success clears, and the level a new 429 builds on)."""
 
     ordered: list[Candidate]
-    recovering: frozenset[tuple[str, str]] = frozenset()
+    records: dict[tuple[str, str], Cooldown] = attrs.field(factory=dict)
 
 
 class Selector:
     """Orders candidates per the routing strategy and skips resting ones."""
 
-    def __init__(
-        self, state: StateStore, strategy: str = "round-robin", clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, state: StateStore, strategy: str = "round-robin", clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.strategy = strategy
         self.clock = clock
 
-    async def select(self, model: str, candidates: Sequence[Candidate]) -> Selection:
-        """Available candidates, best first; 429 with ``retry_after`` when all are resting."""
+    async def select(self, route: Route, model: str | None = None) -> Selection:
+        """Available candidates, best first; 429 ``model_cooldown`` with ``retry_after``
+        (seconds until the first frees up) when all are resting. ``model`` is the name the
+        client asked for (for the message; default: the route's key)."""
+        rotate = route.rotates and self.strategy == "round-robin"
+        view, cursor = await self.state.routing_view(route.pairs, route.key if rotate else None)
         now = self.clock()
         available: list[Candidate] = []
-        recovering: set[tuple[str, str]] = set()
-        soonest: float | None = None
-        for cand in candidates:
-            whole, per_model = await self.state.get_cooldowns(cand.credential.id, cand.upstream_model)
-            rest_until = 0.0
-            for cooldown in (whole, per_model):
-                if cooldown is not None:
-                    rest_until = max(rest_until, cooldown.until)
-            if rest_until > now:
-                soonest = rest_until if soonest is None else min(soonest, rest_until)
-                continue
+        records: dict[tuple[str, str], Cooldown] = {}
+        soonest: Cooldown | None = None
+        all_missing = True
+        for cand, pair, (whole, per_model) in zip(route.candidates, route.pairs, view, strict=True):
+            blocker = None
+            if whole is not None and whole.until > now:
+                blocker = whole
             if per_model is not None:
-                recovering.add((cand.credential.id, cand.upstream_model))
-            available.append(cand)
+                records[pair] = per_model
+                if per_model.until > now and (blocker is None or per_model.until > blocker.until):
+                    blocker = per_model
+            if blocker is None:
+                available.append(cand)
+                continue
+            all_missing = all_missing and blocker.missing
+            if soonest is None or blocker.until < soonest.until:
+                soonest = blocker
         if not available:
-            wait = max(0.0, (soonest or now) - now)
-            raise GatewayError(
-                status=429,
-                kind=ErrorKind.RATE_LIMITED,
-                message=f"all credentials for model '{model}' are cooling down; the first is free again in {wait:.0f}s",
-                retry_after=wait,
-                code="model_cooldown",
-            )
-        ordered: list[Candidate] = []
-        start = 0
-        while start < len(available):
-            priority = available[start].credential.priority
-            end = start
-            while end < len(available) and available[end].credential.priority == priority:
-                end += 1
-            ordered.extend(await self._order_group(model, priority, available[start:end]))
-            start = end
-        return Selection(ordered, frozenset(recovering))
+            assert soonest is not None
+            raise _all_resting(model or route.key, soonest, now, all_missing)
+        if rotate and len(available) > 1:
+            available = _rotate_groups(available, cursor)
+        return Selection(available, records)
 
-    async def _order_group(self, model: str, priority: int, group: list[Candidate]) -> list[Candidate]:
-        if len(group) == 1 or self.strategy == "fill-first":
-            return group
-        cursor = await self.state.next_cursor(f"rr:{model}:{priority}")
-        slots = [i for i, cand in enumerate(group) for _ in range(max(1, cand.credential.weight))]
-        first = slots[cursor % len(slots)]
-        return group[first:] + group[:first]
-
-    async def record_failure(self, cand: Candidate, error: GatewayError) -> Cooldown | None:
-        """Rest the candidate as the cooldown table says; returns the cooldown set."""
-        now = self.clock()
-        whole, per_model = await self.state.get_cooldowns(cand.credential.id, cand.upstream_model)
-        decision = cooldown_for(error, now, per_model)
+    async def record_failure(
+        self, cand: Candidate, error: GatewayError, selection: Selection | None = None
+    ) -> tuple[bool, Cooldown] | None:
+        """Rest the candidate as the cooldown table says; returns ``(whole_credential,
+        cooldown)`` as set, or None when the error rests nothing."""
+        pair = (cand.credential.id, cand.upstream_model)
+        if selection is not None:
+            previous = selection.records.get(pair)
+        else:
+            previous = (await self.state.get_cooldowns(*pair))[1]
+        decision = cooldown_for(error, self.clock(), previous)
         if decision is None:
             return None
         whole_credential, cooldown = decision
         await self.state.set_cooldown(cand.credential.id, None if whole_credential else cand.upstream_model, cooldown)
-        return cooldown
+        return decision
 
     async def record_success(self, cand: Candidate, selection: Selection) -> None:
-        if (cand.credential.id, cand.upstream_model) in selection.recovering:
+        """A success ends the model's backoff (its ended rest is forgotten)."""
+        if (cand.credential.id, cand.upstream_model) in selection.records:
             await self.state.clear_cooldown(cand.credential.id, cand.upstream_model)
+
+
+def _all_resting(model: str, soonest: Cooldown, now: float, all_missing: bool) -> GatewayError:
+    wait = soonest.remaining(now)
+    if all_missing:  # not a passing overload: no upstream serves this model
+        return GatewayError(
+            status=404,
+            kind=ErrorKind.MODEL_NOT_FOUND,
+            message=f"model '{model}' is configured, but its upstreams say they do not serve it "
+            f"({soonest.reason}); they are asked again in {wait / 3600:.1f}h, or after "
+            "POST /v0/status/reset -- check the model name in config.yaml",
+            param="model",
+            code="model_not_found",
+        )
+    return GatewayError(
+        status=429,
+        kind=ErrorKind.RATE_LIMITED,
+        message=f"all credentials for model '{model}' are cooling down; the first is free again in {wait:.0f}s",
+        retry_after=wait,
+        code="model_cooldown",
+    )
+
+
+def _rotate_groups(available: list[Candidate], cursor: int) -> list[Candidate]:
+    """Rotate each run of equal priority by ``cursor`` (weighted by ``weight``)."""
+    ordered: list[Candidate] = []
+    start = 0
+    count = len(available)
+    while start < count:
+        priority = available[start].credential.priority
+        end = start + 1
+        while end < count and available[end].credential.priority == priority:
+            end += 1
+        group = available[start:end]
+        if len(group) > 1:
+            first = _weighted_index(group, cursor)
+            group = group[first:] + group[:first]
+        ordered.extend(group)
+        start = end
+    return ordered
+
+
+def _weighted_index(group: list[Candidate], cursor: int) -> int:
+    total = 0
+    for cand in group:
+        total += max(1, cand.credential.weight)
+    if total == len(group):
+        return cursor % total
+    target = cursor % total
+    for i, cand in enumerate(group):
+        target -= max(1, cand.credential.weight)
+        if target < 0:
+            return i
+    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["SSEEvent", "SSEParser", "frame", "split_events"]
+__all__ = ["SSEEvent", "SSEParser", "frame"]
 
 
 @attrs.frozen
@@ -85,18 +85,3 @@ class SSEParser:
             self._event = value.decode("utf-8", "replace")
         # "id" and "retry" carry nothing an LLM stream needs.
 
-
-def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """Split raw stream bytes into complete events (each with its blank-line terminator)
-    and the incomplete rest. Used by the pass-through path, which forwards events as they
-    are but must not cut one in half."""
-    if b"\r" in buffer:
-        normalized = buffer.replace(b"\r\n", b"\n")
-    else:
-        normalized = buffer
-    end = normalized.rfind(b"\n\n")
-    if end < 0:
-        return [], buffer
-    complete = normalized[: end + 2]
-    rest = normalized[end + 2 :]
-    return [complete], rest

@@ -32,6 +32,7 @@ import orjson
 
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.proxies import resolve_proxy
 from cliproxy.state.base import Cooldown, StateStore
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ __all__ = ["AuthType", "TokenManager", "TokenSet", "load_auth_dir", "write_token
 log = logging.getLogger("cliproxy.tokens")
 
 REFRESH_FAILURE_REST = 300.0
+REFRESH_FAILED = "token_refresh_failed"
+"""The ``code`` of errors raised because a token could not be refreshed."""
 
 
 @attrs.define
@@ -127,7 +130,8 @@ class _Entry:
     path: Path | None
     file_data: dict[str, Any]
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
-    generation: int = 0
+    attempts: int = 0
+    failure: GatewayError | None = None
 
 
 class TokenManager:
@@ -135,10 +139,10 @@ class TokenManager:
 
     def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
         self._state = state
-        self._clock = clock
+        self.clock = clock
         self._entries: dict[str, _Entry] = {}
-        self.http: aiohttp.ClientSession | None = None
-        self.proxy: str | None = None
+        self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
+        self.default_proxy: str | None = None
 
     def track(
         self,
@@ -172,58 +176,75 @@ class TokenManager:
     async def access_token(self, credential: Credential) -> str:
         """A valid access token, refreshed first if it expires within the lead time."""
         entry = self._entry(credential)
-        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self._clock()):
+        if entry.tokens.expires_within(entry.auth_type.refresh_lead, self.clock()):
             await self.refresh(credential)
         return entry.tokens.access_token
 
     async def refresh(self, credential: Credential, *, force: bool = False) -> TokenSet:
-        """Refresh once, whoever else asks at the same time.
+        """Refresh once, whoever else asks at the same time, in this process or another.
 
         ``force`` refreshes even if the token is not near expiry (after a 401) -- unless a
-        refresh finished while this call waited for the lock.
+        refresh finished meanwhile, here or on another instance sharing the state store.
         """
         entry = self._entry(credential)
-        generation = entry.generation
+        attempts = entry.attempts
         async with entry.lock:
-            if entry.generation != generation:
-                return entry.tokens  # refreshed while we waited
-            now = self._clock()
+            if entry.attempts != attempts:  # someone refreshed (or failed to) while we waited
+                if entry.failure is not None:
+                    raise entry.failure
+                return entry.tokens
+            now = self.clock()
             if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 return entry.tokens
-            async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
-                shared = await self._shared_tokens(credential)
-                if shared is not None and shared.access_token != entry.tokens.access_token and not shared.expires_within(
-                    entry.auth_type.refresh_lead, now
-                ):
-                    self._adopt(entry, shared)  # another instance refreshed already
+            try:
+                return await self._refresh_locked(credential, entry, now)
+            finally:
+                entry.attempts += 1  # completed, one way or the other: waiters use the outcome
+
+    async def _refresh_locked(self, credential: Credential, entry: _Entry, now: float) -> TokenSet:
+        """One refresh attempt, holding the in-process lock; takes the shared lock too."""
+        entry.failure = None
+        async with self._state.lock(f"refresh:{credential.id}", ttl=60.0):
+            shared = await self._shared_tokens(credential)
+            if shared is not None and _newer(shared, entry.tokens):
+                # Another instance refreshed: its tokens are current, and its refresh token
+                # is the only one still valid (they rotate). Use them; refresh only if they
+                # are due as well.
+                self._adopt(entry, shared)
+                if not shared.expires_within(entry.auth_type.refresh_lead, now):
                     return entry.tokens
-                try:
-                    fresh = await entry.auth_type.refresh(entry.tokens, self._session(), self.proxy)
-                except GatewayError as error:
-                    await self._rest(credential, f"token refresh failed: {error.message}")
-                    raise GatewayError(
-                        status=401,
-                        kind=ErrorKind.AUTHENTICATION,
-                        message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
-                        provider=credential.provider,
-                    ) from None
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
-                    raise GatewayError(
-                        status=502,
-                        kind=ErrorKind.UPSTREAM,
-                        message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
-                        provider=credential.provider,
-                    ) from None
-                await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
-                self._adopt(entry, fresh)
-                await self._state.clear_cooldown(credential.id, None)
-                log.info("refreshed %s credential %s", credential.provider, credential.label)
-                return entry.tokens
+            try:
+                session, proxy = self._session(credential)
+                fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
+            except GatewayError as error:
+                entry.failure = GatewayError(
+                    status=401,
+                    kind=ErrorKind.AUTHENTICATION,
+                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                    provider=credential.provider,
+                    code=REFRESH_FAILED,
+                )
+                await self._rest(credential, f"token refresh failed: {error.message}")
+                raise entry.failure from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                entry.failure = GatewayError(
+                    status=502,
+                    kind=ErrorKind.UPSTREAM,
+                    message=f"could not reach the {credential.provider} token endpoint: {type(exc).__name__}",
+                    provider=credential.provider,
+                    code=REFRESH_FAILED,
+                )
+                await self._rest(credential, f"token refresh failed: {type(exc).__name__}")
+                raise entry.failure from None
+            await self._state.set_value(f"tokens:{credential.id}", fresh.to_bytes(), ttl=None)
+            self._adopt(entry, fresh)
+            await self._state.clear_cooldown(credential.id, None)
+            log.info("refreshed %s credential %s", credential.provider, credential.label)
+            return entry.tokens
 
     async def refresh_due(self) -> None:
         """Refresh every token that expires within its lead time (the background loop)."""
-        now = self._clock()
+        now = self.clock()
         for entry in list(self._entries.values()):
             if entry.tokens.refresh_token and entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 try:
@@ -236,10 +257,12 @@ class TokenManager:
             await self.refresh_due()
             await asyncio.sleep(interval)
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.http is None:
+    def _session(self, credential: Credential) -> tuple[aiohttp.ClientSession, str | None]:
+        """The session and proxy for a refresh: the credential's own proxy-url, else the
+        gateway's (refreshing through the wrong route is how tokens go stale)."""
+        if self.session_for is None:
             raise GatewayError(status=500, kind=ErrorKind.INTERNAL, message="the gateway is not serving yet")
-        return self.http
+        return self.session_for(resolve_proxy(credential.proxy_url, self.default_proxy))
 
     async def _shared_tokens(self, credential: Credential) -> TokenSet | None:
         raw = await self._state.get_value(f"tokens:{credential.id}")
@@ -252,7 +275,6 @@ class TokenManager:
 
     def _adopt(self, entry: _Entry, tokens: TokenSet) -> None:
         entry.tokens = tokens
-        entry.generation += 1
         if entry.path is not None:
             content = entry.auth_type.dump(tokens, entry.file_data)
             try:
@@ -264,8 +286,19 @@ class TokenManager:
     async def _rest(self, credential: Credential, reason: str) -> None:
         log.error("%s credential %s: %s", credential.provider, credential.label, reason)
         await self._state.set_cooldown(
-            credential.id, None, Cooldown(until=self._clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
+            credential.id, None, Cooldown(until=self.clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
         )
+
+
+def _newer(shared: TokenSet, held: TokenSet) -> bool:
+    """``shared`` (published by a refresh) supersedes the tokens ``held`` here: different,
+    and valid at least as long (a token file logged in afresh is not overridden by an older
+    refresh)."""
+    if shared.access_token == held.access_token and shared.refresh_token == held.refresh_token:
+        return False
+    if held.expires_at is None:
+        return True
+    return shared.expires_at is None or shared.expires_at >= held.expires_at
 
 
 def load_auth_dir(directory: Path, auth_types: Mapping[str, AuthType], gateway: Gateway) -> list[Credential]:

@@ -45,15 +45,6 @@ def _host(url: str) -> str:
         return url
 
 
-def _proxy_for(call: Call, proxy: str | None) -> str | None:
-    if proxy in ("direct", "none"):
-        return None
-    if proxy:
-        return proxy
-    configured = call.gateway.config.proxy_url
-    return configured or None
-
-
 async def post(
     call: Call,
     url: str,
@@ -81,9 +72,8 @@ async def post(
     if timeout is not None:
         options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
     try:
-        response = await gateway.http.post(
-            url, data=payload, headers=send_headers, proxy=_proxy_for(call, proxy), **options
-        )
+        session, proxy_arg = gateway.http_for(call.credential, proxy)
+        response = await session.post(url, data=payload, headers=send_headers, proxy=proxy_arg, **options)
     except TimeoutError:
         raise GatewayError(
             status=504,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import types
 
 import cliproxy_openai
 import openai
 import pytest
-
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 SIMPLE = "openai-chat/aibridge-chat_simple.nonstream.json"
@@ -154,3 +154,30 @@ def test_discovers_models_when_none_are_listed(upstream, live):
         assert {"m-1", "m-2", "loc/m-1", "loc/m-2"} <= ids
         assert c.chat.completions.create(model="loc/anything-else", messages=[{"role": "user", "content": "x"}])
     assert upstream.requests_to("/v1/chat/completions")[0].json["model"] == "anything-else"
+
+
+def test_settings_timeout_bounds_the_wait_for_the_first_byte(upstream):
+    """``OpenAISettings.timeout`` is the public knob subclasses use for slow upstreams."""
+    from cliproxy import Credential, credential_id, hookimpl
+
+    class Slow(cliproxy_openai.OpenAIChatProvider):
+        name = "slow"
+        config_keys = ("slow",)
+
+        def load_config(self, key, node, gateway):
+            for entry in node.nodes(key):
+                entry.done()
+            settings = cliproxy_openai.OpenAISettings(base_url=upstream.url + "/v1", timeout=0.2)
+            return [Credential(id=credential_id("slow"), provider=self.name, label="slow", models=(), any_model=True, prefix="s", settings=settings)]
+
+    @hookimpl
+    def register_providers(register):
+        register(Slow())
+
+    Plugin = types.SimpleNamespace(register_providers=register_providers)
+
+    upstream.add("POST", "/v1/chat/completions", Reply.json({"choices": []}, delay=3))
+    app = gateway_app({"api-keys": ["client-key"], "request-retry": 0, "slow": [{}]}, plugins=[Plugin])
+    with serve_app(app) as url, pytest.raises(openai.APIStatusError) as caught:
+        client(url).chat.completions.create(model="s/m", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 504

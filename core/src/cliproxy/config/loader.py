@@ -21,6 +21,7 @@ from cliproxy.config.model import (
     Timeouts,
 )
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.proxies import check_proxy_url
 
 __all__ = ["load_config", "parse_config"]
 
@@ -75,13 +76,18 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
     remote = root.node("remote-management")
     timeouts = root.node("upstream-timeouts")
 
+    proxy_url = root.str("proxy-url") or None
+    if proxy_url is not None:
+        problem = check_proxy_url(proxy_url)
+        if problem:
+            raise root.error("proxy-url", problem)
     config = Config(
         file=file,
         host=root.str("host", "127.0.0.1") or "127.0.0.1",
         port=root.int("port", 8317, minimum=0),
         api_keys=tuple(k for k in root.str_list("api-keys") if k),
         auth_dir=root.str("auth-dir", "~/.cliproxy/auth"),
-        proxy_url=root.str("proxy-url") or None,
+        proxy_url=proxy_url,
         request_retry=root.int("request-retry", 3, minimum=0),
         max_retry_interval=root.float("max-retry-interval", 30.0, minimum=0),
         force_model_prefix=root.bool("force-model-prefix", False),

@@ -22,8 +22,8 @@ __all__ = [
     "TextPart",
     "ToolCallPart",
     "ToolResultPart",
-    "metadata_for",
     "merge_metadata",
+    "metadata_for",
 ]
 
 Metadata = Mapping[str, Mapping[str, Any]] | None

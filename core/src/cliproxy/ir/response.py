@@ -63,7 +63,17 @@ class Usage:
         return _add(self.input_tokens, self.output_tokens)
 
     def merge(self, newer: Usage) -> Usage:
-        """Field by field, the newer known value wins (stream usage is cumulative)."""
+        """Field by field, the newer known value wins (stream usage is cumulative).
+
+        The result is ``estimated`` when the counts it keeps are: a usage with no counts
+        takes the other's mark, so folding an estimate into nothing keeps it marked.
+        """
+        if not self:
+            estimated = newer.estimated
+        elif not newer:
+            estimated = self.estimated
+        else:
+            estimated = self.estimated and newer.estimated
         return Usage(
             input_tokens=self.input_tokens if newer.input_tokens is None else newer.input_tokens,
             output_tokens=self.output_tokens if newer.output_tokens is None else newer.output_tokens,
@@ -77,7 +87,7 @@ class Usage:
             if newer.reasoning_tokens is None
             else newer.reasoning_tokens,
             cost=self.cost if newer.cost is None else newer.cost,
-            estimated=self.estimated and newer.estimated,
+            estimated=estimated,
         )
 
     def __bool__(self) -> bool:

@@ -4,11 +4,15 @@ Cooldowns and health per credential (and per credential + model), round-robin cu
 usage counters, small values (refreshed OAuth tokens), and a lock for single-flight token
 refresh. ``memory`` keeps it in the process; ``redis`` shares it between processes and
 machines. Both pass the same contract tests (:mod:`cliproxy.testing.state_contract`).
+
+Times are Unix seconds from the store's ``clock`` (injectable, so tests never sleep). A
+cooldown is over once ``until`` has passed, whoever reads it; its record is kept
+:data:`LINGER` seconds longer so repeated 429s keep backing off, then forgotten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,32 +20,53 @@ import attrs
 
 from cliproxy.ir import Usage
 
-__all__ = ["Cooldown", "StateStore", "UsageTotals"]
+__all__ = ["LINGER", "WHOLE", "Cooldown", "CooldownPair", "StateStore", "UsageTotals"]
+
+LINGER = 30 * 60.0
+"""Seconds a cooldown's record outlives its end (it remembers the 429 backoff level)."""
+
+WHOLE = "*"
+"""The model key of a cooldown that rests the whole credential."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=True)
 class Cooldown:
     """A credential (``model`` None) or a credential+model is resting until ``until``.
 
     Attributes:
         until: Unix time the rest ends.
-        reason: Why, for people (``rate limited (429)``, ``unauthorized: invalid x-api-key``).
+        reason: Why, for people (``rate limited (429)``, ``invalid x-api-key (401)``).
         status: The upstream status that caused it, if any.
         level: Consecutive 429s so far (drives exponential backoff).
+        missing: The upstream said it does not serve the model (not a transient rest).
     """
 
     until: float
     reason: str
     status: int | None = None
     level: int = 0
+    missing: bool = False
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.until - now)
 
+    def to_list(self) -> list[Any]:
+        """A compact, JSON-able form (what shared stores save)."""
+        return [self.until, self.reason, self.status, self.level, self.missing]
 
-@attrs.frozen
+    @classmethod
+    def from_list(cls, data: Sequence[Any]) -> Cooldown:
+        until, reason, status, level, missing = data
+        return cls(float(until), str(reason), None if status is None else int(status), int(level), bool(missing))
+
+
+CooldownPair = tuple[Cooldown | None, Cooldown | None]
+"""A candidate's credential-wide and model-level cooldown records (either may be None)."""
+
+
+@attrs.frozen(slots=True)
 class UsageTotals:
-    """Counters for one credential + model."""
+    """Counters for one credential + model, and its most recent failure."""
 
     requests: int = 0
     failures: int = 0
@@ -49,15 +74,30 @@ class UsageTotals:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     reasoning_tokens: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
 
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Shared gateway state. All methods are coroutines except :meth:`lock`, which returns
-    an async context manager."""
+    """Shared gateway state. All methods are coroutines except :meth:`lock` (an async
+    context manager) and :meth:`describe`.
 
-    async def get_cooldowns(self, credential_id: str, model: str) -> tuple[Cooldown | None, Cooldown | None]:
-        """The credential-wide and the model-level cooldown (either may be None or over)."""
+    Attributes:
+        clock: Returns the current Unix time; replace it in tests.
+    """
+
+    clock: Callable[[], float]
+
+    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+        """What selection needs, in one round trip: the cooldown records of each
+        ``(credential_id, model)`` pair (credential-wide, model-level; records past their
+        linger time read as None) and, when ``cursor`` is given, the next value of that
+        round-robin counter (else 0)."""
+        ...
+
+    async def get_cooldowns(self, credential_id: str, model: str) -> CooldownPair:
+        """The credential-wide and the model-level cooldown record (either may be None or over)."""
         ...
 
     async def set_cooldown(self, credential_id: str, model: str | None, cooldown: Cooldown) -> None:
@@ -65,7 +105,12 @@ class StateStore(Protocol):
         ...
 
     async def clear_cooldown(self, credential_id: str, model: str | None) -> None:
-        """End a rest early (after a success)."""
+        """Forget one cooldown record (after a success)."""
+        ...
+
+    async def clear_cooldowns(self, credential_id: str | None = None) -> int:
+        """Forget every cooldown record of one credential, or of all credentials when
+        ``credential_id`` is None (an operator's reset); returns how many were removed."""
         ...
 
     async def cooldowns(self) -> Mapping[str, Mapping[str, Cooldown]]:
@@ -76,8 +121,11 @@ class StateStore(Protocol):
         """An ever-increasing counter for ``key`` (round-robin position), starting at 0."""
         ...
 
-    async def add_usage(self, credential_id: str, model: str, usage: Usage | None, *, failed: bool) -> None:
-        """Count one request (and its tokens) against a credential + model."""
+    async def add_usage(
+        self, credential_id: str, model: str, usage: Usage | None, *, failed: bool, error: str | None = None
+    ) -> None:
+        """Count one request (and its tokens) against a credential + model; ``error``
+        (safe to show) becomes its last error."""
         ...
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
@@ -85,14 +133,23 @@ class StateStore(Protocol):
         ...
 
     async def get_value(self, key: str) -> bytes | None:
+        """A value saved by :meth:`set_value`, or None (never set, deleted or expired)."""
         ...
 
     async def set_value(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Save ``value`` under ``key``, for ``ttl`` seconds or (None) until replaced."""
+        ...
+
+    async def delete_value(self, key: str) -> None:
         ...
 
     def lock(self, key: str, ttl: float = 30.0) -> AbstractAsyncContextManager[Any]:
         """Hold ``key`` exclusively (across instances for shared stores) for at most ``ttl``
         seconds; waits until it is free."""
+        ...
+
+    def describe(self) -> Mapping[str, Any]:
+        """What the store is and whether it is healthy, for status pages (no secrets)."""
         ...
 
     async def close(self) -> None:

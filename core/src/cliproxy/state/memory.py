@@ -1,92 +1,151 @@
-"""The in-process state store (the default)."""
+"""The in-process state store (the default): plain dicts, nothing shared."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import Cooldown, UsageTotals
+from cliproxy.state.base import LINGER, WHOLE, Cooldown, CooldownPair, UsageTotals
 
 __all__ = ["MemoryStore"]
 
-_WHOLE = "*"
+_NOTHING: CooldownPair = (None, None)
+_SWEEP_EVERY = 512  # set_cooldown calls between sweeps of forgotten records
 
 
 class MemoryStore:
     """Keeps state in dicts; one process only. ``clock`` is injectable for tests."""
 
+    name = "memory"
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._cooldowns: dict[str, dict[str, Cooldown]] = defaultdict(dict)
+        self.clock = clock
+        self._cooldowns: dict[str, dict[str, Cooldown]] = {}
         self._cursors: dict[str, int] = defaultdict(int)
         self._usage: dict[str, dict[str, UsageTotals]] = defaultdict(dict)
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._sets = 0
 
-    async def get_cooldowns(self, credential_id: str, model: str) -> tuple[Cooldown | None, Cooldown | None]:
+    # -- cooldowns -------------------------------------------------------------------------
+
+    def _pair(self, credential_id: str, model: str, now: float) -> CooldownPair:
         entry = self._cooldowns.get(credential_id)
         if not entry:
-            return None, None
-        return entry.get(_WHOLE), entry.get(model)
+            return _NOTHING
+        whole = entry.get(WHOLE)
+        per_model = entry.get(model)
+        if whole is not None and whole.until + LINGER <= now:
+            whole = None
+        if per_model is not None and per_model.until + LINGER <= now:
+            per_model = None
+        return whole, per_model
+
+    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+        position = 0
+        if cursor is not None:
+            position = self._cursors[cursor]
+            self._cursors[cursor] = position + 1
+        if not self._cooldowns:
+            return [_NOTHING] * len(pairs), position
+        now = self.clock()
+        return [self._pair(cred, model, now) for cred, model in pairs], position
+
+    async def get_cooldowns(self, credential_id: str, model: str) -> CooldownPair:
+        return self._pair(credential_id, model, self.clock())
 
     async def set_cooldown(self, credential_id: str, model: str | None, cooldown: Cooldown) -> None:
-        self._cooldowns[credential_id][model or _WHOLE] = cooldown
+        self._cooldowns.setdefault(credential_id, {})[model or WHOLE] = cooldown
+        self._sets += 1
+        if self._sets % _SWEEP_EVERY == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop records past their linger time (models named by clients can be many)."""
+        cutoff = self.clock() - LINGER
+        for cred in list(self._cooldowns):
+            entry = {model: cd for model, cd in self._cooldowns[cred].items() if cd.until > cutoff}
+            if entry:
+                self._cooldowns[cred] = entry
+            else:
+                del self._cooldowns[cred]
 
     async def clear_cooldown(self, credential_id: str, model: str | None) -> None:
         entry = self._cooldowns.get(credential_id)
         if entry:
-            entry.pop(model or _WHOLE, None)
+            entry.pop(model or WHOLE, None)
             if not entry:
                 del self._cooldowns[credential_id]
 
+    async def clear_cooldowns(self, credential_id: str | None = None) -> int:
+        if credential_id is None:
+            count = sum(len(entry) for entry in self._cooldowns.values())
+            self._cooldowns.clear()
+            return count
+        entry = self._cooldowns.pop(credential_id, None)
+        return len(entry) if entry else 0
+
     async def cooldowns(self) -> Mapping[str, Mapping[str, Cooldown]]:
-        now = self._clock()
-        return {
-            cred: {model: cd for model, cd in entry.items() if cd.until > now}
-            for cred, entry in self._cooldowns.items()
-            if any(cd.until > now for cd in entry.values())
-        }
+        now = self.clock()
+        running: dict[str, dict[str, Cooldown]] = {}
+        for cred, entry in self._cooldowns.items():
+            models = {model: cd for model, cd in entry.items() if cd.until > now}
+            if models:
+                running[cred] = models
+        return running
+
+    # -- cursors, usage --------------------------------------------------------------------
 
     async def next_cursor(self, key: str) -> int:
         value = self._cursors[key]
         self._cursors[key] = value + 1
         return value
 
-    async def add_usage(self, credential_id: str, model: str, usage: Usage | None, *, failed: bool) -> None:
+    async def add_usage(
+        self, credential_id: str, model: str, usage: Usage | None, *, failed: bool, error: str | None = None
+    ) -> None:
         per_model = self._usage[credential_id]
         totals = per_model.get(model) or UsageTotals()
-        usage = usage or Usage()
-        per_model[model] = attrs.evolve(
-            totals,
-            requests=totals.requests + 1,
-            failures=totals.failures + (1 if failed else 0),
-            input_tokens=totals.input_tokens + (usage.input_tokens or 0),
-            output_tokens=totals.output_tokens + (usage.output_tokens or 0),
-            cache_read_tokens=totals.cache_read_tokens + (usage.cache_read_tokens or 0),
-            reasoning_tokens=totals.reasoning_tokens + (usage.reasoning_tokens or 0),
-        )
+        changes: dict[str, Any] = {"requests": totals.requests + 1}
+        if failed:
+            changes["failures"] = totals.failures + 1
+        if error is not None:
+            changes["last_error"] = error
+            changes["last_error_at"] = self.clock()
+        if usage is not None:
+            changes["input_tokens"] = totals.input_tokens + (usage.input_tokens or 0)
+            changes["output_tokens"] = totals.output_tokens + (usage.output_tokens or 0)
+            changes["cache_read_tokens"] = totals.cache_read_tokens + (usage.cache_read_tokens or 0)
+            changes["reasoning_tokens"] = totals.reasoning_tokens + (usage.reasoning_tokens or 0)
+        per_model[model] = attrs.evolve(totals, **changes)
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
         return {cred: dict(models) for cred, models in self._usage.items()}
+
+    # -- values, locks ---------------------------------------------------------------------
 
     async def get_value(self, key: str) -> bytes | None:
         found = self._values.get(key)
         if found is None:
             return None
         value, expires = found
-        if expires is not None and expires <= self._clock():
+        if expires is not None and expires <= self.clock():
             del self._values[key]
             return None
         return value
 
     async def set_value(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        self._values[key] = (value, None if ttl is None else self._clock() + ttl)
+        self._values[key] = (value, None if ttl is None else self.clock() + ttl)
+
+    async def delete_value(self, key: str) -> None:
+        self._values.pop(key, None)
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:
@@ -95,6 +154,9 @@ class MemoryStore:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
             yield
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"backend": self.name, "shared": False, "healthy": True}
 
     async def close(self) -> None:
         return None

@@ -195,7 +195,7 @@ class FakeUpstream:
         self._stop = asyncio.Event()
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -226,7 +226,11 @@ class FakeUpstream:
         self.requests.append(record)
         reply = self._reply_for(record)
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            try:
+                await asyncio.sleep(reply.delay)
+            except asyncio.CancelledError:  # the client (the gateway) hung up while we waited
+                self.disconnects += 1
+                raise
         headers = dict(reply.headers)
         if not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = reply.content_type

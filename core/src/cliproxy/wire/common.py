@@ -12,7 +12,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import GatewayError
 from cliproxy.ir import FilePart
 
@@ -24,6 +23,7 @@ __all__ = [
     "loads",
     "new_id",
     "retry_after_seconds",
+    "retry_info_seconds",
     "to_data_url",
 ]
 
@@ -58,6 +58,32 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def retry_info_seconds(error: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail of a Google-style error object
+    (``{"details": [{"@type": ".../google.rpc.RetryInfo", "retryDelay": "34.4s"}]}``),
+    as Gemini -- and its OpenAI-compatible endpoint -- send with a 429."""
+    details = error.get("details") if isinstance(error, Mapping) else None
+    if not isinstance(details, list):
+        return None
+    for detail in details:
+        if not isinstance(detail, Mapping) or not str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            continue
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return max(0.0, float(delay[:-1]))
+            except ValueError:
+                return None
+        if isinstance(delay, Mapping):
+            seconds, nanos = delay.get("seconds", 0), delay.get("nanos", 0)
+            if isinstance(seconds, int | float | str) and isinstance(nanos, int | float):
+                try:
+                    return max(0.0, float(seconds) + float(nanos) / 1e9)
+                except ValueError:
+                    return None
+    return None
 
 
 def file_from_url(url: str, *, default_type: str = "image/*", filename: str | None = None) -> FilePart:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,
@@ -325,7 +324,7 @@ def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
     if isinstance(block, dict):
         budget = block.get("max_tokens")
         level = block.get("effort") if isinstance(block.get("effort"), str) else effort
-        if block.get("enabled") is False or block.get("exclude") is True and level is None and budget is None:
+        if block.get("enabled") is False or (block.get("exclude") is True and level is None and budget is None):
             return Reasoning(effort="none") if block.get("enabled") is False else None
         return Reasoning(
             effort=level,
@@ -554,8 +553,12 @@ def _finish(raw: Any) -> Finish:
 def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> GatewayError:
     message = "upstream error"
     err_type = code = param = None
+    retry_info = None
+    if isinstance(obj, list) and len(obj) == 1:  # Gemini's OpenAI endpoint wraps errors in a list
+        obj = obj[0]
     if isinstance(obj, dict):
         err = obj.get("error", obj)
+        retry_info = c.retry_info_seconds(err)
         if isinstance(err, str):
             message = err
         elif isinstance(err, dict):
@@ -568,10 +571,11 @@ def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = 
                 message = f"{message}: {metadata['raw'][:500]}"
         if isinstance(obj.get("detail"), str):
             message = obj["detail"]
+    retry_after = c.retry_after_seconds(headers) if headers else None
     error = GatewayError.from_status(
         status,
         message,
-        retry_after=c.retry_after_seconds(headers) if headers else None,
+        retry_after=retry_info if retry_after is None else retry_after,
         param=param if isinstance(param, str) else None,
         code=str(code) if code is not None and not isinstance(code, int) else None,
         upstream_type=err_type if isinstance(err_type, str) else None,
@@ -579,6 +583,15 @@ def _error_from_body(status: int, obj: Any, headers: Mapping[str, str] | None = 
     if status == 404 and (code == "model_not_found" or "model" in message.lower()):
         error.code = "model_not_found"
     return error
+
+
+def _error_status(err: Any) -> int:
+    """The HTTP status an error that arrived inside a 200 answer stands for: its numeric
+    ``code`` when that is one (OpenRouter), else 502."""
+    code = err.get("code") if isinstance(err, dict) else None
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    return 502
 
 
 def decode_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
@@ -624,13 +637,12 @@ def decode_response(body: bytes) -> Response:
     if not isinstance(obj, dict):
         raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
     if obj.get("error") and not obj.get("choices"):
-        code = obj["error"].get("code") if isinstance(obj["error"], dict) else None
-        raise _error_from_body(code if isinstance(code, int) and code >= 400 else 502, obj)
+        raise _error_from_body(_error_status(obj["error"]), obj)
     choices = obj.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
-    if choice.get("error"):
-        raise _error_from_body(502, {"error": choice["error"]})
+    if choice.get("error"):  # OpenRouter: HTTP 200 with the provider's error in the choice
+        raise _error_from_body(_error_status(choice["error"]), {"error": choice["error"]})
     return Response(
         id=str(obj.get("id") or c.new_id("chatcmpl-")),
         model=str(obj.get("model") or ""),
@@ -729,12 +741,10 @@ class ChatStreamDecoder:
         if chunk.get("error") and not chunk.get("choices"):
             self._close_block(out)
             self._done = True
-            err = chunk["error"]
-            status = err.get("code") if isinstance(err, dict) and isinstance(err.get("code"), int) and err.get("code") >= 400 else 502
-            out.append(StreamError(_error_from_body(status, chunk)))
+            out.append(StreamError(_error_from_body(_error_status(chunk["error"]), chunk)))
             return
-        if not self._started:
-            self._started = True
+        if not self._started and (chunk.get("id") or chunk.get("choices")):
+            self._started = True  # Azure opens with an id-less prompt-filter chunk: wait for a real one
             out.append(
                 StreamStart(
                     id=chunk.get("id") or None,
@@ -754,10 +764,13 @@ class ChatStreamDecoder:
         delta = choice.get("delta") or {}
         if isinstance(delta, dict):
             self._delta(delta, out)
-        if choice.get("error"):
+        # OpenRouter reports a failure after the first token as a chunk with a top-level
+        # (or per-choice) ``error`` and ``finish_reason: "error"``.
+        err = choice.get("error") or chunk.get("error")
+        if err:
             self._close_block(out)
             self._done = True
-            out.append(StreamError(_error_from_body(502, {"error": choice["error"]})))
+            out.append(StreamError(_error_from_body(_error_status(err), {"error": err})))
             return
         reason = choice.get("finish_reason")
         if reason:
@@ -976,7 +989,7 @@ class ChatStreamEncoder:
                 reason = _FINISH_OUT.get(event.finish.reason, "stop")
                 out.append(self._chunk(b"{}", orjson.dumps(reason)))
                 if self._include_usage:
-                    out.append(self._prefix[:-1] + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
+                    out.append(self._prefix + b'],"usage":' + orjson.dumps(_encode_usage(event.usage)) + b"}\n\n")
                 out.append(b"data: [DONE]\n\n")
             elif isinstance(event, StreamError):
                 self._finished = True

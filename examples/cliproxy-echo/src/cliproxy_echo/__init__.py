@@ -25,9 +25,17 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
-
-from cliproxy import Call, ConfigNode, Credential, DirectResponse, ModelEntry, Provider, credential_id, hookimpl
-from cliproxy import ir
+from cliproxy import (
+    Call,
+    ConfigNode,
+    Credential,
+    DirectResponse,
+    ModelEntry,
+    Provider,
+    credential_id,
+    hookimpl,
+    ir,
+)
 
 __all__ = ["EchoProvider", "EchoSettings", "reply_for"]
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliproxy import hookimpl
-from cliproxy_openai.provider import PRESETS, OpenAIChatProvider, OpenAICompatibility, OpenAIPreset, OpenAISettings
+
+from cliproxy_openai.provider import (
+    PRESETS,
+    OpenAIChatProvider,
+    OpenAICompatibility,
+    OpenAIPreset,
+    OpenAISettings,
+)
 
 __all__ = ["OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
 

@@ -1,4 +1,5 @@
-"""Providers speaking the ``openai-chat`` wire: generic compatible servers and presets."""
+"""Providers speaking the ``openai-chat`` wire (or, per entry, ``openai-responses``):
+generic compatible servers and presets."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-
 from cliproxy import (
     Call,
     ConfigNode,
@@ -22,18 +22,39 @@ from cliproxy import (
 __all__ = ["PRESETS", "OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset", "OpenAISettings"]
 
 WIRE = "openai-chat"
+RESPONSES_WIRE = "openai-responses"
 USER_AGENT = "cliproxy/0.1"
+_WIRES = {"chat": WIRE, "responses": RESPONSES_WIRE}
+
+
+def read_wire(entry: ConfigNode) -> str:
+    """The entry's ``wire``: ``chat`` (``/chat/completions``, the default) or ``responses``
+    (``/responses``, for servers that serve the OpenAI Responses API)."""
+    return _WIRES[entry.str("wire", "chat", choices=tuple(_WIRES))]
 
 
 @attrs.frozen
 class OpenAISettings:
-    """What a credential needs to call an OpenAI-compatible API."""
+    """What a credential needs to call an OpenAI-compatible API.
+
+    Attributes:
+        base_url: The API root (``https://host/v1``); endpoints are appended to it.
+        api_key: Sent as ``Authorization: Bearer``; None for keyless servers.
+        headers: Extra request headers.
+        proxy_url: Proxy for this credential (None: the gateway's ``proxy-url``).
+        completion_tokens_field: Where translated requests put the output-token limit.
+        wire: ``openai-chat`` or ``openai-responses``: which API ``send`` calls.
+        timeout: Seconds to wait for each upstream read -- the first token included --
+            before giving up with a 504 (None: the gateway's ``upstream-timeouts.read``).
+    """
 
     base_url: str
     api_key: str | None = attrs.field(default=None, repr=False)
     headers: Mapping[str, str] = attrs.field(factory=dict)
     proxy_url: str | None = None
     completion_tokens_field: str = "max_tokens"
+    wire: str = WIRE
+    timeout: float | None = None
 
 
 class OpenAIChatProvider(Provider):
@@ -49,8 +70,11 @@ class OpenAIChatProvider(Provider):
     * :meth:`chat_url` / :meth:`models_url` -- endpoints under the base URL;
     * :meth:`parse_models` -- model ids from the ``/models`` answer.
 
-    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire;
-    ``discover_models`` lists ``/models`` when an entry names no models.
+    ``send`` posts the body and returns the upstream's answer in the ``openai-chat`` wire
+    -- or, for credentials whose settings say ``wire="openai-responses"``, posts
+    :meth:`build_responses_body` to :meth:`responses_url` -- waiting
+    ``OpenAISettings.timeout`` seconds per upstream read when set; ``discover_models`` lists
+    ``/models`` when an entry names no models.
     """
 
     wire = WIRE
@@ -74,19 +98,33 @@ class OpenAIChatProvider(Provider):
             body[settings.completion_tokens_field] = body.pop("max_tokens")
         return body
 
+    def build_responses_body(self, call: Call) -> dict[str, Any]:
+        """The body for ``/responses`` (usage always comes in ``response.completed``)."""
+        return call.body_for(RESPONSES_WIRE)
+
     def chat_url(self, credential: Credential) -> str:
         return credential.settings.base_url + "/chat/completions"
+
+    def responses_url(self, credential: Credential) -> str:
+        return credential.settings.base_url + "/responses"
 
     def models_url(self, credential: Credential) -> str:
         return credential.settings.base_url + "/models"
 
     async def send(self, call: Call) -> UpstreamResponse:
+        settings: OpenAISettings = call.credential.settings
+        wire = getattr(settings, "wire", WIRE)
+        if wire == RESPONSES_WIRE:
+            url, body = self.responses_url(call.credential), self.build_responses_body(call)
+        else:
+            url, body = self.chat_url(call.credential), self.build_body(call)
         return await call.post(
-            self.chat_url(call.credential),
-            wire=WIRE,
-            json=self.build_body(call),
+            url,
+            wire=wire,
+            json=body,
             headers=self.headers(call.credential),
-            proxy=call.credential.settings.proxy_url,
+            proxy=settings.proxy_url,
+            timeout=getattr(settings, "timeout", None),
         )
 
     def parse_models(self, data: Any) -> list[str] | None:
@@ -96,12 +134,8 @@ class OpenAIChatProvider(Provider):
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
     async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
-        settings: OpenAISettings = credential.settings
-        async with gateway.http.get(
-            self.models_url(credential),
-            headers=self.headers(credential),
-            proxy=settings.proxy_url or gateway.config.proxy_url,
-        ) as response:
+        session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
+        async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
             if response.status >= 400:
                 body = await response.read()
                 error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
@@ -124,21 +158,23 @@ class OpenAICompatibility(OpenAIChatProvider):
             if not fields.base_url:
                 raise entry.error(None, f"'{entry.path}.base-url' is required", hint="add 'base-url: https://host/v1'")
             disabled = entry.bool("disabled", False)
+            wire = read_wire(entry)
             keys = entry.nodes("api-key-entries")
             entry.done()
             if disabled:
                 continue
-            key_entries: list[tuple[str | None, str | None, str]] = []
+            key_entries: list[tuple[str | None, str | None, int, str]] = []
             for key_entry in keys:
                 api_key = key_entry.str("api-key") or None
                 proxy = key_entry.str("proxy-url") or fields.proxy_url
+                weight = key_entry.int("weight", fields.weight, minimum=1)
                 key_entry.done()
-                key_entries.append((api_key, proxy, key_entry.location()))
+                key_entries.append((api_key, proxy, weight, key_entry.location()))
             if not key_entries:
-                key_entries.append((None, fields.proxy_url, entry.location()))
-            for api_key, proxy, where in key_entries:
+                key_entries.append((None, fields.proxy_url, fields.weight, entry.location()))
+            for api_key, proxy, weight, where in key_entries:
                 settings = OpenAISettings(
-                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy
+                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
                 )
                 credentials.append(
                     Credential(
@@ -149,7 +185,7 @@ class OpenAICompatibility(OpenAIChatProvider):
                         models=fields.models,
                         excluded_models=fields.excluded_models,
                         priority=fields.priority,
-                        weight=fields.weight,
+                        weight=weight,
                         any_model=not fields.models,
                         settings=settings,
                         source=where,
@@ -171,6 +207,7 @@ class OpenAIPreset(OpenAIChatProvider):
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=self.default_base_url)
+            wire = read_wire(entry)
             entry.done()
             settings = OpenAISettings(
                 base_url=fields.base_url or self.default_base_url,
@@ -178,6 +215,7 @@ class OpenAIPreset(OpenAIChatProvider):
                 headers=fields.headers,
                 proxy_url=fields.proxy_url,
                 completion_tokens_field=self.completion_tokens_field,
+                wire=wire,
             )
             credentials.append(
                 Credential(

@@ -1,0 +1,424 @@
+"""The Redis state store: state shared by every gateway process pointed at one Redis.
+
+Selection reads all of a model's cooldowns and bumps its round-robin cursor in one round
+trip (a pipelined ``MGET`` + ``INCR``). Cooldown keys carry a TTL (their end plus
+:data:`~cliproxy.state.base.LINGER`), so a rest always ends by time, even if no instance
+is left to clear it.
+
+When Redis cannot be reached, the store logs one warning and serves from a local
+:class:`~cliproxy.state.memory.MemoryStore` -- requests never fail because Redis is down.
+While it is down, a background ping checks every ``retry_interval`` seconds whether it is
+back (so only the request that found it down waited for it); the store logs the recovery
+and shares state again. State written locally during the outage stays local.
+
+Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
+``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
+``v:<key>`` (values), ``lock:<key>`` (locks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from cliproxy.ir import Usage
+from cliproxy.state.base import LINGER, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.memory import MemoryStore
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("the redis state backend needs redis-py: pip install 'cliproxy[redis]'") from exc
+
+__all__ = ["RedisStore", "safe_url"]
+
+log = logging.getLogger("cliproxy.state")
+
+T = TypeVar("T")
+
+_ERRORS = (RedisError, OSError, TimeoutError)
+_USAGE_FIELDS = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
+_VALUE_HEAD = struct.Struct("!d")  # expiry (0: none), then the value's bytes
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and status pages)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "redis://(unparseable url)"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _glob_escape(text: str) -> str:
+    return _GLOB.sub(r"\\\1", text)
+
+
+class RedisStore:
+    """State in Redis, falling back to local state while Redis is unreachable.
+
+    Args:
+        url: ``redis://[:password@]host:port/db`` (or ``rediss://`` for TLS).
+        key_prefix: Prepended to every key; instances sharing state use the same prefix.
+        clock: Unix time source (cooldown ends are absolute times from it).
+        timeout: Seconds to wait for Redis on each call before treating it as down.
+        retry_interval: Seconds to stay on local state after a failure before trying again.
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = "cliproxy:",
+        clock: Callable[[], float] = time.time,
+        timeout: float = 0.5,
+        retry_interval: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.prefix = key_prefix
+        self.retry_interval = retry_interval
+        self._local = MemoryStore(clock)
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self._release = self._redis.register_script(_RELEASE)
+        self._down_until = 0.0  # monotonic time before which Redis is not tried again
+        self._down_since: float | None = None  # Unix time of the outage's first failure
+        self._probing: asyncio.Future[None] | None = None
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._local.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], float]) -> None:
+        self._local.clock = value
+
+    @property
+    def degraded(self) -> bool:
+        """True while serving from local state because Redis failed."""
+        return self._down_since is not None
+
+    # -- the circuit -----------------------------------------------------------------------
+
+    async def _run(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+        """``remote()`` while Redis is up; ``local()`` while it is down or when it fails now."""
+        if self._down_since is not None:
+            self._probe()
+            return await local()
+        try:
+            return await remote()
+        except _ERRORS as exc:
+            self._trip(exc)
+            return await local()
+
+    def _trip(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self.retry_interval
+        if self._down_since is None:
+            self._down_since = time.time()
+            log.warning(
+                "state store: redis at %s is unavailable (%s: %s); this instance uses local state "
+                "(cooldowns and cursors are not shared) and checks redis again every %.0fs",
+                safe_url(self.url),
+                type(exc).__name__,
+                exc,
+                self.retry_interval,
+            )
+
+    def _probe(self) -> None:
+        """Check in the background whether Redis is back, at most once per interval, so no
+        request waits on a dead Redis after the first failure."""
+        if self._probing is not None or time.monotonic() < self._down_until:
+            return
+        self._probing = asyncio.ensure_future(self._ping())
+
+    async def _ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except _ERRORS:
+            self._down_until = time.monotonic() + self.retry_interval
+        else:
+            down_for = time.time() - (self._down_since or time.time())
+            self._down_since = None
+            self._down_until = 0.0
+            log.warning(
+                "state store: redis at %s is reachable again after %.0fs; sharing state again",
+                safe_url(self.url),
+                down_for,
+            )
+        finally:
+            self._probing = None
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _cd_key(self, credential_id: str, model: str | None) -> str:
+        return f"{self.prefix}cd:{credential_id}\t{model or WHOLE}"
+
+    def _usage_key(self, credential_id: str) -> str:
+        return f"{self.prefix}usage:{credential_id}"
+
+    async def _scan(self, pattern: str) -> list[bytes]:
+        return [key async for key in self._redis.scan_iter(match=pattern, count=500)]
+
+    # -- cooldowns -------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(raw: bytes | None) -> Cooldown | None:
+        if raw is None:
+            return None
+        try:
+            return Cooldown.from_list(orjson.loads(raw))
+        except (ValueError, TypeError):
+            return None  # written by something else; ignore rather than fail requests
+
+    def _live(self, cooldown: Cooldown | None, now: float) -> Cooldown | None:
+        if cooldown is None or cooldown.until + LINGER <= now:
+            return None
+        return cooldown
+
+    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+        async def remote() -> tuple[list[CooldownPair], int]:
+            keys: list[str] = []
+            for cred, model in pairs:
+                keys.append(self._cd_key(cred, None))
+                keys.append(self._cd_key(cred, model))
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.mget(keys)
+            if cursor is not None:
+                pipe.incr(self.prefix + "rr:" + cursor)
+            results = await pipe.execute()
+            raw = results[0]
+            now = self.clock()
+            view = [
+                (self._live(self._decode(raw[i]), now), self._live(self._decode(raw[i + 1]), now))
+                for i in range(0, len(raw), 2)
+            ]
+            return view, (int(results[1]) - 1 if cursor is not None else 0)
+
+        return await self._run(remote, lambda: self._local.routing_view(pairs, cursor))
+
+    async def get_cooldowns(self, credential_id: str, model: str) -> CooldownPair:
+        view, _ = await self.routing_view([(credential_id, model)], None)
+        return view[0]
+
+    async def set_cooldown(self, credential_id: str, model: str | None, cooldown: Cooldown) -> None:
+        async def remote() -> None:
+            ttl = cooldown.until - self.clock() + LINGER
+            await self._redis.set(
+                self._cd_key(credential_id, model), orjson.dumps(cooldown.to_list()), px=max(1, int(ttl * 1000))
+            )
+
+        await self._run(remote, lambda: self._local.set_cooldown(credential_id, model, cooldown))
+
+    async def clear_cooldown(self, credential_id: str, model: str | None) -> None:
+        async def remote() -> None:
+            await self._redis.delete(self._cd_key(credential_id, model))
+
+        await self._local.clear_cooldown(credential_id, model)
+        await self._run(remote, lambda: self._local.clear_cooldown(credential_id, model))
+
+    async def clear_cooldowns(self, credential_id: str | None = None) -> int:
+        async def remote() -> int:
+            who = "*" if credential_id is None else _glob_escape(credential_id) + "\t*"
+            keys = await self._scan(_glob_escape(self.prefix) + "cd:" + who)
+            if not keys:
+                return 0
+            return int(await self._redis.delete(*keys))
+
+        local = await self._local.clear_cooldowns(credential_id)
+        return local + await self._run(remote, lambda: _zero())
+
+    async def cooldowns(self) -> Mapping[str, Mapping[str, Cooldown]]:
+        async def remote() -> Mapping[str, Mapping[str, Cooldown]]:
+            keys = await self._scan(_glob_escape(self.prefix) + "cd:*")
+            if not keys:
+                return {}
+            values = await self._redis.mget(keys)
+            now = self.clock()
+            start = len(self.prefix) + 3
+            running: dict[str, dict[str, Cooldown]] = {}
+            for key, raw in zip(keys, values, strict=True):
+                cooldown = self._decode(raw)
+                if cooldown is None or cooldown.until <= now:
+                    continue
+                cred, _, model = key.decode()[start:].rpartition("\t")
+                running.setdefault(cred, {})[model] = cooldown
+            return running
+
+        return await self._run(remote, self._local.cooldowns)
+
+    # -- cursors, usage --------------------------------------------------------------------
+
+    async def next_cursor(self, key: str) -> int:
+        async def remote() -> int:
+            return int(await self._redis.incr(self.prefix + "rr:" + key)) - 1
+
+        return await self._run(remote, lambda: self._local.next_cursor(key))
+
+    async def add_usage(
+        self, credential_id: str, model: str, usage: Usage | None, *, failed: bool, error: str | None = None
+    ) -> None:
+        async def remote() -> None:
+            key = self._usage_key(credential_id)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hincrby(key, f"{model}\trequests", 1)
+            if failed:
+                pipe.hincrby(key, f"{model}\tfailures", 1)
+            if usage is not None:
+                for name, value in (
+                    ("input_tokens", usage.input_tokens),
+                    ("output_tokens", usage.output_tokens),
+                    ("cache_read_tokens", usage.cache_read_tokens),
+                    ("reasoning_tokens", usage.reasoning_tokens),
+                ):
+                    if value:
+                        pipe.hincrby(key, f"{model}\t{name}", value)
+            if error is not None:
+                pipe.hset(key, f"{model}\tlast_error", orjson.dumps([self.clock(), error]))
+            await pipe.execute()
+
+        await self._run(
+            remote, lambda: self._local.add_usage(credential_id, model, usage, failed=failed, error=error)
+        )
+
+    async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
+        async def remote() -> Mapping[str, Mapping[str, UsageTotals]]:
+            keys = await self._scan(_glob_escape(self.prefix) + "usage:*")
+            if not keys:
+                return {}
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            hashes = await pipe.execute()
+            start = len(self.prefix) + 6
+            out: dict[str, dict[str, UsageTotals]] = {}
+            for key, fields in zip(keys, hashes, strict=True):
+                per_model: dict[str, dict[str, Any]] = {}
+                for raw_field, raw_value in fields.items():
+                    model, _, name = raw_field.decode().rpartition("\t")
+                    counters = per_model.setdefault(model, {})
+                    if name in _USAGE_FIELDS:
+                        counters[name] = int(raw_value)
+                    elif name == "last_error":
+                        with contextlib.suppress(ValueError, TypeError):
+                            when, message = orjson.loads(raw_value)
+                            counters["last_error"] = str(message)
+                            counters["last_error_at"] = float(when)
+                out[key.decode()[start:]] = {m: UsageTotals(**c) for m, c in per_model.items()}
+            return out
+
+        return await self._run(remote, self._local.usage)
+
+    # -- values, locks ---------------------------------------------------------------------
+
+    async def get_value(self, key: str) -> bytes | None:
+        async def remote() -> bytes | None:
+            raw = await self._redis.get(self.prefix + "v:" + key)
+            if raw is None or len(raw) < _VALUE_HEAD.size:
+                return None
+            (expires,) = _VALUE_HEAD.unpack_from(raw)
+            if expires and expires <= self.clock():
+                return None
+            return bytes(raw[_VALUE_HEAD.size :])
+
+        return await self._run(remote, lambda: self._local.get_value(key))
+
+    async def set_value(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        async def remote() -> None:
+            expires = 0.0 if ttl is None else self.clock() + ttl
+            px = None if ttl is None else max(1, int(ttl * 1000)) + 60_000  # the stored expiry decides; this cleans up
+            await self._redis.set(self.prefix + "v:" + key, _VALUE_HEAD.pack(expires) + value, px=px)
+
+        await self._run(remote, lambda: self._local.set_value(key, value, ttl))
+
+    async def delete_value(self, key: str) -> None:
+        async def remote() -> None:
+            await self._redis.delete(self.prefix + "v:" + key)
+
+        await self._local.delete_value(key)
+        await self._run(remote, lambda: self._local.delete_value(key))
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:
+        # The local lock queues this process's contenders, so only one of them polls Redis.
+        async with self._local.lock(key, ttl):
+            name = self.prefix + "lock:" + key
+            token = os.urandom(16).hex()
+            held = await self._acquire(name, token, ttl)
+            try:
+                yield
+            finally:
+                if held:
+                    with contextlib.suppress(*_ERRORS):
+                        await self._release(keys=[name], args=[token])
+
+    async def _acquire(self, name: str, token: str, ttl: float) -> bool:
+        """Wait for the Redis lock; False when Redis is down (the local lock alone holds)."""
+        delay = 0.01
+        while True:
+            if self._down_since is not None:
+                self._probe()
+                return False
+            try:
+                if await self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))):
+                    return True
+            except _ERRORS as exc:
+                self._trip(exc)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def describe(self) -> Mapping[str, Any]:
+        info: dict[str, Any] = {
+            "backend": self.name,
+            "shared": True,
+            "url": safe_url(self.url),
+            "key_prefix": self.prefix,
+            "healthy": not self.degraded,
+        }
+        if self._down_since is not None:
+            info["unavailable_since"] = self._down_since
+            info["note"] = "redis is unreachable: this instance uses local state until it returns"
+        return info
+
+    async def close(self) -> None:
+        if self._probing is not None:
+            self._probing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
+                await self._probing
+        with contextlib.suppress(*_ERRORS):
+            await self._redis.aclose()
+
+
+async def _zero() -> int:
+    return 0

@@ -1,0 +1,160 @@
+"""What every credential is doing: health, cooldowns, last error, counts -- and resets.
+
+:func:`status_snapshot` builds the document ``GET /v0/status`` serves and ``cliproxy
+status`` prints; :func:`reset_cooldowns` clears rests an operator knows are stale (a quota
+that reset early), for one credential or all. Credentials are shown by their masked label,
+never by their secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.state.base import WHOLE, Cooldown
+
+if TYPE_CHECKING:
+    from cliproxy.credentials import Credential
+    from cliproxy.gateway import Gateway
+
+__all__ = ["find_credentials", "render_text", "reset_cooldowns", "status_snapshot"]
+
+
+def _iso(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _cooldown(cooldown: Cooldown, now: float) -> dict[str, Any]:
+    return {
+        "until": _iso(cooldown.until),
+        "seconds_left": round(cooldown.remaining(now), 1),
+        "reason": cooldown.reason,
+        "status": cooldown.status,
+    }
+
+
+async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
+    """The status document: the state store, then one entry per credential.
+
+    Each credential: ``id``, ``label`` (masked), ``provider``, ``group``, ``prefix``,
+    ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
+    ``unhealthy`` -- the whole credential rests), ``unhealthy`` (the credential-wide rest),
+    ``cooldowns`` (per model), ``requests``, ``failures``, ``last_error``.
+    """
+    now = gateway.clock()
+    cooldowns = await gateway.state.cooldowns()
+    usage = await gateway.state.usage()
+    credentials = []
+    for cred in gateway.credentials:
+        rests = cooldowns.get(cred.id, {})
+        whole = rests.get(WHOLE)
+        models = {model: _cooldown(cd, now) for model, cd in sorted(rests.items()) if model != WHOLE}
+        totals = usage.get(cred.id, {})
+        last = max(
+            (t for t in totals.values() if t.last_error_at is not None),
+            key=lambda t: t.last_error_at or 0.0,
+            default=None,
+        )
+        entry: dict[str, Any] = {
+            "id": cred.id,
+            "label": cred.label,
+            "provider": cred.provider,
+            "group": cred.group,
+            "prefix": cred.prefix,
+            "priority": cred.priority,
+            "weight": cred.weight,
+            "state": "unhealthy" if whole is not None else "cooling" if models else "ok",
+            "unhealthy": None if whole is None else _cooldown(whole, now),
+            "cooldowns": models,
+            "requests": sum(t.requests for t in totals.values()),
+            "failures": sum(t.failures for t in totals.values()),
+            "last_error": None
+            if last is None or last.last_error_at is None
+            else {"at": _iso(last.last_error_at), "message": last.last_error},
+        }
+        if cred in gateway.tokens:
+            expires = gateway.tokens.tokens(cred).expires_at
+            entry["token_expires"] = None if expires is None else _iso(expires)
+        credentials.append(entry)
+    return {"time": _iso(now), "state_store": dict(gateway.state.describe()), "credentials": credentials}
+
+
+def find_credentials(credentials: Iterable[Credential], name: str) -> list[Credential]:
+    """Credentials named by id or label (exactly), or ``all``; 404 naming the known ones."""
+    pool = list(credentials)
+    if name == "all":
+        return pool
+    found = [c for c in pool if name in (c.id, c.label)]
+    if found:
+        return found
+    known = ", ".join(f"'{c.label}' ({c.id})" for c in pool) or "none configured"
+    raise GatewayError(
+        status=404,
+        kind=ErrorKind.NOT_FOUND,
+        message=f"no credential '{name}'; name one by id or label (known: {known}), or 'all'",
+    )
+
+
+async def reset_cooldowns(gateway: Gateway, name: str, model: str | None = None) -> dict[str, Any]:
+    """End the rests of the credentials ``name`` picks (see :func:`find_credentials`) --
+    every model's, or only ``model``'s -- on every instance sharing the state store."""
+    targets = find_credentials(gateway.credentials, name)
+    cleared = 0
+    for cred in targets:
+        if model is None:
+            cleared += await gateway.state.clear_cooldowns(cred.id)
+        else:
+            _, per_model = await gateway.state.get_cooldowns(cred.id, model)
+            if per_model is not None:
+                await gateway.state.clear_cooldown(cred.id, model)
+                cleared += 1
+    return {"cleared": cleared, "credentials": [c.id for c in targets], "model": model}
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 129600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def render_text(snapshot: Mapping[str, Any]) -> str:
+    """``cliproxy status``'s table for a status document."""
+    store = snapshot.get("state_store") or {}
+    lines = []
+    where = store.get("url") or "this process"
+    health = "" if store.get("healthy", True) else "  (UNAVAILABLE: using local state)"
+    lines.append(f"state store: {store.get('backend', '?')} ({where}){health}")
+    rows = [("CREDENTIAL", "PROVIDER", "PREFIX", "STATE", "REQUESTS", "FAILURES", "LAST ERROR")]
+    details: dict[int, list[str]] = {}
+    for i, cred in enumerate(snapshot.get("credentials") or ()):
+        last = cred.get("last_error")
+        rows.append(
+            (
+                str(cred.get("label")),
+                str(cred.get("group") or cred.get("provider")),
+                str(cred.get("prefix") or "-"),
+                str(cred.get("state")),
+                str(cred.get("requests", 0)),
+                str(cred.get("failures", 0)),
+                "-" if not last else str(last.get("message")),
+            )
+        )
+        notes = []
+        whole = cred.get("unhealthy")
+        if whole:
+            notes.append(f"whole credential: resting {_ago(whole['seconds_left'])} (until {whole['until']}): {whole['reason']}")
+        for model, cd in (cred.get("cooldowns") or {}).items():
+            notes.append(f"{model}: resting {_ago(cd['seconds_left'])} (until {cd['until']}): {cd['reason']}")
+        details[i + 1] = notes
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+        lines.extend("    " + note for note in details.get(i, ()))
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""The state store contract, as tests every backend must pass.
+
+Subclass :class:`StateStoreContract` in a test module and give it a ``store`` fixture
+that builds your store on the ``clock`` fixture (a :class:`~cliproxy.testing.FakeClock`)
+and closes it afterwards::
+
+    from cliproxy.testing.state_contract import StateStoreContract
+
+    class TestMyStore(StateStoreContract):
+        @pytest.fixture
+        async def store(self, clock):
+            store = MyStore(clock=clock)
+            yield store
+            await store.close()
+
+The memory and Redis backends run this same suite (``core/tests/test_state_contract.py``).
+It needs ``pytest`` and ``pytest-asyncio`` (``asyncio_mode = auto``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cliproxy.ir import Usage
+from cliproxy.state.base import LINGER, WHOLE, Cooldown, StateStore
+from cliproxy.testing.clock import FakeClock
+
+__all__ = ["StateStoreContract"]
+
+CRED = "openai-compatibility/team[1]*:0123abcd"  # ids may hold /, :, glob characters
+OTHER = "groq:feedbeef0123"
+MODEL = "anthropic/claude-sonnet-4:free"
+
+
+class StateStoreContract:
+    """Behaviour every :class:`~cliproxy.state.StateStore` must show."""
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    async def store(self, clock: FakeClock) -> Any:
+        raise NotImplementedError("subclasses provide a 'store' fixture built on 'clock'")
+
+    # -- shape -----------------------------------------------------------------------------
+
+    async def test_is_a_state_store(self, store: Any) -> None:
+        assert isinstance(store, StateStore)
+        info = store.describe()
+        assert {"backend", "shared", "healthy"} <= set(info)
+        assert info["healthy"] is True
+
+    # -- cooldowns -------------------------------------------------------------------------
+
+    async def test_empty_store_has_no_cooldowns(self, store: Any) -> None:
+        view, cursor = await store.routing_view([(CRED, MODEL), (OTHER, "m")], None)
+        assert view == [(None, None), (None, None)]
+        assert cursor == 0
+        assert await store.cooldowns() == {}
+
+    async def test_model_cooldown_rests_only_that_model(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 60, reason="rate limited (429)", status=429, level=2)
+        await store.set_cooldown(CRED, MODEL, rest)
+        view, _ = await store.routing_view([(CRED, MODEL), (CRED, "other-model"), (OTHER, MODEL)], None)
+        assert view == [(None, rest), (None, None), (None, None)]
+        assert await store.get_cooldowns(CRED, MODEL) == (None, rest)
+
+    async def test_whole_credential_cooldown_covers_every_model(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 1800, reason="invalid key (401)", status=401)
+        await store.set_cooldown(CRED, None, rest)
+        view, _ = await store.routing_view([(CRED, MODEL), (CRED, "x"), (OTHER, MODEL)], None)
+        assert view == [(rest, None), (rest, None), (None, None)]
+        assert await store.cooldowns() == {CRED: {WHOLE: rest}}
+
+    async def test_cooldowns_lists_only_running_rests(self, store: Any, clock: FakeClock) -> None:
+        short = Cooldown(until=clock() + 10, reason="short", status=503)
+        long = Cooldown(until=clock() + 100, reason="long", status=429)
+        await store.set_cooldown(CRED, MODEL, short)
+        await store.set_cooldown(OTHER, "m", long)
+        assert await store.cooldowns() == {CRED: {MODEL: short}, OTHER: {"m": long}}
+        clock.advance(11)
+        assert await store.cooldowns() == {OTHER: {"m": long}}
+
+    async def test_ended_rest_lingers_then_is_forgotten(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 5, reason="rate limited (429)", status=429, level=3)
+        await store.set_cooldown(CRED, MODEL, rest)
+        clock.advance(6)  # over, but remembered (its backoff level still counts)
+        assert await store.get_cooldowns(CRED, MODEL) == (None, rest)
+        clock.advance(LINGER)
+        assert await store.get_cooldowns(CRED, MODEL) == (None, None)
+
+    async def test_every_cooldown_field_round_trips(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 43200.5, reason="model 'x' does not exist (404) \u2013 \"quoted\"", status=404, level=0, missing=True)
+        await store.set_cooldown(CRED, MODEL, rest)
+        assert await store.get_cooldowns(CRED, MODEL) == (None, rest)
+        assert (await store.cooldowns())[CRED][MODEL] == rest
+
+    async def test_newer_cooldown_replaces_older(self, store: Any, clock: FakeClock) -> None:
+        await store.set_cooldown(CRED, MODEL, Cooldown(until=clock() + 1, reason="a", status=429))
+        newer = Cooldown(until=clock() + 2, reason="b", status=429, level=1)
+        await store.set_cooldown(CRED, MODEL, newer)
+        assert await store.get_cooldowns(CRED, MODEL) == (None, newer)
+
+    async def test_clear_one_cooldown(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 60, reason="r", status=503)
+        await store.set_cooldown(CRED, MODEL, rest)
+        await store.set_cooldown(CRED, None, rest)
+        await store.clear_cooldown(CRED, MODEL)
+        assert await store.get_cooldowns(CRED, MODEL) == (rest, None)
+        await store.clear_cooldown(CRED, None)
+        assert await store.get_cooldowns(CRED, MODEL) == (None, None)
+        await store.clear_cooldown(CRED, None)  # clearing nothing is fine
+
+    async def test_clear_cooldowns_of_one_credential_or_all(self, store: Any, clock: FakeClock) -> None:
+        rest = Cooldown(until=clock() + 60, reason="r", status=429)
+        await store.set_cooldown(CRED, MODEL, rest)
+        await store.set_cooldown(CRED, "m2", rest)
+        await store.set_cooldown(CRED, None, rest)
+        await store.set_cooldown(OTHER, MODEL, rest)
+        assert await store.clear_cooldowns(CRED) == 3
+        assert await store.cooldowns() == {OTHER: {MODEL: rest}}
+        assert await store.clear_cooldowns(CRED) == 0
+        assert await store.clear_cooldowns() == 1
+        assert await store.cooldowns() == {}
+
+    # -- cursors ---------------------------------------------------------------------------
+
+    async def test_cursor_counts_from_zero_per_key(self, store: Any) -> None:
+        values = [(await store.routing_view([(CRED, MODEL)], "pool-a"))[1] for _ in range(3)]
+        assert values == [0, 1, 2]
+        assert await store.next_cursor("pool-a") == 3  # one counter, whichever way it is read
+        assert await store.next_cursor("pool-b") == 0
+        _, cursor = await store.routing_view([(CRED, MODEL)], None)
+        assert cursor == 0
+        assert await store.next_cursor("pool-a") == 4  # reading without a cursor bumps nothing
+
+    async def test_concurrent_cursor_bumps_never_repeat(self, store: Any) -> None:
+        values = await asyncio.gather(*(store.next_cursor("busy") for _ in range(50)))
+        assert sorted(values) == list(range(50))
+
+    # -- usage -----------------------------------------------------------------------------
+
+    async def test_usage_counts_requests_failures_and_tokens(self, store: Any, clock: FakeClock) -> None:
+        await store.add_usage(CRED, MODEL, Usage(input_tokens=10, output_tokens=5, cache_read_tokens=2), failed=False)
+        await store.add_usage(CRED, MODEL, Usage(input_tokens=1, output_tokens=1, reasoning_tokens=1), failed=False)
+        await store.add_usage(CRED, MODEL, None, failed=True, error="overloaded (529)")
+        await store.add_usage(OTHER, "m", None, failed=False)
+        usage = await store.usage()
+        totals = usage[CRED][MODEL]
+        assert (totals.requests, totals.failures) == (3, 1)
+        assert (totals.input_tokens, totals.output_tokens) == (11, 6)
+        assert (totals.cache_read_tokens, totals.reasoning_tokens) == (2, 1)
+        assert totals.last_error == "overloaded (529)"
+        assert totals.last_error_at == clock()
+        assert usage[OTHER]["m"].requests == 1 and usage[OTHER]["m"].last_error is None
+
+    # -- values ----------------------------------------------------------------------------
+
+    async def test_values_round_trip_and_expire(self, store: Any, clock: FakeClock) -> None:
+        assert await store.get_value("tokens:x") is None
+        await store.set_value("tokens:x", b"\x00binary\xff", ttl=None)
+        await store.set_value("short", b"v", ttl=10)
+        assert await store.get_value("tokens:x") == b"\x00binary\xff"
+        assert await store.get_value("short") == b"v"
+        clock.advance(11)
+        assert await store.get_value("short") is None
+        assert await store.get_value("tokens:x") == b"\x00binary\xff"
+        await store.delete_value("tokens:x")
+        assert await store.get_value("tokens:x") is None
+
+    # -- locks -----------------------------------------------------------------------------
+
+    async def test_lock_lets_one_holder_in_at_a_time(self, store: Any) -> None:
+        inside = 0
+        most = 0
+        order: list[int] = []
+
+        async def worker(n: int) -> None:
+            nonlocal inside, most
+            async with store.lock("refresh:cred", ttl=10):
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.01)
+                order.append(n)
+                inside -= 1
+
+        await asyncio.gather(*(worker(n) for n in range(4)))
+        assert most == 1
+        assert sorted(order) == [0, 1, 2, 3]
+
+    async def test_locks_on_different_keys_do_not_block_each_other(self, store: Any) -> None:
+        async with store.lock("a", ttl=10):
+            await asyncio.wait_for(_hold(store, "b"), timeout=5)
+
+
+async def _hold(store: Any, key: str) -> None:
+    async with store.lock(key, ttl=10):
+        pass

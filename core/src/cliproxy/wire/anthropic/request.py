@@ -1,0 +1,417 @@
+"""Anthropic Messages requests <-> the IR request.
+
+Decoding reads what a client sends to ``/v1/messages`` (and ``count_tokens``); encoding
+builds the body an Anthropic upstream accepts: system text at the top level, strict
+user/assistant alternation, tool results first in their user turn, thinking blocks only
+where Anthropic signed them, a ``max_tokens`` that leaves room for the thinking budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cliproxy.errors import GatewayError
+from cliproxy.ir import (
+    FilePart,
+    Message,
+    Part,
+    ProviderTool,
+    Reasoning,
+    ReasoningPart,
+    Request,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
+from cliproxy.wire import common as c
+from cliproxy.wire.anthropic import blocks as b
+from cliproxy.wire.anthropic.blocks import WIRE
+
+__all__ = ["DEFAULT_MAX_TOKENS", "MIN_THINKING_BUDGET", "decode_request", "encode_request"]
+
+DEFAULT_MAX_TOKENS = 8192
+"""``max_tokens`` sent when the client gave none (Anthropic requires one)."""
+MIN_THINKING_BUDGET = 1024
+"""The smallest ``budget_tokens`` Anthropic accepts."""
+THINKING_ROOM = 4096
+"""Tokens left for the answer above a thinking budget when ``max_tokens`` is ours to pick."""
+
+_MODELLED = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "stop_sequences",
+        "temperature",
+        "top_p",
+        "top_k",
+        "max_tokens",
+        "metadata",
+        "stream",
+        "output_format",
+        "output_config",
+    }
+)
+_TOOL_KEYS = frozenset({"name", "description", "input_schema", "strict", "type"})
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+# ---------------------------------------------------------------------------------------
+# decode (client -> IR)
+# ---------------------------------------------------------------------------------------
+
+
+def _system(raw: Any) -> Message | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return Message("system", [TextPart(raw)]) if raw else None
+    if not isinstance(raw, list):
+        raise GatewayError.invalid(f"'system' must be a string or an array of text blocks, not {c.kind_of(raw)}", param="system")
+    parts: list[Part] = []
+    for i, block in enumerate(raw):
+        at = f"system[{i}]"
+        block = c.expect_map(block, at)
+        if block.get("type") != "text":
+            raise GatewayError.invalid(f"'{at}.type' must be 'text'", param=f"{at}.type")
+        parts.append(TextPart(c.get_str(block, "text", at + ".", required=True) or "", b.extra(block, b.TEXT_KEYS)))
+    return Message("system", parts) if parts else None
+
+
+def _user(content: Any, at: str, names: Mapping[str, str], out: list[Message]) -> None:
+    if isinstance(content, str):
+        out.append(Message("user", [TextPart(content)]))
+        return
+    results: list[ToolResultPart] = []
+    parts: list[Part] = []
+    for i, block in enumerate(content):
+        where = f"{at}[{i}]"
+        block = c.expect_map(block, where)
+        if block.get("type") == "tool_result":
+            results.append(b.tool_result(block, where, names))
+            continue
+        part = b.content_part(block, where)
+        if part is not None:
+            parts.append(part)
+    if results:
+        out.append(Message("tool", results))
+    if parts or not results:
+        out.append(Message("user", parts))
+
+
+def _assistant(content: Any, at: str, names: dict[str, str]) -> Message:
+    if isinstance(content, str):
+        return Message("assistant", [TextPart(content)] if content else [])
+    parts: list[Part] = []
+    for i, block in enumerate(content):
+        part = b.assistant_part(block, f"{at}[{i}]")
+        if part is None:
+            continue
+        if isinstance(part, ToolCallPart):
+            names[part.id] = part.name
+        parts.append(part)
+    return Message("assistant", parts)
+
+
+def _messages(raw: list[Any]) -> list[Message]:
+    out: list[Message] = []
+    names: dict[str, str] = {}
+    for i, msg in enumerate(raw):
+        at = f"messages[{i}]"
+        msg = c.expect_map(msg, at)
+        role = msg.get("role")
+        content = msg.get("content")
+        if not isinstance(content, str | list):
+            raise GatewayError.invalid(
+                f"'{at}.content' must be a string or an array of content blocks, not {c.kind_of(content)}",
+                param=f"{at}.content",
+            )
+        if role == "user":
+            _user(content, at + ".content", names, out)
+        elif role == "assistant":
+            out.append(_assistant(content, at + ".content", names))
+        else:
+            raise GatewayError.invalid(f"'{at}.role' must be 'user' or 'assistant'; got {role!r}", param=f"{at}.role")
+    return out
+
+
+def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
+    tools: list[Tool | ProviderTool] = []
+    for i, item in enumerate(raw):
+        at = f"tools[{i}]"
+        item = c.expect_map(item, at)
+        kind = item.get("type")
+        if kind not in (None, "custom"):
+            tools.append(ProviderTool(WIRE, item))  # server tools and Anthropic-defined client tools
+            continue
+        schema = item.get("input_schema")
+        if not isinstance(schema, dict):
+            raise GatewayError.invalid(f"'{at}.input_schema' must be a JSON Schema object", param=f"{at}.input_schema")
+        tools.append(
+            Tool(
+                name=c.get_str(item, "name", at + ".", required=True) or "",
+                description=c.get_str(item, "description", at + "."),
+                parameters=schema,
+                strict=c.get_bool(item, "strict", at + "."),
+                provider_metadata=b.extra(item, _TOOL_KEYS),
+            )
+        )
+    return tools
+
+
+def _tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
+    if raw is None:
+        return None, None
+    raw = c.expect_map(raw, "tool_choice")
+    kind = raw.get("type")
+    parallel = c.get_bool(raw, "disable_parallel_tool_use", "tool_choice.")
+    allowed = None if parallel is None else not parallel
+    if kind == "auto":
+        return ToolChoice("auto"), allowed
+    if kind == "any":
+        return ToolChoice("required"), allowed
+    if kind == "none":
+        return ToolChoice("none"), allowed
+    if kind == "tool":
+        return ToolChoice("tool", c.get_str(raw, "name", "tool_choice.", required=True)), allowed
+    raise GatewayError.invalid(
+        f"'tool_choice.type' must be auto, any, tool or none; got {kind!r}", param="tool_choice.type"
+    )
+
+
+def _reasoning(raw: Any, effort: str | None) -> Reasoning | None:
+    if raw is None:
+        return Reasoning(effort=effort) if effort else None
+    raw = c.expect_map(raw, "thinking")
+    kind = raw.get("type")
+    if kind == "enabled":
+        budget = c.get_int(raw, "budget_tokens", "thinking.")
+        if budget is None:
+            raise GatewayError.invalid("'thinking.budget_tokens' is required when thinking is enabled", param="thinking.budget_tokens")
+        return Reasoning(effort=effort, budget_tokens=budget)
+    if kind == "disabled":
+        return Reasoning(effort="none")
+    if kind == "adaptive":
+        return Reasoning(effort=effort, budget_tokens=-1)
+    raise GatewayError.invalid(f"'thinking.type' must be enabled, disabled or adaptive; got {kind!r}", param="thinking.type")
+
+
+def _response_format(raw: Any, where: str) -> ResponseFormat | None:
+    if raw is None:
+        return None
+    raw = c.expect_map(raw, where)
+    if raw.get("type") != "json_schema":
+        raise GatewayError.invalid(f"'{where}.type' must be 'json_schema'", param=f"{where}.type")
+    schema = raw.get("schema")
+    if not isinstance(schema, dict):
+        raise GatewayError.invalid(f"'{where}.schema' must be a JSON Schema object", param=f"{where}.schema")
+    return ResponseFormat("json_schema", schema=schema)
+
+
+def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    messages = _messages(c.get_list(body, "messages", "", required=True))
+    system = _system(body.get("system"))
+    if system is not None:
+        messages.insert(0, system)
+    choice, parallel = _tool_choice(body.get("tool_choice"))
+    extras = {k: v for k, v in body.items() if k not in _MODELLED}
+    config = c.get_map(body, "output_config", "") or {}
+    effort = c.get_str(config, "effort", "output_config.")
+    fmt = _response_format(config.get("format"), "output_config.format") or _response_format(
+        body.get("output_format"), "output_format"
+    )
+    rest = {k: v for k, v in config.items() if k not in ("effort", "format")}
+    if rest:
+        extras["output_config"] = rest
+    stops = c.get_list(body, "stop_sequences", "")
+    if not all(isinstance(s, str) for s in stops):
+        raise GatewayError.invalid("'stop_sequences' must be an array of strings", param="stop_sequences")
+    metadata = c.get_map(body, "metadata", "")
+    return Request(
+        model=model or c.get_str(body, "model", "", required=True) or "",
+        messages=messages,
+        tools=_tools(c.get_list(body, "tools", "")),
+        tool_choice=choice,
+        parallel_tool_calls=parallel,
+        max_tokens=c.get_int(body, "max_tokens"),
+        temperature=c.get_number(body, "temperature"),
+        top_p=c.get_number(body, "top_p"),
+        top_k=c.get_int(body, "top_k"),
+        stop=stops,
+        reasoning=_reasoning(body.get("thinking"), effort),
+        response_format=fmt,
+        stream=bool(c.get_bool(body, "stream")) if stream is None else stream,
+        metadata=dict(metadata) if metadata else None,
+        extras={WIRE: extras} if extras else {},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# encode (IR -> upstream body)
+# ---------------------------------------------------------------------------------------
+
+
+def _blocks(msg: Message, at: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, part in enumerate(msg.parts):
+        where = f"{at}[{i}]"
+        if isinstance(part, TextPart):
+            if part.text or b.own(part.provider_metadata).get("document") is not None:
+                out.append(b.encode_text(part))
+        elif isinstance(part, FilePart):
+            out.append(b.encode_file(part, where))
+        elif isinstance(part, ToolCallPart):
+            out.append(b.encode_tool_call(part))
+        elif isinstance(part, ToolResultPart):
+            out.append(b.encode_tool_result(part, where))
+        elif isinstance(part, ReasoningPart) and msg.role == "assistant":
+            block = b.encode_reasoning(part)
+            if block is not None:
+                out.append(block)
+    return out
+
+
+def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, alternating messages)."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for i, msg in enumerate(messages):
+        if msg.role == "system":
+            system.extend(b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text)
+            continue
+        blocks = _blocks(msg, f"messages[{i}].content")
+        if not blocks:
+            continue
+        role = "assistant" if msg.role == "assistant" else "user"
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        content = turn["content"]
+        if turn["role"] == "user" and any(x["type"] == "tool_result" for x in content):
+            turn["content"] = [x for x in content if x["type"] == "tool_result"] + [
+                x for x in content if x["type"] != "tool_result"
+            ]
+    if turns and turns[-1]["role"] == "assistant":
+        _strip_trailing_space(turns[-1]["content"])
+    if not turns:  # only system text (OpenAI clients do this): Anthropic needs a user turn
+        turns.append({"role": "user", "content": [{"type": "text", "text": "Continue."}]})
+    return system, turns
+
+
+def _strip_trailing_space(content: list[dict[str, Any]]) -> None:
+    """Anthropic rejects a final assistant turn (a prefill) that ends in whitespace."""
+    last = content[-1]
+    if last.get("type") == "text":
+        text = last["text"].rstrip()
+        if text:
+            last["text"] = text
+        else:
+            content.pop()
+
+
+def _encode_tool(tool: Tool) -> dict[str, Any]:
+    schema = dict(tool.parameters)
+    schema.setdefault("type", "object")
+    out: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        out["description"] = tool.description
+    out["input_schema"] = schema
+    if tool.strict:
+        out["strict"] = True
+    for key, value in b.own(tool.provider_metadata).items():
+        out.setdefault(key, value)
+    return out
+
+
+def _encode_tool_choice(choice: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:
+    if choice is None and parallel is not False:
+        return None
+    kind = choice.type if choice is not None else "auto"
+    out: dict[str, Any] = {"type": {"required": "any"}.get(kind, kind)}
+    if choice is not None and kind == "tool":
+        out["name"] = choice.name
+    if parallel is False and kind != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _thinking(request: Request, max_tokens: int | None) -> tuple[dict[str, Any] | None, str | None, int | None]:
+    """(thinking block, output effort, max_tokens to send)."""
+    reasoning = request.reasoning
+    if reasoning is None:
+        return None, None, max_tokens
+    if reasoning.disabled:
+        return {"type": "disabled"}, None, max_tokens
+    effort = reasoning.effort if reasoning.effort in _EFFORTS else None
+    if reasoning.budget_tokens is not None and reasoning.budget_tokens < 0:
+        return {"type": "adaptive"}, effort, max_tokens
+    budget = max(MIN_THINKING_BUDGET, reasoning.budget())
+    if max_tokens is None:
+        max_tokens = max(DEFAULT_MAX_TOKENS, budget + THINKING_ROOM)
+    elif budget >= max_tokens:
+        budget = max_tokens - 1
+        if budget < MIN_THINKING_BUDGET:  # no room to think within the client's limit
+            return None, None, max_tokens
+    return {"type": "enabled", "budget_tokens": budget}, None, max_tokens
+
+
+def encode_request(request: Request, model: str) -> dict[str, Any]:
+    system, messages = _conversation(request.messages)
+    thinking, effort, max_tokens = _thinking(request, request.max_tokens)
+    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens or DEFAULT_MAX_TOKENS}
+    if system:
+        plain = len(system) == 1 and system[0].keys() == {"type", "text"}
+        body["system"] = system[0]["text"] if plain else system
+    body["messages"] = messages
+    tools = [_encode_tool(t) if isinstance(t, Tool) else dict(t.spec) for t in request.tools if isinstance(t, Tool) or t.wire == WIRE]
+    thinking_on = thinking is not None and thinking["type"] != "disabled"
+    if tools:
+        body["tools"] = tools
+        choice = _encode_tool_choice(request.tool_choice, request.parallel_tool_calls)
+        if choice is not None and thinking_on and choice["type"] in ("any", "tool"):
+            choice["type"] = "auto"  # Anthropic refuses forced tool use while thinking
+            choice.pop("name", None)
+        if choice is not None:
+            body["tool_choice"] = choice
+    if thinking is not None:
+        body["thinking"] = thinking
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if thinking_on:
+        # With thinking on, Anthropic accepts temperature 1 only, top_p of at least 0.95, no top_k.
+        if request.temperature == 1:
+            body["temperature"] = 1
+        if request.top_p is not None:
+            body["top_p"] = max(0.95, request.top_p)
+    else:
+        for key, value in (("temperature", request.temperature), ("top_p", request.top_p), ("top_k", request.top_k)):
+            if value is not None:
+                body[key] = value
+    user = (request.metadata or {}).get("user_id") or (request.metadata or {}).get("user")
+    if isinstance(user, str) and user:
+        body["metadata"] = {"user_id": user}
+    config: dict[str, Any] = {}
+    if effort is not None:
+        config["effort"] = effort
+    fmt = request.response_format
+    if fmt is not None and fmt.type == "json_schema" and fmt.schema is not None:
+        config["format"] = {"type": "json_schema", "schema": dict(fmt.schema)}
+    if request.stream:
+        body["stream"] = True
+    for key, value in request.extras_for(WIRE).items():
+        if key == "output_config" and isinstance(value, Mapping):
+            config = {**value, **config}
+        else:
+            body.setdefault(key, value)
+    if config:
+        body["output_config"] = config
+    return body

@@ -1,0 +1,209 @@
+"""What the Responses request, response and stream code share: usage, finish, errors,
+reasoning items and custom-tool arguments.
+
+Reasoning items keep their opaque values in ``provider_metadata["openai"]`` (``id``,
+``encrypted_content``), the key ``reasoning_details`` also uses, so they round-trip to
+Responses upstreams and to OpenAI Chat clients. Reasoning from other providers (Claude
+thinking signatures, Gemini thought signatures) reaches a Responses client sealed in
+``encrypted_content`` with the :data:`SEALED` prefix; the client sends it back next turn
+and it is unsealed into the original metadata, so a stateless Codex conversation with
+Claude keeps its thinking signatures.
+
+Custom (free-form) tools have no JSON arguments; in the IR their input travels as the
+JSON object ``{"input": "<text>"}``, the shape of the function tool other upstreams are
+given in their place.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.ir import Finish, FinishReason, Metadata, ReasoningPart, Usage
+
+__all__ = [
+    "CUSTOM_INPUT_SCHEMA",
+    "SEALED",
+    "WIRE",
+    "custom_arguments",
+    "custom_input",
+    "decode_usage",
+    "encode_usage",
+    "error_from_event",
+    "finish_from_status",
+    "reasoning_item",
+    "reasoning_metadata",
+    "status_for",
+]
+
+WIRE = "openai-responses"
+SEALED = "cliproxy.v1:"
+"""Prefix of an ``encrypted_content`` the gateway sealed (other providers' signatures)."""
+
+CUSTOM_INPUT_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "The tool's free-form input."}},
+    "required": ["input"],
+}
+
+
+# -- usage ---------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def decode_usage(raw: Any) -> Usage | None:
+    """A Responses ``usage`` object as IR usage (None when absent)."""
+    if not isinstance(raw, Mapping):
+        return None
+    inp = raw.get("input_tokens_details")
+    out = raw.get("output_tokens_details")
+    inp = inp if isinstance(inp, Mapping) else {}
+    out = out if isinstance(out, Mapping) else {}
+    return Usage(
+        input_tokens=_int(raw.get("input_tokens")),
+        output_tokens=_int(raw.get("output_tokens")),
+        cache_read_tokens=_int(inp.get("cached_tokens")),
+        cache_write_tokens=_int(inp.get("cache_write_tokens")) or None,
+        reasoning_tokens=_int(out.get("reasoning_tokens")),
+    )
+
+
+def encode_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens or 0,
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens or 0,
+            "cache_write_tokens": usage.cache_write_tokens or 0,
+        },
+        "output_tokens": usage.output_tokens or 0,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+        "total_tokens": usage.total_tokens or 0,
+    }
+
+
+# -- finish and status ---------------------------------------------------------------------
+
+_INCOMPLETE = {"max_output_tokens": FinishReason.LENGTH, "content_filter": FinishReason.CONTENT_FILTER}
+
+
+def finish_from_status(status: Any, incomplete: Any, has_tool_calls: bool) -> Finish:
+    """The IR finish for a response's ``status`` and ``incomplete_details``."""
+    if status == "incomplete":
+        reason = incomplete.get("reason") if isinstance(incomplete, Mapping) else None
+        return Finish(_INCOMPLETE.get(reason, FinishReason.OTHER), reason if isinstance(reason, str) else "incomplete")
+    if has_tool_calls:
+        return Finish(FinishReason.TOOL_CALLS, status if isinstance(status, str) else None)
+    if status in (None, "completed"):
+        return Finish(FinishReason.STOP, status)
+    return Finish(FinishReason.OTHER, str(status))
+
+
+def status_for(finish: Finish) -> tuple[str, dict[str, Any] | None]:
+    """``(status, incomplete_details)`` for an IR finish."""
+    if finish.reason is FinishReason.LENGTH:
+        return "incomplete", {"reason": "max_output_tokens"}
+    if finish.reason is FinishReason.CONTENT_FILTER:
+        return "incomplete", {"reason": "content_filter"}
+    if finish.reason is FinishReason.ERROR:
+        return "failed", None
+    return "completed", None
+
+
+def error_from_event(obj: Mapping[str, Any], *, status: int = 502) -> GatewayError:
+    """A gateway error from a stream ``error`` event (flat, as the SDK types it, or with a
+    nested ``error`` object, as recorded in the wild) or a failed response's ``error``."""
+    err = obj.get("error") if isinstance(obj.get("error"), Mapping) else obj
+    message = err.get("message")
+    code = err.get("code")
+    err_type = err.get("type")
+    code_text = str(code) if code is not None else None
+    if {code_text, err_type} & {"rate_limit_exceeded", "rate_limit_error", "insufficient_quota"}:
+        status = 429
+    elif code_text == "context_length_exceeded" or err_type == "invalid_request_error":
+        status = 400
+    error = GatewayError.from_status(
+        status,
+        str(message) if message else "the upstream reported an error mid-stream",
+        code=code_text,
+        param=err.get("param") if isinstance(err.get("param"), str) else None,
+        upstream_type=err_type if isinstance(err_type, str) else None,
+    )
+    if code_text == "insufficient_quota":
+        error.kind = ErrorKind.BILLING
+    return error
+
+
+# -- reasoning items -----------------------------------------------------------------------
+
+
+def _seal(meta: Mapping[str, Any]) -> str:
+    return SEALED + base64.urlsafe_b64encode(orjson.dumps(meta)).decode()
+
+
+def _unseal(value: str) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(value[len(SEALED) :]))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        return None
+    return data
+
+
+def reasoning_metadata(item_id: Any, encrypted: Any) -> Metadata:
+    """The metadata of a reasoning item a client or an upstream sent."""
+    if isinstance(encrypted, str) and encrypted.startswith(SEALED):
+        return _unseal(encrypted)
+    values: dict[str, Any] = {}
+    if isinstance(item_id, str) and item_id:
+        values["id"] = item_id
+    if isinstance(encrypted, str) and encrypted:
+        values["encrypted_content"] = encrypted
+    return {"openai": values} if values else None
+
+
+def reasoning_item(part: ReasoningPart, item_id: str) -> dict[str, Any]:
+    """A reasoning output item for a Responses client: the summary is the reasoning text,
+    ``encrypted_content`` carries OpenAI's own or the other providers' sealed values."""
+    meta = part.provider_metadata or {}
+    own = meta.get("openai") or {}
+    item: dict[str, Any] = {
+        "id": item_id,
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": part.text}] if part.text else [],
+    }
+    if own.get("encrypted_content"):
+        item["encrypted_content"] = own["encrypted_content"]
+    else:
+        foreign = {wire: dict(values) for wire, values in meta.items() if wire != "openai" and values}
+        if foreign:
+            item["encrypted_content"] = _seal(foreign)
+    return item
+
+
+# -- custom tools --------------------------------------------------------------------------
+
+
+def custom_arguments(text: str) -> str:
+    """The IR arguments (JSON text) for a custom tool's free-form input."""
+    return orjson.dumps({"input": text}).decode()
+
+
+def custom_input(arguments: str) -> str:
+    """A custom tool's free-form input back from IR arguments (any upstream's)."""
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    if isinstance(value, dict) and isinstance(value.get("input"), str):
+        return value["input"]
+    if isinstance(value, str):
+        return value
+    return arguments

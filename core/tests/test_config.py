@@ -1,0 +1,160 @@
+"""Config loading: core keys, env expansion, and errors that say where and what to do."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import cliproxy_echo
+import cliproxy_openai
+import pytest
+from cliproxy.cli import main
+from cliproxy.config import ConfigError, load_config
+from cliproxy.gateway import Gateway
+from cliproxy.plugins import Plugins
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def build(path: Path) -> Gateway:
+    plugins = Plugins.load(entry_points=False, extra=[cliproxy_openai, cliproxy_echo])
+    return Gateway.build(load_config(path), plugins)
+
+
+def test_defaults():
+    config = load_config({})
+    assert (config.host, config.port) == ("127.0.0.1", 8317)
+    assert config.api_keys == ()
+    assert config.request_retry == 3 and config.max_retry_interval == 30
+    assert config.routing.strategy == "round-robin"
+    assert config.state.backend == "memory"
+
+
+def test_core_keys_are_read(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        host: 0.0.0.0
+        port: 9000
+        api-keys: [a, b]
+        request-retry: 1
+        max-retry-interval: 5
+        force-model-prefix: true
+        routing: {strategy: fill-first}
+        max-body-size-mb: 2
+        """,
+    )
+    config = load_config(path)
+    assert config.port == 9000 and config.api_keys == ("a", "b")
+    assert config.force_model_prefix and config.routing.strategy == "fill-first"
+    assert config.max_body_bytes == 2 * 1024 * 1024
+
+
+def test_unknown_key_names_line_and_suggests(tmp_path):
+    path = write(tmp_path, "port: 8317\napi_keys: [x]\n")
+    with pytest.raises(ConfigError) as caught:
+        build(path)
+    error = caught.value
+    assert (error.line, error.column) == (2, 1)
+    assert str(error) == f"{path}:2:1: unknown key 'api_keys' -- did you mean 'api-keys'?"
+
+
+def test_typo_inside_a_provider_entry(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        openai-compatibility:
+          - name: local
+            base-url: http://127.0.0.1:1/v1
+            modles: [a]
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        build(path)
+    assert caught.value.line == 4
+    assert "openai-compatibility[0].modles" in str(caught.value)
+    assert "did you mean 'models'?" in str(caught.value)
+
+
+def test_wrong_type_is_named(tmp_path):
+    path = write(tmp_path, "port: eighty\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:1:1: 'port' must be a whole number"):
+        load_config(path)
+
+
+def test_missing_plugin_says_what_to_install(tmp_path):
+    path = write(tmp_path, "kiro:\n  - token-file: x.json\n")
+    with pytest.raises(ConfigError) as caught:
+        build(path)
+    assert "pip install cliproxy-kiro" in str(caught.value)
+    assert caught.value.line == 1
+
+
+def test_env_vars_expand_and_missing_ones_are_located(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPROXY_TEST_KEY", "from-env")
+    path = write(tmp_path, 'api-keys: ["${CLIPROXY_TEST_KEY}", "${NOPE_UNSET_VAR:-fallback}"]\n')
+    assert load_config(path).api_keys == ("from-env", "fallback")
+    path = write(tmp_path, 'api-keys: ["${NOPE_UNSET_VAR}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "environment variable NOPE_UNSET_VAR is not set" in str(caught.value)
+    assert caught.value.line == 1
+
+
+def test_yaml_syntax_error_is_located(tmp_path):
+    path = write(tmp_path, "port: 1\napi-keys: [a, b\nhost: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line is not None and "invalid YAML" in str(caught.value)
+
+
+def test_bad_choice_suggests(tmp_path):
+    path = write(tmp_path, "routing:\n  strategy: round_robin\n")
+    with pytest.raises(ConfigError, match="did you mean 'round-robin'"):
+        load_config(path)
+
+
+def test_missing_file_has_a_hint(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found") as caught:
+        load_config(tmp_path / "absent.yaml")
+    assert caught.value.hint
+
+
+def test_model_entries_accept_names_and_aliases(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        openai-compatibility:
+          - name: local
+            base-url: http://127.0.0.1:1/v1
+            models:
+              - plain-model
+              - name: upstream-name
+                alias: client-name
+        """,
+    )
+    gateway = build(path)
+    ids = {m.id for m in gateway.router.models()}
+    assert {"plain-model", "client-name"} <= ids
+    assert gateway.router.resolve("client-name")[0].upstream_model == "upstream-name"
+
+
+def test_check_command_exit_codes(tmp_path, capsys):
+    good = write(tmp_path, "echo:\n  - models: [echo-1]\n")
+    assert main(["check", "--config", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ech:\n  - models: [echo-1]\n")
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:1:1: unknown key 'ech'" in err and "did you mean 'echo'?" in err
+
+
+def test_example_config_is_valid(capsys):
+    example = Path(__file__).parents[2] / "examples" / "config.yaml"
+    assert main(["check", "--config", str(example)]) == 0
+    assert "echo" in capsys.readouterr().out

@@ -1,0 +1,53 @@
+"""Pass-through: the model name rewritten, usage collected, events kept whole."""
+
+from __future__ import annotations
+
+import orjson
+from cliproxy.passthrough import PassthroughStream, rewrite_model
+from cliproxy.testing.strategies import split_points
+from cliproxy.wire.openai_chat import OpenAIChat, _usage_only_chunk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+STREAM = (
+    b'data: {"id":"1","model":"gpt-4.1-2025","choices":[{"index":0,"delta":{"content":"hi \\"model\\": x"}}]}\n\n'
+    b'data: {"id":"1","model":"gpt-4.1-2025","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b'data: {"id":"1","model":"gpt-4.1-2025","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def run(pieces, drop=None):
+    relay = PassthroughStream("alias", OpenAIChat(), drop)
+    out = b"".join(relay.feed(p) for p in pieces) + relay.close()
+    return out, relay.usage
+
+
+def test_model_renamed_usage_collected_content_untouched():
+    out, usage = run([STREAM])
+    assert out.count(b'"model":"alias"') == 3 and b"gpt-4.1-2025" not in out
+    assert b'hi \\"model\\": x' in out
+    assert (usage.input_tokens, usage.output_tokens) == (3, 4)
+
+
+def test_usage_chunk_dropped_when_the_client_did_not_ask():
+    out, usage = run([STREAM], drop=_usage_only_chunk)
+    assert b'"usage"' not in out and usage.output_tokens == 4
+    assert out.endswith(b"data: [DONE]\n\n")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), st.booleans())
+def test_any_split_gives_the_same_bytes(data, crlf):
+    stream = STREAM.replace(b"\n", b"\r\n") if crlf else STREAM
+    whole, usage = run([stream])
+    pieces = data.draw(split_points(stream))
+    assert run(pieces) == (whole, usage)
+
+
+def test_whole_body_rewrites_only_the_top_level_field():
+    body = orjson.dumps({"model": "up", "content": [{"type": "tool_use", "input": {"model": "up"}}]})
+    assert orjson.loads(rewrite_model(body, "alias")) == {"model": "alias", "content": [{"type": "tool_use", "input": {"model": "up"}}]}
+    assert rewrite_model(b"not json", "alias") == b"not json"
+    gemini = orjson.dumps({"candidates": [], "modelVersion": "gemini-x"})
+    assert orjson.loads(rewrite_model(gemini, "g", "modelVersion"))["modelVersion"] == "g"

@@ -1,0 +1,287 @@
+"""What only the Redis store does: share state between instances, and survive Redis
+being down (local state, one warning, recovery)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from cliproxy.ir import Usage
+from cliproxy.state import Cooldown
+from cliproxy.state.redis import RedisStore, safe_url
+from cliproxy.testing import FakeClock
+from redis.asyncio.connection import Connection
+
+
+class Switch:
+    """A TCP proxy in front of the real Redis that can be cut and restored."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def switch() -> AsyncIterator[Switch]:
+    proxy = Switch()
+    await proxy.up()
+    yield proxy
+    with contextlib.suppress(Exception):
+        await proxy.down()
+
+
+@pytest.fixture
+async def twin(redis_url: str, redis_prefix: str, clock: FakeClock) -> AsyncIterator[RedisStore]:
+    """A second instance on the same Redis and prefix (another gateway process)."""
+    store = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
+    yield store
+    await store.close()
+
+
+async def test_instances_share_cooldowns_cursors_usage_and_values(redis_store, twin, clock):
+    rest = Cooldown(until=clock() + 30, reason="rate limited (429)", status=429, level=1)
+    await redis_store.set_cooldown("cred-a", "gpt", rest)
+    assert await twin.get_cooldowns("cred-a", "gpt") == (None, rest)
+    assert [await s.next_cursor("pool") for s in (redis_store, twin, redis_store, twin)] == [
+        0,
+        1,
+        2,
+        3,
+    ]
+    await redis_store.add_usage("cred-a", "gpt", Usage(input_tokens=3), failed=False)
+    await twin.add_usage("cred-a", "gpt", None, failed=True, error="boom (500)")
+    totals = (await redis_store.usage())["cred-a"]["gpt"]
+    assert (totals.requests, totals.failures, totals.input_tokens, totals.last_error) == (
+        2,
+        1,
+        3,
+        "boom (500)",
+    )
+    await twin.set_value("tokens:x", b"fresh")
+    assert await redis_store.get_value("tokens:x") == b"fresh"
+    assert await twin.clear_cooldowns("cred-a") == 1
+    assert await redis_store.get_cooldowns("cred-a", "gpt") == (None, None)
+
+
+async def test_key_prefixes_keep_deployments_apart(redis_store, redis_url, redis_prefix, clock):
+    other = RedisStore(redis_url, key_prefix=redis_prefix + "other:", clock=clock)
+    try:
+        await redis_store.set_cooldown(
+            "cred-a", None, Cooldown(until=clock() + 30, reason="x", status=401)
+        )
+        assert await other.get_cooldowns("cred-a", "m") == (None, None)
+        assert await other.cooldowns() == {}
+        assert await other.next_cursor("pool") == 0
+    finally:
+        await other.close()
+
+
+async def test_cooldown_keys_expire_in_redis_by_time(redis_store, redis_url, redis_prefix, clock):
+    await redis_store.set_cooldown(
+        "cred-a", "gpt", Cooldown(until=clock() + 30, reason="x", status=503)
+    )
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=redis_prefix + "cd:*")]
+        assert len(keys) == 1
+        ttl = await client.pttl(keys[0])
+        assert 0 < ttl <= (30 + 30 * 60) * 1000  # its end plus the linger time, never forever
+    finally:
+        await client.aclose()
+
+
+async def test_lock_excludes_other_instances(redis_store, twin):
+    events: list[str] = []
+
+    async def hold(store: RedisStore, name: str) -> None:
+        async with store.lock("refresh:cred", ttl=10):
+            events.append(f"{name} in")
+            await asyncio.sleep(0.05)
+            events.append(f"{name} out")
+
+    await asyncio.gather(hold(redis_store, "a"), hold(twin, "b"))
+    assert events in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+async def test_lock_of_a_vanished_holder_frees_after_its_ttl(redis_store, redis_url, redis_prefix):
+    client = aioredis.Redis.from_url(redis_url)
+    try:  # a holder that died without releasing: only the key's TTL is left
+        await client.set(redis_prefix + "lock:refresh:cred", b"dead-holder", px=200)
+    finally:
+        await client.aclose()
+    async with asyncio.timeout(10):
+        async with redis_store.lock("refresh:cred", ttl=10):
+            pass
+
+
+async def test_selection_read_is_one_round_trip(redis_store, clock, monkeypatch):
+    pairs = [(f"cred-{i}", "gpt") for i in range(6)]
+    await redis_store.set_cooldown(
+        "cred-3", "gpt", Cooldown(until=clock() + 30, reason="x", status=429)
+    )
+    await redis_store.routing_view(pairs, "warm-up")  # the connection is open
+    sends = 0
+    original = Connection.send_packed_command
+
+    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        nonlocal sends
+        sends += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    view, cursor = await redis_store.routing_view(pairs, "pool")
+    assert sends == 1
+    assert view[3][1] is not None and cursor == 0
+
+
+async def test_redis_down_from_the_start_uses_local_state(caplog, clock):
+    store = RedisStore("redis://127.0.0.1:1/0", key_prefix="unused:", clock=clock)
+    try:
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            rest = Cooldown(until=clock() + 30, reason="r", status=429)
+            await store.set_cooldown("c", "m", rest)
+            assert await store.get_cooldowns("c", "m") == (None, rest)
+            assert (await store.routing_view([("c", "m")], "pool"))[1] == 0
+            assert await store.next_cursor("pool") == 1
+            await store.add_usage("c", "m", None, failed=True, error="e")
+            assert (await store.usage())["c"]["m"].failures == 1
+            async with store.lock("k"):
+                await store.set_value("v", b"1")
+            assert await store.get_value("v") == b"1"
+            assert await store.cooldowns() == {"c": {"m": rest}}
+        warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
+        assert len(warnings) == 1  # one warning per outage, not one per call
+        info = store.describe()
+        assert info["healthy"] is False and info["shared"] is True
+    finally:
+        await store.close()
+
+
+async def test_outage_degrades_to_local_state_and_recovers(
+    switch, redis_prefix, redis_url, clock, caplog
+):
+    store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=0.0)
+    twin = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
+    try:
+        rest = Cooldown(until=clock() + 60, reason="shared", status=429)
+        await twin.set_cooldown("c", "m", rest)
+        assert await store.get_cooldowns("c", "m") == (None, rest)
+
+        await switch.down()
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            assert await store.get_cooldowns("c", "m") == (
+                None,
+                None,
+            )  # local state: empty, no error
+            assert store.degraded
+            await store.set_cooldown("c", "local-only", rest)
+            assert await store.get_cooldowns("c", "local-only") == (None, rest)
+
+            await switch.up()
+            async with asyncio.timeout(10):
+                while store.degraded:  # a background ping notices Redis is back
+                    await store.get_cooldowns("c", "m")
+                    await asyncio.sleep(0.01)
+        assert await store.get_cooldowns("c", "m") == (None, rest)  # shared state again
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("unavailable" in m for m in messages) and any(
+            "reachable again" in m for m in messages
+        )
+    finally:
+        await store.close()
+        await twin.close()
+
+
+def test_safe_url_hides_the_password():
+    assert safe_url("redis://:s3cret@cache:6380/1") == "redis://:***@cache:6380/1"
+    assert safe_url("redis://user:s3cret@cache/0") == "redis://user:***@cache/0"
+    assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+async def test_requests_never_fail_because_redis_is_down(upstream, recording, caplog):
+    import json
+
+    import cliproxy_openai
+    from cliproxy.testing import Reply, asgi_client, gateway_app
+
+    upstream.add(
+        "POST",
+        "/v1/chat/completions",
+        [
+            Reply.error(503, "busy"),
+            Reply.json(
+                json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())
+            ),
+        ],
+    )
+    config = {
+        "api-keys": ["client-key"],
+        "state": {"backend": "redis", "url": "redis://:hunter2@127.0.0.1:1/0"},
+        "openai-compatibility": [
+            {
+                "name": "local",
+                "base-url": upstream.url + "/v1",
+                "api-key-entries": [
+                    {"api-key": "sk-aaaaaaaaaaaaaaaa"},
+                    {"api-key": "sk-bbbbbbbbbbbbbbbb"},
+                ],
+                "models": ["gpt-4.1-nano"],
+            }
+        ],
+    }
+    app = gateway_app(config, plugins=[cliproxy_openai])
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+        async with asgi_client(app) as client:
+            body = {"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "hi"}]}
+            answers = [
+                await client.post(
+                    "/v1/chat/completions",
+                    json=body,
+                    headers={"Authorization": "Bearer client-key"},
+                )
+                for _ in range(3)
+            ]
+            status = (await client.get("/v0/status")).json()
+    assert [a.status_code for a in answers] == [200, 200, 200]  # the 503 failed over on local state
+    store = status["state_store"]
+    assert (
+        store["backend"] == "redis" and store["healthy"] is False and "local state" in store["note"]
+    )
+    assert store["url"] == "redis://:***@127.0.0.1:1/0"
+    assert sum(c["requests"] for c in status["credentials"]) == 4
+    assert "hunter2" not in caplog.text and "hunter2" not in json.dumps(status)
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
