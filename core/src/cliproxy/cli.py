@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.config import Config, ConfigError, load_config
-from cliproxy.errors import GatewayError
 
 __all__ = ["main"]
 
@@ -339,9 +338,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except GatewayError as error:  # a login flow that failed: say why, without a traceback
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as error:
