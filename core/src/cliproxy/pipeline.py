@@ -70,12 +70,16 @@ class Outcome:
 
     @property
     def passthrough(self) -> bool:
-        """Forward the upstream's bytes: same wire and same shape (stream or not), unless
-        the client's translator says this client needs another framing."""
+        """Forward the upstream's bytes: same wire and same shape (stream or not), no
+        decoder of the provider's own that must read them first, and no framing the
+        client's translator says this client needs instead (Gemini's JSON-array stream)."""
         result = self.result
         client = self.call.client
         if not (
-            isinstance(result, UpstreamResponse) and result.wire == client.wire and result.streamed == client.stream
+            isinstance(result, UpstreamResponse)
+            and result.wire == client.wire
+            and result.streamed == client.stream
+            and result.decoder is None
         ):
             return False
         check = getattr(client.translator, "can_pass_through", None)
@@ -237,7 +241,7 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
 async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamResponse) -> None:
     """Read the stream until its first content event, so an upstream that fails right
     away (an error event, a dropped connection) can still be failed over."""
-    decoder = gateway.translators.upstream(result.wire).stream_decoder()
+    decoder = result.decoder if result.decoder is not None else gateway.translators.upstream(result.wire).stream_decoder()
     assert result.chunks is not None
     chunks = result.chunks.__aiter__()
     head: list[StreamEvent] = []

@@ -23,7 +23,7 @@ from cliproxy.ir import Request, Response, StreamEvent
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
-    from cliproxy.translate import ClientTranslator
+    from cliproxy.translate import ClientTranslator, StreamDecoder
 
 __all__ = [
     "Call",
@@ -113,6 +113,11 @@ class UpstreamResponse:
     Exactly one of ``body`` (a whole response) and ``chunks`` (a stream, as network reads
     arrive) is set. ``streamed`` says how ``wire``'s translator should decode it: a stream
     decoder for ``chunks``, ``decode_response`` for ``body``. Close it with :meth:`aclose`.
+
+    ``decoder`` is a stream decoder the provider prepared for this one response, when
+    decoding needs what only the request knows (tool names it shortened, an input-token
+    estimate); the stream is then always decoded, never passed through. None means
+    ``wire``'s translator's ``stream_decoder()``.
     """
 
     wire: str
@@ -121,6 +126,7 @@ class UpstreamResponse:
     body: bytes | None = None
     chunks: AsyncIterator[bytes] | None = None
     release: Callable[[], Any] | None = None
+    decoder: StreamDecoder | None = None
 
     @property
     def streamed(self) -> bool:
