@@ -71,7 +71,9 @@ def test_text_stream_keeps_the_signature_on_the_text(recording) -> None:
 
 
 def test_tool_call_stream_signature_rides_on_the_call(recording) -> None:
-    response = fold(decode_stream(recording("gemini/DERIVED-google-tool-call.sse.txt").read_bytes()))
+    response = fold(
+        decode_stream(recording("gemini/DERIVED-google-tool-call.sse.txt").read_bytes())
+    )
     (call,) = response.parts
     assert isinstance(call, ToolCallPart)
     assert call.name == "weather" and orjson.loads(call.arguments) == {"location": "San Francisco"}
@@ -81,10 +83,14 @@ def test_tool_call_stream_signature_rides_on_the_call(recording) -> None:
 
 
 def test_thought_parts_and_streamed_function_arguments(recording) -> None:
-    events = decode_stream(recording("gemini/DERIVED-vertex-thought-parts-tool-call.sse.txt").read_bytes())
+    events = decode_stream(
+        recording("gemini/DERIVED-vertex-thought-parts-tool-call.sse.txt").read_bytes()
+    )
     response = fold(events)
     thought, *calls = response.parts
-    assert isinstance(thought, ReasoningPart) and thought.text.startswith("**Processing User Requests**")
+    assert isinstance(thought, ReasoningPart) and thought.text.startswith(
+        "**Processing User Requests**"
+    )
     assert [(c.name, orjson.loads(c.arguments)) for c in calls] == [
         ("read_theme", {}),
         ("read_screen", {"id": "A"}),
@@ -100,15 +106,27 @@ def test_thought_parts_and_streamed_function_arguments(recording) -> None:
 
 
 def test_gemini3_chunk_recordings(recording) -> None:
-    tool = fold(decode_stream(sse_from_chunks(recording("gemini/vercel-google-tool-call-gemini3.chunks.txt"))))
+    tool = fold(
+        decode_stream(
+            sse_from_chunks(recording("gemini/vercel-google-tool-call-gemini3.chunks.txt"))
+        )
+    )
     assert [type(p).__name__ for p in tool.parts] == ["ToolCallPart"] and sig(tool.parts[0])
-    reasoning = fold(decode_stream(sse_from_chunks(recording("gemini/vercel-google-reasoning.chunks.txt"))))
-    assert reasoning.text.startswith('There are **3** "r"s in strawberry.') and sig(reasoning.parts[-1])
+    reasoning = fold(
+        decode_stream(sse_from_chunks(recording("gemini/vercel-google-reasoning.chunks.txt")))
+    )
+    assert reasoning.text.startswith('There are **3** "r"s in strawberry.') and sig(
+        reasoning.parts[-1]
+    )
 
 
 @pytest.mark.parametrize(
     "name",
-    ["DERIVED-google-text.sse.txt", "DERIVED-google-tool-call.sse.txt", "DERIVED-vertex-thought-parts-tool-call.sse.txt"],
+    [
+        "DERIVED-google-text.sse.txt",
+        "DERIVED-google-tool-call.sse.txt",
+        "DERIVED-vertex-thought-parts-tool-call.sse.txt",
+    ],
 )
 def test_lf_and_crlf_framing_decode_alike(recording, name: str) -> None:
     crlf = recording(f"gemini/{name}").read_bytes()
@@ -118,7 +136,11 @@ def test_lf_and_crlf_framing_decode_alike(recording, name: str) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from(
-        ["DERIVED-google-text.sse.txt", "DERIVED-google-tool-call.sse.txt", "DERIVED-vertex-thought-parts-tool-call.sse.txt"]
+        [
+            "DERIVED-google-text.sse.txt",
+            "DERIVED-google-tool-call.sse.txt",
+            "DERIVED-vertex-thought-parts-tool-call.sse.txt",
+        ]
     ),
     st.lists(st.integers(min_value=0, max_value=20000), max_size=25),
 )
@@ -128,14 +150,24 @@ def test_splitting_the_bytes_anywhere_changes_nothing(name: str, cuts: list[int]
 
 
 def test_json_array_stream_decodes_like_sse(recording) -> None:
-    lines = [orjson.loads(line) for line in recording("gemini/vercel-google-tool-call.chunks.txt").read_bytes().splitlines()]
-    array = b"[" + b",\r\n".join(orjson.dumps(line, option=orjson.OPT_INDENT_2) for line in lines) + b"]"
+    lines = [
+        orjson.loads(line)
+        for line in recording("gemini/vercel-google-tool-call.chunks.txt").read_bytes().splitlines()
+    ]
+    array = (
+        b"["
+        + b",\r\n".join(orjson.dumps(line, option=orjson.OPT_INDENT_2) for line in lines)
+        + b"]"
+    )
     sse = sse_from_chunks(recording("gemini/vercel-google-tool-call.chunks.txt"))
     assert fold(decode_stream(array, list(range(0, len(array), 7)))) == fold(decode_stream(sse))
 
 
 def test_error_event_ends_the_stream(recording) -> None:
-    first = recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    first = (
+        recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0]
+        + b"\r\n\r\n"
+    )
     error = b'data: {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}\r\n\r\n'
     events = decode_stream(first + error + first)
     assert isinstance(events[-1], StreamError)
@@ -144,18 +176,27 @@ def test_error_event_ends_the_stream(recording) -> None:
 
 
 def test_a_stream_without_finish_reason_is_a_failure(recording) -> None:
-    first = recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    first = (
+        recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0]
+        + b"\r\n\r\n"
+    )
     events = decode_stream(first)
     assert isinstance(events[-1], StreamError) and events[-1].error.status == 502
 
 
 def test_prompt_blocked_before_generation_is_a_content_filter() -> None:
-    body = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 7}}
+    body = {
+        "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+        "usageMetadata": {"promptTokenCount": 7},
+    }
     response = GEMINI.decode_response(orjson.dumps(body))
     assert response.parts == () and response.finish.reason is FinishReason.CONTENT_FILTER
     assert response.finish.raw == "PROHIBITED_CONTENT"
     events = decode_stream(b"data: " + orjson.dumps(body) + b"\n\n")
-    assert isinstance(events[-1], StreamFinish) and events[-1].finish.reason is FinishReason.CONTENT_FILTER
+    assert (
+        isinstance(events[-1], StreamFinish)
+        and events[-1].finish.reason is FinishReason.CONTENT_FILTER
+    )
 
 
 # -- whole responses -----------------------------------------------------------------------------
@@ -165,14 +206,18 @@ def test_whole_responses(recording) -> None:
     text = GEMINI.decode_response(recording("gemini/vercel-google-reasoning.json").read_bytes())
     assert isinstance(text.parts[0], TextPart) and sig(text.parts[0]).startswith("EvsFCvgF")
     assert text.usage == Usage(input_tokens=9, output_tokens=29 + 282, reasoning_tokens=282)
-    call = GEMINI.decode_response(recording("gemini/vercel-google-tool-call-gemini3.json").read_bytes())
+    call = GEMINI.decode_response(
+        recording("gemini/vercel-google-tool-call-gemini3.json").read_bytes()
+    )
     assert isinstance(call.parts[0], ToolCallPart) and call.finish.reason is FinishReason.TOOL_CALLS
     assert call.id == "JniLacKqGqH0xs0P0O776As"
 
 
 def test_cached_and_tool_prompt_tokens() -> None:
     body = {
-        "candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "MAX_TOKENS"}],
+        "candidates": [
+            {"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "MAX_TOKENS"}
+        ],
         "usageMetadata": {
             "promptTokenCount": 100,
             "cachedContentTokenCount": 60,
@@ -189,7 +234,14 @@ def test_cached_and_tool_prompt_tokens() -> None:
 def test_code_execution_parts_become_text_that_remembers_them() -> None:
     code = {"executableCode": {"language": "PYTHON", "code": "print(1)"}}
     result = {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}}
-    body = {"candidates": [{"content": {"parts": [code, result, {"text": "done"}], "role": "model"}, "finishReason": "STOP"}]}
+    body = {
+        "candidates": [
+            {
+                "content": {"parts": [code, result, {"text": "done"}], "role": "model"},
+                "finishReason": "STOP",
+            }
+        ]
+    }
     parts = GEMINI.decode_response(orjson.dumps(body)).parts
     assert [p.text for p in parts] == ["```python\nprint(1)\n```", "```\n1\n\n```", "done"]
     assert parts[0].provider_metadata == {"gemini": {"part": code}}
@@ -208,26 +260,46 @@ def test_429_retry_delay_becomes_the_cooldown(recording) -> None:
 
 
 def test_invalid_api_key_rests_the_key(recording) -> None:
-    error = GEMINI.decode_error(400, {}, recording("gemini/OBSERVED-error-400-api-key-invalid.json").read_bytes())
-    assert error.status == 401 and error.kind is ErrorKind.AUTHENTICATION and error.code == "api_key_invalid"
+    error = GEMINI.decode_error(
+        400, {}, recording("gemini/OBSERVED-error-400-api-key-invalid.json").read_bytes()
+    )
+    assert (
+        error.status == 401
+        and error.kind is ErrorKind.AUTHENTICATION
+        and error.code == "api_key_invalid"
+    )
     assert not error.client_fault
 
 
 def test_other_errors() -> None:
     missing = GEMINI.decode_error(
-        404, {}, b'{"error": {"code": 404, "message": "models/gemini-9 is not found for API version v1beta", "status": "NOT_FOUND"}}'
+        404,
+        {},
+        b'{"error": {"code": 404, "message": "models/gemini-9 is not found for API version v1beta", "status": "NOT_FOUND"}}',
     )
     assert missing.code == "model_not_found"
     header = GEMINI.decode_error(503, {"retry-after": "7"}, b"upstream connect error")
-    assert header.status == 503 and header.retry_after == 7 and header.message == "upstream connect error"
-    array = GEMINI.decode_error(400, {}, b'[{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}]')
+    assert (
+        header.status == 503
+        and header.retry_after == 7
+        and header.message == "upstream connect error"
+    )
+    array = GEMINI.decode_error(
+        400, {}, b'[{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}]'
+    )
     assert array.message == "bad" and array.client_fault
 
 
 def test_error_bodies_round_trip_through_the_client_encoding(recording) -> None:
-    error = GEMINI.decode_error(429, {}, recording("gemini/vercel-google-429-retry-info.json").read_bytes())
+    error = GEMINI.decode_error(
+        429, {}, recording("gemini/vercel-google-429-retry-info.json").read_bytes()
+    )
     again = GEMINI.decode_error(429, {}, GEMINI.encode_error(error))
-    assert (again.status, again.retry_after, again.upstream_type) == (429, pytest.approx(34.4), "RESOURCE_EXHAUSTED")
+    assert (again.status, again.retry_after, again.upstream_type) == (
+        429,
+        pytest.approx(34.4),
+        "RESOURCE_EXHAUSTED",
+    )
 
 
 # -- folded stream == whole response ---------------------------------------------------------------
@@ -247,7 +319,12 @@ def responses(draw: Any) -> dict[str, Any]:
             if kind == "thought":
                 part["thought"] = True
         elif kind == "call":
-            part = {"functionCall": {"name": draw(st.sampled_from(["f", "g"])), "args": {"a": draw(st.integers(0, 9))}}}
+            part = {
+                "functionCall": {
+                    "name": draw(st.sampled_from(["f", "g"])),
+                    "args": {"a": draw(st.integers(0, 9))},
+                }
+            }
             if draw(st.booleans()):
                 part["functionCall"]["id"] = draw(st.sampled_from(["id1", "id2"]))
         else:
@@ -255,11 +332,20 @@ def responses(draw: Any) -> dict[str, Any]:
         if signature:
             part["thoughtSignature"] = signature
         parts.append(part)
-    usage = {"promptTokenCount": draw(st.integers(1, 50)), "candidatesTokenCount": draw(st.integers(0, 50))}
+    usage = {
+        "promptTokenCount": draw(st.integers(1, 50)),
+        "candidatesTokenCount": draw(st.integers(0, 50)),
+    }
     if draw(st.booleans()):
         usage["thoughtsTokenCount"] = draw(st.integers(1, 50))
     return {
-        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": draw(st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY"])), "index": 0}],
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": draw(st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY"])),
+                "index": 0,
+            }
+        ],
         "usageMetadata": usage,
         "modelVersion": "gemini-2.5-flash",
         "responseId": draw(st.sampled_from(["resp-1", "r_2"])),
@@ -275,8 +361,12 @@ def stream_of(response: dict[str, Any], data: Any) -> bytes:
             chunks.append([copy.deepcopy(part)])
             continue
         text = part["text"]
-        cuts = sorted(data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=2, unique=True)))
-        pieces = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True) if text[i:j]]
+        cuts = sorted(
+            data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=2, unique=True))
+        )
+        pieces = [
+            text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True) if text[i:j]
+        ]
         for k, piece in enumerate(pieces):
             sub = {key: value for key, value in part.items() if key != "thoughtSignature"}
             sub["text"] = piece

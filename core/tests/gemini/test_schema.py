@@ -18,8 +18,16 @@ from hypothesis import strategies as st
 # -- a generator of JSON Schemas as tools in the wild write them ------------------------------
 
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-10, 10, allow_nan=False), st.text(max_size=5))
-_types = st.sampled_from(["string", "number", "integer", "boolean", "object", "array", "null", "STRING", "OBJECT"])
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(-10, 10, allow_nan=False),
+    st.text(max_size=5),
+)
+_types = st.sampled_from(
+    ["string", "number", "integer", "boolean", "object", "array", "null", "STRING", "OBJECT"]
+)
 
 
 def _decorate(schema: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
@@ -32,7 +40,9 @@ def _decorate(schema: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
             "examples": st.lists(_scalars, max_size=2),
             "$schema": st.just("http://json-schema.org/draft-07/schema#"),
             "$id": st.just("urn:x"),
-            "format": st.sampled_from(["email", "uri", "date-time", "int64", "float", "uuid", "enum"]),
+            "format": st.sampled_from(
+                ["email", "uri", "date-time", "int64", "float", "uuid", "enum"]
+            ),
             "pattern": st.just("^[a-z]+$"),
             "minLength": st.integers(0, 3),
             "maxLength": st.integers(3, 9),
@@ -62,7 +72,9 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
     return _decorate(
         st.one_of(
             st.builds(lambda t: {"type": t}, _types),
-            st.builds(lambda ts: {"type": ts}, st.lists(_types, min_size=1, max_size=3, unique=True)),
+            st.builds(
+                lambda ts: {"type": ts}, st.lists(_types, min_size=1, max_size=3, unique=True)
+            ),
             st.just({}),
             st.just({"$ref": "#/$defs/Item"}),
             st.just({"$ref": "#/definitions/Node"}),
@@ -80,12 +92,22 @@ def _extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
                 st.lists(_names, max_size=3),
             ),
             st.builds(lambda item: {"type": "array", "items": item}, children),
-            st.builds(lambda items: {"type": "array", "items": items}, st.lists(children, min_size=1, max_size=2)),
-            st.builds(lambda items: {"prefixItems": items}, st.lists(children, min_size=1, max_size=2)),
+            st.builds(
+                lambda items: {"type": "array", "items": items},
+                st.lists(children, min_size=1, max_size=2),
+            ),
+            st.builds(
+                lambda items: {"prefixItems": items}, st.lists(children, min_size=1, max_size=2)
+            ),
             st.builds(lambda vs: {"anyOf": vs}, st.lists(children, min_size=1, max_size=3)),
-            st.builds(lambda vs: {"oneOf": [*vs, {"type": "null"}]}, st.lists(children, min_size=1, max_size=2)),
+            st.builds(
+                lambda vs: {"oneOf": [*vs, {"type": "null"}]},
+                st.lists(children, min_size=1, max_size=2),
+            ),
             st.builds(lambda vs: {"allOf": vs}, st.lists(children, min_size=1, max_size=3)),
-            st.builds(lambda props: {"properties": props}, st.dictionaries(_names, children, max_size=3)),
+            st.builds(
+                lambda props: {"properties": props}, st.dictionaries(_names, children, max_size=3)
+            ),
         )
     )
 
@@ -95,7 +117,12 @@ _roots = st.builds(
     lambda body, item, node: {
         **body,
         "$defs": {"Item": item},
-        "definitions": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/definitions/Node"}, "v": node}}},
+        "definitions": {
+            "Node": {
+                "type": "object",
+                "properties": {"next": {"$ref": "#/definitions/Node"}, "v": node},
+            }
+        },
     },
     _schemas,
     _schemas,
@@ -114,7 +141,11 @@ def _check(node: Any, path: str = "$") -> None:
         assert node["enum"] and all(isinstance(v, str) for v in node["enum"]), path
         assert node.get("type") in ("STRING", "INTEGER", "NUMBER"), path
     if "format" in node:
-        allowed = {"STRING": {"date-time"}, "NUMBER": {"float", "double", "enum"}, "INTEGER": {"int32", "int64", "enum"}}
+        allowed = {
+            "STRING": {"date-time"},
+            "NUMBER": {"float", "double", "enum"},
+            "INTEGER": {"int32", "int64", "enum"},
+        }
         assert node["format"] in allowed.get(node.get("type"), set()), f"{path}.format"
     if "nullable" in node:
         assert node["nullable"] is True
@@ -161,7 +192,9 @@ def test_cleaning_is_idempotent(schema: dict[str, Any]) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(_roots)
-def test_function_parameters_are_an_object_with_properties_or_nothing(schema: dict[str, Any]) -> None:
+def test_function_parameters_are_an_object_with_properties_or_nothing(
+    schema: dict[str, Any],
+) -> None:
     params = function_parameters(schema)
     if params is not None:
         _check(params)
@@ -185,7 +218,13 @@ def test_references_are_resolved_inline_and_definitions_dropped() -> None:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "properties": {"item": {"$ref": "#/$defs/Item", "description": "the item"}},
-        "$defs": {"Item": {"type": "object", "properties": {"sku": {"type": "string"}}, "required": ["sku"]}},
+        "$defs": {
+            "Item": {
+                "type": "object",
+                "properties": {"sku": {"type": "string"}},
+                "required": ["sku"],
+            }
+        },
     }
     assert clean_schema(schema) == {
         "type": "OBJECT",
@@ -201,7 +240,12 @@ def test_references_are_resolved_inline_and_definitions_dropped() -> None:
 
 
 def test_recursive_references_stop_instead_of_looping() -> None:
-    schema = {"$ref": "#/definitions/Node", "definitions": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}}}}}
+    schema = {
+        "$ref": "#/definitions/Node",
+        "definitions": {
+            "Node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}}}
+        },
+    }
     cleaned = clean_schema(schema)
     child = cleaned["properties"]["child"]
     assert child["type"] == "OBJECT" and "recursive" in child["description"]
@@ -214,7 +258,9 @@ def test_nullable_types_and_unions_flatten() -> None:
         "description": "n",
         "nullable": True,
     }
-    assert clean_schema({"type": ["string", "integer"]}) == {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}
+    assert clean_schema({"type": ["string", "integer"]}) == {
+        "anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]
+    }
     assert clean_schema({"oneOf": [{"type": "string"}, {"type": "boolean"}]}) == {
         "anyOf": [{"type": "STRING"}, {"type": "BOOLEAN"}]
     }
@@ -236,8 +282,16 @@ def test_all_of_is_merged() -> None:
 
 def test_const_enums_and_numbers() -> None:
     assert clean_schema({"const": "fixed"}) == {"type": "STRING", "enum": ["fixed"]}
-    assert clean_schema({"type": "integer", "enum": [1, 2]}) == {"type": "INTEGER", "format": "enum", "enum": ["1", "2"]}
-    assert clean_schema({"enum": ["a", None]}) == {"type": "STRING", "enum": ["a"], "nullable": True}
+    assert clean_schema({"type": "integer", "enum": [1, 2]}) == {
+        "type": "INTEGER",
+        "format": "enum",
+        "enum": ["1", "2"],
+    }
+    assert clean_schema({"enum": ["a", None]}) == {
+        "type": "STRING",
+        "enum": ["a"],
+        "nullable": True,
+    }
     mixed = clean_schema({"enum": ["a", 1]})
     assert "enum" not in mixed and "one of" in mixed["description"]
 
@@ -254,7 +308,11 @@ def test_unsupported_keywords_are_dropped_and_their_meaning_kept_in_the_descript
             "minLength": 1,
         }
     )
-    assert cleaned == {"type": "STRING", "minLength": 1, "description": 'Mail (format: email; pattern: ^a; default: "x")'}
+    assert cleaned == {
+        "type": "STRING",
+        "minLength": 1,
+        "description": 'Mail (format: email; pattern: ^a; default: "x")',
+    }
     bounded = clean_schema({"type": "integer", "exclusiveMinimum": 0})
     assert bounded["minimum"] == 0 and "greater than 0" in bounded["description"]
     free = clean_schema({"type": "object", "additionalProperties": {"type": "string"}})
@@ -262,9 +320,13 @@ def test_unsupported_keywords_are_dropped_and_their_meaning_kept_in_the_descript
 
 
 def test_required_keeps_only_declared_properties() -> None:
-    cleaned = clean_schema({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a", "ghost"]})
+    cleaned = clean_schema(
+        {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a", "ghost"]}
+    )
     assert cleaned["required"] == ["a"]
-    assert "required" not in clean_schema({"type": "object", "properties": {"a": {}}, "required": ["ghost"]})
+    assert "required" not in clean_schema(
+        {"type": "object", "properties": {"a": {}}, "required": ["ghost"]}
+    )
 
 
 def test_arrays_always_say_what_they_hold() -> None:
@@ -281,12 +343,20 @@ def test_functions_without_arguments_declare_no_parameters() -> None:
     union = function_parameters(
         {
             "anyOf": [
-                {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a", "b"]},
+                {
+                    "type": "object",
+                    "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+                    "required": ["a", "b"],
+                },
                 {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
             ]
         }
     )
-    assert union == {"type": "OBJECT", "properties": {"a": {"type": "STRING"}, "b": {"type": "STRING"}}, "required": ["a"]}
+    assert union == {
+        "type": "OBJECT",
+        "properties": {"a": {"type": "STRING"}, "b": {"type": "STRING"}},
+        "required": ["a"],
+    }
 
 
 def test_gemini_dialect_becomes_json_schema() -> None:

@@ -34,10 +34,32 @@ def settings(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
     }
 
 
+RECORDED_LOAD = json.loads(
+    (
+        Path(__file__).parents[3]
+        / "recordings"
+        / "gemini-code-assist"
+        / "CONSTRUCTED-loadCodeAssist-response.json"
+    ).read_text()
+)
+RECORDED_LOAD.pop("_comment")
+
+
 def google(upstream: FakeUpstream, *, load: dict[str, Any] | None = None) -> None:
-    upstream.add("POST", "/token", Reply.json({"access_token": "access-1", "refresh_token": "refresh-1", "expires_in": 3599, "scope": "s"}))
+    upstream.add(
+        "POST",
+        "/token",
+        Reply.json(
+            {
+                "access_token": "access-1",
+                "refresh_token": "refresh-1",
+                "expires_in": 3599,
+                "scope": "s",
+            }
+        ),
+    )
     upstream.add("GET", "/userinfo", Reply.json({"email": "me@example.com"}))
-    upstream.add("POST", "/v1internal:loadCodeAssist", Reply.json(load or {"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": "managed-123"}))
+    upstream.add("POST", "/v1internal:loadCodeAssist", Reply.json(load or RECORDED_LOAD))
 
 
 class Terminal:
@@ -59,10 +81,16 @@ class Terminal:
 
 def redirect_for(auth_url: str, code: str = "code-1", state: str | None = None) -> str:
     query = parse_qs(urlsplit(auth_url).query)
-    return query["redirect_uri"][0] + "?" + urlencode({"code": code, "state": state or query["state"][0], "scope": "x"})
+    return (
+        query["redirect_uri"][0]
+        + "?"
+        + urlencode({"code": code, "state": state or query["state"][0], "scope": "x"})
+    )
 
 
-def context(upstream: FakeUpstream, auth_dir: Path, terminal: Terminal, *, no_browser: bool, **extra: Any) -> LoginContext:
+def context(
+    upstream: FakeUpstream, auth_dir: Path, terminal: Terminal, *, no_browser: bool, **extra: Any
+) -> LoginContext:
     return LoginContext(
         config=load_config(settings(upstream, **extra)),
         auth_dir=str(auth_dir),
@@ -73,32 +101,58 @@ def context(upstream: FakeUpstream, auth_dir: Path, terminal: Terminal, *, no_br
 
 
 def args(**values: Any) -> argparse.Namespace:
-    return argparse.Namespace(**{"project_id": None, "client_id": None, "client_secret": None, "port": None, **values})
+    return argparse.Namespace(
+        **{"project_id": None, "client_id": None, "client_secret": None, "port": None, **values}
+    )
 
 
 def pkce_matches(auth_url: str, exchange: RecordedRequest) -> bool:
     challenge = parse_qs(urlsplit(auth_url).query)["code_challenge"][0]
     verifier = parse_qs(exchange.body.decode())["code_verifier"][0]
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode() == challenge
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        == challenge
+    )
 
 
 async def test_paste_flow_writes_a_token_file(upstream: FakeUpstream, tmp_path: Path) -> None:
     google(upstream)
     terminal = Terminal(paste=redirect_for)
-    written = await GeminiLogin().run(args(), context(upstream, tmp_path, terminal, no_browser=True))
+    written = await GeminiLogin().run(
+        args(), context(upstream, tmp_path, terminal, no_browser=True)
+    )
     saved = json.loads(Path(written).read_text())
-    assert Path(written).name == "gemini-cli-me@example.com.json" and Path(written).stat().st_mode & 0o777 == 0o600
-    assert saved["type"] == "gemini-cli" and saved["project_id"] == "managed-123" and saved["email"] == "me@example.com"
-    assert (saved["access_token"], saved["refresh_token"], saved["client_id"]) == ("access-1", "refresh-1", "client-123")
+    assert (
+        Path(written).name == "gemini-cli-me@example.com.json"
+        and Path(written).stat().st_mode & 0o777 == 0o600
+    )
+    assert (
+        saved["type"] == "gemini-cli"
+        and saved["project_id"] == "example-project-12345"
+        and saved["email"] == "me@example.com"
+    )
+    assert (saved["access_token"], saved["refresh_token"], saved["client_id"]) == (
+        "access-1",
+        "refresh-1",
+        "client-123",
+    )
     url = terminal.auth_url()
     query = parse_qs(urlsplit(url).query)
-    assert query["access_type"] == ["offline"] and query["code_challenge_method"] == ["S256"] and query["client_id"] == ["client-123"]
+    assert (
+        query["access_type"] == ["offline"]
+        and query["code_challenge_method"] == ["S256"]
+        and query["client_id"] == ["client-123"]
+    )
     assert "https://www.googleapis.com/auth/cloud-platform" in query["scope"][0].split()
     exchange = upstream.requests_to("/token")[0]
     assert parse_qs(exchange.body.decode())["code"] == ["code-1"] and pkce_matches(url, exchange)
     assert upstream.requests_to("/userinfo")[0].headers["authorization"] == "Bearer access-1"
     assert upstream.requests_to("/v1internal:loadCodeAssist")[0].json == {
-        "metadata": {"ideType": "IDE_UNSPECIFIED", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}
+        "metadata": {
+            "ideType": "IDE_UNSPECIFIED",
+            "platform": "PLATFORM_UNSPECIFIED",
+            "pluginType": "GEMINI",
+        }
     }
 
 
@@ -110,7 +164,9 @@ async def test_browser_flow_with_a_local_callback(upstream: FakeUpstream, tmp_pa
         visited.append(httpx.get(redirect_for(url)).status_code)
 
     terminal = Terminal()
-    written = await GeminiLogin(open_browser=browser).run(args(), context(upstream, tmp_path, terminal, no_browser=False))
+    written = await GeminiLogin(open_browser=browser).run(
+        args(), context(upstream, tmp_path, terminal, no_browser=False)
+    )
     assert visited == [200]
     assert json.loads(Path(written).read_text())["refresh_token"] == "refresh-1"
     redirect = parse_qs(upstream.requests_to("/token")[0].body.decode())["redirect_uri"][0]
@@ -118,15 +174,31 @@ async def test_browser_flow_with_a_local_callback(upstream: FakeUpstream, tmp_pa
 
 
 async def test_onboarding_projects_one_by_one(upstream: FakeUpstream, tmp_path: Path) -> None:
-    google(upstream, load={"allowedTiers": [{"id": "free-tier"}, {"id": "standard-tier", "isDefault": True}]})
-    upstream.add("POST", "/v1internal:onboardUser", Reply.json({"name": "operations/op-1", "done": False}))
+    google(
+        upstream,
+        load={"allowedTiers": [{"id": "free-tier"}, {"id": "standard-tier", "isDefault": True}]},
+    )
+    upstream.add(
+        "POST", "/v1internal:onboardUser", Reply.json({"name": "operations/op-1", "done": False})
+    )
     upstream.add(
         "GET",
         "/v1internal/operations/op-1",
-        [Reply.json({"name": "operations/op-1", "done": False}), Reply.json({"name": "operations/op-1", "done": True, "response": {"cloudaicompanionProject": {"id": "proj-from-onboarding"}}})],
+        [
+            Reply.json({"name": "operations/op-1", "done": False}),
+            Reply.json(
+                {
+                    "name": "operations/op-1",
+                    "done": True,
+                    "response": {"cloudaicompanionProject": {"id": "proj-from-onboarding"}},
+                }
+            ),
+        ],
     )
     terminal = Terminal(paste=redirect_for)
-    written = await GeminiLogin(poll_interval=0).run(args(project_id="proj-a, proj-b"), context(upstream, tmp_path, terminal, no_browser=True))
+    written = await GeminiLogin(poll_interval=0).run(
+        args(project_id="proj-a, proj-b"), context(upstream, tmp_path, terminal, no_browser=True)
+    )
     loads = [r.json for r in upstream.requests_to("/v1internal:loadCodeAssist")]
     assert [body["cloudaicompanionProject"] for body in loads] == ["proj-a", "proj-b"]
     assert loads[0]["metadata"]["duetProject"] == "proj-a"
@@ -136,22 +208,33 @@ async def test_onboarding_projects_one_by_one(upstream: FakeUpstream, tmp_path: 
     assert json.loads(Path(written).read_text())["project_id"] == "proj-from-onboarding"
 
 
-async def test_sign_in_mistakes_are_explained(upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sign_in_mistakes_are_explained(
+    upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     google(upstream)
     forged = Terminal(paste=lambda url: redirect_for(url, state="someone-else"))
     with pytest.raises(GatewayError, match="state mismatch"):
         await GeminiLogin().run(args(), context(upstream, tmp_path, forged, no_browser=True))
-    denied = Terminal(paste=lambda url: parse_qs(urlsplit(url).query)["redirect_uri"][0] + "?error=access_denied")
+    denied = Terminal(
+        paste=lambda url: parse_qs(urlsplit(url).query)["redirect_uri"][0] + "?error=access_denied"
+    )
     with pytest.raises(GatewayError, match="access_denied"):
         await GeminiLogin().run(args(), context(upstream, tmp_path, denied, no_browser=True))
     monkeypatch.delenv("CLIPROXY_GEMINI_CLIENT_ID", raising=False)
-    no_client = LoginContext(config=load_config({}), auth_dir=str(tmp_path), no_browser=True, echo=print, prompt=input)
+    no_client = LoginContext(
+        config=load_config({}), auth_dir=str(tmp_path), no_browser=True, echo=print, prompt=input
+    )
     with pytest.raises(GatewayError, match="--client-id"):
         await GeminiLogin().run(args(), no_client)
     assert not list(tmp_path.glob("*.json"))
 
 
-def test_the_cli_command(upstream: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_command(
+    upstream: FakeUpstream,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     google(upstream)
     config = tmp_path / "config.yaml"
     block = settings(upstream)["gemini-cli"]
@@ -166,11 +249,30 @@ def test_the_cli_command(upstream: FakeUpstream, tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr("builtins.input", paste)
     monkeypatch.setenv("CLIPROXY_GEMINI_CLIENT_ID", "env-client")
-    status = main(["login", "gemini", "--config", str(config), "--no-browser", "--client-secret", "flag-secret", "--project-id", "proj-x"])
+    status = main(
+        [
+            "login",
+            "gemini",
+            "--config",
+            str(config),
+            "--no-browser",
+            "--client-secret",
+            "flag-secret",
+            "--project-id",
+            "proj-x",
+        ]
+    )
     assert status == 0
     saved = json.loads((tmp_path / "auth" / "gemini-cli-me@example.com.json").read_text())
-    assert (saved["client_id"], saved["client_secret"], saved["project_id"]) == ("env-client", "flag-secret", "managed-123")
+    assert (saved["client_id"], saved["client_secret"], saved["project_id"]) == (
+        "env-client",
+        "flag-secret",
+        "example-project-12345",
+    )
     upstream.add("POST", "/token", Reply.json({"error": "invalid_grant"}, status=400))
     monkeypatch.setattr("builtins.input", paste)
-    assert main(["login", "gemini", "--config", str(config), "--no-browser", "--client-secret", "s"]) == 1
+    assert (
+        main(["login", "gemini", "--config", str(config), "--no-browser", "--client-secret", "s"])
+        == 1
+    )
     assert "Google did not issue tokens: invalid_grant" in capsys.readouterr().err

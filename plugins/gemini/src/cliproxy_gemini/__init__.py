@@ -24,7 +24,14 @@ from cliproxy_gemini.code_assist import (
     login_flow,
 )
 
-__all__ = ["CodeAssist", "GeminiCLIAuth", "GeminiCLIProvider", "GeminiLogin", "GeminiProvider", "GeminiSettings"]
+__all__ = [
+    "CodeAssist",
+    "GeminiCLIAuth",
+    "GeminiCLIProvider",
+    "GeminiLogin",
+    "GeminiProvider",
+    "GeminiSettings",
+]
 
 
 @hookimpl

@@ -31,7 +31,14 @@ from cliproxy import (
 
 from cliproxy_gemini.catalogue import API_MODELS
 
-__all__ = ["DEFAULT_BASE_URL", "GeminiProvider", "GeminiSettings", "count_body", "total_tokens", "versioned"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "GeminiProvider",
+    "GeminiSettings",
+    "count_body",
+    "total_tokens",
+    "versioned",
+]
 
 WIRE = "gemini"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -128,7 +135,9 @@ class GeminiProvider(Provider):
         if call.client.wire == WIRE:
             body = count_body(call.client.body, call.model)
         else:
-            request = call.gateway.translators.upstream(WIRE).encode_request(call.request, call.model)
+            request = call.gateway.translators.upstream(WIRE).encode_request(
+                call.request, call.model
+            )
             body = {"generateContentRequest": {"model": f"models/{call.model}", **request}}
         answer = await call.post(
             self.url(settings, call.model, "countTokens"),
@@ -154,7 +163,9 @@ class GeminiProvider(Provider):
             ) as response:
                 body = await response.read()
                 if response.status >= 400:
-                    error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
+                    error: GatewayError = gateway.translators.upstream(WIRE).decode_error(
+                        response.status, response.headers, body
+                    )
                     raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
             page = orjson.loads(body)
             for model in page.get("models") or ():

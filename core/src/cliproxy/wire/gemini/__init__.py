@@ -63,7 +63,12 @@ GENERATION_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 
 def _doors() -> tuple[Door, ...]:
     doors = [
-        Door(f"/{version}/models/{{model:path}}:{method}", action=action, model_param="model", stream=stream)  # type: ignore[arg-type]
+        Door(
+            f"/{version}/models/{{model:path}}:{method}",
+            action=action,
+            model_param="model",
+            stream=stream,
+        )  # type: ignore[arg-type]
         for version in ("v1beta", "v1")
         for method, action, stream in _METHODS
     ]
@@ -85,7 +90,9 @@ class Gemini:
 
     # -- client side ---------------------------------------------------------------------
 
-    def decode_request(self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    def decode_request(
+        self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
+    ) -> Request:
         return decode_request(body, model=model, stream=stream)
 
     def encode_response(self, response: Response, ctx: EncodeContext) -> bytes:

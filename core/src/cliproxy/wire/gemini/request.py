@@ -68,7 +68,9 @@ _GENERATION_MODELLED = frozenset(
         "thinkingConfig",
     }
 )
-_TOP_MODELLED = frozenset({"model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig"})
+_TOP_MODELLED = frozenset(
+    {"model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig"}
+)
 _RESULT_KEYS = ("output", "result", "content")
 
 
@@ -161,19 +163,29 @@ def _model_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> list[Pa
             given = c.get_str(call, "id", where + ".functionCall.")
             args = call.get("args")
             if args is not None and not isinstance(args, dict):
-                raise GatewayError.invalid(f"'{where}.functionCall.args' must be an object", param=where + ".functionCall.args")
+                raise GatewayError.invalid(
+                    f"'{where}.functionCall.args' must be an object",
+                    param=where + ".functionCall.args",
+                )
             call_id = given or generated_id(f"t{turn}", i)
             calls.add(call_id, name)
-            out.append(ToolCallPart(call_id, name, orjson.dumps(args or {}).decode(), _part_metadata(part, id=given)))
+            out.append(
+                ToolCallPart(
+                    call_id, name, orjson.dumps(args or {}).decode(), _part_metadata(part, id=given)
+                )
+            )
             continue
         if part.get("functionResponse") is not None:
             raise GatewayError.invalid(
-                f"'{where}.functionResponse' belongs in a turn with role 'user'", param=where + ".functionResponse"
+                f"'{where}.functionResponse' belongs in a turn with role 'user'",
+                param=where + ".functionResponse",
             )
         text = part.get("text")
         if text is not None:
             if not isinstance(text, str):
-                raise GatewayError.invalid(f"'{where}.text' must be a string", param=where + ".text")
+                raise GatewayError.invalid(
+                    f"'{where}.text' must be a string", param=where + ".text"
+                )
             if part.get("thought") is True:
                 out.append(ReasoningPart(text, _part_metadata(part)))
             else:
@@ -190,7 +202,9 @@ def _model_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> list[Pa
     return out
 
 
-def _user_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> tuple[list[ToolResultPart], list[Part]]:
+def _user_parts(
+    parts: list[Any], at: str, turn: int, calls: _Calls
+) -> tuple[list[ToolResultPart], list[Part]]:
     results: list[ToolResultPart] = []
     rest: list[Part] = []
     for i, raw in enumerate(parts):
@@ -198,14 +212,22 @@ def _user_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> tuple[li
         part = c.expect_map(raw, where)
         response = part.get("functionResponse")
         if response is not None:
-            results.append(_function_response(part, c.expect_map(response, where + ".functionResponse"), where, turn, i, calls))
+            results.append(
+                _function_response(
+                    part, c.expect_map(response, where + ".functionResponse"), where, turn, i, calls
+                )
+            )
             continue
         if part.get("functionCall") is not None:
-            raise GatewayError.invalid(f"'{where}.functionCall' is only allowed in turns with role 'model'", param=where)
+            raise GatewayError.invalid(
+                f"'{where}.functionCall' is only allowed in turns with role 'model'", param=where
+            )
         text = part.get("text")
         if text is not None:
             if not isinstance(text, str):
-                raise GatewayError.invalid(f"'{where}.text' must be a string", param=where + ".text")
+                raise GatewayError.invalid(
+                    f"'{where}.text' must be a string", param=where + ".text"
+                )
             if part.get("thought") is True:
                 continue  # thoughts are the model's; a user turn has none to give
             rest.append(TextPart(text, _part_metadata(part)))
@@ -221,19 +243,28 @@ def _user_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> tuple[li
 
 
 def _function_response(
-    part: Mapping[str, Any], response: Mapping[str, Any], where: str, turn: int, index: int, calls: _Calls
+    part: Mapping[str, Any],
+    response: Mapping[str, Any],
+    where: str,
+    turn: int,
+    index: int,
+    calls: _Calls,
 ) -> ToolResultPart:
     name = c.get_str(response, "name", where + ".functionResponse.", required=True) or ""
     given = c.get_str(response, "id", where + ".functionResponse.")
     body = response.get("response")
     if body is not None and not isinstance(body, dict):
         raise GatewayError.invalid(
-            f"'{where}.functionResponse.response' must be an object", param=where + ".functionResponse.response"
+            f"'{where}.functionResponse.response' must be an object",
+            param=where + ".functionResponse.response",
         )
     text, is_error = tool_result_text(body)
     content: list[TextPart | FilePart] = [TextPart(text)]
     for j, sub in enumerate(c.get_list(response, "parts", where + ".functionResponse.")):
-        file = _file(c.expect_map(sub, f"{where}.functionResponse.parts[{j}]"), f"{where}.functionResponse.parts[{j}]")
+        file = _file(
+            c.expect_map(sub, f"{where}.functionResponse.parts[{j}]"),
+            f"{where}.functionResponse.parts[{j}]",
+        )
         if file is not None:
             content.append(file)
     call_id = calls.match(given, name, generated_id(f"r{turn}", index))
@@ -246,7 +277,9 @@ def _function_response(
     base = _part_metadata(part)
     if base:
         meta.update(base[WIRE])
-    return ToolResultPart(call_id, content, is_error=is_error, name=name, provider_metadata={WIRE: meta})
+    return ToolResultPart(
+        call_id, content, is_error=is_error, name=name, provider_metadata={WIRE: meta}
+    )
 
 
 def _system(raw: Any) -> Message | None:
@@ -286,7 +319,9 @@ def _contents(raw: list[Any]) -> list[Message]:
             if rest:
                 messages.append(Message("user", rest))
         else:
-            raise GatewayError.invalid(f"'{at}.role' must be 'user' or 'model', not {role!r}", param=at + ".role")
+            raise GatewayError.invalid(
+                f"'{at}.role' must be 'user' or 'model', not {role!r}", param=at + ".role"
+            )
     return messages
 
 
@@ -303,7 +338,11 @@ def _declaration(raw: Any, where: str) -> Tool:
         meta["parameters"] = original
     else:
         params = {"type": "object", "properties": {}}
-    extra = {k: v for k, v in decl.items() if k not in ("name", "description", "parameters", "parametersJsonSchema")}
+    extra = {
+        k: v
+        for k, v in decl.items()
+        if k not in ("name", "description", "parameters", "parametersJsonSchema")
+    }
     if extra:
         meta["declarationFields"] = extra
     return Tool(
@@ -362,9 +401,15 @@ def _response_format(config: Mapping[str, Any]) -> ResponseFormat | None:
     json_schema = config.get("responseJsonSchema")
     schema = config.get("responseSchema")
     if json_schema is not None:
-        return ResponseFormat("json_schema", schema=dict(c.expect_map(json_schema, "generationConfig.responseJsonSchema")))
+        return ResponseFormat(
+            "json_schema",
+            schema=dict(c.expect_map(json_schema, "generationConfig.responseJsonSchema")),
+        )
     if schema is not None:
-        return ResponseFormat("json_schema", schema=to_json_schema(c.expect_map(schema, "generationConfig.responseSchema")))
+        return ResponseFormat(
+            "json_schema",
+            schema=to_json_schema(c.expect_map(schema, "generationConfig.responseSchema")),
+        )
     if mime == "application/json":
         return ResponseFormat("json_object")
     return None
@@ -373,7 +418,10 @@ def _response_format(config: Mapping[str, Any]) -> ResponseFormat | None:
 def _stop(config: Mapping[str, Any]) -> tuple[str, ...]:
     values = c.get_list(config, "stopSequences", "generationConfig.")
     if not all(isinstance(v, str) for v in values):
-        raise GatewayError.invalid("'generationConfig.stopSequences' must be an array of strings", param="generationConfig.stopSequences")
+        raise GatewayError.invalid(
+            "'generationConfig.stopSequences' must be an array of strings",
+            param="generationConfig.stopSequences",
+        )
     return tuple(values)
 
 
@@ -397,7 +445,14 @@ def _keys(obj: Any) -> Any:
     return {_camel(k) if isinstance(k, str) else k: v for k, v in obj.items()}
 
 
-_PART_OBJECTS = ("inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
+_PART_OBJECTS = (
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+)
 
 
 def _content(obj: Any) -> Any:
@@ -443,7 +498,9 @@ def normalize_keys(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+def decode_request(
+    body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
+) -> Request:
     body = normalize_keys(body)
     inner = body.get("generateContentRequest")
     if isinstance(inner, dict) and "contents" not in body:

@@ -89,7 +89,9 @@ class ResponseReader:
             out.append(
                 StreamStart(
                     id=obj.get("responseId") if isinstance(obj.get("responseId"), str) else None,
-                    model=obj.get("modelVersion") if isinstance(obj.get("modelVersion"), str) else None,
+                    model=obj.get("modelVersion")
+                    if isinstance(obj.get("modelVersion"), str)
+                    else None,
                     created=_created(obj.get("createTime")),
                 )
             )
@@ -137,13 +139,21 @@ def decode_response(body: bytes) -> Response:
     try:
         obj = c.loads(body)
     except ValueError:
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="Gemini answered with a body that is not JSON") from None
+        raise GatewayError(
+            status=502,
+            kind=ErrorKind.UPSTREAM,
+            message="Gemini answered with a body that is not JSON",
+        ) from None
     chunks = obj if isinstance(obj, list) else [obj]  # a JSON-array stream, read whole
     reader = ResponseReader()
     events: list[StreamEvent] = []
     for chunk in chunks:
         if not isinstance(chunk, Mapping):
-            raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="Gemini answered with JSON that is not an object")
+            raise GatewayError(
+                status=502,
+                kind=ErrorKind.UPSTREAM,
+                message="Gemini answered with JSON that is not an object",
+            )
         if isinstance(chunk.get("error"), Mapping):
             raise error_from_status(_error_status(chunk), chunk)
         reader.read(chunk, events)
@@ -197,7 +207,9 @@ def encode_parts(parts: Iterable[Part], thoughts: bool) -> list[dict[str, Any]]:
                 # The client did not ask for thoughts, but must carry the signature back.
                 encoded = encode_text(ReasoningPart("", part.provider_metadata))
         elif isinstance(part, TextPart):
-            encoded = encode_text(part) if part.text or signature_of(part.provider_metadata) else None
+            encoded = (
+                encode_text(part) if part.text or signature_of(part.provider_metadata) else None
+            )
         elif isinstance(part, ToolCallPart):
             encoded = encode_call(part, with_id=client_call_id(part))
         elif isinstance(part, FilePart):
@@ -209,7 +221,10 @@ def encode_parts(parts: Iterable[Part], thoughts: bool) -> list[dict[str, Any]]:
 
 def encode_response(response: Response, ctx: EncodeContext) -> bytes:
     candidate = {
-        "content": {"role": "model", "parts": encode_parts(response.parts, wants_thoughts(ctx.body))},
+        "content": {
+            "role": "model",
+            "parts": encode_parts(response.parts, wants_thoughts(ctx.body)),
+        },
         "finishReason": encode_finish(response.finish),
         "index": 0,
     }

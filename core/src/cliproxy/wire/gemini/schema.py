@@ -20,7 +20,13 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ALLOWED_KEYWORDS", "GEMINI_TYPES", "clean_schema", "function_parameters", "to_json_schema"]
+__all__ = [
+    "ALLOWED_KEYWORDS",
+    "GEMINI_TYPES",
+    "clean_schema",
+    "function_parameters",
+    "to_json_schema",
+]
 
 GEMINI_TYPES = ("STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT")
 
@@ -165,7 +171,10 @@ class _Cleaner:
         flat = self._flatten(schema, refs)
         if flat is None:
             name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
-            return {"type": "OBJECT", "description": f"(recursive {name} structure)".replace("  ", " ")}
+            return {
+                "type": "OBJECT",
+                "description": f"(recursive {name} structure)".replace("  ", " "),
+            }
         self.visiting.extend(refs)
         try:
             return self._node(flat, depth)
@@ -241,7 +250,9 @@ class _Cleaner:
             out["nullable"] = True
         return out
 
-    def _typed(self, schema: Mapping[str, Any], kind: str | None, depth: int, hints: list[str]) -> dict[str, Any]:
+    def _typed(
+        self, schema: Mapping[str, Any], kind: str | None, depth: int, hints: list[str]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {} if kind is None else {"type": kind}
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt:
@@ -272,7 +283,9 @@ class _Cleaner:
             self._object(schema, out, depth, hints)
         return out
 
-    def _enum(self, out: dict[str, Any], kind: str | None, values: list[Any], hints: list[str]) -> None:
+    def _enum(
+        self, out: dict[str, Any], kind: str | None, values: list[Any], hints: list[str]
+    ) -> None:
         present = [v for v in values if v is not None]
         if len(present) < len(values):
             out["nullable"] = True
@@ -290,7 +303,9 @@ class _Cleaner:
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
         if numeric and kind in (None, "NUMBER", "INTEGER"):
             # Gemini enums are strings; numbers are written as strings with format "enum".
-            out["type"] = kind or ("INTEGER" if all(isinstance(v, int) for v in present) else "NUMBER")
+            out["type"] = kind or (
+                "INTEGER" if all(isinstance(v, int) for v in present) else "NUMBER"
+            )
             out["format"] = "enum"
             out["enum"] = [_show(v) for v in present]
             return
@@ -304,7 +319,10 @@ class _Cleaner:
             value = _number(schema.get(key))
             if value is not None:
                 out[key] = value
-        for key, bound, word in (("exclusiveMinimum", "minimum", "greater"), ("exclusiveMaximum", "maximum", "less")):
+        for key, bound, word in (
+            ("exclusiveMinimum", "minimum", "greater"),
+            ("exclusiveMaximum", "maximum", "less"),
+        ):
             value = _number(schema.get(key))
             if value is not None:
                 out.setdefault(bound, value)
@@ -325,7 +343,9 @@ class _Cleaner:
         # Gemini needs to know what an array holds; an untyped array is taken as strings.
         return {"type": "STRING"}
 
-    def _object(self, schema: Mapping[str, Any], out: dict[str, Any], depth: int, hints: list[str]) -> None:
+    def _object(
+        self, schema: Mapping[str, Any], out: dict[str, Any], depth: int, hints: list[str]
+    ) -> None:
         props = schema.get("properties")
         properties: dict[str, Any] = {}
         if isinstance(props, Mapping):
@@ -336,7 +356,9 @@ class _Cleaner:
             out["properties"] = properties
             required = schema.get("required")
             if isinstance(required, list):
-                names = [n for n in dict.fromkeys(required) if isinstance(n, str) and n in properties]
+                names = [
+                    n for n in dict.fromkeys(required) if isinstance(n, str) and n in properties
+                ]
                 if names:
                     out["required"] = names
             order = schema.get("propertyOrdering")
@@ -396,7 +418,11 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(left)
     for key, value in right.items():
         if key == "properties" and isinstance(value, Mapping):
-            merged = dict(out.get("properties") or {}) if isinstance(out.get("properties"), Mapping) else {}
+            merged = (
+                dict(out.get("properties") or {})
+                if isinstance(out.get("properties"), Mapping)
+                else {}
+            )
             for name, sub in value.items():
                 merged.setdefault(name, sub)
             out["properties"] = merged
@@ -477,7 +503,9 @@ def to_json_schema(schema: Any) -> Any:
     out: dict[str, Any] = {}
     raw_type = schema.get("type")
     kind = raw_type.upper() if isinstance(raw_type, str) else None
-    json_type: Any = _JSON_OUT.get(kind) if kind else raw_type if isinstance(raw_type, list) else None
+    json_type: Any = (
+        _JSON_OUT.get(kind) if kind else raw_type if isinstance(raw_type, list) else None
+    )
     if kind == "NULL":
         json_type = "null"
     if schema.get("nullable") is True and isinstance(json_type, str) and json_type != "null":
@@ -487,7 +515,14 @@ def to_json_schema(schema: Any) -> Any:
     for key in _PASS_KEYS:
         if key in schema:
             value = schema[key]
-            if key in ("minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength"):
+            if key in (
+                "minItems",
+                "maxItems",
+                "minProperties",
+                "maxProperties",
+                "minLength",
+                "maxLength",
+            ):
                 value = _count(value) if _count(value) is not None else value
             out[key] = value
     fmt = schema.get("format")
@@ -513,7 +548,15 @@ def to_json_schema(schema: Any) -> Any:
             out["nullable"] = True  # untyped: keep Gemini's word (JSON Schema ignores it)
     if "example" in schema:
         out["examples"] = [schema["example"]]
-    for key in ("additionalProperties", "$defs", "definitions", "$ref", "const", "examples", "prefixItems"):
+    for key in (
+        "additionalProperties",
+        "$defs",
+        "definitions",
+        "$ref",
+        "const",
+        "examples",
+        "prefixItems",
+    ):
         if key in schema:
             value = schema[key]
             if key in ("$defs", "definitions") and isinstance(value, Mapping):

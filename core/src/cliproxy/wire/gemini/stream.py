@@ -161,7 +161,11 @@ class GeminiStreamDecoder:
             if isinstance(error, Mapping):
                 self._done = True
                 code = error.get("code")
-                status = code if isinstance(code, int) and not isinstance(code, bool) and code >= 400 else 502
+                status = (
+                    code
+                    if isinstance(code, int) and not isinstance(code, bool) and code >= 400
+                    else 502
+                )
                 out.append(StreamError(error_from_status(status, chunk)))
                 return
             self._reader.read(chunk, out)
@@ -194,7 +198,12 @@ class GeminiStreamEncoder:
             return b"data: " + data + b"\r\n\r\n"
         return (b"[" if self._frames == 1 else b",\r\n") + data
 
-    def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
+    def _chunk(
+        self,
+        parts: list[dict[str, Any]],
+        finish: str | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> bytes:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
         if finish is not None:
             candidate["finishReason"] = finish
@@ -242,7 +251,13 @@ class GeminiStreamEncoder:
                     self._id = event.id
             elif isinstance(event, StreamFinish):
                 self._done = True
-                out.append(self._chunk(parts or [{"text": ""}], encode_finish(event.finish), encode_usage(event.usage)))
+                out.append(
+                    self._chunk(
+                        parts or [{"text": ""}],
+                        encode_finish(event.finish),
+                        encode_usage(event.usage),
+                    )
+                )
                 return b"".join(out)
             elif isinstance(event, StreamError):
                 self._done = True

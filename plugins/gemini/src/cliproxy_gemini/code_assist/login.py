@@ -43,7 +43,11 @@ from cliproxy_gemini.code_assist.options import (
 
 __all__ = ["GeminiLogin", "login_flow"]
 
-CLIENT_METADATA = {"ideType": "IDE_UNSPECIFIED", "platform": "PLATFORM_UNSPECIFIED", "pluginType": "GEMINI"}
+CLIENT_METADATA = {
+    "ideType": "IDE_UNSPECIFIED",
+    "platform": "PLATFORM_UNSPECIFIED",
+    "pluginType": "GEMINI",
+}
 FREE_TIER = "free-tier"
 LEGACY_TIER = "legacy-tier"
 
@@ -56,7 +60,9 @@ def _fail(message: str) -> GatewayError:
 
 def _pkce() -> tuple[str, str]:
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     return verifier, challenge
 
 
@@ -71,7 +77,9 @@ def _code_from(pasted: str, state: str) -> str:
     if "error" in query:
         raise _fail(f"Google refused the sign-in: {query['error'][0]}")
     if query.get("state", [None])[0] != state:
-        raise _fail("the pasted address belongs to another sign-in (state mismatch); run the login again")
+        raise _fail(
+            "the pasted address belongs to another sign-in (state mismatch); run the login again"
+        )
     code = query.get("code", [None])[0]
     if not code:
         raise _fail("the pasted address has no 'code'; paste the whole address from the browser")
@@ -88,10 +96,22 @@ class GeminiLogin:
     max_polls: int = 60
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--project-id", help="Google Cloud project id(s) for Code Assist, comma-separated")
-        parser.add_argument("--client-id", help=f"OAuth client id (default: gemini-cli.client-id or ${ENV_CLIENT_ID})")
-        parser.add_argument("--client-secret", help=f"OAuth client secret (default: gemini-cli.client-secret or ${ENV_CLIENT_SECRET})")
-        parser.add_argument("--port", type=int, help="local port for the OAuth callback (default: gemini-cli.callback-port, 8085)")
+        parser.add_argument(
+            "--project-id", help="Google Cloud project id(s) for Code Assist, comma-separated"
+        )
+        parser.add_argument(
+            "--client-id",
+            help=f"OAuth client id (default: gemini-cli.client-id or ${ENV_CLIENT_ID})",
+        )
+        parser.add_argument(
+            "--client-secret",
+            help=f"OAuth client secret (default: gemini-cli.client-secret or ${ENV_CLIENT_SECRET})",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            help="local port for the OAuth callback (default: gemini-cli.callback-port, 8085)",
+        )
 
     async def run(self, args: argparse.Namespace, ctx: LoginContext) -> str:
         options = read_options(ctx.config.root)
@@ -112,7 +132,11 @@ class GeminiLogin:
             access = tokens["access_token"]
             email = await flow.email(access)
             wanted = project_ids(getattr(args, "project_id", None) or "")
-            projects = [await flow.setup(access, p) for p in wanted] if wanted else [await flow.setup(access, None)]
+            projects = (
+                [await flow.setup(access, p) for p in wanted]
+                if wanted
+                else [await flow.setup(access, None)]
+            )
         expires_at = time.time() + float(tokens.get("expires_in") or 3600)
         content = {
             "type": TOKEN_TYPE,
@@ -129,7 +153,9 @@ class GeminiLogin:
         name = re.sub(r"[^A-Za-z0-9_.@-]", "_", email or "account")
         path = Path(ctx.auth_dir).expanduser() / f"gemini-cli-{name}.json"
         write_token_file(path, content)
-        ctx.echo(f"Signed in as {email or 'an unknown account'}; Code Assist project(s): {content['project_id']}")
+        ctx.echo(
+            f"Signed in as {email or 'an unknown account'}; Code Assist project(s): {content['project_id']}"
+        )
         return str(path)
 
 
@@ -150,9 +176,17 @@ class _Flow:
         state = secrets.token_hex(16)
         if self.ctx.no_browser:
             redirect = f"http://127.0.0.1:{port or self.options.callback_port}/oauth2callback"
-            self.ctx.echo("Open this address in a browser and sign in with your Google account:\n\n" + self._auth_url(redirect, state, challenge) + "\n")
-            self.ctx.echo("The browser then lands on a page that does not load; copy its whole address.")
-            pasted = await asyncio.to_thread(self.ctx.prompt, "Paste that address (or just the code): ")
+            self.ctx.echo(
+                "Open this address in a browser and sign in with your Google account:\n\n"
+                + self._auth_url(redirect, state, challenge)
+                + "\n"
+            )
+            self.ctx.echo(
+                "The browser then lands on a page that does not load; copy its whole address."
+            )
+            pasted = await asyncio.to_thread(
+                self.ctx.prompt, "Paste that address (or just the code): "
+            )
             code = _code_from(pasted, state)
         else:
             code, redirect = await self._callback(port, state, challenge)
@@ -196,18 +230,26 @@ class _Flow:
             bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             redirect = f"http://127.0.0.1:{bound}/oauth2callback"
             url = self._auth_url(redirect, state, challenge)
-            self.ctx.echo("Opening your browser to sign in with Google. If it does not open, visit:\n\n" + url + "\n")
+            self.ctx.echo(
+                "Opening your browser to sign in with Google. If it does not open, visit:\n\n"
+                + url
+                + "\n"
+            )
             await asyncio.to_thread(self.login.open_browser, url)
             try:
                 query = await asyncio.wait_for(arrived, self.login.timeout)
             except TimeoutError:
-                raise _fail(f"no sign-in arrived within {self.login.timeout:.0f}s; run the login again (or use --no-browser)") from None
+                raise _fail(
+                    f"no sign-in arrived within {self.login.timeout:.0f}s; run the login again (or use --no-browser)"
+                ) from None
         finally:
             await runner.cleanup()
         if query.get("error"):
             raise _fail(f"Google refused the sign-in: {query['error']}")
         if query.get("state") != state:
-            raise _fail("the sign-in callback belongs to another sign-in (state mismatch); run the login again")
+            raise _fail(
+                "the sign-in callback belongs to another sign-in (state mismatch); run the login again"
+            )
         if not query.get("code"):
             raise _fail("the sign-in callback carried no code; run the login again")
         return query["code"], redirect
@@ -228,45 +270,75 @@ class _Flow:
             reason = answer.get("error_description") or answer.get("error") or f"HTTP {status}"
             raise _fail(f"Google did not issue tokens: {reason}")
         if not answer.get("refresh_token"):
-            raise _fail("Google issued no refresh token; remove cliproxy's access at myaccount.google.com/permissions and sign in again")
+            raise _fail(
+                "Google issued no refresh token; remove cliproxy's access at myaccount.google.com/permissions and sign in again"
+            )
         return answer
 
     async def email(self, access: str) -> str | None:
-        async with self.http.get(self.options.userinfo_url, headers={"authorization": f"Bearer {access}"}, proxy=self.proxy) as response:
+        async with self.http.get(
+            self.options.userinfo_url,
+            headers={"authorization": f"Bearer {access}"},
+            proxy=self.proxy,
+        ) as response:
             answer = _json(await response.read()) if response.status < 400 else {}
         email = answer.get("email")
         return email if isinstance(email, str) else None
 
     # -- Code Assist onboarding ----------------------------------------------------------
 
-    async def _call(self, access: str, method: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def _call(
+        self, access: str, method: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         url = f"{self.options.base_url}/v1internal{method}"
         headers = {"authorization": f"Bearer {access}", "content-type": "application/json"}
         if body is None:
             request = self.http.get(url, headers=headers, proxy=self.proxy)
         else:
-            request = self.http.post(url, data=orjson.dumps(body), headers=headers, proxy=self.proxy)
+            request = self.http.post(
+                url, data=orjson.dumps(body), headers=headers, proxy=self.proxy
+            )
         async with request as response:
             status, raw = response.status, await response.read()
         answer = _json(raw)
         if status >= 400:
             error = answer.get("error") if isinstance(answer.get("error"), Mapping) else {}
-            message = error.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
-            raise GatewayError.from_status(status, f"Code Assist {method.lstrip(':/')} failed: {message}")
+            message = (
+                error.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
+            )
+            raise GatewayError.from_status(
+                status, f"Code Assist {method.lstrip(':/')} failed: {message}"
+            )
         return answer
 
     async def setup(self, access: str, project: str | None) -> str:
         """Make sure the account may use Code Assist in ``project``; the project id to use."""
         metadata = {**CLIENT_METADATA, **({"duetProject": project} if project else {})}
-        loaded = await self._call(access, ":loadCodeAssist", {**({"cloudaicompanionProject": project} if project else {}), "metadata": metadata})
+        loaded = await self._call(
+            access,
+            ":loadCodeAssist",
+            {**({"cloudaicompanionProject": project} if project else {}), "metadata": metadata},
+        )
         if loaded.get("currentTier"):
             found = loaded.get("cloudaicompanionProject") or project
             if not found:
-                raise GatewayError.invalid("this Google account needs a Google Cloud project for Code Assist: pass --project-id ID")
+                raise GatewayError.invalid(
+                    "this Google account needs a Google Cloud project for Code Assist: pass --project-id ID"
+                )
             return str(found)
-        tier = next((t for t in loaded.get("allowedTiers") or () if isinstance(t, Mapping) and t.get("isDefault")), None)
+        tier = next(
+            (
+                t
+                for t in loaded.get("allowedTiers") or ()
+                if isinstance(t, Mapping) and t.get("isDefault")
+            ),
+            None,
+        )
         tier_id = str((tier or {}).get("id") or LEGACY_TIER)
-        onboard: dict[str, Any] = {"tierId": tier_id, "metadata": CLIENT_METADATA if tier_id == FREE_TIER else metadata}
+        onboard: dict[str, Any] = {
+            "tierId": tier_id,
+            "metadata": CLIENT_METADATA if tier_id == FREE_TIER else metadata,
+        }
         if tier_id != FREE_TIER and project:  # the free tier brings its own managed project
             onboard["cloudaicompanionProject"] = project
         self.ctx.echo(f"Setting up Code Assist ({tier_id}) for this account...")
@@ -275,7 +347,11 @@ class _Flow:
         while not operation.get("done"):
             name = operation.get("name")
             if not isinstance(name, str) or polls >= self.login.max_polls:
-                raise GatewayError(status=504, kind=ErrorKind.TIMEOUT, message="Code Assist onboarding did not finish; run the login again later")
+                raise GatewayError(
+                    status=504,
+                    kind=ErrorKind.TIMEOUT,
+                    message="Code Assist onboarding did not finish; run the login again later",
+                )
             polls += 1
             await asyncio.sleep(self.login.poll_interval)
             operation = await self._call(access, "/" + name)
@@ -284,7 +360,9 @@ class _Flow:
         found = companion.get("id") if isinstance(companion, Mapping) else companion
         found = found or project
         if not found:
-            raise GatewayError.invalid("Code Assist set up no project for this account: pass --project-id ID")
+            raise GatewayError.invalid(
+                "Code Assist set up no project for this account: pass --project-id ID"
+            )
         return str(found)
 
 
@@ -305,4 +383,3 @@ def login_flow(login: GeminiLogin | None = None) -> LoginFlow:
         run=login.run,
         add_arguments=login.add_arguments,
     )
-

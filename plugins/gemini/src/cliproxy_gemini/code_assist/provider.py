@@ -71,7 +71,12 @@ def as_gemini(response: UpstreamResponse) -> UpstreamResponse:
             chunks=_unwrapped(response.chunks),
             release=response.release,
         )
-    return UpstreamResponse(wire=GEMINI, status=response.status, headers=response.headers, body=unwrap_body(response.body or b""))
+    return UpstreamResponse(
+        wire=GEMINI,
+        status=response.status,
+        headers=response.headers,
+        body=unwrap_body(response.body or b""),
+    )
 
 
 class GeminiCLIProvider(Provider):
@@ -114,22 +119,45 @@ class GeminiCLIProvider(Provider):
                     try:
                         answer = await self._generate(call, account, preview)
                     except GatewayError as again:
-                        log.info("preview model %s did not help %s: %s", preview, call.credential.label, again.message)
+                        log.info(
+                            "preview model %s did not help %s: %s",
+                            preview,
+                            call.credential.label,
+                            again.message,
+                        )
                     else:
-                        log.info("%s is out of quota for %s; answered with %s", call.credential.label, call.model, preview)
+                        log.info(
+                            "%s is out of quota for %s; answered with %s",
+                            call.credential.label,
+                            call.model,
+                            preview,
+                        )
                         return answer
             if not quota.switch_project:
                 await self._rest_account(call, account, call.model, error.retry_after)
             raise
 
-    async def _post(self, call: Call, account: Account, url: str, body: dict[str, Any], model: str, stream: bool) -> UpstreamResponse:
+    async def _post(
+        self, call: Call, account: Account, url: str, body: dict[str, Any], model: str, stream: bool
+    ) -> UpstreamResponse:
         options = account.options
         tokens = call.gateway.tokens
         token = await tokens.access_token(account.parent)
         for attempt in (0, 1):
-            headers = {"authorization": f"Bearer {token}", "user-agent": options.user_agent(model), **options.headers}
+            headers = {
+                "authorization": f"Bearer {token}",
+                "user-agent": options.user_agent(model),
+                **options.headers,
+            }
             try:
-                return await call.post(url, wire=WIRE, json=body, headers=headers, proxy=options.proxy_url, stream=stream)
+                return await call.post(
+                    url,
+                    wire=WIRE,
+                    json=body,
+                    headers=headers,
+                    proxy=options.proxy_url,
+                    stream=stream,
+                )
             except GatewayError as error:
                 if error.status != 401 or attempt:
                     raise
@@ -155,7 +183,9 @@ class GeminiCLIProvider(Provider):
             inner = body.get("generateContentRequest")
             contents = (inner if isinstance(inner, dict) else body).get("contents") or []
         else:
-            contents = call.gateway.translators.upstream(GEMINI).encode_request(call.request, call.model)["contents"]
+            contents = call.gateway.translators.upstream(GEMINI).encode_request(
+                call.request, call.model
+            )["contents"]
         request = {"request": {"model": f"models/{call.model}", "contents": contents}}
         url = f"{account.options.base_url}/v1internal:countTokens"
         answer = await self._post(call, account, url, request, call.model, False)
@@ -177,10 +207,14 @@ class GeminiCLIProvider(Provider):
             return 0.0
         return max(0.0, until - call.gateway.clock())
 
-    async def _rest_account(self, call: Call, account: Account, model: str, retry_after: float | None) -> None:
+    async def _rest_account(
+        self, call: Call, account: Account, model: str, retry_after: float | None
+    ) -> None:
         wait = retry_after if retry_after is not None else DEFAULT_QUOTA_REST
         until = call.gateway.clock() + wait
-        await call.gateway.state.set_value(self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait))
+        await call.gateway.state.set_value(
+            self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait)
+        )
 
 
 def _quota_error(error: GatewayError) -> bool:
