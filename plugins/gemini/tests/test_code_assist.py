@@ -118,9 +118,7 @@ def live(upstream: FakeUpstream, auth_dir: Path) -> Iterator[Any]:
 # -- token files ---------------------------------------------------------------------------------
 
 
-def test_one_credential_per_project_sharing_one_refresh(
-    upstream: FakeUpstream, auth_dir: Path
-) -> None:
+def test_one_credential_per_project(upstream: FakeUpstream, auth_dir: Path) -> None:
     token_file(auth_dir, projects="proj-a, proj-b,proj-a", prefix="ca", priority=3)
     (auth_dir / "off.json").write_text(
         json.dumps({"type": "gemini-cli", "disabled": True, "project_id": "x", "access_token": "t"})
@@ -133,9 +131,9 @@ def test_one_credential_per_project_sharing_one_refresh(
         first
     )
     assert first.prefix == "ca" and first.priority == 3 and first.id != second.id
-    assert second.settings.parent is first
+    assert first.settings.account == second.settings.account  # one Google account
     assert gateway.tokens.tokens(first).refresh_token == "refresh-1"
-    assert gateway.tokens.tokens(second).refresh_token is None  # one refresh per account
+    assert gateway.tokens.tokens(second).refresh_token == "refresh-1"
     assert "ca/gemini-2.5-pro" in {m.id for m in gateway.router.models()}
 
 
@@ -279,7 +277,7 @@ def test_count_tokens(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None
 async def test_tokens_are_refreshed_ahead_of_expiry_once(
     upstream: FakeUpstream, auth_dir: Path
 ) -> None:
-    path = token_file(auth_dir, projects="proj-a,proj-b", expires_in=60)
+    path = token_file(auth_dir, projects="proj-a", expires_in=60)
     upstream.add(
         "POST", "/token", Reply.json({"access_token": "access-2", "expires_in": 3599}, delay=0.05)
     )
@@ -311,7 +309,7 @@ async def test_tokens_are_refreshed_ahead_of_expiry_once(
     assert (
         saved["access_token"] == "access-2"
         and saved["refresh_token"] == "refresh-1"
-        and saved["project_id"] == "proj-a,proj-b"
+        and saved["project_id"] == "proj-a"
     )
     assert saved["expires_at"] > time.time() + 3000
     assert path.stat().st_mode & 0o777 == 0o600
@@ -320,7 +318,7 @@ async def test_tokens_are_refreshed_ahead_of_expiry_once(
 def test_a_401_refreshes_and_retries_once(
     upstream: FakeUpstream, auth_dir: Path, live: Any
 ) -> None:
-    token_file(auth_dir)
+    token_file(auth_dir, projects="proj-a,proj-b")
     upstream.add("POST", "/token", refreshed)
 
     def answer(request: RecordedRequest) -> Reply:
@@ -339,19 +337,19 @@ def test_a_401_refreshes_and_retries_once(
 
     upstream.add("POST", GENERATE, answer)
     with live() as url:
-        text = (
-            openai_client(url)
-            .chat.completions.create(
-                model="gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}]
-            )
-            .choices[0]
-            .message.content
-        )
-    assert text == "Hello! How can I help?"
-    assert [r.headers["authorization"] for r in upstream.requests_to(GENERATE)] == [
-        "Bearer access-1",
-        "Bearer access-2",
+        texts = [_ask(url, "gemini-2.5-pro") for _ in range(4)]
+    assert texts == ["Hello! How can I help?"] * 4
+    sent = [(r.json["project"], r.headers["authorization"]) for r in upstream.requests_to(GENERATE)]
+    # each project's credential refreshes once and retries; none is rested
+    assert sorted(sent) == [
+        ("proj-a", "Bearer access-1"),
+        ("proj-a", "Bearer access-2"),
+        ("proj-a", "Bearer access-2"),
+        ("proj-b", "Bearer access-1"),
+        ("proj-b", "Bearer access-2"),
+        ("proj-b", "Bearer access-2"),
     ]
+    assert len(upstream.requests_to("/token")) == 2
 
 
 def test_a_refresh_google_refuses_rests_the_account(

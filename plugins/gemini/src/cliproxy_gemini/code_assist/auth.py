@@ -12,9 +12,10 @@ other tools write them. Optional keys: ``prefix``, ``priority``, ``excluded_mode
 ``disabled``.
 
 Each project becomes its own credential, so the router spreads load over them and can move
-to the next when one runs out of quota. They share the account's tokens: only the first
-project's credential holds the refresh token, so the account is refreshed once, ahead of
-expiry, by the core's token manager (one refresh in flight, the file rewritten atomically).
+to the next when one runs out of quota. Each holds the account's tokens and is refreshed
+by the core's token manager like any OAuth credential: ahead of expiry and after a 401,
+one refresh in flight per credential, the file rewritten atomically. (Google does not
+rotate refresh tokens, so projects of one account refreshing on their own is safe.)
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ PROVIDER = "gemini-cli"
 
 @attrs.frozen
 class Account:
-    """A credential's settings: its project, and the credential holding the account's tokens."""
+    """A credential's settings: its project and the Google account it belongs to
+    (``account`` is the same for every project of one token file)."""
 
     project: str
-    parent: Credential = attrs.field(repr=False, eq=False)
+    account: str
     options: CodeAssistOptions
     email: str | None = None
 
@@ -105,7 +107,8 @@ class GeminiCLIAuth:
         prefix = data.get("prefix")
         prefix = (prefix.strip().strip("/") or None) if isinstance(prefix, str) else None
         loaded: list[tuple[Credential, TokenSet]] = []
-        parent: Credential | None = None
+        account = credential_id(TOKEN_TYPE, email or path.name)
+        expires_at = _expiry(token)
         for project in projects:
             credential = Credential(
                 id=credential_id(TOKEN_TYPE, email or path.name, project),
@@ -120,14 +123,8 @@ class GeminiCLIAuth:
                 else 0,
                 source=str(path),
             )
-            if parent is None:
-                parent = credential
-                tokens = TokenSet(access, refresh, _expiry(token), dict(extra))
-            else:
-                # Siblings never refresh: the provider asks for the first project's token.
-                tokens = TokenSet(access, None, None, dict(extra))
-            credential.settings = Account(project, parent, options, email)
-            loaded.append((credential, tokens))
+            credential.settings = Account(project, account, options, email)
+            loaded.append((credential, TokenSet(access, refresh, expires_at, dict(extra))))
         return loaded
 
     def dump(self, tokens: TokenSet, previous: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,7 +134,9 @@ class GeminiCLIAuth:
             expiry = (
                 datetime.fromtimestamp(tokens.expires_at, UTC).isoformat().replace("+00:00", "Z")
             )
-        fields = {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+        fields: dict[str, Any] = {"access_token": tokens.access_token}
+        if tokens.refresh_token:
+            fields["refresh_token"] = tokens.refresh_token
         if isinstance(previous.get("token"), Mapping):
             nested = dict(previous["token"])
             nested.update(fields)

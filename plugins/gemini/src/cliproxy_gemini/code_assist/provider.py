@@ -140,29 +140,26 @@ class GeminiCLIProvider(Provider):
     async def _post(
         self, call: Call, account: Account, url: str, body: dict[str, Any], model: str, stream: bool
     ) -> UpstreamResponse:
+        """POST with the account's access token; after a 401, refresh it and try once more."""
         options = account.options
         tokens = call.gateway.tokens
-        token = await tokens.access_token(account.parent)
-        for attempt in (0, 1):
+
+        async def attempt(token: str) -> UpstreamResponse:
             headers = {
                 "authorization": f"Bearer {token}",
                 "user-agent": options.user_agent(model),
                 **options.headers,
             }
-            try:
-                return await call.post(
-                    url,
-                    wire=WIRE,
-                    json=body,
-                    headers=headers,
-                    proxy=options.proxy_url,
-                    stream=stream,
-                )
-            except GatewayError as error:
-                if error.status != 401 or attempt:
-                    raise
-                token = (await tokens.refresh(account.parent, force=True)).access_token
-        raise AssertionError("unreachable")
+            return await call.post(
+                url, wire=WIRE, json=body, headers=headers, proxy=options.proxy_url, stream=stream
+            )
+
+        try:
+            return await attempt(await tokens.access_token(call.credential))
+        except GatewayError as error:
+            if error.status != 401:
+                raise
+        return await attempt((await tokens.refresh(call.credential, force=True)).access_token)
 
     async def _generate(self, call: Call, account: Account, model: str) -> UpstreamResponse:
         method = "streamGenerateContent?alt=sse" if call.stream else "generateContent"
@@ -195,7 +192,7 @@ class GeminiCLIProvider(Provider):
 
     @staticmethod
     def _quota_key(account: Account, model: str) -> str:
-        return f"gemini-cli:quota:{account.parent.id}:{model}"
+        return f"gemini-cli:quota:{account.account}:{model}"
 
     async def _resting(self, call: Call, account: Account, model: str) -> float:
         raw = await call.gateway.state.get_value(self._quota_key(account, model))
