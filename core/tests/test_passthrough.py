@@ -51,3 +51,26 @@ def test_whole_body_rewrites_only_the_top_level_field():
     assert rewrite_model(b"not json", "alias") == b"not json"
     gemini = orjson.dumps({"candidates": [], "modelVersion": "gemini-x"})
     assert orjson.loads(rewrite_model(gemini, "g", "modelVersion"))["modelVersion"] == "g"
+
+
+GEMINI_STREAM = (
+    b'data: {"candidates":[{"content":{"parts":[{"text":"a \\"modelVersion\\": b"}],"role":"model"},"index":0}],'
+    b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":1},"modelVersion":"gemini-3-pro-preview"}\r\n\r\n'
+    b'data: {"candidates":[{"content":{"parts":[{"text":"","thoughtSignature":"c2ln"}],"role":"model"},"finishReason":"STOP","index":0}],'
+    b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":5,"thoughtsTokenCount":7},"modelVersion":"gemini-3-pro-preview"}\r\n\r\n'
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_gemini_streams_every_event_with_usage(data):
+    from cliproxy.wire.gemini import Gemini
+
+    def relay(pieces):
+        stream = PassthroughStream("alias", Gemini())
+        return b"".join(stream.feed(p) for p in pieces) + stream.close(), stream.usage
+
+    whole, usage = relay([GEMINI_STREAM])
+    assert whole == GEMINI_STREAM.replace(b'"modelVersion":"gemini-3-pro-preview"', b'"modelVersion":"alias"')
+    assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (9, 12, 7)
+    assert relay(data.draw(split_points(GEMINI_STREAM))) == (whole, usage)

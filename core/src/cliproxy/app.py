@@ -43,8 +43,9 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 class ModelsEndpoint:
-    """``GET /v1/models``: the ids a client may request (OpenAI shape, or Anthropic's when
-    the client sends ``anthropic-version``)."""
+    """``GET /v1/models``: the ids a client may request (OpenAI shape, Anthropic's when the
+    client sends ``anthropic-version``, or the shape of a wire whose translator recognises
+    its clients with ``answers_models``)."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -52,13 +53,23 @@ class ModelsEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
         headers = header_map(scope)
+        query = query_map(scope)
         translator = gateway.translators.client("openai-chat")
+        for candidate in gateway.translators.clients():
+            answers = getattr(candidate, "answers_models", None)
+            if answers is not None and hasattr(candidate, "encode_models") and answers(headers, query):
+                translator = candidate
+                break
         try:
-            await gateway.authenticate(inbound(scope, headers, query_map(scope)))
+            await gateway.authenticate(inbound(scope, headers, query))
         except GatewayError as error:
             await send_error(send, translator, error)
             return
         models = gateway.router.models()
+        if translator.name != "openai-chat":
+            body = translator.encode_models(models)  # type: ignore[attr-defined]
+            await Response(body, media_type="application/json")(scope, receive, send)
+            return
         if "anthropic-version" in headers:
             data: dict[str, Any] = {
                 "data": [

@@ -12,6 +12,7 @@ from cliproxy.config import Config
 from cliproxy.hookspecs import hookimpl
 from cliproxy.providers import ClientIdentity, InboundRequest
 from cliproxy.wire.anthropic import Anthropic
+from cliproxy.wire.gemini import Gemini
 from cliproxy.wire.openai_chat import OpenAIChat
 from cliproxy.wire.openai_completions import OpenAICompletions
 from cliproxy.wire.openai_responses import OpenAIResponses
@@ -23,6 +24,7 @@ def register_translators(register: Callable[[object], None]) -> None:
     register(OpenAIResponses())
     register(OpenAICompletions())
     register(Anthropic())
+    register(Gemini())
 
 
 @hookimpl

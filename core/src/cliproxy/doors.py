@@ -156,6 +156,7 @@ class DoorEndpoint:
             model=model,
             stream=stream,
             headers=headers,
+            query=query,
             action=door.action,
             identity=identity,
             created=int(time.time()),
@@ -175,7 +176,9 @@ class DoorEndpoint:
     async def _count(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
             tokens, source = await count_tokens(gateway, client)
-            ctx = EncodeContext(model=client.model, body=client.body, request=client._ir, created=client.created)
+            ctx = EncodeContext(
+                model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
+            )
             body = self.translator.encode_count(tokens, ctx)  # type: ignore[attr-defined]
         except GatewayError as error:
             await send_error(send, self.translator, error)

@@ -73,15 +73,20 @@ class Outcome:
 
     @property
     def passthrough(self) -> bool:
-        """Forward the upstream's bytes: same wire and same shape (stream or not), and no
-        decoder of the provider's own that must read them first."""
+        """Forward the upstream's bytes: same wire and same shape (stream or not), no
+        decoder of the provider's own that must read them first, and no framing the
+        client's translator says this client needs instead (Gemini's JSON-array stream)."""
         result = self.result
-        return (
+        client = self.call.client
+        if not (
             isinstance(result, UpstreamResponse)
-            and result.wire == self.call.client.wire
-            and result.streamed == self.call.client.stream
+            and result.wire == client.wire
+            and result.streamed == client.stream
             and result.decoder is None
-        )
+        ):
+            return False
+        check = getattr(client.translator, "can_pass_through", None)
+        return check is None or bool(check(client))
 
 
 async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
@@ -309,7 +314,9 @@ async def respond(gateway: Gateway, outcome: Outcome, send: Send) -> None:
     finished answer must still count.
     """
     client = outcome.call.client
-    ctx = EncodeContext(model=client.model, body=client.body, request=client._ir, created=client.created)
+    ctx = EncodeContext(
+        model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
+    )
     sent: tuple[Usage, GatewayError | None] | None = None
     try:
         if client.stream:
@@ -398,10 +405,11 @@ async def _stream(
     gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send
 ) -> tuple[Usage, GatewayError | None]:
     client = outcome.call.client
-    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
     if outcome.passthrough:
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
+    await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(encoder)})
     usage = Usage()
     error: GatewayError | None = None
 
@@ -425,6 +433,13 @@ async def _stream(
         await send({"type": "http.response.body", "body": data, "more_body": True})
     await send({"type": "http.response.body", "body": encoder.close(), "more_body": False})
     return usage, error
+
+
+def _stream_headers(encoder: object) -> list[tuple[bytes, bytes]]:
+    media_type = getattr(encoder, "media_type", "text/event-stream")
+    if media_type == "text/event-stream":
+        return STREAM_HEADERS
+    return [(b"content-type", media_type.encode()), *STREAM_HEADERS[1:]]
 
 
 async def _event_batches(outcome: Outcome) -> AsyncIterator[list[StreamEvent]]:

@@ -75,6 +75,7 @@ class ClientRequest:
         model: The model name the client asked for.
         stream: Whether the client asked for a stream.
         headers: Request headers, lower-case names.
+        query: Query parameters of the request URL.
         action: ``generate`` or ``count_tokens``.
         identity: Who the caller is, per inbound auth.
         created: Unix time the request arrived.
@@ -87,6 +88,7 @@ class ClientRequest:
     model: str
     stream: bool
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    query: Mapping[str, str] = attrs.field(factory=dict)
     action: Action = "generate"
     identity: ClientIdentity | None = None
     created: int = 0

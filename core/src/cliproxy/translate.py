@@ -69,12 +69,14 @@ class EncodeContext:
         body: The client's request body as sent (flags such as ``stream_options``).
         request: The decoded IR request, when the gateway decoded one.
         created: Unix time the gateway received the request.
+        query: The request's query parameters (Gemini's ``alt=sse`` picks the framing).
     """
 
     model: str
     body: Mapping[str, Any]
     request: Request | None = None
     created: int = 0
+    query: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class StreamDecoder(Protocol):
@@ -145,6 +147,14 @@ class ClientTranslator(Protocol):
     # client's stream passes through untouched, events that mention usage are parsed and
     # offered to the returned predicate; those it accepts are dropped (the gateway asks
     # upstreams for usage a client may not have asked for).
+    #
+    # Optional: ``can_pass_through(client: ClientRequest) -> bool``. False when this client
+    # asked for a framing the upstream's bytes do not have (Gemini's JSON-array stream), so
+    # the answer is re-encoded even though client and upstream speak the same wire.
+    #
+    # Optional: ``answers_models(headers, query) -> bool``. True when a ``GET /v1/models``
+    # comes from this wire's clients (Google SDKs send ``x-goog-api-client``); the gateway
+    # then answers with ``encode_models``.
 
 
 @runtime_checkable
