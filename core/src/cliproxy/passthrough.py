@@ -161,7 +161,8 @@ class PassthroughStream:
         Only the events holding a marker are cut out and parsed; the bytes around them
         are kept as they are.
         """
-        at = _find_marker(data, 0)
+        nexts = [data.find(marker) for marker in _MARKERS]  # next place of each marker
+        at = _first(nexts)
         if at < 0:
             return data
         crlf = b"\r" in data
@@ -182,7 +183,7 @@ class PassthroughStream:
                     if self._drop is not None and self._drop(obj):
                         kept.append(data[done:start])
                         done = end
-            at = _find_marker(data, end)
+            at = _next_marker(data, nexts, end)
         if not done:
             return data
         kept.append(data[done:])
@@ -197,14 +198,19 @@ class PassthroughStream:
         return self._translator.decode_error(status, {}, orjson.dumps(obj))
 
 
-def _find_marker(data: bytes, start: int) -> int:
-    """Where the first usage or error marker at or after ``start`` is, or -1."""
-    found = -1
-    for marker in _MARKERS:
-        at = data.find(marker, start)
-        if at >= 0 and (found < 0 or at < found):
-            found = at
-    return found
+def _first(nexts: list[int]) -> int:
+    found = [at for at in nexts if at >= 0]
+    return min(found) if found else -1
+
+
+def _next_marker(data: bytes, nexts: list[int], start: int) -> int:
+    """The first marker at or after ``start``, or -1. ``nexts`` caches where each marker
+    occurs next (-1: no more), so a marker is searched for again only once passed: the
+    buffer is scanned once per marker, not once per event."""
+    for i, at in enumerate(nexts):
+        if 0 <= at < start:
+            nexts[i] = data.find(_MARKERS[i], start)
+    return _first(nexts)
 
 
 def _event_start(data: bytes, floor: int, at: int, has_cr: bool = True) -> int:
