@@ -45,15 +45,29 @@ class Forward:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        async with self.app.http.post(self.url, data=body, headers={"content-type": "application/json"}) as upstream:
+        async with self.app.http.post(
+            self.url, data=body, headers={"content-type": "application/json"}
+        ) as upstream:
             content_type = upstream.headers.get("content-type", "application/json").encode()
-            await send({"type": "http.response.start", "status": upstream.status, "headers": [(b"content-type", content_type)]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream.status,
+                    "headers": [(b"content-type", content_type)],
+                }
+            )
             if content_type.startswith(b"text/event-stream"):
                 async for data in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             else:
-                await send({"type": "http.response.body", "body": await upstream.read(), "more_body": False})
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": await upstream.read(),
+                        "more_body": False,
+                    }
+                )
 
 
 class Bare:
@@ -64,7 +78,9 @@ class Bare:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-        self.http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+        self.http = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+        )
         try:
             yield
         finally:

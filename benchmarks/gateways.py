@@ -21,9 +21,10 @@ LITELLM_VERSION = "1.108.6"
 """Pinned: the newest release whose ``[proxy]`` extra resolves from PyPI at the time of
 writing (later ones depend on ``litellm-proxy`` packages not published there)."""
 LITELLM_VENV = HERE / ".venv-litellm"
-LITELLM_EXTRAS = ("opentelemetry-sdk==1.45.2",)
-"""Installed beside it: without the OpenTelemetry SDK, LiteLLM's proxy retries a failing
-import on every request's authentication (about 14 ms each), which would understate it."""
+LITELLM_EXTRAS = ("opentelemetry-sdk==1.45.2", "prisma==0.15.0")
+"""Installed beside it: without the OpenTelemetry SDK (and Prisma's error types), LiteLLM's
+proxy retries a failing import on every request (about 14 ms each for the SDK), which
+would understate it."""
 
 LITELLM_ENV = {
     # No network calls at start-up or per request, no telemetry, quiet logs.
@@ -40,7 +41,14 @@ LITELLM_ENV = {
     # instead of LiteLLM's default bridge through the Responses API.
     "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True",
 }
-_UNSET = ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "REDIS_PORT", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+_UNSET = (
+    "DATABASE_URL",
+    "REDIS_HOST",
+    "REDIS_URL",
+    "REDIS_PORT",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
 
 
 class Gateway:
@@ -70,7 +78,13 @@ class Gateway:
     def process(self, port: int | None = None, log_name: str | None = None) -> Proc:
         port = self.port if port is None else port
         log = self.run_dir / "logs" / f"{log_name or self.name}.log"
-        return Proc(self.name, [*self.cpus.prefix("gateway"), *self.argv(port)], log=log, env=self.env(), cwd=self.run_dir)
+        return Proc(
+            self.name,
+            [*self.cpus.prefix("gateway"), *self.argv(port)],
+            log=log,
+            env=self.env(),
+            cwd=self.run_dir,
+        )
 
     def start(self) -> float:
         self.proc = self.process().start()
@@ -126,7 +140,16 @@ class Cliproxy(Gateway):
 
     def argv(self, port: int) -> list[str]:
         exe = Path(sys.executable).with_name("cliproxy")
-        return [str(exe), "--log-level", "warning", "serve", "--config", str(self.config), "--port", str(port)]
+        return [
+            str(exe),
+            "--log-level",
+            "warning",
+            "serve",
+            "--config",
+            str(self.config),
+            "--port",
+            str(port),
+        ]
 
     def supports(self, needs: tuple[str, ...]) -> str | None:
         missing = [need for need in needs if need not in self.capabilities]
@@ -137,7 +160,14 @@ class Bare(Gateway):
     name = "bare"
 
     def argv(self, port: int) -> list[str]:
-        return [sys.executable, str(HERE / "bare.py"), "--port", str(port), "--upstream", f"http://127.0.0.1:{self.mock_port}"]
+        return [
+            sys.executable,
+            str(HERE / "bare.py"),
+            "--port",
+            str(port),
+            "--upstream",
+            f"http://127.0.0.1:{self.mock_port}",
+        ]
 
 
 class LiteLLM(Gateway):
@@ -193,7 +223,11 @@ class LiteLLM(Gateway):
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _UNSET and not k.startswith(("VIRTUAL_ENV", "UV_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _UNSET and not k.startswith(("VIRTUAL_ENV", "UV_"))
+        }
         env.update(LITELLM_ENV)
         env["PATH"] = f"{LITELLM_VENV / 'bin'}:{env.get('PATH', '')}"
         return env
@@ -203,13 +237,31 @@ def ensure_litellm(log: Path) -> str:
     """Install the pinned LiteLLM proxy into its own virtual environment (once)."""
     marker = LITELLM_VENV / ".bench-version"
     wanted = " ".join((LITELLM_VERSION, *LITELLM_EXTRAS))
-    if marker.exists() and marker.read_text().strip() == wanted and (LITELLM_VENV / "bin" / "litellm").exists():
+    if (
+        marker.exists()
+        and marker.read_text().strip() == wanted
+        and (LITELLM_VENV / "bin" / "litellm").exists()
+    ):
         return LITELLM_VERSION
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        subprocess.run(["uv", "venv", "--allow-existing", "--python", "3.11", str(LITELLM_VENV)], check=True, stdout=out, stderr=subprocess.STDOUT)
         subprocess.run(
-            ["uv", "pip", "install", "--compile-bytecode", "--python", str(LITELLM_VENV / "bin" / "python"), f"litellm[proxy]=={LITELLM_VERSION}", *LITELLM_EXTRAS],
+            ["uv", "venv", "--allow-existing", "--python", "3.11", str(LITELLM_VENV)],
+            check=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        subprocess.run(
+            [
+                "uv",
+                "pip",
+                "install",
+                "--compile-bytecode",
+                "--python",
+                str(LITELLM_VENV / "bin" / "python"),
+                f"litellm[proxy]=={LITELLM_VERSION}",
+                *LITELLM_EXTRAS,
+            ],
             check=True,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -194,7 +194,10 @@ async def main_async(args: argparse.Namespace) -> None:
     from cliproxy.app import gateway_of
 
     gateway = gateway_of(cliproxy)
-    async with cliproxy.router.lifespan_context(cliproxy), floor_app.router.lifespan_context(floor_app):
+    async with (
+        cliproxy.router.lifespan_context(cliproxy),
+        floor_app.router.lifespan_context(floor_app),
+    ):
         real, gateway._sessions = gateway._sessions, _FakeSessions()
         real_floor, floor.http = floor.http, FakeSession()  # type: ignore[assignment]
         try:
@@ -222,7 +225,9 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    args.scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")]
+    args.scenarios = [
+        s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")
+    ]
     try:
         import uvloop
 

@@ -183,18 +183,32 @@ def _run_wrk(argv: list[str], timeout: float) -> dict[str, int]:
         if line.startswith(_MARK):
             return json.loads(line[len(_MARK) :])
     error = proc.stderr.read() if proc.stderr else ""
-    raise RuntimeError(f"wrk printed no result (exit {proc.returncode}): {''.join(out)[-500:]} {error[-500:]}")
+    raise RuntimeError(
+        f"wrk printed no result (exit {proc.returncode}): {''.join(out)[-500:]} {error[-500:]}"
+    )
 
 
 def count_requests(
     url: str, script: Path, *, connections: int, prefix: list[str], max_seconds: float = 3600.0
 ) -> LoadResult:
     """Run a counted script (``write_script(limit=...)``) until it has its responses."""
-    argv = [*prefix, "wrk", "-t1", f"-c{connections}", f"-d{int(max_seconds)}s", "--timeout=30s", "-s", str(script), url]
+    argv = [
+        *prefix,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{int(max_seconds)}s",
+        "--timeout=30s",
+        "-s",
+        str(script),
+        url,
+    ]
     return _result(_run_wrk(argv, max_seconds + 60))
 
 
-def fetch(port: int, path: str, body: bytes, headers: Mapping[str, str], timeout: float = 30.0) -> tuple[int, bytes]:
+def fetch(
+    port: int, path: str, body: bytes, headers: Mapping[str, str], timeout: float = 30.0
+) -> tuple[int, bytes]:
     """One request, read to the end: ``(status, body)``."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -216,7 +230,9 @@ class StreamsResult:
     seconds_to_open: float = 0.0
 
 
-async def _one_stream(port: int, request: bytes, opened: asyncio.Event, result: StreamsResult, release: asyncio.Event) -> None:
+async def _one_stream(
+    port: int, request: bytes, opened: asyncio.Event, result: StreamsResult, release: asyncio.Event
+) -> None:
     writer = None
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -239,7 +255,16 @@ async def _one_stream(port: int, request: bytes, opened: asyncio.Event, result: 
             writer.close()
 
 
-async def _streams(port: int, path: str, body: bytes, headers: Mapping[str, str], count: int, wave: int, timeout: float, on_open):  # type: ignore[no-untyped-def]
+async def _streams(
+    port: int,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    count: int,
+    wave: int,
+    timeout: float,
+    on_open,
+):  # type: ignore[no-untyped-def]
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -248,7 +273,10 @@ async def _streams(port: int, path: str, body: bytes, headers: Mapping[str, str]
     start = time.perf_counter()
     tasks = []
     for i in range(0, count, wave):
-        tasks += [asyncio.create_task(_one_stream(port, request, opened, result, release)) for _ in range(min(wave, count - i))]
+        tasks += [
+            asyncio.create_task(_one_stream(port, request, opened, result, release))
+            for _ in range(min(wave, count - i))
+        ]
         await asyncio.sleep(0.05)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(opened.wait(), timeout)
@@ -259,8 +287,16 @@ async def _streams(port: int, path: str, body: bytes, headers: Mapping[str, str]
     return result, measured
 
 
-def open_streams(port: int, path: str, body: bytes, headers: Mapping[str, str], *, count: int, timeout: float, on_open):  # type: ignore[no-untyped-def]
+def open_streams(
+    port: int,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    count: int,
+    timeout: float,
+    on_open,
+):  # type: ignore[no-untyped-def]
     """Open ``count`` streams (in waves of 100), call ``on_open()`` once they are all open
     (or ``timeout`` passed), then close them. Returns ``(StreamsResult, on_open())``."""
     return asyncio.run(_streams(port, path, body, headers, count, 100, timeout, on_open))
-

@@ -56,7 +56,11 @@ def openai_whole(model: str) -> bytes:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT, "total_tokens": USAGE_IN + USAGE_OUT},
+            "usage": {
+                "prompt_tokens": USAGE_IN,
+                "completion_tokens": USAGE_OUT,
+                "total_tokens": USAGE_IN + USAGE_OUT,
+            },
             "system_fingerprint": "fp_bench",
         },
         separators=(",", ":"),
@@ -66,14 +70,18 @@ def openai_whole(model: str) -> bytes:
 def openai_events(model: str) -> list[bytes]:
     """20 chunks: role, 17 content deltas, finish, usage; then ``[DONE]``."""
 
-    def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> bytes:
+    def chunk(
+        delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True
+    ) -> bytes:
         obj: dict = {
             "id": "chatcmpl-bench",
             "object": "chat.completion.chunk",
             "created": CREATED,
             "model": model,
             "system_fingerprint": "fp_bench",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            if choices
+            else [],
         }
         if usage is not None:
             obj["usage"] = usage
@@ -82,7 +90,11 @@ def openai_events(model: str) -> list[bytes]:
     events = [chunk({"role": "assistant", "content": "", "refusal": None})]
     events += [chunk({"content": word}) for word in TEXT_WORDS]
     events.append(chunk({}, "stop"))
-    usage = {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT, "total_tokens": USAGE_IN + USAGE_OUT}
+    usage = {
+        "prompt_tokens": USAGE_IN,
+        "completion_tokens": USAGE_OUT,
+        "total_tokens": USAGE_IN + USAGE_OUT,
+    }
     events.append(chunk({}, usage=usage, choices=False))
     events.append(b"data: [DONE]\n\n")
     return events
@@ -134,11 +146,21 @@ def anthropic_events(model: str) -> list[bytes]:
             },
             "message_start",
         ),
-        _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        _sse(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+            "content_block_start",
+        ),
         _sse({"type": "ping"}, "ping"),
     ]
     events += [
-        _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}, "content_block_delta")
+        _sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+            "content_block_delta",
+        )
         for w in words
     ]
     events += [
@@ -181,12 +203,28 @@ class Canned:
         self.openai_events = openai_events("mock-gpt")
         self.anthropic_events = anthropic_events("claude-mock")
         self.openai_stream = STREAM_HEAD + b"".join(map(_chunk, self.openai_events)) + STREAM_END
-        self.anthropic_stream = STREAM_HEAD + b"".join(map(_chunk, self.anthropic_events)) + STREAM_END
-        models = {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "mock"} for m in ("mock-gpt", "mock-slow")]}
+        self.anthropic_stream = (
+            STREAM_HEAD + b"".join(map(_chunk, self.anthropic_events)) + STREAM_END
+        )
+        models = {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": "mock"}
+                for m in ("mock-gpt", "mock-slow")
+            ],
+        }
         self.models = _response("200 OK", JSON, json.dumps(models).encode())
         self.health = _response("200 OK", JSON, b'{"status":"ok"}')
-        self.not_found = _response("404 Not Found", JSON, b'{"error":{"message":"no such endpoint","type":"not_found_error"}}')
-        self.bad = _response("400 Bad Request", JSON, b'{"error":{"message":"malformed request","type":"invalid_request_error"}}')
+        self.not_found = _response(
+            "404 Not Found",
+            JSON,
+            b'{"error":{"message":"no such endpoint","type":"not_found_error"}}',
+        )
+        self.bad = _response(
+            "400 Bad Request",
+            JSON,
+            b'{"error":{"message":"malformed request","type":"invalid_request_error"}}',
+        )
 
 
 CANNED = Canned()
@@ -322,7 +360,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
-    parser.add_argument("--slow-interval", type=float, default=1.0, help="seconds between chunks of a mock-slow stream")
+    parser.add_argument(
+        "--slow-interval",
+        type=float,
+        default=1.0,
+        help="seconds between chunks of a mock-slow stream",
+    )
     args = parser.parse_args()
     try:
         import uvloop

@@ -50,24 +50,35 @@ class Scenario:
         return tuple(needs)
 
     def body(self, model: str | None = None) -> bytes:
-        return json.dumps(client_body(self.client, model or self.model, self.stream), separators=(",", ":")).encode()
+        return json.dumps(
+            client_body(self.client, model or self.model, self.stream), separators=(",", ":")
+        ).encode()
 
     def headers(self) -> dict[str, str]:
         if self.client == "anthropic":
-            return {"Content-Type": "application/json", "x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+            return {
+                "Content-Type": "application/json",
+                "x-api-key": API_KEY,
+                "anthropic-version": "2023-06-01",
+            }
         return {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
 
     def direct_body(self) -> bytes:
         """The request as the gateway would send it upstream (for the direct baseline)."""
         model = "mock-gpt" if self.upstream == "openai" else "claude-mock"
-        return json.dumps(client_body(self.upstream, model, self.stream), separators=(",", ":")).encode()
+        return json.dumps(
+            client_body(self.upstream, model, self.stream), separators=(",", ":")
+        ).encode()
 
 
 def client_body(wire: str, model: str, stream: bool) -> dict[str, Any]:
     if wire == "openai":
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}],
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": PROMPT},
+            ],
             "max_tokens": 64,
             "temperature": 0.2,
             "stream": stream,
@@ -87,10 +98,38 @@ def client_body(wire: str, model: str, stream: bool) -> dict[str, Any]:
 
 SCENARIOS = (
     Scenario("openai", "OpenAI client -> OpenAI upstream", "openai", "openai", False, "mock-gpt"),
-    Scenario("openai-stream", "OpenAI client -> OpenAI upstream, stream", "openai", "openai", True, "mock-gpt"),
-    Scenario("openai-claude", "OpenAI client -> Claude upstream", "openai", "anthropic", False, "claude-mock"),
-    Scenario("openai-claude-stream", "OpenAI client -> Claude upstream, stream", "openai", "anthropic", True, "claude-mock"),
-    Scenario("messages-openai-stream", "Anthropic client -> OpenAI upstream, stream", "anthropic", "openai", True, "mock-gpt"),
+    Scenario(
+        "openai-stream",
+        "OpenAI client -> OpenAI upstream, stream",
+        "openai",
+        "openai",
+        True,
+        "mock-gpt",
+    ),
+    Scenario(
+        "openai-claude",
+        "OpenAI client -> Claude upstream",
+        "openai",
+        "anthropic",
+        False,
+        "claude-mock",
+    ),
+    Scenario(
+        "openai-claude-stream",
+        "OpenAI client -> Claude upstream, stream",
+        "openai",
+        "anthropic",
+        True,
+        "claude-mock",
+    ),
+    Scenario(
+        "messages-openai-stream",
+        "Anthropic client -> OpenAI upstream, stream",
+        "anthropic",
+        "openai",
+        True,
+        "mock-gpt",
+    ),
 )
 
 
@@ -103,7 +142,9 @@ def answer_text(wire: str, stream: bool, body: bytes) -> str:
         data = json.loads(body)
         if wire == "openai":
             return data["choices"][0]["message"]["content"]
-        return "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
+        return "".join(
+            block.get("text", "") for block in data["content"] if block.get("type") == "text"
+        )
     text: list[str] = []
     done = False
     for raw in body.split(b"\n"):
@@ -119,7 +160,10 @@ def answer_text(wire: str, stream: bool, body: bytes) -> str:
             for choice in event.get("choices") or []:
                 text.append((choice.get("delta") or {}).get("content") or "")
         else:
-            if event.get("type") == "content_block_delta" and event["delta"].get("type") == "text_delta":
+            if (
+                event.get("type") == "content_block_delta"
+                and event["delta"].get("type") == "text_delta"
+            ):
                 text.append(event["delta"]["text"])
             done = done or event.get("type") == "message_stop"
     if not done:
