@@ -60,6 +60,8 @@ class SSEParser:
         for line in lines:  # the common lines (data, blank) inline; the rest in _line
             if line.startswith(b"data: "):
                 data.append(line[6:])
+            elif line.startswith(b"event: "):
+                self._event = line[7:].decode("utf-8", "replace")
             elif not line:
                 if data:
                     out.append(SSEEvent(self._event, data[0] if len(data) == 1 else b"\n".join(data)))
