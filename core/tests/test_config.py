@@ -158,3 +158,16 @@ def test_example_config_is_valid(capsys):
     example = Path(__file__).parents[2] / "examples" / "config.yaml"
     assert main(["check", "--config", str(example)]) == 0
     assert "echo" in capsys.readouterr().out
+
+
+def test_common_fields_build_credentials():
+    from cliproxy import ConfigNode, read_common_fields
+
+    node = ConfigNode(
+        {"api-key": "sk-1", "prefix": "team", "models": [{"name": "up", "alias": "down"}], "priority": 2, "proxy-url": "direct"}
+    )
+    fields = read_common_fields(node, base_url="https://api.example.com")
+    node.done()
+    cred = fields.credential(id="x:1", provider="p", label="l", settings="s", weight=3)
+    assert (cred.prefix, cred.priority, cred.weight, cred.proxy_url, cred.settings) == ("team", 2, 3, "direct", "s")
+    assert cred.models[0].id == "down" and not cred.any_model

@@ -112,6 +112,33 @@ class CommonFields:
     priority: int
     weight: int
 
+    def credential(
+        self,
+        *,
+        id: str,
+        provider: str,
+        label: str,
+        settings: Any = None,
+        source: str = "",
+        any_model: bool = False,
+        **overrides: Any,
+    ) -> Credential:
+        """A :class:`Credential` carrying these fields (prefix, models, excluded models,
+        priority, weight, proxy-url); ``overrides`` replace any of them (a per-key
+        ``weight`` or ``proxy_url``)."""
+        fields: dict[str, Any] = {
+            "prefix": self.prefix,
+            "models": self.models,
+            "excluded_models": self.excluded_models,
+            "priority": self.priority,
+            "weight": self.weight,
+            "proxy_url": self.proxy_url,
+        }
+        fields.update(overrides)
+        return Credential(
+            id=id, provider=provider, label=label, any_model=any_model, settings=settings, source=source, **fields
+        )
+
 
 def _models(node: ConfigNode, key: str = "models") -> tuple[ModelEntry, ...]:
     raw = node.raw(key)

@@ -81,16 +81,10 @@ class ClaudeProvider(Provider):
                 proxy_url=fields.proxy_url,
             )
             credentials.append(
-                Credential(
+                fields.credential(
                     id=credential_id("claude-api-key", settings.base_url, fields.api_key),
                     provider=self.name,
                     label=mask_secret(fields.api_key),
-                    prefix=fields.prefix,
-                    models=fields.models,
-                    excluded_models=fields.excluded_models,
-                    priority=fields.priority,
-                    weight=fields.weight,
-                    proxy_url=fields.proxy_url,
                     settings=settings,
                     source=entry.location(),
                 )

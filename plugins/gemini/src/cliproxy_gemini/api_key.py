@@ -93,15 +93,10 @@ class GeminiProvider(Provider):
                 proxy_url=fields.proxy_url,
             )
             credentials.append(
-                Credential(
+                fields.credential(
                     id=credential_id(key, settings.api_root, fields.api_key),
                     provider=self.name,
                     label=f"gemini {mask_secret(fields.api_key)}",
-                    prefix=fields.prefix,
-                    models=fields.models,
-                    excluded_models=fields.excluded_models,
-                    priority=fields.priority,
-                    weight=fields.weight,
                     settings=settings,
                     source=entry.location(),
                 )

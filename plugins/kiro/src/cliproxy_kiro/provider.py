@@ -159,17 +159,11 @@ class KiroProvider(Provider):
             headers=fields.headers,
             max_payload_bytes=max_payload,
         )
-        credential = Credential(
+        credential = fields.credential(
             id=credential_id("kiro", identity),
             provider=self.name,
             label=f"kiro {path.name}" if path is not None else f"kiro {mask_secret(refresh or access)}",
-            prefix=fields.prefix,
-            models=fields.models,
-            excluded_models=fields.excluded_models,
-            priority=fields.priority,
-            weight=fields.weight,
             any_model=fields.prefix is not None and not fields.models,
-            proxy_url=fields.proxy_url,
             settings=settings,
             source=entry.location(),
         )

@@ -99,20 +99,16 @@ class MLXProvider(OpenAIChatProvider):
             )
             entry.done()
             credentials.append(
-                Credential(
+                fields.credential(
                     id=_credential_id(name, settings.base_url, fields.api_key),
                     provider=self.name,
                     label=f"mlx server {name} at {settings.base_url}"
                     + (f" (key {mask_secret(fields.api_key)})" if fields.api_key else ""),
-                    prefix=prefix,
-                    models=fields.models,
-                    excluded_models=fields.excluded_models,
-                    priority=fields.priority,
-                    weight=fields.weight,
                     any_model=not fields.models,
-                    proxy_url=settings.proxy_url,
                     settings=settings,
                     source=entry.location(),
+                    prefix=prefix,
+                    proxy_url=settings.proxy_url,
                 )
             )
         return credentials

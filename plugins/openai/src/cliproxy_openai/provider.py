@@ -177,18 +177,15 @@ class OpenAICompatibility(OpenAIChatProvider):
                     base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
                 )
                 credentials.append(
-                    Credential(
+                    fields.credential(
                         id=credential_id(f"openai-compatibility/{name}", fields.base_url, api_key),
                         provider=self.name,
                         label=f"{name} {mask_secret(api_key)}",
-                        prefix=fields.prefix,
-                        models=fields.models,
-                        excluded_models=fields.excluded_models,
-                        priority=fields.priority,
-                        weight=weight,
                         any_model=not fields.models,
                         settings=settings,
                         source=where,
+                        weight=weight,
+                        proxy_url=proxy,
                     )
                 )
         return credentials
@@ -218,15 +215,10 @@ class OpenAIPreset(OpenAIChatProvider):
                 wire=wire,
             )
             credentials.append(
-                Credential(
+                fields.credential(
                     id=credential_id(key, settings.base_url, fields.api_key),
                     provider=self.name,
                     label=f"{key} {mask_secret(fields.api_key)}",
-                    prefix=fields.prefix,
-                    models=fields.models,
-                    excluded_models=fields.excluded_models,
-                    priority=fields.priority,
-                    weight=fields.weight,
                     any_model=not fields.models,
                     settings=settings,
                     source=entry.location(),

@@ -109,19 +109,14 @@ class OpenRouterProvider(OpenAIChatProvider):
                 refresh_interval=refresh,
             )
             credentials.append(
-                Credential(
+                fields.credential(
                     id=credential_id("openrouter", settings.base_url, fields.api_key),
                     provider=self.name,
                     label=f"openrouter {mask_secret(fields.api_key)}",
-                    prefix=fields.prefix,
-                    models=fields.models,
-                    excluded_models=fields.excluded_models,
-                    priority=fields.priority,
-                    weight=fields.weight,
                     any_model=not fields.models,
-                    proxy_url=settings.proxy_url,
                     settings=settings,
                     source=entry.location(),
+                    proxy_url=settings.proxy_url,
                 )
             )
         return credentials
