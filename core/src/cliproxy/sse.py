@@ -57,7 +57,7 @@ class SSEParser:
             self._buffer = lines.pop()
         out: list[SSEEvent] = []
         data = self._data
-        for line in lines:  # the common lines (data, blank) inline; the rest in _line
+        for line in lines:  # the common lines (data, event, blank) inline; the rest in _line
             if line.startswith(b"data: "):
                 data.append(line[6:])
             elif line.startswith(b"event: "):
