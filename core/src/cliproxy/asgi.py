@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -12,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
+__all__ = ["NotingSend", "client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -69,24 +68,54 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def client_disconnect_cancels(work: Awaitable[Any], receive: Receive) -> None:
-    """Run ``work``; if the client disconnects first, cancel it (and its upstream call)."""
-    task = asyncio.ensure_future(work)
+async def client_disconnect_cancels(
+    work: Awaitable[Any], receive: Receive, answered: Callable[[], bool] | None = None
+) -> None:
+    """Run ``work``; if the client disconnects first, cancel it (and its upstream call).
+
+    ``work`` runs in the calling task; one watcher task waits for the disconnect and
+    cancels the caller (one task per request, not two). A disconnect once ``answered()``
+    says the response's last message went out is the exchange ending normally (in-process
+    servers report it at once), not the client leaving: the work finishes undisturbed.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    disconnected = False
 
     async def watch() -> None:
+        nonlocal disconnected
         while True:
             message: Message = await receive()
             if message["type"] == "http.disconnect":
-                task.cancel()
+                if answered is None or not answered():
+                    disconnected = True
+                    task.cancel()
                 return
 
-    watcher = asyncio.ensure_future(watch())
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await task
+        await work
     except asyncio.CancelledError:
-        if not watcher.done():
-            raise  # we were cancelled ourselves (shutdown), not the client
+        if not disconnected:
+            raise  # we were cancelled ourselves (shutdown), not by the client leaving
+        task.uncancel()
     finally:
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+
+
+class NotingSend:
+    """Wraps an ASGI ``send`` and notes when the response's last message has gone out."""
+
+    __slots__ = ("answered", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.answered = False
+
+    async def __call__(self, message: Message) -> None:
+        await self.send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.answered = True
+
+    def done(self) -> bool:
+        return self.answered

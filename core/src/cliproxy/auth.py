@@ -25,8 +25,11 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 
 
 @lru_cache(maxsize=16)
-def _digests(keys: tuple[str, ...]) -> dict[bytes, int]:
-    return {hashlib.sha256(key.encode()).digest(): i for i, key in enumerate(keys)}
+def _known(keys: tuple[str, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
+    """Per set of configured keys, computed once: digest -> position, the digests, and
+    the identity each key stands for."""
+    digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
+    return {d: i for i, d in enumerate(digests)}, digests, tuple(ClientIdentity(f"api-key[{i}]") for i in range(len(keys)))
 
 
 def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdentity | None:
@@ -41,7 +44,8 @@ def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdent
     if key is None:
         return None
     digest = hashlib.sha256(key.encode()).digest()
-    index = _digests(keys).get(digest)
-    if index is None or not hmac.compare_digest(hashlib.sha256(keys[index].encode()).digest(), digest):
+    index_of, digests, identities = _known(keys)
+    index = index_of.get(digest)
+    if index is None or not hmac.compare_digest(digests[index], digest):
         return None
-    return ClientIdentity(f"api-key[{index}]")
+    return identities[index]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.asgi import NotingSend, client_disconnect_cancels, header_map, query_map, read_body
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.pipeline import count_tokens, dispatch, respond
 from cliproxy.providers import ClientRequest, InboundRequest
@@ -112,7 +112,8 @@ class DoorEndpoint:
             return
         if client is None:
             return  # the client left while sending its body
-        await client_disconnect_cancels(self._serve(gateway, client, send), receive)
+        noting = NotingSend(send)
+        await client_disconnect_cancels(self._serve(gateway, client, noting), receive, noting.done)
 
     async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
         gateway = self.gateway

@@ -11,7 +11,6 @@ credential.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,10 +24,75 @@ __all__ = ["PassthroughStream", "rewrite_model"]
 
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
 _ERROR_MARKER = b'"error"'  # a key (or a bare string value); escaped text never matches
+_MARKERS = (*_USAGE_MARKERS, _ERROR_MARKER)
 
 
-def _pattern(field: str) -> re.Pattern[bytes]:
-    return re.compile(rb'("' + re.escape(field.encode()) + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_SPACE = frozenset(b" \t\r\n")
+
+
+def rewrite_field(data: bytes, key: bytes, value: bytes) -> bytes:
+    """``data`` with every string value of JSON key ``key`` (quoted, as in ``b'"model"'``)
+    replaced by ``value`` (a JSON string).
+
+    Scanned with ``bytes`` methods rather than a regular expression. Streams repeat the
+    same ``"model":"name"`` in every event, so when every occurrence is the first one the
+    whole buffer is rewritten with one ``replace`` (or returned as it is when the name is
+    already the client's); anything else takes the key-by-key scan.
+    """
+    at = data.find(key)
+    if at < 0:
+        return data
+    i = at + len(key)
+    if data.startswith(b':"', i):
+        end = _string_end(data, i + 1)
+        if end > 0:
+            first = data[at:end]
+            if data.count(first) == data.count(key):
+                if data[i + 1 : end] == value:
+                    return data
+                return data.replace(first, key + b":" + value)
+    return _rewrite_each(data, key, value, at)
+
+
+def _rewrite_each(data: bytes, key: bytes, value: bytes, at: int) -> bytes:
+    size = len(data)
+    out: list[bytes] = []
+    done = 0
+    while at >= 0:
+        i = at + len(key)
+        while i < size and data[i] in _SPACE:
+            i += 1
+        if i < size and data[i] == 58:  # ":"
+            i += 1
+            while i < size and data[i] in _SPACE:
+                i += 1
+            if i < size and data[i] == 34:  # '"'
+                end = _string_end(data, i)
+                if end < 0:
+                    break
+                if data[i:end] != value:
+                    out.append(data[done:i])
+                    out.append(value)
+                    done = end
+                i = end
+        at = data.find(key, i)
+    if not out:
+        return data
+    out.append(data[done:])
+    return b"".join(out)
+
+
+def _string_end(data: bytes, start: int) -> int:
+    """The index just past the JSON string opening at ``data[start]``, or -1."""
+    quote = data.find(b'"', start + 1)
+    while quote >= 0:
+        backslashes = 0
+        while data[quote - 1 - backslashes] == 92:  # "\\"
+            backslashes += 1
+        if not backslashes % 2:
+            return quote + 1
+        quote = data.find(b'"', quote + 1)
+    return -1
 
 
 def rewrite_model(body: bytes, client: str, field: str = "model") -> bytes:
@@ -60,7 +124,7 @@ class PassthroughStream:
         translator: UpstreamTranslator,
         drop: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
-        self._pattern = _pattern(getattr(translator, "model_field", "model"))
+        self._key = orjson.dumps(getattr(translator, "model_field", "model"))
         self._replacement = orjson.dumps(client)
         self._translator = translator
         self._drop = drop
@@ -69,12 +133,14 @@ class PassthroughStream:
         self.error: GatewayError | None = None
 
     def _sub(self, data: bytes) -> bytes:
-        replacement = self._replacement
-        return self._pattern.sub(lambda m: m.group(1) + replacement, data)
+        return rewrite_field(data, self._key, self._replacement)
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._rest + chunk if self._rest else chunk
-        cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n"))
+        if data.endswith(b"\n\n"):  # the usual read: whole events
+            self._rest = b""
+            return self._sub(self._scan(data))
+        cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n") if b"\r" in data else -1)
         if cut < 0:
             self._rest = data
             return b""
@@ -90,25 +156,37 @@ class PassthroughStream:
 
     def _scan(self, data: bytes) -> bytes:
         """Collect usage from the events that mention it (dropping those ``drop``
-        rejects), and note the first error event."""
-        usage = any(marker in data for marker in _USAGE_MARKERS)
-        if not usage and _ERROR_MARKER not in data:
+        rejects), and note the first error event.
+
+        Only the events holding a marker are cut out and parsed; the bytes around them
+        are kept as they are.
+        """
+        nexts = [data.find(marker) for marker in _MARKERS]  # next place of each marker
+        at = _first(nexts)
+        if at < 0:
             return data
+        crlf = b"\r" in data
         kept: list[bytes] = []
-        for event in _events(data):
-            mentions_usage = usage and any(m in event for m in _USAGE_MARKERS)
-            mentions_error = _ERROR_MARKER in event
-            obj = _data_of(event) if mentions_usage or mentions_error else None
+        done = 0  # data[:done] is decided (kept or dropped)
+        while at >= 0:
+            start = _event_start(data, done, at, crlf)
+            end = _event_end(data, at, crlf)
+            event = data[start:end]
+            obj = _data_of(event)
             if obj is not None:
-                if mentions_error and self.error is None:
+                if self.error is None and _ERROR_MARKER in event:
                     self.error = self._error_of(obj)
-                if mentions_usage:
+                if any(m in event for m in _USAGE_MARKERS):
                     found = self._translator.extract_usage(obj)
                     if found:
                         self.usage = self.usage.merge(found)
                     if self._drop is not None and self._drop(obj):
-                        continue
-            kept.append(event)
+                        kept.append(data[done:start])
+                        done = end
+            at = _next_marker(data, nexts, end)
+        if not done:
+            return data
+        kept.append(data[done:])
         return b"".join(kept)
 
     def _error_of(self, obj: Mapping[str, Any]) -> GatewayError | None:
@@ -120,21 +198,39 @@ class PassthroughStream:
         return self._translator.decode_error(status, {}, orjson.dumps(obj))
 
 
-_EVENT_END = re.compile(rb"\n\r?\n")
+def _first(nexts: list[int]) -> int:
+    found = [at for at in nexts if at >= 0]
+    return min(found) if found else -1
 
 
-def _events(data: bytes) -> list[bytes]:
-    """``data`` cut after each blank line (LF or CRLF), terminators kept. Searching for the
-    terminator is far faster than splitting on a look-behind, which tries every byte --
-    and Gemini streams, whose every event carries usage, come through here whole."""
-    events: list[bytes] = []
-    start = 0
-    for match in _EVENT_END.finditer(data):
-        events.append(data[start : match.end()])
-        start = match.end()
-    if start < len(data):
-        events.append(data[start:])
-    return events
+def _next_marker(data: bytes, nexts: list[int], start: int) -> int:
+    """The first marker at or after ``start``, or -1. ``nexts`` caches where each marker
+    occurs next (-1: no more), so a marker is searched for again only once passed: the
+    buffer is scanned once per marker, not once per event."""
+    for i, at in enumerate(nexts):
+        if 0 <= at < start:
+            nexts[i] = data.find(_MARKERS[i], start)
+    return _first(nexts)
+
+
+def _event_start(data: bytes, floor: int, at: int, has_cr: bool = True) -> int:
+    """The start of the event holding ``data[at]``: just after the blank line before it."""
+    lf = data.rfind(b"\n\n", floor, at)
+    crlf = data.rfind(b"\n\r\n", floor, at) if has_cr else -1
+    if lf < 0 and crlf < 0:
+        return floor
+    return lf + 2 if lf > crlf else crlf + 3
+
+
+def _event_end(data: bytes, at: int, has_cr: bool = True) -> int:
+    """The end of the event holding ``data[at]``: just after the blank line that ends it."""
+    lf = data.find(b"\n\n", at)
+    crlf = data.find(b"\n\r\n", at) if has_cr else -1
+    if lf < 0 and crlf < 0:
+        return len(data)
+    if crlf < 0 or (lf >= 0 and lf < crlf):
+        return lf + 2
+    return crlf + 3
 
 
 def _data_of(event: bytes) -> Mapping[str, Any] | None:

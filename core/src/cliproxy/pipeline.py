@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
@@ -37,6 +37,7 @@ from cliproxy.routing import Candidate
 from cliproxy.selection import Selection, is_model_missing
 from cliproxy.tokens import REFRESH_FAILED
 from cliproxy.translate import EncodeContext, StreamDecoder
+from cliproxy.upstream import parse_json_body
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
@@ -67,6 +68,8 @@ class Outcome:
     decoder: StreamDecoder | None = None
     chunks: AsyncIterator[bytes] | None = None
     ended: bool = False  # the upstream stream is already exhausted
+    parsed: Any = None  # a whole response passed through: its JSON, parsed once
+    usage: Usage | None = None  # ... and the usage it reports
 
     @property
     def passthrough(self) -> bool:
@@ -231,7 +234,13 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
             await _read_head(gateway, outcome, result)
         else:
             assert result.body is not None
-            outcome.response = gateway.translators.upstream(result.wire).decode_response(result.body)
+            translator = gateway.translators.upstream(result.wire)
+            check = getattr(translator, "check_response", None) if outcome.passthrough else None
+            if check is not None:  # passed through: parse once, check, no IR
+                outcome.parsed = parse_json_body(result.body)
+                outcome.usage = check(outcome.parsed)
+            else:
+                outcome.response = translator.decode_response(result.body)
     except BaseException:
         await result.aclose()
         raise
@@ -246,6 +255,9 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
     chunks = result.chunks.__aiter__()
     head: list[StreamEvent] = []
     raw: list[bytes] = []
+    # Passed-through bytes are forwarded as they are, so only the head needs decoding:
+    # feed the decoder event by event and stop at the first content event.
+    feed = _feed_head if outcome.passthrough else _feed_all
     while True:
         try:
             chunk = await chunks.__anext__()
@@ -254,8 +266,7 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
             outcome.ended = True
             break
         raw.append(chunk)
-        head.extend(decoder.feed(chunk))
-        if any(not isinstance(e, StreamStart) for e in head):
+        if feed(decoder, chunk, head):
             break
     for event in head:
         if isinstance(event, StreamError):
@@ -263,9 +274,33 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
         if not isinstance(event, StreamStart):
             break
     outcome.head = head
-    outcome.head_bytes = b"".join(raw)
+    outcome.head_bytes = raw[0] if len(raw) == 1 else b"".join(raw)
     outcome.decoder = decoder
     outcome.chunks = chunks
+
+
+def _has_content(events: list[StreamEvent]) -> bool:
+    return any(not isinstance(e, StreamStart) for e in events)
+
+
+def _feed_all(decoder: StreamDecoder, chunk: bytes, head: list[StreamEvent]) -> bool:
+    """Decode the whole chunk; True once the head holds a content event."""
+    head.extend(decoder.feed(chunk))
+    return _has_content(head)
+
+
+def _feed_head(decoder: StreamDecoder, chunk: bytes, head: list[StreamEvent]) -> bool:
+    """Decode the chunk one SSE event at a time, stopping at the first content event (the
+    rest is never decoded: the decoder is not used again on the pass-through path)."""
+    start, size = 0, len(chunk)
+    while start < size:
+        end = chunk.find(b"\n\n", start)
+        stop = size if end < 0 else end + 2
+        head.extend(decoder.feed(chunk[start:stop] if start or stop < size else chunk))
+        if _has_content(head):
+            return True
+        start = stop
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -316,10 +351,15 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     client = outcome.call.client
     result = outcome.result
     if outcome.passthrough:
-        assert isinstance(result, UpstreamResponse) and result.body is not None and outcome.response is not None
+        assert isinstance(result, UpstreamResponse) and result.body is not None
         field = getattr(gateway.translators.upstream(result.wire), "model_field", "model")
-        body = rewrite_model(result.body, client.model, field)
-        usage = outcome.response.usage
+        if outcome.usage is not None:
+            body = _renamed(result.body, outcome.parsed, field, client.model)
+            usage = outcome.usage
+        else:
+            assert outcome.response is not None
+            body = rewrite_model(result.body, client.model, field)
+            usage = outcome.response.usage
     else:
         response = await _whole_response(outcome)
         response = attrs.evolve(response, model=client.model)
@@ -328,6 +368,14 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return usage, None
+
+
+def _renamed(body: bytes, obj: Any, field: str, model: str) -> bytes:
+    """``rewrite_model`` for a body already parsed into ``obj``."""
+    if field not in obj or obj[field] == model:
+        return body
+    obj[field] = model
+    return orjson.dumps(obj)
 
 
 async def _whole_response(outcome: Outcome) -> Response:

@@ -8,14 +8,16 @@ and are dropped, and bytes may be split anywhere between ``feed`` calls.
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
 __all__ = ["SSEEvent", "SSEParser", "frame"]
 
 
-@attrs.frozen
-class SSEEvent:
-    """One dispatched event: its ``event`` name (None when unnamed) and ``data`` bytes."""
+class SSEEvent(NamedTuple):
+    """One dispatched event: its ``event`` name (None when unnamed) and ``data`` bytes.
+
+    A named tuple rather than an attrs class: one is made per event on the hot path.
+    """
 
     event: str | None
     data: bytes
@@ -54,8 +56,20 @@ class SSEParser:
             lines = buffer.split(b"\n")
             self._buffer = lines.pop()
         out: list[SSEEvent] = []
-        for line in lines:
-            self._line(line, out)
+        data = self._data
+        for line in lines:  # the common lines (data, event, blank) inline; the rest in _line
+            if line.startswith(b"data: "):
+                data.append(line[6:])
+            elif line.startswith(b"event: "):
+                self._event = line[7:].decode("utf-8", "replace")
+            elif not line:
+                if data:
+                    out.append(SSEEvent(self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                    data = self._data = []
+                self._event = None
+            else:
+                self._line(line, out)
+                data = self._data
         return out
 
     def close(self) -> list[SSEEvent]:
@@ -69,10 +83,11 @@ class SSEParser:
 
     def _line(self, line: bytes, out: list[SSEEvent]) -> None:
         if not line:
-            if self._data:
-                out.append(SSEEvent(self._event, b"\n".join(self._data)))
+            data = self._data
+            if data:
+                out.append(SSEEvent(self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                self._data = []
             self._event = None
-            self._data = []
             return
         if line[0] == 58:  # ":" comment
             return

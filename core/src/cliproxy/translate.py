@@ -164,6 +164,10 @@ class UpstreamTranslator(Protocol):
     name: str
     # Optional: ``model_field`` names the response field holding the model name, rewritten
     # on the pass-through path (default ``"model"``; Gemini's is ``"modelVersion"``).
+    # Optional: ``check_response(obj) -> Usage``. A whole response that passes through
+    # untouched is parsed once and handed here instead of to ``decode_response``: raise
+    # the GatewayError ``decode_response`` would raise for a body reporting a failure,
+    # else return its usage. Without it the gateway decodes the response fully.
 
     def encode_request(self, request: Request, model: str) -> dict[str, Any]:
         """Encode the IR request as this wire's JSON body, asking for ``model``."""

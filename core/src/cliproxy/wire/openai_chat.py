@@ -634,10 +634,7 @@ def decode_response(body: bytes) -> Response:
         obj = c.loads(body)
     except ValueError:
         raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON") from None
-    if not isinstance(obj, dict):
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
-    if obj.get("error") and not obj.get("choices"):
-        raise _error_from_body(_error_status(obj["error"]), obj)
+    _raise_for_failure(obj)
     choices = obj.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
@@ -651,6 +648,23 @@ def decode_response(body: bytes) -> Response:
         usage=_usage(obj.get("usage")) or Usage(),
         created=obj.get("created") if isinstance(obj.get("created"), int) else None,
     )
+
+
+def _raise_for_failure(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
+    if obj.get("error") and not obj.get("choices"):
+        raise _error_from_body(_error_status(obj["error"]), obj)
+
+
+def check_response(obj: Any) -> Usage:
+    """``decode_response``'s failure checks on a parsed body that passes through as it is;
+    returns its usage."""
+    _raise_for_failure(obj)
+    choices = obj.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict) and choices[0].get("error"):
+        raise _error_from_body(_error_status(choices[0]["error"]), {"error": choices[0]["error"]})
+    return _usage(obj.get("usage")) or Usage()
 
 
 class ChatStreamDecoder:
@@ -733,7 +747,7 @@ class ChatStreamDecoder:
             self._end(out)
             return
         try:
-            chunk = c.loads(data)
+            chunk = orjson.loads(data)
         except ValueError:
             return  # not JSON: a proxy's keep-alive or noise
         if not isinstance(chunk, dict):
@@ -752,9 +766,11 @@ class ChatStreamDecoder:
                     created=chunk.get("created") if isinstance(chunk.get("created"), int) else None,
                 )
             )
-        usage = _usage(chunk.get("usage"))
-        if usage:
-            self._usage = self._usage.merge(usage)
+        raw_usage = chunk.get("usage")
+        if raw_usage:  # most chunks carry none, or null
+            usage = _usage(raw_usage)
+            if usage:
+                self._usage = self._usage.merge(usage)
         choices = chunk.get("choices")
         if not choices or not isinstance(choices, list):
             return
@@ -763,7 +779,14 @@ class ChatStreamDecoder:
             return
         delta = choice.get("delta") or {}
         if isinstance(delta, dict):
-            self._delta(delta, out)
+            content = delta.get("content")
+            if len(delta) == 1 and isinstance(content, str):  # the common chunk: text only
+                if content:
+                    opened = self._open
+                    index = opened[1] if opened is not None and opened[0] == "text" else self._open_block("text", out)
+                    out.append(TextDelta(index, content))
+            else:
+                self._delta(delta, out)
         # OpenRouter reports a failure after the first token as a chunk with a top-level
         # (or per-choice) ``error`` and ``finish_reason: "error"``.
         err = choice.get("error") or chunk.get("error")
@@ -1033,6 +1056,9 @@ class OpenAIChat:
 
     def decode_response(self, body: bytes) -> Response:
         return decode_response(body)
+
+    def check_response(self, obj: Any) -> Usage:
+        return check_response(obj)
 
     def stream_decoder(self) -> ChatStreamDecoder:
         return ChatStreamDecoder()

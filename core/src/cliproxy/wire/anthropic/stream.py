@@ -113,7 +113,7 @@ class MessageStreamDecoder:
 
     def _event(self, name: str | None, data: bytes, out: list[StreamEvent]) -> None:
         try:
-            obj = c.loads(data)
+            obj = orjson.loads(data)
         except ValueError:
             return  # not JSON: keep-alive noise
         if not isinstance(obj, dict):
@@ -233,7 +233,8 @@ class MessageStreamDecoder:
         if kind == "text_delta":
             text = delta.get("text")
             if isinstance(text, str) and text:
-                self._open(block, out)
+                if not block.opened:
+                    self._open(block, out)
                 out.append(TextDelta(block.index, text))
         elif kind == "input_json_delta":
             fragment = delta.get("partial_json")
