@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from cliproxy.passthrough import PassthroughStream, rewrite_model
 from cliproxy.testing.strategies import split_points
-from cliproxy.wire.openai_chat import OpenAIChat, _usage_only_chunk
+from cliproxy.wire.openai_chat import OpenAIChat, usage_only_chunk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,7 @@ def test_model_renamed_usage_collected_content_untouched():
 
 
 def test_usage_chunk_dropped_when_the_client_did_not_ask():
-    out, usage = run([STREAM], drop=_usage_only_chunk)
+    out, usage = run([STREAM], drop=usage_only_chunk)
     assert b'"usage"' not in out and usage.output_tokens == 4
     assert out.endswith(b"data: [DONE]\n\n")
 

@@ -1,0 +1,338 @@
+"""openai-chat requests: decoding what clients send, encoding what upstreams get."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cliproxy.errors import GatewayError
+from cliproxy.ir import (
+    Message,
+    Part,
+    ProviderTool,
+    Reasoning,
+    ReasoningPart,
+    Request,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
+from cliproxy.wire import common as c
+from cliproxy.wire.openai_chat.common import (
+    EFFORTS,
+    WIRE,
+    content_parts,
+    decode_tool_call,
+    encode_content,
+    encode_tool_call,
+)
+from cliproxy.wire.reasoning_details import metadata_from_details
+
+_MODELLED = frozenset(
+    {
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "reasoning_effort",
+        "reasoning",
+        "response_format",
+        "stream",
+        "user",
+        "metadata",
+        "functions",
+        "function_call",
+    }
+)
+
+
+def _assistant_parts(msg: Mapping[str, Any], at: str) -> list[Part]:
+    parts: list[Part] = []
+    details = msg.get("reasoning_details")
+    if isinstance(details, list) and details:
+        text, meta = metadata_from_details(details)
+        parts.append(ReasoningPart(text, meta))
+    else:
+        for field in ("reasoning_content", "reasoning"):
+            value = msg.get(field)
+            if isinstance(value, str) and value:
+                parts.append(ReasoningPart(value, {WIRE: {"field": field}}))
+                break
+    parts.extend(content_parts(msg.get("content"), at + ".content", allow_files=False))
+    for i, call in enumerate(c.get_list(msg, "tool_calls", at + ".")):
+        parts.append(decode_tool_call(call, f"{at}.tool_calls[{i}]"))
+    legacy = msg.get("function_call")
+    if isinstance(legacy, dict):
+        parts.append(decode_tool_call({"id": c.new_id("call_"), "function": legacy}, at + ".function_call"))
+    return parts
+
+
+def _messages(raw: list[Any]) -> list[Message]:
+    messages: list[Message] = []
+    names: dict[str, str] = {}
+    for i, msg in enumerate(raw):
+        at = f"messages[{i}]"
+        msg = c.expect_map(msg, at)
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            messages.append(Message("system", content_parts(msg.get("content"), at + ".content", allow_files=False)))
+        elif role == "user":
+            messages.append(Message("user", content_parts(msg.get("content"), at + ".content")))
+        elif role == "assistant":
+            parts = _assistant_parts(msg, at)
+            for part in parts:
+                if isinstance(part, ToolCallPart):
+                    names[part.id] = part.name
+            messages.append(Message("assistant", parts))
+        elif role in ("tool", "function"):
+            call_id = c.get_str(msg, "tool_call_id", at + ".") or c.get_str(msg, "name", at + ".") or ""
+            if not call_id:
+                raise GatewayError.invalid(f"'{at}.tool_call_id' is required for tool messages", param=f"{at}.tool_call_id")
+            content = content_parts(msg.get("content"), at + ".content")
+            result = ToolResultPart(call_id, content, name=names.get(call_id) or msg.get("name"))
+            if messages and messages[-1].role == "tool":
+                messages[-1] = Message("tool", [*messages[-1].parts, result])
+            else:
+                messages.append(Message("tool", [result]))
+        else:
+            raise GatewayError.invalid(
+                f"'{at}.role' must be one of system, developer, user, assistant, tool; got {role!r}",
+                param=f"{at}.role",
+            )
+    return messages
+
+
+def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
+    tools: list[Tool | ProviderTool] = []
+    for i, item in enumerate(raw):
+        at = f"tools[{i}]"
+        item = c.expect_map(item, at)
+        if item.get("type", "function") != "function":
+            tools.append(ProviderTool(WIRE, item))
+            continue
+        fn = c.expect_map(item.get("function"), at + ".function")
+        params = fn.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise GatewayError.invalid(f"'{at}.function.parameters' must be a JSON Schema object", param=f"{at}.function.parameters")
+        tools.append(
+            Tool(
+                name=c.get_str(fn, "name", at + ".function.", required=True) or "",
+                description=c.get_str(fn, "description", at + ".function."),
+                parameters=params or {"type": "object", "properties": {}},
+                strict=c.get_bool(fn, "strict", at + ".function."),
+            )
+        )
+    return tools
+
+
+def _tool_choice(raw: Any) -> ToolChoice | None:
+    if raw is None:
+        return None
+    if raw in ("auto", "none", "required"):
+        return ToolChoice(raw)
+    if isinstance(raw, dict):
+        if raw.get("type") == "function":
+            name = (raw.get("function") or {}).get("name")
+            if isinstance(name, str) and name:
+                return ToolChoice("tool", name)
+        if raw.get("type") == "allowed_tools":
+            mode = (raw.get("allowed_tools") or {}).get("mode")
+            return ToolChoice("required" if mode == "required" else "auto")
+    raise GatewayError.invalid(
+        "'tool_choice' must be 'auto', 'none', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}",
+        param="tool_choice",
+    )
+
+
+def _response_format(raw: Any) -> ResponseFormat | None:
+    if raw is None:
+        return None
+    raw = c.expect_map(raw, "response_format")
+    kind = raw.get("type")
+    if kind == "json_schema":
+        spec = c.expect_map(raw.get("json_schema") or {}, "response_format.json_schema")
+        return ResponseFormat(
+            "json_schema",
+            schema=spec.get("schema"),
+            name=spec.get("name"),
+            strict=spec.get("strict"),
+            description=spec.get("description"),
+        )
+    if kind in ("json_object", "text"):
+        return ResponseFormat(kind)
+    raise GatewayError.invalid(f"'response_format.type' {kind!r} must be text, json_object or json_schema", param="response_format.type")
+
+
+def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
+    effort = c.get_str(body, "reasoning_effort", "")
+    block = body.get("reasoning")
+    if isinstance(block, dict):
+        budget = block.get("max_tokens")
+        level = block.get("effort") if isinstance(block.get("effort"), str) else effort
+        if block.get("enabled") is False or (block.get("exclude") is True and level is None and budget is None):
+            return Reasoning(effort="none") if block.get("enabled") is False else None
+        return Reasoning(
+            effort=level,
+            budget_tokens=budget if isinstance(budget, int) else None,
+            include_thoughts=None if block.get("exclude") is None else not block.get("exclude"),
+        )
+    if effort:
+        return Reasoning(effort=effort)
+    return None
+
+
+def _stop(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return tuple(raw)
+    raise GatewayError.invalid("'stop' must be a string or an array of strings", param="stop")
+
+
+def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    messages = _messages(c.get_list(body, "messages", "", required=True))
+    tools = _tools(c.get_list(body, "tools", ""))
+    if not tools and isinstance(body.get("functions"), list):
+        tools = _tools([{"type": "function", "function": f} for f in body["functions"]])
+    metadata: dict[str, Any] = {}
+    if isinstance(body.get("metadata"), dict):
+        metadata.update(body["metadata"])
+    if isinstance(body.get("user"), str):
+        metadata["user"] = body["user"]
+    max_tokens = c.get_int(body, "max_completion_tokens") or c.get_int(body, "max_tokens")
+    extras = {k: v for k, v in body.items() if k not in _MODELLED}
+    return Request(
+        model=model or c.get_str(body, "model", "", required=True) or "",
+        messages=messages,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice")),
+        parallel_tool_calls=c.get_bool(body, "parallel_tool_calls"),
+        max_tokens=max_tokens,
+        temperature=c.get_number(body, "temperature"),
+        top_p=c.get_number(body, "top_p"),
+        top_k=c.get_int(body, "top_k"),
+        stop=_stop(body.get("stop")),
+        seed=c.get_int(body, "seed"),
+        frequency_penalty=c.get_number(body, "frequency_penalty"),
+        presence_penalty=c.get_number(body, "presence_penalty"),
+        reasoning=_reasoning(body),
+        response_format=_response_format(body.get("response_format")),
+        stream=bool(c.get_bool(body, "stream")) if stream is None else stream,
+        metadata=metadata or None,
+        extras={WIRE: extras} if extras else {},
+    )
+
+
+def _encode_assistant(msg: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": "assistant"}
+    texts = [p for p in msg.parts if isinstance(p, TextPart)]
+    out["content"] = "".join(p.text for p in texts) if texts else None
+    calls = [encode_tool_call(p) for p in msg.parts if isinstance(p, ToolCallPart)]
+    if calls:
+        out["tool_calls"] = calls
+    for part in msg.parts:
+        if not isinstance(part, ReasoningPart):
+            continue
+        own = (part.provider_metadata or {}).get(WIRE) or {}
+        if own.get("reasoning_details"):
+            out.setdefault("reasoning_details", []).extend(own["reasoning_details"])
+        elif own.get("field"):
+            out[own["field"]] = out.get(own["field"], "") + part.text
+    return out
+
+
+def _encode_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if msg.role == "system":
+            out.append({"role": "system", "content": msg.text})
+        elif msg.role == "user":
+            out.append({"role": "user", "content": encode_content(msg.parts)})
+        elif msg.role == "assistant":
+            out.append(_encode_assistant(msg))
+        elif msg.role == "tool":
+            for part in msg.parts:
+                if isinstance(part, ToolResultPart):
+                    content = encode_content(part.content)
+                    out.append({"role": "tool", "tool_call_id": part.call_id, "content": content})
+    return out
+
+
+def _encode_tool(tool: Tool) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        fn["description"] = tool.description
+    if tool.strict is not None:
+        fn["strict"] = tool.strict
+    return {"type": "function", "function": fn}
+
+
+def _encode_tool_choice(choice: ToolChoice) -> Any:
+    if choice.type == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.type
+
+
+def encode_request(request: Request, model: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": _encode_messages(request.messages)}
+    tools = [
+        _encode_tool(t) if isinstance(t, Tool) else dict(t.spec)
+        for t in request.tools
+        if isinstance(t, Tool) or t.wire == WIRE
+    ]
+    if tools:
+        body["tools"] = tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = _encode_tool_choice(request.tool_choice)
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    elif request.tool_choice is not None and request.tool_choice.type == "none":
+        pass  # no tools, nothing to forbid
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    for key, value in (
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+        ("seed", request.seed),
+        ("frequency_penalty", request.frequency_penalty),
+        ("presence_penalty", request.presence_penalty),
+    ):
+        if value is not None:
+            body[key] = value
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.reasoning is not None:
+        level = request.reasoning.level()
+        body["reasoning_effort"] = level if level in EFFORTS else "xhigh"
+    fmt = request.response_format
+    if fmt is not None:
+        if fmt.type == "json_schema":
+            spec: dict[str, Any] = {"name": fmt.name or "response", "schema": dict(fmt.schema or {})}
+            if fmt.strict is not None:
+                spec["strict"] = fmt.strict
+            if fmt.description:
+                spec["description"] = fmt.description
+            body["response_format"] = {"type": "json_schema", "json_schema": spec}
+        else:
+            body["response_format"] = {"type": fmt.type}
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    for key, value in request.extras_for(WIRE).items():
+        body.setdefault(key, value)
+    return body
