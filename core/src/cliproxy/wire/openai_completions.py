@@ -44,6 +44,7 @@ from cliproxy.sse import frame
 from cliproxy.translate import Door, EncodeContext
 from cliproxy.wire import common as c
 from cliproxy.wire.openai_chat import encode_error
+from cliproxy.wire.openai_chat.common import decode_stop
 
 __all__ = ["OpenAICompletions"]
 
@@ -118,16 +119,6 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
             )
 
 
-def _stop(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        return tuple(raw)
-    raise GatewayError.invalid("'stop' must be a string or an array of strings", param="stop")
-
-
 def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
     prompt = _prompt(body.get("prompt"))
     _refuse_unsupported(body)
@@ -144,7 +135,7 @@ def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream:
         max_tokens=c.get_int(body, "max_tokens"),
         temperature=c.get_number(body, "temperature"),
         top_p=c.get_number(body, "top_p"),
-        stop=_stop(body.get("stop")),
+        stop=decode_stop(body.get("stop")),
         seed=c.get_int(body, "seed"),
         frequency_penalty=c.get_number(body, "frequency_penalty"),
         presence_penalty=c.get_number(body, "presence_penalty"),

@@ -273,3 +273,14 @@ def encode_error(error: GatewayError) -> bytes:
         "code": error.code or (str(error.kind) if error.kind in (ErrorKind.RATE_LIMITED,) else None),
     }
     return orjson.dumps({"error": body})
+
+
+def decode_stop(raw: Any) -> tuple[str, ...]:
+    """OpenAI's ``stop``: a string or an array of strings."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return tuple(raw)
+    raise GatewayError.invalid("'stop' must be a string or an array of strings", param="stop")

@@ -25,6 +25,7 @@ from cliproxy.wire.openai_chat.common import (
     EFFORTS,
     WIRE,
     content_parts,
+    decode_stop,
     decode_tool_call,
     encode_content,
     encode_tool_call,
@@ -194,16 +195,6 @@ def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
     return None
 
 
-def _stop(raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        return tuple(raw)
-    raise GatewayError.invalid("'stop' must be a string or an array of strings", param="stop")
-
-
 def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
     messages = _messages(c.get_list(body, "messages", "", required=True))
     tools = _tools(c.get_list(body, "tools", ""))
@@ -226,7 +217,7 @@ def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream:
         temperature=c.get_number(body, "temperature"),
         top_p=c.get_number(body, "top_p"),
         top_k=c.get_int(body, "top_k"),
-        stop=_stop(body.get("stop")),
+        stop=decode_stop(body.get("stop")),
         seed=c.get_int(body, "seed"),
         frequency_penalty=c.get_number(body, "frequency_penalty"),
         presence_penalty=c.get_number(body, "presence_penalty"),
