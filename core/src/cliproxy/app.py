@@ -26,7 +26,7 @@ from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
-from cliproxy.management import ResetEndpoint, StatusEndpoint
+from cliproxy.management import ModelsRefreshEndpoint, ResetEndpoint, StatusEndpoint
 from cliproxy.plugins import Plugins
 from cliproxy.state import StateStore
 from cliproxy.wire.openai_chat import encode_error as openai_error
@@ -120,6 +120,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/v1/models", ModelsEndpoint(gateway), methods=["GET"]),
         Route("/v0/status", StatusEndpoint(gateway), methods=["GET"]),
         Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
+        Route("/v0/models/refresh", ModelsRefreshEndpoint(gateway), methods=["POST"]),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():

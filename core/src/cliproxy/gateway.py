@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,25 +236,27 @@ class Gateway:
         )
 
     async def discover_models(self) -> None:
-        """Ask providers for their model lists; rebuild routes if any changed. Never raises."""
+        """Ask providers for their model lists, all credentials at once; rebuild the routes
+        if any list changed. Never raises."""
+        pending = [cred for cred in self.credentials if not cred.models]  # else the config says
+        found = await asyncio.gather(*(self._discover(cred) for cred in pending))
         changed = False
-        for cred in self.credentials:
-            if cred.models:
-                continue  # the config says which models it serves
-            provider = self.providers[cred.provider]
-            try:
-                found = await provider.discover_models(cred, self)
-            except Exception as exc:
-                log.warning("could not list %s models for %s: %s", cred.provider, cred.label, exc)
+        for cred, names in zip(pending, found, strict=True):
+            if names is None:
                 continue
-            if found is None:
-                continue
-            entries = tuple(ModelEntry(name) for name in found)
+            entries = tuple(ModelEntry(name) for name in names)
             if entries != cred.discovered:
                 cred.discovered = entries
                 changed = True
         if changed:
             self.refresh_routes()
+
+    async def _discover(self, cred: Credential) -> Sequence[str] | None:
+        try:
+            return await self.providers[cred.provider].discover_models(cred, self)
+        except Exception as exc:
+            log.warning("could not list %s models for %s: %s", cred.provider, cred.label, exc)
+            return None
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -25,7 +25,7 @@ from cliproxy.wire.openai_chat import encode_error
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["ResetEndpoint", "StatusEndpoint", "check_management_access"]
+__all__ = ["ModelsRefreshEndpoint", "ResetEndpoint", "StatusEndpoint", "check_management_access"]
 
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
 
@@ -115,6 +115,24 @@ class ResetEndpoint:
             await _send_error(send, error)
             return
         await _send_json(send, result)
+
+
+class ModelsRefreshEndpoint:
+    """``POST /v0/models/refresh``: ask every credential that lists no models which models
+    its upstream serves now (as at start-up), and rebuild the routes; answers the model
+    ids clients may request afterwards."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            check_management_access(scope, header_map(scope), self.gateway.config.remote_management.secret_key)
+        except GatewayError as error:
+            await _send_error(send, error)
+            return
+        await self.gateway.discover_models()
+        await _send_json(send, {"models": [m.id for m in self.gateway.router.models()]})
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

@@ -181,3 +181,17 @@ def test_settings_timeout_bounds_the_wait_for_the_first_byte(upstream):
     with serve_app(app) as url, pytest.raises(openai.APIStatusError) as caught:
         client(url).chat.completions.create(model="s/m", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 504
+
+
+def test_model_lists_refresh_on_request(upstream, live):
+    upstream.add("GET", "/v1/models", [Reply.json({"data": [{"id": "old-model"}]}), Reply.json({"data": [{"id": "new-model"}]})])
+    with live(models=None, prefix="loc") as url:
+        c = client(url)
+        for _ in range(100):
+            if "old-model" in {m.id for m in c.models.list()}:
+                break
+        import httpx
+
+        refreshed = httpx.post(url + "/v0/models/refresh", timeout=10).json()
+        assert "new-model" in refreshed["models"] and "old-model" not in refreshed["models"]
+        assert "loc/new-model" in {m.id for m in c.models.list()}
