@@ -102,6 +102,7 @@ class RedisStore:
     ) -> None:
         self.url = url
         self.prefix = key_prefix
+        self.timeout = timeout
         self.retry_interval = retry_interval
         self._local = MemoryStore(clock)
         self._redis = aioredis.Redis.from_url(
@@ -404,6 +405,8 @@ class RedisStore:
             "shared": True,
             "url": safe_url(self.url),
             "key_prefix": self.prefix,
+            "timeout": self.timeout,
+            "retry_interval": self.retry_interval,
             "healthy": not self.degraded,
         }
         if self._down_since is not None:
