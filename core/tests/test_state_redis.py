@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from cliproxy.ir import Usage
-from cliproxy.state import Cooldown
+from cliproxy.state import Cooldown, MemoryStore
 from cliproxy.state.redis import RedisStore, safe_url
 from cliproxy.testing import FakeClock
 from redis.asyncio.connection import Connection
@@ -224,6 +224,26 @@ async def test_outage_degrades_to_local_state_and_recovers(
     finally:
         await store.close()
         await twin.close()
+
+
+async def test_local_hand_over_forgets_only_what_was_handed_over(clock):
+    local = MemoryStore(clock)
+    old = Cooldown(until=clock() + 60, reason="r", status=429)
+    await local.set_cooldown("c", "m", old)
+    await local.set_cooldown("c", None, old)
+    await local.add_usage("c", "m", Usage(input_tokens=3), failed=True, error="first")
+    records, counted = local.records(), await local.usage()
+    newer = Cooldown(until=clock() + 90, reason="r", status=429, level=1)
+    await local.set_cooldown("c", "m", newer)  # recorded while the copy was under way
+    clock.advance(1)
+    await local.add_usage("c", "m", Usage(input_tokens=2), failed=False, error="second")
+    local.forget_records(records)
+    local.subtract_usage(counted)
+    assert local.records() == {("c", "m"): newer}
+    left = (await local.usage())["c"]["m"]
+    assert (left.requests, left.failures, left.input_tokens, left.last_error) == (1, 0, 2, "second")
+    local.subtract_usage(await local.usage())
+    assert await local.usage() == {}
 
 
 def test_safe_url_hides_the_password():
