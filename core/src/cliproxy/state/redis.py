@@ -197,7 +197,7 @@ class RedisStore:
             self._down_since = time.time()
             log.warning(
                 "state store: redis at %s is unavailable (%s: %s); this instance uses local state "
-                "(cooldowns and cursors are not shared) and checks redis again every %.0fs",
+                "(cooldowns and cursors are not shared) and checks redis again every %gs",
                 safe_url(self.url),
                 type(exc).__name__,
                 exc,
@@ -247,7 +247,7 @@ class RedisStore:
         message = (
             "state store: redis at %s answers again, but writing back the state recorded "
             "locally during the outage failed (%s: %s); this instance stays on local state "
-            "and tries again in %.0fs"
+            "and tries again in %gs"
         )
         args = (safe_url(self.url), type(exc).__name__, exc, self.retry_interval)
         if self._hand_over_failed:
