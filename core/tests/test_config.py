@@ -171,3 +171,53 @@ def test_common_fields_build_credentials():
     cred = fields.credential(id="x:1", provider="p", label="l", settings="s", weight=3)
     assert (cred.prefix, cred.priority, cred.weight, cred.proxy_url, cred.settings) == ("team", 2, 3, "direct", "s")
     assert cred.models[0].id == "down" and not cred.any_model
+
+
+def test_state_timeouts_parse_and_default(tmp_path):
+    assert (load_config({}).state.timeout, load_config({}).state.retry_interval) == (0.5, 5.0)
+    path = write(
+        tmp_path,
+        """
+        state:
+          backend: redis
+          url: redis://127.0.0.1:6379/0
+          timeout: 0.25
+          retry-interval: 2
+        """,
+    )
+    state = load_config(path).state
+    assert (state.timeout, state.retry_interval) == (0.25, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("timeout: 0", "'state.timeout' must be a positive number of seconds, not 0"),
+        ("timeout: -1", "'state.timeout' must be a positive number of seconds, not -1"),
+        ("timeout: .nan", "'state.timeout' must be a positive number of seconds, not nan"),
+        ("timeout: soon", "'state.timeout' must be a number, not 'soon'"),
+        ("retry-interval: [5]", "'state.retry-interval' must be a number, not a list"),
+        ("retry-interval: 0", "'state.retry-interval' must be a positive number of seconds"),
+    ],
+)
+def test_bad_state_timeouts_are_config_errors_naming_the_key(tmp_path, line, message):
+    path = write(tmp_path, f"state:\n  backend: memory\n  {line}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert message in error.message
+    assert error.key == "state." + line.split(":")[0] and error.line == 3
+    assert error.hint and "seconds" in error.hint
+
+
+async def test_state_timeouts_reach_the_redis_store_and_its_description():
+    from cliproxy.state import create_store
+
+    state = {"backend": "redis", "url": "redis://127.0.0.1:6379/0"}
+    config = load_config({"state": {**state, "timeout": 0.25, "retry-interval": 2}})
+    store = create_store(config.state)
+    try:
+        info = store.describe()
+        assert (info["timeout"], info["retry_interval"]) == (0.25, 2.0)
+    finally:
+        await store.close()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
 from cliproxy.ir import Usage
-from cliproxy.state import Cooldown
+from cliproxy.state import Cooldown, MemoryStore
 from cliproxy.state.redis import RedisStore, safe_url
 from cliproxy.testing import FakeClock
 from redis.asyncio.connection import Connection
@@ -224,6 +224,139 @@ async def test_outage_degrades_to_local_state_and_recovers(
     finally:
         await store.close()
         await twin.close()
+
+
+async def _probe_until(store: RedisStore, done: Callable[[], bool]) -> None:
+    """Keep calling a degraded store (each call may start a background probe) until ``done``."""
+    async with asyncio.timeout(10):
+        while not done():
+            await store.get_cooldowns("probe", "m")
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def cut_store(switch, redis_prefix, clock) -> AsyncIterator[RedisStore]:
+    """A store that reaches Redis through ``switch``, probing again on every call while down."""
+    store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=0.0)
+    yield store
+    await store.close()
+
+
+async def test_recovery_writes_back_cooldowns_and_usage_recorded_during_the_outage(
+    switch, cut_store, twin, clock, caplog
+):
+    store = cut_store
+    await store.add_usage("c", "m", Usage(input_tokens=5), failed=False)  # before: in Redis
+    await switch.down()
+    await store.add_usage("c", "m", Usage(input_tokens=2, output_tokens=7), failed=False)
+    await store.add_usage("c", "m", None, failed=True, error="invalid x-api-key (401)")
+    await store.add_usage("d", "m", None, failed=False)
+    assert store.degraded
+    clock.advance(1)
+    whole = Cooldown(until=clock() + 600, reason="invalid x-api-key (401)", status=401)
+    rest = Cooldown(until=clock() + 60, reason="rate limited (429)", status=429, level=2)
+    await store.set_cooldown("c", None, whole)
+    await store.set_cooldown("c", "m", rest)
+    assert await twin.get_cooldowns("c", "m") == (None, None)  # not shared while down
+
+    await switch.up()
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+        await _probe_until(store, lambda: not store.degraded)
+
+    assert await twin.get_cooldowns("c", "m") == (whole, rest)
+    totals = (await twin.usage())["c"]["m"]
+    assert (totals.requests, totals.failures, totals.input_tokens, totals.output_tokens) == (
+        3,
+        1,
+        7,
+        7,
+    )
+    assert (totals.last_error, totals.last_error_at) == ("invalid x-api-key (401)", clock() - 1)
+    assert (await twin.usage())["d"]["m"].requests == 1
+    assert (await store.usage())["c"]["m"].requests == 3
+    recoveries = [r.getMessage() for r in caplog.records if "reachable again" in r.getMessage()]
+    assert len(recoveries) == 1
+    assert "wrote back 2 cooldowns and 2 usage entries" in recoveries[0]
+
+    await switch.down()  # the local copy was cleared: another outage does not add it again
+    await store.get_cooldowns("c", "m")
+    assert store.degraded
+    await switch.up()
+    await _probe_until(store, lambda: not store.degraded)
+    assert (await twin.usage())["c"]["m"].requests == 3
+
+
+async def test_recovery_keeps_a_longer_cooldown_already_in_redis(
+    switch, cut_store, twin, clock, caplog
+):
+    store = cut_store
+    await switch.down()
+    await store.get_cooldowns("c", "m")  # finds Redis down
+    longer = Cooldown(until=clock() + 600, reason="rate limited elsewhere (429)", status=429)
+    shorter = Cooldown(until=clock() + 10, reason="rate limited elsewhere (429)", status=429)
+    await twin.set_cooldown("c", "long", longer)  # other instances still reach Redis
+    await twin.set_cooldown("c", "short", shorter)
+    local = Cooldown(until=clock() + 60, reason="rate limited here (429)", status=429, level=1)
+    for model in ("long", "short", "new"):
+        await store.set_cooldown("c", model, local)
+
+    await switch.up()
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+        await _probe_until(store, lambda: not store.degraded)
+    assert (await twin.cooldowns())["c"] == {"long": longer, "short": local, "new": local}
+    assert "wrote back 2 cooldowns and 0 usage entries" in caplog.text
+
+
+async def test_a_failed_write_back_keeps_the_store_degraded_until_it_succeeds(
+    switch, cut_store, twin, redis_url, redis_prefix, clock, caplog
+):
+    store = cut_store
+    await switch.down()
+    rest = Cooldown(until=clock() + 60, reason="rate limited (429)", status=429)
+    await store.set_cooldown("c", "m", rest)
+    await store.add_usage("c", "m", Usage(input_tokens=4), failed=False)
+    await store.add_usage("bad", "m", None, failed=False)
+    client = aioredis.Redis.from_url(redis_url)
+    try:  # Redis answers pings but refuses the usage write (a key of the wrong type)
+        await client.set(redis_prefix + "usage:bad", b"not a hash")
+        await switch.up()
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            await _probe_until(store, lambda: "writing back" in caplog.text)
+            assert store.degraded and store.describe()["healthy"] is False
+            assert await store.get_cooldowns("c", "m") == (None, rest)  # still local, still there
+            assert await client.exists(redis_prefix + "usage:c") == 0  # all or nothing
+            await client.delete(redis_prefix + "usage:bad")
+            await _probe_until(store, lambda: not store.degraded)
+    finally:
+        await client.aclose()
+    assert await twin.get_cooldowns("c", "m") == (None, rest)
+    usage = await twin.usage()
+    assert (usage["c"]["m"].requests, usage["c"]["m"].input_tokens, usage["bad"]["m"].requests) == (
+        1,
+        4,
+        1,
+    )
+    assert len([r for r in caplog.records if "writing back" in r.getMessage()]) == 1
+
+
+async def test_local_hand_over_forgets_only_what_was_handed_over(clock):
+    local = MemoryStore(clock)
+    old = Cooldown(until=clock() + 60, reason="r", status=429)
+    await local.set_cooldown("c", "m", old)
+    await local.set_cooldown("c", None, old)
+    await local.add_usage("c", "m", Usage(input_tokens=3), failed=True, error="first")
+    records, counted = local.records(), await local.usage()
+    newer = Cooldown(until=clock() + 90, reason="r", status=429, level=1)
+    await local.set_cooldown("c", "m", newer)  # recorded while the copy was under way
+    clock.advance(1)
+    await local.add_usage("c", "m", Usage(input_tokens=2), failed=False, error="second")
+    local.forget_records(records)
+    local.subtract_usage(counted)
+    assert local.records() == {("c", "m"): newer}
+    left = (await local.usage())["c"]["m"]
+    assert (left.requests, left.failures, left.input_tokens, left.last_error) == (1, 0, 2, "second")
+    local.subtract_usage(await local.usage())
+    assert await local.usage() == {}
 
 
 def test_safe_url_hides_the_password():

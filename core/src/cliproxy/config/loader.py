@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,35 @@ def _state(node: ConfigNode | None) -> StateConfig:
     backend = node.str("backend", "memory", choices=("memory", "redis"))
     url = node.str("url")
     prefix = node.str("key-prefix", "cliproxy:")
+    timeout = _seconds(node, "timeout", 0.5, hint="seconds per Redis call, e.g. 'timeout: 0.5'")
+    retry = _seconds(
+        node,
+        "retry-interval",
+        5.0,
+        hint="seconds between checks while Redis is down, e.g. 'retry-interval: 5'",
+    )
     node.done()
     if backend == "redis" and not url:
         raise node.error(None, "state backend 'redis' needs a url", hint="add 'url: redis://127.0.0.1:6379/0'")
-    return StateConfig(backend=backend, url=url, key_prefix=prefix)
+    return StateConfig(
+        backend=backend, url=url, key_prefix=prefix, timeout=timeout, retry_interval=retry
+    )
+
+
+def _seconds(node: ConfigNode, key: str, default: float, *, hint: str) -> float:
+    """A positive, finite number of seconds; errors name ``key`` and carry ``hint``."""
+    try:
+        value: float = node.float(key, default)
+    except ConfigError as exc:
+        exc.hint = exc.hint or hint
+        raise
+    if not 0 < value < math.inf:  # also rejects nan
+        raise node.error(
+            key,
+            f"'{node.qualified(key)}' must be a positive number of seconds, not {value:g}",
+            hint=hint,
+        )
+    return value
 
 
 def _quota(node: ConfigNode | None) -> QuotaExceeded:

@@ -33,11 +33,17 @@ class RoutingConfig:
 
 @attrs.frozen
 class StateConfig:
-    """``state:`` -- where cooldowns, cursors and usage live (shared across instances)."""
+    """``state:`` -- where cooldowns, cursors and usage live (shared across instances).
+
+    ``timeout`` is the seconds to wait for Redis on each call before treating it as down;
+    ``retry_interval`` the seconds between checks whether it is back, while it is down.
+    """
 
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = None
     key_prefix: str = "cliproxy:"
+    timeout: float = 0.5
+    retry_interval: float = 5.0
 
 
 @attrs.frozen

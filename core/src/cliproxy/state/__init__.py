@@ -40,5 +40,10 @@ def create_store(config: StateConfig, *, file: str = "<config>") -> StateStore:
                 key="state",
                 hint="pip install 'cliproxy[redis]'",
             ) from None
-        return RedisStore(config.url or "redis://127.0.0.1:6379/0", key_prefix=config.key_prefix)
+        return RedisStore(
+            config.url or "redis://127.0.0.1:6379/0",
+            key_prefix=config.key_prefix,
+            timeout=config.timeout,
+            retry_interval=config.retry_interval,
+        )
     return MemoryStore()

@@ -101,6 +101,26 @@ class MemoryStore:
                 running[cred] = models
         return running
 
+    def records(self) -> dict[tuple[str, str], Cooldown]:
+        """Every cooldown record still kept (ended rests too, within their linger time):
+        ``{(credential_id, model or "*"): cooldown}``."""
+        cutoff = self.clock() - LINGER
+        return {
+            (cred, model): cooldown
+            for cred, entry in self._cooldowns.items()
+            for model, cooldown in entry.items()
+            if cooldown.until > cutoff
+        }
+
+    def forget_records(self, records: Mapping[tuple[str, str], Cooldown]) -> None:
+        """Drop ``records`` (handed over elsewhere); one replaced since then stays."""
+        for (cred, model), cooldown in records.items():
+            entry = self._cooldowns.get(cred)
+            if entry is not None and entry.get(model) == cooldown:
+                del entry[model]
+                if not entry:
+                    del self._cooldowns[cred]
+
     # -- cursors, usage --------------------------------------------------------------------
 
     async def next_cursor(self, key: str) -> int:
@@ -128,6 +148,25 @@ class MemoryStore:
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
         return {cred: dict(models) for cred, models in self._usage.items()}
+
+    def subtract_usage(self, handed: Mapping[str, Mapping[str, UsageTotals]]) -> None:
+        """Take ``handed`` (a snapshot of :meth:`usage`, counted elsewhere now) off the
+        counters; what was added since the snapshot stays."""
+        for cred, models in handed.items():
+            per_model = self._usage.get(cred)
+            if per_model is None:
+                continue
+            for model, taken in models.items():
+                current = per_model.get(model)
+                if current is None:
+                    continue
+                left = _minus(current, taken)
+                if left == UsageTotals():
+                    del per_model[model]
+                else:
+                    per_model[model] = left
+            if not per_model:
+                del self._usage[cred]
 
     # -- values, locks ---------------------------------------------------------------------
 
@@ -160,3 +199,23 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+
+_COUNTERS = (
+    "requests",
+    "failures",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+)
+
+
+def _minus(current: UsageTotals, taken: UsageTotals) -> UsageTotals:
+    """``current`` less ``taken``'s counters; its last error stays only if newer."""
+    changes: dict[str, Any] = {
+        name: getattr(current, name) - getattr(taken, name) for name in _COUNTERS
+    }
+    if (current.last_error, current.last_error_at) == (taken.last_error, taken.last_error_at):
+        changes["last_error"] = changes["last_error_at"] = None
+    return attrs.evolve(current, **changes)

@@ -8,8 +8,10 @@ is left to clear it.
 When Redis cannot be reached, the store logs one warning and serves from a local
 :class:`~cliproxy.state.memory.MemoryStore` -- requests never fail because Redis is down.
 While it is down, a background ping checks every ``retry_interval`` seconds whether it is
-back (so only the request that found it down waited for it); the store logs the recovery
-and shares state again. State written locally during the outage stays local.
+back (so only the request that found it down waited for it). Before sharing state again it
+writes back what it recorded locally meanwhile: cooldown records (a longer one already in
+Redis wins) and usage counts (added to Redis's); values and cursors stay local. If that
+fails, it stays on local state and tries again at the next probe.
 
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
@@ -57,6 +59,49 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 _GLOB = re.compile(r"([*?\[\]\\])")
+_HAND_OVER_ROUNDS = 3  # copies per probe while requests keep adding local state
+_KEEP_LATER = """
+-- KEYS[i]: cooldown keys; ARGV[3i-2], ARGV[3i-1], ARGV[3i]: its until, record, TTL in ms.
+-- Writes each record unless the key holds one that ends at least as late.
+local written = 0
+for i, key in ipairs(KEYS) do
+  local later = false
+  if redis.call('type', key).ok == 'string' then
+    local ok, current = pcall(cjson.decode, redis.call('get', key))
+    later = ok and type(current) == 'table' and tonumber(current[1]) ~= nil
+      and tonumber(current[1]) >= tonumber(ARGV[3 * i - 2])
+  end
+  if not later then
+    redis.call('set', key, ARGV[3 * i - 1], 'px', ARGV[3 * i])
+    written = written + 1
+  end
+end
+return written
+"""
+_ADD_USAGE = """
+-- KEYS[i]: usage hashes; ARGV[i]: {"add": [[field, n], ...], "errors": [[field, when, record], ...]}.
+-- Checks every key before writing, so a failure adds nothing; a newer last error stays.
+for _, key in ipairs(KEYS) do
+  local kind = redis.call('type', key).ok
+  if kind ~= 'none' and kind ~= 'hash' then
+    return redis.error_reply('WRONGTYPE usage key ' .. key .. ' holds a ' .. kind .. ', not a hash')
+  end
+end
+for i, key in ipairs(KEYS) do
+  local entry = cjson.decode(ARGV[i])
+  for _, add in ipairs(entry.add) do
+    redis.call('hincrby', key, add[1], add[2])
+  end
+  for _, err in ipairs(entry.errors) do
+    local ok, current = pcall(cjson.decode, redis.call('hget', key, err[1]) or 'null')
+    if not (ok and type(current) == 'table' and tonumber(current[1]) ~= nil
+        and tonumber(current[1]) >= tonumber(err[2])) then
+      redis.call('hset', key, err[1], err[3])
+    end
+  end
+end
+return #KEYS
+"""
 
 
 def safe_url(url: str) -> str:
@@ -102,6 +147,7 @@ class RedisStore:
     ) -> None:
         self.url = url
         self.prefix = key_prefix
+        self.timeout = timeout
         self.retry_interval = retry_interval
         self._local = MemoryStore(clock)
         self._redis = aioredis.Redis.from_url(
@@ -112,9 +158,12 @@ class RedisStore:
             health_check_interval=0,
         )
         self._release = self._redis.register_script(_RELEASE)
+        self._keep_later = self._redis.register_script(_KEEP_LATER)
+        self._add_usage = self._redis.register_script(_ADD_USAGE)
         self._down_until = 0.0  # monotonic time before which Redis is not tried again
         self._down_since: float | None = None  # Unix time of the outage's first failure
         self._probing: asyncio.Future[None] | None = None
+        self._hand_over_failed = False  # warned already that writing back failed, this outage
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -148,7 +197,7 @@ class RedisStore:
             self._down_since = time.time()
             log.warning(
                 "state store: redis at %s is unavailable (%s: %s); this instance uses local state "
-                "(cooldowns and cursors are not shared) and checks redis again every %.0fs",
+                "(cooldowns and cursors are not shared) and checks redis again every %gs",
                 safe_url(self.url),
                 type(exc).__name__,
                 exc,
@@ -163,21 +212,93 @@ class RedisStore:
         self._probing = asyncio.ensure_future(self._ping())
 
     async def _ping(self) -> None:
+        """Go back to Redis if it answers and takes what was recorded locally meanwhile;
+        else stay on local state until the next probe. Never raises."""
         try:
             await self._redis.ping()
         except _ERRORS:
+            self._probing = None
             self._down_until = time.monotonic() + self.retry_interval
-        else:
-            down_for = time.time() - (self._down_since or time.time())
-            self._down_since = None
-            self._down_until = 0.0
-            log.warning(
-                "state store: redis at %s is reachable again after %.0fs; sharing state again",
-                safe_url(self.url),
-                down_for,
-            )
+            return
+        try:
+            handed = await self._hand_over()
+        except Exception as exc:  # a background task: nothing may escape, nothing is lost
+            self._hand_over_failed_now(exc)
+            handed = None
         finally:
             self._probing = None
+        if handed is None:
+            self._down_until = time.monotonic() + self.retry_interval
+            return
+        down_for = time.time() - (self._down_since or time.time())
+        self._down_since = None
+        self._down_until = 0.0
+        self._hand_over_failed = False
+        log.warning(
+            "state store: redis at %s is reachable again after %.0fs; wrote back %d cooldowns "
+            "and %d usage entries recorded locally during the outage; sharing state again",
+            safe_url(self.url),
+            down_for,
+            *handed,
+        )
+
+    def _hand_over_failed_now(self, exc: BaseException) -> None:
+        """Log (once per outage) that Redis answers but would not take the local state."""
+        message = (
+            "state store: redis at %s answers again, but writing back the state recorded "
+            "locally during the outage failed (%s: %s); this instance stays on local state "
+            "and tries again in %gs"
+        )
+        args = (safe_url(self.url), type(exc).__name__, exc, self.retry_interval)
+        if self._hand_over_failed:
+            log.debug(message, *args)
+        else:
+            log.warning(message, *args)
+        self._hand_over_failed = True
+
+    async def _hand_over(self) -> tuple[int, int] | None:
+        """Copy the cooldown records and usage kept locally into Redis and forget them here.
+
+        Returns how many cooldowns were written (not counting those Redis had a longer one
+        for) and how many usage entries (credential + model) were added, once nothing is
+        left (so switching back loses nothing); None when requests kept adding local state
+        through every round (the next probe goes on). Raises on Redis errors, with the
+        local state intact.
+        """
+        cooldowns = usage = 0
+        for _ in range(_HAND_OVER_ROUNDS):
+            records = self._local.records()
+            counted = await self._local.usage()
+            if not records and not counted:
+                return cooldowns, usage
+            cooldowns += await self._write_cooldowns(records)
+            await self._write_usage(counted)
+            self._local.forget_records(records)
+            self._local.subtract_usage(counted)
+            usage += sum(len(models) for models in counted.values())
+        return None
+
+    async def _write_cooldowns(self, records: Mapping[tuple[str, str], Cooldown]) -> int:
+        """Save ``records`` in Redis, keeping any that already ends later there; returns
+        how many were written."""
+        if not records:
+            return 0
+        now = self.clock()
+        keys: list[str] = []
+        args: list[Any] = []
+        for (cred, model), cooldown in records.items():
+            keys.append(self._cd_key(cred, model))
+            ttl = max(1, int((cooldown.until - now + LINGER) * 1000))
+            args += [cooldown.until, orjson.dumps(cooldown.to_list()), ttl]
+        return int(await self._keep_later(keys=keys, args=args))
+
+    async def _write_usage(self, counted: Mapping[str, Mapping[str, UsageTotals]]) -> None:
+        """Add ``counted`` to Redis's counters, in one all-or-nothing script."""
+        if not counted:
+            return
+        keys = [self._usage_key(cred) for cred in counted]
+        args = [orjson.dumps(_usage_changes(models)) for models in counted.values()]
+        await self._add_usage(keys=keys, args=args)
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -404,6 +525,8 @@ class RedisStore:
             "shared": True,
             "url": safe_url(self.url),
             "key_prefix": self.prefix,
+            "timeout": self.timeout,
+            "retry_interval": self.retry_interval,
             "healthy": not self.degraded,
         }
         if self._down_since is not None:
@@ -422,3 +545,19 @@ class RedisStore:
 
 async def _zero() -> int:
     return 0
+
+
+def _usage_changes(models: Mapping[str, UsageTotals]) -> dict[str, list[list[Any]]]:
+    """What :data:`_ADD_USAGE` adds to one credential's hash for ``models``' totals."""
+    add: list[list[Any]] = []
+    errors: list[list[Any]] = []
+    for model, totals in models.items():
+        add += [
+            [f"{model}\t{name}", getattr(totals, name)]
+            for name in _USAGE_FIELDS
+            if getattr(totals, name)
+        ]
+        if totals.last_error is not None and totals.last_error_at is not None:
+            record = orjson.dumps([totals.last_error_at, totals.last_error]).decode()
+            errors.append([f"{model}\tlast_error", totals.last_error_at, record])
+    return {"add": add, "errors": errors}
