@@ -78,6 +78,10 @@ class UsageTotals:
     last_error_at: float | None = None
 
 
+USAGE_COUNTERS = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
+"""The :class:`UsageTotals` fields that are counts (added up, never replaced)."""
+
+
 @runtime_checkable
 class StateStore(Protocol):
     """Shared gateway state. All methods are coroutines except :meth:`lock` (an async

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 
 __all__ = ["MemoryStore"]
 
@@ -201,20 +201,11 @@ class MemoryStore:
         return None
 
 
-_COUNTERS = (
-    "requests",
-    "failures",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "reasoning_tokens",
-)
-
 
 def _minus(current: UsageTotals, taken: UsageTotals) -> UsageTotals:
     """``current`` less ``taken``'s counters; its last error stays only if newer."""
     changes: dict[str, Any] = {
-        name: getattr(current, name) - getattr(taken, name) for name in _COUNTERS
+        name: getattr(current, name) - getattr(taken, name) for name in USAGE_COUNTERS
     }
     if (current.last_error, current.last_error_at) == (taken.last_error, taken.last_error_at):
         changes["last_error"] = changes["last_error_at"] = None

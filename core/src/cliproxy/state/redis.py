@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 from cliproxy.state.memory import MemoryStore
 
 try:
@@ -52,7 +52,6 @@ log = logging.getLogger("cliproxy.state")
 T = TypeVar("T")
 
 _ERRORS = (RedisError, OSError, TimeoutError)
-_USAGE_FIELDS = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
 _VALUE_HEAD = struct.Struct("!d")  # expiry (0: none), then the value's bytes
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -448,7 +447,7 @@ class RedisStore:
                 for raw_field, raw_value in fields.items():
                     model, _, name = raw_field.decode().rpartition("\t")
                     counters = per_model.setdefault(model, {})
-                    if name in _USAGE_FIELDS:
+                    if name in USAGE_COUNTERS:
                         counters[name] = int(raw_value)
                     elif name == "last_error":
                         with contextlib.suppress(ValueError, TypeError):
@@ -554,7 +553,7 @@ def _usage_changes(models: Mapping[str, UsageTotals]) -> dict[str, list[list[Any
     for model, totals in models.items():
         add += [
             [f"{model}\t{name}", getattr(totals, name)]
-            for name in _USAGE_FIELDS
+            for name in USAGE_COUNTERS
             if getattr(totals, name)
         ]
         if totals.last_error is not None and totals.last_error_at is not None:
