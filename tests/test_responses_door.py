@@ -153,10 +153,10 @@ def test_reasoning_from_a_chat_upstream_becomes_a_reasoning_item(upstream, live,
 def test_stateful_fields_get_a_clear_400_from_a_chat_upstream(upstream, live):
     upstream.add("POST", CHAT, Reply.json(chat_answer()))
     with live() as url, pytest.raises(openai.BadRequestError) as caught:
-        client(url).responses.create(model="nano", input="and then?", previous_response_id="resp_abc")
+        client(url).responses.create(model="nano", input="and then?", conversation="conv_abc")
     assert caught.value.status_code == 400
-    assert "previous_response_id" in caught.value.message and "stateless" in caught.value.message
-    assert caught.value.body["param"] == "previous_response_id"
+    assert "conversation" in caught.value.message and "stateless" in caught.value.message
+    assert caught.value.body["param"] == "conversation"
     assert not upstream.requests_to(CHAT)
 
 

@@ -118,6 +118,31 @@ def test_bad_choice_suggests(tmp_path):
         load_config(path)
 
 
+def test_responses_store_defaults_and_values(tmp_path):
+    assert (load_config({}).responses_store.enabled, load_config({}).responses_store.ttl) == (True, 3600.0)
+    path = write(tmp_path, "responses-store:\n  enabled: false\n  ttl: 600\n")
+    store = load_config(path).responses_store
+    assert (store.enabled, store.ttl) == (False, 600.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("responses-store:\n  ttl: 0\n", "'responses-store.ttl' must be at least 1, not 0", 2),
+        ("responses-store:\n  ttl: an hour\n", "'responses-store.ttl' must be a number, not 'an hour'", 2),
+        ("responses-store:\n  enabled: maybe\n", "'responses-store.enabled' must be true or false", 2),
+        ("responses-store:\n  tll: 60\n", "unknown key 'responses-store.tll' -- did you mean 'ttl'?", 2),
+        ("responses-store: false\n", "write 'responses-store: {enabled: false}'", 1),
+    ],
+)
+def test_responses_store_errors_name_the_key(tmp_path, text, message, line):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+    assert caught.value.line == line
+
+
 def test_missing_file_has_a_hint(tmp_path):
     with pytest.raises(ConfigError, match="config file not found") as caught:
         load_config(tmp_path / "absent.yaml")

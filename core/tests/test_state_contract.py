@@ -25,3 +25,14 @@ class TestRedisStore(StateStoreContract):
         store = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
         yield store
         await store.close()
+
+
+async def test_memory_store_forgets_expired_values_nobody_reads(clock: FakeClock) -> None:
+    store = MemoryStore(clock)
+    for i in range(600):
+        await store.set_value(f"old-{i}", b"x", ttl=10)
+    clock.advance(11)
+    for i in range(600):
+        await store.set_value(f"new-{i}", b"y", ttl=10)
+    assert not any(key.startswith("old-") for key in store._values)
+    assert await store.get_value("new-599") == b"y"

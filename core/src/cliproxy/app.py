@@ -28,6 +28,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management import ModelsRefreshEndpoint, ResetEndpoint, StatusEndpoint
 from cliproxy.plugins import Plugins
+from cliproxy.responses_door import door_endpoint
 from cliproxy.state import StateStore
 from cliproxy.wire.openai_chat import encode_error as openai_error
 
@@ -130,7 +131,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
                 log.warning("%s %s is served by %s already; %s's door is ignored", *key, taken[key], translator.name)
                 continue
             taken[key] = translator.name
-            routes.append(Route(door.path, DoorEndpoint(gateway, translator, door), methods=[door.method]))
+            routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
     return routes
 
 

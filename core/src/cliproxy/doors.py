@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import NotingSend, client_disconnect_cancels, header_map, query_map, read_body
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.pipeline import count_tokens, dispatch, respond
+from cliproxy.pipeline import Outcome, count_tokens, dispatch, respond
 from cliproxy.providers import ClientRequest, InboundRequest
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
@@ -203,8 +203,12 @@ class DoorEndpoint:
             await send_error(send, self.translator, _internal(exc))
             return
         try:
-            await respond(gateway, outcome, send)
+            await self._respond(gateway, outcome, send)
         except GatewayError as error:  # failed before the response started
             await send_error(send, self.translator, error)
         except Exception:
             log.exception("internal error while sending a response")
+
+    async def _respond(self, gateway: Gateway, outcome: Outcome, send: Send) -> None:
+        """Send the answer (doors that keep what they answered override this)."""
+        await respond(gateway, outcome, send)

@@ -27,6 +27,7 @@ from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
 from cliproxy.proxies import ProxySessions, resolve_proxy
 from cliproxy.registry import Translators
+from cliproxy.response_store import ResponseStore
 from cliproxy.routing import Router
 from cliproxy.selection import Selector
 from cliproxy.state import StateStore, create_store
@@ -73,6 +74,7 @@ class Gateway:
     router: Router = attrs.field(default=None)
     selector: Selector = attrs.field(default=None)
     http: aiohttp.ClientSession = attrs.field(default=None)
+    responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -89,6 +91,8 @@ class Gateway:
         gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
         gateway.tokens.default_proxy = config.proxy_url
+        if config.responses_store.enabled:
+            gateway.responses = ResponseStore(gateway.state, config.responses_store.ttl)
         gateway._register_translators()
         gateway._register_providers()
         gateway._register_auth_types()

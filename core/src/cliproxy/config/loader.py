@@ -17,6 +17,7 @@ from cliproxy.config.model import (
     Config,
     QuotaExceeded,
     RemoteManagement,
+    ResponsesStoreConfig,
     RoutingConfig,
     StateConfig,
     Timeouts,
@@ -99,6 +100,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         quota_exceeded=_quota(quota),
         remote_management=_remote(remote),
         upstream_timeouts=_timeouts(timeouts),
+        responses_store=_responses_store(root),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -173,5 +175,20 @@ def _timeouts(node: ConfigNode | None) -> Timeouts:
     if node is None:
         return Timeouts()
     result = Timeouts(connect=node.float("connect", 15.0, minimum=0.1), read=node.float("read", 600.0, minimum=0.1))
+    node.done()
+    return result
+
+
+def _responses_store(root: ConfigNode) -> ResponsesStoreConfig:
+    if isinstance(root.raw("responses-store"), bool):
+        raise root.error(
+            "responses-store",
+            "'responses-store' is a mapping with 'enabled' and 'ttl', not true or false",
+            hint="write 'responses-store: {enabled: false}' to turn it off",
+        )
+    node = root.node("responses-store")
+    if node is None:
+        return ResponsesStoreConfig()
+    result = ResponsesStoreConfig(enabled=node.bool("enabled", True), ttl=node.float("ttl", 3600.0, minimum=1))
     node.done()
     return result

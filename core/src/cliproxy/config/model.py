@@ -18,6 +18,7 @@ __all__ = [
     "Config",
     "QuotaExceeded",
     "RemoteManagement",
+    "ResponsesStoreConfig",
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
@@ -62,6 +63,16 @@ class RemoteManagement:
 
 
 @attrs.frozen
+class ResponsesStoreConfig:
+    """``responses-store:`` -- keeping answers of the Responses door so a later request
+    can continue them with ``previous_response_id``, for ``ttl`` seconds, in the state
+    store (shared through Redis)."""
+
+    enabled: bool = True
+    ttl: float = 3600.0
+
+
+@attrs.frozen
 class Timeouts:
     """``upstream-timeouts:`` -- seconds to connect, and to wait between upstream bytes."""
 
@@ -95,6 +106,7 @@ class Config:
     quota_exceeded: QuotaExceeded = QuotaExceeded()
     remote_management: RemoteManagement = RemoteManagement()
     upstream_timeouts: Timeouts = Timeouts()
+    responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -119,4 +131,5 @@ CORE_KEYS = (
     "quota-exceeded",
     "remote-management",
     "upstream-timeouts",
+    "responses-store",
 )

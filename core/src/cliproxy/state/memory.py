@@ -33,6 +33,7 @@ class MemoryStore:
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sets = 0
+        self._value_sets = 0
 
     # -- cooldowns -------------------------------------------------------------------------
 
@@ -182,6 +183,15 @@ class MemoryStore:
 
     async def set_value(self, key: str, value: bytes, ttl: float | None = None) -> None:
         self._values[key] = (value, None if ttl is None else self.clock() + ttl)
+        self._value_sets += 1
+        if self._value_sets % _SWEEP_EVERY == 0:
+            self._sweep_values()
+
+    def _sweep_values(self) -> None:
+        """Drop expired values nobody read again (stored responses, mostly)."""
+        now = self.clock()
+        for key in [k for k, (_, expires) in self._values.items() if expires is not None and expires <= now]:
+            del self._values[key]
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key, None)

@@ -8,8 +8,9 @@ Client side: the ``POST /v1/responses`` door (streaming or not) and
 stream decoding for providers that speak Responses. Errors use OpenAI's
 ``{"error": {...}}`` shape, as the Chat wire does.
 
-The gateway is stateless: see :mod:`.request_decode` for what that means for
-``previous_response_id`` and friends.
+Decoding is stateless: see :mod:`.request_decode` for what that means for
+``previous_response_id`` and friends, and :mod:`.continuation` for how the door continues
+answers the gateway kept.
 """
 
 from __future__ import annotations

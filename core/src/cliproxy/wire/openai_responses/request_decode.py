@@ -1,11 +1,13 @@
 """Client side: a ``POST /v1/responses`` body decoded into the IR.
 
-The gateway is stateless. Whatever refers to state an OpenAI account keeps --
+Decoding is stateless. Whatever refers to state an OpenAI account keeps --
 ``previous_response_id``, ``conversation``, ``prompt`` templates, ``item_reference``
 input items, ``file_id`` attachments, ``background`` runs -- cannot be decoded; decoding
-raises a 400 that says so. A Responses client talking to a Responses upstream never gets
-here (its body passes through untouched, model renamed), so those fields still work when
-the model is served by a Responses upstream.
+raises a 400 that says so. The Responses door resolves a ``previous_response_id`` the
+gateway kept before decoding (:mod:`cliproxy.responses_door`), so the id only gets here
+when the store is turned off. A Responses client talking to a Responses upstream never
+gets here (its body passes through untouched, model renamed), so those fields still work
+when the model is served by a Responses upstream.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ class ResponseShell:
             "max_output_tokens": body.get("max_output_tokens"),
             "model": ctx.model,
             "parallel_tool_calls": body.get("parallel_tool_calls", True) is not False,
-            "previous_response_id": None,
+            "previous_response_id": previous if isinstance(previous := body.get("previous_response_id"), str) else None,
             "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
             "store": body.get("store") is True,
             "temperature": body.get("temperature"),

@@ -1,0 +1,139 @@
+"""The ``/v1/responses`` doors with the gateway's response store.
+
+A request naming a ``previous_response_id`` the gateway kept gets that conversation in
+front of its input (the new request's ``instructions`` apply, as on OpenAI); an id
+nobody kept gets OpenAI's 404, unless the model is served by a Responses upstream, which
+keeps its own responses and receives the request as sent. After a successful answer to a
+request with ``store`` not false, produced by the gateway rather than passed through from
+a Responses upstream, the answer is kept (see :mod:`cliproxy.response_store`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from starlette.types import Message, Receive, Scope, Send
+
+from cliproxy.doors import DoorEndpoint
+from cliproxy.pipeline import Outcome, respond
+from cliproxy.providers import ClientRequest
+from cliproxy.response_store import ResponseStore, StoredResponse
+from cliproxy.translate import ClientTranslator, Door
+from cliproxy.wire.common import loads
+from cliproxy.wire.openai_responses.common import WIRE
+from cliproxy.wire.openai_responses.continuation import (
+    continued_body,
+    final_response,
+    input_items,
+    not_found,
+)
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+
+__all__ = ["ResponsesDoor", "door_endpoint"]
+
+_KEPT_STATUSES = ("completed", "incomplete")
+
+
+def door_endpoint(gateway: Gateway, translator: ClientTranslator, door: Door) -> DoorEndpoint:
+    """The endpoint for ``door``: a :class:`ResponsesDoor` for the Responses wire's doors
+    while ``responses-store`` is enabled, else a plain one."""
+    if translator.name == WIRE and door.action != "models" and gateway.responses is not None:
+        return ResponsesDoor(gateway, translator, door, gateway.responses)
+    return DoorEndpoint(gateway, translator, door)
+
+
+class ResponsesDoor(DoorEndpoint):
+    """A Responses door that continues and keeps the answers it produces."""
+
+    def __init__(
+        self, gateway: Gateway, translator: ClientTranslator, door: Door, store: ResponseStore
+    ) -> None:
+        super().__init__(gateway, translator, door)
+        self.store = store
+
+    async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive)
+        previous = None if client is None else client.body.get("previous_response_id")
+        if client is None or not isinstance(previous, str) or not previous:
+            return client
+        stored = await self.store.load(previous)
+        on_responses = self._on_responses_upstream(client.model)
+        if stored is None:
+            if on_responses:
+                return client  # that upstream keeps its own responses: pass it through
+            raise not_found(previous)
+        expanded = continued_body(client.body, stored.conversation)
+        request = client.translator.decode_request(
+            expanded, model=client.model, stream=client.stream
+        )
+        # The body keeps the id, so the answer echoes it -- except for a pool with a
+        # Responses upstream, which would receive the body as sent and not know the id.
+        body = expanded if on_responses else {**expanded, "previous_response_id": previous}
+        return attrs.evolve(client, body=body, ir=request)
+
+    def _on_responses_upstream(self, model: str) -> bool:
+        """Whether any credential serving ``model`` speaks the Responses wire itself."""
+        gateway = self.gateway
+        for candidate in gateway.router.resolve(model):
+            credential = candidate.credential
+            provider = gateway.providers.get(credential.provider)
+            wire = getattr(credential.settings, "wire", None) or getattr(provider, "wire", None)
+            if wire == WIRE:
+                return True
+        return False
+
+    async def _respond(self, gateway: Gateway, outcome: Outcome, send: Send) -> None:
+        client = outcome.call.client
+        if client.action != "generate" or client.body.get("store") is False or outcome.passthrough:
+            await respond(gateway, outcome, send)
+            return
+        keeper = _Keeper(send, self.store, input_items(client.body), client.stream)
+        await respond(gateway, outcome, keeper)
+        if keeper.record is not None:
+            await self.store.save(keeper.record)
+
+
+class _Keeper:
+    """An ASGI ``send`` that notes the answer's final response object on its way out and
+    holds it in the store just before the last message is sent."""
+
+    __slots__ = ("_body", "_ok", "_send", "_store", "_stream", "input", "record")
+
+    def __init__(self, send: Send, store: ResponseStore, items: list[Any], stream: bool) -> None:
+        self._send = send
+        self._store = store
+        self._stream = stream
+        self._ok = False
+        self._body: list[bytes] = []
+        self.input = items
+        self.record: StoredResponse | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._ok = message.get("status") == 200
+        elif message["type"] == "http.response.body" and self._ok:
+            self._note(message.get("body", b""), bool(message.get("more_body", False)))
+        await self._send(message)
+
+    def _note(self, body: bytes, more: bool) -> None:
+        response: Any = None
+        if self._stream:
+            response = final_response(body) if body else None
+        else:
+            self._body.append(body)
+            if not more:
+                try:
+                    response = loads(b"".join(self._body))
+                except ValueError:
+                    response = None
+        if (
+            isinstance(response, dict)
+            and response.get("status") in _KEPT_STATUSES
+            and response.get("id")
+        ):
+            self.record = StoredResponse(response, self.input)
+        if not more and self.record is not None:
+            self._store.hold(self.record)
