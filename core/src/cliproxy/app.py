@@ -28,7 +28,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management import ModelsRefreshEndpoint, ResetEndpoint, StatusEndpoint
 from cliproxy.plugins import Plugins
-from cliproxy.responses_door import door_endpoint
+from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.wire.openai_chat import encode_error as openai_error
 
@@ -132,6 +132,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
                 continue
             taken[key] = translator.name
             routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
+    routes += stored_response_routes(gateway)  # after the doors: /v1/responses/input_tokens is one
     return routes
 
 

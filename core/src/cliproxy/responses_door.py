@@ -6,6 +6,10 @@ nobody kept gets OpenAI's 404, unless the model is served by a Responses upstrea
 keeps its own responses and receives the request as sent. After a successful answer to a
 request with ``store`` not false, produced by the gateway rather than passed through from
 a Responses upstream, the answer is kept (see :mod:`cliproxy.response_store`).
+
+``GET`` and ``DELETE /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items`` read
+and forget what the gateway kept; responses a Responses upstream keeps itself are not in
+the gateway's store, so these endpoints do not see them.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from cliproxy.doors import DoorEndpoint
+from cliproxy.asgi import header_map, query_map
+from cliproxy.doors import DoorEndpoint, _internal, inbound, send_error
+from cliproxy.errors import GatewayError
 from cliproxy.pipeline import Outcome, respond
 from cliproxy.providers import ClientRequest
 from cliproxy.response_store import ResponseStore, StoredResponse
@@ -28,11 +36,17 @@ from cliproxy.wire.openai_responses.continuation import (
     input_items,
     not_found,
 )
+from cliproxy.wire.openai_responses.stored import (
+    deleted,
+    input_items_page,
+    response_not_found,
+    store_off,
+)
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["ResponsesDoor", "door_endpoint"]
+__all__ = ["ResponsesDoor", "StoredResponseEndpoint", "door_endpoint", "stored_response_routes"]
 
 _KEPT_STATUSES = ("completed", "incomplete")
 
@@ -94,6 +108,73 @@ class ResponsesDoor(DoorEndpoint):
         await respond(gateway, outcome, keeper)
         if keeper.record is not None:
             await self.store.save(keeper.record)
+
+
+def stored_response_routes(gateway: Gateway) -> list[BaseRoute]:
+    """The routes reading and deleting kept responses, when the gateway has a Responses
+    door (whether ``responses-store`` is enabled or not: disabled, they say so)."""
+    if not gateway.translators.has_client(WIRE):
+        return []
+    translator = gateway.translators.client(WIRE)
+    return [
+        Route(
+            "/v1/responses/{response_id}",
+            StoredResponseEndpoint(gateway, translator),
+            methods=["GET", "DELETE"],
+        ),
+        Route(
+            "/v1/responses/{response_id}/input_items",
+            StoredResponseEndpoint(gateway, translator, items=True),
+            methods=["GET"],
+        ),
+    ]
+
+
+class StoredResponseEndpoint:
+    """``GET``/``DELETE /v1/responses/{response_id}``, or with ``items``,
+    ``GET /v1/responses/{response_id}/input_items``: a kept response, as its client
+    received it, forgotten, or its input items in OpenAI's list shape."""
+
+    def __init__(self, gateway: Gateway, translator: ClientTranslator, items: bool = False) -> None:
+        self.gateway = gateway
+        self.translator = translator
+        self.items = items
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await self._answer(scope)
+        except GatewayError as error:
+            await send_error(send, self.translator, error)
+            return
+        except Exception as exc:
+            await send_error(send, self.translator, _internal(exc))
+            return
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _answer(self, scope: Scope) -> bytes:
+        gateway = self.gateway
+        query = query_map(scope)
+        await gateway.authenticate(inbound(scope, header_map(scope), query))
+        store = gateway.responses
+        if store is None:
+            raise store_off()
+        response_id: str = scope["path_params"]["response_id"]
+        if scope["method"] == "DELETE":
+            if not await store.delete(response_id):
+                raise response_not_found(response_id)
+            return orjson.dumps(deleted(response_id))
+        if not self.items and query.get("stream", "false") != "false":
+            raise GatewayError.invalid(
+                "kept responses are complete: retrieve them without 'stream'", param="stream"
+            )
+        record = await store.load(response_id)
+        if record is None:
+            raise response_not_found(response_id)
+        if self.items:
+            return orjson.dumps(input_items_page(response_id, record.input, query))
+        return orjson.dumps(record.response)
 
 
 class _Keeper:
