@@ -24,7 +24,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def chat_answer(text: str) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",  # the response id derives from it
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": 1,
         "model": "gpt-4o",
@@ -86,6 +86,35 @@ def test_a_response_is_retrieved_as_first_received(upstream, live):
     retrieved = live.responses.retrieve(created["id"])
     assert retrieved.output_text == "Hello there" and retrieved.instructions == "Be kind."
     assert len(upstream.requests_to(CHAT)) == 1  # retrieving never reaches an upstream
+
+
+def test_an_upstream_that_repeats_its_ids_still_gets_distinct_responses(upstream, live):
+    # Local servers may answer every request with the same id; kept answers must not collide.
+    same = {**chat_answer("first"), "id": "chatcmpl-1"}
+    upstream.add(
+        "POST",
+        CHAT,
+        [
+            Reply.json(same),
+            Reply.json(
+                {
+                    **same,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "second"},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            ),
+        ],
+    )
+    first = live.responses.create(model="oa", input="one")
+    second = live.responses.create(model="oa", input="two")
+    assert first.id != second.id and first.id.startswith("resp_")
+    assert live.responses.retrieve(first.id).output_text == "first"
+    assert live.responses.retrieve(second.id).output_text == "second"
 
 
 def test_a_streamed_response_is_retrieved_as_its_final_event_carried_it(upstream, live, recording):

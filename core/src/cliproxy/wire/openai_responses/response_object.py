@@ -65,10 +65,9 @@ class ResponseShell:
 
     def __init__(self, response_id: str | None, ctx: EncodeContext, created: int | None = None) -> None:
         body = ctx.body
-        if response_id and response_id.startswith("resp_"):
-            self.id = response_id
-        else:
-            self.id = "resp_" + response_id if response_id else c.new_id("resp_")
+        # Another wire's id (a local server may repeat one) is not used: a response id
+        # must be unique, since the gateway keeps answers under it for previous_response_id.
+        self.id = response_id if response_id and response_id.startswith("resp_") else c.new_id("resp_")
         self.created_at = created or ctx.created or int(time.time())
         reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         text = body.get("text") if isinstance(body.get("text"), dict) else {}
