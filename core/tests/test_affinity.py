@@ -18,6 +18,7 @@ from cliproxy.affinity import Affinity, session_value
 from cliproxy.app import gateway_of
 from cliproxy.providers import ClientIdentity, ClientRequest
 from cliproxy.state import MemoryStore
+from cliproxy.status import render_text
 from cliproxy.testing import (
     FakeClock,
     FakeUpstream,
@@ -339,3 +340,27 @@ async def test_two_instances_sharing_redis_keep_a_session_together(
     used = keys_used(upstream)
     assert len(set(used[:4])) == 1
     assert used[4] == used[5] != used[0]
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+async def test_status_shows_the_routing_setting(upstream, clock):
+    async with Gateway(config(entry(upstream, *KEYS[:2]), ttl=600), clock) as gw:
+        assert gw.client is not None
+        doc = (await gw.client.get("/v0/status")).json()
+    assert doc["routing"] == {
+        "strategy": "round-robin",
+        "session_affinity": True,
+        "session_ttl": 600.0,
+    }
+    assert "routing: round-robin, session affinity for 600s" in render_text(doc)
+    async with Gateway(config(entry(upstream, *KEYS[:2]), affinity=False), clock) as gw:
+        assert gw.client is not None
+        doc = (await gw.client.get("/v0/status")).json()
+    assert doc["routing"] == {
+        "strategy": "round-robin",
+        "session_affinity": False,
+        "session_ttl": None,
+    }
+    assert "routing: round-robin\n" in render_text(doc)
