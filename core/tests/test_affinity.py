@@ -16,7 +16,10 @@ import httpx
 import pytest
 from cliproxy.affinity import Affinity, session_value
 from cliproxy.app import gateway_of
+from cliproxy.credentials import Credential
 from cliproxy.providers import ClientIdentity, ClientRequest
+from cliproxy.routing import Candidate
+from cliproxy.selection import _pinned_first
 from cliproxy.state import MemoryStore
 from cliproxy.status import render_text
 from cliproxy.testing import (
@@ -364,3 +367,12 @@ async def test_status_shows_the_routing_setting(upstream, clock):
         "session_ttl": None,
     }
     assert "routing: round-robin\n" in render_text(doc)
+
+
+def test_the_fallbacks_behind_a_pin_spread_by_session():
+    cands = [Candidate(Credential(id=f"c{i}", provider="p", label=f"c{i}"), "m") for i in range(4)]
+    assert [c.credential.id for c in _pinned_first(cands, "c2") or ()] == ["c2", "c0", "c1", "c3"]
+    orders = {tuple(c.credential.id for c in _pinned_first(cands, "c2", n) or ()) for n in range(3)}
+    assert orders == {("c2", "c0", "c1", "c3"), ("c2", "c1", "c3", "c0"), ("c2", "c3", "c0", "c1")}
+    lower = Candidate(Credential(id="low", provider="p", label="low", priority=-1), "m")
+    assert _pinned_first([*cands[:2], lower], "low") is None  # never above a higher priority

@@ -141,7 +141,10 @@ class Selector:
             assert soonest is not None
             raise _all_resting(model or route.key, soonest, now, all_missing)
         if pin is not None:
-            pinned = _pinned_first(available, pin.credential_id)
+            # The fallbacks behind the pin rotate by the session's hash (no cursor read): the
+            # sessions of a failing credential spread over the others, not onto one.
+            spread = int(session[-8:], 16) if rotate and session is not None else None
+            pinned = _pinned_first(available, pin.credential_id, spread)
             if pinned is not None:
                 return Selection(pinned, records, session, pin)
             if rotate:  # the remembered credential cannot serve now: rotate as usual
@@ -201,15 +204,21 @@ def _all_resting(model: str, soonest: Cooldown, now: float, all_missing: bool) -
     )
 
 
-def _pinned_first(available: list[Candidate], credential_id: str) -> list[Candidate] | None:
+def _pinned_first(
+    available: list[Candidate], credential_id: str, spread: int | None = None
+) -> list[Candidate] | None:
     """``available`` with ``credential_id`` moved to the front, if it is there and of the
-    top priority (affinity never beats priority); else None."""
+    top priority (affinity never beats priority), the rest rotated by ``spread`` when
+    given; else None."""
     top = available[0].credential.priority
     for i, cand in enumerate(available):
         if cand.credential.priority != top:
             return None
         if cand.credential.id == credential_id:
-            return available if i == 0 else [cand, *available[:i], *available[i + 1 :]]
+            rest = [*available[:i], *available[i + 1 :]]
+            if spread is not None and len(rest) > 1:
+                rest = _rotate_groups(rest, spread)
+            return [cand, *rest]
     return None
 
 
