@@ -143,6 +143,58 @@ def test_responses_store_errors_name_the_key(tmp_path, text, message, line):
     assert caught.value.line == line
 
 
+def test_session_affinity_defaults_and_values(tmp_path):
+    routing = load_config({}).routing
+    assert (routing.session_affinity, routing.session_ttl) == (False, 3600.0)
+    path = write(tmp_path, "routing:\n  strategy: fill-first\n  session-affinity: true\n  session-ttl: 600\n")
+    routing = load_config(path).routing
+    assert (routing.strategy, routing.session_affinity, routing.session_ttl) == ("fill-first", True, 600.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint", "line"),
+    [
+        (
+            "routing:\n  session-affinity: sometimes\n",
+            "'routing.session-affinity' must be true or false",
+            "write 'session-affinity: true'",
+            2,
+        ),
+        (
+            "routing:\n  session-affinity: true\n  session-ttl: 0\n",
+            "'routing.session-ttl' must be a positive number of seconds, not 0",
+            "session-ttl: 3600",
+            3,
+        ),
+        (
+            "routing:\n  session-affinity: true\n  session-ttl: an hour\n",
+            "'routing.session-ttl' must be a number, not 'an hour'",
+            "session-ttl: 3600",
+            3,
+        ),
+        (
+            "routing:\n  session-ttl: 600\n",
+            "'routing.session-ttl' is set, but session affinity is off",
+            "add 'session-affinity: true'",
+            2,
+        ),
+        (
+            "routing:\n  session_affinity: true\n",
+            "unknown key 'routing.session_affinity' -- did you mean 'session-affinity'?",
+            None,
+            2,
+        ),
+    ],
+)
+def test_session_affinity_errors_name_the_key(tmp_path, text, message, hint, line):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert message in str(caught.value)
+    if hint is not None:
+        assert hint in (caught.value.hint or "")
+    assert caught.value.line == line
+
+
 def test_missing_file_has_a_hint(tmp_path):
     with pytest.raises(ConfigError, match="config file not found") as caught:
         load_config(tmp_path / "absent.yaml")

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from cliproxy.affinity import Affinity
 from cliproxy.config import CORE_KEYS, Config, ConfigError, suggest
 from cliproxy.credentials import Credential, ModelEntry, dedupe
 from cliproxy.errors import ErrorKind, GatewayError
@@ -98,7 +99,11 @@ class Gateway:
         gateway._register_auth_types()
         gateway._check_blocks()
         gateway._load_credentials()
-        gateway.selector = Selector(gateway.state, config.routing.strategy, gateway.clock)
+        routing = config.routing
+        affinity = None
+        if routing.session_affinity:
+            affinity = Affinity(gateway.state, routing.session_ttl)
+        gateway.selector = Selector(gateway.state, routing.strategy, gateway.clock, affinity)
         gateway.refresh_routes()
         gateway._authenticators = plugins.implementations("authenticate_client")
         gateway._preparers = plugins.implementations("prepare_upstream_request")

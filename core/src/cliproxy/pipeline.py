@@ -103,30 +103,36 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     route = gateway.router.resolve(client.model)
     config = gateway.config
     selector = gateway.selector
+    affinity = selector.affinity
+    session = None if affinity is None or not route.rotates else affinity.key(client)
     last_error: GatewayError | None = None
     attempt = 0
     for _ in range(config.request_retry + 1):
         try:
-            selection = await selector.select(route, client.model)
+            selection = await selector.select(route, client.model, session)
         except GatewayError as cooling:
             wait = cooling.retry_after or 0.0
             if wait > config.max_retry_interval:
                 raise _give_up(cooling, last_error) from None
             await gateway.sleep(wait)
             try:
-                selection = await selector.select(route, client.model)
+                selection = await selector.select(route, client.model, session)
             except GatewayError as still:  # another instance rested them meanwhile
                 raise _give_up(still, last_error) from None
         for cand in selection.ordered:
             call = Call(client, cand.credential, cand.upstream_model, gateway, attempt)
             attempt += 1
             try:
-                return await _attempt_refreshing(gateway, call, cand, selection)
+                outcome = await _attempt_refreshing(gateway, call, cand, selection)
             except GatewayError as error:
                 await _failed(gateway, cand, error, selection)
                 if error.client_fault and not is_model_missing(error):
                     raise
                 last_error = error
+                continue
+            if selection.session is not None:  # session affinity: the answering credential
+                await selector.stick(selection, cand)
+            return outcome
     try:  # out of rounds: say when to come back if everything rests now
         await selector.select(route, client.model)
     except GatewayError as cooling:

@@ -2,7 +2,9 @@
 
 Within the highest priority that has an available credential, ``round-robin`` rotates the
 starting credential per pool (honouring ``weight``) and ``fill-first`` always starts with
-the first. Lower priorities follow as fallbacks. Failures rest a credential or a
+the first. Lower priorities follow as fallbacks. With session affinity (see
+:mod:`cliproxy.affinity`), a session's remembered credential goes first instead, when it
+is available and of that highest priority. Failures rest a credential or a
 credential+model for a while (the cooldown table below); a success ends a model's rest
 and its backoff.
 
@@ -25,6 +27,7 @@ from collections.abc import Callable
 
 import attrs
 
+from cliproxy.affinity import Affinity, Pin
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.routing import Candidate, Route
 from cliproxy.state.base import Cooldown, StateStore
@@ -73,26 +76,48 @@ def cooldown_for(error: GatewayError, now: float, previous: Cooldown | None) -> 
 @attrs.frozen(slots=True)
 class Selection:
     """Candidates to try, in order, and the model-level cooldown records seen (ended
-    rests whose backoff a success clears, and the level a new 429 builds on)."""
+    rests whose backoff a success clears, and the level a new 429 builds on); with session
+    affinity, the session's state key and the credential it remembered."""
 
     ordered: list[Candidate]
     records: dict[tuple[str, str], Cooldown] = attrs.field(factory=dict)
+    session: str | None = None
+    pin: Pin | None = None
 
 
 class Selector:
     """Orders candidates per the routing strategy and skips resting ones."""
 
-    def __init__(self, state: StateStore, strategy: str = "round-robin", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        strategy: str = "round-robin",
+        clock: Callable[[], float] = time.time,
+        affinity: Affinity | None = None,
+    ) -> None:
         self.state = state
         self.strategy = strategy
         self.clock = clock
+        self.affinity = affinity
 
-    async def select(self, route: Route, model: str | None = None) -> Selection:
+    async def select(
+        self, route: Route, model: str | None = None, session: str | None = None
+    ) -> Selection:
         """Available candidates, best first; 429 ``model_cooldown`` with ``retry_after``
         (seconds until the first frees up) when all are resting. ``model`` is the name the
-        client asked for (for the message; default: the route's key)."""
+        client asked for (for the message; default: the route's key). ``session`` is the
+        client session's key (:meth:`Affinity.key`): its remembered credential goes first
+        when available and of the top available priority; round-robin's cursor then does
+        not move, so sessions do not disturb the rotation of other requests."""
+        pin = None
+        if session is not None:
+            if self.affinity is None or not route.rotates:
+                session = None  # nothing to choose between: nothing to remember
+            else:
+                pin = await self.affinity.recall(session)
         rotate = route.rotates and self.strategy == "round-robin"
-        view, cursor = await self.state.routing_view(route.pairs, route.key if rotate else None)
+        cursor_key = route.key if rotate and pin is None else None
+        view, cursor = await self.state.routing_view(route.pairs, cursor_key)
         now = self.clock()
         available: list[Candidate] = []
         records: dict[tuple[str, str], Cooldown] = {}
@@ -115,9 +140,25 @@ class Selector:
         if not available:
             assert soonest is not None
             raise _all_resting(model or route.key, soonest, now, all_missing)
+        if pin is not None:
+            # The fallbacks behind the pin rotate by the session's hash (no cursor read): the
+            # sessions of a failing credential spread over the others, not onto one.
+            spread = int(session[-8:], 16) if rotate and session is not None else None
+            pinned = _pinned_first(available, pin.credential_id, spread)
+            if pinned is not None:
+                return Selection(pinned, records, session, pin)
+            if rotate:  # the remembered credential cannot serve now: rotate as usual
+                cursor = await self.state.next_cursor(route.key)
         if rotate and len(available) > 1:
             available = _rotate_groups(available, cursor)
-        return Selection(available, records)
+        if session is None:
+            return Selection(available, records)
+        return Selection(available, records, session, pin)
+
+    async def stick(self, selection: Selection, cand: Candidate) -> None:
+        """``cand`` answered: remember it for the selection's session (if any)."""
+        if selection.session is not None and self.affinity is not None:
+            await self.affinity.remember(selection.session, cand.credential.id, selection.pin)
 
     async def record_failure(
         self, cand: Candidate, error: GatewayError, selection: Selection | None = None
@@ -161,6 +202,24 @@ def _all_resting(model: str, soonest: Cooldown, now: float, all_missing: bool) -
         retry_after=wait,
         code="model_cooldown",
     )
+
+
+def _pinned_first(
+    available: list[Candidate], credential_id: str, spread: int | None = None
+) -> list[Candidate] | None:
+    """``available`` with ``credential_id`` moved to the front, if it is there and of the
+    top priority (affinity never beats priority), the rest rotated by ``spread`` when
+    given; else None."""
+    top = available[0].credential.priority
+    for i, cand in enumerate(available):
+        if cand.credential.priority != top:
+            return None
+        if cand.credential.id == credential_id:
+            rest = [*available[:i], *available[i + 1 :]]
+            if spread is not None and len(rest) > 1:
+                rest = _rotate_groups(rest, spread)
+            return [cand, *rest]
+    return None
 
 
 def _rotate_groups(available: list[Candidate], cursor: int) -> list[Candidate]:

@@ -36,7 +36,8 @@ def _cooldown(cooldown: Cooldown, now: float) -> dict[str, Any]:
 
 
 async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
-    """The status document: the state store, then one entry per credential.
+    """The status document: the routing strategy (and session affinity), the state
+    store, then one entry per credential.
 
     Each credential: ``id``, ``label`` (masked), ``provider``, ``group``, ``prefix``,
     ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
@@ -78,7 +79,17 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
             expires = gateway.tokens.tokens(cred).expires_at
             entry["token_expires"] = None if expires is None else _iso(expires)
         credentials.append(entry)
-    return {"time": _iso(now), "state_store": dict(gateway.state.describe()), "credentials": credentials}
+    routing = gateway.config.routing
+    return {
+        "time": _iso(now),
+        "routing": {
+            "strategy": routing.strategy,
+            "session_affinity": routing.session_affinity,
+            "session_ttl": routing.session_ttl if routing.session_affinity else None,
+        },
+        "state_store": dict(gateway.state.describe()),
+        "credentials": credentials,
+    }
 
 
 def find_credentials(credentials: Iterable[Credential], name: str) -> list[Credential]:
@@ -131,6 +142,11 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
     where = store.get("url") or "this process"
     health = "" if store.get("healthy", True) else "  (UNAVAILABLE: using local state)"
     lines.append(f"state store: {store.get('backend', '?')} ({where}){health}")
+    routing = snapshot.get("routing")
+    if routing:  # (gateways older than session affinity do not send it)
+        ttl = routing.get("session_ttl")
+        sessions = f", session affinity for {ttl:g}s" if routing.get("session_affinity") and ttl else ""
+        lines.append(f"routing: {routing.get('strategy', '?')}{sessions}")
     rows = [("CREDENTIAL", "PROVIDER", "PREFIX", "STATE", "REQUESTS", "FAILURES", "LAST ERROR")]
     details: dict[int, list[str]] = {}
     for i, cred in enumerate(snapshot.get("credentials") or ()):

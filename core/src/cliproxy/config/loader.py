@@ -111,8 +111,25 @@ def _routing(node: ConfigNode | None) -> RoutingConfig:
     if node is None:
         return RoutingConfig()
     strategy = node.str("strategy", "round-robin", choices=("round-robin", "fill-first"))
+    try:
+        affinity = node.bool("session-affinity", None)
+    except ConfigError as exc:
+        exc.hint = exc.hint or "write 'session-affinity: true' to keep client sessions on one credential"
+        raise
+    ttl = _seconds(
+        node,
+        "session-ttl",
+        3600.0,
+        hint="seconds a session keeps its credential after its last request, e.g. 'session-ttl: 3600'",
+    )
+    if affinity is None and node.raw("session-ttl") is not None:
+        raise node.error(
+            "session-ttl",
+            "'routing.session-ttl' is set, but session affinity is off",
+            hint="add 'session-affinity: true' under 'routing:' (or remove 'session-ttl')",
+        )
     node.done()
-    return RoutingConfig(strategy=strategy)
+    return RoutingConfig(strategy=strategy, session_affinity=bool(affinity), session_ttl=ttl)
 
 
 def _state(node: ConfigNode | None) -> StateConfig:

@@ -27,9 +27,15 @@ __all__ = [
 
 @attrs.frozen
 class RoutingConfig:
-    """``routing:`` -- how a credential is chosen among equals."""
+    """``routing:`` -- how a credential is chosen among equals.
+
+    ``session_affinity`` keeps each client session (a session id the client sends) on the
+    credential that last served it, for ``session_ttl`` seconds after its last request.
+    """
 
     strategy: Literal["round-robin", "fill-first"] = "round-robin"
+    session_affinity: bool = False
+    session_ttl: float = 3600.0
 
 
 @attrs.frozen
