@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -372,3 +373,52 @@ def test_the_openai_sdk_streams_through_a_served_gateway_and_the_scrape_counts_i
     assert value(samples, "cliproxy_requests_total", door="openai-chat", status="200") == 1
     assert value(samples, "cliproxy_stream_first_byte_seconds_count", door="openai-chat") == 1
     assert value(samples, "cliproxy_requests_in_flight", door="openai-chat") == 0
+
+
+def settled_scrape(url: str) -> Samples:
+    """A scrape once the server has finished the request it was serving (it counts it
+    just after the client's side is over)."""
+    for _ in range(500):
+        samples = parse(httpx.get(url + "/metrics").text)
+        if value(samples, "cliproxy_requests_total") and not value(
+            samples, "cliproxy_requests_in_flight"
+        ):
+            return samples
+        time.sleep(0.01)
+    raise AssertionError("the request was never counted as finished")
+
+
+def test_a_client_leaving_before_the_answer_is_a_499_and_not_in_flight(upstream):
+    upstream.add("POST", CHAT, Reply.json({"id": "x"}, delay=3))
+    app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
+    with serve_app(app) as url:
+        payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url + CHAT, json=payload, headers=AUTH, timeout=0.3)
+        assert upstream.wait_for_disconnect(timeout=5)
+        samples = settled_scrape(url)
+    assert value(samples, "cliproxy_requests_total", door="openai-chat", status="499") == 1
+    assert value(samples, "cliproxy_upstream_attempts_total") == 0  # abandoned, as in /v0/status
+
+
+def test_a_client_leaving_mid_stream_is_not_left_in_flight(upstream):
+    chunk = b'data: {"id":"1","model":"m","choices":[{"index":0,"delta":{"content":"w"}}]}\n\n'
+    upstream.add("POST", CHAT, Reply.sse([chunk] * 200, chunk_delay=0.05))
+    app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
+    with serve_app(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps(
+            {"model": "nano", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        ).encode()
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer client-key\r\n"
+            + f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert b"200" in sock.recv(4096)
+        sock.close()
+        assert upstream.wait_for_disconnect(timeout=5)
+        samples = settled_scrape(url)
+    assert value(samples, "cliproxy_requests_total", door="openai-chat", status="200") == 1
+    assert value(samples, "cliproxy_stream_first_byte_seconds_count") == 1
