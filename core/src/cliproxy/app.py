@@ -133,6 +133,8 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
             taken[key] = translator.name
             routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
     routes += stored_response_routes(gateway)  # after the doors: /v1/responses/input_tokens is one
+    if gateway.metrics is not None:
+        routes += gateway.metrics.routes(gateway)
     return routes
 
 

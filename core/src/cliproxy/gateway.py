@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
@@ -34,6 +34,9 @@ from cliproxy.selection import Selector
 from cliproxy.state import StateStore, create_store
 from cliproxy.tokens import AuthType, TokenManager, load_auth_dir
 from cliproxy.upstream import create_session
+
+if TYPE_CHECKING:
+    from cliproxy.metrics import Metrics
 
 __all__ = ["KNOWN_PLUGIN_BLOCKS", "Gateway"]
 
@@ -76,6 +79,7 @@ class Gateway:
     selector: Selector = attrs.field(default=None)
     http: aiohttp.ClientSession = attrs.field(default=None)
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
+    metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -94,6 +98,10 @@ class Gateway:
         gateway.tokens.default_proxy = config.proxy_url
         if config.responses_store.enabled:
             gateway.responses = ResponseStore(gateway.state, config.responses_store.ttl)
+        if config.metrics.enabled:
+            from cliproxy.metrics import create_metrics
+
+            gateway.metrics = create_metrics(config)
         gateway._register_translators()
         gateway._register_providers()
         gateway._register_auth_types()

@@ -196,6 +196,8 @@ async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, st
 
 
 async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, selection: Selection | None) -> None:
+    if gateway.metrics is not None:
+        gateway.metrics.failed(cand, error)
     rested = await gateway.selector.record_failure(cand, error, selection)
     note = f"{error.message} ({error.status})"
     if error.client_fault and rested is None:  # the request was wrong, not the credential
@@ -343,6 +345,8 @@ async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, Gateway
     try:
         await outcome.result.aclose()
     finally:
+        if gateway.metrics is not None:
+            gateway.metrics.settled(outcome, sent)
         if sent is not None:  # None: the client left, or the answer failed before it started
             usage, error = sent
             cand = outcome.candidate

@@ -5,6 +5,7 @@ from cliproxy.config.loader import load_config, parse_config
 from cliproxy.config.model import (
     CORE_KEYS,
     Config,
+    MetricsConfig,
     QuotaExceeded,
     RemoteManagement,
     ResponsesStoreConfig,
@@ -19,6 +20,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigNode",
+    "MetricsConfig",
     "QuotaExceeded",
     "RemoteManagement",
     "ResponsesStoreConfig",

@@ -15,6 +15,7 @@ from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
     Config,
+    MetricsConfig,
     QuotaExceeded,
     RemoteManagement,
     ResponsesStoreConfig,
@@ -101,6 +102,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         remote_management=_remote(remote),
         upstream_timeouts=_timeouts(timeouts),
         responses_store=_responses_store(root),
+        metrics=_metrics(root),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -209,3 +211,32 @@ def _responses_store(root: ConfigNode) -> ResponsesStoreConfig:
     result = ResponsesStoreConfig(enabled=node.bool("enabled", True), ttl=node.float("ttl", 3600.0, minimum=1))
     node.done()
     return result
+
+
+_TAKEN_PATHS = ("/v0/", "/v1/", "/v1beta/")
+
+
+def _metrics(root: ConfigNode) -> MetricsConfig:
+    if isinstance(root.raw("metrics"), bool):
+        raise root.error(
+            "metrics",
+            "'metrics' is a mapping with 'enabled', 'path' and 'public', not true or false",
+            hint="write 'metrics: {enabled: true}' to turn it on",
+        )
+    node = root.node("metrics")
+    if node is None:
+        return MetricsConfig()
+    enabled = node.bool("enabled", False)
+    path = node.str("path", "/metrics")
+    public = node.bool("public", False)
+    node.done()
+    hint = "use a path of its own, e.g. 'path: /metrics'"
+    if not path.startswith("/") or any(c in path for c in " ?#{}"):
+        raise node.error(
+            "path", f"'metrics.path' must be a URL path starting with '/', not '{path}'", hint=hint
+        )
+    if path in ("/", "/healthz") or path.startswith(_TAKEN_PATHS):
+        raise node.error(
+            "path", f"'metrics.path' '{path}' is taken by the gateway's own endpoints", hint=hint
+        )
+    return MetricsConfig(enabled=enabled, path=path, public=public)

@@ -16,6 +16,7 @@ from cliproxy.config.nodes import ConfigNode
 __all__ = [
     "CORE_KEYS",
     "Config",
+    "MetricsConfig",
     "QuotaExceeded",
     "RemoteManagement",
     "ResponsesStoreConfig",
@@ -79,6 +80,17 @@ class ResponsesStoreConfig:
 
 
 @attrs.frozen
+class MetricsConfig:
+    """``metrics:`` -- Prometheus metrics at ``path`` (off by default). ``public`` opens
+    the path to anyone who can reach the gateway; otherwise it follows the ``/v0`` rule
+    (loopback, or ``remote-management.secret-key``)."""
+
+    enabled: bool = False
+    path: str = "/metrics"
+    public: bool = False
+
+
+@attrs.frozen
 class Timeouts:
     """``upstream-timeouts:`` -- seconds to connect, and to wait between upstream bytes."""
 
@@ -113,6 +125,7 @@ class Config:
     remote_management: RemoteManagement = RemoteManagement()
     upstream_timeouts: Timeouts = Timeouts()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
+    metrics: MetricsConfig = MetricsConfig()
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -138,4 +151,5 @@ CORE_KEYS = (
     "remote-management",
     "upstream-timeouts",
     "responses-store",
+    "metrics",
 )

@@ -1,0 +1,372 @@
+"""Prometheus metrics (``metrics: {enabled: true}``; ``pip install 'cliproxy[metrics]'``).
+
+One :class:`Metrics` per gateway, with a registry of its own (never prometheus_client's
+global one: several gateways can live in one process). The pipeline reports each failed
+upstream attempt (:meth:`Metrics.failed`) and each settled answer (:meth:`Metrics.settled`);
+every generate door is wrapped in a :class:`MeteredDoor` that times the request and sees
+the status its client got. Cooldowns and credential states are read from the state store
+when scraped. Labels stay low-cardinality: provider, masked credential label, upstream
+model (capped, see :data:`MAX_MODELS`), door (the client's wire format), status code.
+
+Recording caches each labelled child per label tuple, so a request costs a few dict
+lookups and counter increments; with metrics off the gateway holds None and every call
+site is one ``is None`` check.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from cliproxy.asgi import header_map, send_bytes
+from cliproxy.doors import DoorEndpoint
+from cliproxy.errors import GatewayError
+from cliproxy.management import check_management_access
+from cliproxy.state.base import WHOLE
+from cliproxy.wire.openai_chat import encode_error
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from cliproxy.config import Config
+    from cliproxy.gateway import Gateway
+    from cliproxy.ir import Usage
+    from cliproxy.pipeline import Outcome
+    from cliproxy.routing import Candidate
+
+__all__ = ["MAX_MODELS", "MeteredDoor", "Metrics", "create_metrics"]
+
+log = logging.getLogger("cliproxy.metrics")
+
+MAX_MODELS = 200
+"""Distinct ``model`` label values kept; later ones are counted as ``other`` (a pool that
+serves any model name would otherwise let clients create series at will)."""
+
+NONE = "none"
+"""The provider and model of a request no upstream answered."""
+
+CLIENT_LEFT = 499
+"""The status of a request whose client left before it was answered (as nginx logs it)."""
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+FIRST_BYTE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
+TOKEN_KINDS = ("input", "output", "cache_read", "reasoning")
+STATES = ("ok", "cooling", "unhealthy")
+
+
+def create_metrics(config: Config) -> Metrics:
+    """The recorder for ``config.metrics``.
+
+    Raises:
+        ConfigError: prometheus-client is not installed.
+    """
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        from cliproxy.config import ConfigError
+
+        raise ConfigError(
+            message="'metrics' is enabled, but the prometheus-client package is not installed",
+            file=config.file,
+            key="metrics",
+            hint="pip install 'cliproxy[metrics]', or set 'metrics: {enabled: false}'",
+        ) from None
+    return Metrics(path=config.metrics.path, public=config.metrics.public)
+
+
+class _Request:
+    """One client request while a :class:`MeteredDoor` serves it; also its ``send``."""
+
+    __slots__ = ("error_status", "first_byte", "model", "provider", "send", "start", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.start = time.perf_counter()
+        self.status = 0  # the HTTP status sent, 0 until the response starts
+        self.error_status = 0  # a stream that ended in an error event: that error's status
+        self.first_byte: float | None = None  # a stream's first body bytes went out
+        self.provider = NONE
+        self.model = NONE
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif self.first_byte is None and message.get("more_body") and message.get("body"):
+            self.first_byte = time.perf_counter()
+        await self.send(message)
+
+
+_current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
+    "cliproxy_request", default=None
+)
+"""The request being served in this task (and in the accounting task it starts)."""
+
+
+class Metrics:
+    """A gateway's metrics: its own registry, the instruments, and caches of children."""
+
+    def __init__(self, *, path: str = "/metrics", public: bool = False) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.path = path
+        self.public = public
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        self.requests = Counter(
+            "cliproxy_requests",
+            "Client requests by what the client got (after failover).",
+            ("door", "provider", "model", "status"),
+            registry=reg,
+        )
+        self.attempts = Counter(
+            "cliproxy_upstream_attempts",
+            "Upstream attempts, failed ones included (those that led to failover too).",
+            ("provider", "credential", "model", "status"),
+            registry=reg,
+        )
+        self.tokens = Counter(
+            "cliproxy_tokens",
+            "Tokens of successful answers, as the upstream reported them.",
+            ("provider", "model", "kind"),
+            registry=reg,
+        )
+        self.duration = Histogram(
+            "cliproxy_request_duration_seconds",
+            "Seconds from a client request's arrival to its last byte.",
+            ("door", "provider"),
+            buckets=DURATION_BUCKETS,
+            registry=reg,
+        )
+        self.first_byte = Histogram(
+            "cliproxy_stream_first_byte_seconds",
+            "Seconds from a streamed request's arrival to its first body bytes.",
+            ("door", "provider"),
+            buckets=FIRST_BYTE_BUCKETS,
+            registry=reg,
+        )
+        self.in_flight = Gauge(
+            "cliproxy_requests_in_flight", "Client requests being served.", ("door",), registry=reg
+        )
+        self.state = _StateCollector(self.model_label)
+        reg.register(self.state)
+        self._attempts: dict[tuple[str, str, int], Any] = {}
+        self._tokens: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._models: dict[str, str] = {}
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def model_label(self, model: str) -> str:
+        """``model``, or ``other`` once :data:`MAX_MODELS` distinct names were seen."""
+        label = self._models.get(model)
+        if label is None:
+            label = model if len(self._models) < MAX_MODELS else "other"
+            self._models[model] = label
+        return label
+
+    # -- recording (called by the pipeline) ------------------------------------------------
+
+    def attempt(self, cand: Candidate, status: int) -> None:
+        """Count one upstream attempt of ``cand`` that ended with ``status``."""
+        key = (cand.credential.id, cand.upstream_model, status)
+        child = self._attempts.get(key)
+        if child is None:
+            cred = cand.credential
+            labels = (cred.provider, cred.label, self.model_label(cand.upstream_model), str(status))
+            child = self._attempts[key] = self.attempts.labels(*labels)
+        child.inc()
+
+    def failed(self, cand: Candidate, error: GatewayError) -> None:
+        """An upstream attempt failed (before or after the answer started)."""
+        self.attempt(cand, error.status)
+
+    def settled(self, outcome: Outcome, sent: tuple[Usage, GatewayError | None] | None) -> None:
+        """An answer is over: note who served the request; count a successful attempt
+        and its tokens (a failed one is counted by :meth:`failed`)."""
+        cand = outcome.candidate
+        request = _current.get()
+        if request is not None:
+            request.provider = cand.credential.provider
+            request.model = self.model_label(cand.upstream_model)
+        if sent is None:
+            return  # the client left, or the answer failed before it started
+        usage, error = sent
+        if error is not None:
+            if request is not None:
+                request.error_status = error.status
+            return
+        self.attempt(cand, 200)
+        self._count_tokens(cand, usage)
+
+    def _count_tokens(self, cand: Candidate, usage: Usage) -> None:
+        key = (cand.credential.provider, cand.upstream_model)
+        children = self._tokens.get(key)
+        if children is None:
+            model = self.model_label(cand.upstream_model)
+            children = tuple(self.tokens.labels(key[0], model, kind) for kind in TOKEN_KINDS)
+            self._tokens[key] = children
+        for child, count in zip(
+            children,
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.reasoning_tokens,
+            ),
+            strict=True,
+        ):
+            if count:
+                child.inc(count)
+
+    # -- doors and the endpoint ------------------------------------------------------------
+
+    def door(self, endpoint: DoorEndpoint) -> DoorEndpoint:
+        """``endpoint``, metered when it serves model calls."""
+        if endpoint.door.action != "generate":
+            return endpoint
+        return MeteredDoor(endpoint, self)
+
+    def routes(self, gateway: Gateway) -> list[BaseRoute]:
+        return [Route(self.path, MetricsEndpoint(gateway, self), methods=["GET"])]
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+
+class MeteredDoor(DoorEndpoint):
+    """A door endpoint with metrics: counts and times each request it serves.
+
+    It is a :class:`DoorEndpoint` (so the app's fast path for doors serves it too) that
+    hands every request to the endpoint it wraps, with a ``send`` that notes the status
+    and a stream's first bytes.
+    """
+
+    def __init__(self, inner: DoorEndpoint, metrics: Metrics) -> None:
+        super().__init__(inner.gateway, inner.translator, inner.door)
+        self.inner = inner
+        self.metrics = metrics
+        self.label = inner.translator.name
+        self._in_flight = metrics.in_flight.labels(self.label)
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, tuple[MetricWrapperBase, MetricWrapperBase]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = _Request(send)
+        token = _current.set(request)
+        self._in_flight.inc()
+        try:
+            await self.inner(scope, receive, request)
+        finally:
+            _current.reset(token)
+            self._in_flight.dec()
+            self._finish(request)
+
+    def _finish(self, request: _Request) -> None:
+        end = time.perf_counter()
+        status = request.error_status or request.status or CLIENT_LEFT
+        key = (request.provider, request.model, status)
+        child = self._requests.get(key)
+        if child is None:
+            labels = (self.label, request.provider, request.model, str(status))
+            child = self._requests[key] = self.metrics.requests.labels(*labels)
+        child.inc()
+        timers = self._timers.get(request.provider)
+        if timers is None:
+            metrics = self.metrics
+            labels = (self.label, request.provider)
+            timers = (metrics.duration.labels(*labels), metrics.first_byte.labels(*labels))
+            self._timers[request.provider] = timers
+        timers[0].observe(end - request.start)
+        if request.first_byte is not None:
+            timers[1].observe(request.first_byte - request.start)
+
+
+class MetricsEndpoint:
+    """``GET <metrics.path>``: the gateway's metrics in Prometheus text format.
+
+    Open to the same callers as ``/v0`` (see :mod:`cliproxy.management`) unless
+    ``metrics.public`` is set.
+    """
+
+    def __init__(self, gateway: Gateway, metrics: Metrics) -> None:
+        self.gateway = gateway
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway = self.gateway
+        if not self.metrics.public:
+            try:
+                check_management_access(
+                    scope, header_map(scope), gateway.config.remote_management.secret_key
+                )
+            except GatewayError as error:
+                await send_bytes(send, error.status, encode_error(error))
+                return
+        await self.metrics.state.refresh(gateway)
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+        await send_bytes(send, 200, self.metrics.render(), headers)
+
+
+class _StateCollector:
+    """Credential states and running cooldowns, as read from the state store by the
+    last :meth:`refresh` (the endpoint refreshes right before rendering)."""
+
+    def __init__(self, model_label: Callable[[str], str]) -> None:
+        self._model = model_label
+        self._credentials: list[tuple[str, str, str]] = []  # provider, label, state
+        self._cooldowns: list[tuple[str, str, str, float]] = []  # provider, label, model, seconds
+
+    async def refresh(self, gateway: Gateway) -> None:
+        try:
+            cooldowns = await gateway.state.cooldowns()
+        except Exception as exc:  # a scrape must still show the counters
+            log.warning("metrics: could not read cooldowns from the state store: %s", exc)
+            cooldowns = None
+        now = gateway.clock()
+        credentials, resting = [], []
+        for cred in gateway.credentials:
+            rests = {} if cooldowns is None else cooldowns.get(cred.id, {})
+            if cooldowns is None:
+                state = "unknown"
+            else:
+                state = "unhealthy" if WHOLE in rests else "cooling" if rests else "ok"
+            credentials.append((cred.provider, cred.label, state))
+            for model, cooldown in rests.items():
+                label = model if model == WHOLE else self._model(model)
+                resting.append((cred.provider, cred.label, label, cooldown.remaining(now)))
+        self._credentials, self._cooldowns = credentials, resting
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        states = GaugeMetricFamily(
+            "cliproxy_credentials",
+            "Credentials by state: ok, cooling (some models rest), unhealthy (the whole "
+            "credential rests), unknown (the state store could not be read).",
+            labels=("provider", "state"),
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for provider, _, state in self._credentials:  # every state of a provider, 0 or not
+            for known in STATES:
+                counts.setdefault((provider, known), 0)
+            counts[provider, state] = counts.get((provider, state), 0) + 1
+        for (provider, state), count in sorted(counts.items()):
+            states.add_metric((provider, state), count)
+        yield states
+        resting = GaugeMetricFamily(
+            "cliproxy_cooldown_remaining_seconds",
+            "Seconds left of each running cooldown; model '*' rests the whole credential.",
+            labels=("provider", "credential", "model"),
+        )
+        for provider, label, model, seconds in self._cooldowns:
+            resting.add_metric((provider, label, model), seconds)
+        yield resting
