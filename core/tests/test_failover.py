@@ -15,6 +15,7 @@ from typing import Any
 import cliproxy_openai
 import httpx
 import pytest
+from cliproxy.app import gateway_of
 from cliproxy.testing import (
     FakeClock,
     FakeUpstream,
@@ -115,6 +116,7 @@ async def test_prefix_isolation_by_workload(upstream, ok, clock):
         assert (await gw.chat("agent-core/core-sonnet")).status_code == 200
         assert (await gw.chat("batch/some-new-model")).status_code == 200
         refused = await gw.chat("core-sonnet")
+        await gateway_of(gw.app).discover_models()  # start-up discovery runs in the background
         models = (await gw.client.get("/v1/models", headers=AUTH)).json()
     assert upstream.requests_to("/core/v1/chat/completions")[0].json["model"] == "claude-3-5-sonnet-20241022"
     assert upstream.requests_to("/batch/v1/chat/completions")[0].json["model"] == "some-new-model"

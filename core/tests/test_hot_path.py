@@ -308,6 +308,47 @@ async def test_a_disconnect_after_the_last_message_lets_the_work_finish():
     assert finished == [True] and len(sent) == 2
 
 
+async def test_after_the_last_message_the_watcher_ends_on_the_servers_disconnect():
+    from cliproxy.asgi import NotingSend
+
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    noting = NotingSend(send)
+
+    async def work() -> None:
+        await noting({"type": "http.response.start", "status": 200, "headers": []})
+        await noting({"type": "http.response.body", "body": b"done", "more_body": False})
+
+    before = asyncio.all_tasks()
+    await client_disconnect_cancels(work(), _receive_from(queue), noting.done)
+    (watcher,) = asyncio.all_tasks() - before  # not cancelled: it waits for the disconnect
+    queue.put_nowait({"type": "http.disconnect"})  # ASGI: receive() after the response
+    await asyncio.wait_for(watcher, 5)
+    assert not watcher.cancelled() and asyncio.all_tasks() == before
+
+
+def test_closing_a_streamed_upstream_answer_does_not_wait_for_the_event_loop():
+    from aiohttp.helpers import noop
+    from cliproxy.providers import UpstreamResponse
+    from cliproxy.upstream import _releaser
+
+    class Response:  # aiohttp's: releases at once, returns an awaitable that yields once
+        released = 0
+
+        def release(self) -> noop:
+            self.released += 1
+            return noop()
+
+    response = Response()
+    closing = UpstreamResponse(wire="openai-chat", status=200, chunks=iter(()), release=_releaser(response)).aclose()  # type: ignore[arg-type]
+    with pytest.raises(StopIteration):
+        closing.send(None)  # finished without yielding
+    assert response.released == 1
+
+
 async def test_cancelling_the_request_itself_still_propagates():
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 

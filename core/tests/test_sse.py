@@ -58,3 +58,21 @@ def test_any_split_gives_the_same_events(data, items, newline):
     expected = [SSEEvent(name, payload.encode()) for name, payload in items]
     assert parse(raw) == expected
     assert parse(*data.draw(split_points(raw))) == expected
+
+
+pieces = st.lists(
+    st.sampled_from(
+        [b"data: ", b"data:", b"event: ", b"event:", b"x", b"{}", b"\n", b"\n\n", b"\r", b"\r\n", b": c", b"id: 1", b" "]
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), pieces)
+def test_whole_events_at_once_parse_as_line_by_line(data, parts):
+    """Whole events are cut out by search, a byte at a time goes line by line: the same."""
+    raw = b"".join(parts)
+    one_by_one = parse(*(raw[i : i + 1] for i in range(len(raw))))
+    assert parse(raw) == one_by_one
+    assert parse(*data.draw(split_points(raw))) == one_by_one

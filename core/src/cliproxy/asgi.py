@@ -77,6 +77,8 @@ async def client_disconnect_cancels(
     cancels the caller (one task per request, not two). A disconnect once ``answered()``
     says the response's last message went out is the exchange ending normally (in-process
     servers report it at once), not the client leaving: the work finishes undisturbed.
+    Once answered, the watcher is left to end on that disconnect, which ASGI servers send
+    when ``receive`` is called after the response (cheaper than cancelling it).
     """
     task = asyncio.current_task()
     assert task is not None
@@ -100,7 +102,8 @@ async def client_disconnect_cancels(
             raise  # we were cancelled ourselves (shutdown), not by the client leaving
         task.uncancel()
     finally:
-        watcher.cancel()
+        if answered is None or not answered():
+            watcher.cancel()
 
 
 class NotingSend:

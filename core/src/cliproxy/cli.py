@@ -88,8 +88,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return run(hc)
 
     from cliproxy.app import create_app
+    from cliproxy.gctune import tune_for_serving
 
     app = create_app(config, strict_plugins=args.strict_plugins)
+    tune_for_serving()
     _run(_serve_forever(app, hc))
     return 0
 

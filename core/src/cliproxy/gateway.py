@@ -307,8 +307,11 @@ class Gateway:
     async def authenticate(self, request: InboundRequest) -> ClientIdentity:
         """Run the ``authenticate_client`` hooks; 401 in the caller's format if none accepts."""
         identity: ClientIdentity | None = None
+        config = self.config
         for check in self._authenticators:
-            result = await await_me_maybe(check(request=request, config=self.config))
+            result = check(request=request, config=config)
+            if result is not None and not isinstance(result, ClientIdentity):
+                result = await await_me_maybe(result)  # an async implementation
             if identity is None and result is not None:
                 identity = result
         if identity is not None:

@@ -10,7 +10,6 @@ format, otherwise decoded into IR events and re-encoded, one ASGI send per upstr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import attrs
 import orjson
 from starlette.types import Send
 
+from cliproxy.eager import finish_shielded
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.estimate import estimate_request_tokens
 from cliproxy.ir import (
@@ -332,13 +332,7 @@ async def respond(gateway: Gateway, outcome: Outcome, send: Send) -> None:
         else:
             sent = await _whole(gateway, outcome, ctx, send)
     finally:
-        settling = asyncio.ensure_future(_settle(gateway, outcome, sent))
-        _settling.add(settling)
-        settling.add_done_callback(_settling.discard)
-        await asyncio.shield(settling)
-
-
-_settling: set[asyncio.Future[None]] = set()  # keeps shielded accounting alive until done
+        await finish_shielded(_settle(gateway, outcome, sent))
 
 
 async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayError | None] | None) -> None:

@@ -192,13 +192,21 @@ class Plugins:
         """Implementations of a per-request hook, bound to the spec's argument names, in
         call order -- resolved once so requests skip pluggy's dispatch."""
         hook = getattr(self.pm.hook, hook_name)
+        spec = tuple(hook.spec.argnames) if hook.spec is not None else None
         bound: list[Callable[..., Any]] = []
         for impl in reversed(hook.get_hookimpls()):
-            bound.append(_bind(impl.function, tuple(impl.argnames)))
+            bound.append(_bind(impl.function, tuple(impl.argnames), spec))
         return bound
 
 
-def _bind(function: Callable[..., Any], argnames: tuple[str, ...]) -> Callable[..., Any]:
+def _bind(
+    function: Callable[..., Any], argnames: tuple[str, ...], spec: tuple[str, ...] | None = None
+) -> Callable[..., Any]:
+    """``function`` called with only the keyword arguments it names; ``function`` itself
+    when it names all the spec's arguments."""
+    if spec is not None and sorted(argnames) == sorted(spec):
+        return function
+
     def call(**kwargs: Any) -> Any:
         return function(**{name: kwargs[name] for name in argnames})
 

@@ -136,7 +136,7 @@ class UpstreamResponse:
         if self.release is not None:
             release, self.release = self.release, None
             result = release()
-            if isinstance(result, Awaitable):
+            if result is not None and isinstance(result, Awaitable):
                 await result
 
 

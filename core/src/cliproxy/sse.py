@@ -23,6 +23,10 @@ class SSEEvent(NamedTuple):
     data: bytes
 
 
+_event = tuple.__new__  # SSEEvent(name, data) without the named tuple's Python-level __new__
+_NAMES: dict[bytes, str] = {}  # event names seen, decoded once (a few dozen at most)
+
+
 def frame(data: bytes, event: str | None = None) -> bytes:
     """Frame one event; ``data`` must not contain newlines (compact JSON never does)."""
     if event is None:
@@ -52,10 +56,51 @@ class SSEParser:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             lines = buffer.split(b"\n")
             self._buffer = lines.pop() + self._buffer
-        else:
+            out: list[SSEEvent] = []
+            self._lines(lines, out)
+            return out
+        if self._data or self._event is not None:  # mid-event: line by line
             lines = buffer.split(b"\n")
             self._buffer = lines.pop()
+            out = []
+            self._lines(lines, out)
+            return out
+        return self._blocks(buffer)
+
+    def _blocks(self, buffer: bytes) -> list[SSEEvent]:
+        """Parse LF-only bytes that start at an event boundary, a whole event at a time:
+        the usual ``data: ...`` and ``event: ...`` + ``data: ...`` events are cut out by
+        search; anything else goes through the line rules."""
+        blocks = buffer.split(b"\n\n")
+        tail = blocks.pop()
         out: list[SSEEvent] = []
+        names = _NAMES
+        for block in blocks:
+            if block.startswith(b"data: "):
+                if b"\n" not in block:
+                    out.append(_event(SSEEvent, (None, block[6:])))
+                    continue
+            elif block.startswith(b"event: "):
+                nl = block.find(b"\n")
+                if nl > 0 and block.startswith(b"data: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
+                    raw = block[7:nl]
+                    name = names.get(raw)
+                    if name is None:
+                        name = raw.decode("utf-8", "replace")
+                        if len(names) < 64:
+                            names[raw] = name
+                    out.append(_event(SSEEvent, (name, block[nl + 7 :])))
+                    continue
+            lines = block.split(b"\n")
+            lines.append(b"")
+            self._lines(lines, out)
+        lines = tail.split(b"\n")
+        self._buffer = lines.pop()
+        if lines:
+            self._lines(lines, out)
+        return out
+
+    def _lines(self, lines: list[bytes], out: list[SSEEvent]) -> None:
         data = self._data
         for line in lines:  # the common lines (data, event, blank) inline; the rest in _line
             if line.startswith(b"data: "):
@@ -64,13 +109,12 @@ class SSEParser:
                 self._event = line[7:].decode("utf-8", "replace")
             elif not line:
                 if data:
-                    out.append(SSEEvent(self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                    out.append(_event(SSEEvent, (self._event, data[0] if len(data) == 1 else b"\n".join(data))))
                     data = self._data = []
                 self._event = None
             else:
                 self._line(line, out)
                 data = self._data
-        return out
 
     def close(self) -> list[SSEEvent]:
         """Flush an event the upstream did not terminate with a blank line."""
@@ -85,7 +129,7 @@ class SSEParser:
         if not line:
             data = self._data
             if data:
-                out.append(SSEEvent(self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+                out.append(_event(SSEEvent, (self._event, data[0] if len(data) == 1 else b"\n".join(data))))
                 self._data = []
             self._event = None
             return

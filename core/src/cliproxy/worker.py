@@ -7,10 +7,13 @@ import os
 from starlette.applications import Starlette
 
 from cliproxy.app import create_app
+from cliproxy.gctune import tune_for_serving
 
 
 def app() -> Starlette:
-    return create_app(
+    built = create_app(
         os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
     )
+    tune_for_serving()
+    return built

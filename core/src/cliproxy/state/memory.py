@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import attrs
-
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 
@@ -18,6 +16,30 @@ __all__ = ["MemoryStore"]
 
 _NOTHING: CooldownPair = (None, None)
 _SWEEP_EVERY = 512  # set_cooldown calls between sweeps of forgotten records
+
+
+class _Counters:
+    """One credential + model's usage, counted in place (a snapshot is a UsageTotals)."""
+
+    __slots__ = (  # UsageTotals' fields
+        "cache_read_tokens",
+        "failures",
+        "input_tokens",
+        "last_error",
+        "last_error_at",
+        "output_tokens",
+        "reasoning_tokens",
+        "requests",
+    )
+
+    def __init__(self) -> None:
+        self.requests = self.failures = 0
+        self.input_tokens = self.output_tokens = self.cache_read_tokens = self.reasoning_tokens = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+
+    def totals(self) -> UsageTotals:
+        return UsageTotals(**{name: getattr(self, name) for name in self.__slots__})
 
 
 class MemoryStore:
@@ -29,7 +51,7 @@ class MemoryStore:
         self.clock = clock
         self._cooldowns: dict[str, dict[str, Cooldown]] = {}
         self._cursors: dict[str, int] = defaultdict(int)
-        self._usage: dict[str, dict[str, UsageTotals]] = defaultdict(dict)
+        self._usage: dict[str, dict[str, _Counters]] = defaultdict(dict)
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sets = 0
@@ -133,22 +155,23 @@ class MemoryStore:
         self, credential_id: str, model: str, usage: Usage | None, *, failed: bool, error: str | None = None
     ) -> None:
         per_model = self._usage[credential_id]
-        totals = per_model.get(model) or UsageTotals()
-        changes: dict[str, Any] = {"requests": totals.requests + 1}
+        counters = per_model.get(model)
+        if counters is None:
+            counters = per_model[model] = _Counters()
+        counters.requests += 1
         if failed:
-            changes["failures"] = totals.failures + 1
+            counters.failures += 1
         if error is not None:
-            changes["last_error"] = error
-            changes["last_error_at"] = self.clock()
+            counters.last_error = error
+            counters.last_error_at = self.clock()
         if usage is not None:
-            changes["input_tokens"] = totals.input_tokens + (usage.input_tokens or 0)
-            changes["output_tokens"] = totals.output_tokens + (usage.output_tokens or 0)
-            changes["cache_read_tokens"] = totals.cache_read_tokens + (usage.cache_read_tokens or 0)
-            changes["reasoning_tokens"] = totals.reasoning_tokens + (usage.reasoning_tokens or 0)
-        per_model[model] = attrs.evolve(totals, **changes)
+            counters.input_tokens += usage.input_tokens or 0
+            counters.output_tokens += usage.output_tokens or 0
+            counters.cache_read_tokens += usage.cache_read_tokens or 0
+            counters.reasoning_tokens += usage.reasoning_tokens or 0
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
-        return {cred: dict(models) for cred, models in self._usage.items()}
+        return {cred: {model: c.totals() for model, c in models.items()} for cred, models in self._usage.items()}
 
     def subtract_usage(self, handed: Mapping[str, Mapping[str, UsageTotals]]) -> None:
         """Take ``handed`` (a snapshot of :meth:`usage`, counted elsewhere now) off the

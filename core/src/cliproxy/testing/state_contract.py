@@ -158,6 +158,14 @@ class StateStoreContract:
         assert totals.last_error_at == clock()
         assert usage[OTHER]["m"].requests == 1 and usage[OTHER]["m"].last_error is None
 
+    async def test_a_usage_snapshot_does_not_change_afterwards(self, store: Any, clock: FakeClock) -> None:
+        await store.add_usage(CRED, MODEL, Usage(input_tokens=3), failed=False)
+        before = await store.usage()
+        await store.add_usage(CRED, MODEL, Usage(input_tokens=4), failed=True, error="boom")
+        assert before[CRED][MODEL].requests == 1 and before[CRED][MODEL].input_tokens == 3
+        assert before[CRED][MODEL].last_error is None
+        assert (await store.usage())[CRED][MODEL].input_tokens == 7
+
     # -- values ----------------------------------------------------------------------------
 
     async def test_values_round_trip_and_expire(self, store: Any, clock: FakeClock) -> None:

@@ -19,6 +19,7 @@ get no per-model rules.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -89,8 +90,10 @@ def _version(name: str) -> tuple[str, int, int] | None:
     return family, numbers[0], numbers[1] if len(numbers) > 1 else 0
 
 
+@functools.lru_cache(maxsize=256)
 def caps_for(model: str) -> ModelCaps | None:
-    """The limits of ``model``; None when it is not a Claude model name."""
+    """The limits of ``model``; None when it is not a Claude model name (worked out once
+    per name: requests name the same few models over and over)."""
     parsed = _version(model)
     if parsed is None:
         return None
