@@ -41,6 +41,14 @@ class _Counters:
     def totals(self) -> UsageTotals:
         return UsageTotals(**{name: getattr(self, name) for name in self.__slots__})
 
+    def subtract(self, taken: UsageTotals) -> None:
+        """Take a snapshot's counts off (they are counted elsewhere now); the last error
+        stays only if it is newer than the snapshot's."""
+        for name in USAGE_COUNTERS:
+            setattr(self, name, getattr(self, name) - getattr(taken, name))
+        if (self.last_error, self.last_error_at) == (taken.last_error, taken.last_error_at):
+            self.last_error = self.last_error_at = None
+
 
 class MemoryStore:
     """Keeps state in dicts; one process only. ``clock`` is injectable for tests."""
@@ -181,14 +189,12 @@ class MemoryStore:
             if per_model is None:
                 continue
             for model, taken in models.items():
-                current = per_model.get(model)
-                if current is None:
+                counters = per_model.get(model)
+                if counters is None:
                     continue
-                left = _minus(current, taken)
-                if left == UsageTotals():
+                counters.subtract(taken)
+                if counters.totals() == UsageTotals():
                     del per_model[model]
-                else:
-                    per_model[model] = left
             if not per_model:
                 del self._usage[cred]
 
@@ -232,14 +238,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
-
-
-
-def _minus(current: UsageTotals, taken: UsageTotals) -> UsageTotals:
-    """``current`` less ``taken``'s counters; its last error stays only if newer."""
-    changes: dict[str, Any] = {
-        name: getattr(current, name) - getattr(taken, name) for name in USAGE_COUNTERS
-    }
-    if (current.last_error, current.last_error_at) == (taken.last_error, taken.last_error_at):
-        changes["last_error"] = changes["last_error_at"] = None
-    return attrs.evolve(current, **changes)
