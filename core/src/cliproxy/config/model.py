@@ -113,6 +113,8 @@ class Config:
     remote_management: RemoteManagement = RemoteManagement()
     upstream_timeouts: Timeouts = Timeouts()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
+    watch_config: bool = True  # reload when the config file or a token file changes
+    watch_interval: float = 1.0  # seconds between those checks
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -138,4 +140,6 @@ CORE_KEYS = (
     "remote-management",
     "upstream-timeouts",
     "responses-store",
+    "watch-config",
+    "watch-interval",
 )
