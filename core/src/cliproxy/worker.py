@@ -10,7 +10,11 @@ from cliproxy.app import create_app
 
 
 def app() -> Starlette:
+    from cliproxy.cli import _setup_logging
+
+    _setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", "info"))  # a spawned process starts bare
     return create_app(
         os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
+        reload_on_sighup=True,
     )
