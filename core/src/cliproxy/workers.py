@@ -58,8 +58,8 @@ def run_workers(config: Any) -> int:
 
     exitcode = 0
     try:
-        while any(p.exitcode is None for p in processes):
-            wait([p.sentinel for p in processes if p.exitcode is None])
+        while running := [p for p in processes if p.exitcode is None]:
+            wait([p.sentinel for p in running])  # (a sentinel of one that just ended is ready)
             failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
             if failed or shutdown.is_set():
                 exitcode = exitcode or (failed[0] if failed else 0)
