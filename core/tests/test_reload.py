@@ -403,3 +403,23 @@ async def test_an_unchanged_token_file_keeps_its_refreshed_tokens(tmp_path, ok):
             (auth / "login.json").write_text(json.dumps(relogged))
             await gateway.reload()
             assert gateway.tokens.tokens(gateway.credentials[0]).access_token == "access-new"
+
+
+def test_cliproxy_status_shows_the_config_and_a_failed_reload():
+    from cliproxy.status import render_text
+
+    snapshot = {
+        "state_store": {"backend": "memory"},
+        "config": {
+            "file": "config.yaml",
+            "loaded_at": "2026-09-01T10:00:00Z",
+            "last_reload_error": {
+                "at": "2026-09-01T10:05:00Z",
+                "message": "config.yaml:3:1: unknown key 'api_keys'",
+            },
+        },
+        "credentials": [],
+    }
+    text = render_text(snapshot)
+    assert "config: config.yaml, loaded 2026-09-01T10:00:00Z" in text
+    assert "LAST RELOAD FAILED at 2026-09-01T10:05:00Z" in text and "unknown key 'api_keys'" in text
