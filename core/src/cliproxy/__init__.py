@@ -76,6 +76,7 @@ __all__ = [
     "credential_id",
     "estimate_request_tokens",
     "estimate_tokens",
+    "gateway_of",
     "hookimpl",
     "ir",
     "mask_secret",
@@ -91,4 +92,8 @@ def __getattr__(name: str) -> object:
         from cliproxy.app import create_app
 
         return create_app
+    if name == "gateway_of":  # the running Gateway of an app: await gateway_of(app).reload()
+        from cliproxy.app import gateway_of
+
+        return gateway_of
     raise AttributeError(f"module 'cliproxy' has no attribute {name!r}")

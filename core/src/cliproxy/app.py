@@ -26,8 +26,14 @@ from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
-from cliproxy.management import ModelsRefreshEndpoint, ResetEndpoint, StatusEndpoint
+from cliproxy.management import (
+    ConfigReloadEndpoint,
+    ModelsRefreshEndpoint,
+    ResetEndpoint,
+    StatusEndpoint,
+)
 from cliproxy.plugins import Plugins
+from cliproxy.reload import handle_reload_signal
 from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.wire.openai_chat import encode_error as openai_error
@@ -122,6 +128,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/v0/status", StatusEndpoint(gateway), methods=["GET"]),
         Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
         Route("/v0/models/refresh", ModelsRefreshEndpoint(gateway), methods=["POST"]),
+        Route("/v0/config/reload", ConfigReloadEndpoint(gateway), methods=["POST"]),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():
@@ -176,6 +183,7 @@ def create_app(
     load_entrypoints: bool = True,
     strict_plugins: bool = False,
     state: StateStore | None = None,
+    reload_on_sighup: bool = False,
 ) -> Starlette:
     """Build the gateway application.
 
@@ -185,6 +193,9 @@ def create_app(
         load_entrypoints: Load installed plugins from the ``cliproxy`` entry-point group.
         strict_plugins: Fail instead of skipping a plugin that does not load.
         state: A state store to use instead of the one the config names.
+        reload_on_sighup: While serving, reload the config on ``SIGHUP`` (what ``cliproxy
+            serve`` does; leave it off when the host app owns its signals). Reload from
+            code with ``await gateway_of(app).reload()``.
 
     Raises:
         ConfigError: The config is invalid (the message names file, line and key).
@@ -198,7 +209,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
         try:
-            yield
+            with handle_reload_signal(gateway) if reload_on_sighup else contextlib.nullcontext():
+                yield
         finally:
             await gateway.stop()
 

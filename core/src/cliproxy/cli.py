@@ -77,20 +77,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(path)
     hc = _hypercorn_config(config, args)
     if args.workers > 1:
-        from hypercorn.run import run
+        from cliproxy.workers import run_workers
 
         _build(args)  # report config and plugin errors once, before forking
         os.environ["CLIPROXY_CONFIG"] = str(Path(path).resolve())
         os.environ["CLIPROXY_STRICT_PLUGINS"] = "1" if args.strict_plugins else "0"
+        os.environ["CLIPROXY_LOG_LEVEL"] = str(args.log_level)  # workers log as the parent does
         hc.application_path = "cliproxy.worker:app()"
         hc.workers = args.workers
         hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
-        return run(hc)
+        return run_workers(hc)
 
     from cliproxy.app import create_app
     from cliproxy.gctune import tune_for_serving
 
-    app = create_app(config, strict_plugins=args.strict_plugins)
+    app = create_app(config, strict_plugins=args.strict_plugins, reload_on_sighup=True)
     tune_for_serving()
     _run(_serve_forever(app, hc))
     return 0

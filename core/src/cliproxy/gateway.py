@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
 from cliproxy.proxies import ProxySessions, resolve_proxy
 from cliproxy.registry import Translators
+from cliproxy.reload import ReloadResult, ReloadStatus, watch_files
 from cliproxy.response_store import ResponseStore
 from cliproxy.routing import Router
 from cliproxy.selection import Selector
@@ -80,6 +81,7 @@ class Gateway:
     http: aiohttp.ClientSession = attrs.field(default=None)
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
+    reload_status: ReloadStatus = attrs.field(default=None)  # when the config was loaded
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -93,6 +95,7 @@ class Gateway:
     def build(cls, config: Config, plugins: Plugins, *, state: StateStore | None = None) -> Gateway:
         """Assemble a gateway; raises :class:`ConfigError` for a config it cannot serve."""
         gateway = cls(config=config, plugins=plugins)
+        gateway.reload_status = ReloadStatus(file=config.file, loaded_at=gateway.clock())
         gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
         gateway.tokens.default_proxy = config.proxy_url
@@ -245,6 +248,7 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.discover_models(), name="cliproxy-discovery"))
         if any(True for _ in self.auth_types):
             self._tasks.append(asyncio.create_task(self.tokens.run_refresh_loop(), name="cliproxy-refresh"))
+        self._tasks.append(asyncio.create_task(watch_files(self), name="cliproxy-watch"))
         log.info(
             "serving %d models from %d credentials (%s)",
             len(self.router.models()),
@@ -252,10 +256,11 @@ class Gateway:
             ", ".join(sorted({c.provider for c in self.credentials})) or "no providers",
         )
 
-    async def discover_models(self) -> None:
-        """Ask providers for their model lists, all credentials at once; rebuild the routes
-        if any list changed. Never raises."""
-        pending = [cred for cred in self.credentials if not cred.models]  # else the config says
+    async def discover_models(self, credentials: Iterable[Credential] | None = None) -> None:
+        """Ask providers for their model lists, all credentials (or ``credentials``) at
+        once; rebuild the routes if any list changed. Never raises."""
+        pool = self.credentials if credentials is None else credentials
+        pending = [cred for cred in pool if not cred.models]  # else the config says
         found = await asyncio.gather(*(self._discover(cred) for cred in pending))
         changed = False
         for cred, names in zip(pending, found, strict=True):
@@ -274,6 +279,16 @@ class Gateway:
         except Exception as exc:
             log.warning("could not list %s models for %s: %s", cred.provider, cred.label, exc)
             return None
+
+    async def reload(
+        self, config: Config | str | Path | Mapping[str, Any] | None = None
+    ) -> ReloadResult:
+        """Apply the config file again (or ``config``) while serving: see
+        :mod:`cliproxy.reload`. Raises :class:`ConfigError` for an invalid config, which
+        leaves the running one as it was."""
+        from cliproxy.reload import reload_gateway
+
+        return await reload_gateway(self, config)
 
     async def stop(self) -> None:
         for task in self._tasks:

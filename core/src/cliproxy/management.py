@@ -1,4 +1,4 @@
-"""The operations endpoints under ``/v0``: status and cooldown resets.
+"""The operations endpoints under ``/v0``: status, cooldown resets, model and config reloads.
 
 Open to requests from this machine (loopback, not forwarded by a proxy); from anywhere
 else only with ``remote-management.secret-key`` set and presented as ``Authorization:
@@ -25,7 +25,13 @@ from cliproxy.wire.openai_chat import encode_error
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["ModelsRefreshEndpoint", "ResetEndpoint", "StatusEndpoint", "check_management_access"]
+__all__ = [
+    "ConfigReloadEndpoint",
+    "ModelsRefreshEndpoint",
+    "ResetEndpoint",
+    "StatusEndpoint",
+    "check_management_access",
+]
 
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
 
@@ -133,6 +139,31 @@ class ModelsRefreshEndpoint:
             return
         await self.gateway.discover_models()
         await _send_json(send, {"models": [m.id for m in self.gateway.router.models()]})
+
+
+class ConfigReloadEndpoint:
+    """``POST /v0/config/reload``: apply the config file again (see :mod:`cliproxy.reload`);
+    answers what changed, or 422 with the config error (the old config keeps serving)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from cliproxy.config import ConfigError
+
+        secret = self.gateway.config.remote_management.secret_key
+        try:
+            check_management_access(scope, header_map(scope), secret)
+            try:
+                result = await self.gateway.reload()
+            except ConfigError as error:
+                message = f"config not reloaded, still serving the previous one: {error}"
+                error422 = GatewayError(status=422, kind=ErrorKind.INVALID_REQUEST, message=message)
+                raise error422 from None
+        except GatewayError as error:
+            await _send_error(send, error)
+            return
+        await _send_json(send, result.as_dict())
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

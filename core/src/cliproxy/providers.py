@@ -282,3 +282,11 @@ class Provider(abc.ABC):
 
     async def stop(self) -> None:
         """Called once when the gateway stops."""
+
+    async def reload(self, gateway: Gateway) -> None:
+        """Called after a config reload added, changed or removed some of this provider's
+        credentials (``gateway.credentials`` is the new list): restart per-credential work.
+        The default calls :meth:`stop`, then :meth:`start`; override it if stopping would
+        disturb requests in flight."""
+        await self.stop()
+        await self.start(gateway)

@@ -37,7 +37,8 @@ def _cooldown(cooldown: Cooldown, now: float) -> dict[str, Any]:
 
 async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     """The status document: the routing strategy (and session affinity), the state
-    store, then one entry per credential.
+    store, the config (file, when it was loaded, the last reload error), then one entry
+    per credential.
 
     Each credential: ``id``, ``label`` (masked), ``provider``, ``group``, ``prefix``,
     ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
@@ -88,6 +89,7 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
             "session_ttl": routing.session_ttl if routing.session_affinity else None,
         },
         "state_store": dict(gateway.state.describe()),
+        "config": gateway.reload_status.as_dict(watching=gateway.config.watch_config),
         "credentials": credentials,
     }
 
@@ -142,6 +144,15 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
     where = store.get("url") or "this process"
     health = "" if store.get("healthy", True) else "  (UNAVAILABLE: using local state)"
     lines.append(f"state store: {store.get('backend', '?')} ({where}){health}")
+    loaded = snapshot.get("config")
+    if loaded:  # (older gateways do not send it)
+        lines.append(f"config: {loaded.get('file')}, loaded {loaded.get('loaded_at')}")
+        failed = loaded.get("last_reload_error")
+        if failed:
+            lines.append(
+                f"  LAST RELOAD FAILED at {failed['at']} (still serving the config above): "
+                f"{failed['message']}"
+            )
     routing = snapshot.get("routing")
     if routing:  # (gateways older than session affinity do not send it)
         ttl = routing.get("session_ttl")

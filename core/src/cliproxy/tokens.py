@@ -156,6 +156,25 @@ class TokenManager:
         """Start managing ``credential``'s tokens (written back to ``path`` on refresh)."""
         self._entries[credential.id] = _Entry(credential, tokens, auth_type, path, dict(file_data or {}))
 
+    def take_over(self, staged: TokenManager) -> None:
+        """Manage exactly ``staged``'s credentials from now on (after a config reload).
+
+        A credential managed here already keeps its entry -- tokens, lock, refresh state --
+        unless its file now holds newer tokens (a fresh ``cliproxy login``); credentials
+        ``staged`` does not have are forgotten, so their files are never written again.
+        Synchronous: requests see the old set or the new one.
+        """
+        entries: dict[str, _Entry] = {}
+        for key, new in staged._entries.items():
+            old = self._entries.get(key)
+            if old is None or _newer(new.tokens, old.tokens):
+                entries[key] = new
+                continue
+            old.credential, old.auth_type, old.path = new.credential, new.auth_type, new.path
+            entries[key] = old
+        self._entries = entries
+        self.default_proxy = staged.default_proxy
+
     def __contains__(self, credential: Credential) -> bool:
         return credential.id in self._entries
 

@@ -11,9 +11,13 @@ from cliproxy.gctune import tune_for_serving
 
 
 def app() -> Starlette:
+    from cliproxy.cli import _setup_logging
+
+    _setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", "info"))  # a spawned process starts bare
     built = create_app(
         os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
+        reload_on_sighup=True,
     )
     tune_for_serving()
     return built

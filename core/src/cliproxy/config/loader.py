@@ -103,6 +103,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         upstream_timeouts=_timeouts(timeouts),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
+        watch_config=root.bool("watch-config", True),
+        watch_interval=_seconds(
+            root,
+            "watch-interval",
+            1.0,
+            hint="seconds between checks of the config file and auth-dir, e.g. 'watch-interval: 1'",
+        ),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )

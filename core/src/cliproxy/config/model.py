@@ -126,6 +126,8 @@ class Config:
     upstream_timeouts: Timeouts = Timeouts()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
+    watch_config: bool = True  # reload when the config file or a token file changes
+    watch_interval: float = 1.0  # seconds between those checks
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -152,4 +154,6 @@ CORE_KEYS = (
     "upstream-timeouts",
     "responses-store",
     "metrics",
+    "watch-config",
+    "watch-interval",
 )

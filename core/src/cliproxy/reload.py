@@ -1,0 +1,430 @@
+"""Reloading a running gateway's config without a restart.
+
+:func:`reload_gateway` (``Gateway.reload``) reads the config again with the same loader as
+start-up, builds the new credentials, routing table and selector the way
+:meth:`Gateway.build` does -- reusing the running state store, HTTP sessions, token
+manager, providers and translators (plugins are not imported again) -- and swaps them in
+with one synchronous step, so each request runs on the old setup or the new one, never a
+mix. A config that does not load is reported and the old one keeps serving.
+
+Triggers: ``SIGHUP`` to ``cliproxy serve`` (every worker), ``POST /v0/config/reload``,
+``Gateway.reload()`` from an embedding app, and -- with ``watch-config`` (on by default)
+-- :func:`watch_files`, which polls the config file and ``auth-dir``'s token files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import signal
+from collections.abc import Coroutine, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from cliproxy.affinity import Affinity
+from cliproxy.config import Config, ConfigError, load_config
+from cliproxy.credentials import Credential
+from cliproxy.selection import Selector
+from cliproxy.tokens import TokenManager
+
+if TYPE_CHECKING:
+    from cliproxy.gateway import Gateway
+
+__all__ = [
+    "RESTART_KEYS",
+    "ReloadResult",
+    "ReloadStatus",
+    "handle_reload_signal",
+    "reload_gateway",
+    "watch_files",
+]
+
+log = logging.getLogger("cliproxy.reload")
+
+RESTART_KEYS = {
+    "host": "host",
+    "port": "port",
+    "state": "state",
+    "upstream_timeouts": "upstream-timeouts",
+    "responses_store": "responses-store",
+    "metrics": "metrics",
+}
+"""Config attributes a running gateway cannot change (bound socket, open state store and
+HTTP session, routes and metrics built at start-up), with their config keys. Every other key --
+api-keys, provider blocks, auth-dir, routing, retries, proxy-url, max-body-size-mb,
+remote-management -- applies on reload."""
+
+_SHOWN = 10  # names listed per kind in the summary line
+
+
+def _iso(when: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+@attrs.define(eq=False)
+class ReloadStatus:
+    """When the running config was loaded, and the last reload's failure (if the newest
+    attempt failed). Shown by ``/v0/status``."""
+
+    file: str
+    loaded_at: float
+    reloads: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+
+    def as_dict(self, watching: bool) -> dict[str, Any]:
+        error = None
+        if self.last_error is not None and self.last_error_at is not None:
+            error = {"at": _iso(self.last_error_at), "message": self.last_error}
+        return {
+            "file": self.file,
+            "loaded_at": _iso(self.loaded_at),
+            "reloads": self.reloads,
+            "watching": watching,
+            "last_reload_error": error,
+        }
+
+
+@attrs.frozen
+class ReloadResult:
+    """What a reload changed. Credentials are named by their masked labels."""
+
+    file: str
+    credentials_added: tuple[str, ...] = ()
+    credentials_removed: tuple[str, ...] = ()
+    credentials_changed: tuple[str, ...] = ()
+    models_added: tuple[str, ...] = ()
+    models_removed: tuple[str, ...] = ()
+    settings_changed: tuple[str, ...] = ()
+    needs_restart: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            (
+                self.credentials_added,
+                self.credentials_removed,
+                self.credentials_changed,
+                self.models_added,
+                self.models_removed,
+                self.settings_changed,
+            )
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, **attrs.asdict(self)}
+
+    def summary(self) -> str:
+        def part(what: str, names: tuple[str, ...]) -> str:
+            if not names:
+                return f"0 {what}"
+            shown = ", ".join(names[:_SHOWN]) + (
+                f", +{len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+            )
+            return f"{len(names)} {what} ({shown})"
+
+        text = (
+            f"config reloaded from {self.file}: credentials {part('added', self.credentials_added)}, "
+            f"{part('removed', self.credentials_removed)}, {part('changed', self.credentials_changed)}; "
+            f"models {part('added', self.models_added)}, {part('removed', self.models_removed)}"
+        )
+        if self.settings_changed:
+            text += f"; settings changed: {', '.join(self.settings_changed)}"
+        if self.needs_restart:
+            text += f"; needs a restart, kept as before: {', '.join(self.needs_restart)}"
+        return text
+
+
+# -- the reload -----------------------------------------------------------------------------
+
+
+async def reload_gateway(
+    gateway: Gateway, source: Config | str | Path | Mapping[str, Any] | None = None
+) -> ReloadResult:
+    """Load the config again and apply it to the running ``gateway``.
+
+    ``source`` defaults to the file the running config came from; a gateway built from a
+    mapping re-reads only its ``auth-dir`` unless given a new config. Reloads run one at a
+    time.
+
+    Raises:
+        ConfigError: The new config is invalid; the old one keeps serving, and the error
+            is logged and shown by ``/v0/status``.
+    """
+    status = gateway.reload_status
+    async with status.lock:
+        old = gateway.config
+        if source is None:
+            source = old if old.file.startswith("<") else old.file
+        try:
+            staged, kept = _stage(gateway, load_config(source))
+        except Exception as error:
+            status.last_error = (
+                str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+            )
+            status.last_error_at = gateway.clock()
+            if isinstance(error, ConfigError):
+                log.error("config reload failed, still serving the previous config: %s", error)
+            else:
+                log.exception("config reload failed, still serving the previous config")
+            raise
+        models_before = {m.id for m in gateway.router.models()}
+        before = {c.id: c for c in gateway.credentials}
+        after = {c.id: c for c in staged.credentials}
+        # -- the swap: no await from here to the end of the block ---------------------------
+        gateway.config = staged.config
+        gateway.credentials = staged.credentials
+        gateway.selector = staged.selector
+        gateway.router = staged.router
+        gateway.tokens.take_over(staged.tokens)
+        status.file = staged.config.file
+        status.loaded_at = gateway.clock()
+        status.reloads += 1
+        status.last_error = status.last_error_at = None
+        # -----------------------------------------------------------------------------------
+        added = [c for key, c in after.items() if key not in before]
+        removed = [c for key, c in before.items() if key not in after]
+        changed = [c for key, c in after.items() if key in before and before[key] is not c]
+        await _restart_providers(gateway, {c.provider for c in (*added, *removed, *changed)})
+        fresh = [c for c in (*added, *changed) if not c.models]
+        if fresh:
+            await gateway.discover_models(fresh)
+        models_after = {m.id for m in gateway.router.models()}
+    result = ReloadResult(
+        file=staged.config.file,
+        credentials_added=tuple(c.label for c in added),
+        credentials_removed=tuple(c.label for c in removed),
+        credentials_changed=tuple(c.label for c in changed),
+        models_added=tuple(sorted(models_after - models_before)),
+        models_removed=tuple(sorted(models_before - models_after)),
+        settings_changed=_settings_changed(old, staged.config),
+        needs_restart=kept,
+    )
+    log.log(logging.INFO if result.changed or kept else logging.DEBUG, "%s", result.summary())
+    return result
+
+
+def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
+    """Build what the new config needs beside the running gateway, touching nothing it
+    serves from; raises :class:`ConfigError` as :meth:`Gateway.build` would."""
+    from cliproxy.gateway import Gateway
+
+    old = gateway.config
+    kept = tuple(
+        key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr)
+    )
+    for key in kept:
+        log.warning(
+            "config reload: '%s' changed, which needs a restart of cliproxy serve; keeping the old value",
+            key,
+        )
+    if kept:
+        config = attrs.evolve(
+            config,
+            **{attr: getattr(old, attr) for attr, key in RESTART_KEYS.items() if key in kept},
+        )
+    tokens = TokenManager(gateway.state, gateway.tokens.clock)
+    tokens.default_proxy = config.proxy_url
+    tokens.session_for = gateway.tokens.session_for
+    staged = Gateway(
+        config=config,
+        plugins=gateway.plugins,
+        translators=gateway.translators,
+        providers=gateway.providers,
+        auth_types=gateway.auth_types,
+        state=gateway.state,
+        tokens=tokens,
+        router=gateway.router,  # ambiguities already logged are not logged again
+        http=gateway.http,
+        responses=gateway.responses,
+        sessions=gateway._sessions,
+        clock=gateway.clock,
+        sleep=gateway.sleep,
+    )
+    staged._check_blocks()
+    staged._load_credentials()
+    staged.credentials = _carry_over(gateway.credentials, staged.credentials)
+    staged.selector = _selector(gateway, config)
+    staged.refresh_routes()
+    return staged, kept
+
+
+_COMPARED = tuple(
+    f.name for f in attrs.fields(Credential) if f.name not in ("discovered", "source")
+)
+
+
+def _carry_over(running: Iterable[Credential], loaded: list[Credential]) -> list[Credential]:
+    """``loaded``, with each credential the config did not change replaced by the running
+    object (its discovered models, provider tasks and token entry go on); a changed one
+    keeps the models discovered for it so far."""
+    by_id = {c.id: c for c in running}
+    result = []
+    for cred in loaded:
+        old = by_id.get(cred.id)
+        if old is None:
+            result.append(cred)
+        elif all(getattr(old, name) == getattr(cred, name) for name in _COMPARED):
+            result.append(old)
+        else:
+            cred.discovered = old.discovered
+            result.append(cred)
+    return result
+
+
+def _selector(gateway: Gateway, config: Config) -> Selector:
+    routing = config.routing
+    if routing == gateway.config.routing:
+        return gateway.selector
+    affinity = Affinity(gateway.state, routing.session_ttl) if routing.session_affinity else None
+    return Selector(gateway.state, routing.strategy, gateway.selector.clock, affinity)
+
+
+def _settings_changed(old: Config, new: Config) -> tuple[str, ...]:
+    """Core keys (not provider blocks) whose values changed; values are never shown."""
+    skip = {"file", "root", "plugin_keys", *RESTART_KEYS}
+    return tuple(
+        f.name.replace("_", "-")
+        for f in attrs.fields(Config)
+        if f.name not in skip and getattr(old, f.name) != getattr(new, f.name)
+    )
+
+
+async def _restart_providers(gateway: Gateway, names: set[str]) -> None:
+    for name in sorted(names):
+        provider = gateway.providers.get(name)
+        if provider is None:
+            continue
+        try:
+            await provider.reload(gateway)
+        except Exception:
+            log.exception(
+                "provider %s failed to restart after the reload; its new credentials may lack models",
+                name,
+            )
+
+
+# -- triggers -------------------------------------------------------------------------------
+
+
+async def reload_quietly(gateway: Gateway, trigger: str) -> None:
+    """Reload for a signal or the file watcher: failures are logged, never raised."""
+    log.debug("reloading the config (%s)", trigger)
+    with contextlib.suppress(Exception):  # reload_gateway logged it and kept the old config
+        await gateway.reload()
+
+
+def handle_reload_signal(gateway: Gateway) -> contextlib.AbstractContextManager[None]:
+    """While inside, ``SIGHUP`` reloads ``gateway`` (the event loop must run in the main
+    thread; elsewhere this does nothing)."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_signal() -> None:
+        task = asyncio.get_running_loop().create_task(reload_quietly(gateway, "SIGHUP"))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    @contextlib.contextmanager
+    def installed() -> Any:
+        sighup = getattr(signal, "SIGHUP", None)
+        loop = asyncio.get_running_loop()
+        try:
+            if sighup is None:
+                raise NotImplementedError
+            loop.add_signal_handler(sighup, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):
+            log.debug("SIGHUP reload is not available here; use POST /v0/config/reload")
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sighup)
+
+    return installed()
+
+
+def _config_file(config: Config) -> Path | None:
+    return None if config.file.startswith("<") else Path(config.file)
+
+
+class _Snapshot:
+    """What the watcher compares: the config file's content hash (read again only when
+    its mtime or size moves) and the names, mtimes and sizes of ``auth-dir``'s token files."""
+
+    def __init__(self) -> None:
+        self._stat: tuple[str, int, int] | None = None
+        self._digest: str | None = None
+
+    def take(self, config: Config) -> tuple[object, ...]:
+        return (self._config(config), _token_files(Path(config.auth_dir).expanduser()))
+
+    def _config(self, config: Config) -> str | None:
+        path = _config_file(config)
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None  # an editor replacing the file; the next poll sees it
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key != self._stat:
+            try:
+                self._digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                return None
+            self._stat = key
+        return self._digest
+
+
+def _token_files(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    try:
+        paths = [p for p in directory.glob("*.json") if not p.name.startswith(".")]
+        found = []
+        for path in paths:
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                found.append((path.name, st.st_mtime_ns, st.st_size))
+        return tuple(sorted(found))
+    except OSError:
+        return ()
+
+
+def watch_files(gateway: Gateway) -> Coroutine[Any, Any, None]:
+    """Poll the config file and ``auth-dir`` every ``watch-interval`` seconds while
+    ``watch-config`` is on, and reload once a change has held still for one interval (an
+    editor's several writes make one reload). What is there now is the baseline; the
+    returned coroutine runs until cancelled."""
+    snapshot = _Snapshot()
+    return _watch(gateway, snapshot, snapshot.take(gateway.config))
+
+
+async def _watch(gateway: Gateway, snapshot: _Snapshot, seen: tuple[object, ...]) -> None:
+    pending: tuple[object, ...] | None = None
+    while True:
+        await asyncio.sleep(gateway.config.watch_interval)
+        if not gateway.config.watch_config:
+            pending = None
+            continue
+        try:
+            now = snapshot.take(gateway.config)
+            if now == seen:
+                pending = None
+            elif now != pending:
+                pending = now  # changed: wait one interval for it to settle
+            else:
+                seen, pending = now, None
+                await reload_quietly(gateway, "file change")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("watching the config file failed; will try again")

@@ -1,0 +1,72 @@
+"""``cliproxy serve --workers N``: Hypercorn worker processes on shared sockets.
+
+Like ``hypercorn.run.run`` (SIGINT/SIGTERM let every worker drain, then exit; a worker
+that dies stops the others), except for ``SIGHUP``: Hypercorn restarts its workers on it,
+which cuts their streams, while here it is passed on to each worker, which reloads its
+config in place (see :mod:`cliproxy.reload`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from multiprocessing import get_context
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+__all__ = ["run_workers"]
+
+
+def run_workers(config: Any) -> int:
+    """Serve ``config`` (a Hypercorn config with ``application_path`` and ``workers``) in
+    worker processes until SIGINT or SIGTERM; returns the exit code."""
+    if config.worker_class == "uvloop":
+        from hypercorn.asyncio.run import uvloop_worker as worker
+    else:
+        from hypercorn.asyncio.run import asyncio_worker as worker
+
+    sockets = config.create_sockets()
+    ctx = get_context("spawn")
+    shutdown = ctx.Event()
+    processes: list[BaseProcess] = []
+
+    def stop(*_: Any) -> None:
+        shutdown.set()
+
+    def forward(*_: Any) -> None:
+        for process in processes:
+            if process.pid is not None and process.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGHUP)
+
+    # Children inherit ignored signals: SIGINT stays with the parent (it decides), and a
+    # SIGHUP arriving before a worker's loop handles it must not kill the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for _ in range(config.workers):
+        process = ctx.Process(
+            target=worker, kwargs={"config": config, "shutdown_event": shutdown, "sockets": sockets}
+        )
+        process.daemon = config.daemon
+        process.start()
+        processes.append(process)
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), stop)
+    signal.signal(signal.SIGHUP, forward)
+
+    exitcode = 0
+    try:
+        while running := [p for p in processes if p.exitcode is None]:
+            wait([p.sentinel for p in running])  # (a sentinel of one that just ended is ready)
+            failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+            if failed or shutdown.is_set():
+                exitcode = exitcode or (failed[0] if failed else 0)
+                shutdown.set()
+    finally:
+        for process in processes:
+            process.join()
+        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+            sock.close()
+    return exitcode
