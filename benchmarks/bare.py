@@ -45,9 +45,7 @@ class Forward:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        async with self.app.http.post(
-            self.url, data=body, headers={"content-type": "application/json"}
-        ) as upstream:
+        async with self.app.http.post(self.url, data=body, headers={"content-type": "application/json"}) as upstream:
             content_type = upstream.headers.get("content-type", "application/json").encode()
             await send(
                 {
@@ -78,9 +76,7 @@ class Bare:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-        self.http = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
-        )
+        self.http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
         try:
             yield
         finally:

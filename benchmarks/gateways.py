@@ -223,11 +223,7 @@ class LiteLLM(Gateway):
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in _UNSET and not k.startswith(("VIRTUAL_ENV", "UV_"))
-        }
+        env = {k: v for k, v in os.environ.items() if k not in _UNSET and not k.startswith(("VIRTUAL_ENV", "UV_"))}
         env.update(LITELLM_ENV)
         env["PATH"] = f"{LITELLM_VENV / 'bin'}:{env.get('PATH', '')}"
         return env
@@ -237,11 +233,7 @@ def ensure_litellm(log: Path) -> str:
     """Install the pinned LiteLLM proxy into its own virtual environment (once)."""
     marker = LITELLM_VENV / ".bench-version"
     wanted = " ".join((LITELLM_VERSION, *LITELLM_EXTRAS))
-    if (
-        marker.exists()
-        and marker.read_text().strip() == wanted
-        and (LITELLM_VENV / "bin" / "litellm").exists()
-    ):
+    if marker.exists() and marker.read_text().strip() == wanted and (LITELLM_VENV / "bin" / "litellm").exists():
         return LITELLM_VERSION
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:

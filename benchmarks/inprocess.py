@@ -225,9 +225,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    args.scenarios = [
-        s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")
-    ]
+    args.scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")]
     try:
         import uvloop
 

@@ -183,9 +183,7 @@ def _run_wrk(argv: list[str], timeout: float) -> dict[str, int]:
         if line.startswith(_MARK):
             return json.loads(line[len(_MARK) :])
     error = proc.stderr.read() if proc.stderr else ""
-    raise RuntimeError(
-        f"wrk printed no result (exit {proc.returncode}): {''.join(out)[-500:]} {error[-500:]}"
-    )
+    raise RuntimeError(f"wrk printed no result (exit {proc.returncode}): {''.join(out)[-500:]} {error[-500:]}")
 
 
 def count_requests(
@@ -206,9 +204,7 @@ def count_requests(
     return _result(_run_wrk(argv, max_seconds + 60))
 
 
-def fetch(
-    port: int, path: str, body: bytes, headers: Mapping[str, str], timeout: float = 30.0
-) -> tuple[int, bytes]:
+def fetch(port: int, path: str, body: bytes, headers: Mapping[str, str], timeout: float = 30.0) -> tuple[int, bytes]:
     """One request, read to the end: ``(status, body)``."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -70,18 +70,14 @@ def openai_whole(model: str) -> bytes:
 def openai_events(model: str) -> list[bytes]:
     """20 chunks: role, 17 content deltas, finish, usage; then ``[DONE]``."""
 
-    def chunk(
-        delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True
-    ) -> bytes:
+    def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> bytes:
         obj: dict = {
             "id": "chatcmpl-bench",
             "object": "chat.completion.chunk",
             "created": CREATED,
             "model": model,
             "system_fingerprint": "fp_bench",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-            if choices
-            else [],
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
         }
         if usage is not None:
             obj["usage"] = usage
@@ -203,15 +199,10 @@ class Canned:
         self.openai_events = openai_events("mock-gpt")
         self.anthropic_events = anthropic_events("claude-mock")
         self.openai_stream = STREAM_HEAD + b"".join(map(_chunk, self.openai_events)) + STREAM_END
-        self.anthropic_stream = (
-            STREAM_HEAD + b"".join(map(_chunk, self.anthropic_events)) + STREAM_END
-        )
+        self.anthropic_stream = STREAM_HEAD + b"".join(map(_chunk, self.anthropic_events)) + STREAM_END
         models = {
             "object": "list",
-            "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": "mock"}
-                for m in ("mock-gpt", "mock-slow")
-            ],
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "mock"} for m in ("mock-gpt", "mock-slow")],
         }
         self.models = _response("200 OK", JSON, json.dumps(models).encode())
         self.health = _response("200 OK", JSON, b'{"status":"ok"}')

@@ -66,9 +66,7 @@ def http_get(port: int, path: str, timeout: float = 1.0) -> int | None:
     """Status of ``GET path`` on loopback, or None if nothing answers."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-            )
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             head = sock.recv(64)
     except OSError:
         return None
@@ -133,9 +131,7 @@ class Proc:
             if http_get(port, path, timeout=max(interval, 0.5)) == 200:
                 return time.perf_counter() - self.started
             time.sleep(interval)
-        raise RuntimeError(
-            f"{self.name} did not answer {path} within {timeout:.0f}s; see {self.log}"
-        )
+        raise RuntimeError(f"{self.name} did not answer {path} within {timeout:.0f}s; see {self.log}")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.popen is None or self.popen.poll() is not None:

@@ -86,9 +86,7 @@ def _throughput(results: dict[str, Any]) -> list[str]:
     for c in cells:
         title = TITLES.get(c["scenario"], c["scenario"])
         if "skipped" in c:
-            lines.append(
-                f"| {title} | {c['concurrency']} | {c['gateway']} | skipped: {c['skipped']} | | | | | | |"
-            )
+            lines.append(f"| {title} | {c['concurrency']} | {c['gateway']} | skipped: {c['skipped']} | | | | | | |")
             continue
         base = _mock_p50(results, c["scenario"], c["concurrency"])
         added = f"{c['p50_ms'] - base:+.2f}" if base is not None else "-"
@@ -133,9 +131,7 @@ def _ratios(results: dict[str, Any]) -> list[str]:
     for row in rows:
         lite = f"{row['litellm']:.1f}x ({row['litellm_cpu']:.1f}x)" if "litellm" in row else "-"
         bare = f"{row['bare']:.0%} ({row['bare_cpu']:.0%})" if "bare" in row else "-"
-        lines.append(
-            f"| {TITLES.get(row['scenario'], row['scenario'])} | {row['concurrency']} | {lite} | {bare} |"
-        )
+        lines.append(f"| {TITLES.get(row['scenario'], row['scenario'])} | {row['concurrency']} | {lite} | {bare} |")
     return [*lines, ""]
 
 
@@ -170,9 +166,7 @@ def _startup(results: dict[str, Any]) -> list[str]:
         "|---|---|---|",
     ]
     for name, entry in startup.items():
-        lines.append(
-            f"| {name} | {entry['median_s']:.2f} | {', '.join(f'{t:.2f}' for t in entry['runs'])} |"
-        )
+        lines.append(f"| {name} | {entry['median_s']:.2f} | {', '.join(f'{t:.2f}' for t in entry['runs'])} |")
     return [*lines, ""]
 
 
@@ -182,14 +176,8 @@ def _targets(results: dict[str, Any]) -> list[str]:
     for row in ratios(results):
         title = f"{TITLES.get(row['scenario'], row['scenario'])}, c={row['concurrency']}"
         if "litellm" in row:
-            want = (
-                TARGETS["vs_litellm_stream"]
-                if stream_of.get(row["scenario"])
-                else TARGETS["vs_litellm_nonstream"]
-            )
-            checks.append(
-                (f"{title}: >= {want:g}x LiteLLM", f"{row['litellm']:.1f}x", row["litellm"] >= want)
-            )
+            want = TARGETS["vs_litellm_stream"] if stream_of.get(row["scenario"]) else TARGETS["vs_litellm_nonstream"]
+            checks.append((f"{title}: >= {want:g}x LiteLLM", f"{row['litellm']:.1f}x", row["litellm"] >= want))
         if "bare" in row:
             checks.append(
                 (

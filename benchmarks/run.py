@@ -36,12 +36,8 @@ GATEWAYS = ("cliproxy", "litellm", "bare")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description="cliproxy vs LiteLLM vs a bare pass-through, in one run."
-    )
-    p.add_argument(
-        "--quick", action="store_true", help="short cells and small memory runs (development)"
-    )
+    p = argparse.ArgumentParser(description="cliproxy vs LiteLLM vs a bare pass-through, in one run.")
+    p.add_argument("--quick", action="store_true", help="short cells and small memory runs (development)")
     p.add_argument("--duration", type=float, help="seconds per cell (default 8; quick 3)")
     p.add_argument(
         "--rounds",
@@ -53,9 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="1,32",
         help="comma-separated closed-loop concurrencies (default 1,32)",
     )
-    p.add_argument(
-        "--gateways", default=",".join(GATEWAYS), help="which gateways to run (default all)"
-    )
+    p.add_argument("--gateways", default=",".join(GATEWAYS), help="which gateways to run (default all)")
     p.add_argument("--scenarios", default="", help="comma-separated scenario names (default all)")
     p.add_argument(
         "--growth-requests",
@@ -67,19 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="the same for LiteLLM, which is ~20x slower (default 2000; quick 500)",
     )
-    p.add_argument(
-        "--streams", type=int, help="slow streams held open at once (default 1000; quick 200)"
-    )
-    p.add_argument(
-        "--startup-runs", type=int, help="start-up measurements per gateway (default 5; quick 2)"
-    )
+    p.add_argument("--streams", type=int, help="slow streams held open at once (default 1000; quick 200)")
+    p.add_argument("--startup-runs", type=int, help="start-up measurements per gateway (default 5; quick 2)")
     p.add_argument("--skip", default="", help="phases to skip: throughput, memory, startup")
-    p.add_argument(
-        "--no-pin", action="store_true", help="do not pin processes to CPUs with taskset"
-    )
-    p.add_argument(
-        "--out", type=Path, default=HERE / "results", help="where to write the report and JSON"
-    )
+    p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs with taskset")
+    p.add_argument("--out", type=Path, default=HERE / "results", help="where to write the report and JSON")
     args = p.parse_args(argv)
     quick = args.quick
     args.duration = args.duration or (3.0 if quick else 8.0)
@@ -92,13 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.gateways = [g for g in args.gateways.split(",") if g]
     unknown = set(args.gateways) - set(GATEWAYS)
     if unknown:
-        p.error(
-            f"unknown gateway(s): {', '.join(sorted(unknown))}; choose from {', '.join(GATEWAYS)}"
-        )
+        p.error(f"unknown gateway(s): {', '.join(sorted(unknown))}; choose from {', '.join(GATEWAYS)}")
     names = [s.name for s in SCENARIOS]
-    args.scenarios = [
-        s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")
-    ]
+    args.scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios.split(",")]
     if not args.scenarios:
         p.error(f"no such scenario; choose from {', '.join(names)}")
     args.skip = {s for s in args.skip.split(",") if s}
@@ -183,12 +165,8 @@ class Bench:
             f"load average before: {self.results['load_before']} on {os.cpu_count()} cores; {self.cpus.describe()}"
         )
         if "litellm" in self.args.gateways:
-            self.log(
-                f"LiteLLM {gw.LITELLM_VERSION}: preparing {gw.LITELLM_VENV.relative_to(gw.ROOT)}"
-            )
-            self.results["litellm_version"] = gw.ensure_litellm(
-                self.run_dir / "logs" / "litellm-install.log"
-            )
+            self.log(f"LiteLLM {gw.LITELLM_VERSION}: preparing {gw.LITELLM_VENV.relative_to(gw.ROOT)}")
+            self.results["litellm_version"] = gw.ensure_litellm(self.run_dir / "logs" / "litellm-install.log")
         caps = gw.cliproxy_capabilities()
         self.results["cliproxy_capabilities"] = sorted(caps)
         slow = "0.5" if self.args.quick else "1.5"
@@ -209,9 +187,7 @@ class Bench:
         for name in self.args.gateways:
             port = free_port()
             if name == "cliproxy":
-                self.gateways[name] = gw.Cliproxy(
-                    self.run_dir, self.cpus, port, self.mock_port, capabilities=caps
-                )
+                self.gateways[name] = gw.Cliproxy(self.run_dir, self.cpus, port, self.mock_port, capabilities=caps)
             elif name == "litellm":
                 self.gateways[name] = gw.LiteLLM(self.run_dir, self.cpus, port, self.mock_port)
             else:
@@ -250,9 +226,7 @@ class Bench:
                     prefix=self.cpus.prefix("load"),
                 )
                 cells[str(c)] = result.to_json()
-                self.log(
-                    f"mock alone {label} c={c}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.3f} ms"
-                )
+                self.log(f"mock alone {label} c={c}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.3f} ms")
             out[f"{scenario.upstream}:{int(scenario.stream)}"] = {"label": label, "cells": cells}
         self.results["mock"] = out
 
@@ -268,9 +242,7 @@ class Bench:
         unsupported = gateway.supports(scenario.needs)
         if unsupported:
             return unsupported
-        status, body = load.fetch(
-            gateway.port, scenario.client_path, scenario.body(), scenario.headers()
-        )
+        status, body = load.fetch(gateway.port, scenario.client_path, scenario.body(), scenario.headers())
         wrong = check_answer(scenario.client, scenario.stream, status, body)
         return f"wrong answer: {wrong}" if wrong else None
 
@@ -357,9 +329,7 @@ class Bench:
         self.results["memory"] = out
         a = next(s for s in SCENARIOS if s.name == "openai")
         b = next(s for s in SCENARIOS if s.name == "openai-stream")
-        slow_body = json.dumps(
-            client_body("openai", "mock-slow", True), separators=(",", ":")
-        ).encode()
+        slow_body = json.dumps(client_body("openai", "mock-slow", True), separators=(",", ":")).encode()
         for name, gateway in self.gateways.items():
             if gateway.proc is None or not gateway.proc.alive():
                 continue
@@ -367,11 +337,7 @@ class Bench:
             out[name] = entry
             url = gateway.url + a.client_path
             alternate = (a.client_path, a.body(), b.client_path, b.body())
-            count = (
-                self.args.litellm_growth_requests
-                if name == "litellm"
-                else self.args.growth_requests
-            )
+            count = self.args.litellm_growth_requests if name == "litellm" else self.args.growth_requests
             warm = load.write_script(
                 self.run_dir / "lua" / f"warm-{name}.lua",
                 a.body(),
@@ -390,12 +356,8 @@ class Bench:
             load.count_requests(url, warm, connections=32, prefix=self.cpus.prefix("load"))
             time.sleep(1.0)
             before = rss_kb(gateway.proc)
-            self.log(
-                f"memory: {name}: {count:,} requests (OpenAI non-stream and stream, alternating)"
-            )
-            result = load.count_requests(
-                url, counted, connections=32, prefix=self.cpus.prefix("load")
-            )
+            self.log(f"memory: {name}: {count:,} requests (OpenAI non-stream and stream, alternating)")
+            result = load.count_requests(url, counted, connections=32, prefix=self.cpus.prefix("load"))
             time.sleep(1.0)
             after = rss_kb(gateway.proc)
             entry["growth"] = {
@@ -450,11 +412,7 @@ class Bench:
                 port = free_port()
                 proc = gateway.process(port, log_name=f"{name}-startup").start()
                 try:
-                    times.append(
-                        proc.wait_ready(
-                            port, gateway.health_path, gateway.start_timeout, interval=0.005
-                        )
-                    )
+                    times.append(proc.wait_ready(port, gateway.health_path, gateway.start_timeout, interval=0.005))
                 finally:
                     proc.stop()
                 self.log(f"start-up: {name} run {i + 1}: {times[-1]:.3f}s")
@@ -495,9 +453,7 @@ class Bench:
 
 def _median(runs: list[dict[str, object]]) -> dict[str, object]:
     keys = ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cpu_us_per_request")
-    out: dict[str, object] = {
-        k: round(statistics.median(float(r[k]) for r in runs), 3) for k in keys
-    }  # type: ignore[arg-type]
+    out: dict[str, object] = {k: round(statistics.median(float(r[k]) for r in runs), 3) for k in keys}  # type: ignore[arg-type]
     out["errors"] = sum(int(r["errors"]) for r in runs)  # type: ignore[call-overload]
     out["requests"] = sum(int(r["requests"]) for r in runs)  # type: ignore[call-overload]
     out["peak_rss_kb"] = max(int(r["peak_rss_kb"]) for r in runs)  # type: ignore[call-overload]

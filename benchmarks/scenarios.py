@@ -50,9 +50,7 @@ class Scenario:
         return tuple(needs)
 
     def body(self, model: str | None = None) -> bytes:
-        return json.dumps(
-            client_body(self.client, model or self.model, self.stream), separators=(",", ":")
-        ).encode()
+        return json.dumps(client_body(self.client, model or self.model, self.stream), separators=(",", ":")).encode()
 
     def headers(self) -> dict[str, str]:
         if self.client == "anthropic":
@@ -66,9 +64,7 @@ class Scenario:
     def direct_body(self) -> bytes:
         """The request as the gateway would send it upstream (for the direct baseline)."""
         model = "mock-gpt" if self.upstream == "openai" else "claude-mock"
-        return json.dumps(
-            client_body(self.upstream, model, self.stream), separators=(",", ":")
-        ).encode()
+        return json.dumps(client_body(self.upstream, model, self.stream), separators=(",", ":")).encode()
 
 
 def client_body(wire: str, model: str, stream: bool) -> dict[str, Any]:
@@ -142,9 +138,7 @@ def answer_text(wire: str, stream: bool, body: bytes) -> str:
         data = json.loads(body)
         if wire == "openai":
             return data["choices"][0]["message"]["content"]
-        return "".join(
-            block.get("text", "") for block in data["content"] if block.get("type") == "text"
-        )
+        return "".join(block.get("text", "") for block in data["content"] if block.get("type") == "text")
     text: list[str] = []
     done = False
     for raw in body.split(b"\n"):
@@ -160,10 +154,7 @@ def answer_text(wire: str, stream: bool, body: bytes) -> str:
             for choice in event.get("choices") or []:
                 text.append((choice.get("delta") or {}).get("content") or "")
         else:
-            if (
-                event.get("type") == "content_block_delta"
-                and event["delta"].get("type") == "text_delta"
-            ):
+            if event.get("type") == "content_block_delta" and event["delta"].get("type") == "text_delta":
                 text.append(event["delta"]["text"])
             done = done or event.get("type") == "message_stop"
     if not done:

@@ -20,7 +20,10 @@ WEATHER_TOOL = {
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}}},
 }
 
-STOCK_TOOL = {"name": "get_stock_price", "input_schema": {"type": "object", "properties": {"ticker": {"type": "string"}}}}
+STOCK_TOOL = {
+    "name": "get_stock_price",
+    "input_schema": {"type": "object", "properties": {"ticker": {"type": "string"}}},
+}
 
 
 def config_for(upstream: FakeUpstream) -> dict:
@@ -51,7 +54,9 @@ def async_client(url: str) -> anthropic.AsyncAnthropic:
 
 
 def test_non_stream_text(upstream, live, recording):
-    upstream.add("POST", CHAT, Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())))
+    upstream.add(
+        "POST", CHAT, Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text()))
+    )
     with live() as url:
         message = client(url).messages.create(
             model="sonnet",
@@ -126,7 +131,9 @@ async def test_async_non_stream_with_tool_history(upstream, live):
                 "object": "chat.completion",
                 "created": 1,
                 "model": "gpt-4.1-nano",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "It is sunny."}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "It is sunny."}, "finish_reason": "stop"}
+                ],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 30}},
             }
         ),
@@ -173,7 +180,9 @@ def test_count_tokens_is_estimated_when_the_upstream_cannot_count(upstream, live
 
 
 def test_upstream_errors_reach_the_client_in_anthropic_shape(upstream, live, recording):
-    upstream.add("POST", CHAT, Reply.http_file(recording("openai-chat/aibridge-chat_non_stream_error.nonstream.http.txt")))
+    upstream.add(
+        "POST", CHAT, Reply.http_file(recording("openai-chat/aibridge-chat_non_stream_error.nonstream.http.txt"))
+    )
     with live() as url, pytest.raises(anthropic.BadRequestError) as caught:
         client(url).messages.create(model="sonnet", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     body = caught.value.body
@@ -198,7 +207,12 @@ def test_bad_requests_and_missing_keys_are_anthropic_errors(upstream, live):
                 messages=[
                     {"role": "user", "content": "a"},
                     {"role": "assistant", "content": "b"},
-                    {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}}]},
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}}
+                        ],
+                    },
                 ],
             )
         assert "messages[2].content[0].source.data" in caught.value.body["error"]["message"]

@@ -50,7 +50,11 @@ def test_completion_maps_onto_one_chat_message(upstream, url):
     )
     assert answer.object == "text_completion" and answer.model == "nano" and answer.id.startswith("cmpl-")
     assert answer.choices[0].text == " upon a time" and answer.choices[0].finish_reason == "length"
-    assert answer.usage is not None and (answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.total_tokens) == (5, 2, 7)
+    assert answer.usage is not None and (
+        answer.usage.prompt_tokens,
+        answer.usage.completion_tokens,
+        answer.usage.total_tokens,
+    ) == (5, 2, 7)
     sent = upstream.requests_to(CHAT)[0].json
     assert sent["messages"] == [{"role": "user", "content": "Once"}]
     assert sent["model"] == "gpt-4.1-nano"
@@ -66,7 +70,11 @@ def test_a_list_holding_one_prompt_and_echo(upstream, url):
 
 def test_stream_of_text_completion_chunks(upstream, url, recording):
     upstream.add("POST", CHAT, Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt")))
-    chunks = list(client(url).completions.create(model="nano", prompt="Tell a story", stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client(url).completions.create(
+            model="nano", prompt="Tell a story", stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert all(c.object == "text_completion" and c.model == "nano" for c in chunks)
     assert len({c.id for c in chunks}) == 1
     text = "".join(c.choices[0].text for c in chunks if c.choices)

@@ -46,8 +46,14 @@ UPSTREAMS: dict[str, tuple[str, Any, str, dict[str, tuple[str | None, str]]]] = 
         "/v1/chat/completions",
         {
             "text": ("openai-chat/vercel-openai-text.json", "openai-chat/DERIVED-vercel-openai-text.sse.txt"),
-            "tool": ("openai-chat/openai-sdk-nonstream-single-tool-call-strict.json", "openai-chat/openai-sdk-stream-single-tool-call.sse.txt"),
-            "thinking": ("local-openai-compat/vercel-deepseek-reasoning.json", "local-openai-compat/vercel-deepseek-reasoning.chunks.txt"),
+            "tool": (
+                "openai-chat/openai-sdk-nonstream-single-tool-call-strict.json",
+                "openai-chat/openai-sdk-stream-single-tool-call.sse.txt",
+            ),
+            "thinking": (
+                "local-openai-compat/vercel-deepseek-reasoning.json",
+                "local-openai-compat/vercel-deepseek-reasoning.chunks.txt",
+            ),
         },
     ),
     "anthropic": (
@@ -57,7 +63,10 @@ UPSTREAMS: dict[str, tuple[str, Any, str, dict[str, tuple[str | None, str]]]] = 
         {
             "text": ("anthropic/vercel-anthropic-text.json", "anthropic/DERIVED-vercel-text.sse.txt"),
             "tool": ("anthropic/vercel-anthropic-json-tool.1.json", "anthropic/DERIVED-vercel-tool-use.sse.txt"),
-            "thinking": ("anthropic/vercel-anthropic-claude-opus-5-reasoning-high.1.json", "anthropic/DERIVED-vercel-thinking-signature.sse.txt"),
+            "thinking": (
+                "anthropic/vercel-anthropic-claude-opus-5-reasoning-high.1.json",
+                "anthropic/DERIVED-vercel-thinking-signature.sse.txt",
+            ),
         },
     ),
     "gemini": (
@@ -119,9 +128,15 @@ def gateway(upstream: FakeUpstream) -> Iterator[str]:
             {"name": "compat", "base-url": upstream.url + "/v1", "models": [{"name": "deepseek-chat", "alias": "oa"}]}
         ],
         "claude-api-key": [
-            {"api-key": "sk-ant", "base-url": upstream.url, "models": [{"name": "claude-sonnet-4-5-20250929", "alias": "an"}]}
+            {
+                "api-key": "sk-ant",
+                "base-url": upstream.url,
+                "models": [{"name": "claude-sonnet-4-5-20250929", "alias": "an"}],
+            }
         ],
-        "gemini-api-key": [{"api-key": "g-key", "base-url": upstream.url, "models": [{"name": "gemini-2.5-flash", "alias": "ge"}]}],
+        "gemini-api-key": [
+            {"api-key": "g-key", "base-url": upstream.url, "models": [{"name": "gemini-2.5-flash", "alias": "ge"}]}
+        ],
     }
     app = gateway_app(config, plugins=[cliproxy_openai, cliproxy_claude, cliproxy_gemini])
     with serve_app(app) as url:
@@ -170,7 +185,16 @@ def call_openai_chat(url: str, model: str, scenario: str, stream: bool) -> View:
     client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
     extra: dict[str, Any] = {}
     if scenario == "tool":
-        extra["tools"] = [{"type": "function", "function": {"name": WEATHER["name"], "description": WEATHER["description"], "parameters": WEATHER["schema"]}}]
+        extra["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": WEATHER["name"],
+                    "description": WEATHER["description"],
+                    "parameters": WEATHER["schema"],
+                },
+            }
+        ]
     if scenario == "thinking":
         extra["reasoning_effort"] = "high"
     messages = [{"role": "user", "content": PROMPT}]
@@ -195,7 +219,14 @@ def call_openai_responses(url: str, model: str, scenario: str, stream: bool) -> 
     client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
     extra: dict[str, Any] = {}
     if scenario == "tool":
-        extra["tools"] = [{"type": "function", "name": WEATHER["name"], "description": WEATHER["description"], "parameters": WEATHER["schema"]}]
+        extra["tools"] = [
+            {
+                "type": "function",
+                "name": WEATHER["name"],
+                "description": WEATHER["description"],
+                "parameters": WEATHER["schema"],
+            }
+        ]
     if scenario == "thinking":
         extra["reasoning"] = {"effort": "high", "summary": "auto"}
     if stream:
@@ -220,7 +251,9 @@ def call_anthropic(url: str, model: str, scenario: str, stream: bool) -> View:
     client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
     extra: dict[str, Any] = {}
     if scenario == "tool":
-        extra["tools"] = [{"name": WEATHER["name"], "description": WEATHER["description"], "input_schema": WEATHER["schema"]}]
+        extra["tools"] = [
+            {"name": WEATHER["name"], "description": WEATHER["description"], "input_schema": WEATHER["schema"]}
+        ]
     if scenario == "thinking":
         extra["thinking"] = {"type": "enabled", "budget_tokens": 2048}
     params = {"model": model, "max_tokens": 4096, "messages": [{"role": "user", "content": PROMPT}], **extra}
@@ -248,7 +281,11 @@ def call_gemini(url: str, model: str, scenario: str, stream: bool) -> View:
         config.tools = [
             types.Tool(
                 function_declarations=[
-                    types.FunctionDeclaration(name=WEATHER["name"], description=WEATHER["description"], parameters_json_schema=WEATHER["schema"])
+                    types.FunctionDeclaration(
+                        name=WEATHER["name"],
+                        description=WEATHER["description"],
+                        parameters_json_schema=WEATHER["schema"],
+                    )
                 ]
             )
         ]
@@ -261,7 +298,9 @@ def call_gemini(url: str, model: str, scenario: str, stream: bool) -> View:
     )
     text, reasoning, tools = "", "", []
     for chunk in chunks:
-        for part in (chunk.candidates[0].content.parts or []) if chunk.candidates and chunk.candidates[0].content else []:
+        for part in (
+            (chunk.candidates[0].content.parts or []) if chunk.candidates and chunk.candidates[0].content else []
+        ):
             if part.function_call is not None:
                 tools.append((part.function_call.name, _args(part.function_call.args)))
             elif part.thought:

@@ -34,9 +34,7 @@ TOOLS = [
 def url(upstream: FakeUpstream) -> Iterator[str]:
     config = {
         "api-keys": ["client-key"],
-        "gemini-api-key": [
-            {"api-key": "AIza-k", "base-url": upstream.url, "models": ["gemini-3-pro-preview"]}
-        ],
+        "gemini-api-key": [{"api-key": "AIza-k", "base-url": upstream.url, "models": ["gemini-3-pro-preview"]}],
     }
     with serve_app(gateway_app(config, plugins=[cliproxy_gemini])) as base:
         yield base
@@ -64,11 +62,7 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
     ) as stream:
         first = stream.get_final_message()
     (call,) = first.content
-    assert (
-        call.type == "tool_use"
-        and call.name == "weather"
-        and call.input == {"location": "San Francisco"}
-    )
+    assert call.type == "tool_use" and call.name == "weather" and call.input == {"location": "San Francisco"}
     assert first.stop_reason == "tool_use"
     sent = upstream.requests_to(PRO + ":streamGenerateContent")[0].json
     assert sent["tools"][0]["functionDeclarations"][0]["parameters"] == {
@@ -96,9 +90,7 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
         thinking=thinking,
         messages=history,
     )
-    assert second.content[-1].type == "text" and second.content[-1].text.startswith(
-        "There are **3**"
-    )
+    assert second.content[-1].type == "text" and second.content[-1].text.startswith("There are **3**")
     assert second.usage.output_tokens == 29 + 282
     contents = upstream.requests_to(PRO + ":generateContent")[0].json["contents"]
     # Anthropic's tool_use has no place for Gemini's signature: the turn gets Google's skip value.

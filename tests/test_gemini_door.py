@@ -111,9 +111,7 @@ def chat(
         ("countTokens", "count_tokens"),
     ],
 )
-def test_starlette_routes_capture_model_names_with_slashes(
-    version: str, method: str, action: str
-) -> None:
+def test_starlette_routes_capture_model_names_with_slashes(version: str, method: str, action: str) -> None:
     (door,) = [d for d in Gemini.doors if d.path == f"/{version}/models/{{model:path}}:{method}"]
     assert door.action == action
     route = Route(door.path, lambda request: None, methods=["POST"])
@@ -137,16 +135,11 @@ def test_generate_content(upstream: FakeUpstream, url: str, version: str) -> Non
     answer = client(url, version).models.generate_content(
         model="team/gm",
         contents="hi",
-        config=types.GenerateContentConfig(
-            system_instruction="be brief", temperature=0.2, max_output_tokens=50
-        ),
+        config=types.GenerateContentConfig(system_instruction="be brief", temperature=0.2, max_output_tokens=50),
     )
     assert answer.text == "Hello from upstream"
     assert answer.model_version == "team/gm"
-    assert (
-        answer.usage_metadata.prompt_token_count == 11
-        and answer.usage_metadata.candidates_token_count == 4
-    )
+    assert answer.usage_metadata.prompt_token_count == 11 and answer.usage_metadata.candidates_token_count == 4
     assert answer.usage_metadata.thoughts_token_count == 3
     sent = upstream.requests_to(CHAT)[0].json
     assert sent["model"] == "gpt-4.1" and sent["temperature"] == 0.2 and sent["max_tokens"] == 50
@@ -158,9 +151,7 @@ def test_generate_content(upstream: FakeUpstream, url: str, version: str) -> Non
 
 
 def test_stream_generate_content(upstream: FakeUpstream, url: str, recording) -> None:
-    upstream.add(
-        "POST", CHAT, Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt"))
-    )
+    upstream.add("POST", CHAT, Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt")))
     chunks = list(client(url).models.generate_content_stream(model="team/gm", contents="hi"))
     text = "".join(c.text or "" for c in chunks)
     expected = "".join(
@@ -195,27 +186,16 @@ def test_function_calling_round_trip(upstream: FakeUpstream, url: str, recording
     config = types.GenerateContentConfig(
         tools=[types.Tool(function_declarations=[weather])],
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-        tool_config=types.ToolConfig(
-            function_calling_config=types.FunctionCallingConfig(mode="ANY")
-        ),
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
     )
     chunks = list(
-        client(url).models.generate_content_stream(
-            model="team/gm", contents="weather in Paris?", config=config
-        )
+        client(url).models.generate_content_stream(model="team/gm", contents="weather in Paris?", config=config)
     )
     calls = [fc for c in chunks for fc in (c.function_calls or [])]
-    assert (
-        len(calls) == 1
-        and calls[0].name == "get_weather"
-        and calls[0].args == {"city": "New York City"}
-    )
+    assert len(calls) == 1 and calls[0].name == "get_weather" and calls[0].args == {"city": "New York City"}
     assert calls[0].id == "call_4XzlGBLtUe9dy3GVNV4jhq7h"
     first = upstream.requests_to(CHAT)[0].json
-    assert (
-        first["tools"][0]["function"]["name"] == "get_weather"
-        and first["tool_choice"] == "required"
-    )
+    assert first["tools"][0]["function"]["name"] == "get_weather" and first["tool_choice"] == "required"
 
     upstream.add("POST", CHAT, Reply.json(chat("It is sunny in Paris.")))
     history = [
@@ -273,9 +253,7 @@ def test_thinking_settings_and_thoughts(upstream: FakeUpstream, url: str) -> Non
     config = types.GenerateContentConfig(
         thinking_config=types.ThinkingConfig(thinking_budget=24576, include_thoughts=True)
     )
-    answer = client(url).models.generate_content(
-        model="team/gm", contents="meaning of life?", config=config
-    )
+    answer = client(url).models.generate_content(model="team/gm", contents="meaning of life?", config=config)
     parts = answer.candidates[0].content.parts
     assert [(p.text, bool(p.thought)) for p in parts] == [("Let me think.", True), ("42", False)]
     assert answer.text == "42"
@@ -285,9 +263,7 @@ def test_thinking_settings_and_thoughts(upstream: FakeUpstream, url: str) -> Non
     quiet = client(url).models.generate_content(
         model="team/gm",
         contents="again",
-        config=types.GenerateContentConfig(
-            thinking_config=types.ThinkingConfig(thinking_budget=1024)
-        ),
+        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=1024)),
     )
     assert [p.text for p in quiet.candidates[0].content.parts] == ["42"]  # thoughts only when asked
 
@@ -325,15 +301,11 @@ def test_upstream_rate_limits_reach_the_sdk_with_retry_info(upstream: FakeUpstre
     with serve_app(app) as own, pytest.raises(errors.ClientError) as limited:
         client(own).models.generate_content(model="team/gm", contents="hi")
     assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
-    retry = [
-        d for d in limited.value.details["error"]["details"] if d["@type"].endswith("RetryInfo")
-    ]
+    retry = [d for d in limited.value.details["error"]["details"] if d["@type"].endswith("RetryInfo")]
     assert retry and float(retry[0]["retryDelay"].rstrip("s")) > 0
 
 
-def test_a_failure_mid_stream_reaches_the_sdk_as_an_error(
-    upstream: FakeUpstream, url: str, recording
-) -> None:
+def test_a_failure_mid_stream_reaches_the_sdk_as_an_error(upstream: FakeUpstream, url: str, recording) -> None:
     upstream.add(
         "POST",
         CHAT,
@@ -348,9 +320,7 @@ def test_a_failure_mid_stream_reaches_the_sdk_as_an_error(
 
 
 async def test_bad_bodies_and_json_array_streams(upstream: FakeUpstream, recording) -> None:
-    upstream.add(
-        "POST", CHAT, Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt"))
-    )
+    upstream.add("POST", CHAT, Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt")))
     app = gateway_app({**chat_config(upstream), "api-keys": []}, plugins=[cliproxy_openai])
     async with asgi_client(app) as http:
         bad = await http.post("/v1beta/models/team/gm:generateContent", json={"contents": "hi"})
@@ -363,8 +333,6 @@ async def test_bad_bodies_and_json_array_streams(upstream: FakeUpstream, recordi
         sse = await http.post("/v1beta/models/team/gm:streamGenerateContent?alt=sse", json=body)
         assert sse.headers["content-type"] == "text/event-stream"
         frames = [orjson.loads(f[6:]) for f in sse.content.split(b"\r\n\r\n") if f]
-        assert "".join(
-            p.get("text", "") for f in frames for p in f["candidates"][0]["content"]["parts"]
-        ) == "".join(
+        assert "".join(p.get("text", "") for f in frames for p in f["candidates"][0]["content"]["parts"]) == "".join(
             p.get("text", "") for c in chunks for p in c["candidates"][0]["content"]["parts"]
         )

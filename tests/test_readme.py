@@ -28,7 +28,16 @@ def free_port() -> int:
 def served():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cliproxy", "serve", "--config", str(ROOT / "examples" / "config.yaml"), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "cliproxy",
+            "serve",
+            "--config",
+            str(ROOT / "examples" / "config.yaml"),
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -77,7 +86,9 @@ def test_sigterm_stops_the_server_cleanly(served):
 
 def test_secrets_never_reach_the_log(served):
     url, process = served
-    httpx.post(url + "/v1/chat/completions", headers={"authorization": "Bearer sk-demo-wrong-secret"}, json={"model": "x"})
+    httpx.post(
+        url + "/v1/chat/completions", headers={"authorization": "Bearer sk-demo-wrong-secret"}, json={"model": "x"}
+    )
     process.send_signal(signal.SIGTERM)
     process.wait(15)
     output = process.stdout.read().decode()
@@ -87,7 +98,18 @@ def test_secrets_never_reach_the_log(served):
 def test_workers_flag_serves_with_several_processes():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cliproxy", "serve", "--config", str(ROOT / "examples" / "config.yaml"), "--port", str(port), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "cliproxy",
+            "serve",
+            "--config",
+            str(ROOT / "examples" / "config.yaml"),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

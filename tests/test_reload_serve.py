@@ -94,9 +94,7 @@ def test_sighup_reloads_while_a_stream_runs(tmp_path: Path):
             until(lambda: "echo-2" in models(url), "SIGHUP did not reload the config")
             received.extend(lines)
         streamed = "".join(line for line in received if '"content"' in line)
-        assert '"content":"w29"' in streamed and "data: [DONE]" in received, (
-            "the reload cut the stream"
-        )
+        assert '"content":"w29"' in streamed and "data: [DONE]" in received, "the reload cut the stream"
         assert process.poll() is None
     finally:
         assert stop(process) == 0

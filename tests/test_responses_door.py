@@ -56,7 +56,12 @@ def chat_answer(content: str | None = "Hello there", tool_calls: list | None = N
         "created": 1,
         "model": "gpt-4.1-nano",
         "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 4}},
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 3,
+            "total_tokens": 15,
+            "prompt_tokens_details": {"cached_tokens": 4},
+        },
     }
 
 
@@ -96,8 +101,18 @@ def test_stream_through_a_chat_upstream(upstream, live, recording):
         events = list(stream)
         final = stream.get_final_response()
     kinds = [e.type for e in events]
-    assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
-    assert kinds[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert deltas and final.output_text == deltas
@@ -109,7 +124,9 @@ def test_function_calls_stream_fragment_by_fragment_then_a_second_turn(upstream,
     upstream.add("POST", CHAT, Reply.sse_file(recording("openai-chat/openai-sdk-stream-parallel-tool-calls.sse.txt")))
     with live() as url:
         c = client(url)
-        events = list(c.responses.create(model="nano", input="weather in Edinburgh and New York?", tools=[WEATHER], stream=True))
+        events = list(
+            c.responses.create(model="nano", input="weather in Edinburgh and New York?", tools=[WEATHER], stream=True)
+        )
         final = events[-1].response
         calls = [item for item in final.output if item.type == "function_call"]
         assert [json.loads(call.arguments) for call in calls] == [
@@ -125,22 +142,39 @@ def test_function_calls_stream_fragment_by_fragment_then_a_second_turn(upstream,
         upstream.add("POST", CHAT, Reply.json(chat_answer("Edinburgh is 12C; AAPL trades at $200.")))
         follow_up = [
             {"role": "user", "content": "weather in Edinburgh and New York?"},
-            *[{"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments} for call in calls],
-            *[{"type": "function_call_output", "call_id": call.call_id, "output": out} for call, out in zip(calls, ["12C", "$200"], strict=True)],
+            *[
+                {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments}
+                for call in calls
+            ],
+            *[
+                {"type": "function_call_output", "call_id": call.call_id, "output": out}
+                for call, out in zip(calls, ["12C", "$200"], strict=True)
+            ],
         ]
         answer = c.responses.create(model="nano", input=follow_up, tools=[WEATHER])
     assert answer.output_text == "Edinburgh is 12C; AAPL trades at $200."
     sent = upstream.requests_to(CHAT)[1].json
     assistant, *tools = sent["messages"][1:]
     assert [call["id"] for call in assistant["tool_calls"]] == [call.call_id for call in calls]
-    assert [(t["role"], t["tool_call_id"], t["content"]) for t in tools] == [("tool", calls[0].call_id, "12C"), ("tool", calls[1].call_id, "$200")]
+    assert [(t["role"], t["tool_call_id"], t["content"]) for t in tools] == [
+        ("tool", calls[0].call_id, "12C"),
+        ("tool", calls[1].call_id, "$200"),
+    ]
     assert sent["tools"][0]["function"]["name"] == "get_weather"
 
 
 def test_reasoning_from_a_chat_upstream_becomes_a_reasoning_item(upstream, live, recording):
-    upstream.add("POST", CHAT, Reply.chunks_file(recording("local-openai-compat/vercel-deepseek-reasoning.chunks.txt"), done=True))
+    upstream.add(
+        "POST",
+        CHAT,
+        Reply.chunks_file(recording("local-openai-compat/vercel-deepseek-reasoning.chunks.txt"), done=True),
+    )
     with live() as url:
-        events = list(client(url).responses.create(model="nano", input="think", reasoning={"effort": "high", "summary": "auto"}, stream=True))
+        events = list(
+            client(url).responses.create(
+                model="nano", input="think", reasoning={"effort": "high", "summary": "auto"}, stream=True
+            )
+        )
     final = events[-1].response
     reasoning, message = final.output
     assert reasoning.type == "reasoning" and reasoning.summary and reasoning.summary[0].text
@@ -188,7 +222,9 @@ async def test_bad_bodies_get_openai_errors_in_process(upstream):
         headers = {"authorization": "Bearer client-key"}
         reply = await http.post(RESPONSES, headers=headers, content=b"{not json")
         assert reply.status_code == 400 and "not valid JSON" in reply.json()["error"]["message"]
-        reply = await http.post(RESPONSES, headers=headers, json={"model": "nano", "input": [{"type": "item_reference", "id": "msg_1"}]})
+        reply = await http.post(
+            RESPONSES, headers=headers, json={"model": "nano", "input": [{"type": "item_reference", "id": "msg_1"}]}
+        )
         assert reply.status_code == 400 and reply.json()["error"]["param"] == "input[0].id"
         reply = await http.post(RESPONSES, json={"model": "nano", "input": "hi"})
         assert reply.status_code == 401 and reply.json()["error"]["type"] == "authentication_error"
@@ -198,8 +234,17 @@ async def test_bad_bodies_get_openai_errors_in_process(upstream):
 
 
 def test_responses_stream_passes_through_with_the_model_renamed(upstream, live, recording):
-    upstream.add("POST", RESPONSES, Reply.sse_file(recording("openai-responses/aibridge-responses_streaming_simple.stream.sse.txt")))
-    with live(wire="responses") as url, client(url).responses.stream(model="nano", input="a joke", previous_response_id="resp_prev", store=True) as stream:
+    upstream.add(
+        "POST",
+        RESPONSES,
+        Reply.sse_file(recording("openai-responses/aibridge-responses_streaming_simple.stream.sse.txt")),
+    )
+    with (
+        live(wire="responses") as url,
+        client(url).responses.stream(
+            model="nano", input="a joke", previous_response_id="resp_prev", store=True
+        ) as stream,
+    ):
         events = list(stream)
         final = stream.get_final_response()
     assert final.output_text.startswith("Why did the scarecrow")
@@ -216,7 +261,13 @@ def test_reasoning_and_tools_over_two_turns_with_a_responses_upstream(upstream, 
     calculator = {"type": "function", "name": "calculator", "parameters": {"type": "object"}}
     with live(wire="responses") as url:
         c = client(url)
-        request = {"model": "nano", "tools": [calculator], "reasoning": {"effort": "high", "summary": "detailed"}, "include": ["reasoning.encrypted_content"], "store": False}
+        request = {
+            "model": "nano",
+            "tools": [calculator],
+            "reasoning": {"effort": "high", "summary": "detailed"},
+            "include": ["reasoning.encrypted_content"],
+            "store": False,
+        }
         with c.responses.stream(input="12+7, times 3?", **request) as stream:
             first = stream.get_final_response()
         reasoning, call = first.output
@@ -237,7 +288,15 @@ def test_reasoning_and_tools_over_two_turns_with_a_responses_upstream(upstream, 
 
 
 def test_whole_response_from_a_responses_upstream(upstream, live, recording):
-    upstream.add("POST", RESPONSES, Reply.json(json.loads(recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_text())))
+    upstream.add(
+        "POST",
+        RESPONSES,
+        Reply.json(
+            json.loads(
+                recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_text()
+            )
+        ),
+    )
     with live(wire="responses") as url:
         answer = client(url).responses.create(model="nano", input="add 3 and 5", tools=[WEATHER])
     assert answer.model == "nano"
@@ -251,16 +310,33 @@ def test_chat_client_through_a_responses_upstream_keeps_encrypted_reasoning(upst
     tools = [{"type": "function", "function": {"name": "calculator", "parameters": {"type": "object"}}}]
     with live(wire="responses") as url:
         c = client(url)
-        chunks = list(c.chat.completions.create(model="nano", messages=[{"role": "user", "content": "12+7, times 3?"}], tools=tools, reasoning_effort="high", stream=True))
+        chunks = list(
+            c.chat.completions.create(
+                model="nano",
+                messages=[{"role": "user", "content": "12+7, times 3?"}],
+                tools=tools,
+                reasoning_effort="high",
+                stream=True,
+            )
+        )
         sent = upstream.requests_to(RESPONSES)[0].json
         assert sent["input"] == [{"role": "user", "content": [{"type": "input_text", "text": "12+7, times 3?"}]}]
         assert sent["tools"] == [{"type": "function", "name": "calculator", "parameters": {"type": "object"}}]
         assert sent["reasoning"] == {"effort": "high"} and sent["store"] is False
         assert sent["include"] == ["reasoning.encrypted_content"] and sent["stream"] is True
 
-        details = [d for chunk in chunks if chunk.choices for d in (getattr(chunk.choices[0].delta, "reasoning_details", None) or [])]
+        details = [
+            d
+            for chunk in chunks
+            if chunk.choices
+            for d in (getattr(chunk.choices[0].delta, "reasoning_details", None) or [])
+        ]
         encrypted = next(d for d in details if d["type"] == "reasoning.encrypted")
-        assert encrypted["format"] == "openai-responses-v1" and encrypted["data"].startswith("gAAAA") and encrypted["id"].startswith("rs_")
+        assert (
+            encrypted["format"] == "openai-responses-v1"
+            and encrypted["data"].startswith("gAAAA")
+            and encrypted["id"].startswith("rs_")
+        )
         calls = [call for chunk in chunks if chunk.choices for call in chunk.choices[0].delta.tool_calls or []]
         call_id = calls[0].id
         arguments = "".join(call.function.arguments or "" for call in calls)
@@ -273,7 +349,18 @@ def test_chat_client_through_a_responses_upstream_keeps_encrypted_reasoning(upst
                 model="nano",
                 messages=[
                     {"role": "user", "content": "12+7, times 3?"},
-                    {"role": "assistant", "content": None, "reasoning_details": details, "tool_calls": [{"id": call_id, "type": "function", "function": {"name": "calculator", "arguments": arguments}}]},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "reasoning_details": details,
+                        "tool_calls": [
+                            {
+                                "id": call_id,
+                                "type": "function",
+                                "function": {"name": "calculator", "arguments": arguments},
+                            }
+                        ],
+                    },
                     {"role": "tool", "tool_call_id": call_id, "content": "19"},
                 ],
                 tools=tools,
@@ -288,7 +375,13 @@ def test_chat_client_through_a_responses_upstream_keeps_encrypted_reasoning(upst
 
 
 def test_chat_client_gets_a_whole_answer_from_a_responses_upstream(upstream, live, recording):
-    upstream.add("POST", RESPONSES, Reply.json(json.loads(recording("openai-responses/aibridge-responses_blocking_simple.nonstream.json").read_text())))
+    upstream.add(
+        "POST",
+        RESPONSES,
+        Reply.json(
+            json.loads(recording("openai-responses/aibridge-responses_blocking_simple.nonstream.json").read_text())
+        ),
+    )
     with live(wire="responses") as url:
         answer = client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "joke"}])
     assert answer.choices[0].message.content.startswith("Why did the scarecrow")
@@ -296,14 +389,22 @@ def test_chat_client_gets_a_whole_answer_from_a_responses_upstream(upstream, liv
 
 
 def test_responses_upstream_errors_reach_chat_clients(upstream, live, recording):
-    upstream.add("POST", RESPONSES, Reply.http_file(recording("openai-responses/aibridge-responses_streaming_http_error.stream.http.txt")))
+    upstream.add(
+        "POST",
+        RESPONSES,
+        Reply.http_file(recording("openai-responses/aibridge-responses_streaming_http_error.stream.http.txt")),
+    )
     with live(wire="responses") as url, pytest.raises(openai.RateLimitError) as caught:
         client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}])
     assert "Rate limit exceeded" in caught.value.message
 
 
 def test_responses_upstream_error_events_reach_chat_clients_mid_stream(upstream, live, recording):
-    upstream.add("POST", RESPONSES, Reply.sse_file(recording("openai-responses/aibridge-responses_streaming_stream_failure.stream.sse.txt")))
+    upstream.add(
+        "POST",
+        RESPONSES,
+        Reply.sse_file(recording("openai-responses/aibridge-responses_streaming_stream_failure.stream.sse.txt")),
+    )
     with live(wire="responses") as url:
         c = client(url)
         with pytest.raises(openai.APIError, match="failed to generate"):
@@ -314,7 +415,11 @@ def test_raw_http_stream_framing(upstream, live, recording):
     """What goes over the wire: named events, one JSON object each, no [DONE]."""
     upstream.add("POST", CHAT, Reply.sse_file(recording("openai-chat/aibridge-chat_simple.stream.sse.txt")))
     with live() as url:
-        body = httpx.post(url + RESPONSES, headers={"authorization": "Bearer client-key"}, json={"model": "nano", "input": "hi", "stream": True}).content
+        body = httpx.post(
+            url + RESPONSES,
+            headers={"authorization": "Bearer client-key"},
+            json={"model": "nano", "input": "hi", "stream": True},
+        ).content
     frames = [f for f in body.split(b"\n\n") if f]
     for frame in frames:
         name, data = frame.split(b"\n")

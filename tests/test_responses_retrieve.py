@@ -28,9 +28,7 @@ def chat_answer(text: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 1,
         "model": "gpt-4o",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
     }
 
@@ -118,9 +116,7 @@ def test_an_upstream_that_repeats_its_ids_still_gets_distinct_responses(upstream
 
 
 def test_a_streamed_response_is_retrieved_as_its_final_event_carried_it(upstream, live, recording):
-    upstream.add(
-        "POST", MESSAGES, Reply.sse_file(recording("anthropic/DERIVED-vercel-text.sse.txt"))
-    )
+    upstream.add("POST", MESSAGES, Reply.sse_file(recording("anthropic/DERIVED-vercel-text.sse.txt")))
     events = list(live.responses.create(model="an", input="hi", stream=True))
     final = events[-1]
     assert final.type == "response.completed"
@@ -130,9 +126,7 @@ def test_a_streamed_response_is_retrieved_as_its_final_event_carried_it(upstream
 
 
 def test_input_items_list_the_conversation_with_ids(upstream, live):
-    upstream.add(
-        "POST", CHAT, [Reply.json(chat_answer("answer 1")), Reply.json(chat_answer("answer 2"))]
-    )
+    upstream.add("POST", CHAT, [Reply.json(chat_answer("answer 1")), Reply.json(chat_answer("answer 2"))])
     first = live.responses.create(model="oa", input="question 1")
     second = live.responses.create(
         model="oa",
@@ -255,12 +249,8 @@ async def test_a_missing_or_wrong_key_is_401(upstream):
                 reply = await http.request(method, path, headers=headers)
                 assert reply.status_code == 401, (key, method, path)
                 error = reply.json()["error"]
-                assert (
-                    error["type"] == "authentication_error" and error["code"] == "invalid_api_key"
-                )
-        client = openai.AsyncOpenAI(
-            api_key="wrong-key", base_url="http://gateway/v1", http_client=http
-        )
+                assert error["type"] == "authentication_error" and error["code"] == "invalid_api_key"
+        client = openai.AsyncOpenAI(api_key="wrong-key", base_url="http://gateway/v1", http_client=http)
         with pytest.raises(openai.AuthenticationError):
             await client.responses.retrieve("resp_1")
 
@@ -302,9 +292,7 @@ async def test_input_tokens_still_counts_through_the_router(upstream):
     app.add_middleware(Noting)
     async with asgi_client(app) as http:
         headers = {"authorization": f"Bearer {KEY}"}
-        reply = await http.post(
-            "/v1/responses/input_tokens", headers=headers, json={"model": "oa", "input": "hello"}
-        )
+        reply = await http.post("/v1/responses/input_tokens", headers=headers, json={"model": "oa", "input": "hello"})
         assert reply.status_code == 200 and reply.json()["object"] == "response.input_tokens"
         reply = await http.post("/v1/responses/resp_1", headers=headers, json={})
         assert reply.status_code == 405

@@ -137,9 +137,7 @@ def create(client: openai.OpenAI, stream: bool, **request: Any) -> Any:
 def history_sent(body: dict[str, Any], model: str) -> tuple[str, list[str], list[str], str]:
     """(system prompt, user texts, tool call ids, tool result) from an upstream body."""
     if model == "an":
-        blocks = [
-            b for m in body["messages"] for b in m["content"] if isinstance(m["content"], list)
-        ]
+        blocks = [b for m in body["messages"] for b in m["content"] if isinstance(m["content"], list)]
         texts = [m["content"] for m in body["messages"] if isinstance(m["content"], str)]
         texts += [b["text"] for b in blocks if b["type"] == "text"]
         calls = [b["id"] for b in blocks if b["type"] == "tool_use"]
@@ -160,9 +158,7 @@ def history_sent(body: dict[str, Any], model: str) -> tuple[str, list[str], list
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("model", ["an", "oa"])
-def test_a_function_call_continues_with_previous_response_id(
-    upstream, live, recording, model, stream
-):
+def test_a_function_call_continues_with_previous_response_id(upstream, live, recording, model, stream):
     path = script(upstream, recording, model, stream)
     first = create(live, stream, model=model, input=PROMPT, tools=[TOOL], instructions="Old rules.")
     (call,) = [item for item in first.output if item.type == "function_call"]
@@ -248,9 +244,7 @@ def test_failed_answers_are_not_kept(upstream, live, recording):
 
 async def test_answers_passed_through_from_a_responses_upstream_are_not_kept(upstream, recording):
     body = json.loads(
-        recording(
-            "openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json"
-        ).read_text()
+        recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_text()
     )
     upstream.add("POST", RESPONSES, Reply.json(body))
     app = make_app(upstream)
@@ -292,9 +286,7 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-async def test_a_response_kept_by_one_instance_is_continued_by_another(
-    upstream, recording, redis_prefix, stream
-):
+async def test_a_response_kept_by_one_instance_is_continued_by_another(upstream, recording, redis_prefix, stream):
     state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
     first_app, second_app = make_app(upstream, state=state), make_app(upstream, state=state)
     path = script(upstream, recording, "an", stream)
@@ -302,12 +294,7 @@ async def test_a_response_kept_by_one_instance_is_continued_by_another(
         a = openai.AsyncOpenAI(api_key=KEY, base_url="http://gateway/v1", http_client=one)
         b = openai.AsyncOpenAI(api_key=KEY, base_url="http://gateway/v1", http_client=two)
         if stream:
-            events = [
-                e
-                async for e in await a.responses.create(
-                    model="an", input=PROMPT, tools=[TOOL], stream=True
-                )
-            ]
+            events = [e async for e in await a.responses.create(model="an", input=PROMPT, tools=[TOOL], stream=True)]
             first = events[-1].response
         else:
             first = await a.responses.create(model="an", input=PROMPT, tools=[TOOL])
@@ -320,9 +307,7 @@ async def test_a_response_kept_by_one_instance_is_continued_by_another(
             "tools": [TOOL],
         }
         if stream:
-            second = [e async for e in await b.responses.create(stream=True, **request)][
-                -1
-            ].response
+            second = [e async for e in await b.responses.create(stream=True, **request)][-1].response
         else:
             second = await b.responses.create(**request)
     assert second.status == "completed" and second.previous_response_id == first.id

@@ -26,9 +26,7 @@ def url(upstream: FakeUpstream, recording) -> Iterator[str]:
     upstream.add(
         "POST",
         CHAT,
-        Reply.json(
-            json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())
-        ),
+        Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())),
     )
     config = {
         "api-keys": ["client-key"],
@@ -56,9 +54,7 @@ def test_anthropic_sdk_metadata_user_id_sticks(upstream, url):
             metadata={"user_id": user_id},
             messages=[{"role": "user", "content": "hello"}],
         )
-    client.messages.create(
-        model="sonnet", max_tokens=64, messages=[{"role": "user", "content": "hello"}]
-    )
+    client.messages.create(model="sonnet", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     used = keys_used(upstream)
     assert len(set(used[:3])) == 1
     assert used[3] != used[0]  # the next request without a session takes the next turn
@@ -86,8 +82,6 @@ def test_openai_sdk_prompt_cache_key_sticks(upstream, url):
 def test_openai_sdk_responses_with_codex_session_header_sticks(upstream, url):
     client = openai.OpenAI(api_key="client-key", base_url=url + "/v1", max_retries=0)
     for _ in range(3):
-        client.responses.create(
-            model="sonnet", input="hello", store=False, extra_headers={"session_id": "codex-5f1c"}
-        )
+        client.responses.create(model="sonnet", input="hello", store=False, extra_headers={"session_id": "codex-5f1c"})
     assert len(set(keys_used(upstream))) == 1
     assert len(keys_used(upstream)) == 3

@@ -46,9 +46,7 @@ def entry(upstream: FakeUpstream, *keys: str, name: str = "pool", **fields: Any)
     }
 
 
-def config(
-    *entries: dict[str, Any], affinity: bool = True, ttl: float = 3600, **core: Any
-) -> dict[str, Any]:
+def config(*entries: dict[str, Any], affinity: bool = True, ttl: float = 3600, **core: Any) -> dict[str, Any]:
     routing: dict[str, Any] = {"strategy": "round-robin"}
     if affinity:
         routing.update({"session-affinity": True, "session-ttl": ttl})
@@ -215,9 +213,7 @@ async def test_the_same_session_id_from_another_client_is_another_session(upstre
 
 
 async def test_a_429_fails_the_session_over_and_it_stays_on_the_new_credential(upstream, ok, clock):
-    limited = Reply.json(
-        {"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"}
-    )
+    limited = Reply.json({"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"})
     replies = {"sk-aaaa": [ok, limited, ok]}
     upstream.add("POST", CHAT, by_key(replies, ok))
     async with Gateway(config(entry(upstream, *KEYS[:2])), clock) as gw:
@@ -230,9 +226,7 @@ async def test_a_429_fails_the_session_over_and_it_stays_on_the_new_credential(u
 
 
 async def test_priority_beats_a_remembered_credential(upstream, ok, clock):
-    limited = Reply.json(
-        {"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"}
-    )
+    limited = Reply.json({"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"})
     replies = {"sk-aaaa": [limited, ok], "sk-bbbb": [limited, ok]}
     upstream.add("POST", CHAT, by_key(replies, ok))
     primary = entry(upstream, *KEYS[:2], name="primary", priority=10)
@@ -308,9 +302,7 @@ async def test_single_credential_pools_skip_affinity(upstream, ok, clock):
 
 
 async def test_fill_first_keeps_a_session_where_it_failed_over(upstream, ok, clock):
-    limited = Reply.json(
-        {"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"}
-    )
+    limited = Reply.json({"error": {"message": "Rate limit reached"}}, status=429, headers={"retry-after": "20"})
     upstream.add("POST", CHAT, by_key({"sk-aaaa": [limited, ok]}, ok))
     cfg = config(entry(upstream, *KEYS[:2]))
     cfg["routing"]["strategy"] = "fill-first"
@@ -325,9 +317,7 @@ async def test_fill_first_keeps_a_session_where_it_failed_over(upstream, ok, clo
 # -- shared through Redis --------------------------------------------------------------------
 
 
-async def test_two_instances_sharing_redis_keep_a_session_together(
-    upstream, ok, clock, redis_url, redis_prefix
-):
+async def test_two_instances_sharing_redis_keep_a_session_together(upstream, ok, clock, redis_url, redis_prefix):
     upstream.add("POST", CHAT, ok)
     cfg = config(
         entry(upstream, *KEYS[:2]),

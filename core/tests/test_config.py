@@ -241,7 +241,13 @@ def test_common_fields_build_credentials():
     from cliproxy import ConfigNode, read_common_fields
 
     node = ConfigNode(
-        {"api-key": "sk-1", "prefix": "team", "models": [{"name": "up", "alias": "down"}], "priority": 2, "proxy-url": "direct"}
+        {
+            "api-key": "sk-1",
+            "prefix": "team",
+            "models": [{"name": "up", "alias": "down"}],
+            "priority": 2,
+            "proxy-url": "direct",
+        }
     )
     fields = read_common_fields(node, base_url="https://api.example.com")
     node.done()

@@ -209,8 +209,20 @@ ROWS = [
     ("401 unauthorized", Reply.error(401, "invalid api key"), 1800.0, True),
     ("402 payment required", Reply.error(402, "insufficient credits"), 1800.0, True),
     ("403 forbidden", Reply.error(403, "key disabled"), 1800.0, True),
-    ("404 model not found", Reply.json({"error": {"message": "The model does not exist", "code": "model_not_found"}}, status=404), 12 * 3600.0, False),
-    ("400 model not supported", Reply.json({"error": {"message": "The requested model is not supported", "code": "model_not_supported"}}, status=400), 12 * 3600.0, False),
+    (
+        "404 model not found",
+        Reply.json({"error": {"message": "The model does not exist", "code": "model_not_found"}}, status=404),
+        12 * 3600.0,
+        False,
+    ),
+    (
+        "400 model not supported",
+        Reply.json(
+            {"error": {"message": "The requested model is not supported", "code": "model_not_supported"}}, status=400
+        ),
+        12 * 3600.0,
+        False,
+    ),
     ("429 Retry-After", Reply.error(429, "rate limited", headers={"Retry-After": "120"}), 120.0, False),
     ("429 retry-after-ms", Reply.error(429, "rate limited", headers={"retry-after-ms": "2500"}), 2.5, False),
     ("429 Gemini RetryInfo", gemini_429(), 34.4, False),
@@ -248,7 +260,9 @@ async def test_cooldown_table(upstream, ok, clock, reply, rest, whole):
 
 
 async def test_a_model_no_upstream_serves_is_404_not_a_cooldown(upstream, clock):
-    gone = Reply.json({"error": {"message": "The model `gpt-4.1-nano` does not exist", "code": "model_not_found"}}, status=404)
+    gone = Reply.json(
+        {"error": {"message": "The model `gpt-4.1-nano` does not exist", "code": "model_not_found"}}, status=404
+    )
     upstream.add("POST", CHAT, gone)
     async with Gateway(config(block("pool", upstream, "k1", "k2")), clock) as gw:
         first = await gw.chat()
@@ -265,8 +279,13 @@ async def test_a_model_no_upstream_serves_is_404_not_a_cooldown(upstream, clock)
 
 async def test_connection_errors_rest_the_model_one_minute(upstream, ok, clock):
     upstream.add("POST", CHAT, ok)
-    dead = {"name": "dead", "base-url": "http://127.0.0.1:1/v1", "api-key-entries": [{"api-key": "dead"}],
-            "models": [{"name": "gpt-4.1-nano", "alias": "nano"}], "priority": 5}
+    dead = {
+        "name": "dead",
+        "base-url": "http://127.0.0.1:1/v1",
+        "api-key-entries": [{"api-key": "dead"}],
+        "models": [{"name": "gpt-4.1-nano", "alias": "nano"}],
+        "priority": 5,
+    }
     async with Gateway(config(dead, block("live", upstream, "live")), clock) as gw:
         assert (await gw.chat()).status_code == 200
         cooling = {c["group"]: c for c in (await gw.status())["credentials"]}["openai-compatibility/dead"]
@@ -433,7 +452,9 @@ def sse_events(body: str) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-async def test_translated_stream_fails_over_before_and_ends_in_the_doors_error_after(upstream, recording, ok_stream, clock):
+async def test_translated_stream_fails_over_before_and_ends_in_the_doors_error_after(
+    upstream, recording, ok_stream, clock
+):
     # A Responses client in front of a Chat Completions upstream: nothing passes through,
     # the door's own encoder speaks -- failover before the first byte, its error event after.
     upstream.add(

@@ -117,7 +117,10 @@ def events(draw: Any) -> bytes:
         obj = {"id": "c1", "model": model, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(text)}}
     elif kind == "tool":
         args = orjson.dumps({"model": text, "usage": 1}).decode()
-        obj = {"model": model, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}}]}
+        obj = {
+            "model": model,
+            "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}}],
+        }
     elif kind == "message":
         obj = {"model": model, "choices": [{"index": 0, "delta": {"content": "a message"}}], "message": text}
     elif kind == "error":
@@ -206,7 +209,10 @@ def test_a_stream_read_in_one_piece_passes_through_whole(upstream, recording):
     with serve_app(gateway_app(_config(upstream), plugins=[cliproxy_openai])) as url:
         chunks = list(
             _client(url).chat.completions.create(
-                model="nano", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+                model="nano",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
             )
         )
     want = "".join(
@@ -230,7 +236,11 @@ def test_an_error_before_any_content_still_fails_over_when_read_in_one_piece(ups
     )
     upstream.add("POST", "/v1/chat/completions", [Reply.sse([error_first + good]), Reply.sse([good])])
     with serve_app(gateway_app(_config(upstream, keys=2), plugins=[cliproxy_openai])) as url:
-        chunks = list(_client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True))
+        chunks = list(
+            _client(url).chat.completions.create(
+                model="nano", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "fine"
     assert len(upstream.requests_to("/v1/chat/completions")) == 2
 
@@ -239,7 +249,9 @@ def test_an_error_after_content_in_the_same_read_reaches_the_client(upstream, re
     data = Path(recording(ERROR_STREAM)).read_bytes()
     upstream.add("POST", "/v1/chat/completions", Reply.sse([data]))
     with serve_app(gateway_app(_config(upstream), plugins=[cliproxy_openai])) as url:
-        stream = _client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True)
+        stream = _client(url).chat.completions.create(
+            model="nano", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         with pytest.raises(openai.APIError, match="error while processing"):
             list(stream)
 
@@ -390,7 +402,12 @@ COMPLETION = {
     "created": 1,
     "model": "gpt-4.1-nano",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6, "prompt_tokens_details": {"cached_tokens": 2}},
+    "usage": {
+        "prompt_tokens": 5,
+        "completion_tokens": 1,
+        "total_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 2},
+    },
 }
 FAILURES = [
     {"error": {"message": "overloaded", "type": "server_error", "code": 529}},
@@ -438,6 +455,7 @@ async def test_a_whole_response_under_its_own_name_passes_byte_for_byte(upstream
 
 async def test_a_whole_response_under_an_alias_is_renamed_and_counted(upstream):
     from cliproxy.app import gateway_of
+
     upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION))
     app = gateway_app(_config_named(upstream, "nano"), plugins=[cliproxy_openai])
     async with asgi_client(app) as client:

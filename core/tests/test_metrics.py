@@ -66,9 +66,7 @@ async def client_for(
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", headers=headers
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:
             yield client
 
 
@@ -106,9 +104,7 @@ ALPHA_LABEL = f"team {mask_secret(ALPHA)}"
 BETA_LABEL = f"team {mask_secret(BETA)}"
 
 
-async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_request(
-    upstream, ok, clock
-):
+async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_request(upstream, ok, clock):
     upstream.add("POST", CHAT, alpha_gets(Reply.error(429, "Rate limit reached"), ok))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
@@ -122,10 +118,7 @@ async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_re
     assert value(samples, attempts, credential=BETA_LABEL) == 1
     provider = gateway_of(app).credentials[0].provider
     requests = "cliproxy_requests_total"
-    assert (
-        value(samples, requests, door="openai-chat", provider=provider, model=MODEL, status="200")
-        == 1
-    )
+    assert value(samples, requests, door="openai-chat", provider=provider, model=MODEL, status="200") == 1
     assert value(samples, requests) == 1
     assert (
         value(
@@ -142,10 +135,7 @@ async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_re
     assert value(samples, "cliproxy_credentials", provider=provider, state="cooling") == 1
     assert value(samples, "cliproxy_credentials", provider=provider, state="ok") == 1
     assert value(samples, "cliproxy_credentials", provider=provider, state="unhealthy") == 0
-    assert (
-        value(samples, "cliproxy_cooldown_remaining_seconds", credential=ALPHA_LABEL, model=MODEL)
-        > 0
-    )
+    assert value(samples, "cliproxy_cooldown_remaining_seconds", credential=ALPHA_LABEL, model=MODEL) > 0
     assert value(samples, "cliproxy_cooldown_remaining_seconds", credential=BETA_LABEL) == 0
 
 
@@ -198,15 +188,10 @@ async def test_a_stream_records_time_to_first_byte(upstream, recording, clock):
     assert value(samples, first_byte, door="openai-chat", provider=provider) == 1
     assert value(samples, "cliproxy_request_duration_seconds_count", door="openai-chat") == 1
     assert value(samples, "cliproxy_requests_total", status="200") == 1
-    assert (
-        value(samples, "cliproxy_upstream_attempts_total", credential=ALPHA_LABEL, status="200")
-        == 1
-    )
+    assert value(samples, "cliproxy_upstream_attempts_total", credential=ALPHA_LABEL, status="200") == 1
 
 
-async def test_a_stream_failing_after_its_first_byte_counts_as_the_error_it_ended_with(
-    upstream, recording, clock
-):
+async def test_a_stream_failing_after_its_first_byte_counts_as_the_error_it_ended_with(upstream, recording, clock):
     upstream.add("POST", CHAT, Reply.sse_file(recording(STREAM_ERROR)))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
@@ -233,14 +218,8 @@ async def test_requests_refused_at_the_door_are_counted_without_a_provider(upstr
         samples = await scrape(client)
     assert denied.status_code == 401 and unknown.status_code == 404
     requests = "cliproxy_requests_total"
-    assert (
-        value(samples, requests, door="openai-chat", provider="none", model="none", status="401")
-        == 1
-    )
-    assert (
-        value(samples, requests, door="openai-chat", provider="none", model="none", status="404")
-        == 1
-    )
+    assert value(samples, requests, door="openai-chat", provider="none", model="none", status="401") == 1
+    assert value(samples, requests, door="openai-chat", provider="none", model="none", status="404") == 1
     assert not any(n == requests and ("model", "no-such-model") in labels for n, labels in samples)
 
 
@@ -267,9 +246,7 @@ async def test_the_endpoint_speaks_prometheus_text_and_shows_no_secret(upstream,
     samples = parse(answer.text)
     provider = gateway_of(app).credentials[0].provider
     assert value(samples, "cliproxy_credentials", provider=provider, state="unhealthy") == 1
-    assert (
-        value(samples, "cliproxy_cooldown_remaining_seconds", credential=ALPHA_LABEL, model="*") > 0
-    )
+    assert value(samples, "cliproxy_cooldown_remaining_seconds", credential=ALPHA_LABEL, model="*") > 0
 
 
 async def test_metrics_are_for_this_machine_or_the_management_key(upstream):
@@ -278,10 +255,7 @@ async def test_metrics_are_for_this_machine_or_the_management_key(upstream):
         remote = await client.get("/metrics")
     async with client_for(app, headers={"X-Forwarded-For": "203.0.113.9"}) as client:
         forwarded = await client.get("/metrics")
-    assert (
-        remote.status_code == 403
-        and "remote-management.secret-key" in remote.json()["error"]["message"]
-    )
+    assert remote.status_code == 403 and "remote-management.secret-key" in remote.json()["error"]["message"]
     assert forwarded.status_code == 403
 
     app = gateway_app(
@@ -352,17 +326,13 @@ def test_model_labels_are_capped():
     assert metrics.model_label(names[0]) == names[0]
 
 
-def test_the_openai_sdk_streams_through_a_served_gateway_and_the_scrape_counts_it(
-    upstream, recording
-):
+def test_the_openai_sdk_streams_through_a_served_gateway_and_the_scrape_counts_it(upstream, recording):
     openai = pytest.importorskip("openai")
     upstream.add("POST", CHAT, Reply.sse_file(recording(STREAM)))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     with serve_app(app) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key="client-key")
-        stream = client.chat.completions.create(
-            model="nano", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
+        stream = client.chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True)
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         for _ in range(200):  # the server counts the request just after its last byte
             samples = parse(httpx.get(url + "/metrics").text)
@@ -380,9 +350,7 @@ def settled_scrape(url: str) -> Samples:
     just after the client's side is over)."""
     for _ in range(500):
         samples = parse(httpx.get(url + "/metrics").text)
-        if value(samples, "cliproxy_requests_total") and not value(
-            samples, "cliproxy_requests_in_flight"
-        ):
+        if value(samples, "cliproxy_requests_total") and not value(samples, "cliproxy_requests_in_flight"):
             return samples
         time.sleep(0.01)
     raise AssertionError("the request was never counted as finished")
@@ -407,9 +375,7 @@ def test_a_client_leaving_mid_stream_is_not_left_in_flight(upstream):
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     with serve_app(app) as url:
         host, port = url.removeprefix("http://").split(":")
-        body = json.dumps(
-            {"model": "nano", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-        ).encode()
+        body = json.dumps({"model": "nano", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
         sock = socket.create_connection((host, int(port)))
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer client-key\r\n"

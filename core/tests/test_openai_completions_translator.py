@@ -48,7 +48,13 @@ def test_decode_maps_a_prompt_onto_a_chat_request():
         }
     )
     assert request.messages == (Message("user", [TextPart("Once")]),)
-    assert (request.max_tokens, request.temperature, request.top_p, request.stop, request.seed) == (5, 0, 0.5, ("\n",), 1)
+    assert (request.max_tokens, request.temperature, request.top_p, request.stop, request.seed) == (
+        5,
+        0,
+        0.5,
+        ("\n",),
+        1,
+    )
     assert (request.presence_penalty, request.frequency_penalty, request.metadata) == (0.1, 0.2, {"user": "u"})
     assert request.extras == {"openai-completions": {"service_tier": "flex"}, "openai-chat": {"logit_bias": {"1": 2}}}
     body = OpenAIChat().encode_request(request, "gpt")
@@ -76,7 +82,9 @@ def test_refusals_name_the_field(body, param):
 
 
 responses = st.builds(
-    lambda parts, reason, usage: Response(id="chatcmpl-1", model="m", parts=parts, finish=Finish(reason), usage=usage, created=7),
+    lambda parts, reason, usage: Response(
+        id="chatcmpl-1", model="m", parts=parts, finish=Finish(reason), usage=usage, created=7
+    ),
     st.lists(
         st.one_of(
             st.text(max_size=20).map(TextPart),

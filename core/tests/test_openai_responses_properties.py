@@ -50,7 +50,11 @@ json_args = st.dictionaries(names, st.one_of(st.integers(-5, 5), words, st.boole
     lambda d: orjson.dumps(d).decode()
 )
 images = st.builds(
-    lambda data, detail: FilePart("image/png", data=data, provider_metadata={WIRE: {"detail": detail}, "openai-chat": {"detail": detail}} if detail else None),
+    lambda data, detail: FilePart(
+        "image/png",
+        data=data,
+        provider_metadata={WIRE: {"detail": detail}, "openai-chat": {"detail": detail}} if detail else None,
+    ),
     st.sampled_from(["iVBORw0KGgo=", "AAAA", "QUJD"]),
     st.sampled_from([None, "low", "high", "auto"]),
 )
@@ -91,7 +95,9 @@ def conversations(draw) -> list[Message]:
             pending_calls = [p for p in parts if isinstance(p, ToolCallPart)]
             messages.append(Message("assistant", parts))
         else:
-            results = [ToolResultPart(call.id, [TextPart(draw(words.filter(bool)))], name=call.name) for call in pending_calls]
+            results = [
+                ToolResultPart(call.id, [TextPart(draw(words.filter(bool)))], name=call.name) for call in pending_calls
+            ]
             pending_calls = []
             messages.append(Message("tool", results))
         last = role
@@ -137,7 +143,11 @@ def requests(draw) -> Request:
         reasoning=draw(
             st.one_of(
                 st.none(),
-                st.builds(Reasoning, effort=st.sampled_from(["minimal", "low", "medium", "high"]), summary=st.sampled_from([None, "auto", "detailed"])),
+                st.builds(
+                    Reasoning,
+                    effort=st.sampled_from(["minimal", "low", "medium", "high"]),
+                    summary=st.sampled_from([None, "auto", "detailed"]),
+                ),
             )
         ),
         response_format=draw(st.sampled_from(formats)),
@@ -175,11 +185,19 @@ def responses(draw) -> Response:
         if kind == "reasoning":
             parts.append(draw(reasoning_parts))
         elif kind == "call":
-            parts.append(ToolCallPart(f"call_{len(parts)}_" + draw(ids), draw(names), draw(json_args)))  # ids are unique
+            parts.append(
+                ToolCallPart(f"call_{len(parts)}_" + draw(ids), draw(names), draw(json_args))
+            )  # ids are unique
         else:
             parts.append(FilePart("image/png", data=draw(st.sampled_from(["iVBORw0KGgo=", "AAAA"]))))
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
-    reason = draw(st.sampled_from([FinishReason.TOOL_CALLS] if has_calls else [FinishReason.STOP, FinishReason.LENGTH, FinishReason.CONTENT_FILTER]))
+    reason = draw(
+        st.sampled_from(
+            [FinishReason.TOOL_CALLS]
+            if has_calls
+            else [FinishReason.STOP, FinishReason.LENGTH, FinishReason.CONTENT_FILTER]
+        )
+    )
     counts = st.integers(0, 10**6)
     usage = Usage(
         input_tokens=draw(counts),
@@ -188,7 +206,14 @@ def responses(draw) -> Response:
         cache_write_tokens=draw(st.one_of(st.none(), st.integers(1, 1000))),
         reasoning_tokens=draw(counts),
     )
-    return Response(id="resp_" + draw(ids), model="client-model", parts=parts, finish=Finish(reason), usage=usage, created=draw(st.integers(1, 2**31)))
+    return Response(
+        id="resp_" + draw(ids),
+        model="client-model",
+        parts=parts,
+        finish=Finish(reason),
+        usage=usage,
+        created=draw(st.integers(1, 2**31)),
+    )
 
 
 CTX = EncodeContext(model="client-model", body={}, created=5)
@@ -203,7 +228,9 @@ def same_response(a: Response, b: Response, *, item_ids: bool = True) -> None:
             if isinstance(p, TextPart):
                 p = TextPart(p.text)
             elif isinstance(p, ReasoningPart):
-                p = ReasoningPart(p.text, {"openai": {"encrypted_content": p.provider_metadata["openai"]["encrypted_content"]}})
+                p = ReasoningPart(
+                    p.text, {"openai": {"encrypted_content": p.provider_metadata["openai"]["encrypted_content"]}}
+                )
             out.append(p)
         return out
 
@@ -249,7 +276,31 @@ json_values = st.recursive(
 shaped_bodies = st.fixed_dictionaries(
     {"model": st.just("m")},
     optional={
-        "input": st.one_of(words, st.lists(st.one_of(json_values, st.fixed_dictionaries({"type": st.sampled_from(["message", "function_call", "function_call_output", "reasoning", "custom_tool_call"])}, optional={"role": st.sampled_from(["user", "assistant", "system"]), "content": json_values, "call_id": json_values, "name": json_values, "output": json_values, "summary": json_values, "arguments": json_values})), max_size=4)),
+        "input": st.one_of(
+            words,
+            st.lists(
+                st.one_of(
+                    json_values,
+                    st.fixed_dictionaries(
+                        {
+                            "type": st.sampled_from(
+                                ["message", "function_call", "function_call_output", "reasoning", "custom_tool_call"]
+                            )
+                        },
+                        optional={
+                            "role": st.sampled_from(["user", "assistant", "system"]),
+                            "content": json_values,
+                            "call_id": json_values,
+                            "name": json_values,
+                            "output": json_values,
+                            "summary": json_values,
+                            "arguments": json_values,
+                        },
+                    ),
+                ),
+                max_size=4,
+            ),
+        ),
         "instructions": json_values,
         "tools": json_values,
         "tool_choice": json_values,
@@ -276,7 +327,9 @@ def test_any_body_decodes_or_fails_with_a_400(body):
 
 def _zeros(usage: Usage) -> Usage:
     """Responses always reports cached and reasoning tokens: unknown becomes 0."""
-    return attrs.evolve(usage, cache_read_tokens=usage.cache_read_tokens or 0, reasoning_tokens=usage.reasoning_tokens or 0)
+    return attrs.evolve(
+        usage, cache_read_tokens=usage.cache_read_tokens or 0, reasoning_tokens=usage.reasoning_tokens or 0
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -288,7 +341,12 @@ def test_shared_requests_round_trip(request):
 
 
 @settings(max_examples=60, deadline=None)
-@given(shared.responses(reasoning_metadata=lambda draw: {"openai": {"id": "rs_" + draw(ids), "encrypted_content": draw(ids)}}), st.data())
+@given(
+    shared.responses(
+        reasoning_metadata=lambda draw: {"openai": {"id": "rs_" + draw(ids), "encrypted_content": draw(ids)}}
+    ),
+    st.data(),
+)
 def test_shared_responses_stream_and_whole_agree(response, data):
     response = attrs.evolve(response, model="client-model", usage=_zeros(response.usage), created=9)
     whole = T.decode_response(T.encode_response(response, CTX))

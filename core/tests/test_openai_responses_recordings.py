@@ -101,7 +101,11 @@ def all_streams() -> list[tuple[str, bytes]]:
             out.append((f"{name}#{i}", data))
     out.extend(
         (f"{name}#{i}", data)
-        for i, data in enumerate(split_sse((RECORDINGS / "openai-responses/DERIVED-vercel-reasoning-function-call-multiturn.sse.txt").read_bytes()))
+        for i, data in enumerate(
+            split_sse(
+                (RECORDINGS / "openai-responses/DERIVED-vercel-reasoning-function-call-multiturn.sse.txt").read_bytes()
+            )
+        )
         for name in ["DERIVED-multiturn"]
     )
     for name in CHUNK_FILES:
@@ -162,7 +166,9 @@ def strip_ids(parts):
 
 
 def has_encrypted(part) -> bool:
-    return bool(isinstance(part, ReasoningPart) and (part.provider_metadata or {}).get("openai", {}).get("encrypted_content"))
+    return bool(
+        isinstance(part, ReasoningPart) and (part.provider_metadata or {}).get("openai", {}).get("encrypted_content")
+    )
 
 
 def without_encrypted(parts):
@@ -197,7 +203,9 @@ def test_every_recorded_stream_has_a_well_formed_lifecycle(name, data):
     assert not open_blocks or isinstance(events[-1], StreamError)
 
 
-@pytest.mark.parametrize(("name", "data"), [s for s in STREAMS if completed_object(s[1])], ids=[n for n, d in STREAMS if completed_object(d)])
+@pytest.mark.parametrize(
+    ("name", "data"), [s for s in STREAMS if completed_object(s[1])], ids=[n for n, d in STREAMS if completed_object(d)]
+)
 def test_folded_stream_equals_the_completed_response(name, data):
     """The stream folds to what decoding the recorded ``response.completed`` object gives."""
     folded = fold(decode(data))
@@ -262,14 +270,18 @@ def test_reasoning_keeps_encrypted_content_and_id(recording):
 
 
 def test_two_reasoning_items_stay_two_parts(recording):
-    data = recording("openai-responses/aibridge-responses_streaming_multi_reasoning_builtin_tool.stream.sse.txt").read_bytes()
+    data = recording(
+        "openai-responses/aibridge-responses_streaming_multi_reasoning_builtin_tool.stream.sse.txt"
+    ).read_bytes()
     parts = fold(decode(data)).parts
     assert [type(p) for p in parts] == [ReasoningPart, ReasoningPart, ToolCallPart]
     assert parts[0].provider_metadata["openai"]["id"] != parts[1].provider_metadata["openai"]["id"]
 
 
 def test_parallel_function_calls(recording):
-    data = recording("openai-responses/aibridge-responses_streaming_single_builtin_tool_parallel.stream.sse.txt").read_bytes()
+    data = recording(
+        "openai-responses/aibridge-responses_streaming_single_builtin_tool_parallel.stream.sse.txt"
+    ).read_bytes()
     calls = [p for p in fold(decode(data)).parts if isinstance(p, ToolCallPart)]
     assert len(calls) == 2 and len({c.id for c in calls}) == 2
     assert all(isinstance(json.loads(c.arguments), dict) for c in calls)
@@ -278,7 +290,11 @@ def test_parallel_function_calls(recording):
 def test_custom_tool_input_becomes_input_arguments(recording):
     data = recording("openai-responses/aibridge-responses_streaming_custom_tool.stream.sse.txt").read_bytes()
     call = next(p for p in fold(decode(data)).parts if isinstance(p, ToolCallPart))
-    item = next(e["item"] for e in recorded_events(data) if e["type"] == "response.output_item.done" and e["item"]["type"] == "custom_tool_call")
+    item = next(
+        e["item"]
+        for e in recorded_events(data)
+        if e["type"] == "response.output_item.done" and e["item"]["type"] == "custom_tool_call"
+    )
     assert json.loads(call.arguments) == {"input": item["input"]}
     assert call.provider_metadata == {"openai-responses": {"custom": True}}
 
@@ -287,7 +303,11 @@ def test_custom_tool_input_becomes_input_arguments(recording):
     ("name", "message", "status"),
     [
         ("openai-responses/aibridge-responses_streaming_stream_error.stream.sse.txt", "Something went wrong", 502),
-        ("openai-responses/aibridge-responses_streaming_stream_failure.stream.sse.txt", "The model failed to generate a response.", 502),
+        (
+            "openai-responses/aibridge-responses_streaming_stream_failure.stream.sse.txt",
+            "The model failed to generate a response.",
+            502,
+        ),
     ],
 )
 def test_error_events_end_the_stream(recording, name, message, status):
@@ -310,9 +330,21 @@ def test_nested_error_event_shape(recording):
 def test_incomplete_response_finishes_with_length():
     events = [
         {"type": "response.created", "response": {"id": "resp_1", "model": "m", "output": []}},
-        {"type": "response.output_item.added", "output_index": 0, "item": {"id": "msg_1", "type": "message", "content": []}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"id": "msg_1", "type": "message", "content": []},
+        },
         {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "Hel"},
-        {"type": "response.incomplete", "response": {"id": "resp_1", "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}, "usage": {"input_tokens": 3, "output_tokens": 16}}},
+        {
+            "type": "response.incomplete",
+            "response": {
+                "id": "resp_1",
+                "status": "incomplete",
+                "incomplete_details": {"reason": "max_output_tokens"},
+                "usage": {"input_tokens": 3, "output_tokens": 16},
+            },
+        },
     ]
     data = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
     response = fold(decode(data))
@@ -331,9 +363,26 @@ def test_items_sent_whole_without_deltas():
     """Servers that only send ``output_item.done`` still produce the whole item."""
     events = [
         {"type": "response.created", "response": {"id": "resp_1", "model": "m"}},
-        {"type": "response.output_item.done", "output_index": 0, "item": {"id": "rs_1", "type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "think"}]}},
-        {"type": "response.output_item.done", "output_index": 1, "item": {"id": "msg_1", "type": "message", "content": [{"type": "output_text", "text": "hi"}]}},
-        {"type": "response.output_item.done", "output_index": 2, "item": {"id": "fc_1", "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{\"a\":1}"}},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": {
+                "id": "rs_1",
+                "type": "reasoning",
+                "summary": [],
+                "content": [{"type": "reasoning_text", "text": "think"}],
+            },
+        },
+        {
+            "type": "response.output_item.done",
+            "output_index": 1,
+            "item": {"id": "msg_1", "type": "message", "content": [{"type": "output_text", "text": "hi"}]},
+        },
+        {
+            "type": "response.output_item.done",
+            "output_index": 2,
+            "item": {"id": "fc_1", "type": "function_call", "call_id": "c1", "name": "f", "arguments": '{"a":1}'},
+        },
         {"type": "response.completed", "response": {"id": "resp_1", "status": "completed"}},
     ]
     data = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
@@ -349,12 +398,19 @@ def test_items_sent_whole_without_deltas():
 
 
 def test_blocking_responses_decode(recording):
-    simple = T.decode_response(recording("openai-responses/aibridge-responses_blocking_simple.nonstream.json").read_bytes())
+    simple = T.decode_response(
+        recording("openai-responses/aibridge-responses_blocking_simple.nonstream.json").read_bytes()
+    )
     assert simple.text.startswith("Why did the scarecrow")
     assert simple.finish.reason is FinishReason.STOP and simple.usage.total_tokens == 29
-    tool = T.decode_response(recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_bytes())
+    tool = T.decode_response(
+        recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_bytes()
+    )
     assert [type(p) for p in tool.parts] == [ReasoningPart, ToolCallPart]
-    assert tool.parts[1].id == "call_CJSaa2u51JG996575oVljuNq" and json.loads(tool.parts[1].arguments) == {"a": 3, "b": 5}
+    assert tool.parts[1].id == "call_CJSaa2u51JG996575oVljuNq" and json.loads(tool.parts[1].arguments) == {
+        "a": 3,
+        "b": 5,
+    }
     assert tool.finish.reason is FinishReason.TOOL_CALLS
 
 
@@ -369,14 +425,26 @@ def test_http_error_bodies(recording):
     body = reply.split(b"\n\n", 1)[1]
     error = T.decode_error(429, {}, body)
     assert error.status == 429 and error.kind is ErrorKind.RATE_LIMITED and "Rate limit" in error.message
-    quota = T.decode_error(429, {"retry-after": "7"}, recording("openai-responses/vercel-openai-error.1.json").read_bytes())
+    quota = T.decode_error(
+        429, {"retry-after": "7"}, recording("openai-responses/vercel-openai-error.1.json").read_bytes()
+    )
     assert quota.retry_after == 7 and quota.code == "insufficient_quota"
-    temperature = T.decode_error(400, {}, recording("openai-responses/vercel-reasoning-model-temperature-error.json").read_bytes())
+    temperature = T.decode_error(
+        400, {}, recording("openai-responses/vercel-reasoning-model-temperature-error.json").read_bytes()
+    )
     assert temperature.status == 400 and temperature.param == "temperature"
 
 
 def test_failed_response_body_raises():
-    body = orjson.dumps({"id": "resp_1", "object": "response", "status": "failed", "error": {"code": "server_error", "message": "boom"}, "output": []})
+    body = orjson.dumps(
+        {
+            "id": "resp_1",
+            "object": "response",
+            "status": "failed",
+            "error": {"code": "server_error", "message": "boom"},
+            "output": [],
+        }
+    )
     with pytest.raises(GatewayError, match="boom") as caught:
         T.decode_response(body)
     assert caught.value.status == 502
@@ -446,7 +514,9 @@ def test_argument_fragments_pass_on_one_event_each(recording):
     objs, _ = sdk_replay(encode_stream(decode(data)))
     ours = [o for o in objs if o["type"] == "response.function_call_arguments.delta"]
     assert [o["delta"] for o in ours] == [e["delta"] for e in upstream]
-    item = next(o["item"] for o in objs if o["type"] == "response.output_item.done" and o["item"]["type"] == "reasoning")
+    item = next(
+        o["item"] for o in objs if o["type"] == "response.output_item.done" and o["item"]["type"] == "reasoning"
+    )
     assert item["encrypted_content"].startswith("gAAAA")  # OpenAI's own, passed on unchanged
 
 
@@ -465,9 +535,13 @@ def test_reasoning_from_another_provider_round_trips_sealed():
         StreamFinish(Finish(FinishReason.STOP), Usage(input_tokens=5, output_tokens=7)),
     ]
     objs, _ = sdk_replay(encode_stream(events))
-    item = next(o["item"] for o in objs if o["type"] == "response.output_item.done" and o["item"]["type"] == "reasoning")
+    item = next(
+        o["item"] for o in objs if o["type"] == "response.output_item.done" and o["item"]["type"] == "reasoning"
+    )
     assert item["summary"] == [{"type": "summary_text", "text": "thinking..."}]
-    request = T.decode_request({"model": "m", "input": [{"role": "user", "content": "hi"}, item, {"role": "user", "content": "more"}]})
+    request = T.decode_request(
+        {"model": "m", "input": [{"role": "user", "content": "hi"}, item, {"role": "user", "content": "more"}]}
+    )
     reasoning = request.messages[1].parts[0]
     assert reasoning == ReasoningPart("thinking...", meta)
     # and it is never sent to OpenAI, which could not read it
@@ -476,7 +550,9 @@ def test_reasoning_from_another_provider_round_trips_sealed():
 
 
 def test_encoded_whole_response_satisfies_the_sdk(recording):
-    response = T.decode_response(recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_bytes())
+    response = T.decode_response(
+        recording("openai-responses/aibridge-responses_blocking_single_builtin_tool.nonstream.json").read_bytes()
+    )
     ctx = EncodeContext(model="client-model", body={"tools": [], "temperature": 0.2}, created=1)
     obj = json.loads(T.encode_response(response, ctx))
     parsed = SDKResponse.model_validate(obj)
@@ -515,7 +591,11 @@ def test_all_fields_request_decodes(recording):
     assert system.role == "system" and system.text == "You are a helpful assistant."
     assert user.parts[0] == TextPart("Weather in Paris? Also see image.")
     image = user.parts[1]
-    assert image.media_type == "image/png" and image.data == "iVBORw0KGgo..." and image.provider_metadata["openai-responses"]["detail"] == "auto"
+    assert (
+        image.media_type == "image/png"
+        and image.data == "iVBORw0KGgo..."
+        and image.provider_metadata["openai-responses"]["detail"] == "auto"
+    )
     assert assistant.parts == (ToolCallPart("call_abc123", "get_weather", '{"city":"Paris"}'),)
     assert tool.parts == (ToolResultPart("call_abc123", [TextPart('{"temp_c":18}')], name="get_weather"),)
     assert request.tools[0].name == "get_weather" and request.tools[0].strict is True
@@ -535,7 +615,10 @@ def test_codex_request_decodes_and_reencodes(recording):
     assert [type(p) for p in first_assistant.parts] == [ReasoningPart, TextPart]
     assert first_assistant.parts[0].provider_metadata["openai"]["encrypted_content"].startswith("gAAAA")
     custom = next(t for t in request.tools if t.name == "apply_patch")
-    assert custom.parameters["required"] == ["input"] and "grammar" in custom.parameters["properties"]["input"]["description"]
+    assert (
+        custom.parameters["required"] == ["input"]
+        and "grammar" in custom.parameters["properties"]["input"]["description"]
+    )
     assert request.extras["openai-responses"]["prompt_cache_key"] == body["prompt_cache_key"]
     again = T.encode_request(request, "gpt-5-codex")
     assert again["instructions"] == body["instructions"]
@@ -555,8 +638,14 @@ def test_codex_request_decodes_and_reencodes(recording):
         ({"prompt": {"id": "pmpt_1"}, "input": "hi"}, "prompt"),
         ({"background": True, "input": "hi"}, "background"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].id"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}, "input[0].content[0].file_id"),
-        ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file_1"}]}]}, "input[0].content[0].file_id"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]},
+            "input[0].content[0].file_id",
+        ),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file_1"}]}]},
+            "input[0].content[0].file_id",
+        ),
         ({"input": [{"type": "computer_call", "call_id": "c"}]}, "input[0].type"),
         ({"input": 5}, "input"),
         ({}, "input"),
@@ -584,7 +673,12 @@ def test_server_tool_records_are_dropped_from_history():
             "model": "m",
             "input": [
                 {"role": "user", "content": "news?"},
-                {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "news"}},
+                {
+                    "type": "web_search_call",
+                    "id": "ws_1",
+                    "status": "completed",
+                    "action": {"type": "search", "query": "news"},
+                },
                 {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Here."}]},
             ],
         }
@@ -593,7 +687,9 @@ def test_server_tool_records_are_dropped_from_history():
 
 
 def test_built_in_tools_are_provider_tools_for_this_wire():
-    request = T.decode_request({"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}})
+    request = T.decode_request(
+        {"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": {"type": "web_search"}}
+    )
     assert request.tools == (ProviderTool("openai-responses", {"type": "web_search"}),)
     body = T.encode_request(request, "gpt-5")
     assert body["tools"] == [{"type": "web_search"}]
@@ -605,8 +701,22 @@ def test_encode_request_maps_chat_concepts():
         model="x",
         messages=[
             Message("system", [TextPart("be brief")]),
-            Message("user", [TextPart("look"), FilePart("image/png", data="AAAA"), FilePart("application/pdf", url="https://x/y.pdf", filename="y.pdf")]),
-            Message("assistant", [ReasoningPart("hm", {"anthropic": {"signature": "s"}}), TextPart("calling"), ToolCallPart("c1", "f", "{}")]),
+            Message(
+                "user",
+                [
+                    TextPart("look"),
+                    FilePart("image/png", data="AAAA"),
+                    FilePart("application/pdf", url="https://x/y.pdf", filename="y.pdf"),
+                ],
+            ),
+            Message(
+                "assistant",
+                [
+                    ReasoningPart("hm", {"anthropic": {"signature": "s"}}),
+                    TextPart("calling"),
+                    ToolCallPart("c1", "f", "{}"),
+                ],
+            ),
             Message("tool", [ToolResultPart("c1", [TextPart("ok"), FilePart("image/png", data="BBBB")])]),
             Message("system", [TextPart("later note")]),
         ],
@@ -625,32 +735,52 @@ def test_encode_request_maps_chat_concepts():
     user, message, call, output, later = body["input"]
     assert user["content"][1] == {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}
     assert user["content"][2] == {"type": "input_file", "file_url": "https://x/y.pdf", "filename": "y.pdf"}
-    assert message == {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "calling", "annotations": []}]}
+    assert message == {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "calling", "annotations": []}],
+    }
     assert call == {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
     assert output["type"] == "function_call_output" and output["output"][0] == {"type": "input_text", "text": "ok"}
     assert later == {"role": "developer", "content": "later note"}
     assert body["tool_choice"] == {"type": "function", "name": "f"}
     assert body["max_output_tokens"] == 16  # OpenAI's minimum
     assert body["reasoning"] == {"effort": "low", "summary": "auto"}
-    assert body["text"] == {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": True}}
+    assert body["text"] == {
+        "format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": True}
+    }
     assert body["metadata"] == {"user": "u1"}
     assert body["stream"] is True and body["store"] is False and body["include"] == ["reasoning.encrypted_content"]
     assert not {"stop", "seed"} & body.keys()
 
 
 def test_input_tokens_door_encoding():
-    assert json.loads(T.encode_count(42, EncodeContext(model="m", body={}))) == {"object": "response.input_tokens", "input_tokens": 42}
+    assert json.loads(T.encode_count(42, EncodeContext(model="m", body={}))) == {
+        "object": "response.input_tokens",
+        "input_tokens": 42,
+    }
 
 
 def test_refusals_stream_as_refusal_parts():
     meta = {"openai-responses": {"refusal": True}}
     response = Response(id="resp_1", model="m", parts=[TextPart("I can't help with that.", meta)])
-    events = [StreamStart("resp_1"), TextStart(0, meta), TextDelta(0, "I can't help with that."), TextEnd(0, meta), StreamFinish(Finish())]
+    events = [
+        StreamStart("resp_1"),
+        TextStart(0, meta),
+        TextDelta(0, "I can't help with that."),
+        TextEnd(0, meta),
+        StreamFinish(Finish()),
+    ]
     objs, _ = sdk_replay(encode_stream(events))
     kinds = [o["type"] for o in objs]
     assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
     assert objs[-1]["response"]["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't help with that."}]
-    assert T.decode_response(T.encode_response(response, EncodeContext(model="m", body={}))).parts[0].provider_metadata["openai-responses"]["refusal"] is True
+    assert (
+        T.decode_response(T.encode_response(response, EncodeContext(model="m", body={})))
+        .parts[0]
+        .provider_metadata["openai-responses"]["refusal"]
+        is True
+    )
 
 
 APPLY_PATCH = {
@@ -662,7 +792,14 @@ APPLY_PATCH = {
 
 
 def test_custom_tools_reach_other_upstreams_as_functions_taking_input():
-    request = T.decode_request({"model": "m", "input": "fix it", "tools": [APPLY_PATCH], "tool_choice": {"type": "custom", "name": "apply_patch"}})
+    request = T.decode_request(
+        {
+            "model": "m",
+            "input": "fix it",
+            "tools": [APPLY_PATCH],
+            "tool_choice": {"type": "custom", "name": "apply_patch"},
+        }
+    )
     chat = OpenAIChat().encode_request(request, "other")
     function = chat["tools"][0]["function"]
     assert function["name"] == "apply_patch" and function["parameters"]["required"] == ["input"]
@@ -674,7 +811,7 @@ def test_custom_tools_reach_other_upstreams_as_functions_taking_input():
 
 
 def test_another_upstreams_call_of_a_custom_tool_reaches_the_client_as_custom():
-    patch = "*** Begin Patch\n*** Add File: a.txt\n+hi \"there\"\n*** End Patch"
+    patch = '*** Begin Patch\n*** Add File: a.txt\n+hi "there"\n*** End Patch'
     arguments = json.dumps({"input": patch})
     events = [
         StreamStart("msg_1", "claude"),
@@ -703,7 +840,9 @@ def test_another_upstreams_call_of_a_custom_tool_reaches_the_client_as_custom():
     )
     call = request.messages[1].parts[0]
     assert json.loads(call.arguments) == {"input": patch}
-    assert request.messages[2].parts[0] == ToolResultPart("toolu_1", [TextPart("Done")], name="apply_patch", provider_metadata={"openai-responses": {"custom": True}})
+    assert request.messages[2].parts[0] == ToolResultPart(
+        "toolu_1", [TextPart("Done")], name="apply_patch", provider_metadata={"openai-responses": {"custom": True}}
+    )
     again = T.encode_request(request, "gpt-5-codex")["input"]
     assert again[1] == {"type": "custom_tool_call", "call_id": "toolu_1", "name": "apply_patch", "input": patch}
     assert again[2] == {"type": "custom_tool_call_output", "call_id": "toolu_1", "output": "Done"}

@@ -47,7 +47,10 @@ def test_any_split_gives_the_same_bytes(data, crlf):
 
 def test_whole_body_rewrites_only_the_top_level_field():
     body = orjson.dumps({"model": "up", "content": [{"type": "tool_use", "input": {"model": "up"}}]})
-    assert orjson.loads(rewrite_model(body, "alias")) == {"model": "alias", "content": [{"type": "tool_use", "input": {"model": "up"}}]}
+    assert orjson.loads(rewrite_model(body, "alias")) == {
+        "model": "alias",
+        "content": [{"type": "tool_use", "input": {"model": "up"}}],
+    }
     assert rewrite_model(b"not json", "alias") == b"not json"
     gemini = orjson.dumps({"candidates": [], "modelVersion": "gemini-x"})
     assert orjson.loads(rewrite_model(gemini, "g", "modelVersion"))["modelVersion"] == "g"

@@ -190,7 +190,9 @@ class FixedProvider(Provider):
         for i, entry in enumerate(node.nodes(key)):
             answer = entry.str("answer", required=True)
             entry.done()
-            out.append(Credential(f"fixed:{i}", self.name, f"fixed #{i}", models=(ModelEntry("fixed-1"),), settings=answer))
+            out.append(
+                Credential(f"fixed:{i}", self.name, f"fixed #{i}", models=(ModelEntry("fixed-1"),), settings=answer)
+            )
         return out
 
     async def send(self, call):
@@ -209,7 +211,9 @@ async def test_hook_register_providers():
     app = gateway_app({"fixed": [{"answer": "forty-two"}]}, plugins=[FixedPlugin()])
     async with asgi_client(app) as client:
         models = (await client.get("/v1/models")).json()
-        reply = await client.post("/v1/chat/completions", json={"model": "fixed-1", "messages": [{"role": "user", "content": "?"}]})
+        reply = await client.post(
+            "/v1/chat/completions", json={"model": "fixed-1", "messages": [{"role": "user", "content": "?"}]}
+        )
     assert [m["id"] for m in models["data"]] == ["fixed-1"]
     assert reply.json()["choices"][0]["message"]["content"] == "forty-two"
 
@@ -230,7 +234,9 @@ async def test_hook_authenticate_client():
     async with asgi_client(app) as client:
         by_key = await client.post("/v1/chat/completions", json=body, headers={"authorization": "Bearer k1"})
         by_plugin = await client.post("/v1/chat/completions", json=body, headers={"x-team-token": "team-a-secret"})
-        revoked = await client.post("/v1/chat/completions", json=body, headers={"x-team-token": "revoked", "authorization": "Bearer k1"})
+        revoked = await client.post(
+            "/v1/chat/completions", json=body, headers={"x-team-token": "revoked", "authorization": "Bearer k1"}
+        )
         nobody = await client.post("/v1/chat/completions", json=body)
     assert by_key.status_code == 200 and by_plugin.status_code == 200
     assert revoked.status_code == 403 and revoked.json()["error"]["message"] == "this team token was revoked"
@@ -247,12 +253,20 @@ async def test_hook_prepare_upstream_request(upstream: FakeUpstream):
     upstream.add(
         "POST",
         "/v1/chat/completions",
-        Reply.json({"id": "1", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}),
+        Reply.json(
+            {
+                "id": "1",
+                "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            }
+        ),
     )
     config = {"openai-compatibility": [{"name": "u", "base-url": upstream.url + "/v1", "models": ["m"]}]}
     app = gateway_app(config, plugins=[cliproxy_openai, TraceHeader()])
     async with asgi_client(app) as client:
-        reply = await client.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+        reply = await client.post(
+            "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        )
     assert reply.status_code == 200
     assert upstream.requests[0].headers["x-trace"] == "openai-compatibility:m"
 
@@ -270,11 +284,18 @@ class FileTokenType:
     def load(self, path, data, gateway):
         from cliproxy import Credential, TokenSet
 
-        cred = Credential(f"oauth:{data['email']}", self.provider, path.name, models=(ModelEntry("oauth-1"),), source=str(path))
+        cred = Credential(
+            f"oauth:{data['email']}", self.provider, path.name, models=(ModelEntry("oauth-1"),), source=str(path)
+        )
         return [(cred, TokenSet(data["access_token"], data["refresh_token"], data["expires_at"]))]
 
     def dump(self, tokens, previous):
-        return {**previous, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token, "expires_at": tokens.expires_at}
+        return {
+            **previous,
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at,
+        }
 
     async def refresh(self, tokens, http, proxy):
         from cliproxy import TokenSet
@@ -316,7 +337,11 @@ async def test_hook_register_auth_types(tmp_path, upstream: FakeUpstream):
     auth_dir = tmp_path / "auth"
     auth_dir.mkdir()
     token_file = auth_dir / "me.json"
-    token_file.write_text(json.dumps({"type": "test-oauth", "email": "me@x", "access_token": "old", "refresh_token": "r1", "expires_at": 1}))
+    token_file.write_text(
+        json.dumps(
+            {"type": "test-oauth", "email": "me@x", "access_token": "old", "refresh_token": "r1", "expires_at": 1}
+        )
+    )
     (auth_dir / "junk.json").write_text("{not json")
     (auth_dir / "other.json").write_text(json.dumps({"type": "unknown-kind"}))
     refreshed = {"access_token": "new", "refresh_token": "r2", "expires_at": 4_000_000_000}
@@ -336,7 +361,11 @@ async def test_hook_register_auth_types(tmp_path, upstream: FakeUpstream):
 async def test_failed_refresh_rests_the_credential_and_says_why(tmp_path, upstream: FakeUpstream):
     auth_dir = tmp_path / "auth"
     auth_dir.mkdir()
-    (auth_dir / "me.json").write_text(json.dumps({"type": "test-oauth", "email": "me@x", "access_token": "old", "refresh_token": "r1", "expires_at": 1}))
+    (auth_dir / "me.json").write_text(
+        json.dumps(
+            {"type": "test-oauth", "email": "me@x", "access_token": "old", "refresh_token": "r1", "expires_at": 1}
+        )
+    )
     upstream.add("POST", "/token", Reply.json({"error": "invalid_grant"}, status=400))
     app = gateway_app({"auth-dir": str(auth_dir)}, plugins=[OAuthPlugin(upstream.url + "/token")])
     body = {"model": "oauth-1", "messages": [{"role": "user", "content": "x"}]}

@@ -14,7 +14,11 @@ from cliproxy.config import load_config
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app
 
 ANSWER = Reply.json(
-    {"id": "1", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "via proxy"}, "finish_reason": "stop"}]}
+    {
+        "id": "1",
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "via proxy"}, "finish_reason": "stop"}],
+    }
 )
 BODY = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
 
@@ -81,7 +85,10 @@ async def test_gateway_http_proxy_carries_the_call():
 
 async def test_entry_proxy_direct_overrides_the_gateway_proxy(upstream):
     upstream.add("POST", "/v1/chat/completions", ANSWER)
-    config = {"proxy-url": "http://127.0.0.1:9", "openai-compatibility": [compat(upstream.url + "/v1", **{"proxy-url": "direct"})]}
+    config = {
+        "proxy-url": "http://127.0.0.1:9",
+        "openai-compatibility": [compat(upstream.url + "/v1", **{"proxy-url": "direct"})],
+    }
     async with asgi_client(gateway_app(config, plugins=[cliproxy_openai])) as client:
         reply = await client.post("/v1/chat/completions", json=BODY)
     assert reply.status_code == 200
@@ -90,7 +97,9 @@ async def test_entry_proxy_direct_overrides_the_gateway_proxy(upstream):
 async def test_socks5_proxy_per_entry(upstream):
     upstream.add("POST", "/v1/chat/completions", ANSWER)
     socks = Socks5Server()
-    config = {"openai-compatibility": [compat(upstream.url + "/v1", **{"proxy-url": f"socks5://127.0.0.1:{socks.port}"})]}
+    config = {
+        "openai-compatibility": [compat(upstream.url + "/v1", **{"proxy-url": f"socks5://127.0.0.1:{socks.port}"})]
+    }
     async with asgi_client(gateway_app(config, plugins=[cliproxy_openai])) as client:
         reply = await client.post("/v1/chat/completions", json=BODY)
     assert reply.json()["choices"][0]["message"]["content"] == "via proxy"
@@ -113,7 +122,9 @@ class ProxiedTokenType:
     def load(self, path, data, gateway):
         from cliproxy import Credential, ModelEntry, TokenSet
 
-        cred = Credential("proxied:1", self.provider, path.name, models=(ModelEntry("p-1"),), proxy_url=data["proxy_url"])
+        cred = Credential(
+            "proxied:1", self.provider, path.name, models=(ModelEntry("p-1"),), proxy_url=data["proxy_url"]
+        )
         return [(cred, TokenSet("old", "r1", 1))]
 
     def dump(self, tokens, previous):
@@ -157,6 +168,8 @@ async def test_token_refresh_goes_through_the_credentials_proxy(tmp_path):
         (tmp_path / "t.json").write_text(json.dumps({"type": "proxied", "proxy_url": proxy.url}))
         app = gateway_app({"auth-dir": str(tmp_path)}, plugins=[Plugin()])
         async with asgi_client(app) as client:
-            reply = await client.post("/v1/chat/completions", json={"model": "p-1", "messages": [{"role": "user", "content": "x"}]})
+            reply = await client.post(
+                "/v1/chat/completions", json={"model": "p-1", "messages": [{"role": "user", "content": "x"}]}
+            )
     assert reply.json()["choices"][0]["message"]["content"] == "fresh"
     assert proxy.requests_to("/token")[0].headers["host"] == "tokens.invalid"

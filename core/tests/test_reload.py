@@ -43,9 +43,7 @@ def ok(recording) -> Reply:
     return Reply.json(json.loads(recording(SIMPLE).read_text()))
 
 
-def entry(
-    name: str, upstream: FakeUpstream, *keys: str, models: dict[str, str] | None = None
-) -> dict[str, Any]:
+def entry(name: str, upstream: FakeUpstream, *keys: str, models: dict[str, str] | None = None) -> dict[str, Any]:
     models = models or {"gpt-4.1-nano": "nano"}
     return {
         "name": name,
@@ -69,14 +67,10 @@ def keys_used(upstream: FakeUpstream) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def client_for(
-    app: Any, host: str = "127.0.0.1", **kw: Any
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client_for(app: Any, host: str = "127.0.0.1", **kw: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", **kw
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", **kw) as client:
             yield client
 
 
@@ -117,11 +111,7 @@ async def test_a_new_entry_and_alias_route_to_their_upstream_after_reload(tmp_pa
             answer = await client.post("/v0/config/reload")
             assert answer.status_code == 200
             result = answer.json()
-            assert (
-                result["changed"]
-                and result["models_added"] == ["extra"]
-                and result["models_removed"] == []
-            )
+            assert result["changed"] and result["models_added"] == ["extra"] and result["models_removed"] == []
             assert len(result["credentials_added"]) == 1 and result["credentials_removed"] == []
             assert "sk-two-000000000002" not in answer.text  # labels are masked
             assert (await chat(client, "extra")).status_code == 200
@@ -165,14 +155,8 @@ async def test_an_invalid_edit_keeps_the_old_config_and_reports_the_error(tmp_pa
                 answer = await client.post("/v0/config/reload")
             assert answer.status_code == 422
             message = answer.json()["error"]["message"]
-            assert (
-                f"{config}:1:1: unknown key 'api_keys'" in message
-                and "did you mean 'api-keys'" in message
-            )
-            assert (
-                "still serving the previous config" in caplog.text
-                and f"{config}:1:1" in caplog.text
-            )
+            assert f"{config}:1:1: unknown key 'api_keys'" in message and "did you mean 'api-keys'" in message
+            assert "still serving the previous config" in caplog.text and f"{config}:1:1" in caplog.text
             assert (await chat(client, "nano")).status_code == 200  # the old config serves on
             status = (await client.get("/v0/status")).json()["config"]
             assert "unknown key 'api_keys'" in status["last_reload_error"]["message"]
@@ -194,12 +178,8 @@ async def test_the_reload_endpoint_follows_the_management_access_rule(tmp_path, 
         async with client_for(app_for(secured), host="203.0.113.7") as client:
             missing = await client.post("/v0/config/reload")
             api_key = await client.post("/v0/config/reload", headers=AUTH)
-            bearer = await client.post(
-                "/v0/config/reload", headers={"Authorization": "Bearer mgmt-secret"}
-            )
-            forwarded = await client.post(
-                "/v0/config/reload", headers={"X-Management-Key": "mgmt-secret"}
-            )
+            bearer = await client.post("/v0/config/reload", headers={"Authorization": "Bearer mgmt-secret"})
+            forwarded = await client.post("/v0/config/reload", headers={"X-Management-Key": "mgmt-secret"})
         assert (missing.status_code, api_key.status_code) == (401, 401)
         assert bearer.status_code == 200 and forwarded.status_code == 200
 
@@ -207,9 +187,7 @@ async def test_the_reload_endpoint_follows_the_management_access_rule(tmp_path, 
         async with client_for(app_for(open_config), host="203.0.113.7") as client:
             assert (await client.post("/v0/config/reload")).status_code == 403
         async with client_for(app_for(open_config)) as client:
-            proxied = await client.post(
-                "/v0/config/reload", headers={"X-Forwarded-For": "198.51.100.4"}
-            )
+            proxied = await client.post("/v0/config/reload", headers={"X-Forwarded-For": "198.51.100.4"})
             assert proxied.status_code == 403
             assert (await client.post("/v0/config/reload")).status_code == 200
 
@@ -240,18 +218,14 @@ async def test_an_embedding_app_reloads_from_code(ok):
     with FakeUpstream() as upstream:
         upstream.add("POST", CHAT, ok)
         base = {"api-keys": ["client-key"], "auth-dir": "/nonexistent/cliproxy-test-auth"}
-        app = app_for(
-            {**base, "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001")]}
-        )
+        app = app_for({**base, "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001")]})
         gateway = gateway_of(app)
         async with client_for(app) as client:
             unchanged = await gateway.reload()  # a mapping: re-reads auth-dir only
             assert not unchanged.changed
             new = {
                 **base,
-                "openai-compatibility": [
-                    entry("team", upstream, "sk-alpha-00000000001", models={"m": "fresh"})
-                ],
+                "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001", models={"m": "fresh"})],
             }
             result = await gateway.reload(new)
             assert result.models_added == ("fresh",) and result.models_removed == ("nano",)
@@ -285,16 +259,11 @@ async def test_a_stream_in_flight_during_a_reload_completes(tmp_path, ok):
                             break
                     write(config, entry("new", new, "sk-new-000000000002"))
                     swapped = await client.post("/v0/config/reload")
-                    assert (
-                        swapped.status_code == 200
-                        and len(swapped.json()["credentials_removed"]) == 1
-                    )
+                    assert swapped.status_code == 200 and len(swapped.json()["credentials_removed"]) == 1
                     received.extend([line async for line in lines])
                 assert (await chat(client, "nano")).status_code == 200
     streamed = "".join(received)
-    assert "w19 " in streamed and "data: [DONE]" in received, (
-        "the stream was cut short by the reload"
-    )
+    assert "w19 " in streamed and "data: [DONE]" in received, "the stream was cut short by the reload"
     assert keys_used(new) == ["sk-new-000000000002"] and len(keys_used(old)) == 1
 
 
@@ -329,9 +298,7 @@ async def test_the_watcher_applies_an_edit_of_the_config_file(tmp_path, ok):
 async def test_watching_can_be_turned_off(tmp_path):
     with FakeUpstream() as upstream:
         options = {"watch-interval": 0.02, "watch-config": False}
-        config = write(
-            tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"), **options
-        )
+        config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"), **options)
         app = app_for(config)
         async with client_for(app) as client:
             write(

@@ -13,9 +13,7 @@ from cliproxy.wire.openai_responses.continuation import (
 
 def test_input_items_turn_a_string_into_a_user_message():
     assert input_items({"input": "hi"}) == [{"type": "message", "role": "user", "content": "hi"}]
-    assert input_items({"input": [{"type": "function_call_output"}]}) == [
-        {"type": "function_call_output"}
-    ]
+    assert input_items({"input": [{"type": "function_call_output"}]}) == [{"type": "function_call_output"}]
     assert input_items({}) == []
 
 
@@ -52,9 +50,7 @@ def test_not_found_is_openais_error():
 
 
 def test_stored_responses_round_trip_and_reject_garbage():
-    record = StoredResponse(
-        {"id": "resp_1", "output": [{"type": "message"}]}, [{"type": "message", "role": "user"}]
-    )
+    record = StoredResponse({"id": "resp_1", "output": [{"type": "message"}]}, [{"type": "message", "role": "user"}])
     again = StoredResponse.loads(record.dumps())
     assert again == record and again.id == "resp_1"
     assert again.conversation == [{"type": "message", "role": "user"}, {"type": "message"}]

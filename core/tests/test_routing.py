@@ -50,7 +50,9 @@ def test_force_model_prefix_hides_plain_names_of_prefixed_credentials():
 
 
 def test_alias_is_what_clients_use_and_name_is_what_the_upstream_gets():
-    a = cred("openai-compatibility/core", "k1", ModelEntry("claude-3-5-sonnet-20241022", "core-sonnet"), prefix="agent-core")
+    a = cred(
+        "openai-compatibility/core", "k1", ModelEntry("claude-3-5-sonnet-20241022", "core-sonnet"), prefix="agent-core"
+    )
     router = Router([a], force_model_prefix=True)
     assert upstream_of(router, "agent-core/core-sonnet") == [(a.label, "claude-3-5-sonnet-20241022")]
     assert [m.id for m in router.models()] == ["agent-core/core-sonnet"]
@@ -59,7 +61,9 @@ def test_alias_is_what_clients_use_and_name_is_what_the_upstream_gets():
 
 
 def test_same_alias_on_several_providers_forms_a_pool_ordered_by_priority():
-    direct = cred("claude-api-key", "k1", ModelEntry("claude-sonnet-4-20250514", "sonnet"), priority=10, provider="claude")
+    direct = cred(
+        "claude-api-key", "k1", ModelEntry("claude-sonnet-4-20250514", "sonnet"), priority=10, provider="claude"
+    )
     aggregator = cred("openai-compatibility/openrouter", "k2", ModelEntry("anthropic/claude-sonnet-4", "sonnet"))
     router = Router([aggregator, direct])
     assert upstream_of(router, "sonnet") == [
@@ -103,7 +107,12 @@ def test_any_model_credential_answers_every_name_under_its_prefix_but_excluded_o
 
 
 def test_ambiguity_between_providers_with_equal_priority_names_both_sources(caplog):
-    a = cred("openai-compatibility/openrouter", "k1", ModelEntry("anthropic/claude-sonnet-4", "sonnet"), source="config.yaml:10:5")
+    a = cred(
+        "openai-compatibility/openrouter",
+        "k1",
+        ModelEntry("anthropic/claude-sonnet-4", "sonnet"),
+        source="config.yaml:10:5",
+    )
     b = cred("openai-compatibility/together", "k2", ModelEntry("claude-sonnet", "sonnet"), source="config.yaml:20:5")
     router = Router([a, b])
     assert len(router.ambiguities) == 1
@@ -144,7 +153,12 @@ def test_unknown_model_is_404_model_not_found_with_close_ids():
 async def test_ambiguities_are_logged_once_at_start_up_and_again_only_when_new(upstream, caplog):
     upstream.add("GET", "/a/v1/models", Reply.json({"data": [{"id": "shared"}, {"id": "only-a"}]}))
     upstream.add("GET", "/b/v1/models", Reply.json({"data": [{"id": "shared"}]}))
-    listed = {"name": "listed", "base-url": upstream.url + "/c/v1", "api-key-entries": [{"api-key": "k3"}], "models": ["fixed"]}
+    listed = {
+        "name": "listed",
+        "base-url": upstream.url + "/c/v1",
+        "api-key-entries": [{"api-key": "k3"}],
+        "models": ["fixed"],
+    }
     twin = {**listed, "name": "twin", "api-key-entries": [{"api-key": "k4"}]}
     found_a = {"name": "found-a", "base-url": upstream.url + "/a/v1", "api-key-entries": [{"api-key": "k1"}]}
     found_b = {"name": "found-b", "base-url": upstream.url + "/b/v1", "api-key-entries": [{"api-key": "k2"}]}

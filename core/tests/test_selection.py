@@ -40,7 +40,9 @@ def test_404_rests_that_model_12_hours():
     assert whole is False and cooldown.until == NOW + MODEL_MISSING_REST == NOW + 12 * 3600
 
 
-@pytest.mark.parametrize("status, code", [(400, "model_not_supported"), (400, "model_not_found"), (422, "model_not_found")])
+@pytest.mark.parametrize(
+    "status, code", [(400, "model_not_supported"), (400, "model_not_found"), (422, "model_not_found")]
+)
 def test_model_unsupported_rests_that_model_12_hours_whatever_the_status(status, code):
     whole, cooldown = cooldown_for(error(status, code=code), NOW, None)
     assert whole is False and cooldown.until == NOW + 12 * 3600
@@ -142,7 +144,11 @@ async def test_all_resting_is_429_model_cooldown_with_seconds_until_the_first_fr
     await selector.record_failure(b, error(429, retry_after=40))
     with pytest.raises(GatewayError) as caught:
         await selector.select(router.resolve("m"), "m")
-    assert (caught.value.status, caught.value.code, caught.value.kind) == (429, "model_cooldown", ErrorKind.RATE_LIMITED)
+    assert (caught.value.status, caught.value.code, caught.value.kind) == (
+        429,
+        "model_cooldown",
+        ErrorKind.RATE_LIMITED,
+    )
     assert caught.value.retry_after == 40
     clock.advance(40)
     assert [c.credential.label for c in (await selector.select(router.resolve("m"))).ordered] == ["b"]
@@ -166,9 +172,7 @@ async def test_success_ends_the_backoff():
 
 async def test_a_404_rests_one_model_and_a_401_the_whole_credential():
     clock = FakeClock(NOW)
-    cred = Credential(
-        id="k:1", provider="p", label="k", models=(ModelEntry("m1"), ModelEntry("m2"))
-    )
+    cred = Credential(id="k:1", provider="p", label="k", models=(ModelEntry("m1"), ModelEntry("m2")))
     router = Router([cred, key("other")])
     selector = Selector(MemoryStore(clock), "fill-first", clock)
     (m1,) = [c for c in router.resolve("m1").candidates]

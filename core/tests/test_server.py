@@ -25,7 +25,12 @@ def echo_app(**config):
 
 
 def upstream_app(upstream: FakeUpstream, **config):
-    block = {"name": "up", "base-url": upstream.url + "/v1", "models": ["m1"], "api-key-entries": [{"api-key": "sk-up"}]}
+    block = {
+        "name": "up",
+        "base-url": upstream.url + "/v1",
+        "models": ["m1"],
+        "api-key-entries": [{"api-key": "sk-up"}],
+    }
     return gateway_app({"api-keys": ["k1"], "openai-compatibility": [block], **config}, plugins=[cliproxy_openai])
 
 
@@ -45,8 +50,14 @@ COMPLETION = {
 def test_openai_sdk_through_hypercorn_stream_and_whole():
     with serve_app(echo_app()) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key="k1", max_retries=0)
-        whole = client.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": "hello big world"}])
-        chunks = list(client.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": "hello big world"}], stream=True))
+        whole = client.chat.completions.create(
+            model="echo-1", messages=[{"role": "user", "content": "hello big world"}]
+        )
+        chunks = list(
+            client.chat.completions.create(
+                model="echo-1", messages=[{"role": "user", "content": "hello big world"}], stream=True
+            )
+        )
         models = [m.id for m in client.models.list()]
     assert whole.choices[0].message.content == "hello big world" and whole.model == "echo-1"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "hello big world"
@@ -79,9 +90,19 @@ async def test_async_openai_sdk_in_process_with_tools():
         (b"[1, 2]", 400, "must be a JSON object", None),
         (json.dumps({"messages": []}).encode(), 400, "'model' is required", "model"),
         (json.dumps({"model": 7, "messages": []}).encode(), 400, "'model' must be a string", "model"),
-        (json.dumps({"model": "echo-1", "stream": "yes", "messages": []}).encode(), 400, "'stream' must be true or false", "stream"),
+        (
+            json.dumps({"model": "echo-1", "stream": "yes", "messages": []}).encode(),
+            400,
+            "'stream' must be true or false",
+            "stream",
+        ),
         (json.dumps({"model": "echo-1", "messages": "hi"}).encode(), 400, "'messages' must be an array", "messages"),
-        (json.dumps({"model": "echo-1", "messages": [{"role": "user", "content": 1}]}).encode(), 400, "messages[0].content", "messages[0].content"),
+        (
+            json.dumps({"model": "echo-1", "messages": [{"role": "user", "content": 1}]}).encode(),
+            400,
+            "messages[0].content",
+            "messages[0].content",
+        ),
         (json.dumps({"model": "echo-2", "messages": []}).encode(), 404, "did you mean 'echo-1'", "model"),
     ],
 )
@@ -129,7 +150,12 @@ async def test_unknown_paths_and_methods():
 async def test_models_in_anthropic_shape_when_asked():
     async with asgi_client(echo_app()) as client:
         reply = await client.get("/v1/models", headers={**KEY, "anthropic-version": "2023-06-01"})
-    assert reply.json()["data"][0] == {"type": "model", "id": "echo-1", "display_name": "echo-1", "created_at": "1970-01-01T00:00:00Z"}
+    assert reply.json()["data"][0] == {
+        "type": "model",
+        "id": "echo-1",
+        "display_name": "echo-1",
+        "created_at": "1970-01-01T00:00:00Z",
+    }
     assert reply.json()["has_more"] is False
 
 
@@ -156,7 +182,9 @@ class ExplodingPlugin:
 async def test_a_provider_bug_is_a_502_not_a_traceback(caplog):
     app = gateway_app({"explodes": [{}]}, plugins=[ExplodingPlugin()])
     async with asgi_client(app) as client:
-        reply = await client.post("/v1/chat/completions", json={"model": "boom-1", "messages": [{"role": "user", "content": "x"}]})
+        reply = await client.post(
+            "/v1/chat/completions", json={"model": "boom-1", "messages": [{"role": "user", "content": "x"}]}
+        )
     assert reply.status_code == 502
     assert "failed unexpectedly (KeyError)" in reply.json()["error"]["message"]
     assert "Traceback" not in reply.text and "a plugin bug" in caplog.text
@@ -176,7 +204,9 @@ async def test_app_used_without_its_lifespan_says_so():
 async def test_upstream_error_before_first_byte_keeps_its_status(upstream):
     upstream.add("POST", "/v1/chat/completions", Reply.error(429, "slow down", headers={"retry-after": "30"}))
     async with asgi_client(upstream_app(upstream, **{"request-retry": 0})) as client:
-        reply = await client.post("/v1/chat/completions", json={"model": "m1", "messages": [{"role": "user", "content": "x"}]}, headers=KEY)
+        reply = await client.post(
+            "/v1/chat/completions", json={"model": "m1", "messages": [{"role": "user", "content": "x"}]}, headers=KEY
+        )
     assert reply.status_code == 429 and reply.headers["retry-after"] == "30"
     assert reply.json()["error"]["message"] == "slow down"
 
@@ -191,10 +221,19 @@ async def test_stream_error_event_before_content_fails_over(upstream):
         done=True,
     )
     upstream.add("POST", "/v1/chat/completions", [bad, good])
-    block = {"name": "up", "base-url": upstream.url + "/v1", "models": ["m1"], "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}]}
-    app = gateway_app({"openai-compatibility": [block], "routing": {"strategy": "fill-first"}}, plugins=[cliproxy_openai])
+    block = {
+        "name": "up",
+        "base-url": upstream.url + "/v1",
+        "models": ["m1"],
+        "api-key-entries": [{"api-key": "a"}, {"api-key": "b"}],
+    }
+    app = gateway_app(
+        {"openai-compatibility": [block], "routing": {"strategy": "fill-first"}}, plugins=[cliproxy_openai]
+    )
     async with asgi_client(app) as client:
-        reply = await client.post("/v1/chat/completions", json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+        reply = await client.post(
+            "/v1/chat/completions", json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        )
     assert reply.status_code == 200 and '"content":"fine"' in reply.text
     keys = [r.headers["authorization"] for r in upstream.requests_to("/v1/chat/completions")]
     assert keys == ["Bearer a", "Bearer b"]
@@ -208,7 +247,9 @@ async def test_stream_broken_after_content_ends_with_an_error_event(upstream):
     upstream.add("POST", "/v1/chat/completions", Reply.sse(chunks, drop_after=1))
     async with asgi_client(upstream_app(upstream)) as client:
         reply = await client.post(
-            "/v1/chat/completions", json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]}, headers=KEY
+            "/v1/chat/completions",
+            json={"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+            headers=KEY,
         )
     assert reply.status_code == 200
     assert '"content":"par"' in reply.text
@@ -221,9 +262,13 @@ async def test_translated_stream_with_usage_is_valid_json(upstream):
     app = echo_app()
     async with asgi_client(app) as client:
         reply = await client.post(
-            "/v1/chat/completions", json={**CHAT, "stream": True, "stream_options": {"include_usage": True}}, headers=KEY
+            "/v1/chat/completions",
+            json={**CHAT, "stream": True, "stream_options": {"include_usage": True}},
+            headers=KEY,
         )
-    payloads = [json.loads(line[5:]) for line in reply.text.splitlines() if line.startswith("data:") and "[DONE]" not in line]
+    payloads = [
+        json.loads(line[5:]) for line in reply.text.splitlines() if line.startswith("data:") and "[DONE]" not in line
+    ]
     assert payloads[-1]["choices"] == [] and payloads[-1]["usage"]["completion_tokens"] == 3
 
 
@@ -250,7 +295,12 @@ def test_client_disconnect_cancels_a_slow_whole_response(upstream):
     upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION, delay=3))
     with serve_app(upstream_app(upstream)) as url:
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(url + "/v1/chat/completions", json={"model": "m1", "messages": [{"role": "user", "content": "x"}]}, headers=KEY, timeout=0.3)
+            httpx.post(
+                url + "/v1/chat/completions",
+                json={"model": "m1", "messages": [{"role": "user", "content": "x"}]},
+                headers=KEY,
+                timeout=0.3,
+            )
         assert upstream.wait_for_disconnect(timeout=2), "the gateway kept waiting on the upstream"
 
 
@@ -293,7 +343,11 @@ def test_sigterm_style_shutdown_lets_streams_finish():
     chunks: list[str] = []
 
     def read() -> None:
-        with httpx.stream("POST", server.url + "/v1/chat/completions", json={"model": "slow-1", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as reply:
+        with httpx.stream(
+            "POST",
+            server.url + "/v1/chat/completions",
+            json={"model": "slow-1", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        ) as reply:
             chunks.extend(reply.iter_text())
 
     import threading

@@ -29,7 +29,11 @@ def test_multiline_data_joins_with_newlines_and_space_after_colon_is_optional():
 
 
 def test_crlf_and_cr_line_endings():
-    assert parse(b"data: a\r\n\r\ndata: b\r\rdata: c\n\n") == [SSEEvent(None, b"a"), SSEEvent(None, b"b"), SSEEvent(None, b"c")]
+    assert parse(b"data: a\r\n\r\ndata: b\r\rdata: c\n\n") == [
+        SSEEvent(None, b"a"),
+        SSEEvent(None, b"b"),
+        SSEEvent(None, b"c"),
+    ]
 
 
 def test_unterminated_last_event_is_flushed_on_close():
@@ -42,7 +46,9 @@ def test_frame():
 
 
 events = st.lists(
-    st.tuples(st.none() | st.from_regex(r"[a-z_.]{1,12}", fullmatch=True), st.from_regex(r"[ -~]{0,30}", fullmatch=True)),
+    st.tuples(
+        st.none() | st.from_regex(r"[a-z_.]{1,12}", fullmatch=True), st.from_regex(r"[ -~]{0,30}", fullmatch=True)
+    ),
     max_size=8,
 )
 
@@ -62,7 +68,21 @@ def test_any_split_gives_the_same_events(data, items, newline):
 
 pieces = st.lists(
     st.sampled_from(
-        [b"data: ", b"data:", b"event: ", b"event:", b"x", b"{}", b"\n", b"\n\n", b"\r", b"\r\n", b": c", b"id: 1", b" "]
+        [
+            b"data: ",
+            b"data:",
+            b"event: ",
+            b"event:",
+            b"x",
+            b"{}",
+            b"\n",
+            b"\n\n",
+            b"\r",
+            b"\r\n",
+            b": c",
+            b"id: 1",
+            b" ",
+        ]
     ),
     max_size=30,
 )

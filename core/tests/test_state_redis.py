@@ -100,9 +100,7 @@ async def test_instances_share_cooldowns_cursors_usage_and_values(redis_store, t
 async def test_key_prefixes_keep_deployments_apart(redis_store, redis_url, redis_prefix, clock):
     other = RedisStore(redis_url, key_prefix=redis_prefix + "other:", clock=clock)
     try:
-        await redis_store.set_cooldown(
-            "cred-a", None, Cooldown(until=clock() + 30, reason="x", status=401)
-        )
+        await redis_store.set_cooldown("cred-a", None, Cooldown(until=clock() + 30, reason="x", status=401))
         assert await other.get_cooldowns("cred-a", "m") == (None, None)
         assert await other.cooldowns() == {}
         assert await other.next_cursor("pool") == 0
@@ -111,9 +109,7 @@ async def test_key_prefixes_keep_deployments_apart(redis_store, redis_url, redis
 
 
 async def test_cooldown_keys_expire_in_redis_by_time(redis_store, redis_url, redis_prefix, clock):
-    await redis_store.set_cooldown(
-        "cred-a", "gpt", Cooldown(until=clock() + 30, reason="x", status=503)
-    )
+    await redis_store.set_cooldown("cred-a", "gpt", Cooldown(until=clock() + 30, reason="x", status=503))
     client = aioredis.Redis.from_url(redis_url)
     try:
         keys = [k async for k in client.scan_iter(match=redis_prefix + "cd:*")]
@@ -150,9 +146,7 @@ async def test_lock_of_a_vanished_holder_frees_after_its_ttl(redis_store, redis_
 
 async def test_selection_read_is_one_round_trip(redis_store, clock, monkeypatch):
     pairs = [(f"cred-{i}", "gpt") for i in range(6)]
-    await redis_store.set_cooldown(
-        "cred-3", "gpt", Cooldown(until=clock() + 30, reason="x", status=429)
-    )
+    await redis_store.set_cooldown("cred-3", "gpt", Cooldown(until=clock() + 30, reason="x", status=429))
     await redis_store.routing_view(pairs, "warm-up")  # the connection is open
     sends = 0
     original = Connection.send_packed_command
@@ -191,9 +185,7 @@ async def test_redis_down_from_the_start_uses_local_state(caplog, clock):
         await store.close()
 
 
-async def test_outage_degrades_to_local_state_and_recovers(
-    switch, redis_prefix, redis_url, clock, caplog
-):
+async def test_outage_degrades_to_local_state_and_recovers(switch, redis_prefix, redis_url, clock, caplog):
     store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=0.0)
     twin = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
     try:
@@ -218,9 +210,7 @@ async def test_outage_degrades_to_local_state_and_recovers(
                     await asyncio.sleep(0.01)
         assert await store.get_cooldowns("c", "m") == (None, rest)  # shared state again
         messages = [r.getMessage() for r in caplog.records]
-        assert any("unavailable" in m for m in messages) and any(
-            "reachable again" in m for m in messages
-        )
+        assert any("unavailable" in m for m in messages) and any("reachable again" in m for m in messages)
     finally:
         await store.close()
         await twin.close()
@@ -286,9 +276,7 @@ async def test_recovery_writes_back_cooldowns_and_usage_recorded_during_the_outa
     assert (await twin.usage())["c"]["m"].requests == 3
 
 
-async def test_recovery_keeps_a_longer_cooldown_already_in_redis(
-    switch, cut_store, twin, clock, caplog
-):
+async def test_recovery_keeps_a_longer_cooldown_already_in_redis(switch, cut_store, twin, clock, caplog):
     store = cut_store
     await switch.down()
     await store.get_cooldowns("c", "m")  # finds Redis down
@@ -376,9 +364,7 @@ async def test_requests_never_fail_because_redis_is_down(upstream, recording, ca
         "/v1/chat/completions",
         [
             Reply.error(503, "busy"),
-            Reply.json(
-                json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())
-            ),
+            Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())),
         ],
     )
     config = {
@@ -411,9 +397,7 @@ async def test_requests_never_fail_because_redis_is_down(upstream, recording, ca
             status = (await client.get("/v0/status")).json()
     assert [a.status_code for a in answers] == [200, 200, 200]  # the 503 failed over on local state
     store = status["state_store"]
-    assert (
-        store["backend"] == "redis" and store["healthy"] is False and "local state" in store["note"]
-    )
+    assert store["backend"] == "redis" and store["healthy"] is False and "local state" in store["note"]
     assert store["url"] == "redis://:***@127.0.0.1:1/0"
     assert sum(c["requests"] for c in status["credentials"]) == 4
     assert "hunter2" not in caplog.text and "hunter2" not in json.dumps(status)

@@ -53,7 +53,9 @@ def ok(recording) -> Reply:
 
 
 @contextlib.asynccontextmanager
-async def client_for(app: Any, host: str = "127.0.0.1", headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def client_for(
+    app: Any, host: str = "127.0.0.1", headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(host, 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:
@@ -94,7 +96,9 @@ async def test_status_shows_health_cooldowns_counts_and_last_error(upstream, ok,
 
 
 async def test_model_cooldowns_are_listed_per_model(upstream, ok, clock):
-    upstream.add("POST", "/v1/chat/completions", alpha_fails(Reply.error(429, "slow", headers={"Retry-After": "90"}), ok))
+    upstream.add(
+        "POST", "/v1/chat/completions", alpha_fails(Reply.error(429, "slow", headers={"Retry-After": "90"}), ok)
+    )
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
     async with client_for(app) as client:
@@ -135,7 +139,9 @@ async def test_loopback_is_open_unless_the_request_was_forwarded(upstream):
 
 async def test_reset_ends_a_stale_cooldown_on_demand(upstream, ok, clock):
     three_days = str(3 * 86400)
-    upstream.add("POST", "/v1/chat/completions", alpha_fails(Reply.error(429, "quota", headers={"Retry-After": three_days}), ok))
+    upstream.add(
+        "POST", "/v1/chat/completions", alpha_fails(Reply.error(429, "quota", headers={"Retry-After": three_days}), ok)
+    )
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
     async with client_for(app) as client:
@@ -180,7 +186,11 @@ def test_cli_status_prints_what_the_endpoint_serves(upstream, ok, capsys):
     upstream.add("POST", "/v1/chat/completions", alpha_fails(Reply.error(403, "key disabled"), ok))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     with serve_app(app) as url:
-        httpx.post(url + "/v1/chat/completions", json={"model": "nano", "messages": [{"role": "user", "content": "x"}]}, headers=AUTH)
+        httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "nano", "messages": [{"role": "user", "content": "x"}]},
+            headers=AUTH,
+        )
         assert main(["status", "--url", url, "--json"]) == 0
         printed = json.loads(capsys.readouterr().out)
         served = httpx.get(url + "/v0/status").json()
@@ -238,7 +248,7 @@ async def test_accounting_is_not_cancelled_by_the_end_of_response_disconnect(ups
         )
         assert answer.status_code == 200
         for _ in range(100):  # the accounting finishes after the response
-            if (await store.usage()):
+            if await store.usage():
                 break
             await asyncio.sleep(0.01)
     (alpha,) = (await store.usage()).values()
@@ -248,11 +258,17 @@ async def test_accounting_is_not_cancelled_by_the_end_of_response_disconnect(ups
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_accounting_survives_the_servers_end_of_response_disconnect(upstream, recording, backend, redis_url, redis_prefix):
+def test_accounting_survives_the_servers_end_of_response_disconnect(
+    upstream, recording, backend, redis_url, redis_prefix
+):
     # Servers tell the app the client is gone right after the last byte; counting the
     # request (and resting a failed credential) must still happen, also when the state
     # store answers over the network.
-    upstream.add("POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/aibridge-chat_stream_error.stream.sse.txt")))
+    upstream.add(
+        "POST",
+        "/v1/chat/completions",
+        Reply.sse_file(recording("openai-chat/aibridge-chat_stream_error.stream.sse.txt")),
+    )
     state = {"backend": backend, "url": redis_url, "key-prefix": redis_prefix} if backend == "redis" else {}
     app = gateway_app(cfg(upstream, state=state), plugins=[cliproxy_openai])
     with serve_app(app) as url:

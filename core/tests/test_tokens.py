@@ -158,7 +158,9 @@ def two_gateways(tmp_path: Path, upstream: FakeUpstream, state_of: Any) -> list[
     return apps
 
 
-async def test_instances_sharing_redis_spend_a_rotating_refresh_token_once(upstream, ok, tmp_path, redis_url, redis_prefix):
+async def test_instances_sharing_redis_spend_a_rotating_refresh_token_once(
+    upstream, ok, tmp_path, redis_url, redis_prefix
+):
     server = TokenServer(upstream, ok, delay=0.2)  # a slow endpoint: both instances ask at once
     apps = two_gateways(tmp_path, upstream, lambda name: RedisStore(redis_url, key_prefix=redis_prefix))
     async with asgi_client(apps[0]) as first, asgi_client(apps[1]) as second:
@@ -181,7 +183,9 @@ async def test_without_a_shared_store_both_instances_would_spend_it(upstream, ok
     assert server.rejected and set(server.rejected) == {"refresh-0"}
 
 
-async def test_an_instance_adopts_newer_shared_tokens_before_refreshing(upstream, ok, tmp_path, redis_url, redis_prefix):
+async def test_an_instance_adopts_newer_shared_tokens_before_refreshing(
+    upstream, ok, tmp_path, redis_url, redis_prefix
+):
     server = TokenServer(upstream, ok)
     apps = two_gateways(tmp_path, upstream, lambda name: RedisStore(redis_url, key_prefix=redis_prefix))
     a, b = (app.state.gateway for app in apps)

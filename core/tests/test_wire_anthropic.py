@@ -130,7 +130,9 @@ def test_thinking_signature_rides_on_the_reasoning_end(recording):
 def test_docs_extended_thinking_and_missing_usage(recording):
     events = decode_stream(recording("anthropic/docs-example-extended-thinking.sse.txt").read_bytes())
     response = fold(events)
-    assert response.parts[0].provider_metadata == {"anthropic": {"signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."}}
+    assert response.parts[0].provider_metadata == {
+        "anthropic": {"signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."}
+    }
     assert response.text == "27 * 453 = 12,231"
     assert not response.usage
 
@@ -187,7 +189,9 @@ def test_tool_without_arguments_and_interleaved_pings(recording):
 
 
 def test_message_delta_usage_is_cumulative_and_wins(recording):
-    usage = fold(decode_stream(sse_bytes(recording("anthropic/vercel-anthropic-message-delta-input-tokens.chunks.txt")))).usage
+    usage = fold(
+        decode_stream(sse_bytes(recording("anthropic/vercel-anthropic-message-delta-input-tokens.chunks.txt")))
+    ).usage
     assert (usage.input_tokens, usage.output_tokens) == (61, 2)
 
 
@@ -220,7 +224,9 @@ def test_redacted_thinking_and_citations_in_a_stream():
     )
     response = fold(decode_stream(data))
     assert response.parts[0] == ReasoningPart("", {"anthropic": {"redacted_data": "ENC"}})
-    assert response.parts[1].provider_metadata == {"anthropic": {"citations": [{"type": "char_location", "cited_text": "x"}]}}
+    assert response.parts[1].provider_metadata == {
+        "anthropic": {"citations": [{"type": "char_location", "cited_text": "x"}]}
+    }
 
 
 # -- whole responses -----------------------------------------------------------------------
@@ -232,7 +238,9 @@ def test_nonstream_recordings_decode(recording):
     assert simple.text.startswith("This is a famous philosophical question")
     assert simple.usage == Usage(input_tokens=18, output_tokens=254, cache_read_tokens=0, cache_write_tokens=0)
 
-    multi = T.decode_response(recording("anthropic/aibridge-anthropic_multi_thinking_builtin_tool.nonstream.json").read_bytes())
+    multi = T.decode_response(
+        recording("anthropic/aibridge-anthropic_multi_thinking_builtin_tool.nonstream.json").read_bytes()
+    )
     kinds = [type(p) for p in multi.parts]
     assert kinds == [ReasoningPart, ReasoningPart, ToolCallPart]
     assert multi.parts[1].provider_metadata["anthropic"]["signature"].startswith("Aa1BCk")
@@ -240,7 +248,9 @@ def test_nonstream_recordings_decode(recording):
     assert multi.usage.input_tokens == 5 + 23490 and multi.usage.cache_read_tokens == 23490
     assert multi.finish == Finish(FinishReason.TOOL_CALLS, "tool_use")
 
-    parallel = T.decode_response(recording("anthropic/aibridge-anthropic_single_builtin_tool_parallel.nonstream.json").read_bytes())
+    parallel = T.decode_response(
+        recording("anthropic/aibridge-anthropic_single_builtin_tool_parallel.nonstream.json").read_bytes()
+    )
     assert [p.id for p in parallel.parts if isinstance(p, ToolCallPart)] == [
         "toolu_01ParallelBlockFirst0000",
         "toolu_01ParallelBlockSecond000",
@@ -250,7 +260,9 @@ def test_nonstream_recordings_decode(recording):
     assert [type(p) for p in fetch.parts] == [TextPart, TextPart]
 
     opus = T.decode_response(recording("anthropic/vercel-anthropic-claude-opus-5-reasoning-high.1.json").read_bytes())
-    assert opus.model == "claude-opus-5" and opus.parts[0].provider_metadata["anthropic"]["signature"].startswith("CAIS")
+    assert opus.model == "claude-opus-5" and opus.parts[0].provider_metadata["anthropic"]["signature"].startswith(
+        "CAIS"
+    )
 
     forced = T.decode_response(recording("anthropic/vercel-anthropic-json-tool.1.json").read_bytes())
     assert json.loads(forced.parts[0].arguments)["elements"][3]["location"] == "Berlin"
@@ -369,9 +381,13 @@ def test_decode_request_with_every_field(recording):
     request = T.decode_request(all_fields(recording))
     assert request.model == "claude-sonnet-4-5-20250929" and request.max_tokens == 16000 and request.stream
     system, user, assistant, tool = request.messages
-    assert system == Message("system", [TextPart("You are a coding agent.", {"anthropic": {"cache_control": {"type": "ephemeral"}}})])
+    assert system == Message(
+        "system", [TextPart("You are a coding agent.", {"anthropic": {"cache_control": {"type": "ephemeral"}}})]
+    )
     assert user.parts[1] == FilePart("image/png", data="iVBORw0KGgo...")
-    assert assistant.parts[0] == ReasoningPart("I should read it.", {"anthropic": {"signature": "<signature from previous response>"}})
+    assert assistant.parts[0] == ReasoningPart(
+        "I should read it.", {"anthropic": {"signature": "<signature from previous response>"}}
+    )
     assert assistant.parts[1] == ToolCallPart("toolu_01ABC", "read_file", '{"path":"foo.txt"}')
     result = tool.parts[0]
     assert tool.role == "tool" and isinstance(result, ToolResultPart)
@@ -423,8 +439,12 @@ def test_decode_thinking_variants_tools_and_choices():
             "container": "c-1",
         }
     )
-    assert request.tools[0] == Tool("f", None, {"type": "object"}, None, {"anthropic": {"cache_control": {"type": "ephemeral"}}})
-    assert request.tools[1] == ProviderTool("anthropic", {"type": "web_search_20250305", "name": "web_search", "max_uses": 3})
+    assert request.tools[0] == Tool(
+        "f", None, {"type": "object"}, None, {"anthropic": {"cache_control": {"type": "ephemeral"}}}
+    )
+    assert request.tools[1] == ProviderTool(
+        "anthropic", {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    )
     assert request.tool_choice == ToolChoice("required") and request.parallel_tool_calls is False
     assert request.response_format == ResponseFormat("json_schema", schema={"type": "object"})
     assert request.extras == {"anthropic": {"container": "c-1"}}
@@ -441,7 +461,11 @@ def test_documents_and_url_images_decode():
                     "role": "user",
                     "content": [
                         {"type": "image", "source": {"type": "url", "url": "https://x/cat.png"}},
-                        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}, "title": "T"},
+                        {
+                            "type": "document",
+                            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+                            "title": "T",
+                        },
                         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
                     ],
                 }
@@ -450,12 +474,18 @@ def test_documents_and_url_images_decode():
     )
     image, pdf, notes = request.messages[0].parts
     assert image == FilePart("image/png", url="https://x/cat.png")
-    assert pdf == FilePart("application/pdf", data="JVBE", provider_metadata={"anthropic": {"document": {"title": "T"}}})
+    assert pdf == FilePart(
+        "application/pdf", data="JVBE", provider_metadata={"anthropic": {"document": {"title": "T"}}}
+    )
     assert notes == TextPart("notes", {"anthropic": {"document": {}}})
     body = T.encode_request(request, "m")
     assert body["messages"][0]["content"] == [
         {"type": "image", "source": {"type": "url", "url": "https://x/cat.png"}},
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}, "title": "T"},
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+            "title": "T",
+        },
         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
     ]
 
@@ -473,15 +503,28 @@ def test_documents_and_url_images_decode():
                 "messages": [
                     {"role": "user", "content": "a"},
                     {"role": "assistant", "content": "b"},
-                    {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}}]},
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": 5}}
+                        ],
+                    },
                 ],
             },
             "messages[2].content[0].source.data",
         ),
         ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
-        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]}, "messages[0].content[0].tool_use_id"),
         (
-            {"model": "m", "messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": []}]}]},
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "tool_result"}]}]},
+            "messages[0].content[0].tool_use_id",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": []}]}
+                ],
+            },
             "messages[0].content[0].input",
         ),
         ({"model": "m", "messages": [], "system": 5}, "system"),
@@ -491,7 +534,12 @@ def test_documents_and_url_images_decode():
         ({"model": "m", "messages": [], "max_tokens": "lots"}, "max_tokens"),
         ({"model": "m", "messages": [], "stop_sequences": [1]}, "stop_sequences"),
         (
-            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]},
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}
+                ],
+            },
             "messages[0].content[0].source",
         ),
     ],
@@ -609,7 +657,15 @@ def test_sampling_and_forced_tools_follow_the_thinking_rules():
     body = T.encode_request(thinking, "m")
     assert "temperature" not in body and body["top_p"] == 0.95 and "top_k" not in body
     assert body["tool_choice"] == {"type": "auto"}
-    plain = Request(model="m", messages=messages, tools=tools, tool_choice=ToolChoice("required"), parallel_tool_calls=False, temperature=0.2, top_k=40)
+    plain = Request(
+        model="m",
+        messages=messages,
+        tools=tools,
+        tool_choice=ToolChoice("required"),
+        parallel_tool_calls=False,
+        temperature=0.2,
+        top_k=40,
+    )
     body = T.encode_request(plain, "m")
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
     assert (body["temperature"], body["top_k"]) == (0.2, 40)
@@ -620,10 +676,15 @@ def test_images_structured_output_metadata_and_provider_tools():
     request = Request(
         model="m",
         messages=[
-            Message("user", [TextPart("what"), FilePart("image/jpeg", data="AAAA"), FilePart("image/*", url="https://x/y")]),
+            Message(
+                "user", [TextPart("what"), FilePart("image/jpeg", data="AAAA"), FilePart("image/*", url="https://x/y")]
+            ),
             Message("assistant", [TextPart("It is   ")]),
         ],
-        tools=[ProviderTool("anthropic", {"type": "web_search_20250305", "name": "web_search"}), ProviderTool("gemini", {"googleSearch": {}})],
+        tools=[
+            ProviderTool("anthropic", {"type": "web_search_20250305", "name": "web_search"}),
+            ProviderTool("gemini", {"googleSearch": {}}),
+        ],
         response_format=ResponseFormat("json_schema", schema={"type": "object", "properties": {}}),
         metadata={"user": "u-1"},
         stop=("STOP",),
@@ -669,7 +730,9 @@ def test_stream_encoder_writes_the_exact_event_sequence():
         ToolCallDelta(2, '{"city":'),
         ToolCallDelta(2, '"Paris"}'),
         ToolCallEnd(2),
-        StreamFinish(Finish(FinishReason.TOOL_CALLS, "tool_calls"), Usage(input_tokens=50, output_tokens=9, cache_read_tokens=20)),
+        StreamFinish(
+            Finish(FinishReason.TOOL_CALLS, "tool_calls"), Usage(input_tokens=50, output_tokens=9, cache_read_tokens=20)
+        ),
     ]
     data = b"".join(encoder.encode([e]) for e in events) + encoder.close()
     sent = client_events(data)
@@ -691,7 +754,11 @@ def test_stream_encoder_writes_the_exact_event_sequence():
     ]
     assert all(name == payload["type"] for name, payload in sent)
     assert sent[0][1]["message"]["model"] == "client-model" and sent[0][1]["message"]["id"] == "chatcmpl-9"
-    assert sent[1][1] == {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+    assert sent[1][1] == {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    }
     assert sent[3][1]["delta"] == {"type": "signature_delta", "signature": ""}  # foreign reasoning: empty signature
     assert [p["index"] for n, p in sent if n.startswith("content_block")] == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2]
     assert sent[8][1]["content_block"] == {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}}
@@ -699,7 +766,12 @@ def test_stream_encoder_writes_the_exact_event_sequence():
     assert sent[12][1] == {
         "type": "message_delta",
         "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-        "usage": {"input_tokens": 30, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 20, "output_tokens": 9},
+        "usage": {
+            "input_tokens": 30,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 20,
+            "output_tokens": 9,
+        },
     }
 
 
@@ -724,17 +796,25 @@ def test_stream_encoder_keeps_anthropic_signatures_and_reports_errors():
 
 
 def test_error_before_anything_is_a_lone_error_event():
-    data = T.stream_encoder(CTX).encode([StreamError(GatewayError(status=429, kind=ErrorKind.RATE_LIMITED, message="slow"))])
+    data = T.stream_encoder(CTX).encode(
+        [StreamError(GatewayError(status=429, kind=ErrorKind.RATE_LIMITED, message="slow"))]
+    )
     assert client_events(data) == [("error", orjson.loads(data.split(b"data: ")[1]))]
 
 
 def test_count_door_body():
     assert orjson.loads(T.encode_count(42, CTX)) == {"input_tokens": 42}
-    assert {d.path: d.action for d in T.doors} == {"/v1/messages": "generate", "/v1/messages/count_tokens": "count_tokens"}
+    assert {d.path: d.action for d in T.doors} == {
+        "/v1/messages": "generate",
+        "/v1/messages/count_tokens": "count_tokens",
+    }
 
 
 def test_extract_usage_from_stream_events_and_messages():
-    start = {"type": "message_start", "message": {"usage": {"input_tokens": 5, "cache_read_input_tokens": 10, "output_tokens": 1}}}
+    start = {
+        "type": "message_start",
+        "message": {"usage": {"input_tokens": 5, "cache_read_input_tokens": 10, "output_tokens": 1}},
+    }
     assert T.extract_usage(start) == Usage(input_tokens=15, output_tokens=1, cache_read_tokens=10)
     delta = {"type": "message_delta", "usage": {"output_tokens": 30}}
     assert T.extract_usage(delta) == Usage(output_tokens=30)
@@ -748,7 +828,10 @@ def test_every_recorded_request_survives_decode_and_encode(recording):
         request = T.decode_request(body)
         encoded = T.encode_request(request, body["model"])
         assert encoded["messages"] == [
-            {**m, "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]}
+            {
+                **m,
+                "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"],
+            }
             for m in body["messages"]
         ], path.name
         for key in ("model", "max_tokens", "temperature", "tools", "stream"):
@@ -765,5 +848,7 @@ def test_every_recorded_message_reaches_clients_in_a_shape_the_sdk_accepts(recor
         response = T.decode_response(path.read_bytes())
         body = orjson.loads(T.encode_response(response, CTX))
         message = SDKMessage.model_validate(body)
-        assert message.model == "client-model" and message.usage.output_tokens == response.usage.output_tokens, path.name
+        assert message.model == "client-model" and message.usage.output_tokens == response.usage.output_tokens, (
+            path.name
+        )
         assert T.decode_response(orjson.dumps(body)).parts == response.parts, path.name

@@ -89,7 +89,9 @@ def conversations(draw):
         messages.append(reply)
         if calls:
             results = [
-                ToolResultPart(call.id, draw(st.lists(st.builds(TextPart, text), max_size=2)), draw(st.booleans()), call.name)
+                ToolResultPart(
+                    call.id, draw(st.lists(st.builds(TextPart, text), max_size=2)), draw(st.booleans()), call.name
+                )
                 for call in calls
             ]
             messages.append(Message("tool", results))
@@ -178,7 +180,9 @@ def responses(draw):
             draw(
                 st.one_of(
                     st.builds(TextPart, st.text(max_size=10)),
-                    st.builds(lambda t, s: ReasoningPart(t, {"anthropic": {"signature": s}}), st.text(max_size=10), signature),
+                    st.builds(
+                        lambda t, s: ReasoningPart(t, {"anthropic": {"signature": s}}), st.text(max_size=10), signature
+                    ),
                     st.builds(lambda s: ReasoningPart("", {"anthropic": {"redacted_data": s}}), signature),
                     st.builds(ToolCallPart, ids, names, args),
                 )
@@ -186,9 +190,21 @@ def responses(draw):
         )
     finish = draw(st.sampled_from(_FINISHES))
     read, write, plain = draw(st.integers(0, 500)), draw(st.integers(0, 500)), draw(st.integers(0, 500))
-    usage = Usage(input_tokens=plain + read + write, output_tokens=draw(st.integers(0, 900)), cache_read_tokens=read, cache_write_tokens=write)
+    usage = Usage(
+        input_tokens=plain + read + write,
+        output_tokens=draw(st.integers(0, 900)),
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+    )
     meta = {"anthropic": {"stop_sequence": draw(text)}} if finish.raw == "stop_sequence" else None
-    return Response(id="msg_" + draw(signature), model="claude-test", parts=parts, finish=finish, usage=usage, provider_metadata=meta)
+    return Response(
+        id="msg_" + draw(signature),
+        model="claude-test",
+        parts=parts,
+        finish=finish,
+        usage=usage,
+        provider_metadata=meta,
+    )
 
 
 def ctx(model: str) -> EncodeContext:

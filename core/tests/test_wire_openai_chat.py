@@ -87,7 +87,9 @@ def test_recorded_tool_index_starting_at_one(recording):
 
 
 def test_recorded_reasoning_and_usage_on_finish_chunk(recording):
-    response = fold(decode_stream(sse_from_chunks(recording("local-openai-compat/vercel-deepseek-tool-call.chunks.txt"))))
+    response = fold(
+        decode_stream(sse_from_chunks(recording("local-openai-compat/vercel-deepseek-tool-call.chunks.txt")))
+    )
     assert isinstance(response.parts[0], ir.ReasoningPart)
     assert response.usage.input_tokens and response.usage.output_tokens
 
@@ -97,7 +99,9 @@ def test_openrouter_comments_and_reasoning_details(recording):
     assert b": OPENROUTER PROCESSING" in data
     response = fold(decode_stream(data))
     assert response.text and response.usage.cost is not None
-    details = fold(decode_stream(recording("openrouter/SYNTHETIC-openrouter-sdk-test-reasoning-details.sse.txt").read_bytes()))
+    details = fold(
+        decode_stream(recording("openrouter/SYNTHETIC-openrouter-sdk-test-reasoning-details.sse.txt").read_bytes())
+    )
     reasoning = next(p for p in details.parts if isinstance(p, ir.ReasoningPart))
     assert reasoning.provider_metadata["anthropic"]["signature"]
 
@@ -114,7 +118,9 @@ def test_openrouter_error_inside_a_200_body_keeps_its_code(recording):
     with pytest.raises(GatewayError) as caught:
         CHAT.decode_response(recording("openrouter/OBSERVED-inband-error-200-nonstream.json").read_bytes())
     assert caught.value.status == 502 and "high demand" in caught.value.message
-    body = b'{"choices":[{"message":{"content":""},"finish_reason":"error","error":{"code":503,"message":"no provider"}}]}'
+    body = (
+        b'{"choices":[{"message":{"content":""},"finish_reason":"error","error":{"code":503,"message":"no provider"}}]}'
+    )
     with pytest.raises(GatewayError) as caught:
         CHAT.decode_response(body)
     assert caught.value.status == 503
@@ -128,9 +134,13 @@ def test_stream_without_done_or_finish_is_an_error():
 
 
 def test_error_bodies(recording):
-    error = CHAT.decode_error(400, {}, recording("openai-chat/vercel-reasoning-model-legacy-parameter-error.json").read_bytes())
+    error = CHAT.decode_error(
+        400, {}, recording("openai-chat/vercel-reasoning-model-legacy-parameter-error.json").read_bytes()
+    )
     assert error.status == 400 and error.param == "max_tokens" and error.client_fault
-    legacy = CHAT.decode_error(404, {}, recording("local-openai-compat/CONSTRUCTED-vllm-error-legacy.json").read_bytes())
+    legacy = CHAT.decode_error(
+        404, {}, recording("local-openai-compat/CONSTRUCTED-vllm-error-legacy.json").read_bytes()
+    )
     assert legacy.status == 404 and legacy.message
     limited = CHAT.decode_error(429, {"retry-after": "7"}, b'{"error": {"message": "slow down"}}')
     assert limited.retry_after == 7 and limited.kind == "rate_limited"
@@ -139,7 +149,9 @@ def test_error_bodies(recording):
 
 def test_encode_error_shape():
     body = orjson.loads(CHAT.encode_error(GatewayError.invalid("bad thing", param="messages[0]")))
-    assert body == {"error": {"message": "bad thing", "type": "invalid_request_error", "param": "messages[0]", "code": None}}
+    assert body == {
+        "error": {"message": "bad thing", "type": "invalid_request_error", "param": "messages[0]", "code": None}
+    }
 
 
 def test_decoding_requests_rejects_bad_shapes():
@@ -253,12 +265,22 @@ def test_signatures_travel_in_reasoning_details():
     response = ir.Response(id="r", model="m", parts=[ir.ReasoningPart("thinking", meta), ir.TextPart("answer")])
     body = orjson.loads(CHAT.encode_response(response, CTX))
     details = body["choices"][0]["message"]["reasoning_details"]
-    assert details == [{"type": "reasoning.text", "text": "thinking", "signature": "sig-123", "format": "anthropic-claude-v1", "index": 0}]
+    assert details == [
+        {
+            "type": "reasoning.text",
+            "text": "thinking",
+            "signature": "sig-123",
+            "format": "anthropic-claude-v1",
+            "index": 0,
+        }
+    ]
     request = CHAT.decode_request(
         {"model": "m", "messages": [{"role": "user", "content": "q"}, body["choices"][0]["message"]]}
     )
     reasoning = request.messages[1].parts[0]
-    assert isinstance(reasoning, ir.ReasoningPart) and reasoning.provider_metadata["anthropic"] == {"signature": "sig-123"}
+    assert isinstance(reasoning, ir.ReasoningPart) and reasoning.provider_metadata["anthropic"] == {
+        "signature": "sig-123"
+    }
 
 
 def test_gemini_tool_call_signatures_travel_in_extra_content():

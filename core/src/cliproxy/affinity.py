@@ -112,10 +112,6 @@ class Affinity:
         """Point ``key`` at ``credential_id``, unless ``pin`` (what was read) already does
         and has more than half its time left."""
         now = self.state.clock()
-        if (
-            pin is not None
-            and pin.credential_id == credential_id
-            and pin.expires - now > self.ttl / 2
-        ):
+        if pin is not None and pin.credential_id == credential_id and pin.expires - now > self.ttl / 2:
             return
         await self.state.set_value(key, f"{now + self.ttl:.3f}|{credential_id}".encode(), self.ttl)

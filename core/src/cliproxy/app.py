@@ -112,10 +112,14 @@ def _index(gateway: Gateway) -> Any:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     if status == 405:
-        error = GatewayError(status=405, kind=ErrorKind.INVALID_REQUEST, message=f"{request.method} is not allowed on {request.url.path}")
+        error = GatewayError(
+            status=405, kind=ErrorKind.INVALID_REQUEST, message=f"{request.method} is not allowed on {request.url.path}"
+        )
     else:
         error = GatewayError(
-            status=404, kind=ErrorKind.NOT_FOUND, message=f"no endpoint at {request.url.path}; GET / lists the endpoints"
+            status=404,
+            kind=ErrorKind.NOT_FOUND,
+            message=f"no endpoint at {request.url.path}; GET / lists the endpoints",
         )
     return Response(openai_error(error), status_code=error.status, media_type="application/json")
 

@@ -61,9 +61,7 @@ def _too_large(limit: int) -> GatewayError:
     )
 
 
-async def send_bytes(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
+async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers or JSON_HEADERS})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -29,7 +29,11 @@ def _known(keys: tuple[str, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], 
     """Per set of configured keys, computed once: digest -> position, the digests, and
     the identity each key stands for."""
     digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
-    return {d: i for i, d in enumerate(digests)}, digests, tuple(ClientIdentity(f"api-key[{i}]") for i in range(len(keys)))
+    return (
+        {d: i for i, d in enumerate(digests)},
+        digests,
+        tuple(ClientIdentity(f"api-key[{i}]") for i in range(len(keys))),
+    )
 
 
 def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdentity | None:

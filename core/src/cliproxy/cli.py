@@ -212,7 +212,9 @@ def _login_parsers(sub: Any, flows: dict[str, Any]) -> None:
     for name, flow in sorted(flows.items()):
         parser = providers.add_parser(name, help=flow.help)
         _add_config(parser)
-        parser.add_argument("--no-browser", action="store_true", help="print the login URL instead of opening a browser")
+        parser.add_argument(
+            "--no-browser", action="store_true", help="print the login URL instead of opening a browser"
+        )
         if flow.add_arguments is not None:
             flow.add_arguments(parser)
         parser.set_defaults(login_flow=flow)
@@ -240,7 +242,9 @@ def _cmd_login(args: argparse.Namespace) -> int:
 
 def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cliproxy", description="A pluggable LLM gateway.")
-    parser.add_argument("--log-level", default=os.environ.get("CLIPROXY_LOG_LEVEL", "info"), help="debug, info, warning, error")
+    parser.add_argument(
+        "--log-level", default=os.environ.get("CLIPROXY_LOG_LEVEL", "info"), help="debug, info, warning, error"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -43,9 +43,7 @@ def estimate_request_tokens(request: Request) -> int:
             elif isinstance(part, ToolCallPart):
                 total += estimate_tokens(part.name) + estimate_tokens(part.arguments)
             elif isinstance(part, ToolResultPart):
-                total += sum(
-                    estimate_tokens(p.text) if isinstance(p, TextPart) else IMAGE_TOKENS for p in part.content
-                )
+                total += sum(estimate_tokens(p.text) if isinstance(p, TextPart) else IMAGE_TOKENS for p in part.content)
     for tool in request.tools:
         if isinstance(tool, Tool):
             total += estimate_tokens(tool.name) + estimate_tokens(tool.description or "")

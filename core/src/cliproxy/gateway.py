@@ -228,7 +228,9 @@ class Gateway:
             return self.providers[cred.provider].default_models(cred)
 
         logged = set(self.router.ambiguities) if self.router is not None else set()
-        self.router = Router(self.credentials, force_model_prefix=self.config.force_model_prefix, default_models=defaults)
+        self.router = Router(
+            self.credentials, force_model_prefix=self.config.force_model_prefix, default_models=defaults
+        )
         self.router.log_ambiguities(skip=logged)  # each once: at start-up, or when discovery adds one
 
     # -- serving ---------------------------------------------------------------------------
@@ -280,9 +282,7 @@ class Gateway:
             log.warning("could not list %s models for %s: %s", cred.provider, cred.label, exc)
             return None
 
-    async def reload(
-        self, config: Config | str | Path | Mapping[str, Any] | None = None
-    ) -> ReloadResult:
+    async def reload(self, config: Config | str | Path | Mapping[str, Any] | None = None) -> ReloadResult:
         """Apply the config file again (or ``config``) while serving: see
         :mod:`cliproxy.reload`. Raises :class:`ConfigError` for an invalid config, which
         leaves the running one as it was."""

@@ -102,9 +102,7 @@ class _Request:
         await self.send(message)
 
 
-_current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
-    "cliproxy_request", default=None
-)
+_current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("cliproxy_request", default=None)
 """The request being served in this task (and in the accounting task it starts)."""
 
 
@@ -150,9 +148,7 @@ class Metrics:
             buckets=FIRST_BYTE_BUCKETS,
             registry=reg,
         )
-        self.in_flight = Gauge(
-            "cliproxy_requests_in_flight", "Client requests being served.", ("door",), registry=reg
-        )
+        self.in_flight = Gauge("cliproxy_requests_in_flight", "Client requests being served.", ("door",), registry=reg)
         self.state = _StateCollector(self.model_label)
         reg.register(self.state)
         self._attempts: dict[tuple[str, str, int], Any] = {}
@@ -303,9 +299,7 @@ class MetricsEndpoint:
         gateway = self.gateway
         if not self.metrics.public:
             try:
-                check_management_access(
-                    scope, header_map(scope), gateway.config.remote_management.secret_key
-                )
+                check_management_access(scope, header_map(scope), gateway.config.remote_management.secret_key)
             except GatewayError as error:
                 await send_bytes(send, error.status, encode_error(error))
                 return

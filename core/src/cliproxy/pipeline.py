@@ -217,7 +217,13 @@ async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, select
             cooldown.remaining(gateway.clock()),
         )
     else:
-        log.info("%s credential %s failed for %s: %s", cand.credential.provider, cand.credential.label, cand.upstream_model, note)
+        log.info(
+            "%s credential %s failed for %s: %s",
+            cand.credential.provider,
+            cand.credential.label,
+            cand.upstream_model,
+            note,
+        )
 
 
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
@@ -258,7 +264,9 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
 async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamResponse) -> None:
     """Read the stream until its first content event, so an upstream that fails right
     away (an error event, a dropped connection) can still be failed over."""
-    decoder = result.decoder if result.decoder is not None else gateway.translators.upstream(result.wire).stream_decoder()
+    decoder = (
+        result.decoder if result.decoder is not None else gateway.translators.upstream(result.wire).stream_decoder()
+    )
     assert result.chunks is not None
     chunks = result.chunks.__aiter__()
     head: list[StreamEvent] = []

@@ -63,9 +63,7 @@ _SHOWN = 10  # names listed per kind in the summary line
 
 
 def _iso(when: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
+    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @attrs.define(eq=False)
@@ -126,9 +124,7 @@ class ReloadResult:
         def part(what: str, names: tuple[str, ...]) -> str:
             if not names:
                 return f"0 {what}"
-            shown = ", ".join(names[:_SHOWN]) + (
-                f", +{len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-            )
+            shown = ", ".join(names[:_SHOWN]) + (f", +{len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
             return f"{len(names)} {what} ({shown})"
 
         text = (
@@ -167,9 +163,7 @@ async def reload_gateway(
         try:
             staged, kept = _stage(gateway, load_config(source))
         except Exception as error:
-            status.last_error = (
-                str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
-            )
+            status.last_error = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
             status.last_error_at = gateway.clock()
             if isinstance(error, ConfigError):
                 log.error("config reload failed, still serving the previous config: %s", error)
@@ -218,9 +212,7 @@ def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
     from cliproxy.gateway import Gateway
 
     old = gateway.config
-    kept = tuple(
-        key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr)
-    )
+    kept = tuple(key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr))
     for key in kept:
         log.warning(
             "config reload: '%s' changed, which needs a restart of cliproxy serve; keeping the old value",
@@ -257,9 +249,7 @@ def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
     return staged, kept
 
 
-_COMPARED = tuple(
-    f.name for f in attrs.fields(Credential) if f.name not in ("discovered", "source")
-)
+_COMPARED = tuple(f.name for f in attrs.fields(Credential) if f.name not in ("discovered", "source"))
 
 
 def _carry_over(running: Iterable[Credential], loaded: list[Credential]) -> list[Credential]:

@@ -64,9 +64,7 @@ def door_endpoint(gateway: Gateway, translator: ClientTranslator, door: Door) ->
 class ResponsesDoor(DoorEndpoint):
     """A Responses door that continues and keeps the answers it produces."""
 
-    def __init__(
-        self, gateway: Gateway, translator: ClientTranslator, door: Door, store: ResponseStore
-    ) -> None:
+    def __init__(self, gateway: Gateway, translator: ClientTranslator, door: Door, store: ResponseStore) -> None:
         super().__init__(gateway, translator, door)
         self.store = store
 
@@ -82,9 +80,7 @@ class ResponsesDoor(DoorEndpoint):
                 return client  # that upstream keeps its own responses: pass it through
             raise not_found(previous)
         expanded = continued_body(client.body, stored.conversation)
-        request = client.translator.decode_request(
-            expanded, model=client.model, stream=client.stream
-        )
+        request = client.translator.decode_request(expanded, model=client.model, stream=client.stream)
         # The body keeps the id, so the answer echoes it -- except for a pool with a
         # Responses upstream, which would receive the body as sent and not know the id.
         body = expanded if on_responses else {**expanded, "previous_response_id": previous}
@@ -168,9 +164,7 @@ class StoredResponseEndpoint:
                 raise response_not_found(response_id)
             return orjson.dumps(deleted(response_id))
         if not self.items and query.get("stream", "false") != "false":
-            raise GatewayError.invalid(
-                "kept responses are complete: retrieve them without 'stream'", param="stream"
-            )
+            raise GatewayError.invalid("kept responses are complete: retrieve them without 'stream'", param="stream")
         record = await store.load(response_id)
         if record is None:
             raise response_not_found(response_id)
@@ -212,11 +206,7 @@ class _Keeper:
                     response = loads(b"".join(self._body))
                 except ValueError:
                     response = None
-        if (
-            isinstance(response, dict)
-            and response.get("status") in _KEPT_STATUSES
-            and response.get("id")
-        ):
+        if isinstance(response, dict) and response.get("status") in _KEPT_STATUSES and response.get("id"):
             self.record = StoredResponse(response, self.input)
         if not more and self.record is not None:
             self._store.hold(self.record)

@@ -100,9 +100,7 @@ class Selector:
         self.clock = clock
         self.affinity = affinity
 
-    async def select(
-        self, route: Route, model: str | None = None, session: str | None = None
-    ) -> Selection:
+    async def select(self, route: Route, model: str | None = None, session: str | None = None) -> Selection:
         """Available candidates, best first; 429 ``model_cooldown`` with ``retry_after``
         (seconds until the first frees up) when all are resting. ``model`` is the name the
         client asked for (for the message; default: the route's key). ``session`` is the
@@ -204,9 +202,7 @@ def _all_resting(model: str, soonest: Cooldown, now: float, all_missing: bool) -
     )
 
 
-def _pinned_first(
-    available: list[Candidate], credential_id: str, spread: int | None = None
-) -> list[Candidate] | None:
+def _pinned_first(available: list[Candidate], credential_id: str, spread: int | None = None) -> list[Candidate] | None:
     """``available`` with ``credential_id`` moved to the front, if it is there and of the
     top priority (affinity never beats priority), the rest rotated by ``spread`` when
     given; else None."""

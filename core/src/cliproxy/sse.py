@@ -143,4 +143,3 @@ class SSEParser:
         elif field == b"event":
             self._event = value.decode("utf-8", "replace")
         # "id" and "retry" carry nothing an LLM stream needs.
-

@@ -150,8 +150,7 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
         failed = loaded.get("last_reload_error")
         if failed:
             lines.append(
-                f"  LAST RELOAD FAILED at {failed['at']} (still serving the config above): "
-                f"{failed['message']}"
+                f"  LAST RELOAD FAILED at {failed['at']} (still serving the config above): {failed['message']}"
             )
     routing = snapshot.get("routing")
     if routing:  # (gateways older than session affinity do not send it)
@@ -176,7 +175,9 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
         notes = []
         whole = cred.get("unhealthy")
         if whole:
-            notes.append(f"whole credential: resting {_ago(whole['seconds_left'])} (until {whole['until']}): {whole['reason']}")
+            notes.append(
+                f"whole credential: resting {_ago(whole['seconds_left'])} (until {whole['until']}): {whole['reason']}"
+            )
         for model, cd in (cred.get("cooldowns") or {}).items():
             notes.append(f"{model}: resting {_ago(cd['seconds_left'])} (until {cd['until']}): {cd['reason']}")
         details[i + 1] = notes

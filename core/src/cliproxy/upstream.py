@@ -165,4 +165,3 @@ def parse_json_body(body: bytes) -> Any:
         raise GatewayError(
             status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
         ) from None
-

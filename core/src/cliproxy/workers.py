@@ -46,9 +46,7 @@ def run_workers(config: Any) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for _ in range(config.workers):
-        process = ctx.Process(
-            target=worker, kwargs={"config": config, "shutdown_event": shutdown, "sockets": sockets}
-        )
+        process = ctx.Process(target=worker, kwargs={"config": config, "shutdown_event": shutdown, "sockets": sockets})
         process.daemon = config.daemon
         process.start()
         processes.append(process)

@@ -71,9 +71,7 @@ def test_text_stream_keeps_the_signature_on_the_text(recording) -> None:
 
 
 def test_tool_call_stream_signature_rides_on_the_call(recording) -> None:
-    response = fold(
-        decode_stream(recording("gemini/DERIVED-google-tool-call.sse.txt").read_bytes())
-    )
+    response = fold(decode_stream(recording("gemini/DERIVED-google-tool-call.sse.txt").read_bytes()))
     (call,) = response.parts
     assert isinstance(call, ToolCallPart)
     assert call.name == "weather" and orjson.loads(call.arguments) == {"location": "San Francisco"}
@@ -83,14 +81,10 @@ def test_tool_call_stream_signature_rides_on_the_call(recording) -> None:
 
 
 def test_thought_parts_and_streamed_function_arguments(recording) -> None:
-    events = decode_stream(
-        recording("gemini/DERIVED-vertex-thought-parts-tool-call.sse.txt").read_bytes()
-    )
+    events = decode_stream(recording("gemini/DERIVED-vertex-thought-parts-tool-call.sse.txt").read_bytes())
     response = fold(events)
     thought, *calls = response.parts
-    assert isinstance(thought, ReasoningPart) and thought.text.startswith(
-        "**Processing User Requests**"
-    )
+    assert isinstance(thought, ReasoningPart) and thought.text.startswith("**Processing User Requests**")
     assert [(c.name, orjson.loads(c.arguments)) for c in calls] == [
         ("read_theme", {}),
         ("read_screen", {"id": "A"}),
@@ -106,18 +100,10 @@ def test_thought_parts_and_streamed_function_arguments(recording) -> None:
 
 
 def test_gemini3_chunk_recordings(recording) -> None:
-    tool = fold(
-        decode_stream(
-            sse_from_chunks(recording("gemini/vercel-google-tool-call-gemini3.chunks.txt"))
-        )
-    )
+    tool = fold(decode_stream(sse_from_chunks(recording("gemini/vercel-google-tool-call-gemini3.chunks.txt"))))
     assert [type(p).__name__ for p in tool.parts] == ["ToolCallPart"] and sig(tool.parts[0])
-    reasoning = fold(
-        decode_stream(sse_from_chunks(recording("gemini/vercel-google-reasoning.chunks.txt")))
-    )
-    assert reasoning.text.startswith('There are **3** "r"s in strawberry.') and sig(
-        reasoning.parts[-1]
-    )
+    reasoning = fold(decode_stream(sse_from_chunks(recording("gemini/vercel-google-reasoning.chunks.txt"))))
+    assert reasoning.text.startswith('There are **3** "r"s in strawberry.') and sig(reasoning.parts[-1])
 
 
 @pytest.mark.parametrize(
@@ -151,23 +137,15 @@ def test_splitting_the_bytes_anywhere_changes_nothing(name: str, cuts: list[int]
 
 def test_json_array_stream_decodes_like_sse(recording) -> None:
     lines = [
-        orjson.loads(line)
-        for line in recording("gemini/vercel-google-tool-call.chunks.txt").read_bytes().splitlines()
+        orjson.loads(line) for line in recording("gemini/vercel-google-tool-call.chunks.txt").read_bytes().splitlines()
     ]
-    array = (
-        b"["
-        + b",\r\n".join(orjson.dumps(line, option=orjson.OPT_INDENT_2) for line in lines)
-        + b"]"
-    )
+    array = b"[" + b",\r\n".join(orjson.dumps(line, option=orjson.OPT_INDENT_2) for line in lines) + b"]"
     sse = sse_from_chunks(recording("gemini/vercel-google-tool-call.chunks.txt"))
     assert fold(decode_stream(array, list(range(0, len(array), 7)))) == fold(decode_stream(sse))
 
 
 def test_error_event_ends_the_stream(recording) -> None:
-    first = (
-        recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0]
-        + b"\r\n\r\n"
-    )
+    first = recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0] + b"\r\n\r\n"
     error = b'data: {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}\r\n\r\n'
     events = decode_stream(first + error + first)
     assert isinstance(events[-1], StreamError)
@@ -176,10 +154,7 @@ def test_error_event_ends_the_stream(recording) -> None:
 
 
 def test_a_stream_without_finish_reason_is_a_failure(recording) -> None:
-    first = (
-        recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0]
-        + b"\r\n\r\n"
-    )
+    first = recording("gemini/DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0] + b"\r\n\r\n"
     events = decode_stream(first)
     assert isinstance(events[-1], StreamError) and events[-1].error.status == 502
 
@@ -193,10 +168,7 @@ def test_prompt_blocked_before_generation_is_a_content_filter() -> None:
     assert response.parts == () and response.finish.reason is FinishReason.CONTENT_FILTER
     assert response.finish.raw == "PROHIBITED_CONTENT"
     events = decode_stream(b"data: " + orjson.dumps(body) + b"\n\n")
-    assert (
-        isinstance(events[-1], StreamFinish)
-        and events[-1].finish.reason is FinishReason.CONTENT_FILTER
-    )
+    assert isinstance(events[-1], StreamFinish) and events[-1].finish.reason is FinishReason.CONTENT_FILTER
 
 
 # -- whole responses -----------------------------------------------------------------------------
@@ -206,18 +178,14 @@ def test_whole_responses(recording) -> None:
     text = GEMINI.decode_response(recording("gemini/vercel-google-reasoning.json").read_bytes())
     assert isinstance(text.parts[0], TextPart) and sig(text.parts[0]).startswith("EvsFCvgF")
     assert text.usage == Usage(input_tokens=9, output_tokens=29 + 282, reasoning_tokens=282)
-    call = GEMINI.decode_response(
-        recording("gemini/vercel-google-tool-call-gemini3.json").read_bytes()
-    )
+    call = GEMINI.decode_response(recording("gemini/vercel-google-tool-call-gemini3.json").read_bytes())
     assert isinstance(call.parts[0], ToolCallPart) and call.finish.reason is FinishReason.TOOL_CALLS
     assert call.id == "JniLacKqGqH0xs0P0O776As"
 
 
 def test_cached_and_tool_prompt_tokens() -> None:
     body = {
-        "candidates": [
-            {"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "MAX_TOKENS"}
-        ],
+        "candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "MAX_TOKENS"}],
         "usageMetadata": {
             "promptTokenCount": 100,
             "cachedContentTokenCount": 60,
@@ -260,14 +228,8 @@ def test_429_retry_delay_becomes_the_cooldown(recording) -> None:
 
 
 def test_invalid_api_key_rests_the_key(recording) -> None:
-    error = GEMINI.decode_error(
-        400, {}, recording("gemini/OBSERVED-error-400-api-key-invalid.json").read_bytes()
-    )
-    assert (
-        error.status == 401
-        and error.kind is ErrorKind.AUTHENTICATION
-        and error.code == "api_key_invalid"
-    )
+    error = GEMINI.decode_error(400, {}, recording("gemini/OBSERVED-error-400-api-key-invalid.json").read_bytes())
+    assert error.status == 401 and error.kind is ErrorKind.AUTHENTICATION and error.code == "api_key_invalid"
     assert not error.client_fault
 
 
@@ -279,21 +241,13 @@ def test_other_errors() -> None:
     )
     assert missing.code == "model_not_found"
     header = GEMINI.decode_error(503, {"retry-after": "7"}, b"upstream connect error")
-    assert (
-        header.status == 503
-        and header.retry_after == 7
-        and header.message == "upstream connect error"
-    )
-    array = GEMINI.decode_error(
-        400, {}, b'[{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}]'
-    )
+    assert header.status == 503 and header.retry_after == 7 and header.message == "upstream connect error"
+    array = GEMINI.decode_error(400, {}, b'[{"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}]')
     assert array.message == "bad" and array.client_fault
 
 
 def test_error_bodies_round_trip_through_the_client_encoding(recording) -> None:
-    error = GEMINI.decode_error(
-        429, {}, recording("gemini/vercel-google-429-retry-info.json").read_bytes()
-    )
+    error = GEMINI.decode_error(429, {}, recording("gemini/vercel-google-429-retry-info.json").read_bytes())
     again = GEMINI.decode_error(429, {}, GEMINI.encode_error(error))
     assert (again.status, again.retry_after, again.upstream_type) == (
         429,
@@ -361,12 +315,8 @@ def stream_of(response: dict[str, Any], data: Any) -> bytes:
             chunks.append([copy.deepcopy(part)])
             continue
         text = part["text"]
-        cuts = sorted(
-            data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=2, unique=True))
-        )
-        pieces = [
-            text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True) if text[i:j]
-        ]
+        cuts = sorted(data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=2, unique=True)))
+        pieces = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True) if text[i:j]]
         for k, piece in enumerate(pieces):
             sub = {key: value for key, value in part.items() if key != "thoughtSignature"}
             sub["text"] = piece

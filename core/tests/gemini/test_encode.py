@@ -32,9 +32,7 @@ THOUGHTS = {"generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
 
 
 def ctx(body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> EncodeContext:
-    return EncodeContext(
-        model="team/gm", body=body or {}, query={"alt": "sse"} if query is None else query
-    )
+    return EncodeContext(model="team/gm", body=body or {}, query={"alt": "sse"} if query is None else query)
 
 
 def read_stream(data: bytes) -> Response:
@@ -64,11 +62,7 @@ def ir_responses(draw: Any) -> Response:
             parts.append(ReasoningPart(text, _meta(draw(_sig))))
         elif kind == "call":
             args = orjson.dumps({"n": draw(st.integers(0, 5))}).decode()
-            parts.append(
-                ToolCallPart(
-                    f"call_{i}", draw(st.sampled_from(["f", "g"])), args, _meta(draw(_sig))
-                )
-            )
+            parts.append(ToolCallPart(f"call_{i}", draw(st.sampled_from(["f", "g"])), args, _meta(draw(_sig))))
         else:
             parts.append(FilePart("image/png", data="iVBORw0K"))
     reasoning = draw(st.integers(1, 20)) if draw(st.booleans()) else None
@@ -87,9 +81,7 @@ def ir_responses(draw: Any) -> Response:
             ]
         )
     )
-    return Response(
-        id="resp-7", model="upstream-name", parts=parts, finish=Finish(finish), usage=usage
-    )
+    return Response(id="resp-7", model="upstream-name", parts=parts, finish=Finish(finish), usage=usage)
 
 
 def expected(response: Response, thoughts: bool) -> Response:
@@ -102,23 +94,15 @@ def expected(response: Response, thoughts: bool) -> Response:
                 continue
             part = attrs.evolve(part, text="")  # the signature without the text
         last = parts[-1] if parts else None
-        if (
-            isinstance(part, TextPart | ReasoningPart)
-            and type(last) is type(part)
-            and not _meta_sig(last)
-        ):
-            parts[-1] = attrs.evolve(
-                last, text=last.text + part.text, provider_metadata=part.provider_metadata
-            )
+        if isinstance(part, TextPart | ReasoningPart) and type(last) is type(part) and not _meta_sig(last):
+            parts[-1] = attrs.evolve(last, text=last.text + part.text, provider_metadata=part.provider_metadata)
             continue
         parts.append(part)
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
     reason = response.finish.reason
     if reason in (FinishReason.STOP, FinishReason.TOOL_CALLS):
         reason = FinishReason.TOOL_CALLS if has_calls else FinishReason.STOP
-    raw = {FinishReason.LENGTH: "MAX_TOKENS", FinishReason.CONTENT_FILTER: "SAFETY"}.get(
-        reason, "STOP"
-    )
+    raw = {FinishReason.LENGTH: "MAX_TOKENS", FinishReason.CONTENT_FILTER: "SAFETY"}.get(reason, "STOP")
     return attrs.evolve(response, model="team/gm", parts=parts, finish=Finish(reason, raw))
 
 
@@ -147,9 +131,7 @@ def test_streamed_to_a_gemini_client_and_read_back(response: Response, thoughts:
 
 @settings(max_examples=60, deadline=None)
 @given(ir_responses(), st.booleans())
-def test_whole_response_to_a_gemini_client_and_read_back(
-    response: Response, thoughts: bool
-) -> None:
+def test_whole_response_to_a_gemini_client_and_read_back(response: Response, thoughts: bool) -> None:
     body = GEMINI.encode_response(response, ctx(THOUGHTS if thoughts else {}))
     assert without_call_ids(GEMINI.decode_response(body)) == expected(response, thoughts)
 
@@ -188,9 +170,7 @@ def test_streams_look_like_gemini() -> None:
         {"functionCall": {"name": "f", "args": {"a": 1}}},  # an id the gateway made up is not shown
         {"text": ""},
     ]
-    assert all(
-        frame["responseId"] == "r1" and frame["modelVersion"] == "team/gm" for frame in frames
-    )
+    assert all(frame["responseId"] == "r1" and frame["modelVersion"] == "team/gm" for frame in frames)
     assert frames[-1]["candidates"][0]["finishReason"] == "STOP"
     assert frames[-1]["usageMetadata"] == {
         "promptTokenCount": 3,
@@ -201,9 +181,7 @@ def test_streams_look_like_gemini() -> None:
 
 
 def test_a_failure_mid_stream_ends_with_an_error_element() -> None:
-    error = GatewayError(
-        status=502, kind=ErrorKind.UPSTREAM, message="upstream broke off", provider="openai"
-    )
+    error = GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="upstream broke off", provider="openai")
     sse = GEMINI.stream_encoder(ctx())
     data = (
         sse.encode([TextDelta_(0, "par")])
@@ -229,18 +207,12 @@ def TextDelta_(index: int, text: str) -> Any:
 def test_error_bodies_carry_retry_info_and_the_field() -> None:
     body = orjson.loads(
         GEMINI.encode_error(
-            GatewayError(
-                status=429, kind=ErrorKind.RATE_LIMITED, message="slow down", retry_after=12.5
-            )
+            GatewayError(status=429, kind=ErrorKind.RATE_LIMITED, message="slow down", retry_after=12.5)
         )
     )
     assert body["error"]["code"] == 429 and body["error"]["status"] == "RESOURCE_EXHAUSTED"
-    assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12.5s"} in body[
-        "error"
-    ]["details"]
-    bad = orjson.loads(
-        GEMINI.encode_error(GatewayError.invalid("'contents' is required", param="contents"))
-    )
+    assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12.5s"} in body["error"]["details"]
+    bad = orjson.loads(GEMINI.encode_error(GatewayError.invalid("'contents' is required", param="contents")))
     assert bad["error"]["status"] == "INVALID_ARGUMENT"
     assert bad["error"]["details"][-1]["fieldViolations"] == [
         {"field": "contents", "description": "'contents' is required"}
@@ -251,9 +223,7 @@ def test_models_and_counts() -> None:
     from cliproxy.routing import ModelInfo
 
     models = orjson.loads(
-        GEMINI.encode_models(
-            [ModelInfo("gemini-2.5-pro", "gemini"), ModelInfo("or/x", "openrouter")]
-        )
+        GEMINI.encode_models([ModelInfo("gemini-2.5-pro", "gemini"), ModelInfo("or/x", "openrouter")])
     )
     assert [m["name"] for m in models["models"]] == ["models/gemini-2.5-pro", "models/or/x"]
     assert "generateContent" in models["models"][0]["supportedGenerationMethods"]

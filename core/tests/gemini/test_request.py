@@ -31,9 +31,7 @@ GEMINI = Gemini()
 
 
 def constructed(recording) -> dict[str, Any]:
-    body = json.loads(
-        recording("gemini/CONSTRUCTED-request-generateContent-tools-thinking.json").read_text()
-    )
+    body = json.loads(recording("gemini/CONSTRUCTED-request-generateContent-tools-thinking.json").read_text())
     body.pop("_comment")
     return body
 
@@ -45,11 +43,7 @@ def test_decodes_the_constructed_request(recording) -> None:
     request = GEMINI.decode_request(constructed(recording), model="gemini-2.5-flash", stream=False)
     system, user, assistant, tool = request.messages
     assert system == Message("system", [TextPart("You are a helpful assistant.")])
-    assert (
-        user.role == "user"
-        and isinstance(user.parts[1], FilePart)
-        and user.parts[1].media_type == "image/png"
-    )
+    assert user.role == "user" and isinstance(user.parts[1], FilePart) and user.parts[1].media_type == "image/png"
     (call,) = assistant.parts
     assert (
         isinstance(call, ToolCallPart)
@@ -58,11 +52,7 @@ def test_decodes_the_constructed_request(recording) -> None:
     )
     assert call.provider_metadata["gemini"]["thoughtSignature"].startswith("<opaque base64")
     (result,) = tool.parts
-    assert (
-        isinstance(result, ToolResultPart)
-        and result.call_id == call.id
-        and result.name == "get_weather"
-    )
+    assert isinstance(result, ToolResultPart) and result.call_id == call.id and result.name == "get_weather"
     assert json.loads(result.text) == {"temp_c": 18, "sky": "cloudy"}
     (tool_def,) = request.tools
     assert tool_def.name == "get_weather"
@@ -140,10 +130,7 @@ def test_explicit_ids_are_used_and_kept_for_gemini() -> None:
         ]
     }
     request = GEMINI.decode_request(body, model="m")
-    assert (
-        request.messages[0].parts[0].id == "call_9"
-        and request.messages[1].parts[0].call_id == "call_9"
-    )
+    assert request.messages[0].parts[0].id == "call_9" and request.messages[1].parts[0].call_id == "call_9"
     encoded = GEMINI.encode_request(request, "gemini-2.5-flash")
     assert encoded["contents"][0]["parts"][0]["functionCall"]["id"] == "call_9"
     assert encoded["contents"][1]["parts"][0]["functionResponse"]["id"] == "call_9"
@@ -164,9 +151,7 @@ def test_gemini_only_tools_and_tool_config() -> None:
             {"googleSearch": {}},
             {"codeExecution": {}},
         ],
-        "toolConfig": {
-            "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f", "g"]}
-        },
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f", "g"]}},
     }
     request = GEMINI.decode_request(body, model="m")
     assert request.tools[1:] == (
@@ -174,9 +159,7 @@ def test_gemini_only_tools_and_tool_config() -> None:
         ProviderTool("gemini", {"codeExecution": {}}),
     )
     assert request.tool_choice == ToolChoice("required")
-    assert (
-        request.extras["gemini"]["toolConfig"] == body["toolConfig"]
-    )  # two names: only Gemini can say it
+    assert request.extras["gemini"]["toolConfig"] == body["toolConfig"]  # two names: only Gemini can say it
     single = GEMINI.decode_request(
         {
             **body,
@@ -184,9 +167,7 @@ def test_gemini_only_tools_and_tool_config() -> None:
         },
         model="m",
     )
-    assert single.tool_choice == ToolChoice("tool", "f") and "toolConfig" not in single.extras.get(
-        "gemini", {}
-    )
+    assert single.tool_choice == ToolChoice("tool", "f") and "toolConfig" not in single.extras.get("gemini", {})
     validated = GEMINI.decode_request(
         {**body, "toolConfig": {"functionCallingConfig": {"mode": "VALIDATED"}}}, model="m"
     )
@@ -297,9 +278,7 @@ def _conversation(signature_meta: dict[str, Any] | None) -> Request:
 
 
 def test_encoding_another_doors_conversation() -> None:
-    body = GEMINI.encode_request(
-        _conversation({"anthropic": {"signature": "claude-sig"}}), "gemini-2.5-flash"
-    )
+    body = GEMINI.encode_request(_conversation({"anthropic": {"signature": "claude-sig"}}), "gemini-2.5-flash")
     assert body["systemInstruction"] == {"parts": [{"text": "be brief"}]}
     user, model, results = body["contents"]
     assert user == {
@@ -335,9 +314,7 @@ def test_encoding_another_doors_conversation() -> None:
             }
         ]
     }
-    assert body["toolConfig"] == {
-        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}
-    }
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}}
     assert body["generationConfig"] == {
         "maxOutputTokens": 100,
         "stopSequences": ["a", "b", "c", "d", "e"],
@@ -356,9 +333,7 @@ def test_gemini_3_gets_the_documented_skip_value_for_unsigned_calls() -> None:
     unsigned = GEMINI.encode_request(_conversation(None), "gemini-3-flash-preview")
     calls = unsigned["contents"][1]["parts"]
     assert calls[0]["thoughtSignature"] == SKIP_SIGNATURE and "thoughtSignature" not in calls[1]
-    signed = GEMINI.encode_request(
-        _conversation({"gemini": {"thoughtSignature": "real"}}), "gemini-3-flash-preview"
-    )
+    signed = GEMINI.encode_request(_conversation({"gemini": {"thoughtSignature": "real"}}), "gemini-3-flash-preview")
     assert [p.get("thoughtSignature") for p in signed["contents"][1]["parts"]] == [
         "real",
         "real",
@@ -463,9 +438,7 @@ def test_files_in_tool_results() -> None:
         ),
     ],
 )
-def test_thinking_follows_the_model(
-    model: str, reasoning: Reasoning, expected: dict[str, Any] | None
-) -> None:
+def test_thinking_follows_the_model(model: str, reasoning: Reasoning, expected: dict[str, Any] | None) -> None:
     request = Request(model="x", messages=[Message("user", [TextPart("hi")])], reasoning=reasoning)
     config = GEMINI.encode_request(request, model).get("generationConfig", {})
     assert config.get("thinkingConfig") == expected
@@ -488,9 +461,7 @@ def test_response_format_becomes_a_cleaned_response_schema() -> None:
         "responseMimeType": "application/json",
         "responseSchema": {
             "type": "OBJECT",
-            "properties": {
-                "n": {"type": "INTEGER", "minimum": 0, "description": "(must be greater than 0)"}
-            },
+            "properties": {"n": {"type": "INTEGER", "minimum": 0, "description": "(must be greater than 0)"}},
             "required": ["n"],
         },
     }
@@ -518,9 +489,7 @@ def gemini_bodies(draw: Any) -> dict[str, Any]:
             for name, call_id in pending:
                 response: dict[str, Any] = {
                     "name": name,
-                    "response": draw(
-                        st.sampled_from([{"output": "ok"}, {"v": 1}, {"error": "no"}])
-                    ),
+                    "response": draw(st.sampled_from([{"output": "ok"}, {"v": 1}, {"error": "no"}])),
                 }
                 if call_id:
                     response["id"] = call_id
@@ -554,15 +523,11 @@ def gemini_bodies(draw: Any) -> dict[str, Any]:
                 if kind == "text":
                     parts.append(_with_sig({"text": draw(_text)}, draw))
                 elif kind == "thought":
-                    parts.append(
-                        {"text": draw(_text), "thought": True, "thoughtSignature": draw(_sig)}
-                    )
+                    parts.append({"text": draw(_text), "thought": True, "thoughtSignature": draw(_sig)})
                 else:
                     name = draw(st.sampled_from(["f", "g"]))
                     call: dict[str, Any] = {"name": name, "args": {"x": draw(st.integers(0, 3))}}
-                    call_id = draw(
-                        st.one_of(st.none(), st.sampled_from([f"id{turn}a", f"id{turn}b"]))
-                    )
+                    call_id = draw(st.one_of(st.none(), st.sampled_from([f"id{turn}a", f"id{turn}b"])))
                     if call_id and call_id not in {c for _, c in pending}:
                         call["id"] = call_id
                     else:
@@ -620,9 +585,7 @@ def gemini_bodies(draw: Any) -> dict[str, Any]:
             config["responseSchema"] = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}
     if draw(st.booleans()):
         thinking: dict[str, Any] = draw(
-            st.sampled_from(
-                [{"thinkingBudget": 512}, {"thinkingBudget": -1}, {"thinkingLevel": "high"}]
-            )
+            st.sampled_from([{"thinkingBudget": 512}, {"thinkingBudget": -1}, {"thinkingLevel": "high"}])
         )
         if draw(st.booleans()):
             thinking["includeThoughts"] = True
@@ -630,9 +593,7 @@ def gemini_bodies(draw: Any) -> dict[str, Any]:
     if config:
         body["generationConfig"] = config
     if draw(st.booleans()):
-        body["safetySettings"] = [
-            {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}
-        ]
+        body["safetySettings"] = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
         body["cachedContent"] = "cachedContents/abc"
     return body
 
@@ -650,20 +611,14 @@ def test_gemini_body_through_the_ir_comes_back_unchanged(body: dict[str, Any]) -
 @given(gemini_bodies())
 def test_ir_through_gemini_comes_back_unchanged(body: dict[str, Any]) -> None:
     request = GEMINI.decode_request(body, model="custom-model")
-    again = GEMINI.decode_request(
-        GEMINI.encode_request(request, "custom-model"), model="custom-model"
-    )
+    again = GEMINI.decode_request(GEMINI.encode_request(request, "custom-model"), model="custom-model")
     assert again == request
 
 
 def test_tool_arguments_that_are_not_an_object_are_kept() -> None:
     request = Request(
         model="x",
-        messages=[
-            Message(
-                "assistant", [ToolCallPart("c", "f", "[1,2]"), ToolCallPart("d", "g", "not json")]
-            )
-        ],
+        messages=[Message("assistant", [ToolCallPart("c", "f", "[1,2]"), ToolCallPart("d", "g", "not json")])],
     )
     parts = GEMINI.encode_request(request, "gemini-2.5-flash")["contents"][0]["parts"]
     assert [p["functionCall"]["args"] for p in parts] == [

@@ -25,9 +25,7 @@ _scalars = st.one_of(
     st.floats(-10, 10, allow_nan=False),
     st.text(max_size=5),
 )
-_types = st.sampled_from(
-    ["string", "number", "integer", "boolean", "object", "array", "null", "STRING", "OBJECT"]
-)
+_types = st.sampled_from(["string", "number", "integer", "boolean", "object", "array", "null", "STRING", "OBJECT"])
 
 
 def _decorate(schema: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
@@ -40,9 +38,7 @@ def _decorate(schema: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
             "examples": st.lists(_scalars, max_size=2),
             "$schema": st.just("http://json-schema.org/draft-07/schema#"),
             "$id": st.just("urn:x"),
-            "format": st.sampled_from(
-                ["email", "uri", "date-time", "int64", "float", "uuid", "enum"]
-            ),
+            "format": st.sampled_from(["email", "uri", "date-time", "int64", "float", "uuid", "enum"]),
             "pattern": st.just("^[a-z]+$"),
             "minLength": st.integers(0, 3),
             "maxLength": st.integers(3, 9),
@@ -72,9 +68,7 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
     return _decorate(
         st.one_of(
             st.builds(lambda t: {"type": t}, _types),
-            st.builds(
-                lambda ts: {"type": ts}, st.lists(_types, min_size=1, max_size=3, unique=True)
-            ),
+            st.builds(lambda ts: {"type": ts}, st.lists(_types, min_size=1, max_size=3, unique=True)),
             st.just({}),
             st.just({"$ref": "#/$defs/Item"}),
             st.just({"$ref": "#/definitions/Node"}),
@@ -96,18 +90,14 @@ def _extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
                 lambda items: {"type": "array", "items": items},
                 st.lists(children, min_size=1, max_size=2),
             ),
-            st.builds(
-                lambda items: {"prefixItems": items}, st.lists(children, min_size=1, max_size=2)
-            ),
+            st.builds(lambda items: {"prefixItems": items}, st.lists(children, min_size=1, max_size=2)),
             st.builds(lambda vs: {"anyOf": vs}, st.lists(children, min_size=1, max_size=3)),
             st.builds(
                 lambda vs: {"oneOf": [*vs, {"type": "null"}]},
                 st.lists(children, min_size=1, max_size=2),
             ),
             st.builds(lambda vs: {"allOf": vs}, st.lists(children, min_size=1, max_size=3)),
-            st.builds(
-                lambda props: {"properties": props}, st.dictionaries(_names, children, max_size=3)
-            ),
+            st.builds(lambda props: {"properties": props}, st.dictionaries(_names, children, max_size=3)),
         )
     )
 
@@ -242,9 +232,7 @@ def test_references_are_resolved_inline_and_definitions_dropped() -> None:
 def test_recursive_references_stop_instead_of_looping() -> None:
     schema = {
         "$ref": "#/definitions/Node",
-        "definitions": {
-            "Node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}}}
-        },
+        "definitions": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/Node"}}}},
     }
     cleaned = clean_schema(schema)
     child = cleaned["properties"]["child"]
@@ -258,9 +246,7 @@ def test_nullable_types_and_unions_flatten() -> None:
         "description": "n",
         "nullable": True,
     }
-    assert clean_schema({"type": ["string", "integer"]}) == {
-        "anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]
-    }
+    assert clean_schema({"type": ["string", "integer"]}) == {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}
     assert clean_schema({"oneOf": [{"type": "string"}, {"type": "boolean"}]}) == {
         "anyOf": [{"type": "STRING"}, {"type": "BOOLEAN"}]
     }
@@ -320,13 +306,9 @@ def test_unsupported_keywords_are_dropped_and_their_meaning_kept_in_the_descript
 
 
 def test_required_keeps_only_declared_properties() -> None:
-    cleaned = clean_schema(
-        {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a", "ghost"]}
-    )
+    cleaned = clean_schema({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a", "ghost"]})
     assert cleaned["required"] == ["a"]
-    assert "required" not in clean_schema(
-        {"type": "object", "properties": {"a": {}}, "required": ["ghost"]}
-    )
+    assert "required" not in clean_schema({"type": "object", "properties": {"a": {}}, "required": ["ghost"]})
 
 
 def test_arrays_always_say_what_they_hold() -> None:

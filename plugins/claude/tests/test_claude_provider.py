@@ -63,13 +63,16 @@ def whole(recording, name: str) -> Reply:
 
 def test_anthropic_stream_passes_through_with_the_model_renamed(upstream, live, recording):
     upstream.add("POST", MESSAGES, sse(recording, "DERIVED-vercel-thinking-signature.sse.txt"))
-    with live() as url, claude(url, default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"}).messages.stream(
-        model="sonnet",
-        max_tokens=2000,
-        thinking={"type": "enabled", "budget_tokens": 1024},
-        messages=[{"role": "user", "content": "925 / 5?"}],
-        extra_body={"betas": ["context-1m-2025-08-07"], "container": "c-1"},
-    ) as stream:
+    with (
+        live() as url,
+        claude(url, default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"}).messages.stream(
+            model="sonnet",
+            max_tokens=2000,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "925 / 5?"}],
+            extra_body={"betas": ["context-1m-2025-08-07"], "container": "c-1"},
+        ) as stream,
+    ):
         final = stream.get_final_message()
     sent = upstream.requests_to(MESSAGES)[0]
     assert sent.json["model"] == SONNET and sent.json["container"] == "c-1" and "betas" not in sent.json
@@ -95,13 +98,20 @@ def test_anthropic_non_stream_and_cache_control_untouched(upstream, live, record
 
 def test_tool_input_streams_through_fragment_by_fragment(upstream, live, recording):
     upstream.add("POST", MESSAGES, sse(recording, "anthropic-sdk-tool_use_response.sse.txt"))
-    with live() as url, claude(url).messages.stream(
-        model="sonnet",
-        max_tokens=500,
-        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
-        messages=[{"role": "user", "content": "weather in Paris?"}],
-    ) as stream:
-        fragments = [e.delta.partial_json for e in stream if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
+    with (
+        live() as url,
+        claude(url).messages.stream(
+            model="sonnet",
+            max_tokens=500,
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            messages=[{"role": "user", "content": "weather in Paris?"}],
+        ) as stream,
+    ):
+        fragments = [
+            e.delta.partial_json
+            for e in stream
+            if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+        ]
         final = stream.get_final_message()
     assert fragments == ["", '{"locati', 'on": "P', "ar", 'is"}']
     assert final.content[1].input == {"location": "Paris"}
@@ -142,9 +152,12 @@ def test_mid_stream_error_before_content_fails_over(upstream, live, recording):
         return sse(recording, "anthropic-sdk-basic_response.sse.txt")
 
     upstream.add("POST", MESSAGES, answer)
-    with live({"priority": 2}, {"api-key": "sk-ant-two"}) as url, claude(url).messages.stream(
-        model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
+    with (
+        live({"priority": 2}, {"api-key": "sk-ant-two"}) as url,
+        claude(url).messages.stream(
+            model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
         text = "".join(stream.text_stream)
     assert text == "Hello there!"
     keys = [r.headers["authorization"] for r in upstream.requests_to(MESSAGES)]
@@ -157,7 +170,17 @@ def test_mid_stream_error_after_content_reaches_the_client(upstream, live):
         MESSAGES,
         Reply.sse_events(
             [
-                {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": SONNET, "content": [], "usage": {"input_tokens": 3, "output_tokens": 1}}},
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_1",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": SONNET,
+                        "content": [],
+                        "usage": {"input_tokens": 3, "output_tokens": 1},
+                    },
+                },
                 {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
                 {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
                 {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
@@ -167,13 +190,20 @@ def test_mid_stream_error_after_content_reaches_the_client(upstream, live):
     )
     with live() as url:
         seen: list[str] = []
-        with pytest.raises(anthropic.APIStatusError) as caught, claude(url).messages.stream(
-            model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
-        ) as stream:
+        with (
+            pytest.raises(anthropic.APIStatusError) as caught,
+            claude(url).messages.stream(
+                model="sonnet", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+            ) as stream,
+        ):
             seen.extend(stream.text_stream)
         assert seen == ["Hel"] and "overloaded_error" in str(caught.value)
         with pytest.raises(openai.APIError):
-            list(gpt(url).chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}], stream=True))
+            list(
+                gpt(url).chat.completions.create(
+                    model="sonnet", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+            )
 
 
 def test_rate_limit_rests_the_credential_for_its_retry_after(upstream, live, recording):
@@ -188,7 +218,11 @@ def test_rate_limit_rests_the_credential_for_its_retry_after(upstream, live, rec
     app = gateway_app(config_for(upstream, {"priority": 2}, {"api-key": "sk-ant-two"}), plugins=[cliproxy_claude])
     with serve_app(app) as url:
         for _ in range(3):
-            assert claude(url).messages.create(model="sonnet", max_tokens=20, messages=[{"role": "user", "content": "x"}]).content
+            assert (
+                claude(url)
+                .messages.create(model="sonnet", max_tokens=20, messages=[{"role": "user", "content": "x"}])
+                .content
+            )
     keys = [r.headers["authorization"] for r in upstream.requests_to(MESSAGES)]
     assert keys == ["Bearer sk-ant-one", "Bearer sk-ant-two", "Bearer sk-ant-two", "Bearer sk-ant-two"]
 
@@ -204,7 +238,9 @@ def test_count_tokens_is_answered_by_the_upstream(upstream, live, recording):
     upstream.add("POST", MESSAGES + "/count_tokens", whole(recording, "CONSTRUCTED-count_tokens-response.json"))
     request = json.loads(recording("anthropic/CONSTRUCTED-count_tokens-request.json").read_text())
     with live() as url:
-        count = claude(url).messages.count_tokens(model="sonnet", system=request["system"], messages=request["messages"])
+        count = claude(url).messages.count_tokens(
+            model="sonnet", system=request["system"], messages=request["messages"]
+        )
     assert count.input_tokens == 14
     sent = upstream.requests_to(MESSAGES + "/count_tokens")[0].json
     assert sent == {"model": SONNET, "system": "You are terse.", "messages": request["messages"]}
@@ -291,9 +327,12 @@ def test_signatures_come_back_to_anthropic_through_openai_clients(upstream, live
             reasoning_effort="medium",
             messages=[
                 {"role": "user", "content": "q"},
-                {"role": "assistant", "content": None, "reasoning_details": details, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-                ]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_details": details,
+                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
                 {"role": "tool", "tool_call_id": "call_1", "content": "r"},
             ],
             tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],

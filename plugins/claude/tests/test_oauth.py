@@ -54,7 +54,11 @@ class FakeOAuth:
     def authorize(self, request: RecordedRequest) -> Reply:
         q = request.query
         code = f"code-{len(self.codes)}"
-        self.codes[code] = {"challenge": q["code_challenge"], "client_id": q["client_id"], "redirect_uri": q["redirect_uri"]}
+        self.codes[code] = {
+            "challenge": q["code_challenge"],
+            "client_id": q["client_id"],
+            "redirect_uri": q["redirect_uri"],
+        }
         assert q["response_type"] == "code" and q["code_challenge_method"] == "S256" and "user:inference" in q["scope"]
         location = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
         return Reply(status=302, headers={"Location": location})
@@ -78,7 +82,9 @@ class FakeOAuth:
         body = request.json
         if body["grant_type"] == "authorization_code":
             grant = self.codes.pop(body["code"], None)
-            verifier_hash = base64.urlsafe_b64encode(hashlib.sha256(body["code_verifier"].encode()).digest()).rstrip(b"=").decode()
+            verifier_hash = (
+                base64.urlsafe_b64encode(hashlib.sha256(body["code_verifier"].encode()).digest()).rstrip(b"=").decode()
+            )
             if (
                 grant is None
                 or grant["challenge"] != verifier_hash
@@ -90,7 +96,9 @@ class FakeOAuth:
         if body["grant_type"] == "refresh_token":
             self.refreshes += 1
             if body["client_id"] != CLIENT_ID or body["refresh_token"] not in self.refresh_tokens:
-                return Reply.json({"error": "invalid_grant", "error_description": "Refresh token not found or invalid"}, status=400)
+                return Reply.json(
+                    {"error": "invalid_grant", "error_description": "Refresh token not found or invalid"}, status=400
+                )
             self.refresh_tokens.discard(body["refresh_token"])  # rotating: spent once
             return self._issue()
         return Reply.json({"error": "unsupported_grant_type"}, status=400)
@@ -114,7 +122,9 @@ def oauth_block(oauth: FakeOAuth, **extra: object) -> dict:
 def context(oauth: FakeOAuth, auth_dir: Path, *, no_browser: bool, prompt=None, **block: object):
     echoed: list[str] = []
     config = load_config({"auth-dir": str(auth_dir), "claude-oauth": oauth_block(oauth, **block)})
-    ctx = LoginContext(config=config, auth_dir=str(auth_dir), no_browser=no_browser, echo=echoed.append, prompt=prompt or input)
+    ctx = LoginContext(
+        config=config, auth_dir=str(auth_dir), no_browser=no_browser, echo=echoed.append, prompt=prompt or input
+    )
     return ctx, echoed
 
 
@@ -222,15 +232,26 @@ def test_pasted_forms():
 # -- serving with token files --------------------------------------------------------------
 
 
-def token_file(auth_dir: Path, *, access: str, refresh: str, expires_in: float, name: str = "claude-me@example.com.json", **extra):
+def token_file(
+    auth_dir: Path, *, access: str, refresh: str, expires_in: float, name: str = "claude-me@example.com.json", **extra
+):
     expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
-    content = {"type": "claude", "access_token": access, "refresh_token": refresh, "expiry": expiry, "email": "me@example.com", **extra}
+    content = {
+        "type": "claude",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expiry": expiry,
+        "email": "me@example.com",
+        **extra,
+    }
     write_token_file(auth_dir / name, content)
     return auth_dir / name
 
 
 def serving_config(oauth: FakeOAuth, upstream: FakeUpstream, auth_dir: Path, **extra) -> dict:
-    block = oauth_block(oauth, **{"base-url": upstream.url, "models": [{"name": "claude-sonnet-4-5", "alias": "sonnet"}]})
+    block = oauth_block(
+        oauth, **{"base-url": upstream.url, "models": [{"name": "claude-sonnet-4-5", "alias": "sonnet"}]}
+    )
     return {"api-keys": ["client-key"], "auth-dir": str(auth_dir), "claude-oauth": block, **extra}
 
 
@@ -300,7 +321,9 @@ async def test_a_401_refreshes_once_for_concurrent_requests(oauth, upstream, tmp
     app = gateway_app(serving_config(oauth, upstream, tmp_path), plugins=[cliproxy_claude])
     body = {"model": "sonnet", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     async with asgi_client(app) as http:
-        responses = await asyncio.gather(*(http.post(MESSAGES, headers={"x-api-key": "client-key"}, json=body) for _ in range(3)))
+        responses = await asyncio.gather(
+            *(http.post(MESSAGES, headers={"x-api-key": "client-key"}, json=body) for _ in range(3))
+        )
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert oauth.refreshes == 1
     retried = [r.headers["authorization"] for r in upstream.requests_to(MESSAGES)]
@@ -312,13 +335,21 @@ async def test_a_failed_refresh_rests_the_credential_and_others_serve(oauth, ups
 
     def answer(request: RecordedRequest) -> Reply:
         if request.headers["authorization"] == "Bearer at-revoked":
-            return Reply.json({"type": "error", "error": {"type": "authentication_error", "message": "invalid token"}}, status=401)
+            return Reply.json(
+                {"type": "error", "error": {"type": "authentication_error", "message": "invalid token"}}, status=401
+            )
         return ok_message(recording)
 
     upstream.add("POST", MESSAGES, answer)
     config = serving_config(oauth, upstream, tmp_path)
     config["claude-oauth"]["priority"] = 5
-    config["claude-api-key"] = [{"api-key": "sk-ant-backup", "base-url": upstream.url, "models": [{"name": "claude-sonnet-4-5", "alias": "sonnet"}]}]
+    config["claude-api-key"] = [
+        {
+            "api-key": "sk-ant-backup",
+            "base-url": upstream.url,
+            "models": [{"name": "claude-sonnet-4-5", "alias": "sonnet"}],
+        }
+    ]
     app = gateway_app(config, plugins=[cliproxy_claude])
     body = {"model": "sonnet", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     async with asgi_client(app) as http:
@@ -334,7 +365,9 @@ async def test_a_failed_refresh_rests_the_credential_and_others_serve(oauth, ups
     assert any("invalid_grant" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_refresh_without_a_client_id_rests_the_credential_with_a_clear_reason(oauth, upstream, tmp_path, caplog):
+async def test_a_refresh_without_a_client_id_rests_the_credential_with_a_clear_reason(
+    oauth, upstream, tmp_path, caplog
+):
     token_file(tmp_path, access="at-old", refresh="rt-file", expires_in=60)
     config = serving_config(oauth, upstream, tmp_path)
     del config["claude-oauth"]["client-id"]

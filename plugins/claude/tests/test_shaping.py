@@ -35,7 +35,12 @@ from cliproxy_claude.shaping import sanitize_tool_id, shape_body
 def test_model_rules_follow_the_generation(model, thinking, max_output, sampling, forced):
     caps = caps_for(model)
     assert caps is not None
-    assert (caps.thinking, caps.max_output, caps.sampling, caps.forced_tools) == (thinking, max_output, sampling, forced)
+    assert (caps.thinking, caps.max_output, caps.sampling, caps.forced_tools) == (
+        thinking,
+        max_output,
+        sampling,
+        forced,
+    )
 
 
 def test_names_that_are_not_claude_get_no_rules():
@@ -75,7 +80,10 @@ def test_adaptive_models_get_adaptive_thinking_and_an_effort():
     kept = body(thinking={"type": "disabled"})
     shape_body(kept, caps_for("claude-opus-5"))
     assert kept["thinking"] == {"type": "disabled"}
-    xhigh = body(thinking={"type": "adaptive", "display": "summarized"}, output_config={"effort": "xhigh", "format": {"type": "json_schema", "schema": {}}})
+    xhigh = body(
+        thinking={"type": "adaptive", "display": "summarized"},
+        output_config={"effort": "xhigh", "format": {"type": "json_schema", "schema": {}}},
+    )
     shape_body(xhigh, caps_for("claude-opus-4-6"))
     assert xhigh["thinking"] == {"type": "adaptive", "display": "summarized"}
     assert xhigh["output_config"] == {"effort": "high", "format": {"type": "json_schema", "schema": {}}}
@@ -126,7 +134,10 @@ def history() -> list[dict]:
                 {"type": "tool_use", "id": "functions.get_weather:0", "name": "get_weather", "input": {}},
             ],
         },
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "functions.get_weather:0", "content": "sunny"}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "functions.get_weather:0", "content": "sunny"}],
+        },
         {"role": "assistant", "content": [{"type": "thinking", "thinking": "", "signature": ""}]},
         {"role": "user", "content": "thanks"},
     ]
@@ -155,7 +166,7 @@ def test_valid_ids_and_clean_messages_are_left_alone():
     assert shaped["messages"] is messages
     assert sanitize_tool_id("toolu_01") == "toolu_01"
     assert sanitize_tool_id("a.b") != sanitize_tool_id("a:b")  # distinct ids stay distinct
-    assert sanitize_tool_id("...") .startswith("toolu_")
+    assert sanitize_tool_id("...").startswith("toolu_")
 
 
 def test_budget_thinking_is_turned_off_when_the_tool_turn_lacks_a_thinking_block():
@@ -167,7 +178,14 @@ def test_budget_thinking_is_turned_off_when_the_tool_turn_lacks_a_thinking_block
     shaped = body(messages=messages, thinking={"type": "enabled", "budget_tokens": 2048})
     shape_body(shaped, caps_for("claude-sonnet-4-5"))
     assert "thinking" not in shaped
-    signed = [messages[0], {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, messages[1]["content"][0]]}, messages[2]]
+    signed = [
+        messages[0],
+        {
+            "role": "assistant",
+            "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, messages[1]["content"][0]],
+        },
+        messages[2],
+    ]
     shaped = body(messages=signed, thinking={"type": "enabled", "budget_tokens": 2048})
     shape_body(shaped, caps_for("claude-sonnet-4-5"))
     assert shaped["thinking"]["type"] == "enabled"
@@ -191,7 +209,12 @@ def test_betas_leave_the_body():
 
 
 def test_malformed_blocks_are_left_for_the_upstream_to_judge():
-    messages = [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}, "odd", {"type": "tool_result", "tool_use_id": 5}]}]
+    messages = [
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "name": "f"}, "odd", {"type": "tool_result", "tool_use_id": 5}],
+        }
+    ]
     shaped = body(messages=messages)
     shape_body(shaped, caps_for("claude-sonnet-4-5"))
     assert shaped["messages"] is messages

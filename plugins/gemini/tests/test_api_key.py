@@ -134,9 +134,7 @@ async def test_models_are_discovered_with_the_key(upstream: FakeUpstream, record
 # -- Gemini clients: bodies and streams pass through -----------------------------------------------
 
 
-def test_gemini_client_body_passes_through_and_answer_shows_its_name(
-    upstream: FakeUpstream, live: Any
-) -> None:
+def test_gemini_client_body_passes_through_and_answer_shows_its_name(upstream: FakeUpstream, live: Any) -> None:
     upstream.add(
         "POST",
         FLASH + ":generateContent",
@@ -147,18 +145,14 @@ def test_gemini_client_body_passes_through_and_answer_shows_its_name(
             model="flash",
             contents="how many r in strawberry",
             config=types.GenerateContentConfig(
-                safety_settings=[
-                    types.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="BLOCK_NONE")
-                ],
+                safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="BLOCK_NONE")],
                 response_modalities=["TEXT"],
                 thinking_config=types.ThinkingConfig(thinking_budget=512),
             ),
         )
     sent = upstream.requests_to(FLASH + ":generateContent")[0]
     assert sent.headers["x-goog-api-key"] == "AIza-first-key-0001"
-    assert sent.json["safetySettings"] == [
-        {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}
-    ]
+    assert sent.json["safetySettings"] == [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
     assert sent.json["generationConfig"]["responseModalities"] == ["TEXT"]
     assert answer.model_version == "flash"
     assert answer.text.startswith('There are **3** "r"s')
@@ -171,14 +165,10 @@ def test_gemini_stream_passes_through_with_signatures(upstream: FakeUpstream, li
         FLASH + ":streamGenerateContent",
         Reply.sse_file(recorded("DERIVED-vertex-thought-parts-tool-call.sse.txt")),
     )
-    config = types.GenerateContentConfig(
-        thinking_config=types.ThinkingConfig(include_thoughts=True)
-    )
+    config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True))
     with live() as url:
         chunks = list(
-            gemini_client(url).models.generate_content_stream(
-                model="flash", contents="read it", config=config
-            )
+            gemini_client(url).models.generate_content_stream(model="flash", contents="read it", config=config)
         )
     assert upstream.requests_to(FLASH + ":streamGenerateContent")[0].query == {"alt": "sse"}
     parts = [p for c in chunks for p in c.candidates[0].content.parts]
@@ -205,9 +195,9 @@ async def test_json_array_clients_get_a_json_array_from_an_sse_upstream(
     assert upstream.requests[-1].query == {"alt": "sse"}
     chunks = orjson.loads(answer.content)
     assert answer.headers["content-type"] == "application/json" and isinstance(chunks, list)
-    assert "".join(
-        p.get("text", "") for c in chunks for p in c["candidates"][0]["content"]["parts"]
-    ).startswith("There are **3**")
+    assert "".join(p.get("text", "") for c in chunks for p in c["candidates"][0]["content"]["parts"]).startswith(
+        "There are **3**"
+    )
     assert chunks[-1]["modelVersion"] == "flash"
 
 
@@ -215,9 +205,7 @@ def test_count_tokens_asks_gemini(upstream: FakeUpstream, live: Any) -> None:
     upstream.add(
         "POST",
         FLASH + ":countTokens",
-        Reply.json(
-            {"totalTokens": 31, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 31}]}
-        ),
+        Reply.json({"totalTokens": 31, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 31}]}),
     )
     with live() as url:
         counted = gemini_client(url).models.count_tokens(model="flash", contents="how long is this")
@@ -229,9 +217,7 @@ def test_count_tokens_asks_gemini(upstream: FakeUpstream, live: Any) -> None:
 # -- other clients: the IR in between ----------------------------------------------------------------
 
 
-def test_openai_client_tool_call_and_signature_round_trip(
-    upstream: FakeUpstream, live: Any
-) -> None:
+def test_openai_client_tool_call_and_signature_round_trip(upstream: FakeUpstream, live: Any) -> None:
     """A thought signature Gemini puts on a function call reaches an OpenAI client (in
     ``extra_content``) and goes back to Gemini on that call, next turn."""
     upstream.add(
@@ -271,9 +257,9 @@ def test_openai_client_tool_call_and_signature_round_trip(
         calls = [c for ch in chunks if ch.choices for c in (ch.choices[0].delta.tool_calls or [])]
         signature = calls[0].model_extra["extra_content"]["google"]["thought_signature"]
         assert calls[0].function.name == "weather" and signature.startswith("EqUCCqIC")
-        assert [
-            c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
-        ] == ["tool_calls"]
+        assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+            "tool_calls"
+        ]
         first = upstream.requests_to(FLASH + ":streamGenerateContent")[0].json
         assert first["tools"][0]["functionDeclarations"][0]["parameters"] == {
             "type": "OBJECT",
@@ -317,9 +303,7 @@ def test_openai_client_tool_call_and_signature_round_trip(
             "thoughtSignature": signature,
         }
     ]
-    assert results["parts"] == [
-        {"functionResponse": {"name": "weather", "response": {"output": "foggy, 14C"}}}
-    ]
+    assert results["parts"] == [{"functionResponse": {"name": "weather", "response": {"output": "foggy, 14C"}}}]
     assert answer.usage.completion_tokens_details.reasoning_tokens == 244
 
 
@@ -367,37 +351,27 @@ def test_openai_client_gets_thoughts_as_reasoning(upstream: FakeUpstream, live: 
 # -- errors, cooldowns, failover -----------------------------------------------------------------------
 
 
-def test_429_with_retry_info_rests_the_key_and_the_next_one_answers(
-    upstream: FakeUpstream, live: Any
-) -> None:
+def test_429_with_retry_info_rests_the_key_and_the_next_one_answers(upstream: FakeUpstream, live: Any) -> None:
     def by_key(request: Any) -> Reply:
         if request.headers["x-goog-api-key"] == "AIza-first-key-0001":
-            return Reply(
-                status=429, body=recorded("vercel-google-429-retry-info.json").read_bytes()
-            )
+            return Reply(status=429, body=recorded("vercel-google-429-retry-info.json").read_bytes())
         return Reply.json(json.loads(recorded("vercel-google-text.json").read_text()))
 
     upstream.add("POST", FLASH + ":generateContent", by_key)
     with live(keys=("AIza-first-key-0001", "AIza-second-key-0002"), priority=0) as url:
         answers = [
-            openai_client(url).chat.completions.create(
-                model="flash", messages=[{"role": "user", "content": "hi"}]
-            )
+            openai_client(url).chat.completions.create(model="flash", messages=[{"role": "user", "content": "hi"}])
             for _ in range(3)
         ]
     assert all(a.choices[0].message.content.startswith("There are") for a in answers)
     keys = [r.headers["x-goog-api-key"] for r in upstream.requests_to(FLASH + ":generateContent")]
-    assert keys.count("AIza-first-key-0001") == 1, (
-        "a key Gemini told to wait 34.4s is not asked again"
-    )
+    assert keys.count("AIza-first-key-0001") == 1, "a key Gemini told to wait 34.4s is not asked again"
 
 
 def test_invalid_key_rests_the_key(upstream: FakeUpstream, live: Any) -> None:
     def by_key(request: Any) -> Reply:
         if request.headers["x-goog-api-key"] == "AIza-first-key-0001":
-            return Reply(
-                status=400, body=recorded("OBSERVED-error-400-api-key-invalid.json").read_bytes()
-            )
+            return Reply(status=400, body=recorded("OBSERVED-error-400-api-key-invalid.json").read_bytes())
         return Reply.json(json.loads(recorded("vercel-google-text.json").read_text()))
 
     upstream.add("POST", FLASH + ":generateContent", by_key)
@@ -418,21 +392,17 @@ def test_errors_reach_clients_in_their_own_shape(upstream: FakeUpstream, live: A
         with pytest.raises(errors.ClientError) as google_error:
             gemini_client(url).models.generate_content(model="flash", contents="hi")
         with pytest.raises(openai.RateLimitError):
-            openai_client(url).chat.completions.create(
-                model="flash", messages=[{"role": "user", "content": "hi"}]
-            )
+            openai_client(url).chat.completions.create(model="flash", messages=[{"role": "user", "content": "hi"}])
     assert google_error.value.code == 429 and google_error.value.status == "RESOURCE_EXHAUSTED"
-    retry = [
-        d
-        for d in google_error.value.details["error"]["details"]
-        if d["@type"].endswith("RetryInfo")
-    ]
+    retry = [d for d in google_error.value.details["error"]["details"] if d["@type"].endswith("RetryInfo")]
     assert retry == [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}]
 
 
 def test_a_stream_that_fails_midway_raises_in_the_sdk(upstream: FakeUpstream, live: Any) -> None:
     first = recorded("DERIVED-google-text.sse.txt").read_bytes().split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    failure = b'data: {"error": {"code": 500, "message": "An internal error has occurred.", "status": "INTERNAL"}}\r\n\r\n'
+    failure = (
+        b'data: {"error": {"code": 500, "message": "An internal error has occurred.", "status": "INTERNAL"}}\r\n\r\n'
+    )
     upstream.add("POST", FLASH + ":streamGenerateContent", Reply.sse([first, failure]))
     with live() as url, pytest.raises(errors.ServerError) as failed:
         for _ in gemini_client(url).models.generate_content_stream(model="flash", contents="hi"):

@@ -45,9 +45,7 @@ def recorded(name: str) -> Any:
     return data
 
 
-def token_file(
-    directory: Path, *, projects: str = "proj-a", expires_in: float = 3600, **extra: Any
-) -> Path:
+def token_file(directory: Path, *, projects: str = "proj-a", expires_in: float = 3600, **extra: Any) -> Path:
     path = directory / "gemini-cli-me@example.com.json"
     content = {
         "type": "gemini-cli",
@@ -108,9 +106,7 @@ def auth_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def live(upstream: FakeUpstream, auth_dir: Path) -> Iterator[Any]:
     def start(**quota: bool) -> Any:
-        return serve_app(
-            gateway_app(config(upstream, auth_dir, **quota), plugins=[cliproxy_gemini])
-        )
+        return serve_app(gateway_app(config(upstream, auth_dir, **quota), plugins=[cliproxy_gemini]))
 
     return start
 
@@ -127,9 +123,7 @@ def test_one_credential_per_project(upstream: FakeUpstream, auth_dir: Path) -> N
     gateway = gateway_of(gateway_app(config(upstream, auth_dir), plugins=[cliproxy_gemini]))
     first, second = gateway.credentials
     assert [c.settings.project for c in (first, second)] == ["proj-a", "proj-b"]
-    assert first.label == "gemini-cli-me@example.com.json [proj-a]" and "access-1" not in repr(
-        first
-    )
+    assert first.label == "gemini-cli-me@example.com.json [proj-a]" and "access-1" not in repr(first)
     assert first.prefix == "ca" and first.priority == 3 and first.id != second.id
     assert first.settings.account == second.settings.account  # one Google account
     assert gateway.tokens.tokens(first).refresh_token == "refresh-1"
@@ -158,22 +152,13 @@ def test_openai_client_request_is_wrapped_and_answer_unwrapped(
             ],
             reasoning_effort="medium",
         )
-    assert (
-        answer.choices[0].message.content == "Hello! How can I help?"
-        and answer.model == "gemini-2.5-pro"
-    )
+    assert answer.choices[0].message.content == "Hello! How can I help?" and answer.model == "gemini-2.5-pro"
     assert answer.usage.prompt_tokens == 16 and answer.usage.completion_tokens == 7
     sent = upstream.requests_to(GENERATE)[0]
     assert sent.headers["authorization"] == "Bearer access-1"
     assert sent.headers["user-agent"].startswith("GeminiCLI/0.56.0/gemini-2.5-pro (")
-    assert set(sent.json) == set(
-        recorded("CONSTRUCTED-request-v1internal-streamGenerateContent.json")
-    )
-    assert (
-        sent.json["model"] == "gemini-2.5-pro"
-        and sent.json["project"] == "proj-a"
-        and sent.json["user_prompt_id"]
-    )
+    assert set(sent.json) == set(recorded("CONSTRUCTED-request-v1internal-streamGenerateContent.json"))
+    assert sent.json["model"] == "gemini-2.5-pro" and sent.json["project"] == "proj-a" and sent.json["user_prompt_id"]
     assert sent.json["request"] == {
         "contents": [{"role": "user", "parts": [{"text": "Hello"}]}],
         "systemInstruction": {"parts": [{"text": "be kind"}]},
@@ -188,9 +173,7 @@ def test_openai_client_streams_a_tool_call_with_its_signature(
     upstream.add(
         "POST",
         STREAM,
-        Reply.sse_file(
-            RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt"
-        ),
+        Reply.sse_file(RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt"),
     )
     tools = [
         {
@@ -212,9 +195,7 @@ def test_openai_client_streams_a_tool_call_with_its_signature(
         )
     calls = [c for ch in chunks if ch.choices for c in (ch.choices[0].delta.tool_calls or [])]
     assert calls[0].function.name == "weather"
-    assert (
-        calls[0].model_extra["extra_content"]["google"]["thought_signature"].startswith("EqUCCqIC")
-    )
+    assert calls[0].model_extra["extra_content"]["google"]["thought_signature"].startswith("EqUCCqIC")
     assert upstream.requests_to(STREAM)[0].query == {"alt": "sse"}
 
 
@@ -225,41 +206,28 @@ def test_gemini_client_gets_the_unwrapped_stream_passed_through(
     upstream.add(
         "POST",
         STREAM,
-        Reply.sse_file(
-            RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt"
-        ),
+        Reply.sse_file(RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt"),
     )
     config = types.GenerateContentConfig(
-        safety_settings=[
-            types.SafetySetting(category="HARM_CATEGORY_HATE_SPEECH", threshold="BLOCK_NONE")
-        ]
+        safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HATE_SPEECH", threshold="BLOCK_NONE")]
     )
     with live() as url:
         chunks = list(
-            gemini_client(url).models.generate_content_stream(
-                model="gemini-2.5-pro", contents="SF?", config=config
-            )
+            gemini_client(url).models.generate_content_stream(model="gemini-2.5-pro", contents="SF?", config=config)
         )
     calls = [p for c in chunks for p in c.candidates[0].content.parts if p.function_call]
     assert calls[0].function_call.name == "weather" and calls[0].thought_signature
     assert all(c.model_version == "gemini-2.5-pro" for c in chunks)
     assert chunks[0].response_id == "b36LacjwM668nsEP2tbsgQQ"
     inner = upstream.requests_to(STREAM)[0].json["request"]
-    assert inner["safetySettings"] == [
-        {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}
-    ]
+    assert inner["safetySettings"] == [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}]
 
 
 def test_count_tokens(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None:
     token_file(auth_dir)
     upstream.add("POST", "/v1internal:countTokens", Reply.json({"totalTokens": 12}))
     with live() as url:
-        assert (
-            gemini_client(url)
-            .models.count_tokens(model="gemini-2.5-flash", contents="Hello")
-            .total_tokens
-            == 12
-        )
+        assert gemini_client(url).models.count_tokens(model="gemini-2.5-flash", contents="Hello").total_tokens == 12
     sent = upstream.requests_to("/v1internal:countTokens")[0].json
     assert sent == {
         "request": {
@@ -274,13 +242,9 @@ def test_count_tokens(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None
 # -- tokens ----------------------------------------------------------------------------------------
 
 
-async def test_tokens_are_refreshed_ahead_of_expiry_once(
-    upstream: FakeUpstream, auth_dir: Path
-) -> None:
+async def test_tokens_are_refreshed_ahead_of_expiry_once(upstream: FakeUpstream, auth_dir: Path) -> None:
     path = token_file(auth_dir, projects="proj-a", expires_in=60)
-    upstream.add(
-        "POST", "/token", Reply.json({"access_token": "access-2", "expires_in": 3599}, delay=0.05)
-    )
+    upstream.add("POST", "/token", Reply.json({"access_token": "access-2", "expires_in": 3599}, delay=0.05))
     upstream.add(
         "POST",
         GENERATE,
@@ -289,9 +253,7 @@ async def test_tokens_are_refreshed_ahead_of_expiry_once(
     app = gateway_app({**config(upstream, auth_dir), "api-keys": []}, plugins=[cliproxy_gemini])
     body = {"model": "gemini-2.5-pro", "messages": [{"role": "user", "content": "hi"}]}
     async with asgi_client(app) as http:
-        answers = await asyncio.gather(
-            *(http.post("/v1/chat/completions", json=body) for _ in range(5))
-        )
+        answers = await asyncio.gather(*(http.post("/v1/chat/completions", json=body) for _ in range(5)))
     assert [a.status_code for a in answers] == [200] * 5
     refreshes = upstream.requests_to("/token")
     assert len(refreshes) == 1, "one refresh in flight, whoever asks"
@@ -302,9 +264,7 @@ async def test_tokens_are_refreshed_ahead_of_expiry_once(
         "client_id": "client-123",
         "client_secret": "secret-456",
     }
-    assert {r.headers["authorization"] for r in upstream.requests_to(GENERATE)} == {
-        "Bearer access-2"
-    }
+    assert {r.headers["authorization"] for r in upstream.requests_to(GENERATE)} == {"Bearer access-2"}
     saved = json.loads(path.read_text())
     assert (
         saved["access_token"] == "access-2"
@@ -315,9 +275,7 @@ async def test_tokens_are_refreshed_ahead_of_expiry_once(
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_401_refreshes_and_retries_once(
-    upstream: FakeUpstream, auth_dir: Path, live: Any
-) -> None:
+def test_a_401_refreshes_and_retries_once(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None:
     token_file(auth_dir, projects="proj-a,proj-b")
     upstream.add("POST", "/token", refreshed)
 
@@ -366,9 +324,7 @@ def test_a_refresh_google_refuses_rests_the_account(
         ),
     )
     with live() as url, pytest.raises(openai.APIStatusError) as failed:
-        openai_client(url).chat.completions.create(
-            model="gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}]
-        )
+        openai_client(url).chat.completions.create(model="gemini-2.5-pro", messages=[{"role": "user", "content": "hi"}])
     # Refused by the request's own refresh (401) or by the background one that ran first (resting: 429).
     assert failed.value.status_code in (401, 429)
     assert "Token has been expired or revoked." in caplog.text
@@ -397,9 +353,7 @@ def _ask(url: str, model: str = "gemini-2.5-flash") -> str:
     )
 
 
-def test_switch_project_moves_on_to_the_next_project(
-    upstream: FakeUpstream, auth_dir: Path, live: Any
-) -> None:
+def test_switch_project_moves_on_to_the_next_project(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None:
     token_file(auth_dir, projects="proj-a,proj-b")
     upstream.add("POST", GENERATE, quota_on("proj-a"))
     with live(switch_project=True) as url:
@@ -408,9 +362,7 @@ def test_switch_project_moves_on_to_the_next_project(
     assert projects.count("proj-a") == 1 and projects.count("proj-b") == 3
 
 
-def test_without_switch_project_the_whole_account_rests(
-    upstream: FakeUpstream, auth_dir: Path, live: Any
-) -> None:
+def test_without_switch_project_the_whole_account_rests(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None:
     token_file(auth_dir, projects="proj-a,proj-b")
     upstream.add("POST", GENERATE, quota_on("proj-a"))
     with live(switch_project=False) as url:
@@ -420,9 +372,7 @@ def test_without_switch_project_the_whole_account_rests(
     assert [r.json["project"] for r in upstream.requests_to(GENERATE)] == ["proj-a"]
 
 
-def test_switch_preview_model_tries_the_preview(
-    upstream: FakeUpstream, auth_dir: Path, live: Any
-) -> None:
+def test_switch_preview_model_tries_the_preview(upstream: FakeUpstream, auth_dir: Path, live: Any) -> None:
     token_file(auth_dir)
     upstream.add("POST", GENERATE, quota_on("proj-a", model="gemini-2.5-pro"))
     with live(switch_preview_model=True) as url:
@@ -440,9 +390,7 @@ def test_translator_wraps_and_unwraps() -> None:
     from cliproxy.ir import Message, Request, TextPart
 
     translator = CodeAssist()
-    body = translator.encode_request(
-        Request(model="x", messages=[Message("user", [TextPart("hi")])]), "gemini-2.5-pro"
-    )
+    body = translator.encode_request(Request(model="x", messages=[Message("user", [TextPart("hi")])]), "gemini-2.5-pro")
     assert body == {
         "model": "gemini-2.5-pro",
         "request": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
@@ -463,14 +411,9 @@ def test_translator_wraps_and_unwraps() -> None:
 
 @pytest.mark.parametrize("size", [1, 7, 64, 100000])
 def test_unwrapping_a_stream_split_anywhere(size: int) -> None:
-    data = (
-        RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt"
-    ).read_bytes()
+    data = (RECORDINGS / "gemini-code-assist" / "DERIVED-v1internal-stream-tool-call.sse.txt").read_bytes()
     unwrapper = Unwrapper()
-    out = (
-        b"".join(unwrapper.feed(data[i : i + size]) for i in range(0, len(data), size))
-        + unwrapper.close()
-    )
+    out = b"".join(unwrapper.feed(data[i : i + size]) for i in range(0, len(data), size)) + unwrapper.close()
     events = [orjson.loads(frame[6:]) for frame in out.split(b"\r\n\r\n") if frame]
     assert len(events) == 2 and "response" not in events[0]
     assert events[0]["candidates"][0]["content"]["parts"][0]["functionCall"]["name"] == "weather"

@@ -36,10 +36,7 @@ def settings(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
 
 RECORDED_LOAD = json.loads(
     (
-        Path(__file__).parents[3]
-        / "recordings"
-        / "gemini-code-assist"
-        / "CONSTRUCTED-loadCodeAssist-response.json"
+        Path(__file__).parents[3] / "recordings" / "gemini-code-assist" / "CONSTRUCTED-loadCodeAssist-response.json"
     ).read_text()
 )
 RECORDED_LOAD.pop("_comment")
@@ -81,11 +78,7 @@ class Terminal:
 
 def redirect_for(auth_url: str, code: str = "code-1", state: str | None = None) -> str:
     query = parse_qs(urlsplit(auth_url).query)
-    return (
-        query["redirect_uri"][0]
-        + "?"
-        + urlencode({"code": code, "state": state or query["state"][0], "scope": "x"})
-    )
+    return query["redirect_uri"][0] + "?" + urlencode({"code": code, "state": state or query["state"][0], "scope": "x"})
 
 
 def context(
@@ -101,31 +94,21 @@ def context(
 
 
 def args(**values: Any) -> argparse.Namespace:
-    return argparse.Namespace(
-        **{"project_id": None, "client_id": None, "client_secret": None, "port": None, **values}
-    )
+    return argparse.Namespace(**{"project_id": None, "client_id": None, "client_secret": None, "port": None, **values})
 
 
 def pkce_matches(auth_url: str, exchange: RecordedRequest) -> bool:
     challenge = parse_qs(urlsplit(auth_url).query)["code_challenge"][0]
     verifier = parse_qs(exchange.body.decode())["code_verifier"][0]
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        == challenge
-    )
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode() == challenge
 
 
 async def test_paste_flow_writes_a_token_file(upstream: FakeUpstream, tmp_path: Path) -> None:
     google(upstream)
     terminal = Terminal(paste=redirect_for)
-    written = await GeminiLogin().run(
-        args(), context(upstream, tmp_path, terminal, no_browser=True)
-    )
+    written = await GeminiLogin().run(args(), context(upstream, tmp_path, terminal, no_browser=True))
     saved = json.loads(Path(written).read_text())
-    assert (
-        Path(written).name == "gemini-cli-me@example.com.json"
-        and Path(written).stat().st_mode & 0o777 == 0o600
-    )
+    assert Path(written).name == "gemini-cli-me@example.com.json" and Path(written).stat().st_mode & 0o777 == 0o600
     assert (
         saved["type"] == "gemini-cli"
         and saved["project_id"] == "example-project-12345"
@@ -178,9 +161,7 @@ async def test_onboarding_projects_one_by_one(upstream: FakeUpstream, tmp_path: 
         upstream,
         load={"allowedTiers": [{"id": "free-tier"}, {"id": "standard-tier", "isDefault": True}]},
     )
-    upstream.add(
-        "POST", "/v1internal:onboardUser", Reply.json({"name": "operations/op-1", "done": False})
-    )
+    upstream.add("POST", "/v1internal:onboardUser", Reply.json({"name": "operations/op-1", "done": False}))
     upstream.add(
         "GET",
         "/v1internal/operations/op-1",
@@ -215,15 +196,11 @@ async def test_sign_in_mistakes_are_explained(
     forged = Terminal(paste=lambda url: redirect_for(url, state="someone-else"))
     with pytest.raises(GatewayError, match="state mismatch"):
         await GeminiLogin().run(args(), context(upstream, tmp_path, forged, no_browser=True))
-    denied = Terminal(
-        paste=lambda url: parse_qs(urlsplit(url).query)["redirect_uri"][0] + "?error=access_denied"
-    )
+    denied = Terminal(paste=lambda url: parse_qs(urlsplit(url).query)["redirect_uri"][0] + "?error=access_denied")
     with pytest.raises(GatewayError, match="access_denied"):
         await GeminiLogin().run(args(), context(upstream, tmp_path, denied, no_browser=True))
     monkeypatch.delenv("CLIPROXY_GEMINI_CLIENT_ID", raising=False)
-    no_client = LoginContext(
-        config=load_config({}), auth_dir=str(tmp_path), no_browser=True, echo=print, prompt=input
-    )
+    no_client = LoginContext(config=load_config({}), auth_dir=str(tmp_path), no_browser=True, echo=print, prompt=input)
     with pytest.raises(GatewayError, match="--client-id"):
         await GeminiLogin().run(args(), no_client)
     assert not list(tmp_path.glob("*.json"))
@@ -271,8 +248,5 @@ def test_the_cli_command(
     )
     upstream.add("POST", "/token", Reply.json({"error": "invalid_grant"}, status=400))
     monkeypatch.setattr("builtins.input", paste)
-    assert (
-        main(["login", "gemini", "--config", str(config), "--no-browser", "--client-secret", "s"])
-        == 1
-    )
+    assert main(["login", "gemini", "--config", str(config), "--no-browser", "--client-secret", "s"]) == 1
     assert "Google did not issue tokens: invalid_grant" in capsys.readouterr().err

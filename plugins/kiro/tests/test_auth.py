@@ -36,7 +36,13 @@ def test_recorded_ide_token_file_reads(recording):
 
 def test_ide_idc_login_finds_its_client_registration(tmp_path):
     (tmp_path / "abc123.json").write_text(json.dumps({"clientId": "cid", "clientSecret": "csecret"}))
-    data = {"accessToken": "a", "refreshToken": "r", "expiresAt": "2030-01-01T00:00:00Z", "authMethod": "IdC", "clientIdHash": "abc123"}
+    data = {
+        "accessToken": "a",
+        "refreshToken": "r",
+        "expiresAt": "2030-01-01T00:00:00Z",
+        "authMethod": "IdC",
+        "clientIdHash": "abc123",
+    }
     tokens = tokens_from_file(data, tmp_path / "kiro-auth-token.json")
     assert tokens.extra["auth_method"] == "idc"
     assert (tokens.extra["client_id"], tokens.extra["client_secret"]) == ("cid", "csecret")
@@ -68,7 +74,12 @@ def test_idc_refresh_request_matches_the_recording(upstream: FakeUpstream, recor
     want.pop("_comment")
     answer = json.loads(recording("kiro/CONSTRUCTED-refresh-idc-response.json").read_text())
     upstream.add("POST", "/token", Reply.json(answer))
-    extra = {"auth_method": "idc", "oidc_url": upstream.url, "client_id": want["clientId"], "client_secret": want["clientSecret"]}
+    extra = {
+        "auth_method": "idc",
+        "oidc_url": upstream.url,
+        "client_id": want["clientId"],
+        "client_secret": want["clientSecret"],
+    }
     tokens = TokenSet("old", want["refreshToken"], 0.0, extra)
 
     async def run():
@@ -86,7 +97,13 @@ def test_idc_config_entry_refreshes_at_sso_oidc(upstream: FakeUpstream, kiro_app
     upstream.add("POST", "/token", refresh_reply(access="at-idc"))
     upstream.add("POST", GENERATE, kt.reply(kt.text("ok")))
     entry = kiro_entry(
-        **{"access-token": None, "auth-method": "idc", "client-id": "cid", "client-secret": "secret", "profile-arn": None}
+        **{
+            "access-token": None,
+            "auth-method": "idc",
+            "client-id": "cid",
+            "client-secret": "secret",
+            "profile-arn": None,
+        }
     )
     with serve_app(kiro_app([entry])) as url:
         assert ask(url) == "ok"
@@ -102,14 +119,21 @@ def test_idc_config_entry_refreshes_at_sso_oidc(upstream: FakeUpstream, kiro_app
 
 
 def test_concurrent_requests_share_one_refresh(upstream: FakeUpstream, kiro_app, kiro_entry):
-    upstream.add("POST", "/refreshToken", Reply.json({"accessToken": "at-2", "refreshToken": "rt-2", "expiresIn": 3600}, delay=0.3))
+    upstream.add(
+        "POST",
+        "/refreshToken",
+        Reply.json({"accessToken": "at-2", "refreshToken": "rt-2", "expiresIn": 3600}, delay=0.3),
+    )
     upstream.add("POST", GENERATE, kt.reply(kt.text("ok")))
     entry = kiro_entry(**{"access-token": "at-expired", "expires-at": "2020-01-01T00:00:00Z"})
 
     async def burst(url: str) -> list[str]:
         client = openai.AsyncOpenAI(api_key="client-key", base_url=url + "/v1", max_retries=0)
         answers = await asyncio.gather(
-            *(client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}]) for _ in range(6))
+            *(
+                client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}])
+                for _ in range(6)
+            )
         )
         await client.close()
         return [a.choices[0].message.content or "" for a in answers]
@@ -120,7 +144,9 @@ def test_concurrent_requests_share_one_refresh(upstream: FakeUpstream, kiro_app,
     assert {r.headers["authorization"] for r in upstream.requests_to(GENERATE)} == {"Bearer at-2"}
 
 
-def test_auth_dir_token_file_loads_refreshes_and_is_written_back(upstream: FakeUpstream, kiro_app, refresh_reply, tmp_path):
+def test_auth_dir_token_file_loads_refreshes_and_is_written_back(
+    upstream: FakeUpstream, kiro_app, refresh_reply, tmp_path
+):
     auth_dir = tmp_path / "auth"
     auth_dir.mkdir()
     path = auth_dir / "kiro-social-google.json"
@@ -153,17 +179,30 @@ def test_auth_dir_token_file_loads_refreshes_and_is_written_back(upstream: FakeU
 def test_refresh_refused_rests_the_account(upstream: FakeUpstream, kiro_app, kiro_entry):
     """A refresh token the auth service refuses (here at start-up, by the background
     refresher) rests the account instead of failing requests one by one."""
-    upstream.add("POST", "/refreshToken", Reply.json({"error": "invalid_grant", "error_description": "Refresh token expired"}, status=400))
+    upstream.add(
+        "POST",
+        "/refreshToken",
+        Reply.json({"error": "invalid_grant", "error_description": "Refresh token expired"}, status=400),
+    )
     upstream.add("POST", GENERATE, kt.reply(kt.text("never")))
-    with serve_app(kiro_app([kiro_entry(**{"access-token": None})])) as url, pytest.raises(openai.RateLimitError) as caught:
+    with (
+        serve_app(kiro_app([kiro_entry(**{"access-token": None})])) as url,
+        pytest.raises(openai.RateLimitError) as caught,
+    ):
         ask(url)
     assert "cooling down" in caught.value.message
     assert not upstream.requests_to(GENERATE)
 
 
 def test_refresh_refused_after_a_403_is_a_clear_401(upstream: FakeUpstream, kiro_app):
-    upstream.add("POST", "/refreshToken", Reply.json({"error": "invalid_grant", "error_description": "Refresh token expired"}, status=400))
-    upstream.add("POST", GENERATE, Reply.json({"message": "The bearer token included in the request is invalid."}, status=403))
+    upstream.add(
+        "POST",
+        "/refreshToken",
+        Reply.json({"error": "invalid_grant", "error_description": "Refresh token expired"}, status=400),
+    )
+    upstream.add(
+        "POST", GENERATE, Reply.json({"message": "The bearer token included in the request is invalid."}, status=403)
+    )
     with serve_app(kiro_app()) as url, pytest.raises(openai.AuthenticationError) as caught:
         ask(url)
     message = caught.value.message

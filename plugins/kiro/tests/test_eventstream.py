@@ -53,7 +53,10 @@ def test_synthetic_recordings_match_their_listings(recording, name):
         assert frame.payload.decode() == expected["payload"]
         # and the encoder rebuilds the recorded bytes exactly, CRCs included
         start = expected["offset"]
-        assert encode_frame(expected["headers"], expected["payload"].encode()) == data[start : start + expected["total_length"]]
+        assert (
+            encode_frame(expected["headers"], expected["payload"].encode())
+            == data[start : start + expected["total_length"]]
+        )
 
 
 def test_every_header_type_round_trips():

@@ -49,13 +49,16 @@ def test_messages_stream_with_thinking_and_a_tool_call(upstream: FakeUpstream, k
         kt.token_usage(50, 20),
     ]
     upstream.add("POST", GENERATE, kt.reply(frames, chunk_size=33))
-    with serve_app(kiro_app()) as url, client(url).messages.stream(
-        model="claude-haiku-4-5",
-        max_tokens=2048,
-        thinking={"type": "enabled", "budget_tokens": 1024},
-        tools=TOOLS,
-        messages=[{"role": "user", "content": "what is in foo.txt?"}],
-    ) as stream:
+    with (
+        serve_app(kiro_app()) as url,
+        client(url).messages.stream(
+            model="claude-haiku-4-5",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            tools=TOOLS,
+            messages=[{"role": "user", "content": "what is in foo.txt?"}],
+        ) as stream,
+    ):
         events = list(stream)
         final = stream.get_final_message()
     kinds = [block.type for block in final.content]
@@ -67,7 +70,9 @@ def test_messages_stream_with_thinking_and_a_tool_call(upstream: FakeUpstream, k
     assert (final.usage.input_tokens, final.usage.output_tokens) == (50, 20)
     json_deltas = [e for e in events if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
     assert len(json_deltas) >= 2  # the arguments streamed in pieces
-    content = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"]["content"]
+    content = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"][
+        "content"
+    ]
     assert "<max_thinking_length>1024</max_thinking_length>" in content
 
 
@@ -80,7 +85,10 @@ def test_tool_result_round_trip(upstream: FakeUpstream, kiro_app):
             tools=TOOLS,
             messages=[
                 {"role": "user", "content": "read foo.txt"},
-                {"role": "assistant", "content": [{"type": "tool_use", "id": "tu_1", "name": "read_file", "input": {"path": "foo.txt"}}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "tu_1", "name": "read_file", "input": {"path": "foo.txt"}}],
+                },
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": "hi"}]},
             ],
         )
@@ -92,14 +100,22 @@ def test_tool_result_round_trip(upstream: FakeUpstream, kiro_app):
 
 
 def test_quota_exhaustion_reaches_claude_code_as_a_rate_limit(upstream: FakeUpstream, kiro_app):
-    upstream.add("POST", GENERATE, Reply.json({"message": "You have reached the limit.", "reason": "MONTHLY_REQUEST_COUNT"}, status=402))
+    upstream.add(
+        "POST",
+        GENERATE,
+        Reply.json({"message": "You have reached the limit.", "reason": "MONTHLY_REQUEST_COUNT"}, status=402),
+    )
     with serve_app(kiro_app()) as url, pytest.raises(anthropic.RateLimitError) as caught:
-        client(url).messages.create(model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        client(url).messages.create(
+            model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
     assert "quota exhausted" in str(caught.value)
 
 
 def test_truncated_answer_stops_with_max_tokens(upstream: FakeUpstream, kiro_app, recording):
     upstream.add("POST", GENERATE, kt.reply([recording("kiro/SYNTHETIC-exception.eventstream.bin").read_bytes()]))
     with serve_app(kiro_app()) as url:
-        message = client(url).messages.create(model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        message = client(url).messages.create(
+            model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+        )
     assert message.content[0].text == "Partial" and message.stop_reason == "max_tokens"

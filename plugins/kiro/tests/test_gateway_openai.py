@@ -70,14 +70,18 @@ def test_stream_relays_text_as_it_arrives_with_usage(upstream: FakeUpstream, kir
 
 
 def test_tool_calls_stream_fragment_by_fragment(upstream: FakeUpstream, kiro_app, recording):
-    upstream.add("POST", GENERATE, kt.reply([recording("kiro/SYNTHETIC-tool-use.eventstream.bin").read_bytes()], chunk_size=50))
+    upstream.add(
+        "POST", GENERATE, kt.reply([recording("kiro/SYNTHETIC-tool-use.eventstream.bin").read_bytes()], chunk_size=50)
+    )
     with serve_app(kiro_app()) as url:
         chunks = list(ask(url, "what is in foo.txt?", tools=TOOLS, stream=True))
     calls = [call for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or [])]
     assert calls[0].id == "tooluse_Q2xhdWRlRXhhbXBsZQ" and calls[0].function.name == "read_file"
     assert "".join(call.function.arguments or "" for call in calls) == '{"path": "foo.txt"}'
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
-    tools = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"]
+    tools = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"][
+        "userInputMessageContext"
+    ]["tools"]
     assert tools[0]["toolSpecification"]["name"] == "read_file"
 
 
@@ -92,7 +96,13 @@ def test_tool_round_trip_sends_results_back(upstream: FakeUpstream, kiro_app):
                 {
                     "role": "assistant",
                     "content": None,
-                    "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "read_file", "arguments": '{"path":"foo.txt"}'}}],
+                    "tool_calls": [
+                        {
+                            "id": "t1",
+                            "type": "function",
+                            "function": {"name": "read_file", "arguments": '{"path":"foo.txt"}'},
+                        }
+                    ],
                 },
                 {"role": "tool", "tool_call_id": "t1", "content": "hello"},
             ],
@@ -111,12 +121,16 @@ def test_thinking_is_requested_and_returned_as_reasoning(upstream: FakeUpstream,
     with serve_app(kiro_app()) as url:
         chunks = list(ask(url, "2+2?", reasoning_effort="low", stream=True))
         whole = ask(url, "2+2?", reasoning_effort="low")
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert (reasoning, text) == ("2+2 is 4", "4")
     assert whole.choices[0].message.content == "4"
     assert whole.choices[0].message.model_extra["reasoning_content"] == "2+2 is 4"
-    content = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"]["content"]
+    content = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"][
+        "content"
+    ]
     assert content.startswith("<thinking_mode>enabled</thinking_mode>\n<max_thinking_length>1024</max_thinking_length>")
 
 
@@ -138,7 +152,9 @@ def test_images_travel_inline(upstream: FakeUpstream, kiro_app):
         with pytest.raises(openai.BadRequestError, match="inline"):
             client(url).chat.completions.create(
                 model="claude-sonnet-4-5",
-                messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]}],
+                messages=[
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]}
+                ],
             )
     current = upstream.requests_to(GENERATE)[0].json["conversationState"]["currentMessage"]["userInputMessage"]
     assert current["images"] == [{"format": "png", "source": {"bytes": "iVBORw0KGgo="}}]
@@ -157,11 +173,16 @@ def test_monthly_quota_becomes_a_429_with_retry_hint(upstream: FakeUpstream, kir
 def test_throttling_fails_over_to_the_next_account(upstream: FakeUpstream, kiro_app, kiro_entry):
     def answer(request):
         if request.headers["authorization"] == "Bearer at-busy":
-            return Reply.json({"message": "Rate exceeded"}, status=429, headers={"x-amzn-ErrorType": "ThrottlingException"})
+            return Reply.json(
+                {"message": "Rate exceeded"}, status=429, headers={"x-amzn-ErrorType": "ThrottlingException"}
+            )
         return kt.reply(kt.text("from the spare"))
 
     upstream.add("POST", GENERATE, answer)
-    entries = [kiro_entry(**{"access-token": "at-busy", "priority": 1}), kiro_entry(**{"access-token": "at-spare", "refresh-token": "rt-9"})]
+    entries = [
+        kiro_entry(**{"access-token": "at-busy", "priority": 1}),
+        kiro_entry(**{"access-token": "at-spare", "refresh-token": "rt-9"}),
+    ]
     with serve_app(kiro_app(entries)) as url:
         assert ask(url).choices[0].message.content == "from the spare"
         assert ask(url).choices[0].message.content == "from the spare"
@@ -178,7 +199,9 @@ def test_invalid_bearer_refreshes_once_and_retries(upstream: FakeUpstream, kiro_
         return kt.reply(kt.text("fresh"))
 
     upstream.add("POST", GENERATE, answer)
-    upstream.add("POST", "/refreshToken", refresh_reply(profileArn="arn:aws:codewhisperer:us-east-1:123456789012:profile/NEW"))
+    upstream.add(
+        "POST", "/refreshToken", refresh_reply(profileArn="arn:aws:codewhisperer:us-east-1:123456789012:profile/NEW")
+    )
     with serve_app(kiro_app()) as url:
         assert ask(url).choices[0].message.content == "fresh"
         assert ask(url).choices[0].message.content == "fresh"
@@ -189,14 +212,18 @@ def test_invalid_bearer_refreshes_once_and_retries(upstream: FakeUpstream, kiro_
 
 
 def test_a_token_still_refused_after_refresh_is_a_401(upstream: FakeUpstream, kiro_app, refresh_reply):
-    upstream.add("POST", GENERATE, Reply.json({"message": "The bearer token included in the request is invalid."}, status=403))
+    upstream.add(
+        "POST", GENERATE, Reply.json({"message": "The bearer token included in the request is invalid."}, status=403)
+    )
     upstream.add("POST", "/refreshToken", refresh_reply())
     with serve_app(kiro_app()) as url, pytest.raises(openai.AuthenticationError, match="freshly refreshed"):
         ask(url)
     assert len(upstream.requests_to("/refreshToken")) == 1
 
 
-def test_token_file_is_refreshed_ahead_of_expiry_and_written_back(upstream: FakeUpstream, kiro_app, kiro_entry, refresh_reply, tmp_path):
+def test_token_file_is_refreshed_ahead_of_expiry_and_written_back(
+    upstream: FakeUpstream, kiro_app, kiro_entry, refresh_reply, tmp_path
+):
     token_file = tmp_path / "kiro-auth-token.json"
     token_file.write_text(
         json.dumps(
@@ -213,7 +240,9 @@ def test_token_file_is_refreshed_ahead_of_expiry_and_written_back(upstream: Fake
     )
     upstream.add("POST", "/refreshToken", refresh_reply(access="at-new", refresh="rt-new"))
     upstream.add("POST", GENERATE, kt.reply(kt.text("ok")))
-    entry = kiro_entry(**{"access-token": None, "refresh-token": None, "profile-arn": None, "token-file": str(token_file)})
+    entry = kiro_entry(
+        **{"access-token": None, "refresh-token": None, "profile-arn": None, "token-file": str(token_file)}
+    )
     with serve_app(kiro_app([entry])) as url:
         assert ask(url).choices[0].message.content == "ok"
     assert len(upstream.requests_to("/refreshToken")) == 1
@@ -229,7 +258,9 @@ def test_token_file_is_refreshed_ahead_of_expiry_and_written_back(upstream: Fake
 
 
 def test_content_length_exceeded_mid_stream_ends_with_length(upstream: FakeUpstream, kiro_app, recording):
-    upstream.add("POST", GENERATE, kt.reply([recording("kiro/SYNTHETIC-exception.eventstream.bin").read_bytes()], chunk_size=64))
+    upstream.add(
+        "POST", GENERATE, kt.reply([recording("kiro/SYNTHETIC-exception.eventstream.bin").read_bytes()], chunk_size=64)
+    )
     with serve_app(kiro_app()) as url:
         chunks = list(ask(url, stream=True))
         whole = ask(url)
@@ -258,7 +289,10 @@ def test_corrupt_frame_mid_stream_reaches_the_client_as_an_error(upstream: FakeU
 
 def test_oversized_conversations_are_refused_before_reaching_kiro(upstream: FakeUpstream, kiro_app, kiro_entry):
     upstream.add("POST", GENERATE, kt.reply(kt.text("never")))
-    with serve_app(kiro_app([kiro_entry(**{"max-payload-bytes": 2048})])) as url, pytest.raises(openai.APIStatusError) as caught:
+    with (
+        serve_app(kiro_app([kiro_entry(**{"max-payload-bytes": 2048})])) as url,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
         ask(url, "x" * 5000)
     assert caught.value.status_code == 413 and "shorten" in caught.value.message
     assert not upstream.requests_to(GENERATE)
@@ -275,7 +309,9 @@ def test_long_tool_names_are_shortened_for_kiro_and_restored_for_the_client(upst
     assert len(long_name) > 64
 
     def answer(request):
-        spec = request.json["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"][0]
+        spec = request.json["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"][
+            "tools"
+        ][0]
         return kt.reply(kt.tool_use("t1", spec["toolSpecification"]["name"], ['{"path": "a"}']))
 
     upstream.add("POST", GENERATE, answer)
@@ -284,15 +320,25 @@ def test_long_tool_names_are_shortened_for_kiro_and_restored_for_the_client(upst
         whole = ask(url, tools=tools)
         streamed = list(ask(url, tools=tools, stream=True))
     sent = upstream.requests_to(GENERATE)[0].json
-    kiro_name = sent["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"][0]["toolSpecification"]["name"]
+    kiro_name = sent["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"][0][
+        "toolSpecification"
+    ]["name"]
     assert len(kiro_name) <= 64 and kiro_name != long_name
     assert whole.choices[0].message.tool_calls[0].function.name == long_name
-    names = [call.function.name for c in streamed if c.choices for call in (c.choices[0].delta.tool_calls or []) if call.function.name]
+    names = [
+        call.function.name
+        for c in streamed
+        if c.choices
+        for call in (c.choices[0].delta.tool_calls or [])
+        if call.function.name
+    ]
     assert names == [long_name]
 
 
 def test_responses_api_clients_reach_kiro_too(upstream: FakeUpstream, kiro_app):
-    upstream.add("POST", GENERATE, kt.reply([*kt.text("Hel", "lo"), *kt.tool_use("t1", "read_file", ['{"path": "a"}'])]))
+    upstream.add(
+        "POST", GENERATE, kt.reply([*kt.text("Hel", "lo"), *kt.tool_use("t1", "read_file", ['{"path": "a"}'])])
+    )
     tool = {"type": "function", "name": "read_file", "parameters": TOOLS[0]["function"]["parameters"]}
     with serve_app(kiro_app()) as url:
         whole = client(url).responses.create(model="claude-sonnet-4-5", input="hi", tools=[tool])

@@ -62,7 +62,14 @@ def _social_server(upstream: FakeUpstream, seen: dict) -> None:
 
     def token(request):
         seen["token"] = request.json
-        return Reply.json({"accessToken": "at-s", "refreshToken": "rt-s", "profileArn": "arn:aws:codewhisperer:us-east-1:1:profile/S", "expiresIn": 3600})
+        return Reply.json(
+            {
+                "accessToken": "at-s",
+                "refreshToken": "rt-s",
+                "profileArn": "arn:aws:codewhisperer:us-east-1:1:profile/S",
+                "expiresIn": 3600,
+            }
+        )
 
     upstream.add("GET", "/login", login_page)
     upstream.add("POST", "/oauth/token", token)
@@ -120,7 +127,11 @@ def test_social_login_rejects_a_forged_redirect(cli, upstream: FakeUpstream, mon
 def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys):
     opened: list[str] = []
     monkeypatch.setattr(login, "open_browser", opened.append)
-    upstream.add("POST", "/client/register", Reply.json({"clientId": "cid", "clientSecret": "csec", "clientSecretExpiresAt": 2_000_000_000}))
+    upstream.add(
+        "POST",
+        "/client/register",
+        Reply.json({"clientId": "cid", "clientSecret": "csec", "clientSecretExpiresAt": 2_000_000_000}),
+    )
     upstream.add(
         "POST",
         "/device_authorization",
@@ -136,7 +147,15 @@ def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys
         ),
     )
     pending = Reply.json({"error": "authorization_pending", "error_description": "waiting"}, status=400)
-    upstream.add("POST", "/token", [pending, pending, Reply.json({"accessToken": "at-b", "refreshToken": "rt-b", "expiresIn": 3600, "tokenType": "Bearer"})])
+    upstream.add(
+        "POST",
+        "/token",
+        [
+            pending,
+            pending,
+            Reply.json({"accessToken": "at-b", "refreshToken": "rt-b", "expiresIn": 3600, "tokenType": "Bearer"}),
+        ],
+    )
     status, files = cli("--builder-id", "--oidc-url", upstream.url)
     assert status == 0 and [f.name for f in files] == ["kiro-idc-builderid.json"]
     register = upstream.requests_to("/client/register")[0].json
@@ -149,7 +168,9 @@ def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys
     }
     polls = upstream.requests_to("/token")
     assert len(polls) == 3 and polls[0].json["grantType"] == "urn:ietf:params:oauth:grant-type:device_code"
-    assert "ABCD-EFGH" in capsys.readouterr().out and opened == ["https://device.sso.us-east-1.amazonaws.com/?user_code=ABCD-EFGH"]
+    assert "ABCD-EFGH" in capsys.readouterr().out and opened == [
+        "https://device.sso.us-east-1.amazonaws.com/?user_code=ABCD-EFGH"
+    ]
     saved = _saved(files[0])
     assert (saved["auth_method"], saved["client_id"], saved["client_secret"]) == ("idc", "cid", "csec")
     assert (saved["access_token"], saved["refresh_token"], saved["oidc_url"]) == ("at-b", "rt-b", upstream.url)
@@ -158,7 +179,13 @@ def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys
 def test_builder_id_refused_is_reported(cli, upstream: FakeUpstream, monkeypatch):
     monkeypatch.setattr(login, "open_browser", lambda url: None)
     upstream.add("POST", "/client/register", Reply.json({"clientId": "cid", "clientSecret": "csec"}))
-    upstream.add("POST", "/device_authorization", Reply.json({"deviceCode": "d", "userCode": "U", "verificationUri": "v", "expiresIn": 60, "interval": 0}))
-    upstream.add("POST", "/token", Reply.json({"error": "access_denied", "error_description": "User denied"}, status=400))
+    upstream.add(
+        "POST",
+        "/device_authorization",
+        Reply.json({"deviceCode": "d", "userCode": "U", "verificationUri": "v", "expiresIn": 60, "interval": 0}),
+    )
+    upstream.add(
+        "POST", "/token", Reply.json({"error": "access_denied", "error_description": "User denied"}, status=400)
+    )
     with pytest.raises(SystemExit, match="User denied"):
         cli("--builder-id", "--oidc-url", upstream.url)

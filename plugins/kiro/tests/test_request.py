@@ -29,10 +29,19 @@ def test_matches_the_constructed_recording_shape(recording):
     request = req(
         M("system", [ir.TextPart("Be brief.")]),
         M("user", [ir.TextPart("Hi")]),
-        M("assistant", [ir.TextPart("I'll check."), ir.ToolCallPart("tooluse_prev", "read_file", '{"path": "bar.txt"}')]),
+        M(
+            "assistant",
+            [ir.TextPart("I'll check."), ir.ToolCallPart("tooluse_prev", "read_file", '{"path": "bar.txt"}')],
+        ),
         M("tool", [ir.ToolResultPart("tooluse_prev", [ir.TextPart("previous tool output")])]),
         M("user", [ir.TextPart("What is in foo.txt?"), ir.FilePart("image/png", data="iVBORw0KGgo...")]),
-        tools=[ir.Tool("read_file", "Read a file", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})],
+        tools=[
+            ir.Tool(
+                "read_file",
+                "Read a file",
+                {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+            )
+        ],
     )
     got = state(request)
     want = expected["conversationState"]
@@ -71,7 +80,10 @@ def test_roles_alternate_with_merges_and_placeholders():
 def test_tool_results_without_text_get_placeholder_content_and_pair_with_their_calls():
     request = req(
         M("user", [ir.TextPart("weather?")]),
-        M("assistant", [ir.ToolCallPart("c1", "get_weather", '{"city": "Paris"}'), ir.ToolCallPart("c2", "get_weather", "{}")]),
+        M(
+            "assistant",
+            [ir.ToolCallPart("c1", "get_weather", '{"city": "Paris"}'), ir.ToolCallPart("c2", "get_weather", "{}")],
+        ),
         M("tool", [ir.ToolResultPart("c1", [ir.TextPart("sunny")])]),
         M("tool", [ir.ToolResultPart("zz", [ir.TextPart("stray")], is_error=True)]),
         tools=[ir.Tool("get_weather", "Weather", {"type": "object", "properties": {}})],
@@ -144,7 +156,12 @@ def test_tool_limits_names_and_descriptions():
         tools=[ir.Tool(long_name, "d" * (MAX_TOOL_DESCRIPTION + 500), {"properties": None}), ir.Tool("empty", None)],
     )
     encoded = build_request(request, "claude-sonnet-4.5")
-    specs = [t["toolSpecification"] for t in encoded.body["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"]]
+    specs = [
+        t["toolSpecification"]
+        for t in encoded.body["conversationState"]["currentMessage"]["userInputMessage"]["userInputMessageContext"][
+            "tools"
+        ]
+    ]
     assert len(specs[0]["name"]) <= MAX_TOOL_NAME
     assert encoded.tool_names == {specs[0]["name"]: long_name}
     assert len(specs[0]["description"]) == MAX_TOOL_DESCRIPTION
@@ -164,7 +181,9 @@ def test_thinking_tool_choice_and_format_go_into_the_first_user_turn():
     encoded = build_request(request, "claude-sonnet-4.5")
     content = encoded.body["conversationState"]["currentMessage"]["userInputMessage"]["content"]
     assert encoded.thinking
-    assert content.startswith("<thinking_mode>enabled</thinking_mode>\n<max_thinking_length>4096</max_thinking_length>\n\nsys")
+    assert content.startswith(
+        "<thinking_mode>enabled</thinking_mode>\n<max_thinking_length>4096</max_thinking_length>\n\nsys"
+    )
     assert "You must call the tool named 't'" in content and "single JSON object" in content
     assert content.endswith("\n\nq")
     off = build_request(req(M("user", [ir.TextPart("q")]), reasoning=ir.Reasoning(effort="none")), "claude-sonnet-4.5")
@@ -177,7 +196,10 @@ def test_thinking_tool_choice_and_format_go_into_the_first_user_turn():
 def test_signed_reasoning_goes_back_in_history():
     request = req(
         M("user", [ir.TextPart("q")]),
-        M("assistant", [ir.ReasoningPart("hmm", {"kiro": {"signature": "sig"}}), ir.ReasoningPart("unsigned"), ir.TextPart("a")]),
+        M(
+            "assistant",
+            [ir.ReasoningPart("hmm", {"kiro": {"signature": "sig"}}), ir.ReasoningPart("unsigned"), ir.TextPart("a")],
+        ),
         M("user", [ir.TextPart("q2")]),
     )
     assistant = state(request)["history"][1]["assistantResponseMessage"]
@@ -238,14 +260,23 @@ texts = st.text(max_size=8)
 parts_for = {
     "user": st.lists(st.builds(ir.TextPart, texts), max_size=2),
     "assistant": st.lists(
-        st.one_of(st.builds(ir.TextPart, texts), st.builds(ir.ToolCallPart, st.sampled_from(["a", "b", "c"]), st.just("t"), st.just("{}"))),
+        st.one_of(
+            st.builds(ir.TextPart, texts),
+            st.builds(ir.ToolCallPart, st.sampled_from(["a", "b", "c"]), st.just("t"), st.just("{}")),
+        ),
         max_size=2,
     ),
-    "tool": st.lists(st.builds(ir.ToolResultPart, st.sampled_from(["a", "b", "z"]), st.just([ir.TextPart("r")])), min_size=1, max_size=2),
+    "tool": st.lists(
+        st.builds(ir.ToolResultPart, st.sampled_from(["a", "b", "z"]), st.just([ir.TextPart("r")])),
+        min_size=1,
+        max_size=2,
+    ),
     "system": st.lists(st.builds(ir.TextPart, texts), max_size=1),
 }
 messages = st.lists(
-    st.sampled_from(["user", "assistant", "tool", "system"]).flatmap(lambda role: parts_for[role].map(lambda p: M(role, p))),
+    st.sampled_from(["user", "assistant", "tool", "system"]).flatmap(
+        lambda role: parts_for[role].map(lambda p: M(role, p))
+    ),
     min_size=1,
     max_size=8,
 )
@@ -260,15 +291,21 @@ def test_any_conversation_encodes_to_strict_alternation_with_paired_tools(messag
     got = state(request)
     history = got.get("history", [])
     roles = [next(iter(entry)) for entry in history] + ["userInputMessage"]
-    assert roles == ["userInputMessage", "assistantResponseMessage"] * (len(roles) // 2) + ["userInputMessage"] * (len(roles) % 2)
-    users = [e["userInputMessage"] for e in history if "userInputMessage" in e] + [got["currentMessage"]["userInputMessage"]]
+    assert roles == ["userInputMessage", "assistantResponseMessage"] * (len(roles) // 2) + ["userInputMessage"] * (
+        len(roles) % 2
+    )
+    users = [e["userInputMessage"] for e in history if "userInputMessage" in e] + [
+        got["currentMessage"]["userInputMessage"]
+    ]
     assert all(u["content"] for u in users)
     entries = [*history, {"userInputMessage": got["currentMessage"]["userInputMessage"]}]
     for i, entry in enumerate(entries):
         uses = entry.get("assistantResponseMessage", {}).get("toolUses", [])
         assert len({u["toolUseId"] for u in uses}) == len(uses)
         if uses:
-            answered = {r["toolUseId"] for r in entries[i + 1]["userInputMessage"]["userInputMessageContext"]["toolResults"]}
+            answered = {
+                r["toolUseId"] for r in entries[i + 1]["userInputMessage"]["userInputMessageContext"]["toolResults"]
+            }
             assert {u["toolUseId"] for u in uses} <= answered
         results = entry.get("userInputMessage", {}).get("userInputMessageContext", {}).get("toolResults", [])
         assert len({r["toolUseId"] for r in results}) == len(results)

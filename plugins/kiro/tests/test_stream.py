@@ -39,7 +39,9 @@ def test_recorded_text_stream(recording):
     assert response.finish.reason is ir.FinishReason.STOP
     finish = events[-1]
     assert isinstance(finish, ir.StreamFinish)
-    assert finish.provider_metadata == {"kiro": {"credits": 0.0125, "credit_unit": "credit", "context_usage_percentage": 1.62}}
+    assert finish.provider_metadata == {
+        "kiro": {"credits": 0.0125, "credit_unit": "credit", "context_usage_percentage": 1.62}
+    }
     # no token counts in the stream: output estimated from the text, input from the caller
     assert finish.usage.estimated and finish.usage.output_tokens == 6 and finish.usage.input_tokens is None
     assert decode(data, input_tokens=42)[-1].usage.input_tokens == 42
@@ -102,7 +104,9 @@ def test_reasoning_events_keep_their_signature():
 
 def test_shortened_tool_names_come_back_as_the_client_named_them():
     data = b"".join(kt.tool_use("t1", "short_abc", ['{"a": 1}']))
-    start = next(e for e in decode(data, tool_names={"short_abc": "the_very_long_original"}) if isinstance(e, ir.ToolCallStart))
+    start = next(
+        e for e in decode(data, tool_names={"short_abc": "the_very_long_original"}) if isinstance(e, ir.ToolCallStart)
+    )
     assert start.name == "the_very_long_original"
 
 
@@ -143,12 +147,36 @@ def test_translator_decodes_whole_bodies_and_errors(recording):
 @pytest.mark.parametrize(
     ("status", "headers", "body", "want_status", "want"),
     [
-        (402, {}, b'{"message":"You have reached the limit.","reason":"MONTHLY_REQUEST_COUNT"}', 429, "quota exhausted"),
-        (429, {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/"}, b'{"message":"Rate exceeded"}', 429, "throttling"),
+        (
+            402,
+            {},
+            b'{"message":"You have reached the limit.","reason":"MONTHLY_REQUEST_COUNT"}',
+            429,
+            "quota exhausted",
+        ),
+        (
+            429,
+            {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/"},
+            b'{"message":"Rate exceeded"}',
+            429,
+            "throttling",
+        ),
         (400, {}, b'{"__type":"com.amazon.aws.codewhisperer#ThrottlingException","message":"x"}', 429, "throttling"),
-        (403, {}, b'{"message":"The bearer token included in the request is invalid."}', 401, "rejected the access token"),
+        (
+            403,
+            {},
+            b'{"message":"The bearer token included in the request is invalid."}',
+            401,
+            "rejected the access token",
+        ),
         (400, {}, b'{"message":"Improperly formed request."}', 400, "improperly formed"),
-        (400, {}, b'{"message":"Input is too long.","reason":"CONTENT_LENGTH_EXCEEDS_THRESHOLD"}', 400, "longer than the model"),
+        (
+            400,
+            {},
+            b'{"message":"Input is too long.","reason":"CONTENT_LENGTH_EXCEEDS_THRESHOLD"}',
+            400,
+            "longer than the model",
+        ),
         (500, {}, b"<html>oops</html>", 500, "oops"),
     ],
 )
@@ -168,7 +196,9 @@ def test_quota_gets_a_long_retry_hint_and_throttling_honours_retry_after():
 
 # -- properties -----------------------------------------------------------------------------
 
-pieces = st.lists(st.sampled_from(["<thinking>", "</thinking>", "\n", " ", "a", "b<", "<", "thinking", ">", "é"]), max_size=12)
+pieces = st.lists(
+    st.sampled_from(["<thinking>", "</thinking>", "\n", " ", "a", "b<", "<", "thinking", ">", "é"]), max_size=12
+)
 
 
 def _merged(segments):
@@ -204,7 +234,11 @@ stream_frames = st.lists(
     st.one_of(
         st.builds(lambda t: kt.text(t)[0], st.text(max_size=10)),
         st.builds(lambda t: kt.reasoning(t), st.text(min_size=1, max_size=10)),
-        st.builds(lambda i, f: b"".join(kt.tool_use(f"t{i}", "tool", f)), st.integers(0, 3), st.lists(st.text(max_size=5), max_size=3)),
+        st.builds(
+            lambda i, f: b"".join(kt.tool_use(f"t{i}", "tool", f)),
+            st.integers(0, 3),
+            st.lists(st.text(max_size=5), max_size=3),
+        ),
         st.just(kt.metering(0.01)),
         st.just(kt.token_usage(10, 5)),
     ),

@@ -54,9 +54,7 @@ def test_a_model_that_rejects_tools_is_a_clear_anthropic_400(upstream):
     upstream.add(
         "POST",
         CHAT,
-        Reply.json(
-            {"error": {"message": "llama3 does not support tools", "type": "api_error"}}, status=400
-        ),
+        Reply.json({"error": {"message": "llama3 does not support tools", "type": "api_error"}}, status=400),
     )
     app = gateway_app(
         {"api-keys": ["client-key"], "mlx": [{"base-url": upstream.url + "/v1"}]},

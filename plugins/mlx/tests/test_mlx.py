@@ -70,9 +70,7 @@ def think_stream(size: int) -> Reply:
     pieces = ["<think>", "\nThe user", " says hi.\n</", "think>\n\n", "Hello", " there!"]
     events = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": p}) for p in pieces]
     events.append(chunk({}, "stop"))
-    data = (
-        b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
-    )
+    data = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     return Reply.sse([data[i : i + size] for i in range(0, len(data), size)])
 
 
@@ -81,21 +79,15 @@ def test_discovered_models_are_listed_and_served_under_the_prefix(upstream, reco
     upstream.add("POST", CHAT, Reply.json(json.loads(recording(DEEPSEEK).read_text())))
     with serve(config({"base-url": upstream.url + "/v1"})) as url:
         c = client(url)
-        ids = wait_for(
-            lambda: (s := listed(c)) and "mlx/Qwen/Qwen3-8B" in s and s, "the discovered model"
-        )
+        ids = wait_for(lambda: (s := listed(c)) and "mlx/Qwen/Qwen3-8B" in s and s, "the discovered model")
         assert "mlx/Qwen/Qwen3-8B" in ids
-        answer = c.chat.completions.create(
-            model="mlx/Qwen/Qwen3-8B", messages=[{"role": "user", "content": "r's?"}]
-        )
+        answer = c.chat.completions.create(model="mlx/Qwen/Qwen3-8B", messages=[{"role": "user", "content": "r's?"}])
     sent = upstream.requests_to(CHAT)[0]
     assert sent.json["model"] == "Qwen/Qwen3-8B"
     assert "authorization" not in sent.headers  # no api-key configured: none sent
     assert answer.model == "mlx/Qwen/Qwen3-8B"
     assert "three" in answer.choices[0].message.content
-    assert (answer.choices[0].message.model_extra or {})["reasoning_content"].startswith(
-        "We are asked"
-    )
+    assert (answer.choices[0].message.model_extra or {})["reasoning_content"].startswith("We are asked")
     assert answer.usage.prompt_tokens == 18 and answer.usage.completion_tokens == 345
 
 
@@ -143,9 +135,7 @@ def test_think_tags_split_across_network_reads_stream_as_reasoning(upstream, siz
             )
         )
     reasoning = "".join(
-        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
-        for c in chunks
-        if c.choices
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert reasoning == "The user says hi."
@@ -170,9 +160,7 @@ def test_server_usage_and_reasoning_content_are_kept(upstream, recording):
         )
     assert chunks[-1].usage.prompt_tokens == 20 and chunks[-1].usage.completion_tokens == 12
     reasoning = "".join(
-        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
-        for c in chunks
-        if c.choices
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
     )
     assert reasoning == "Thinking..."
 
@@ -180,9 +168,7 @@ def test_server_usage_and_reasoning_content_are_kept(upstream, recording):
 def test_ollama_tool_call_arrives_whole(upstream, recording):
     upstream.add("GET", MODELS, Reply.json(json.loads(recording(OLLAMA_MODELS).read_text())))
     upstream.add("POST", CHAT, Reply.sse_file(recording(OLLAMA_TOOLS)))
-    with serve(
-        config({"name": "ollama", "base-url": upstream.url + "/v1", "prefix": "ollama"})
-    ) as url:
+    with serve(config({"name": "ollama", "base-url": upstream.url + "/v1", "prefix": "ollama"})) as url:
         c = client(url)
         wait_for(lambda: "ollama/qwen3:8b" in listed(c), "ollama's models")
         chunks = list(
@@ -239,19 +225,11 @@ def test_a_model_that_rejects_tools_gets_a_clear_400(upstream, status, body):
         client(url).chat.completions.create(
             model="mlx/gemma:2b",
             messages=[{"role": "user", "content": "hi"}],
-            tools=[
-                {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-            ],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
         )
     message = caught.value.message
-    assert (
-        "mlx/gemma:2b" in message
-        and "does not accept tools" in message
-        and "without 'tools'" in message
-    )
-    assert (
-        caught.value.body["param"] == "tools" and caught.value.body["code"] == "tools_not_supported"
-    )
+    assert "mlx/gemma:2b" in message and "does not accept tools" in message and "without 'tools'" in message
+    assert caught.value.body["param"] == "tools" and caught.value.body["code"] == "tools_not_supported"
 
 
 def test_errors_without_tools_keep_their_meaning(upstream, recording):
@@ -261,9 +239,7 @@ def test_errors_without_tools_keep_their_meaning(upstream, recording):
         serve(config({"base-url": upstream.url + "/v1"})) as url,
         pytest.raises(openai.BadRequestError) as caught,
     ):
-        client(url).chat.completions.create(
-            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
-        )
+        client(url).chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
     assert "maximum context length" in caught.value.message
 
 
@@ -272,9 +248,7 @@ def test_a_slow_first_token_times_out_with_a_hint(upstream):
     upstream.add("POST", CHAT, Reply.json({"choices": []}, delay=3))
     cfg = config({"base-url": upstream.url + "/v1", "timeout": 0.3}, **{"request-retry": 0})
     with serve(cfg) as url, pytest.raises(openai.APIStatusError) as caught:
-        client(url).chat.completions.create(
-            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
-        )
+        client(url).chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 504
     assert "raise 'timeout'" in caught.value.message
 
@@ -285,11 +259,7 @@ def test_a_patient_timeout_waits_for_a_slow_first_token(upstream):
         "POST",
         CHAT,
         Reply.sse(
-            [
-                b"data: "
-                + json.dumps(chunk({"content": "late"}, "stop")).encode()
-                + b"\n\ndata: [DONE]\n\n"
-            ],
+            [b"data: " + json.dumps(chunk({"content": "late"}, "stop")).encode() + b"\n\ndata: [DONE]\n\n"],
             delay=0.5,
         ),
     )
@@ -313,9 +283,7 @@ def free_port() -> int:
 
 def test_a_server_that_is_down_does_not_block_start_up_and_rests_with_a_reason():
     port = free_port()  # nothing listens here
-    cfg = config(
-        {"base-url": f"http://127.0.0.1:{port}/v1", "retry-interval": 60}, **{"request-retry": 0}
-    )
+    cfg = config({"base-url": f"http://127.0.0.1:{port}/v1", "retry-interval": 60}, **{"request-retry": 0})
     app = gateway_app(cfg, plugins=[cliproxy_mlx])
     gateway = app.state.gateway
     with serve_app(app) as url:
@@ -325,9 +293,7 @@ def test_a_server_that_is_down_does_not_block_start_up_and_rests_with_a_reason()
         (cooldown,) = resting.values()
         assert "server unreachable" in cooldown.reason and f"127.0.0.1:{port}" in cooldown.reason
         with pytest.raises(openai.APIStatusError) as caught:
-            c.chat.completions.create(
-                model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
-            )
+            c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
         assert caught.value.status_code in (429, 503)
 
 
@@ -338,27 +304,17 @@ def gateway_cooldowns(gateway, url: str):
 
 
 def test_a_server_that_comes_back_is_used_and_its_models_listed(upstream):
-    upstream.add(
-        "GET", MODELS, [Reply.json({"error": "loading model"}, status=503), Reply.json(MLX_MODELS)]
-    )
+    upstream.add("GET", MODELS, [Reply.json({"error": "loading model"}, status=503), Reply.json(MLX_MODELS)])
     upstream.add(
         "POST",
         CHAT,
-        Reply.sse(
-            [
-                b"data: "
-                + json.dumps(chunk({"content": "back"}, "stop")).encode()
-                + b"\n\ndata: [DONE]\n\n"
-            ]
-        ),
+        Reply.sse([b"data: " + json.dumps(chunk({"content": "back"}, "stop")).encode() + b"\n\ndata: [DONE]\n\n"]),
     )
     cfg = config({"base-url": upstream.url + "/v1", "retry-interval": 0.1})
     app = gateway_app(cfg, plugins=[cliproxy_mlx])
     with serve_app(app) as url:
         c = client(url)
-        wait_for(
-            lambda: "mlx/local-text-model" in listed(c), "the model after the server came back"
-        )
+        wait_for(lambda: "mlx/local-text-model" in listed(c), "the model after the server came back")
         assert len(upstream.requests_to(MODELS)) >= 2
         assert not gateway_cooldowns(app.state.gateway, url)
         chunks = list(
@@ -397,9 +353,7 @@ def test_asking_for_an_unlisted_model_looks_again(upstream):
     with serve(config({"base-url": upstream.url + "/v1", "models-refresh-interval": 0})) as url:
         c = client(url)
         wait_for(lambda: "mlx/local-text-model" in listed(c), "the first list")
-        assert c.chat.completions.create(
-            model="mlx/qwen3-4b", messages=[{"role": "user", "content": "hi"}]
-        )
+        assert c.chat.completions.create(model="mlx/qwen3-4b", messages=[{"role": "user", "content": "hi"}])
         wait_for(lambda: "mlx/qwen3-4b" in listed(c), "the model the client asked for")
 
 
@@ -456,21 +410,15 @@ def test_gateway_proxy_url_does_not_apply_to_local_servers(upstream):
             }
         ),
     )
-    cfg = config(
-        {"base-url": upstream.url + "/v1"}, **{"proxy-url": f"http://127.0.0.1:{free_port()}"}
-    )
+    cfg = config({"base-url": upstream.url + "/v1"}, **{"proxy-url": f"http://127.0.0.1:{free_port()}"})
     with serve(cfg) as url:
-        answer = client(url).chat.completions.create(
-            model="mlx/m", messages=[{"role": "user", "content": "hi"}]
-        )
+        answer = client(url).chat.completions.create(model="mlx/m", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "direct"
 
 
 def test_nothing_mlx_specific_is_imported():
     code = "import sys, cliproxy_mlx; bad = sorted(m for m in sys.modules if m.split('.')[0] in {'mlx', 'mlx_lm', 'mlx_vlm', 'torch', 'transformers'}); print(bad)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
 
@@ -479,11 +427,7 @@ def test_config_defaults_and_errors():
 
     app = gateway_app(config({}), plugins=[cliproxy_mlx])
     (cred,) = app.state.gateway.credentials
-    assert (
-        cred.prefix == "mlx"
-        and cred.settings.base_url == "http://127.0.0.1:8000/v1"
-        and cred.any_model
-    )
+    assert cred.prefix == "mlx" and cred.settings.base_url == "http://127.0.0.1:8000/v1" and cred.any_model
     assert cred.settings.api_key is None and cred.settings.timeout is None
     with pytest.raises(ConfigError) as caught:
         gateway_app(config({"timout": 30}), plugins=[cliproxy_mlx])
@@ -493,9 +437,7 @@ def test_config_defaults_and_errors():
 
 
 def test_a_stream_that_fails_before_its_first_token_fails_over():
-    error_first = (
-        b'data: {"error": {"message": "model failed to load", "type": "server_error"}}\n\n'
-    )
+    error_first = b'data: {"error": {"message": "model failed to load", "type": "server_error"}}\n\n'
     with FakeUpstream() as broken, FakeUpstream() as working:
         for server in (broken, working):
             server.add("GET", MODELS, Reply.json(MLX_MODELS))
@@ -544,9 +486,7 @@ def test_loopback_servers_are_distinct_per_machine_but_stable(monkeypatch):
         monkeypatch.setattr(socket_module, "gethostname", lambda: host)
         local = gateway_app(config({}), plugins=[cliproxy_mlx]).state.gateway.credentials[0].id
         remote = (
-            gateway_app(
-                config({"base-url": "http://mac-studio.lan:8000/v1"}), plugins=[cliproxy_mlx]
-            )
+            gateway_app(config({"base-url": "http://mac-studio.lan:8000/v1"}), plugins=[cliproxy_mlx])
             .state.gateway.credentials[0]
             .id
         )
@@ -594,15 +534,10 @@ def test_the_seeds_openai_compatibility_pattern_still_serves_mlx_model_ids(upstr
     with serve_app(gateway_app(cfg, plugins=[cliproxy_openai])) as url:
         c = client(url)
         wait_for(lambda: "mlx/local-text-model" in listed(c), "the discovered model")
-        answer = c.chat.completions.create(
-            model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}]
-        )
+        answer = c.chat.completions.create(model="mlx/local-text-model", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "seeded"
     sent = upstream.requests_to(CHAT)[0]
-    assert (
-        sent.json["model"] == "local-text-model"
-        and sent.headers["authorization"] == "Bearer dummy-or-local-key"
-    )
+    assert sent.json["model"] == "local-text-model" and sent.headers["authorization"] == "Bearer dummy-or-local-key"
 
 
 def test_a_server_without_a_model_list_is_up_and_serves_prefixed_names(upstream):
@@ -628,8 +563,6 @@ def test_a_server_without_a_model_list_is_up_and_serves_prefixed_names(upstream)
     with serve_app(app) as url:
         c = client(url)
         wait_for(lambda: upstream.requests_to(MODELS), "the model-list request")
-        answer = c.chat.completions.create(
-            model="mlx/whatever-is-loaded", messages=[{"role": "user", "content": "hi"}]
-        )
+        answer = c.chat.completions.create(model="mlx/whatever-is-loaded", messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content == "fine"
         assert not gateway_cooldowns(app.state.gateway, url)

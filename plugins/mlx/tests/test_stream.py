@@ -29,9 +29,7 @@ def sse(contents: list[str], usage: dict | None) -> bytes:
 
     data = b"".join(chunk({"content": c}) for c in contents) + chunk({}, "stop")
     if usage is not None:
-        data += (
-            b"data: " + json.dumps({"id": "c-1", "choices": [], "usage": usage}).encode() + b"\n\n"
-        )
+        data += b"data: " + json.dumps({"id": "c-1", "choices": [], "usage": usage}).encode() + b"\n\n"
     return data + b"data: [DONE]\n\n"
 
 
@@ -41,9 +39,7 @@ def whole(text: str, usage: dict | None) -> bytes:
         "object": "chat.completion",
         "created": 1,
         "model": "m",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
     }
     if usage is not None:
         body["usage"] = usage
@@ -58,9 +54,7 @@ async def fold_stream(data: bytes, cuts: list[int]) -> ir.Response:
             start = cut
 
     closed = []
-    result = UpstreamResponse(
-        wire="openai-chat", chunks=chunks(), release=lambda: closed.append(True)
-    )
+    result = UpstreamResponse(wire="openai-chat", chunks=chunks(), release=lambda: closed.append(True))
     events = LocalEvents(result, CHAT.stream_decoder(), think_tags=True, input_tokens=lambda: 42)
     await events.read_head()
     builder = ir.ResponseBuilder()
@@ -70,9 +64,7 @@ async def fold_stream(data: bytes, cuts: list[int]) -> ir.Response:
     return builder.build()
 
 
-WORDS = st.sampled_from(
-    ["<think>", "</think>", "\n", " ", "hmm", "so", "Answer", "<th", "ink>", "é"]
-)
+WORDS = st.sampled_from(["<think>", "</think>", "\n", " ", "hmm", "so", "Answer", "<th", "ink>", "é"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -90,9 +82,7 @@ def test_stream_folds_to_the_whole_answer(words, pieces, data, with_usage):
     raw = sse(contents, usage)
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=10))
     streamed = asyncio.run(fold_stream(raw, cuts))
-    answer = local_response(
-        CHAT.decode_response(whole(text, usage)), think_tags=True, input_tokens=lambda: 42
-    )
+    answer = local_response(CHAT.decode_response(whole(text, usage)), think_tags=True, input_tokens=lambda: 42)
     assert streamed.parts == answer.parts
     assert streamed.usage == answer.usage
     assert streamed.usage.estimated is not with_usage

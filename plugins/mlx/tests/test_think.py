@@ -74,11 +74,7 @@ def check_lifecycle(events: list[ir.StreamEvent]) -> None:
 
 
 def test_stream_with_tags_split_inside():
-    events = split_stream(
-        content_stream(
-            ["<th", "ink>\nHmm", ", let me see.</th", "ink>", "\n\nHel", "lo"], tool=True
-        )
-    )
+    events = split_stream(content_stream(["<th", "ink>\nHmm", ", let me see.</th", "ink>", "\n\nHel", "lo"], tool=True))
     check_lifecycle(events)
     response = fold(events)
     assert [type(p).__name__ for p in response.parts] == [
@@ -91,9 +87,7 @@ def test_stream_with_tags_split_inside():
     assert response.parts[2].name == "f"
 
 
-PIECES = st.sampled_from(
-    ["<think>", "</think>", "<th", "ink>", "</", "think", ">", " ", "\n", "a", "b c", "<", "x>"]
-)
+PIECES = st.sampled_from(["<think>", "</think>", "<th", "ink>", "</", "think", ">", " ", "\n", "a", "b c", "<", "x>"])
 
 
 @settings(max_examples=100, deadline=None)
@@ -109,9 +103,7 @@ def test_any_split_gives_the_whole_texts_split(words, data, tool):
     reasoning, answer = split_think(text)
     assert "".join(p.text for p in streamed.parts if isinstance(p, ir.ReasoningPart)) == reasoning
     assert streamed.text == answer
-    whole = split_response(
-        ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else [])
-    )
+    whole = split_response(ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else []))
     assert [p for p in streamed.parts if not isinstance(p, ir.ToolCallPart)] == list(whole.parts)
 
 

@@ -50,10 +50,15 @@ def test_non_stream_reaches_upstream_with_real_name_and_key(upstream, live, reco
 
 
 def test_stream_passes_through_and_asks_for_usage(upstream, live, recording):
-    upstream.add("POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt")))
+    upstream.add(
+        "POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt"))
+    )
     with live() as url:
         stream = client(url).chat.completions.create(
-            model="nano", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+            model="nano",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
         )
         chunks = list(stream)
     sent = upstream.requests_to("/v1/chat/completions")[0].json
@@ -65,7 +70,9 @@ def test_stream_passes_through_and_asks_for_usage(upstream, live, recording):
 
 
 def test_stream_without_include_usage_gets_no_usage_chunk(upstream, live, recording):
-    upstream.add("POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt")))
+    upstream.add(
+        "POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/DERIVED-vercel-openai-text.sse.txt"))
+    )
     with live() as url:
         chunks = list(
             client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}], stream=True)
@@ -76,7 +83,9 @@ def test_stream_without_include_usage_gets_no_usage_chunk(upstream, live, record
 
 def test_parallel_tool_calls_stream_fragment_by_fragment(upstream, live, recording):
     upstream.add(
-        "POST", "/v1/chat/completions", Reply.sse_file(recording("openai-chat/openai-sdk-stream-parallel-tool-calls.sse.txt"))
+        "POST",
+        "/v1/chat/completions",
+        Reply.sse_file(recording("openai-chat/openai-sdk-stream-parallel-tool-calls.sse.txt")),
     )
     with live() as url:
         chunks = list(
@@ -99,7 +108,11 @@ def test_parallel_tool_calls_stream_fragment_by_fragment(upstream, live, recordi
 
 
 def test_upstream_errors_reach_the_client_with_status(upstream, live, recording):
-    upstream.add("POST", "/v1/chat/completions", Reply.http_file(recording("openai-chat/aibridge-chat_non_stream_error.nonstream.http.txt")))
+    upstream.add(
+        "POST",
+        "/v1/chat/completions",
+        Reply.http_file(recording("openai-chat/aibridge-chat_non_stream_error.nonstream.http.txt")),
+    )
     with live() as url, pytest.raises(openai.APIStatusError) as caught:
         client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 400
@@ -116,7 +129,9 @@ def test_images_and_tools_translate_from_ir(upstream, live):
                 "object": "chat.completion",
                 "created": 1,
                 "model": "gpt-4.1-nano",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "a cat"}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "a cat"}, "finish_reason": "stop"}
+                ],
             }
         ),
     )
@@ -143,7 +158,13 @@ def test_discovers_models_when_none_are_listed(upstream, live):
     upstream.add(
         "POST",
         "/v1/chat/completions",
-        Reply.json({"id": "x", "model": "m-2", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}),
+        Reply.json(
+            {
+                "id": "x",
+                "model": "m-2",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            }
+        ),
     )
     with live(models=None, prefix="loc") as url:
         c = client(url)
@@ -168,7 +189,17 @@ def test_settings_timeout_bounds_the_wait_for_the_first_byte(upstream):
             for entry in node.nodes(key):
                 entry.done()
             settings = cliproxy_openai.OpenAISettings(base_url=upstream.url + "/v1", timeout=0.2)
-            return [Credential(id=credential_id("slow"), provider=self.name, label="slow", models=(), any_model=True, prefix="s", settings=settings)]
+            return [
+                Credential(
+                    id=credential_id("slow"),
+                    provider=self.name,
+                    label="slow",
+                    models=(),
+                    any_model=True,
+                    prefix="s",
+                    settings=settings,
+                )
+            ]
 
     @hookimpl
     def register_providers(register):
@@ -184,7 +215,9 @@ def test_settings_timeout_bounds_the_wait_for_the_first_byte(upstream):
 
 
 def test_model_lists_refresh_on_request(upstream, live):
-    upstream.add("GET", "/v1/models", [Reply.json({"data": [{"id": "old-model"}]}), Reply.json({"data": [{"id": "new-model"}]})])
+    upstream.add(
+        "GET", "/v1/models", [Reply.json({"data": [{"id": "old-model"}]}), Reply.json({"data": [{"id": "new-model"}]})]
+    )
     with live(models=None, prefix="loc") as url:
         c = client(url)
         for _ in range(100):

@@ -26,10 +26,16 @@ def client(url: str) -> openai.OpenAI:
     return openai.OpenAI(api_key="unused", base_url=url + "/v1", max_retries=0)
 
 
-@pytest.mark.parametrize(("wire", "path"), [(None, "/v1/chat/completions"), ("chat", "/v1/chat/completions"), ("responses", "/v1/responses")])
+@pytest.mark.parametrize(
+    ("wire", "path"), [(None, "/v1/chat/completions"), ("chat", "/v1/chat/completions"), ("responses", "/v1/responses")]
+)
 def test_the_entry_wire_picks_the_endpoint(upstream, recording, wire, path):
     upstream.add("POST", "/v1/responses", Reply.json(json.loads(recording(SIMPLE).read_text())))
-    upstream.add("POST", "/v1/chat/completions", Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())))
+    upstream.add(
+        "POST",
+        "/v1/chat/completions",
+        Reply.json(json.loads(recording("openai-chat/aibridge-chat_simple.nonstream.json").read_text())),
+    )
     extra = {"wire": wire} if wire else {}
     app = gateway_app({"openai-compatibility": [entry(upstream, **extra)]}, plugins=[cliproxy_openai])
     with serve_app(app) as url:
@@ -41,7 +47,16 @@ def test_the_entry_wire_picks_the_endpoint(upstream, recording, wire, path):
 
 def test_presets_take_the_wire_too(upstream, recording):
     upstream.add("POST", "/v1/responses", Reply.json(json.loads(recording(SIMPLE).read_text())))
-    config = {"openai-api-key": [{"api-key": "sk-openai", "base-url": upstream.url + "/v1", "wire": "responses", "models": [{"name": "gpt-4.1"}]}]}
+    config = {
+        "openai-api-key": [
+            {
+                "api-key": "sk-openai",
+                "base-url": upstream.url + "/v1",
+                "wire": "responses",
+                "models": [{"name": "gpt-4.1"}],
+            }
+        ]
+    }
     with serve_app(gateway_app(config, plugins=[cliproxy_openai])) as url:
         answer = client(url).responses.create(model="gpt-4.1", input="a joke")
     assert answer.output_text.startswith("Why did the scarecrow")

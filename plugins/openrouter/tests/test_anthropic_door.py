@@ -52,11 +52,7 @@ def test_thinking_budget_becomes_openrouter_reasoning_and_signatures_come_back(u
     assert "reasoning_effort" not in body
     assert body["provider"] == {"sort": "price"}
     thinking = [b for b in message.content if b.type == "thinking"]
-    assert (
-        thinking
-        and thinking[0].thinking == "The user greets me."
-        and thinking[0].signature == "EqQB..."
-    )
+    assert thinking and thinking[0].thinking == "The user greets me." and thinking[0].signature == "EqQB..."
     assert [b.text for b in message.content if b.type == "text"] == ["Hello!"]
     assert message.model == "batch/anthropic/claude-sonnet-4.5"
 
@@ -85,15 +81,11 @@ def test_signed_thinking_goes_back_as_reasoning_details(upstream, recording):
                 },
                 {
                     "role": "user",
-                    "content": [
-                        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
-                    ],
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}],
                 },
             ],
         )
-    assistant = next(
-        m for m in upstream.requests_to(CHAT)[0].json["messages"] if m["role"] == "assistant"
-    )
+    assistant = next(m for m in upstream.requests_to(CHAT)[0].json["messages"] if m["role"] == "assistant")
     assert assistant["reasoning_details"][0]["signature"] == "sig-1"
     assert assistant["reasoning_details"][0]["format"] == "anthropic-claude-v1"
 
@@ -152,9 +144,7 @@ def test_error_before_any_content_fails_over(recording):
     with FakeUpstream() as bad, FakeUpstream() as good:
         bad.add("POST", CHAT, Reply.sse([failing]))
         good.add("POST", CHAT, Reply.sse_file(recording(COMMENTS)))
-        cfg = config(
-            entry(bad, **{"api-key": "sk-1", "priority": 5}), entry(good, **{"api-key": "sk-2"})
-        )
+        cfg = config(entry(bad, **{"api-key": "sk-1", "priority": 5}), entry(good, **{"api-key": "sk-2"}))
         with (
             serve(cfg) as url,
             client(url).messages.stream(

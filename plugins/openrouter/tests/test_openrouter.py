@@ -52,8 +52,7 @@ def test_non_stream_sends_key_attribution_and_openrouter_fields_untouched(upstre
         answer = client(url).chat.completions.create(
             model="batch/sonnet",
             messages=[{"role": "user", "content": "Hi"}],
-            extra_body={k: extras[k] for k in ("provider", "models", "reasoning")}
-            | {"transforms": ["middle-out"]},
+            extra_body={k: extras[k] for k in ("provider", "models", "reasoning")} | {"transforms": ["middle-out"]},
         )
     sent = upstream.requests_to(CHAT)[0]
     assert sent.headers["authorization"] == "Bearer sk-or-v1-upstream"
@@ -163,9 +162,7 @@ def test_http_error_reaches_the_client_with_its_status(upstream, recording):
         serve(config(entry(upstream), **{"request-retry": 0})) as url,
         pytest.raises(openai.APIStatusError) as caught,
     ):
-        client(url).chat.completions.create(
-            model="batch/sonnet", messages=[{"role": "user", "content": "Hi"}]
-        )
+        client(url).chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "Hi"}])
     assert caught.value.status_code == 402
     assert "more credits" in caught.value.message
 
@@ -191,13 +188,9 @@ def test_flagged_input_is_a_400_and_does_not_rest_the_key(upstream, recording):
     with serve(config(entry(upstream))) as url:
         c = client(url)
         with pytest.raises(openai.BadRequestError) as caught:
-            c.chat.completions.create(
-                model="batch/sonnet", messages=[{"role": "user", "content": "bad"}]
-            )
+            c.chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "bad"}])
         assert "moderation" in caught.value.message
-        assert c.chat.completions.create(
-            model="batch/sonnet", messages=[{"role": "user", "content": "fine"}]
-        )
+        assert c.chat.completions.create(model="batch/sonnet", messages=[{"role": "user", "content": "fine"}])
 
 
 def wait_for(predicate, what: str):
@@ -250,28 +243,19 @@ def test_model_list_is_discovered_cached_and_refreshed(upstream):
         assert {"batch/anthropic/claude-sonnet-4.5", "batch/openai/gpt-4.1"} <= ids
         ids = wait_for(lambda: listed_with("batch/x-ai/grok-4"), "the refreshed list")
         assert "batch/anthropic/claude-sonnet-4.5" not in ids
-        assert c.chat.completions.create(
-            model="batch/x-ai/grok-4", messages=[{"role": "user", "content": "x"}]
-        )
+        assert c.chat.completions.create(model="batch/x-ai/grok-4", messages=[{"role": "user", "content": "x"}])
         # not listed, still served: OpenRouter knows models the list may not show yet
-        assert c.chat.completions.create(
-            model="batch/some/new-model", messages=[{"role": "user", "content": "x"}]
-        )
+        assert c.chat.completions.create(model="batch/some/new-model", messages=[{"role": "user", "content": "x"}])
     sent = [r.json["model"] for r in upstream.requests_to(CHAT)]
     assert sent == ["x-ai/grok-4", "some/new-model"]
-    assert (
-        upstream.requests_to("/api/v1/models")[0].headers["authorization"]
-        == "Bearer sk-or-v1-upstream"
-    )
+    assert upstream.requests_to("/api/v1/models")[0].headers["authorization"] == "Bearer sk-or-v1-upstream"
 
 
 def test_config_errors_are_located(upstream):
     from cliproxy import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        gateway_app(
-            config({"api-key": "k", "provider": ["anthropic"]}), plugins=[cliproxy_openrouter]
-        )
+        gateway_app(config({"api-key": "k", "provider": ["anthropic"]}), plugins=[cliproxy_openrouter])
     assert "provider" in str(caught.value)
     with pytest.raises(ConfigError) as caught:
         gateway_app(config({"api-key": "k", "x-titel": "oops"}), plugins=[cliproxy_openrouter])
@@ -284,9 +268,7 @@ def test_responses_clients_reasoning_effort_becomes_openrouters(upstream, record
     """The OpenAI Responses door (Codex) is another door: its reasoning is reshaped."""
     upstream.add("POST", CHAT, Reply.json(json.loads(recording(NONSTREAM).read_text())))
     with serve(config(entry(upstream))) as url:
-        answer = client(url).responses.create(
-            model="batch/sonnet", input="Hi", reasoning={"effort": "high"}
-        )
+        answer = client(url).responses.create(model="batch/sonnet", input="Hi", reasoning={"effort": "high"})
     body = upstream.requests_to(CHAT)[0].json
     assert body["reasoning"] == {"effort": "high"} and "reasoning_effort" not in body
     assert answer.output_text == "Hello!"

@@ -39,9 +39,7 @@ def gateway():
     return gateway_app(cfg, plugins=[cliproxy_openrouter]).state.gateway
 
 
-def call_for(
-    gateway, request: ir.Request, *, wire: str = "anthropic", body: dict | None = None
-) -> Call:
+def call_for(gateway, request: ir.Request, *, wire: str = "anthropic", body: dict | None = None) -> Call:
     client = ClientRequest(
         wire=wire,
         translator=None,
@@ -105,9 +103,7 @@ def test_openrouter_details_received_earlier_go_back_verbatim(gateway):
             "index": 0,
         }
     ]
-    part = ir.ReasoningPart(
-        "t", {"anthropic": {"signature": "s"}, "openai-chat": {"reasoning_details": raw}}
-    )
+    part = ir.ReasoningPart("t", {"anthropic": {"signature": "s"}, "openai-chat": {"reasoning_details": raw}})
     request = ir.Request(
         model="m",
         messages=[
@@ -117,9 +113,7 @@ def test_openrouter_details_received_earlier_go_back_verbatim(gateway):
         ],
     )
     body = gateway.providers["openrouter"].build_body(call_for(gateway, request))
-    assert [m.get("reasoning_details") for m in body["messages"] if m["role"] == "assistant"] == [
-        raw
-    ]
+    assert [m.get("reasoning_details") for m in body["messages"] if m["role"] == "assistant"] == [raw]
 
 
 def test_openai_clients_body_is_left_alone_apart_from_provider_defaults(gateway):
@@ -133,9 +127,7 @@ def test_openai_clients_body_is_left_alone_apart_from_provider_defaults(gateway)
         "provider": {"sort": "price"},
     }
     request = ir.Request(model="batch/m", messages=[ir.Message("user", [ir.TextPart("hi")])])
-    body = gateway.providers["openrouter"].build_body(
-        call_for(gateway, request, wire="openai-chat", body=own)
-    )
+    body = gateway.providers["openrouter"].build_body(call_for(gateway, request, wire="openai-chat", body=own))
     assert body["reasoning_effort"] == "low" and body["reasoning"] == {"effort": "high"}
     assert body["models"] == ["a/b", "c/d"] and body["transforms"] == ["middle-out"]
     assert body["provider"] == {"sort": "price", "max_price": {"prompt": 3}}

@@ -157,9 +157,7 @@ def _state(node: ConfigNode | None) -> StateConfig:
     node.done()
     if backend == "redis" and not url:
         raise node.error(None, "state backend 'redis' needs a url", hint="add 'url: redis://127.0.0.1:6379/0'")
-    return StateConfig(
-        backend=backend, url=url, key_prefix=prefix, timeout=timeout, retry_interval=retry
-    )
+    return StateConfig(backend=backend, url=url, key_prefix=prefix, timeout=timeout, retry_interval=retry)
 
 
 def _seconds(node: ConfigNode, key: str, default: float, *, hint: str) -> float:
@@ -239,11 +237,7 @@ def _metrics(root: ConfigNode) -> MetricsConfig:
     node.done()
     hint = "use a path of its own, e.g. 'path: /metrics'"
     if not path.startswith("/") or any(c in path for c in " ?#{}"):
-        raise node.error(
-            "path", f"'metrics.path' must be a URL path starting with '/', not '{path}'", hint=hint
-        )
+        raise node.error("path", f"'metrics.path' must be a URL path starting with '/', not '{path}'", hint=hint)
     if path in ("/", "/healthz") or path.startswith(_TAKEN_PATHS):
-        raise node.error(
-            "path", f"'metrics.path' '{path}' is taken by the gateway's own endpoints", hint=hint
-        )
+        raise node.error("path", f"'metrics.path' '{path}' is taken by the gateway's own endpoints", hint=hint)
     return MetricsConfig(enabled=enabled, path=path, public=public)

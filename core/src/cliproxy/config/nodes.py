@@ -104,9 +104,7 @@ class ConfigNode:
             lc = getattr(self._data, "lc", None)
             line = None if lc is None else lc.line + 1
             col = None if lc is None else lc.col + 1
-        return ConfigError(
-            message=message, file=self.file, line=line, column=col, key=self.qualified(key), hint=hint
-        )
+        return ConfigError(message=message, file=self.file, line=line, column=col, key=self.qualified(key), hint=hint)
 
     def location(self, key: str | int | None = None) -> str:
         """``file:line:column`` of ``key``, for log messages."""
@@ -144,7 +142,9 @@ class ConfigNode:
         if choices and text not in choices:
             close = suggest(text, choices)
             hint = f"did you mean '{close}'?" if close else "use one of: " + ", ".join(choices)
-            raise self.error(key, f"'{self.qualified(key)}' is '{text}', which is not one of {', '.join(choices)}", hint=hint)
+            raise self.error(
+                key, f"'{self.qualified(key)}' is '{text}', which is not one of {', '.join(choices)}", hint=hint
+            )
         return text
 
     def int(self, key: str, default: Any = None, *, required: bool = False, minimum: int | None = None) -> Any:
@@ -227,7 +227,9 @@ class ConfigNode:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise self.error(key, f"'{self.qualified(key)}' must be a mapping (key: value lines), not {_type_name(value)}")
+            raise self.error(
+                key, f"'{self.qualified(key)}' must be a mapping (key: value lines), not {_type_name(value)}"
+            )
         return ConfigNode(value, self.file, self.qualified(key))
 
     def nodes(self, key: str, *, required: bool = False) -> list[ConfigNode]:
@@ -236,7 +238,10 @@ class ConfigNode:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.error(key, f"'{self.qualified(key)}' must be a list of entries (lines starting with '- '), not {_type_name(value)}")
+            raise self.error(
+                key,
+                f"'{self.qualified(key)}' must be a list of entries (lines starting with '- '), not {_type_name(value)}",
+            )
         return list(ConfigNode.items_of(value, self.file, self.qualified(key)))
 
     @staticmethod

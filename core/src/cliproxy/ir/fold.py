@@ -110,9 +110,7 @@ class ResponseBuilder:
             elif block.kind == "reasoning":
                 parts.append(ReasoningPart("".join(block.chunks), block.metadata))
             elif block.kind == "tool":
-                parts.append(
-                    ToolCallPart(block.call_id, block.name, "".join(block.chunks) or "{}", block.metadata)
-                )
+                parts.append(ToolCallPart(block.call_id, block.name, "".join(block.chunks) or "{}", block.metadata))
             elif block.file is not None:
                 parts.append(block.file)
         return parts

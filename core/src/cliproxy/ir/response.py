@@ -77,15 +77,11 @@ class Usage:
         return Usage(
             input_tokens=self.input_tokens if newer.input_tokens is None else newer.input_tokens,
             output_tokens=self.output_tokens if newer.output_tokens is None else newer.output_tokens,
-            cache_read_tokens=self.cache_read_tokens
-            if newer.cache_read_tokens is None
-            else newer.cache_read_tokens,
+            cache_read_tokens=self.cache_read_tokens if newer.cache_read_tokens is None else newer.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens
             if newer.cache_write_tokens is None
             else newer.cache_write_tokens,
-            reasoning_tokens=self.reasoning_tokens
-            if newer.reasoning_tokens is None
-            else newer.reasoning_tokens,
+            reasoning_tokens=self.reasoning_tokens if newer.reasoning_tokens is None else newer.reasoning_tokens,
             cost=self.cost if newer.cost is None else newer.cost,
             estimated=estimated,
         )

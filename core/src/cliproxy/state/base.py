@@ -93,7 +93,9 @@ class StateStore(Protocol):
 
     clock: Callable[[], float]
 
-    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+    async def routing_view(
+        self, pairs: Sequence[tuple[str, str]], cursor: str | None
+    ) -> tuple[list[CooldownPair], int]:
         """What selection needs, in one round trip: the cooldown records of each
         ``(credential_id, model)`` pair (credential-wide, model-level; records past their
         linger time read as None) and, when ``cursor`` is given, the next value of that
@@ -144,8 +146,7 @@ class StateStore(Protocol):
         """Save ``value`` under ``key``, for ``ttl`` seconds or (None) until replaced."""
         ...
 
-    async def delete_value(self, key: str) -> None:
-        ...
+    async def delete_value(self, key: str) -> None: ...
 
     def lock(self, key: str, ttl: float = 30.0) -> AbstractAsyncContextManager[Any]:
         """Hold ``key`` exclusively (across instances for shared stores) for at most ``ttl``
@@ -156,5 +157,4 @@ class StateStore(Protocol):
         """What the store is and whether it is healthy, for status pages (no secrets)."""
         ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...

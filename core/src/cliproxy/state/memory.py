@@ -79,7 +79,9 @@ class MemoryStore:
             per_model = None
         return whole, per_model
 
-    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+    async def routing_view(
+        self, pairs: Sequence[tuple[str, str]], cursor: str | None
+    ) -> tuple[list[CooldownPair], int]:
         position = 0
         if cursor is not None:
             position = self._cursors[cursor]

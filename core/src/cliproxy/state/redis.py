@@ -326,7 +326,9 @@ class RedisStore:
             return None
         return cooldown
 
-    async def routing_view(self, pairs: Sequence[tuple[str, str]], cursor: str | None) -> tuple[list[CooldownPair], int]:
+    async def routing_view(
+        self, pairs: Sequence[tuple[str, str]], cursor: str | None
+    ) -> tuple[list[CooldownPair], int]:
         async def remote() -> tuple[list[CooldownPair], int]:
             keys: list[str] = []
             for cred, model in pairs:
@@ -427,9 +429,7 @@ class RedisStore:
                 pipe.hset(key, f"{model}\tlast_error", orjson.dumps([self.clock(), error]))
             await pipe.execute()
 
-        await self._run(
-            remote, lambda: self._local.add_usage(credential_id, model, usage, failed=failed, error=error)
-        )
+        await self._run(remote, lambda: self._local.add_usage(credential_id, model, usage, failed=failed, error=error))
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
         async def remote() -> Mapping[str, Mapping[str, UsageTotals]]:
@@ -551,11 +551,7 @@ def _usage_changes(models: Mapping[str, UsageTotals]) -> dict[str, list[list[Any
     add: list[list[Any]] = []
     errors: list[list[Any]] = []
     for model, totals in models.items():
-        add += [
-            [f"{model}\t{name}", getattr(totals, name)]
-            for name in USAGE_COUNTERS
-            if getattr(totals, name)
-        ]
+        add += [[f"{model}\t{name}", getattr(totals, name)] for name in USAGE_COUNTERS if getattr(totals, name)]
         if totals.last_error is not None and totals.last_error_at is not None:
             record = orjson.dumps([totals.last_error_at, totals.last_error]).decode()
             errors.append([f"{model}\tlast_error", totals.last_error_at, record])

@@ -15,4 +15,13 @@ from cliproxy.testing.clock import FakeClock
 from cliproxy.testing.server import LiveServer, asgi_client, serve_app
 from cliproxy.testing.upstream import FakeUpstream, RecordedRequest, Reply
 
-__all__ = ["FakeClock", "FakeUpstream", "LiveServer", "RecordedRequest", "Reply", "asgi_client", "gateway_app", "serve_app"]
+__all__ = [
+    "FakeClock",
+    "FakeUpstream",
+    "LiveServer",
+    "RecordedRequest",
+    "Reply",
+    "asgi_client",
+    "gateway_app",
+    "serve_app",
+]

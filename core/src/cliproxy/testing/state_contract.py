@@ -94,7 +94,13 @@ class StateStoreContract:
         assert await store.get_cooldowns(CRED, MODEL) == (None, None)
 
     async def test_every_cooldown_field_round_trips(self, store: Any, clock: FakeClock) -> None:
-        rest = Cooldown(until=clock() + 43200.5, reason="model 'x' does not exist (404) \u2013 \"quoted\"", status=404, level=0, missing=True)
+        rest = Cooldown(
+            until=clock() + 43200.5,
+            reason="model 'x' does not exist (404) \u2013 \"quoted\"",
+            status=404,
+            level=0,
+            missing=True,
+        )
         await store.set_cooldown(CRED, MODEL, rest)
         assert await store.get_cooldowns(CRED, MODEL) == (None, rest)
         assert (await store.cooldowns())[CRED][MODEL] == rest

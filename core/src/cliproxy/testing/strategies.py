@@ -41,13 +41,25 @@ identifiers = st.from_regex(r"[a-zA-Z0-9_-]{1,24}", fullmatch=True)
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), texts)
 json_objects = st.dictionaries(
     st.from_regex(r"[a-z][a-z_]{0,10}", fullmatch=True),
-    st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), inner, max_size=3), max_leaves=6),
+    st.recursive(
+        _scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), inner, max_size=3)
+        ),
+        max_leaves=6,
+    ),
     max_size=4,
 )
 """JSON objects (tool arguments)."""
 
 _schemas = st.fixed_dictionaries(
-    {"type": st.just("object"), "properties": st.dictionaries(tool_names, st.sampled_from([{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]), max_size=3)}
+    {
+        "type": st.just("object"),
+        "properties": st.dictionaries(
+            tool_names, st.sampled_from([{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]), max_size=3
+        ),
+    }
 )
 _images = st.builds(
     ir.FilePart,
@@ -118,7 +130,9 @@ def requests(
         temperature=draw(st.none() | st.sampled_from([0.0, 0.5, 1.0])) if sampling else None,
         top_p=draw(st.none() | st.sampled_from([0.5, 0.9, 1.0])) if sampling else None,
         stop=tuple(draw(st.lists(texts, max_size=2))) if sampling else (),
-        reasoning=draw(st.none() | st.sampled_from([ir.Reasoning(effort=e) for e in ("low", "medium", "high")])) if reasoning else None,
+        reasoning=draw(st.none() | st.sampled_from([ir.Reasoning(effort=e) for e in ("low", "medium", "high")]))
+        if reasoning
+        else None,
         stream=draw(st.booleans()),
     )
 
@@ -146,7 +160,10 @@ def responses(
         parts.append(ir.TextPart(draw(texts)))
     calls = []
     if tool_calls:
-        calls = [ir.ToolCallPart(f"call_{draw(identifiers)}_{i}", draw(tool_names), draw(_arguments())) for i in range(draw(st.integers(0, 3)))]
+        calls = [
+            ir.ToolCallPart(f"call_{draw(identifiers)}_{i}", draw(tool_names), draw(_arguments()))
+            for i in range(draw(st.integers(0, 3)))
+        ]
         parts.extend(calls)
     if not parts:
         parts.append(ir.TextPart(draw(texts)))

@@ -72,7 +72,9 @@ class Reply:
         return cls(status=status, headers=dict(headers or {}), body=orjson.dumps(data), **kw)
 
     @classmethod
-    def sse(cls, chunks: Iterable[bytes | str], *, status: int = 200, headers: Mapping[str, str] | None = None, **kw: Any) -> Reply:
+    def sse(
+        cls, chunks: Iterable[bytes | str], *, status: int = 200, headers: Mapping[str, str] | None = None, **kw: Any
+    ) -> Reply:
         data = [c.encode() if isinstance(c, str) else c for c in chunks]
         return cls(status=status, headers=dict(headers or {}), chunks=data, content_type="text/event-stream", **kw)
 
@@ -124,9 +126,13 @@ class Reply:
         return cls(status=status, headers=headers, body=body, **kw)
 
     @classmethod
-    def error(cls, status: int, message: str = "error", *, headers: Mapping[str, str] | None = None, **kw: Any) -> Reply:
+    def error(
+        cls, status: int, message: str = "error", *, headers: Mapping[str, str] | None = None, **kw: Any
+    ) -> Reply:
         """An OpenAI-style error body."""
-        return cls.json({"error": {"message": message, "type": "error", "code": None}}, status=status, headers=headers, **kw)
+        return cls.json(
+            {"error": {"message": message, "type": "error", "code": None}}, status=status, headers=headers, **kw
+        )
 
 
 Handler = Callable[[RecordedRequest], Reply]

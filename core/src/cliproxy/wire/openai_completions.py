@@ -201,7 +201,9 @@ class CompletionStreamEncoder:
         cid = orjson.dumps(_completion_id(start.id if start else None))
         created = str((start.created if start else None) or self._ctx.created or int(time.time())).encode()
         model = orjson.dumps(self._ctx.model)
-        self._prefix = b'data: {"id":' + cid + b',"object":"text_completion","created":' + created + b',"model":' + model
+        self._prefix = (
+            b'data: {"id":' + cid + b',"object":"text_completion","created":' + created + b',"model":' + model
+        )
         echo = _echo(self._ctx.body)
         return self._chunk(echo) if echo else b""
 
@@ -245,7 +247,9 @@ class OpenAICompletions:
     name = WIRE
     doors = (Door("/v1/completions"),)
 
-    def decode_request(self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    def decode_request(
+        self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
+    ) -> Request:
         return decode_request(body, model=model, stream=stream)
 
     def encode_response(self, response: Response, ctx: EncodeContext) -> bytes:

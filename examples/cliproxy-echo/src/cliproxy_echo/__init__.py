@@ -62,7 +62,9 @@ def reply_for(request: ir.Request) -> list[ir.Part]:
     if request.reasoning is not None and not request.reasoning.disabled:
         topic = (_last(request.messages, "user") or ir.Message("user", [])).text
         parts.append(
-            ir.ReasoningPart(f"The user said {len(topic.split())} words; I will repeat them.", {"echo": {"signature": "echo-sig"}})
+            ir.ReasoningPart(
+                f"The user said {len(topic.split())} words; I will repeat them.", {"echo": {"signature": "echo-sig"}}
+            )
         )
     if last is not None and last.role == "tool":
         results = [p for p in last.parts if isinstance(p, ir.ToolResultPart)]

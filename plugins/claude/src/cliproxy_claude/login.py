@@ -78,7 +78,9 @@ class CallbackServer:
             await web.TCPSite(self._runner, "localhost", port).start()
         except OSError as exc:
             await self.close()
-            raise _invalid(f"cannot listen on localhost:{port} ({exc.strerror}); pass --callback-port or use --no-browser") from None
+            raise _invalid(
+                f"cannot listen on localhost:{port} ({exc.strerror}); pass --callback-port or use --no-browser"
+            ) from None
 
     async def _callback(self, request: web.Request) -> web.Response:
         arrived = self._arrived
@@ -145,7 +147,9 @@ async def login(args: argparse.Namespace, ctx: LoginContext) -> str:
         try:
             from aiohttp_socks import ProxyConnector
         except ImportError:
-            raise _invalid("a SOCKS proxy-url needs the aiohttp-socks package (pip install 'cliproxy[socks]')") from None
+            raise _invalid(
+                "a SOCKS proxy-url needs the aiohttp-socks package (pip install 'cliproxy[socks]')"
+            ) from None
         connector, proxy = ProxyConnector.from_url(proxy), None
     async with aiohttp.ClientSession(connector=connector) as http:
         tokens = await exchange_code(

@@ -147,8 +147,12 @@ def authorize_url(settings: OAuthSettings, client_id: str, redirect_uri: str, pk
 # -- the token endpoint --------------------------------------------------------------------
 
 
-async def _post_token(http: aiohttp.ClientSession, url: str, payload: Mapping[str, Any], proxy: str | None) -> dict[str, Any]:
-    async with http.post(url, json=dict(payload), headers={"accept": "application/json"}, proxy=proxy or None) as response:
+async def _post_token(
+    http: aiohttp.ClientSession, url: str, payload: Mapping[str, Any], proxy: str | None
+) -> dict[str, Any]:
+    async with http.post(
+        url, json=dict(payload), headers={"accept": "application/json"}, proxy=proxy or None
+    ) as response:
         raw = await response.read()
         status = response.status
     try:
@@ -186,7 +190,9 @@ def tokens_from(data: Mapping[str, Any], previous: TokenSet | None, now: float) 
     refresh = data.get("refresh_token")
     return TokenSet(
         access_token=str(data["access_token"]),
-        refresh_token=refresh if isinstance(refresh, str) and refresh else (previous.refresh_token if previous else None),
+        refresh_token=refresh
+        if isinstance(refresh, str) and refresh
+        else (previous.refresh_token if previous else None),
         expires_at=now + float(expires_in) if isinstance(expires_in, int | float) else None,
         extra=extra,
     )
@@ -302,12 +308,18 @@ class ClaudeAuth:
             },
         )
         priority = data.get("priority")
-        proxy = data.get("proxy_url") if isinstance(data.get("proxy_url"), str) and data.get("proxy_url") else settings.proxy_url
+        proxy = (
+            data.get("proxy_url")
+            if isinstance(data.get("proxy_url"), str) and data.get("proxy_url")
+            else settings.proxy_url
+        )
         credential = Credential(
             id=credential_id("claude-oauth", email or path.stem),
             provider=PROVIDER,
             label=email or path.name,
-            prefix=data.get("prefix") if isinstance(data.get("prefix"), str) and data.get("prefix") else settings.prefix,
+            prefix=data.get("prefix")
+            if isinstance(data.get("prefix"), str) and data.get("prefix")
+            else settings.prefix,
             models=settings.models,
             excluded_models=settings.excluded_models,
             priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else settings.priority,

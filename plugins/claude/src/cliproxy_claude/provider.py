@@ -180,7 +180,9 @@ class ClaudeProvider(Provider):
         if settings.oauth:
             headers["anthropic-beta"] = OAUTH_BETA
         session, proxy = gateway.http_for(credential, settings.proxy_url)
-        async with session.get(settings.base_url + "/v1/models", params={"limit": "1000"}, headers=headers, proxy=proxy) as response:
+        async with session.get(
+            settings.base_url + "/v1/models", params={"limit": "1000"}, headers=headers, proxy=proxy
+        ) as response:
             if response.status >= 400:
                 raise RuntimeError(f"GET /v1/models answered {response.status}")
             data = await response.json(content_type=None)

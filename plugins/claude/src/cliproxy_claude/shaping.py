@@ -283,7 +283,10 @@ def _shape_structured_output(body: dict[str, Any], caps: ModelCaps | None) -> No
     else:
         body.pop("output_config")
     schema = orjson.dumps(fmt.get("schema") or {}).decode()
-    note = {"type": "text", "text": f"Answer with a single JSON value, and nothing else, that matches this JSON Schema: {schema}"}
+    note = {
+        "type": "text",
+        "text": f"Answer with a single JSON value, and nothing else, that matches this JSON Schema: {schema}",
+    }
     system = body.get("system")
     if isinstance(system, str):
         body["system"] = [{"type": "text", "text": system}, note] if system else [note]

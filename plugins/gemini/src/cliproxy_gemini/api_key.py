@@ -130,9 +130,7 @@ class GeminiProvider(Provider):
         if call.client.wire == WIRE:
             body = count_body(call.client.body, call.model)
         else:
-            request = call.gateway.translators.upstream(WIRE).encode_request(
-                call.request, call.model
-            )
+            request = call.gateway.translators.upstream(WIRE).encode_request(call.request, call.model)
             body = {"generateContentRequest": {"model": f"models/{call.model}", **request}}
         answer = await call.post(
             self.url(settings, call.model, "countTokens"),

@@ -305,7 +305,10 @@ class KiroAuthType:
         access = data.get("accessToken") if isinstance(data, dict) else None
         if not isinstance(access, str) or not access:
             raise GatewayError(
-                status=502, kind=ErrorKind.UPSTREAM, message=f"{where} answered without an access token", provider="kiro"
+                status=502,
+                kind=ErrorKind.UPSTREAM,
+                message=f"{where} answered without an access token",
+                provider="kiro",
             )
         assert isinstance(data, dict)
         refresh = data.get("refreshToken")

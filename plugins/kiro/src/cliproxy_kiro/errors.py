@@ -67,8 +67,7 @@ def _context_error(message: str) -> GatewayError:
     return GatewayError(
         status=400,
         kind=ErrorKind.INVALID_REQUEST,
-        message=f"Kiro: the conversation is longer than the model accepts ({message}); "
-        "shorten it or start a new one",
+        message=f"Kiro: the conversation is longer than the model accepts ({message}); shorten it or start a new one",
         code="context_length_exceeded",
         provider=PROVIDER,
     )

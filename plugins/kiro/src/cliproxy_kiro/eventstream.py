@@ -217,7 +217,9 @@ class FrameDecoder:
                 where = self._offset + start
                 total, headers_len, prelude_crc = _PRELUDE.unpack_from(buffer, start)
                 if zlib.crc32(view[start : start + 8]) != prelude_crc:
-                    raise EventStreamError(f"frame at byte {where}: prelude CRC mismatch (corrupt or not an event stream)")
+                    raise EventStreamError(
+                        f"frame at byte {where}: prelude CRC mismatch (corrupt or not an event stream)"
+                    )
                 if total < OVERHEAD or headers_len > total - OVERHEAD:
                     raise EventStreamError(
                         f"frame at byte {where}: impossible lengths (total {total}, headers {headers_len})"

@@ -73,12 +73,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--import", dest="import_token", action="store_true", help="copy the Kiro IDE's login")
     mode.add_argument("--builder-id", action="store_true", help="sign in with AWS Builder ID (device code)")
     mode.add_argument("--idp", choices=sorted(IDPS), default="google", help="social login provider (default google)")
-    parser.add_argument("--token-path", default=DEFAULT_IDE_TOKEN, help=f"the IDE token file (default {DEFAULT_IDE_TOKEN})")
+    parser.add_argument(
+        "--token-path", default=DEFAULT_IDE_TOKEN, help=f"the IDE token file (default {DEFAULT_IDE_TOKEN})"
+    )
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region of the login (default {DEFAULT_REGION})")
-    parser.add_argument("--start-url", default=BUILDER_ID_START_URL, help="IAM Identity Center start URL (Builder ID by default)")
-    parser.add_argument("--auth-url", help="Kiro auth service base URL (default https://prod.{region}.auth.desktop.kiro.dev)")
+    parser.add_argument(
+        "--start-url", default=BUILDER_ID_START_URL, help="IAM Identity Center start URL (Builder ID by default)"
+    )
+    parser.add_argument(
+        "--auth-url", help="Kiro auth service base URL (default https://prod.{region}.auth.desktop.kiro.dev)"
+    )
     parser.add_argument("--oidc-url", help="AWS SSO-OIDC base URL (default https://oidc.{region}.amazonaws.com)")
-    parser.add_argument("--callback-port", type=int, default=0, help="local port for the login redirect (default: any free port)")
+    parser.add_argument(
+        "--callback-port", type=int, default=0, help="local port for the login redirect (default: any free port)"
+    )
     parser.add_argument("--label", help="a name for this account, used in the token file's name")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the sign-in (default 600)")
 
@@ -112,14 +120,18 @@ def _session(ctx: LoginContext) -> tuple[aiohttp.ClientSession, str | None]:
         try:
             from aiohttp_socks import ProxyConnector
         except ImportError:
-            raise LoginFailed(f"proxy-url {proxy} is a SOCKS proxy, which needs: pip install 'cliproxy[socks]'") from None
+            raise LoginFailed(
+                f"proxy-url {proxy} is a SOCKS proxy, which needs: pip install 'cliproxy[socks]'"
+            ) from None
         return aiohttp.ClientSession(connector=ProxyConnector.from_url(proxy), **options), None
     return aiohttp.ClientSession(**options), proxy
 
 
 async def _post_json(http: aiohttp.ClientSession, url: str, body: dict[str, Any], proxy: str | None) -> tuple[int, Any]:
     try:
-        async with http.post(url, data=orjson.dumps(body), headers={"content-type": "application/json"}, proxy=proxy) as response:
+        async with http.post(
+            url, data=orjson.dumps(body), headers={"content-type": "application/json"}, proxy=proxy
+        ) as response:
             raw = await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -285,7 +297,12 @@ async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
         status, client = await _post_json(
             http,
             f"{base}/client/register",
-            {"clientName": "Kiro IDE", "clientType": "public", "scopes": SCOPES, "grantTypes": [DEVICE_GRANT, "refresh_token"]},
+            {
+                "clientName": "Kiro IDE",
+                "clientType": "public",
+                "scopes": SCOPES,
+                "grantTypes": [DEVICE_GRANT, "refresh_token"],
+            },
             proxy,
         )
         if status >= 400 or not isinstance(client, dict) or not client.get("clientId"):
@@ -306,7 +323,12 @@ async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
         given = device.get("interval")
         interval = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else 5.0  # RFC 8628
         deadline = time.monotonic() + min(float(device.get("expiresIn") or args.timeout), args.timeout)
-        body = {"clientId": client_id, "clientSecret": client_secret, "deviceCode": device["deviceCode"], "grantType": DEVICE_GRANT}
+        body = {
+            "clientId": client_id,
+            "clientSecret": client_secret,
+            "deviceCode": device["deviceCode"],
+            "grantType": DEVICE_GRANT,
+        }
         while True:
             status, data = await _post_json(http, f"{base}/token", body, proxy)
             if status < 400 and isinstance(data, dict) and data.get("accessToken"):

@@ -40,7 +40,6 @@ DEFAULT_MODELS: tuple[ModelEntry, ...] = (
 Anthropic names Claude Code sends for them."""
 
 
-
 def wants_thinking(model: str) -> bool:
     """True for ``...-thinking`` names, which ask for reasoning whatever the request says."""
     return bool(_THINKING.search(model.strip().lower()))

@@ -132,7 +132,10 @@ class KiroProvider(Provider):
         elif access or refresh:
             expires = parse_time(expires_at)
             if expires_at is not None and expires is None:
-                raise entry.error("expires-at", f"'{entry.qualified('expires-at')}' must be an ISO 8601 time such as 2026-01-31T12:00:00Z")
+                raise entry.error(
+                    "expires-at",
+                    f"'{entry.qualified('expires-at')}' must be an ISO 8601 time such as 2026-01-31T12:00:00Z",
+                )
             tokens = TokenSet(access_token=access or "", refresh_token=refresh, expires_at=expires if access else 0.0)
             identity = refresh or access or ""
         else:
@@ -144,8 +147,10 @@ class KiroProvider(Provider):
             )
         tokens.extra["auth_method"] = auth_method(method or tokens.extra.get("auth_method"))
         tokens.extra.update({k: v for k, v in overrides.items() if v})
-        if tokens.extra["auth_method"] == "idc" and tokens.refresh_token and not (
-            tokens.extra.get("client_id") and tokens.extra.get("client_secret")
+        if (
+            tokens.extra["auth_method"] == "idc"
+            and tokens.refresh_token
+            and not (tokens.extra.get("client_id") and tokens.extra.get("client_secret"))
         ):
             raise entry.error(
                 None,

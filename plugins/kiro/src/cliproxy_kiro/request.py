@@ -51,8 +51,16 @@ CONTINUE = "Continue"
 TOOL_RESULTS_ONLY = "Tool results provided."
 EMPTY_RESULT = "(no output)"
 
-_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
-_SESSION = re.compile(r"session(?:_id)?[_\"':\s]*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
+_IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+_SESSION = re.compile(
+    r"session(?:_id)?[_\"':\s]*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+)
 _STUB_SCHEMA = {"type": "object", "properties": {}, "additionalProperties": True}
 
 
@@ -106,9 +114,7 @@ def _image(part: ir.FilePart, where: str) -> dict[str, Any]:
             f"Kiro accepts PNG, JPEG, GIF and WebP images only, not {part.media_type} ({where})", param=where
         )
     if not part.data:
-        raise GatewayError.invalid(
-            f"Kiro needs images inline: send {where} as base64 data, not as a URL", param=where
-        )
+        raise GatewayError.invalid(f"Kiro needs images inline: send {where} as base64 data, not as a URL", param=where)
     return {"format": fmt, "source": {"bytes": part.data}}
 
 
@@ -147,7 +153,11 @@ def _turns(request: ir.Request, renamed: dict[str, str]) -> tuple[list[str], lis
                     current.texts.append(part.text)
                 elif isinstance(part, ir.ToolCallPart):
                     current.tool_uses.append(
-                        {"toolUseId": part.id, "name": _tool_name(part.name, renamed), "input": _arguments(part.arguments)}
+                        {
+                            "toolUseId": part.id,
+                            "name": _tool_name(part.name, renamed),
+                            "input": _arguments(part.arguments),
+                        }
                     )
                 elif isinstance(part, ir.ReasoningPart):
                     signature = ir.metadata_for(part.provider_metadata, WIRE).get("signature")

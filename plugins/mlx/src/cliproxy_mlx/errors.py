@@ -20,9 +20,7 @@ _TOOLS_REJECTED = re.compile(
 )
 
 
-def explain(
-    error: GatewayError, *, model: str, server: str, has_tools: bool, timeout: float | None
-) -> GatewayError:
+def explain(error: GatewayError, *, model: str, server: str, has_tools: bool, timeout: float | None) -> GatewayError:
     """``error`` with an actionable message for the usual local-server failures.
 
     Args:
@@ -31,11 +29,7 @@ def explain(
         has_tools: Whether the request carried tool definitions.
         timeout: The entry's ``timeout`` (None: the gateway's read timeout).
     """
-    if (
-        has_tools
-        and error.status in (400, 404, 422, 500, 501)
-        and _TOOLS_REJECTED.search(error.message)
-    ):
+    if has_tools and error.status in (400, 404, 422, 500, 501) and _TOOLS_REJECTED.search(error.message):
         return GatewayError(
             status=400,
             kind=ErrorKind.INVALID_REQUEST,

@@ -68,9 +68,7 @@ class Health:
                 self._retry(cred, retry_interval, check), f"cliproxy-mlx-retry-{cred.id}"
             )
 
-    async def _retry(
-        self, cred: Credential, interval: float, check: Callable[[], Awaitable[Any]]
-    ) -> None:
+    async def _retry(self, cred: Credential, interval: float, check: Callable[[], Awaitable[Any]]) -> None:
         while cred.id in self.down:
             await asyncio.sleep(interval)
             await check()

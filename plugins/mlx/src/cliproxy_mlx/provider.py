@@ -159,9 +159,7 @@ class MLXProvider(OpenAIChatProvider):
         assert result.body is not None
         response = self._translator.decode_response(result.body)
         return DirectResponse(
-            response=local_response(
-                response, think_tags=settings.think_tags, input_tokens=input_tokens
-            )
+            response=local_response(response, think_tags=settings.think_tags, input_tokens=input_tokens)
         )
 
     # -- models and health ---------------------------------------------------------------
@@ -184,9 +182,7 @@ class MLXProvider(OpenAIChatProvider):
             )
             return None
         if status >= 500:
-            await self._down(
-                credential, gateway, f"GET {self.models_url(credential)} answered {status}"
-            )
+            await self._down(credential, gateway, f"GET {self.models_url(credential)} answered {status}")
             return None
         await self._health.mark_up(credential, gateway)
         if status >= 400:
@@ -237,9 +233,7 @@ class MLXProvider(OpenAIChatProvider):
         if now - self._asked.get(cred.id, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
             return
         self._asked[cred.id] = now
-        self._health.spawn(
-            self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}"
-        )
+        self._health.spawn(self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}")
 
     def _ask_for(self, cred: Credential, model: str) -> None:
         """A model the server did not list: maybe it was just loaded; look again soon."""

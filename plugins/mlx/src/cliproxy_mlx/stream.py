@@ -30,25 +30,19 @@ def _output_text(parts: Iterable[ir.Part]) -> str:
     return "".join(pieces)
 
 
-def fill_usage(
-    usage: ir.Usage, input_tokens: Callable[[], int | None], output_text: str
-) -> ir.Usage:
+def fill_usage(usage: ir.Usage, input_tokens: Callable[[], int | None], output_text: str) -> ir.Usage:
     """``usage`` with missing input/output counts estimated (and marked so)."""
     if usage.input_tokens is not None and usage.output_tokens is not None:
         return usage
     return attrs.evolve(
         usage,
         input_tokens=usage.input_tokens if usage.input_tokens is not None else input_tokens(),
-        output_tokens=usage.output_tokens
-        if usage.output_tokens is not None
-        else estimate_tokens(output_text),
+        output_tokens=usage.output_tokens if usage.output_tokens is not None else estimate_tokens(output_text),
         estimated=True,
     )
 
 
-def local_response(
-    response: ir.Response, *, think_tags: bool, input_tokens: Callable[[], int | None]
-) -> ir.Response:
+def local_response(response: ir.Response, *, think_tags: bool, input_tokens: Callable[[], int | None]) -> ir.Response:
     """A whole response with ``<think>`` split out and usage filled in."""
     if think_tags:
         response = split_response(response)

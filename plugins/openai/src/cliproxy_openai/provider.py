@@ -138,7 +138,9 @@ class OpenAIChatProvider(Provider):
         async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
             if response.status >= 400:
                 body = await response.read()
-                error: GatewayError = gateway.translators.upstream(WIRE).decode_error(response.status, response.headers, body)
+                error: GatewayError = gateway.translators.upstream(WIRE).decode_error(
+                    response.status, response.headers, body
+                )
                 raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
             data = await response.json(content_type=None)
         return self.parse_models(data)

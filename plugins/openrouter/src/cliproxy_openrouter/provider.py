@@ -165,9 +165,7 @@ class OpenRouterProvider(OpenAIChatProvider):
                 continue
             interval = cred.settings.refresh_interval
             if interval > 0:
-                self._tasks.append(
-                    asyncio.create_task(self._refresh_every(cred, gateway, interval))
-                )
+                self._tasks.append(asyncio.create_task(self._refresh_every(cred, gateway, interval)))
 
     async def _refresh_every(self, cred: Credential, gateway: Any, interval: float) -> None:
         while True:

@@ -49,7 +49,9 @@ class Anthropic:
 
     # -- client side -----------------------------------------------------------------
 
-    def decode_request(self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    def decode_request(
+        self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
+    ) -> Request:
         return decode_request(body, model=model, stream=stream)
 
     def encode_response(self, response: Response, ctx: EncodeContext) -> bytes:

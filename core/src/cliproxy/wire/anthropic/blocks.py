@@ -145,7 +145,8 @@ def tool_result(block: Mapping[str, Any], at: str, names: Mapping[str, str]) -> 
                 parts.append(part)
     elif raw is not None:
         raise GatewayError.invalid(
-            f"'{at}.content' must be a string or an array of content blocks, not {c.kind_of(raw)}", param=f"{at}.content"
+            f"'{at}.content' must be a string or an array of content blocks, not {c.kind_of(raw)}",
+            param=f"{at}.content",
         )
     return ToolResultPart(
         call_id,

@@ -74,7 +74,9 @@ def _system(raw: Any) -> Message | None:
     if isinstance(raw, str):
         return Message("system", [TextPart(raw)]) if raw else None
     if not isinstance(raw, list):
-        raise GatewayError.invalid(f"'system' must be a string or an array of text blocks, not {c.kind_of(raw)}", param="system")
+        raise GatewayError.invalid(
+            f"'system' must be a string or an array of text blocks, not {c.kind_of(raw)}", param="system"
+        )
     parts: list[Part] = []
     for i, block in enumerate(raw):
         at = f"system[{i}]"
@@ -194,13 +196,17 @@ def _reasoning(raw: Any, effort: str | None) -> Reasoning | None:
     if kind == "enabled":
         budget = c.get_int(raw, "budget_tokens", "thinking.")
         if budget is None:
-            raise GatewayError.invalid("'thinking.budget_tokens' is required when thinking is enabled", param="thinking.budget_tokens")
+            raise GatewayError.invalid(
+                "'thinking.budget_tokens' is required when thinking is enabled", param="thinking.budget_tokens"
+            )
         return Reasoning(effort=effort, budget_tokens=budget)
     if kind == "disabled":
         return Reasoning(effort="none")
     if kind == "adaptive":
         return Reasoning(effort=effort, budget_tokens=-1)
-    raise GatewayError.invalid(f"'thinking.type' must be enabled, disabled or adaptive; got {kind!r}", param="thinking.type")
+    raise GatewayError.invalid(
+        f"'thinking.type' must be enabled, disabled or adaptive; got {kind!r}", param="thinking.type"
+    )
 
 
 def _response_format(raw: Any, where: str) -> ResponseFormat | None:
@@ -372,7 +378,11 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         plain = len(system) == 1 and system[0].keys() == {"type", "text"}
         body["system"] = system[0]["text"] if plain else system
     body["messages"] = messages
-    tools = [_encode_tool(t) if isinstance(t, Tool) else dict(t.spec) for t in request.tools if isinstance(t, Tool) or t.wire == WIRE]
+    tools = [
+        _encode_tool(t) if isinstance(t, Tool) else dict(t.spec)
+        for t in request.tools
+        if isinstance(t, Tool) or t.wire == WIRE
+    ]
     thinking_on = thinking is not None and thinking["type"] != "disabled"
     if tools:
         body["tools"] = tools

@@ -119,9 +119,13 @@ def decode_response(body: bytes) -> Response:
     try:
         obj = c.loads(body)
     except ValueError:
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON") from None
+        raise GatewayError(
+            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
+        ) from None
     if not isinstance(obj, dict):
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
+        raise GatewayError(
+            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object"
+        )
     if obj.get("type") == "error":
         from cliproxy.wire.anthropic.errors import error_from_body
 
@@ -164,7 +168,12 @@ def content_blocks(parts: tuple[Part, ...] | list[Part]) -> list[dict[str, Any]]
                 if thinking is not None:
                     out.append(thinking)
         elif isinstance(part, ToolCallPart):
-            block = {"type": "tool_use", "id": part.id or c.new_id("toolu_"), "name": part.name, "input": b.tool_input(part.arguments)}
+            block = {
+                "type": "tool_use",
+                "id": part.id or c.new_id("toolu_"),
+                "name": part.name,
+                "input": b.tool_input(part.arguments),
+            }
             caller = b.own(part.provider_metadata).get("caller")
             if caller:
                 block["caller"] = caller

@@ -54,6 +54,7 @@ from cliproxy.wire.anthropic.response import (
 
 __all__ = ["MessageStreamDecoder", "MessageStreamEncoder"]
 
+
 class _Block:
     """One upstream content block being decoded."""
 
@@ -199,12 +200,18 @@ class MessageStreamDecoder:
                 out.append(ReasoningDelta(ir_index, text))
         elif kind == "redacted_thinking":
             data = block.get("data")
-            state = _Block("reasoning", ir_index, {WIRE: {"redacted_data": data}} if isinstance(data, str) and data else None)
+            state = _Block(
+                "reasoning", ir_index, {WIRE: {"redacted_data": data}} if isinstance(data, str) and data else None
+            )
             self._open(state, out)
         elif kind == "tool_use":
             state = _Block("tool", ir_index, b.picked(block, b.RESPONSE_TOOL_KEYS))
             state.opened = True
-            out.append(ToolCallStart(ir_index, str(block.get("id") or c.new_id("toolu_")), str(block.get("name") or ""), state.meta))
+            out.append(
+                ToolCallStart(
+                    ir_index, str(block.get("id") or c.new_id("toolu_")), str(block.get("name") or ""), state.meta
+                )
+            )
             given = block.get("input")
             if isinstance(given, dict) and given:  # a proxy that sends the input whole
                 state.tool_input_sent = True
@@ -383,7 +390,12 @@ class MessageStreamEncoder:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 0},
+            "usage": {
+                "input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": 0,
+            },
         }
         return _event(b"message_start", orjson.dumps({"type": "message_start", "message": message}))
 
@@ -392,7 +404,10 @@ class MessageStreamEncoder:
         self._next += 1
         self._open = (index, kind, client)
         out.append(
-            _event(b"content_block_start", orjson.dumps({"type": "content_block_start", "index": client, "content_block": block}))
+            _event(
+                b"content_block_start",
+                orjson.dumps({"type": "content_block_start", "index": client, "content_block": block}),
+            )
         )
         return client
 
@@ -416,7 +431,9 @@ class MessageStreamEncoder:
             return
         _, _, client = self._open
         self._open = None
-        out.append(_event(b"content_block_stop", b'{"type":"content_block_stop","index":' + str(client).encode() + b"}"))
+        out.append(
+            _event(b"content_block_stop", b'{"type":"content_block_stop","index":' + str(client).encode() + b"}")
+        )
 
     def _reasoning_end(self, event: ReasoningEnd, out: list[bytes]) -> None:
         pending = event.index in self._pending
@@ -441,7 +458,9 @@ class MessageStreamEncoder:
             self._start_block(event.index, "redacted", {"type": "redacted_thinking", "data": redacted}, out)
             self._close(out)
         elif signature:  # signed reasoning without text
-            client = self._start_block(event.index, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+            client = self._start_block(
+                event.index, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out
+            )
             out.append(
                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
                 + str(client).encode()

@@ -109,9 +109,7 @@ class PartAssembler:
         if block is None:
             return
         meta = _meta(thoughtSignature=block.signature)
-        out.append(
-            TextEnd(block.index, meta) if block.kind == "text" else ReasoningEnd(block.index, meta)
-        )
+        out.append(TextEnd(block.index, meta) if block.kind == "text" else ReasoningEnd(block.index, meta))
         self._open = None
 
     def _part(self, part: Mapping[str, Any], out: list[StreamEvent]) -> None:
@@ -141,17 +139,11 @@ class PartAssembler:
         if isinstance(linked, Mapping) and isinstance(linked.get("fileUri"), str):
             self._close_block(out)
             uri = linked["fileUri"]
-            mime = (
-                linked.get("mimeType")
-                or mimetypes.guess_type(uri.split("?", 1)[0])[0]
-                or "application/octet-stream"
-            )
+            mime = linked.get("mimeType") or mimetypes.guess_type(uri.split("?", 1)[0])[0] or "application/octet-stream"
             out.append(
                 FileOutput(
                     self._take_index(),
-                    FilePart(
-                        str(mime), url=uri, provider_metadata=_meta(thoughtSignature=signature)
-                    ),
+                    FilePart(str(mime), url=uri, provider_metadata=_meta(thoughtSignature=signature)),
                 )
             )
             return
@@ -164,9 +156,7 @@ class PartAssembler:
             out.append(TextEnd(index, _meta(part=dict(part))))
         # Anything else (future part kinds) carries nothing the IR can hold.
 
-    def _text(
-        self, text: str, thought: bool, signature: str | None, out: list[StreamEvent]
-    ) -> None:
+    def _text(self, text: str, thought: bool, signature: str | None, out: list[StreamEvent]) -> None:
         if not text and signature is None:
             return  # the empty part Gemini ends a turn with
         kind = "reasoning" if thought else "text"
@@ -176,19 +166,13 @@ class PartAssembler:
             block = self._open = _Open(kind, self._take_index())
             out.append(TextStart(block.index) if kind == "text" else ReasoningStart(block.index))
         if text:
-            out.append(
-                TextDelta(block.index, text)
-                if kind == "text"
-                else ReasoningDelta(block.index, text)
-            )
+            out.append(TextDelta(block.index, text) if kind == "text" else ReasoningDelta(block.index, text))
         if signature is not None:
             block.signature = signature
 
     # -- function calls ------------------------------------------------------------------
 
-    def _function_call(
-        self, call: Mapping[str, Any], signature: str | None, out: list[StreamEvent]
-    ) -> None:
+    def _function_call(self, call: Mapping[str, Any], signature: str | None, out: list[StreamEvent]) -> None:
         name = call.get("name") if isinstance(call.get("name"), str) else None
         partial = call.get("partialArgs")
         more = call.get("willContinue") is True
@@ -204,28 +188,18 @@ class PartAssembler:
         given_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else None
         call_id = given_id or generated_id(self._seed, self.tool_calls)
         self.tool_calls += 1
-        out.append(
-            ToolCallStart(
-                index, call_id, name or "", _meta(thoughtSignature=signature, id=given_id)
-            )
-        )
+        out.append(ToolCallStart(index, call_id, name or "", _meta(thoughtSignature=signature, id=given_id)))
         args = call.get("args")
         if more or partial:
-            self._pending = _PendingCall(
-                index, name or "", dict(args) if isinstance(args, Mapping) else {}
-            )
+            self._pending = _PendingCall(index, name or "", dict(args) if isinstance(args, Mapping) else {})
             self._continue(self._pending, call, partial, None)
             if not more:
                 self._finish_call(out)
             return
-        out.append(
-            ToolCallDelta(index, orjson.dumps(args if isinstance(args, Mapping) else {}).decode())
-        )
+        out.append(ToolCallDelta(index, orjson.dumps(args if isinstance(args, Mapping) else {}).decode()))
         out.append(ToolCallEnd(index))
 
-    def _continue(
-        self, pending: _PendingCall, call: Mapping[str, Any], partial: Any, signature: str | None
-    ) -> None:
+    def _continue(self, pending: _PendingCall, call: Mapping[str, Any], partial: Any, signature: str | None) -> None:
         args = call.get("args")
         if isinstance(args, Mapping):
             pending.args.update(args)

@@ -224,12 +224,7 @@ def _response_format(fmt: ResponseFormat, config: dict[str, Any], given: Mapping
     if fmt.type == "text":
         return
     config["responseMimeType"] = "application/json"
-    if (
-        fmt.type == "json_schema"
-        and fmt.schema
-        and "responseSchema" not in given
-        and "responseJsonSchema" not in given
-    ):
+    if fmt.type == "json_schema" and fmt.schema and "responseSchema" not in given and "responseJsonSchema" not in given:
         config["responseSchema"] = clean_schema(fmt.schema)
 
 
@@ -282,9 +277,7 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         if tool_config is not None:
             body["toolConfig"] = tool_config
     given_config = extras.pop("generationConfig", None)
-    config = _generation_config(
-        request, model, given_config if isinstance(given_config, Mapping) else {}
-    )
+    config = _generation_config(request, model, given_config if isinstance(given_config, Mapping) else {})
     if config:
         body["generationConfig"] = config
     for key, value in extras.items():

@@ -95,9 +95,7 @@ def _status_body(obj: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def error_from_status(
-    status: int, obj: Any, headers: Mapping[str, str] | None = None
-) -> GatewayError:
+def error_from_status(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> GatewayError:
     """A gateway error from a parsed ``google.rpc.Status`` body (or anything else)."""
     err = _status_body(obj)
     message = f"the upstream answered HTTP {status}"
@@ -162,9 +160,7 @@ def encode_error(error: GatewayError) -> bytes:
     """The ``google.rpc.Status`` body a Gemini client reads for ``error``."""
     name = error.upstream_type if error.upstream_type in _KNOWN_NAMES else None
     if name is None:
-        name = _STATUS_NAMES.get(
-            error.status, "INTERNAL" if error.status >= 500 else "FAILED_PRECONDITION"
-        )
+        name = _STATUS_NAMES.get(error.status, "INTERNAL" if error.status >= 500 else "FAILED_PRECONDITION")
     details: list[dict[str, Any]] = [
         {
             "@type": _TYPE_PREFIX + "ErrorInfo",
@@ -177,9 +173,7 @@ def encode_error(error: GatewayError) -> bytes:
         }
     ]
     if error.retry_after is not None:
-        details.append(
-            {"@type": _TYPE_PREFIX + "RetryInfo", "retryDelay": f"{max(0.0, error.retry_after):g}s"}
-        )
+        details.append({"@type": _TYPE_PREFIX + "RetryInfo", "retryDelay": f"{max(0.0, error.retry_after):g}s"})
     if error.param and error.kind in (ErrorKind.INVALID_REQUEST, ErrorKind.MODEL_NOT_FOUND):
         details.append(
             {

@@ -47,9 +47,7 @@ def encode_text(part: TextPart | ReasoningPart) -> dict[str, Any] | None:
 
 def encode_file(part: FilePart) -> dict[str, Any]:
     if part.data is not None or not part.url:
-        body: dict[str, Any] = {
-            "inlineData": {"mimeType": part.media_type, "data": part.data or ""}
-        }
+        body: dict[str, Any] = {"inlineData": {"mimeType": part.media_type, "data": part.data or ""}}
     else:
         linked: dict[str, Any] = {"fileUri": part.url}
         if part.media_type and not part.media_type.endswith("/*"):

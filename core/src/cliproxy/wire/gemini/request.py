@@ -68,9 +68,7 @@ _GENERATION_MODELLED = frozenset(
         "thinkingConfig",
     }
 )
-_TOP_MODELLED = frozenset(
-    {"model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig"}
-)
+_TOP_MODELLED = frozenset({"model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig"})
 _RESULT_KEYS = ("output", "result", "content")
 
 
@@ -169,11 +167,7 @@ def _model_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> list[Pa
                 )
             call_id = given or generated_id(f"t{turn}", i)
             calls.add(call_id, name)
-            out.append(
-                ToolCallPart(
-                    call_id, name, orjson.dumps(args or {}).decode(), _part_metadata(part, id=given)
-                )
-            )
+            out.append(ToolCallPart(call_id, name, orjson.dumps(args or {}).decode(), _part_metadata(part, id=given)))
             continue
         if part.get("functionResponse") is not None:
             raise GatewayError.invalid(
@@ -183,9 +177,7 @@ def _model_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> list[Pa
         text = part.get("text")
         if text is not None:
             if not isinstance(text, str):
-                raise GatewayError.invalid(
-                    f"'{where}.text' must be a string", param=where + ".text"
-                )
+                raise GatewayError.invalid(f"'{where}.text' must be a string", param=where + ".text")
             if part.get("thought") is True:
                 out.append(ReasoningPart(text, _part_metadata(part)))
             else:
@@ -202,9 +194,7 @@ def _model_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> list[Pa
     return out
 
 
-def _user_parts(
-    parts: list[Any], at: str, turn: int, calls: _Calls
-) -> tuple[list[ToolResultPart], list[Part]]:
+def _user_parts(parts: list[Any], at: str, turn: int, calls: _Calls) -> tuple[list[ToolResultPart], list[Part]]:
     results: list[ToolResultPart] = []
     rest: list[Part] = []
     for i, raw in enumerate(parts):
@@ -213,9 +203,7 @@ def _user_parts(
         response = part.get("functionResponse")
         if response is not None:
             results.append(
-                _function_response(
-                    part, c.expect_map(response, where + ".functionResponse"), where, turn, i, calls
-                )
+                _function_response(part, c.expect_map(response, where + ".functionResponse"), where, turn, i, calls)
             )
             continue
         if part.get("functionCall") is not None:
@@ -225,9 +213,7 @@ def _user_parts(
         text = part.get("text")
         if text is not None:
             if not isinstance(text, str):
-                raise GatewayError.invalid(
-                    f"'{where}.text' must be a string", param=where + ".text"
-                )
+                raise GatewayError.invalid(f"'{where}.text' must be a string", param=where + ".text")
             if part.get("thought") is True:
                 continue  # thoughts are the model's; a user turn has none to give
             rest.append(TextPart(text, _part_metadata(part)))
@@ -277,9 +263,7 @@ def _function_response(
     base = _part_metadata(part)
     if base:
         meta.update(base[WIRE])
-    return ToolResultPart(
-        call_id, content, is_error=is_error, name=name, provider_metadata={WIRE: meta}
-    )
+    return ToolResultPart(call_id, content, is_error=is_error, name=name, provider_metadata={WIRE: meta})
 
 
 def _system(raw: Any) -> Message | None:
@@ -319,9 +303,7 @@ def _contents(raw: list[Any]) -> list[Message]:
             if rest:
                 messages.append(Message("user", rest))
         else:
-            raise GatewayError.invalid(
-                f"'{at}.role' must be 'user' or 'model', not {role!r}", param=at + ".role"
-            )
+            raise GatewayError.invalid(f"'{at}.role' must be 'user' or 'model', not {role!r}", param=at + ".role")
     return messages
 
 
@@ -338,11 +320,7 @@ def _declaration(raw: Any, where: str) -> Tool:
         meta["parameters"] = original
     else:
         params = {"type": "object", "properties": {}}
-    extra = {
-        k: v
-        for k, v in decl.items()
-        if k not in ("name", "description", "parameters", "parametersJsonSchema")
-    }
+    extra = {k: v for k, v in decl.items() if k not in ("name", "description", "parameters", "parametersJsonSchema")}
     if extra:
         meta["declarationFields"] = extra
     return Tool(
@@ -498,9 +476,7 @@ def normalize_keys(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def decode_request(
-    body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
-) -> Request:
+def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
     body = normalize_keys(body)
     inner = body.get("generateContentRequest")
     if isinstance(inner, dict) and "contents" not in body:

@@ -89,9 +89,7 @@ class ResponseReader:
             out.append(
                 StreamStart(
                     id=obj.get("responseId") if isinstance(obj.get("responseId"), str) else None,
-                    model=obj.get("modelVersion")
-                    if isinstance(obj.get("modelVersion"), str)
-                    else None,
+                    model=obj.get("modelVersion") if isinstance(obj.get("modelVersion"), str) else None,
                     created=_created(obj.get("createTime")),
                 )
             )
@@ -207,9 +205,7 @@ def encode_parts(parts: Iterable[Part], thoughts: bool) -> list[dict[str, Any]]:
                 # The client did not ask for thoughts, but must carry the signature back.
                 encoded = encode_text(ReasoningPart("", part.provider_metadata))
         elif isinstance(part, TextPart):
-            encoded = (
-                encode_text(part) if part.text or signature_of(part.provider_metadata) else None
-            )
+            encoded = encode_text(part) if part.text or signature_of(part.provider_metadata) else None
         elif isinstance(part, ToolCallPart):
             encoded = encode_call(part, with_id=client_call_id(part))
         elif isinstance(part, FilePart):

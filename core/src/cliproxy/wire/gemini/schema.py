@@ -250,9 +250,7 @@ class _Cleaner:
             out["nullable"] = True
         return out
 
-    def _typed(
-        self, schema: Mapping[str, Any], kind: str | None, depth: int, hints: list[str]
-    ) -> dict[str, Any]:
+    def _typed(self, schema: Mapping[str, Any], kind: str | None, depth: int, hints: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {} if kind is None else {"type": kind}
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt:
@@ -283,9 +281,7 @@ class _Cleaner:
             self._object(schema, out, depth, hints)
         return out
 
-    def _enum(
-        self, out: dict[str, Any], kind: str | None, values: list[Any], hints: list[str]
-    ) -> None:
+    def _enum(self, out: dict[str, Any], kind: str | None, values: list[Any], hints: list[str]) -> None:
         present = [v for v in values if v is not None]
         if len(present) < len(values):
             out["nullable"] = True
@@ -303,9 +299,7 @@ class _Cleaner:
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
         if numeric and kind in (None, "NUMBER", "INTEGER"):
             # Gemini enums are strings; numbers are written as strings with format "enum".
-            out["type"] = kind or (
-                "INTEGER" if all(isinstance(v, int) for v in present) else "NUMBER"
-            )
+            out["type"] = kind or ("INTEGER" if all(isinstance(v, int) for v in present) else "NUMBER")
             out["format"] = "enum"
             out["enum"] = [_show(v) for v in present]
             return
@@ -343,9 +337,7 @@ class _Cleaner:
         # Gemini needs to know what an array holds; an untyped array is taken as strings.
         return {"type": "STRING"}
 
-    def _object(
-        self, schema: Mapping[str, Any], out: dict[str, Any], depth: int, hints: list[str]
-    ) -> None:
+    def _object(self, schema: Mapping[str, Any], out: dict[str, Any], depth: int, hints: list[str]) -> None:
         props = schema.get("properties")
         properties: dict[str, Any] = {}
         if isinstance(props, Mapping):
@@ -356,9 +348,7 @@ class _Cleaner:
             out["properties"] = properties
             required = schema.get("required")
             if isinstance(required, list):
-                names = [
-                    n for n in dict.fromkeys(required) if isinstance(n, str) and n in properties
-                ]
+                names = [n for n in dict.fromkeys(required) if isinstance(n, str) and n in properties]
                 if names:
                     out["required"] = names
             order = schema.get("propertyOrdering")
@@ -418,11 +408,7 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(left)
     for key, value in right.items():
         if key == "properties" and isinstance(value, Mapping):
-            merged = (
-                dict(out.get("properties") or {})
-                if isinstance(out.get("properties"), Mapping)
-                else {}
-            )
+            merged = dict(out.get("properties") or {}) if isinstance(out.get("properties"), Mapping) else {}
             for name, sub in value.items():
                 merged.setdefault(name, sub)
             out["properties"] = merged
@@ -503,9 +489,7 @@ def to_json_schema(schema: Any) -> Any:
     out: dict[str, Any] = {}
     raw_type = schema.get("type")
     kind = raw_type.upper() if isinstance(raw_type, str) else None
-    json_type: Any = (
-        _JSON_OUT.get(kind) if kind else raw_type if isinstance(raw_type, list) else None
-    )
+    json_type: Any = _JSON_OUT.get(kind) if kind else raw_type if isinstance(raw_type, list) else None
     if kind == "NULL":
         json_type = "null"
     if schema.get("nullable") is True and isinstance(json_type, str) and json_type != "null":

@@ -161,11 +161,7 @@ class GeminiStreamDecoder:
             if isinstance(error, Mapping):
                 self._done = True
                 code = error.get("code")
-                status = (
-                    code
-                    if isinstance(code, int) and not isinstance(code, bool) and code >= 400
-                    else 502
-                )
+                status = code if isinstance(code, int) and not isinstance(code, bool) and code >= 400 else 502
                 out.append(StreamError(error_from_status(status, chunk)))
                 return
             self._reader.read(chunk, out)

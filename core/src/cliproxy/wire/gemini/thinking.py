@@ -50,9 +50,7 @@ def _clamp_level(level: str, allowed: tuple[str, ...]) -> str:
         return level
     rank = _LEVEL_ORDER.index(level) if level in _LEVEL_ORDER else _LEVEL_ORDER.index("medium")
     # The nearest allowed level, preferring the higher one on a tie (more thinking, not less).
-    return min(
-        allowed, key=lambda name: (abs(_LEVEL_ORDER.index(name) - rank), -_LEVEL_ORDER.index(name))
-    )
+    return min(allowed, key=lambda name: (abs(_LEVEL_ORDER.index(name) - rank), -_LEVEL_ORDER.index(name)))
 
 
 def _clamp_budget(budget: int, model: str) -> int:
@@ -77,9 +75,7 @@ def thinking_config(reasoning: Reasoning | None, model: str) -> dict[str, Any] |
         return None
     out: dict[str, Any] = {}
     if generation is not None and generation >= 3:
-        dynamic = reasoning.effort is None and (
-            reasoning.budget_tokens is None or reasoning.budget_tokens < 0
-        )
+        dynamic = reasoning.effort is None and (reasoning.budget_tokens is None or reasoning.budget_tokens < 0)
         if not dynamic:
             out["thinkingLevel"] = _clamp_level(reasoning.level(), _levels(name, generation))
     elif generation is not None:

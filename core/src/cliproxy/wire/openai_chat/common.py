@@ -97,7 +97,9 @@ def content_parts(content: Any, where: str, *, allow_files: bool = True) -> list
         elif kind == "input_audio" and allow_files:
             audio = c.expect_map(item.get("input_audio"), at + ".input_audio")
             fmt = c.get_str(audio, "format", at + ".input_audio.") or "wav"
-            parts.append(FilePart(media_type=f"audio/{fmt}", data=c.get_str(audio, "data", at + ".input_audio.", required=True)))
+            parts.append(
+                FilePart(media_type=f"audio/{fmt}", data=c.get_str(audio, "data", at + ".input_audio.", required=True))
+            )
         elif kind == "file" and allow_files:
             file = c.expect_map(item.get("file"), at + ".file")
             data = c.get_str(file, "file_data", at + ".file.")

@@ -101,7 +101,9 @@ def _messages(raw: list[Any]) -> list[Message]:
         elif role in ("tool", "function"):
             call_id = c.get_str(msg, "tool_call_id", at + ".") or c.get_str(msg, "name", at + ".") or ""
             if not call_id:
-                raise GatewayError.invalid(f"'{at}.tool_call_id' is required for tool messages", param=f"{at}.tool_call_id")
+                raise GatewayError.invalid(
+                    f"'{at}.tool_call_id' is required for tool messages", param=f"{at}.tool_call_id"
+                )
             content = content_parts(msg.get("content"), at + ".content")
             result = ToolResultPart(call_id, content, name=names.get(call_id) or msg.get("name"))
             if messages and messages[-1].role == "tool":
@@ -127,7 +129,9 @@ def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
         fn = c.expect_map(item.get("function"), at + ".function")
         params = fn.get("parameters")
         if params is not None and not isinstance(params, dict):
-            raise GatewayError.invalid(f"'{at}.function.parameters' must be a JSON Schema object", param=f"{at}.function.parameters")
+            raise GatewayError.invalid(
+                f"'{at}.function.parameters' must be a JSON Schema object", param=f"{at}.function.parameters"
+            )
         tools.append(
             Tool(
                 name=c.get_str(fn, "name", at + ".function.", required=True) or "",
@@ -174,7 +178,9 @@ def _response_format(raw: Any) -> ResponseFormat | None:
         )
     if kind in ("json_object", "text"):
         return ResponseFormat(kind)
-    raise GatewayError.invalid(f"'response_format.type' {kind!r} must be text, json_object or json_schema", param="response_format.type")
+    raise GatewayError.invalid(
+        f"'response_format.type' {kind!r} must be text, json_object or json_schema", param="response_format.type"
+    )
 
 
 def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:

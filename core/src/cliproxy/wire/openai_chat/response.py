@@ -65,7 +65,9 @@ def decode_response(body: bytes) -> Response:
     try:
         obj = c.loads(body)
     except ValueError:
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON") from None
+        raise GatewayError(
+            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
+        ) from None
     _raise_for_failure(obj)
     choices = obj.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
@@ -84,7 +86,9 @@ def decode_response(body: bytes) -> Response:
 
 def _raise_for_failure(obj: Any) -> None:
     if not isinstance(obj, dict):
-        raise GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object")
+        raise GatewayError(
+            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with JSON that is not an object"
+        )
     if obj.get("error") and not obj.get("choices"):
         raise error_from_body(error_status(obj["error"]), obj)
 

@@ -74,7 +74,11 @@ class ChatStreamDecoder:
                 self._done = True
                 out.append(
                     StreamError(
-                        GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream stream ended before the response was complete")
+                        GatewayError(
+                            status=502,
+                            kind=ErrorKind.UPSTREAM,
+                            message="the upstream stream ended before the response was complete",
+                        )
                     )
                 )
         return out
@@ -173,7 +177,13 @@ class ChatStreamDecoder:
             self._finish = decode_finish(reason)
             if reason == "error":
                 self._done = True
-                out.append(StreamError(GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream ended the response with an error")))
+                out.append(
+                    StreamError(
+                        GatewayError(
+                            status=502, kind=ErrorKind.UPSTREAM, message="the upstream ended the response with an error"
+                        )
+                    )
+                )
 
     def _delta(self, delta: Mapping[str, Any], out: list[StreamEvent]) -> None:
         details = delta.get("reasoning_details")
@@ -210,7 +220,11 @@ class ChatStreamDecoder:
     def _tool_delta(self, call: Mapping[str, Any], out: list[StreamEvent]) -> None:
         key = call.get("index")
         if not isinstance(key, int):
-            key = len(self._tools) if call.get("id") and call.get("id") not in self._tools.values() else (self._current_tool or 0)
+            key = (
+                len(self._tools)
+                if call.get("id") and call.get("id") not in self._tools.values()
+                else (self._current_tool or 0)
+            )
         function = call.get("function") or {}
         arguments = function.get("arguments") if isinstance(function, dict) else None
         if isinstance(arguments, dict):

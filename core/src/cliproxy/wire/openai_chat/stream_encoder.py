@@ -46,11 +46,21 @@ class ChatStreamEncoder:
         rid = orjson.dumps(response_id or c.new_id("chatcmpl-"))
         model = orjson.dumps(self._ctx.model)
         when = str(created or self._ctx.created or int(time.time())).encode()
-        self._prefix = b'data: {"id":' + rid + b',"object":"chat.completion.chunk","created":' + when + b',"model":' + model + b',"choices":['
+        self._prefix = (
+            b'data: {"id":'
+            + rid
+            + b',"object":"chat.completion.chunk","created":'
+            + when
+            + b',"model":'
+            + model
+            + b',"choices":['
+        )
         return self._chunk(b'{"role":"assistant","content":""}')
 
     def _chunk(self, delta: bytes, finish: bytes = b"null") -> bytes:
-        return self._prefix + b'{"index":0,"delta":' + delta + b',"logprobs":null,"finish_reason":' + finish + b"}]}\n\n"
+        return (
+            self._prefix + b'{"index":0,"delta":' + delta + b',"logprobs":null,"finish_reason":' + finish + b"}]}\n\n"
+        )
 
     def encode(self, events: Iterable[StreamEvent]) -> bytes:
         out: list[bytes] = []

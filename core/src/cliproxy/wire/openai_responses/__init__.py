@@ -48,7 +48,9 @@ class OpenAIResponses:
     name = WIRE
     doors = (Door("/v1/responses"), Door("/v1/responses/input_tokens", action="count_tokens"))
 
-    def decode_request(self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None) -> Request:
+    def decode_request(
+        self, body: Mapping[str, Any], *, model: str | None = None, stream: bool | None = None
+    ) -> Request:
         return decode_request(body, model=model, stream=stream)
 
     def encode_response(self, response: Response, ctx: EncodeContext) -> bytes:

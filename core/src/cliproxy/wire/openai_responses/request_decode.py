@@ -280,7 +280,9 @@ def _messages(body: Mapping[str, Any]) -> list[Message]:
     conv = _Conversation()
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
-        raise GatewayError.invalid(f"'instructions' must be a string, not {c.kind_of(instructions)}", param="instructions")
+        raise GatewayError.invalid(
+            f"'instructions' must be a string, not {c.kind_of(instructions)}", param="instructions"
+        )
     if instructions:
         conv.add("system", [TextPart(instructions)])
     raw = body.get("input")
@@ -290,10 +292,14 @@ def _messages(body: Mapping[str, Any]) -> list[Message]:
         for i, item in enumerate(raw):
             _item(c.expect_map(item, f"input[{i}]"), f"input[{i}]", conv)
     elif raw is not None:
-        raise GatewayError.invalid(f"'input' must be a string or an array of items, not {c.kind_of(raw)}", param="input")
+        raise GatewayError.invalid(
+            f"'input' must be a string or an array of items, not {c.kind_of(raw)}", param="input"
+        )
     conv.flush()
     if not conv.messages:
-        raise GatewayError.invalid("'input' is required: send the conversation as a string or an array of items", param="input")
+        raise GatewayError.invalid(
+            "'input' is required: send the conversation as a string or an array of items", param="input"
+        )
     return conv.messages
 
 

@@ -100,9 +100,23 @@ def _assistant_items(msg: Message, custom_tools: set[str], custom_calls: set[str
         elif isinstance(part, ToolCallPart):
             if metadata_for(part.provider_metadata, WIRE).get("custom") or part.name in custom_tools:
                 custom_calls.add(part.id)
-                items.append({"type": "custom_tool_call", "call_id": part.id, "name": part.name, "input": custom_input(part.arguments)})
+                items.append(
+                    {
+                        "type": "custom_tool_call",
+                        "call_id": part.id,
+                        "name": part.name,
+                        "input": custom_input(part.arguments),
+                    }
+                )
             else:
-                items.append({"type": "function_call", "call_id": part.id, "name": part.name, "arguments": part.arguments or "{}"})
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": part.id,
+                        "name": part.name,
+                        "arguments": part.arguments or "{}",
+                    }
+                )
     return items
 
 
@@ -124,7 +138,9 @@ def _input(messages: Iterable[Message], custom_tools: set[str]) -> list[dict[str
         if msg.role == "system":
             items.append({"role": "developer", "content": msg.text})
         elif msg.role == "user":
-            items.append({"role": "user", "content": [_input_part(p) for p in msg.parts if isinstance(p, TextPart | FilePart)]})
+            items.append(
+                {"role": "user", "content": [_input_part(p) for p in msg.parts if isinstance(p, TextPart | FilePart)]}
+            )
         elif msg.role == "assistant":
             items.extend(_assistant_items(msg, custom_tools, custom_calls))
         elif msg.role == "tool":
@@ -163,14 +179,20 @@ def _merge(body: dict[str, Any], key: str, extra: Any) -> None:
 
 def encode_request(request: Request, model: str) -> dict[str, Any]:
     custom_tools = {
-        t.name for t in request.function_tools if isinstance(metadata_for(t.provider_metadata, WIRE).get("custom"), Mapping)
+        t.name
+        for t in request.function_tools
+        if isinstance(metadata_for(t.provider_metadata, WIRE).get("custom"), Mapping)
     }
     instructions, messages = _system_first(request.messages)
     body: dict[str, Any] = {"model": model}
     if instructions:
         body["instructions"] = instructions
     body["input"] = _input(messages, custom_tools)
-    tools = [_tool(t) if isinstance(t, Tool) else dict(t.spec) for t in request.tools if isinstance(t, Tool) or t.wire == WIRE]
+    tools = [
+        _tool(t) if isinstance(t, Tool) else dict(t.spec)
+        for t in request.tools
+        if isinstance(t, Tool) or t.wire == WIRE
+    ]
     if tools:
         body["tools"] = tools
         if request.tool_choice is not None:
@@ -195,7 +217,11 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
     fmt = request.response_format
     if fmt is not None:
         if fmt.type == "json_schema":
-            spec: dict[str, Any] = {"type": "json_schema", "name": fmt.name or "response", "schema": dict(fmt.schema or {})}
+            spec: dict[str, Any] = {
+                "type": "json_schema",
+                "name": fmt.name or "response",
+                "schema": dict(fmt.schema or {}),
+            }
             if fmt.strict is not None:
                 spec["strict"] = fmt.strict
             if fmt.description:

@@ -118,7 +118,9 @@ def custom_names(body: Mapping[str, Any]) -> frozenset[str]:
     tools = body.get("tools")
     if not isinstance(tools, list):
         return frozenset()
-    return frozenset(t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str))
+    return frozenset(
+        t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
+    )
 
 
 def is_custom_call(name: str, metadata: Any, custom: frozenset[str]) -> bool:
@@ -144,7 +146,13 @@ def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[s
         if isinstance(part, TextPart):
             msg_id = _message_id(part)
             if message is None or (msg_id is not None and msg_id != message["id"]):
-                message = {"id": msg_id or c.new_id("msg_"), "type": "message", "status": "completed", "role": "assistant", "content": []}
+                message = {
+                    "id": msg_id or c.new_id("msg_"),
+                    "type": "message",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [],
+                }
                 phase = metadata_for(part.provider_metadata, WIRE).get("phase")
                 if phase:
                     message["phase"] = phase
@@ -158,21 +166,41 @@ def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[s
         elif isinstance(part, ToolCallPart):
             if is_custom_call(part.name, part.provider_metadata, custom):
                 items.append(
-                    {"id": c.new_id("ctc_"), "type": "custom_tool_call", "status": "completed", "call_id": part.id, "name": part.name, "input": custom_input(part.arguments)}
+                    {
+                        "id": c.new_id("ctc_"),
+                        "type": "custom_tool_call",
+                        "status": "completed",
+                        "call_id": part.id,
+                        "name": part.name,
+                        "input": custom_input(part.arguments),
+                    }
                 )
             else:
                 items.append(
-                    {"id": c.new_id("fc_"), "type": "function_call", "status": "completed", "arguments": part.arguments or "{}", "call_id": part.id, "name": part.name}
+                    {
+                        "id": c.new_id("fc_"),
+                        "type": "function_call",
+                        "status": "completed",
+                        "arguments": part.arguments or "{}",
+                        "call_id": part.id,
+                        "name": part.name,
+                    }
                 )
         elif isinstance(part, FilePart) and part.is_image and part.data:
-            items.append({"id": c.new_id("ig_"), "type": "image_generation_call", "status": "completed", "result": part.data})
+            items.append(
+                {"id": c.new_id("ig_"), "type": "image_generation_call", "status": "completed", "result": part.data}
+            )
     return items
 
 
 def encode_response(response: Response, ctx: EncodeContext) -> bytes:
     shell = ResponseShell(response.id, ctx, response.created)
     status, incomplete = status_for(response.finish)
-    error = {"code": "server_error", "message": "the upstream ended the response with an error"} if status == "failed" else None
+    error = (
+        {"code": "server_error", "message": "the upstream ended the response with an error"}
+        if status == "failed"
+        else None
+    )
     output = output_items(response.parts, custom_names(ctx.body))
     return orjson.dumps(shell.render(status, output, response.usage, incomplete=incomplete, error=error))
 
@@ -218,10 +246,23 @@ def item_parts(item: Mapping[str, Any]) -> list[Part]:
         return [ReasoningPart(reasoning_text(item), reasoning_metadata(item.get("id"), item.get("encrypted_content")))]
     if kind == "function_call":
         arguments = item.get("arguments")
-        return [ToolCallPart(str(item.get("call_id") or ""), str(item.get("name") or ""), arguments if isinstance(arguments, str) and arguments else "{}")]
+        return [
+            ToolCallPart(
+                str(item.get("call_id") or ""),
+                str(item.get("name") or ""),
+                arguments if isinstance(arguments, str) and arguments else "{}",
+            )
+        ]
     if kind == "custom_tool_call":
         text = item.get("input") if isinstance(item.get("input"), str) else ""
-        return [ToolCallPart(str(item.get("call_id") or ""), str(item.get("name") or ""), custom_arguments(text), {WIRE: {"custom": True}})]
+        return [
+            ToolCallPart(
+                str(item.get("call_id") or ""),
+                str(item.get("name") or ""),
+                custom_arguments(text),
+                {WIRE: {"custom": True}},
+            )
+        ]
     if kind == "image_generation_call" and isinstance(item.get("result"), str) and item["result"]:
         fmt = item.get("output_format") if isinstance(item.get("output_format"), str) else "png"
         return [FilePart(f"image/{fmt}", data=item["result"])]

@@ -109,15 +109,11 @@ def _limit(query: Mapping[str, str]) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise GatewayError.invalid(
-            f"'limit' must be an integer from 1 to {MAX_LIMIT}, not {raw!r}", param="limit"
-        )
+        raise GatewayError.invalid(f"'limit' must be an integer from 1 to {MAX_LIMIT}, not {raw!r}", param="limit")
     return limit
 
 
-def input_items_page(
-    response_id: str, items: Sequence[Any], query: Mapping[str, str]
-) -> dict[str, Any]:
+def input_items_page(response_id: str, items: Sequence[Any], query: Mapping[str, str]) -> dict[str, Any]:
     """One page of a response's input items in OpenAI's list shape, following the
     ``order`` (``desc``, the default, lists the last item first), ``limit`` and
     ``after`` (an item id: the page starts after it) query parameters."""
@@ -133,9 +129,7 @@ def input_items_page(
     if after:
         ids = [_item_id(item) for item in listed]
         if after not in ids:
-            raise GatewayError.invalid(
-                f"no input item with id {after!r} in response '{response_id}'", param="after"
-            )
+            raise GatewayError.invalid(f"no input item with id {after!r} in response '{response_id}'", param="after")
         start = ids.index(after) + 1
     page = listed[start : start + limit]
     return {

@@ -118,7 +118,11 @@ class ResponsesStreamDecoder:
             self._close_all(out)
             out.append(
                 StreamError(
-                    GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream stream ended before the response was complete")
+                    GatewayError(
+                        status=502,
+                        kind=ErrorKind.UPSTREAM,
+                        message="the upstream stream ended before the response was complete",
+                    )
                 )
             )
         return out
@@ -345,7 +349,9 @@ class ResponsesStreamDecoder:
                     self._reasoning(item, summary, item.missing(summary, text), out)
             elif not item.texts:
                 self._reasoning(item, _WHOLE, reasoning_text(raw), out)
-            out.append(ReasoningEnd(item.index, reasoning_metadata(raw.get("id") or item.id, raw.get("encrypted_content"))))
+            out.append(
+                ReasoningEnd(item.index, reasoning_metadata(raw.get("id") or item.id, raw.get("encrypted_content")))
+            )
         elif kind in ("function_call", "custom_tool_call") and item.index is not None:
             self._end_call(item, raw, out)
         elif kind == "image_generation_call":
@@ -355,7 +361,13 @@ class ResponsesStreamDecoder:
         for part in item_parts(raw):
             index = self._new_index()
             if isinstance(part, TextPart):
-                out.extend((TextStart(index, part.provider_metadata), TextDelta(index, part.text), TextEnd(index, part.provider_metadata)))
+                out.extend(
+                    (
+                        TextStart(index, part.provider_metadata),
+                        TextDelta(index, part.text),
+                        TextEnd(index, part.provider_metadata),
+                    )
+                )
             elif isinstance(part, ReasoningPart):
                 out.append(ReasoningStart(index))
                 if part.text:
@@ -363,7 +375,13 @@ class ResponsesStreamDecoder:
                 out.append(ReasoningEnd(index, part.provider_metadata))
             elif isinstance(part, ToolCallPart):
                 self._has_calls = True
-                out.extend((ToolCallStart(index, part.id, part.name, part.provider_metadata), ToolCallDelta(index, part.arguments), ToolCallEnd(index)))
+                out.extend(
+                    (
+                        ToolCallStart(index, part.id, part.name, part.provider_metadata),
+                        ToolCallDelta(index, part.arguments),
+                        ToolCallEnd(index),
+                    )
+                )
             else:
                 out.append(FileOutput(index, part))
 
@@ -398,7 +416,9 @@ class ResponsesStreamDecoder:
         else:
             response = obj.get("response") if isinstance(obj.get("response"), Mapping) else {}
             raw = response.get("error")
-            error = error_from_event(raw if isinstance(raw, Mapping) else {"message": "the upstream could not complete the response"})
+            error = error_from_event(
+                raw if isinstance(raw, Mapping) else {"message": "the upstream could not complete the response"}
+            )
         out.append(StreamError(error))
 
 

@@ -58,7 +58,18 @@ def _event(kind: str, payload: dict[str, Any]) -> bytes:
 class _Item:
     """An output item being streamed."""
 
-    __slots__ = ("chunks", "content", "custom", "heads", "item", "meta", "open_part", "output_index", "prefix", "refusal")
+    __slots__ = (
+        "chunks",
+        "content",
+        "custom",
+        "heads",
+        "item",
+        "meta",
+        "open_part",
+        "output_index",
+        "prefix",
+        "refusal",
+    )
 
     def __init__(self, item: dict[str, Any], output_index: int) -> None:
         self.item = item
@@ -102,7 +113,9 @@ class ResponsesStreamEncoder:
         """A delta event, assembled from the item's fixed head (the hot path)."""
         head = item.heads.get(kind)
         if head is None:
-            head = item.heads[kind] = b"event: " + kind + b'\ndata: {"type":"' + kind + b'",' + item.prefix + b'"delta":'
+            head = item.heads[kind] = (
+                b"event: " + kind + b'\ndata: {"type":"' + kind + b'",' + item.prefix + b'"delta":'
+            )
         out.append(b"".join((head, orjson.dumps(text), b',"sequence_number":', str(self._seq).encode(), b"}\n\n")))
         self._seq += 1
 
@@ -142,7 +155,13 @@ class ResponsesStreamEncoder:
             self._close_message(out)
             message = None
         if message is None:
-            item: dict[str, Any] = {"id": msg_id or c.new_id("msg_"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+            item: dict[str, Any] = {
+                "id": msg_id or c.new_id("msg_"),
+                "type": "message",
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [],
+            }
             phase = metadata_for(event.provider_metadata, WIRE).get("phase")
             if phase:
                 item["phase"] = phase
@@ -151,7 +170,11 @@ class ResponsesStreamEncoder:
         message.open_part = index
         message.chunks = []
         refusal = bool(metadata_for(event.provider_metadata, WIRE).get("refusal"))
-        part = {"type": "refusal", "refusal": ""} if refusal else {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        part = (
+            {"type": "refusal", "refusal": ""}
+            if refusal
+            else {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        )
         self._emit(
             out,
             "response.content_part.added",
@@ -191,7 +214,13 @@ class ResponsesStreamEncoder:
         rs_id = metadata_for(event.provider_metadata, "openai").get("id") or c.new_id("rs_")
         state = self._open_item(out, {"id": rs_id, "type": "reasoning", "summary": []})
         state.meta = event.provider_metadata
-        state.prefix = b'"item_id":' + orjson.dumps(rs_id) + b',"output_index":' + str(state.output_index).encode() + b',"summary_index":0,'
+        state.prefix = (
+            b'"item_id":'
+            + orjson.dumps(rs_id)
+            + b',"output_index":'
+            + str(state.output_index).encode()
+            + b',"summary_index":0,'
+        )
         self._blocks[event.index] = state
 
     def _reasoning_delta(self, out: list[bytes], state: _Item, text: str) -> None:
@@ -201,7 +230,12 @@ class ResponsesStreamEncoder:
             self._emit(
                 out,
                 "response.reasoning_summary_part.added",
-                {"item_id": state.item["id"], "output_index": state.output_index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}},
+                {
+                    "item_id": state.item["id"],
+                    "output_index": state.output_index,
+                    "summary_index": 0,
+                    "part": {"type": "summary_text", "text": ""},
+                },
             )
         state.chunks.append(text)
         self._delta(out, state, b"response.reasoning_summary_text.delta", text)
@@ -211,19 +245,37 @@ class ResponsesStreamEncoder:
         base = {"item_id": state.item["id"], "output_index": state.output_index, "summary_index": 0}
         if text:
             self._emit(out, "response.reasoning_summary_text.done", {**base, "text": text})
-            self._emit(out, "response.reasoning_summary_part.done", {**base, "part": {"type": "summary_text", "text": text}})
+            self._emit(
+                out, "response.reasoning_summary_part.done", {**base, "part": {"type": "summary_text", "text": text}}
+            )
         state.item = reasoning_item(ReasoningPart(text, merge_metadata(state.meta, meta)), state.item["id"])
         self._close_item(out, state)
 
     def _start_tool(self, out: list[bytes], event: ToolCallStart) -> None:
         custom = is_custom_call(event.name, event.provider_metadata, self._custom)
         if custom:
-            item = {"id": c.new_id("ctc_"), "type": "custom_tool_call", "status": "in_progress", "call_id": event.id, "name": event.name, "input": ""}
+            item = {
+                "id": c.new_id("ctc_"),
+                "type": "custom_tool_call",
+                "status": "in_progress",
+                "call_id": event.id,
+                "name": event.name,
+                "input": "",
+            }
         else:
-            item = {"id": c.new_id("fc_"), "type": "function_call", "status": "in_progress", "arguments": "", "call_id": event.id, "name": event.name}
+            item = {
+                "id": c.new_id("fc_"),
+                "type": "function_call",
+                "status": "in_progress",
+                "arguments": "",
+                "call_id": event.id,
+                "name": event.name,
+            }
         state = self._open_item(out, item)
         state.custom = custom
-        state.prefix = b'"item_id":' + orjson.dumps(item["id"]) + b',"output_index":' + str(state.output_index).encode() + b","
+        state.prefix = (
+            b'"item_id":' + orjson.dumps(item["id"]) + b',"output_index":' + str(state.output_index).encode() + b","
+        )
         self._blocks[event.index] = state
 
     def _end_tool(self, out: list[bytes], state: _Item) -> None:
@@ -246,7 +298,9 @@ class ResponsesStreamEncoder:
         part = event.part
         if not (part.is_image and part.data):
             return
-        state = self._open_item(out, {"id": c.new_id("ig_"), "type": "image_generation_call", "status": "in_progress", "result": None})
+        state = self._open_item(
+            out, {"id": c.new_id("ig_"), "type": "image_generation_call", "status": "in_progress", "result": None}
+        )
         state.item["result"] = part.data
         self._close_item(out, state)
 
@@ -268,7 +322,12 @@ class ResponsesStreamEncoder:
         assert self._shell is not None
         status, incomplete = status_for(event.finish)
         if status == "failed":
-            self._fail(out, GatewayError(status=502, kind=ErrorKind.UPSTREAM, message="the upstream ended the response with an error"))
+            self._fail(
+                out,
+                GatewayError(
+                    status=502, kind=ErrorKind.UPSTREAM, message="the upstream ended the response with an error"
+                ),
+            )
             return
         kind = "response.completed" if status == "completed" else "response.incomplete"
         response = self._shell.render(status, self._output_list(), event.usage, incomplete=incomplete)
@@ -284,7 +343,9 @@ class ResponsesStreamEncoder:
         code = error.code or ("rate_limit_exceeded" if error.kind is ErrorKind.RATE_LIMITED else str(error.kind))
         self._emit(out, "error", {"code": code, "message": error.message, "param": error.param})
         failed_code = "rate_limit_exceeded" if error.kind is ErrorKind.RATE_LIMITED else "server_error"
-        response = self._shell.render("failed", self._output_list(), error={"code": failed_code, "message": error.message})
+        response = self._shell.render(
+            "failed", self._output_list(), error={"code": failed_code, "message": error.message}
+        )
         self._emit(out, "response.failed", {"response": response})
 
     # -- the protocol ----------------------------------------------------------------------

@@ -76,29 +76,21 @@ class GeminiCLIAuth:
     provider = PROVIDER
     refresh_lead = 300.0
 
-    def load(
-        self, path: Path, data: Mapping[str, Any], gateway: Any
-    ) -> Sequence[tuple[Credential, TokenSet]]:
+    def load(self, path: Path, data: Mapping[str, Any], gateway: Any) -> Sequence[tuple[Credential, TokenSet]]:
         if data.get("disabled") is True:
             return []
         options = read_options(gateway.config.root)
         projects = project_ids(data.get("project_id"))
         if not projects:
-            raise ValueError(
-                "it names no project_id; run 'cliproxy login gemini' again (--project-id ID picks one)"
-            )
+            raise ValueError("it names no project_id; run 'cliproxy login gemini' again (--project-id ID picks one)")
         token = data.get("token") if isinstance(data.get("token"), Mapping) else data
         access = token.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("it has no access_token; run 'cliproxy login gemini' again")
-        refresh = (
-            token.get("refresh_token") if isinstance(token.get("refresh_token"), str) else None
-        )
+        refresh = token.get("refresh_token") if isinstance(token.get("refresh_token"), str) else None
         extra = {
             "client_id": data.get("client_id") or token.get("client_id") or options.client_id,
-            "client_secret": data.get("client_secret")
-            or token.get("client_secret")
-            or options.client_secret,
+            "client_secret": data.get("client_secret") or token.get("client_secret") or options.client_secret,
             "token_uri": data.get("token_uri") or token.get("token_uri") or options.token_url,
         }
         email = data.get("email") if isinstance(data.get("email"), str) else None
@@ -115,12 +107,8 @@ class GeminiCLIAuth:
                 provider=PROVIDER,
                 label=f"{path.name} [{project}]",
                 prefix=prefix,
-                excluded_models=tuple(str(m) for m in excluded)
-                if isinstance(excluded, list)
-                else (),
-                priority=priority
-                if isinstance(priority, int) and not isinstance(priority, bool)
-                else 0,
+                excluded_models=tuple(str(m) for m in excluded) if isinstance(excluded, list) else (),
+                priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
                 source=str(path),
             )
             credential.settings = Account(project, account, options, email)
@@ -131,9 +119,7 @@ class GeminiCLIAuth:
         content = dict(previous)
         expiry = None
         if tokens.expires_at is not None:
-            expiry = (
-                datetime.fromtimestamp(tokens.expires_at, UTC).isoformat().replace("+00:00", "Z")
-            )
+            expiry = datetime.fromtimestamp(tokens.expires_at, UTC).isoformat().replace("+00:00", "Z")
         fields: dict[str, Any] = {"access_token": tokens.access_token}
         if tokens.refresh_token:
             fields["refresh_token"] = tokens.refresh_token
@@ -150,9 +136,7 @@ class GeminiCLIAuth:
                 content["expiry"] = expiry
         return content
 
-    async def refresh(
-        self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None
-    ) -> TokenSet:
+    async def refresh(self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet:
         client_id = tokens.extra.get("client_id")
         client_secret = tokens.extra.get("client_secret")
         if not tokens.refresh_token:
@@ -182,27 +166,15 @@ class GeminiCLIAuth:
             answer = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
             answer = {}
-        if (
-            status >= 400
-            or not isinstance(answer, dict)
-            or not isinstance(answer.get("access_token"), str)
-        ):
-            reason = (
-                answer.get("error_description") or answer.get("error")
-                if isinstance(answer, dict)
-                else None
-            )
+        if status >= 400 or not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
+            reason = answer.get("error_description") or answer.get("error") if isinstance(answer, dict) else None
             raise GatewayError(
                 status=401 if status in (400, 401) else 502,
                 kind=ErrorKind.AUTHENTICATION if status in (400, 401) else ErrorKind.UPSTREAM,
                 message=f"Google's token endpoint answered {status}: {reason or 'no access token'}",
             )
         lifetime = answer.get("expires_in")
-        lifetime = (
-            float(lifetime)
-            if isinstance(lifetime, int | float) and not isinstance(lifetime, bool)
-            else 3600.0
-        )
+        lifetime = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else 3600.0
         rotated = answer.get("refresh_token")
         return TokenSet(
             access_token=answer["access_token"],

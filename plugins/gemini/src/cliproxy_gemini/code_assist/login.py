@@ -60,9 +60,7 @@ def _fail(message: str) -> GatewayError:
 
 def _pkce() -> tuple[str, str]:
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-    challenge = (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
 
 
@@ -77,9 +75,7 @@ def _code_from(pasted: str, state: str) -> str:
     if "error" in query:
         raise _fail(f"Google refused the sign-in: {query['error'][0]}")
     if query.get("state", [None])[0] != state:
-        raise _fail(
-            "the pasted address belongs to another sign-in (state mismatch); run the login again"
-        )
+        raise _fail("the pasted address belongs to another sign-in (state mismatch); run the login again")
     code = query.get("code", [None])[0]
     if not code:
         raise _fail("the pasted address has no 'code'; paste the whole address from the browser")
@@ -96,9 +92,7 @@ class GeminiLogin:
     max_polls: int = 60
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--project-id", help="Google Cloud project id(s) for Code Assist, comma-separated"
-        )
+        parser.add_argument("--project-id", help="Google Cloud project id(s) for Code Assist, comma-separated")
         parser.add_argument(
             "--client-id",
             help=f"OAuth client id (default: gemini-cli.client-id or ${ENV_CLIENT_ID})",
@@ -132,11 +126,7 @@ class GeminiLogin:
             access = tokens["access_token"]
             email = await flow.email(access)
             wanted = project_ids(getattr(args, "project_id", None) or "")
-            projects = (
-                [await flow.setup(access, p) for p in wanted]
-                if wanted
-                else [await flow.setup(access, None)]
-            )
+            projects = [await flow.setup(access, p) for p in wanted] if wanted else [await flow.setup(access, None)]
         expires_at = time.time() + float(tokens.get("expires_in") or 3600)
         content = {
             "type": TOKEN_TYPE,
@@ -153,9 +143,7 @@ class GeminiLogin:
         name = re.sub(r"[^A-Za-z0-9_.@-]", "_", email or "account")
         path = Path(ctx.auth_dir).expanduser() / f"gemini-cli-{name}.json"
         write_token_file(path, content)
-        ctx.echo(
-            f"Signed in as {email or 'an unknown account'}; Code Assist project(s): {content['project_id']}"
-        )
+        ctx.echo(f"Signed in as {email or 'an unknown account'}; Code Assist project(s): {content['project_id']}")
         return str(path)
 
 
@@ -181,12 +169,8 @@ class _Flow:
                 + self._auth_url(redirect, state, challenge)
                 + "\n"
             )
-            self.ctx.echo(
-                "The browser then lands on a page that does not load; copy its whole address."
-            )
-            pasted = await asyncio.to_thread(
-                self.ctx.prompt, "Paste that address (or just the code): "
-            )
+            self.ctx.echo("The browser then lands on a page that does not load; copy its whole address.")
+            pasted = await asyncio.to_thread(self.ctx.prompt, "Paste that address (or just the code): ")
             code = _code_from(pasted, state)
         else:
             code, redirect = await self._callback(port, state, challenge)
@@ -230,11 +214,7 @@ class _Flow:
             bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             redirect = f"http://127.0.0.1:{bound}/oauth2callback"
             url = self._auth_url(redirect, state, challenge)
-            self.ctx.echo(
-                "Opening your browser to sign in with Google. If it does not open, visit:\n\n"
-                + url
-                + "\n"
-            )
+            self.ctx.echo("Opening your browser to sign in with Google. If it does not open, visit:\n\n" + url + "\n")
             await asyncio.to_thread(self.login.open_browser, url)
             try:
                 query = await asyncio.wait_for(arrived, self.login.timeout)
@@ -247,9 +227,7 @@ class _Flow:
         if query.get("error"):
             raise _fail(f"Google refused the sign-in: {query['error']}")
         if query.get("state") != state:
-            raise _fail(
-                "the sign-in callback belongs to another sign-in (state mismatch); run the login again"
-            )
+            raise _fail("the sign-in callback belongs to another sign-in (state mismatch); run the login again")
         if not query.get("code"):
             raise _fail("the sign-in callback carried no code; run the login again")
         return query["code"], redirect
@@ -287,28 +265,20 @@ class _Flow:
 
     # -- Code Assist onboarding ----------------------------------------------------------
 
-    async def _call(
-        self, access: str, method: str, body: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    async def _call(self, access: str, method: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.options.base_url}/v1internal{method}"
         headers = {"authorization": f"Bearer {access}", "content-type": "application/json"}
         if body is None:
             request = self.http.get(url, headers=headers, proxy=self.proxy)
         else:
-            request = self.http.post(
-                url, data=orjson.dumps(body), headers=headers, proxy=self.proxy
-            )
+            request = self.http.post(url, data=orjson.dumps(body), headers=headers, proxy=self.proxy)
         async with request as response:
             status, raw = response.status, await response.read()
         answer = _json(raw)
         if status >= 400:
             error = answer.get("error") if isinstance(answer.get("error"), Mapping) else {}
-            message = (
-                error.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
-            )
-            raise GatewayError.from_status(
-                status, f"Code Assist {method.lstrip(':/')} failed: {message}"
-            )
+            message = error.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
+            raise GatewayError.from_status(status, f"Code Assist {method.lstrip(':/')} failed: {message}")
         return answer
 
     async def setup(self, access: str, project: str | None) -> str:
@@ -327,11 +297,7 @@ class _Flow:
                 )
             return str(found)
         tier = next(
-            (
-                t
-                for t in loaded.get("allowedTiers") or ()
-                if isinstance(t, Mapping) and t.get("isDefault")
-            ),
+            (t for t in loaded.get("allowedTiers") or () if isinstance(t, Mapping) and t.get("isDefault")),
             None,
         )
         tier_id = str((tier or {}).get("id") or LEGACY_TIER)
@@ -360,9 +326,7 @@ class _Flow:
         found = companion.get("id") if isinstance(companion, Mapping) else companion
         found = found or project
         if not found:
-            raise GatewayError.invalid(
-                "Code Assist set up no project for this account: pass --project-id ID"
-            )
+            raise GatewayError.invalid("Code Assist set up no project for this account: pass --project-id ID")
         return str(found)
 
 

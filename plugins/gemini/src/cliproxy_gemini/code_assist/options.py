@@ -112,9 +112,7 @@ def read_options(root: ConfigNode, *, strict: bool = False) -> CodeAssistOptions
         client_secret=node.str("client-secret") or env_secret,
         callback_port=node.int("callback-port", 8085, minimum=0),
         cli_version=node.str("cli-version") or DEFAULT_CLI_VERSION,
-        preview_models={}
-        if previews is None
-        else {name: previews.str(name) for name in previews.keys()},
+        preview_models={} if previews is None else {name: previews.str(name) for name in previews.keys()},
         proxy_url=node.str("proxy-url") or None,
         headers=node.str_map("headers"),
     )

@@ -150,9 +150,7 @@ class GeminiCLIProvider(Provider):
                 "user-agent": options.user_agent(model),
                 **options.headers,
             }
-            return await call.post(
-                url, wire=WIRE, json=body, headers=headers, proxy=options.proxy_url, stream=stream
-            )
+            return await call.post(url, wire=WIRE, json=body, headers=headers, proxy=options.proxy_url, stream=stream)
 
         try:
             return await attempt(await tokens.access_token(call.credential))
@@ -180,9 +178,7 @@ class GeminiCLIProvider(Provider):
             inner = body.get("generateContentRequest")
             contents = (inner if isinstance(inner, dict) else body).get("contents") or []
         else:
-            contents = call.gateway.translators.upstream(GEMINI).encode_request(
-                call.request, call.model
-            )["contents"]
+            contents = call.gateway.translators.upstream(GEMINI).encode_request(call.request, call.model)["contents"]
         request = {"request": {"model": f"models/{call.model}", "contents": contents}}
         url = f"{account.options.base_url}/v1internal:countTokens"
         answer = await self._post(call, account, url, request, call.model, False)
@@ -204,14 +200,10 @@ class GeminiCLIProvider(Provider):
             return 0.0
         return max(0.0, until - call.gateway.clock())
 
-    async def _rest_account(
-        self, call: Call, account: Account, model: str, retry_after: float | None
-    ) -> None:
+    async def _rest_account(self, call: Call, account: Account, model: str, retry_after: float | None) -> None:
         wait = retry_after if retry_after is not None else DEFAULT_QUOTA_REST
         until = call.gateway.clock() + wait
-        await call.gateway.state.set_value(
-            self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait)
-        )
+        await call.gateway.state.set_value(self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait))
 
 
 def _quota_error(error: GatewayError) -> bool:
