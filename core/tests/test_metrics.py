@@ -13,6 +13,7 @@ from typing import Any
 
 import cliproxy_openai
 import httpx
+import openai
 import pytest
 from cliproxy import mask_secret
 from cliproxy.app import gateway_of
@@ -327,7 +328,6 @@ def test_model_labels_are_capped():
 
 
 def test_the_openai_sdk_streams_through_a_served_gateway_and_the_scrape_counts_it(upstream, recording):
-    openai = pytest.importorskip("openai")
     upstream.add("POST", CHAT, Reply.sse_file(recording(STREAM)))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     with serve_app(app) as url:

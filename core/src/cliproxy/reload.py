@@ -324,13 +324,14 @@ def handle_reload_signal(gateway: Gateway) -> contextlib.AbstractContextManager[
 
     @contextlib.contextmanager
     def installed() -> Any:
-        sighup = getattr(signal, "SIGHUP", None)
+        sighup = getattr(signal, "SIGHUP", None)  # None on Windows
         loop = asyncio.get_running_loop()
         try:
-            if sighup is None:
-                raise NotImplementedError
-            loop.add_signal_handler(sighup, on_signal)
-        except (NotImplementedError, RuntimeError, ValueError):
+            if sighup is not None:
+                loop.add_signal_handler(sighup, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals in this loop or thread
+            sighup = None
+        if sighup is None:
             log.debug("SIGHUP reload is not available here; use POST /v0/config/reload")
             yield
             return
