@@ -61,7 +61,8 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
         messages=[{"role": "user", "content": "SF?"}],
     ) as stream:
         first = stream.get_final_message()
-    (call,) = first.content
+    carrier, call = first.content
+    assert carrier.type == "thinking" and carrier.thinking == "" and carrier.signature.startswith("cliproxy.v1:")
     assert call.type == "tool_use" and call.name == "weather" and call.input == {"location": "San Francisco"}
     assert first.stop_reason == "tool_use"
     sent = upstream.requests_to(PRO + ":streamGenerateContent")[0].json
@@ -77,7 +78,7 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
 
     history = [
         {"role": "user", "content": "SF?"},
-        {"role": "assistant", "content": [call.model_dump(exclude_none=True)]},
+        {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
         {
             "role": "user",
             "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "foggy"}],
@@ -93,16 +94,18 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
     assert second.content[-1].type == "text" and second.content[-1].text.startswith("There are **3**")
     assert second.usage.output_tokens == 29 + 282
     contents = upstream.requests_to(PRO + ":generateContent")[0].json["contents"]
-    # Anthropic's tool_use has no place for Gemini's signature: the turn gets Google's skip value.
+    # Gemini's signature came back through the carrier block, onto its functionCall part.
+    signature = json.loads((RECORDINGS / "DERIVED-google-tool-call.sse.txt").read_text().split("data: ")[1])
     assert contents[1] == {
         "role": "model",
         "parts": [
             {
                 "functionCall": {"name": "weather", "args": {"location": "San Francisco"}},
-                "thoughtSignature": SKIP_SIGNATURE,
+                "thoughtSignature": signature["candidates"][0]["content"]["parts"][0]["thoughtSignature"],
             }
         ],
     }
+    assert SKIP_SIGNATURE not in json.dumps(contents)
     assert contents[2] == {
         "role": "user",
         "parts": [{"functionResponse": {"name": "weather", "response": {"output": "foggy"}}}],
