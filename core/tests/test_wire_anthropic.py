@@ -43,6 +43,7 @@ from cliproxy.sse import SSEParser
 from cliproxy.testing import Reply
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.anthropic import Anthropic
+from cliproxy.wire.sealed import seal
 
 T = Anthropic()
 CTX = EncodeContext(model="client-model", body={})
@@ -290,7 +291,8 @@ def test_encode_response_shape():
     body = orjson.loads(T.encode_response(response, CTX))
     assert body["type"] == "message" and body["role"] == "assistant" and body["model"] == "client-model"
     assert body["content"] == [
-        {"type": "thinking", "thinking": "hmm", "signature": ""},
+        # Gemini's signature rides sealed in the signature Anthropic clients echo back.
+        {"type": "thinking", "thinking": "hmm", "signature": seal({"gemini": {"thoughtSignature": "g"}})},
         {"type": "text", "text": "hi"},
         {"type": "tool_use", "id": "call_1", "name": "f", "input": {"a": 1}},
         {"type": "tool_use", "id": "call_2", "name": "g", "input": {}},

@@ -188,11 +188,14 @@ class Call:
         """The JSON body to send an upstream speaking ``wire``.
 
         When the client spoke ``wire`` too, this is the client's own body with only the
-        model name changed, so fields nobody modelled reach the upstream intact. Otherwise
-        the IR request is encoded by ``wire``'s translator.
+        model name changed, so fields nobody modelled reach the upstream intact -- less what
+        the client translator's optional ``forwarded_body(body)`` takes out (values the
+        gateway sealed for other upstreams). Otherwise the IR request is encoded by
+        ``wire``'s translator.
         """
         if wire == self.client.wire:
-            body = dict(self.client.body)
+            forward = getattr(self.client.translator, "forwarded_body", None)
+            body = dict(self.client.body if forward is None else forward(self.client.body))
             if "model" in body:
                 body["model"] = self.model
             return body

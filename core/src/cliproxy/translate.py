@@ -148,6 +148,10 @@ class ClientTranslator(Protocol):
     # offered to the returned predicate; those it accepts are dropped (the gateway asks
     # upstreams for usage a client may not have asked for).
     #
+    # Optional: ``forwarded_body(body) -> Mapping``. The client's body as sent to an
+    # upstream of the same wire (``Call.body_for``): the body itself, or a copy without the
+    # values the gateway sealed for other providers (:mod:`cliproxy.wire.sealed`).
+    #
     # Optional: ``can_pass_through(client: ClientRequest) -> bool``. False when this client
     # asked for a framing the upstream's bytes do not have (Gemini's JSON-array stream), so
     # the answer is re-encoded even though client and upstream speak the same wire.

@@ -24,6 +24,7 @@ from cliproxy.wire.anthropic.request import (
     MIN_THINKING_BUDGET,
     decode_request,
     encode_request,
+    forwarded_body,
 )
 from cliproxy.wire.anthropic.response import decode_response, encode_response, extract_usage
 from cliproxy.wire.anthropic.stream import MessageStreamDecoder, MessageStreamEncoder
@@ -65,6 +66,10 @@ class Anthropic:
 
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"input_tokens": tokens})
+
+    def forwarded_body(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The body passed through to an Anthropic upstream: no gateway-sealed blocks."""
+        return forwarded_body(body)
 
     # -- upstream side ---------------------------------------------------------------
 

@@ -4,6 +4,12 @@ Values only Anthropic understands ride in ``provider_metadata["anthropic"]``: a 
 keys beyond the ones the IR models (``cache_control``, ``citations``, a document's
 ``title``...), a thinking block's ``signature`` and a redacted block's ``redacted_data``.
 Encoding for Anthropic puts them back; other wires never see them.
+
+Gemini's signatures reach Anthropic clients sealed (:mod:`cliproxy.wire.sealed`): a
+reasoning part's in its thinking block's ``signature``, a tool call's in a carrier just
+before its ``tool_use`` -- a thinking block with no text whose sealed signature names the
+call. Decoding the client's next request puts them back; encoding for Anthropic drops
+them, as it drops every thinking block Anthropic did not sign.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire import common as c
+from cliproxy.wire import sealed
 
 WIRE = "anthropic"
 
@@ -73,6 +80,23 @@ def redacted_of(meta: Metadata) -> str | None:
 
 
 # -- decoding --------------------------------------------------------------------------
+
+
+def _thinking_metadata(signature: Any) -> Metadata:
+    """A thinking block's metadata: Anthropic's signature, or the values sealed in it."""
+    if not isinstance(signature, str) or not signature:
+        return None
+    if sealed.is_sealed(signature):
+        return sealed.part_metadata(signature)
+    return {WIRE: {"signature": signature}}
+
+
+def call_carrier_of(block: Any) -> sealed.Sealed | None:
+    """The sealed record of a thinking block that carries a tool call's values."""
+    if not isinstance(block, Mapping) or block.get("type") != "thinking":
+        return None
+    record = sealed.unseal(block.get("signature"))
+    return record if record is not None and record.call_id is not None else None
 
 
 def _source_file(block: Mapping[str, Any], at: str, *, document: bool) -> Part:
@@ -192,9 +216,7 @@ def assistant_part(block: Any, at: str, *, strict: bool = True) -> Part | None:
             if strict:
                 raise GatewayError.invalid(f"'{at}.thinking' must be a string", param=f"{at}.thinking")
             text = ""
-        signature = block.get("signature")
-        meta = {WIRE: {"signature": signature}} if isinstance(signature, str) and signature else None
-        return ReasoningPart(text, meta)
+        return ReasoningPart(text, _thinking_metadata(block.get("signature")))
     if kind == "redacted_thinking":
         data = block.get("data")
         if not isinstance(data, str) or not data:
@@ -308,12 +330,31 @@ def encode_tool_result(part: ToolResultPart, at: str) -> dict[str, Any]:
     return _with_meta(block, part.provider_metadata)
 
 
+def client_signature(meta: Metadata) -> str:
+    """The ``signature`` a client gets for a thinking block: Anthropic's own, else the
+    other provider's values sealed, else empty."""
+    signature = signature_of(meta)
+    if signature is not None:
+        return signature
+    values = sealed.carried(meta, (WIRE,))
+    return sealed.seal(values) if values else ""
+
+
+def call_carrier(meta: Metadata, call_id: str) -> dict[str, Any] | None:
+    """The thinking block carrying a tool call's Gemini values to a client (None when the
+    call has none)."""
+    values = sealed.carried(meta, (WIRE,))
+    if values is None:
+        return None
+    return {"type": "thinking", "thinking": "", "signature": sealed.seal(values, call_id)}
+
+
 def encode_reasoning(part: ReasoningPart, *, foreign: str | None = None) -> dict[str, Any] | None:
     """A thinking block for a reasoning part.
 
     Upstream (``foreign`` None): only parts Anthropic signed, since a missing or foreign
     signature makes Anthropic reject the whole request. For clients (``foreign=""``):
-    every part, an unsigned one with an empty signature.
+    every part; one Anthropic did not sign gets :func:`client_signature`.
     """
     redacted = redacted_of(part.provider_metadata)
     if redacted:
@@ -322,5 +363,5 @@ def encode_reasoning(part: ReasoningPart, *, foreign: str | None = None) -> dict
     if signature is None:
         if foreign is None:
             return None
-        signature = foreign
+        signature = client_signature(part.provider_metadata) or foreign
     return {"type": "thinking", "thinking": part.text, "signature": signature}

@@ -4,6 +4,10 @@ Decoding reads what a client sends to ``/v1/messages`` (and ``count_tokens``); e
 builds the body an Anthropic upstream accepts: system text at the top level, strict
 user/assistant alternation, tool results first in their user turn, thinking blocks only
 where Anthropic signed them, a ``max_tokens`` that leaves room for the thinking budget.
+
+Thinking blocks whose signature the gateway sealed (:mod:`cliproxy.wire.sealed`) decode
+to the Gemini values they carry: on their reasoning part, or on the tool call they name.
+:func:`forwarded_body` takes them out of a body passed through to Anthropic unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from cliproxy.errors import GatewayError
 from cliproxy.ir import (
     FilePart,
     Message,
+    Metadata,
     Part,
     ProviderTool,
     Reasoning,
@@ -28,10 +33,11 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire import common as c
+from cliproxy.wire import sealed
 from cliproxy.wire.anthropic import blocks as b
 from cliproxy.wire.anthropic.blocks import WIRE
 
-__all__ = ["DEFAULT_MAX_TOKENS", "MIN_THINKING_BUDGET", "decode_request", "encode_request"]
+__all__ = ["DEFAULT_MAX_TOKENS", "MIN_THINKING_BUDGET", "decode_request", "encode_request", "forwarded_body"]
 
 DEFAULT_MAX_TOKENS = 8192
 """``max_tokens`` sent when the client gave none (Anthropic requires one)."""
@@ -108,11 +114,15 @@ def _user(content: Any, at: str, names: Mapping[str, str], out: list[Message]) -
         out.append(Message("user", parts))
 
 
-def _assistant(content: Any, at: str, names: dict[str, str]) -> Message:
+def _assistant(content: Any, at: str, names: dict[str, str], carriers: dict[str, Metadata]) -> Message:
     if isinstance(content, str):
         return Message("assistant", [TextPart(content)] if content else [])
     parts: list[Part] = []
     for i, block in enumerate(content):
+        carrier = b.call_carrier_of(block)
+        if carrier is not None:  # a tool call's Gemini values, sealed by the gateway
+            carriers[carrier.call_id or ""] = carrier.metadata
+            continue
         part = b.assistant_part(block, f"{at}[{i}]")
         if part is None:
             continue
@@ -125,6 +135,7 @@ def _assistant(content: Any, at: str, names: dict[str, str]) -> Message:
 def _messages(raw: list[Any]) -> list[Message]:
     out: list[Message] = []
     names: dict[str, str] = {}
+    carriers: dict[str, Metadata] = {}
     for i, msg in enumerate(raw):
         at = f"messages[{i}]"
         msg = c.expect_map(msg, at)
@@ -138,10 +149,10 @@ def _messages(raw: list[Any]) -> list[Message]:
         if role == "user":
             _user(content, at + ".content", names, out)
         elif role == "assistant":
-            out.append(_assistant(content, at + ".content", names))
+            out.append(_assistant(content, at + ".content", names, carriers))
         else:
             raise GatewayError.invalid(f"'{at}.role' must be 'user' or 'assistant'; got {role!r}", param=f"{at}.role")
-    return out
+    return sealed.restore_calls(out, carriers)
 
 
 def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
@@ -425,3 +436,38 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
     if config:
         body["output_config"] = config
     return body
+
+
+# ---------------------------------------------------------------------------------------
+# pass-through (client body -> Anthropic upstream)
+# ---------------------------------------------------------------------------------------
+
+
+def _sealed_block(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") == "thinking" and sealed.is_sealed(block.get("signature"))
+
+
+def _has_sealed(message: Any) -> bool:
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        return False
+    content = message.get("content")
+    return isinstance(content, list) and any(_sealed_block(x) for x in content)
+
+
+def forwarded_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A client's body as passed through to Anthropic: without the thinking blocks the
+    gateway sealed (Anthropic did not sign them, and would reject the request); ``body``
+    itself when it has none. A turn left empty goes too (Anthropic joins the turns around
+    it)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(_has_sealed(m) for m in messages):
+        return body
+    kept: list[Any] = []
+    for message in messages:
+        if _has_sealed(message):
+            content = [x for x in message["content"] if not _sealed_block(x)]
+            if not content:
+                continue
+            message = {**message, "content": content}
+        kept.append(message)
+    return {**body, "messages": kept}

@@ -163,14 +163,17 @@ def content_blocks(parts: tuple[Part, ...] | list[Part]) -> list[dict[str, Any]]
                 block["citations"] = citations
             out.append(block)
         elif isinstance(part, ReasoningPart):
-            if part.text or b.signature_of(part.provider_metadata) or b.redacted_of(part.provider_metadata):
-                thinking = b.encode_reasoning(part, foreign="")
-                if thinking is not None:
-                    out.append(thinking)
+            thinking = b.encode_reasoning(part, foreign="")
+            if thinking is not None and (part.text or thinking.get("signature") or thinking.get("data")):
+                out.append(thinking)
         elif isinstance(part, ToolCallPart):
+            call_id = part.id or c.new_id("toolu_")
+            carrier = b.call_carrier(part.provider_metadata, call_id)
+            if carrier is not None:
+                out.append(carrier)
             block = {
                 "type": "tool_use",
-                "id": part.id or c.new_id("toolu_"),
+                "id": call_id,
                 "name": part.name,
                 "input": b.tool_input(part.arguments),
             }

@@ -10,7 +10,10 @@ over. A thinking block's signature (``signature_delta``) rides on its
 The encoder writes the exact event sequence Anthropic clients expect, one
 ``content_block_start``/``stop`` pair per block with indexes counting from 0, a
 ``signature_delta`` closing every thinking block (an empty signature when the reasoning
-came from another provider), and ``message_delta`` with the final usage.
+came from another provider, or Gemini's values sealed), and ``message_delta`` with the
+final usage. A tool call with a Gemini signature is preceded by a carrier block (a thinking
+block with no text and a sealed signature naming the call), or followed by one when the
+signature comes with the call's end; see :mod:`cliproxy.wire.sealed`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from cliproxy.ir import (
 from cliproxy.sse import SSEParser, frame
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
+from cliproxy.wire import sealed
 from cliproxy.wire.anthropic import blocks as b
 from cliproxy.wire.anthropic.blocks import WIRE
 from cliproxy.wire.anthropic.errors import encode_error, error_from_body
@@ -300,6 +304,7 @@ class MessageStreamEncoder:
         self._next = 0  # next client block index
         self._open: tuple[int, str, int] | None = None  # (IR index, kind, client index)
         self._pending: dict[int, Any] = {}  # IR index -> reasoning start metadata, until its first delta
+        self._calls: dict[int, tuple[str, Any]] = {}  # IR index -> (tool call id, metadata from its start)
 
     def encode(self, events: Iterable[StreamEvent]) -> bytes:
         out: list[bytes] = []
@@ -342,7 +347,10 @@ class MessageStreamEncoder:
                 self._ensure(event.index, "text", out)
             elif isinstance(event, ToolCallStart):
                 self._close(out)
-                block = {"type": "tool_use", "id": event.id or c.new_id("toolu_"), "name": event.name, "input": {}}
+                call_id = event.id or c.new_id("toolu_")
+                self._carrier(event.provider_metadata, call_id, out)
+                self._calls[event.index] = (call_id, event.provider_metadata)
+                block = {"type": "tool_use", "id": call_id, "name": event.name, "input": {}}
                 caller = b.own(event.provider_metadata).get("caller")
                 if caller:
                     block["caller"] = caller
@@ -353,6 +361,8 @@ class MessageStreamEncoder:
             elif isinstance(event, TextEnd | ToolCallEnd):
                 if self._open is not None and self._open[0] == event.index:
                     self._close(out)
+                if isinstance(event, ToolCallEnd):
+                    self._late_carrier(event, out)
             elif isinstance(event, ReasoningEnd):
                 self._reasoning_end(event, out)
             elif isinstance(event, StreamFinish):
@@ -440,7 +450,7 @@ class MessageStreamEncoder:
         meta = merge_metadata(self._pending.pop(event.index, None), event.provider_metadata)
         current = self._open
         if current is not None and current[0] == event.index and current[1] == "thinking":
-            signature = b.signature_of(meta) or ""
+            signature = b.client_signature(meta)
             out.append(
                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
                 + str(current[2]).encode()
@@ -453,19 +463,34 @@ class MessageStreamEncoder:
         if not pending:
             return  # its block already closed
         redacted = b.redacted_of(meta)
-        signature = b.signature_of(meta)
+        signature = b.client_signature(meta)
         if redacted:
             self._start_block(event.index, "redacted", {"type": "redacted_thinking", "data": redacted}, out)
             self._close(out)
         elif signature:  # signed reasoning without text
-            client = self._start_block(
-                event.index, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out
-            )
-            out.append(
-                b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
-                + str(client).encode()
-                + b',"delta":{"type":"signature_delta","signature":'
-                + orjson.dumps(signature)
-                + b"}}\n\n"
-            )
+            self._signed_block(event.index, signature, out)
+
+    def _signed_block(self, index: int, signature: str, out: list[bytes]) -> None:
+        """A whole thinking block without text: start, its signature, stop."""
+        client = self._start_block(index, "thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+        out.append(
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+            + str(client).encode()
+            + b',"delta":{"type":"signature_delta","signature":'
+            + orjson.dumps(signature)
+            + b"}}\n\n"
+        )
+        self._close(out)
+
+    def _carrier(self, meta: Any, call_id: str, out: list[bytes]) -> None:
+        """The block carrying a tool call's Gemini values, if it has any."""
+        block = b.call_carrier(meta, call_id)
+        if block is not None:
             self._close(out)
+            self._signed_block(-1, block["signature"], out)
+
+    def _late_carrier(self, event: ToolCallEnd, out: list[bytes]) -> None:
+        """A carrier for values that came with a call's end (a call streamed in pieces)."""
+        call = self._calls.pop(event.index, None)
+        if call is not None and sealed.carried(event.provider_metadata, (WIRE,)):
+            self._carrier(merge_metadata(call[1], event.provider_metadata), call[0], out)

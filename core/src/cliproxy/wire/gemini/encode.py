@@ -8,7 +8,8 @@
   reasoning from other providers is dropped (Gemini cannot use it). Gemini 3 rejects a
   history whose function calls have no signature, which happens when the conversation
   began with another provider: such a turn gets the validator-skip value Google documents
-  for that case.
+  for that case. (Clients whose format has no field for a signature -- Anthropic,
+  Responses -- bring Gemini's own back sealed, see :mod:`cliproxy.wire.sealed`.)
 * Function-call ids go back only where Gemini issued them.
 * Thinking follows :mod:`.thinking`; extras from a Gemini client are merged in last.
 """

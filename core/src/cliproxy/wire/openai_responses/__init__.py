@@ -25,7 +25,7 @@ from cliproxy.translate import Door, EncodeContext
 from cliproxy.wire.openai_chat import decode_error as _decode_error
 from cliproxy.wire.openai_chat import encode_error as _encode_error
 from cliproxy.wire.openai_responses.common import WIRE, decode_usage
-from cliproxy.wire.openai_responses.request_decode import decode_request
+from cliproxy.wire.openai_responses.request_decode import decode_request, forwarded_body
 from cliproxy.wire.openai_responses.request_encode import encode_request
 from cliproxy.wire.openai_responses.response_object import decode_response, encode_response
 from cliproxy.wire.openai_responses.stream_decoder import ResponsesStreamDecoder
@@ -64,6 +64,10 @@ class OpenAIResponses:
 
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"object": "response.input_tokens", "input_tokens": tokens})
+
+    def forwarded_body(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The body passed through to a Responses upstream: no gateway-sealed items."""
+        return forwarded_body(body)
 
     def encode_request(self, request: Request, model: str) -> dict[str, Any]:
         return encode_request(request, model)

@@ -5,9 +5,12 @@ Reasoning items keep their opaque values in ``provider_metadata["openai"]`` (``i
 ``encrypted_content``), the key ``reasoning_details`` also uses, so they round-trip to
 Responses upstreams and to OpenAI Chat clients. Reasoning from other providers (Claude
 thinking signatures, Gemini thought signatures) reaches a Responses client sealed in
-``encrypted_content`` with the :data:`SEALED` prefix; the client sends it back next turn
+``encrypted_content`` (:mod:`cliproxy.wire.sealed`); the client sends it back next turn
 and it is unsealed into the original metadata, so a stateless Codex conversation with
-Claude keeps its thinking signatures.
+Claude keeps its thinking signatures. A ``function_call`` item has no such field: a tool
+call with a Gemini signature is preceded by a carrier, a reasoning item with no summary
+whose sealed ``encrypted_content`` names the call (:func:`call_carrier`), and decoding
+puts the signature back on that call.
 
 Custom (free-form) tools have no JSON arguments; in the IR their input travels as the
 JSON object ``{"input": "<text>"}``, the shape of the function tool other upstreams are
@@ -16,19 +19,20 @@ given in their place.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import Finish, FinishReason, Metadata, ReasoningPart, Usage
+from cliproxy.wire import common as c
+from cliproxy.wire import sealed
 
 __all__ = [
     "CUSTOM_INPUT_SCHEMA",
     "SEALED",
     "WIRE",
+    "call_carrier",
     "custom_arguments",
     "custom_input",
     "decode_usage",
@@ -41,8 +45,10 @@ __all__ = [
 ]
 
 WIRE = "openai-responses"
-SEALED = "cliproxy.v1:"
+SEALED = sealed.PREFIX
 """Prefix of an ``encrypted_content`` the gateway sealed (other providers' signatures)."""
+DOOR_WIRES = ("openai", WIRE)
+"""The metadata a Responses client holds itself."""
 
 CUSTOM_INPUT_SCHEMA: Mapping[str, Any] = {
     "type": "object",
@@ -143,24 +149,10 @@ def error_from_event(obj: Mapping[str, Any], *, status: int = 502) -> GatewayErr
 # -- reasoning items -----------------------------------------------------------------------
 
 
-def _seal(meta: Mapping[str, Any]) -> str:
-    return SEALED + base64.urlsafe_b64encode(orjson.dumps(meta)).decode()
-
-
-def _unseal(value: str) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(value[len(SEALED) :]))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        return None
-    return data
-
-
 def reasoning_metadata(item_id: Any, encrypted: Any) -> Metadata:
     """The metadata of a reasoning item a client or an upstream sent."""
-    if isinstance(encrypted, str) and encrypted.startswith(SEALED):
-        return _unseal(encrypted)
+    if sealed.is_sealed(encrypted):
+        return sealed.part_metadata(encrypted)  # a tool call's carrier: the request decoder reads it
     values: dict[str, Any] = {}
     if isinstance(item_id, str) and item_id:
         values["id"] = item_id
@@ -184,8 +176,22 @@ def reasoning_item(part: ReasoningPart, item_id: str) -> dict[str, Any]:
     else:
         foreign = {wire: dict(values) for wire, values in meta.items() if wire != "openai" and values}
         if foreign:
-            item["encrypted_content"] = _seal(foreign)
+            item["encrypted_content"] = sealed.seal(foreign)
     return item
+
+
+def call_carrier(metadata: Metadata, call_id: str) -> dict[str, Any] | None:
+    """The reasoning item that carries a tool call's Gemini values to a Responses client
+    (None when it has none): no summary, the values sealed with the call's id."""
+    values = sealed.carried(metadata, DOOR_WIRES)
+    if values is None:
+        return None
+    return {
+        "id": c.new_id("rs_"),
+        "type": "reasoning",
+        "summary": [],
+        "encrypted_content": sealed.seal(values, call_id),
+    }
 
 
 # -- custom tools --------------------------------------------------------------------------

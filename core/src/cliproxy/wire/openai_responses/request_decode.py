@@ -8,6 +8,11 @@ gateway kept before decoding (:mod:`cliproxy.responses_door`), so the id only ge
 when the store is turned off. A Responses client talking to a Responses upstream never
 gets here (its body passes through untouched, model renamed), so those fields still work
 when the model is served by a Responses upstream.
+
+A reasoning item whose sealed ``encrypted_content`` names a call id is a carrier the
+gateway sent (:mod:`cliproxy.wire.sealed`): its values go back on that tool call.
+:func:`forwarded_body` takes sealed items out of a body passed through to a Responses
+upstream.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from cliproxy.errors import GatewayError
 from cliproxy.ir import (
     FilePart,
     Message,
+    Metadata,
     Part,
     ProviderTool,
     Reasoning,
@@ -33,6 +39,7 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire import common as c
+from cliproxy.wire import sealed
 from cliproxy.wire.openai_responses.common import (
     CUSTOM_INPUT_SCHEMA,
     WIRE,
@@ -40,7 +47,7 @@ from cliproxy.wire.openai_responses.common import (
     reasoning_metadata,
 )
 
-__all__ = ["decode_request"]
+__all__ = ["decode_request", "forwarded_body"]
 
 # Request keys decoded into IR fields; every other key rides in extras["openai-responses"].
 _MODELLED = frozenset(
@@ -179,6 +186,7 @@ class _Conversation:
         self._pending_role: str | None = None
         self.names: dict[str, str] = {}
         self.custom_calls: set[str] = set()
+        self.carriers: dict[str, Metadata] = {}  # call id -> metadata a carrier item sealed for it
 
     def add(self, role: str, parts: list[Part]) -> None:
         if role in ("assistant", "tool"):
@@ -256,6 +264,10 @@ def _item(item: Mapping[str, Any], at: str, conv: _Conversation) -> None:
         meta = {WIRE: {"custom": True}} if kind == "custom_tool_call_output" else None
         conv.add("tool", [ToolResultPart(call_id, content, name=conv.names.get(call_id), provider_metadata=meta)])
     elif kind == "reasoning":
+        carrier = sealed.unseal(item.get("encrypted_content"))
+        if carrier is not None and carrier.call_id is not None:
+            conv.carriers[carrier.call_id] = carrier.metadata  # a tool call's, not reasoning
+            return
         summary = c.get_list(item, "summary", at + ".")
         texts = [s.get("text") for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str)]
         if not texts:
@@ -300,7 +312,7 @@ def _messages(body: Mapping[str, Any]) -> list[Message]:
         raise GatewayError.invalid(
             "'input' is required: send the conversation as a string or an array of items", param="input"
         )
-    return conv.messages
+    return sealed.restore_calls(conv.messages, conv.carriers)
 
 
 # -- tools and options ------------------------------------------------------------------------
@@ -431,3 +443,19 @@ def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream:
         metadata=dict(metadata) if metadata else None,
         extras={WIRE: extras} if extras else {},
     )
+
+
+def _sealed_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict) and item.get("type") == "reasoning" and sealed.is_sealed(item.get("encrypted_content"))
+    )
+
+
+def forwarded_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A client's body as passed through to a Responses upstream: without the reasoning
+    items the gateway sealed (other providers' values, which OpenAI cannot decrypt);
+    ``body`` itself when it has none."""
+    items = body.get("input")
+    if not isinstance(items, list) or not any(_sealed_item(x) for x in items):
+        return body
+    return {**body, "input": [x for x in items if not _sealed_item(x)]}

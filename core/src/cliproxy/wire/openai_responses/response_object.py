@@ -4,8 +4,8 @@ Responses upstreams' answers decoded into the IR.
 Output items map to IR parts one to one: a message's ``output_text`` parts to text
 parts (the message id and ``phase`` kept in metadata so items regroup the same way), a
 ``reasoning`` item to a reasoning part (its summaries joined by blank lines), a
-``function_call`` or ``custom_tool_call`` to a tool call, an ``image_generation_call``
-to an image. Items of built-in tools the upstream ran itself (``web_search_call``...)
+``function_call`` or ``custom_tool_call`` to a tool call (after the reasoning item that
+carries its Gemini signature, if it has one), an ``image_generation_call`` to an image. Items of built-in tools the upstream ran itself (``web_search_call``...)
 have no IR counterpart and are dropped when translating.
 """
 
@@ -32,6 +32,7 @@ from cliproxy.wire import common as c
 from cliproxy.wire.openai_chat import decode_error as _chat_error
 from cliproxy.wire.openai_responses.common import (
     WIRE,
+    call_carrier,
     custom_arguments,
     custom_input,
     decode_usage,
@@ -164,6 +165,9 @@ def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[s
             rs_id = metadata_for(part.provider_metadata, "openai").get("id") or c.new_id("rs_")
             items.append(reasoning_item(part, rs_id))
         elif isinstance(part, ToolCallPart):
+            carrier = call_carrier(part.provider_metadata, part.id)
+            if carrier is not None:
+                items.append(carrier)
             if is_custom_call(part.name, part.provider_metadata, custom):
                 items.append(
                     {

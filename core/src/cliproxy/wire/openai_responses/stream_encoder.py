@@ -7,7 +7,9 @@ whole response and its usage. Every event carries a ``sequence_number`` counting
 0. Text blocks become ``output_text`` parts of a message item (consecutive blocks share the
 message); reasoning becomes a reasoning item with one summary part; tool calls become
 ``function_call`` items whose argument fragments pass on one event per fragment, or
-``custom_tool_call`` items for the client's free-form tools. A failure is an ``error``
+``custom_tool_call`` items for the client's free-form tools; a call's Gemini signature
+rides in a reasoning item of its own (added and done at once) just before the call's item,
+or just after it when the signature arrives with the call's end. A failure is an ``error``
 event followed by ``response.failed``.
 """
 
@@ -40,7 +42,15 @@ from cliproxy.ir import (
 )
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_responses.common import WIRE, custom_input, reasoning_item, status_for
+from cliproxy.wire import sealed
+from cliproxy.wire.openai_responses.common import (
+    DOOR_WIRES,
+    WIRE,
+    call_carrier,
+    custom_input,
+    reasoning_item,
+    status_for,
+)
 from cliproxy.wire.openai_responses.response_object import (
     ResponseShell,
     custom_names,
@@ -98,6 +108,7 @@ class ResponsesStreamEncoder:
         self._next_output = 0
         self._blocks: dict[int, _Item] = {}  # IR block index -> its item
         self._message: _Item | None = None  # the message item text blocks are added to
+        self._calls: dict[int, tuple[str, Any]] = {}  # IR index -> (call id, metadata from its start)
         self._finished = False
         self._failing = False  # items closed from now on were cut short
 
@@ -251,7 +262,15 @@ class ResponsesStreamEncoder:
         state.item = reasoning_item(ReasoningPart(text, merge_metadata(state.meta, meta)), state.item["id"])
         self._close_item(out, state)
 
+    def _carrier(self, out: list[bytes], metadata: Any, call_id: str) -> None:
+        """A reasoning item carrying a tool call's Gemini values, if it has any."""
+        item = call_carrier(metadata, call_id)
+        if item is not None:
+            self._close_item(out, self._open_item(out, item))
+
     def _start_tool(self, out: list[bytes], event: ToolCallStart) -> None:
+        self._carrier(out, event.provider_metadata, event.id)
+        self._calls[event.index] = (event.id, event.provider_metadata)
         custom = is_custom_call(event.name, event.provider_metadata, self._custom)
         if custom:
             item = {
@@ -277,6 +296,12 @@ class ResponsesStreamEncoder:
             b'"item_id":' + orjson.dumps(item["id"]) + b',"output_index":' + str(state.output_index).encode() + b","
         )
         self._blocks[event.index] = state
+
+    def _late_carrier(self, out: list[bytes], event: ToolCallEnd) -> None:
+        """A carrier for values that came with a call's end (a call streamed in pieces)."""
+        call = self._calls.pop(event.index, None)
+        if call is not None and sealed.carried(event.provider_metadata, DOOR_WIRES):
+            self._carrier(out, merge_metadata(call[1], event.provider_metadata), call[0])
 
     def _end_tool(self, out: list[bytes], state: _Item) -> None:
         arguments = "".join(state.chunks)
@@ -401,6 +426,7 @@ class ResponsesStreamEncoder:
                 state = self._blocks.pop(event.index, None)
                 if state is not None:
                     self._end_tool(out, state)
+                self._late_carrier(out, event)
             elif isinstance(event, FileOutput):
                 self._close_message(out)
                 self._file(out, event)

@@ -1,0 +1,128 @@
+"""Sealed carriers: other providers' opaque values, passed through a client that has no
+field for them.
+
+A Gemini ``thoughtSignature`` must come back on the very part it was issued with, but the
+Anthropic door has no slot for it on a ``tool_use`` block (nor on a ``thinking`` block,
+whose ``signature`` Anthropic checks), and the Responses door none on a ``function_call``
+item. The doors therefore hand such values to the client *sealed* -- :data:`PREFIX` plus
+the base64url of a JSON record -- in a field the client echoes back unread: a thinking
+block's ``signature``, a reasoning item's ``encrypted_content``. The record is the part's
+foreign metadata (``{"gemini": {"thoughtSignature": ...}}``) and, for a carrier that stands
+for a tool call, that call's id under :data:`CALL_KEY`. Decoding the client's next request
+unseals it back onto the reasoning part, or onto the tool call with that id.
+
+A sealed value is the gateway's own: it is never forwarded to a real Anthropic or OpenAI
+upstream (they would reject a signature they did not issue). Anything that fails to unseal
+is ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+import orjson
+from cliproxy.ir import Message, Metadata, Part, ToolCallPart, merge_metadata
+
+__all__ = [
+    "CALL_KEY",
+    "CARRIED_WIRES",
+    "PREFIX",
+    "Sealed",
+    "carried",
+    "is_sealed",
+    "part_metadata",
+    "restore_calls",
+    "seal",
+    "unseal",
+]
+
+PREFIX = "cliproxy.v1:"
+"""What every sealed value starts with."""
+CALL_KEY = "@call"
+"""The record key naming the tool call a carrier belongs to (no wire is named so)."""
+CARRIED_WIRES = frozenset({"gemini"})
+"""Wires whose values the doors carry for parts they cannot otherwise hold: Gemini's
+signatures (and the function-call ids it gives). Values of other wires stay behind, so
+what other upstreams receive does not change."""
+
+
+@attrs.frozen
+class Sealed:
+    """An unsealed record: the metadata, and the tool call it belongs to (if any)."""
+
+    metadata: dict[str, dict[str, Any]]
+    call_id: str | None = None
+
+
+def seal(metadata: Mapping[str, Mapping[str, Any]], call_id: str | None = None) -> str:
+    """``metadata`` (and the id of the call it belongs to) as one opaque string."""
+    record: dict[str, Any] = {wire: dict(values) for wire, values in metadata.items()}
+    if call_id is not None:
+        record[CALL_KEY] = call_id
+    return PREFIX + base64.urlsafe_b64encode(orjson.dumps(record)).decode()
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def unseal(value: Any) -> Sealed | None:
+    """The record sealed in ``value``; None when it is not a well-formed sealed value."""
+    if not is_sealed(value):
+        return None
+    try:
+        record = orjson.loads(base64.urlsafe_b64decode(value[len(PREFIX) :]))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    call_id = record.pop(CALL_KEY, None)
+    if call_id is not None and not isinstance(call_id, str):
+        return None
+    if not all(isinstance(v, dict) for v in record.values()):
+        return None
+    return Sealed(record, call_id)
+
+
+def part_metadata(value: Any) -> Metadata:
+    """The metadata sealed for a reasoning part; None for a garbled value or a tool
+    call's carrier."""
+    record = unseal(value)
+    if record is None or record.call_id is not None:
+        return None
+    return record.metadata or None
+
+
+def carried(metadata: Metadata, door_wires: Collection[str] = ()) -> dict[str, dict[str, Any]] | None:
+    """The values of :data:`CARRIED_WIRES` in ``metadata`` that the door (speaking
+    ``door_wires``) cannot hold itself; None when there are none."""
+    if not metadata:
+        return None
+    out = {
+        wire: dict(values)
+        for wire, values in metadata.items()
+        if wire in CARRIED_WIRES and wire not in door_wires and values
+    }
+    return out or None
+
+
+def restore_calls(messages: Sequence[Message], carriers: Mapping[str, Metadata]) -> list[Message]:
+    """``messages`` with each carrier's metadata put back on the tool call of its id."""
+    if not carriers:
+        return list(messages)
+    return [_restored(m, carriers) if m.role == "assistant" else m for m in messages]
+
+
+def _restored(message: Message, carriers: Mapping[str, Metadata]) -> Message:
+    parts: list[Part] = []
+    changed = False
+    for part in message.parts:
+        if isinstance(part, ToolCallPart) and part.id in carriers:
+            part = attrs.evolve(part, provider_metadata=merge_metadata(part.provider_metadata, carriers[part.id]))
+            changed = True
+        parts.append(part)
+    return attrs.evolve(message, parts=parts) if changed else message
