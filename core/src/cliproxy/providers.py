@@ -20,6 +20,7 @@ import attrs
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.credentials import Credential, ModelEntry
 from cliproxy.ir import Request, Response, StreamEvent
+from cliproxy.wire.sealed import PREFIX as _SEALED_PREFIX
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
@@ -34,6 +35,8 @@ __all__ = [
     "Provider",
     "UpstreamResponse",
 ]
+
+_SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries sealed values
 
 Action = Literal["generate", "count_tokens"]
 
@@ -194,8 +197,12 @@ class Call:
         ``wire``'s translator.
         """
         if wire == self.client.wire:
-            forward = getattr(self.client.translator, "forwarded_body", None)
-            body = dict(self.client.body if forward is None else forward(self.client.body))
+            client = self.client
+            forward = getattr(client.translator, "forwarded_body", None)
+            if forward is None or _SEALED not in client.raw:  # a byte search, not a walk of the body
+                body = dict(client.body)
+            else:
+                body = dict(forward(client.body))
             if "model" in body:
                 body["model"] = self.model
             return body

@@ -84,7 +84,8 @@ class ResponsesDoor(DoorEndpoint):
         # The body keeps the id, so the answer echoes it -- except for a pool with a
         # Responses upstream, which would receive the body as sent and not know the id.
         body = expanded if on_responses else {**expanded, "previous_response_id": previous}
-        return attrs.evolve(client, body=body, ir=request)
+        # raw follows the body: it now holds kept output the client never sent (see Call.body_for)
+        return attrs.evolve(client, body=body, raw=orjson.dumps(body), ir=request)
 
     def _on_responses_upstream(self, model: str) -> bool:
         """Whether any credential serving ``model`` speaks the Responses wire itself."""
