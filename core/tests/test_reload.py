@@ -192,6 +192,17 @@ async def test_the_reload_endpoint_follows_the_management_access_rule(tmp_path, 
             assert (await client.post("/v0/config/reload")).status_code == 200
 
 
+async def test_a_reload_that_changes_nothing_still_says_it_was_read(tmp_path, caplog):
+    with FakeUpstream() as upstream:
+        config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"))
+        app = app_for(config)
+        async with client_for(app):
+            with caplog.at_level(logging.INFO, logger="cliproxy.reload"):
+                result = await gateway_of(app).reload()
+    assert not result.changed
+    assert f"config reloaded from {config}: credentials 0 added" in caplog.text
+
+
 async def test_keys_that_need_a_restart_are_kept_and_reported(tmp_path, caplog):
     with FakeUpstream() as upstream:
         config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"))

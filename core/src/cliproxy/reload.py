@@ -202,7 +202,7 @@ async def reload_gateway(
         settings_changed=_settings_changed(old, staged.config),
         needs_restart=kept,
     )
-    log.log(logging.INFO if result.changed or kept else logging.DEBUG, "%s", result.summary())
+    log.info("%s", result.summary())  # also when nothing changed: whoever sent SIGHUP sees it was read
     return result
 
 
