@@ -154,12 +154,12 @@ def test_session_key_separates_clients_and_models():
         )
         return affinity.key(request)
 
-    first = key("api-key[0]", "nano", "secret-session")
-    assert first is not None and first == key("api-key[0]", "nano", "secret-session")
+    first = key("key-1", "nano", "secret-session")
+    assert first is not None and first == key("key-1", "nano", "secret-session")
     assert "secret-session" not in first
     others = {
-        key("api-key[1]", "nano", "secret-session"),
-        key("api-key[0]", "mini", "secret-session"),
+        key("key-2", "nano", "secret-session"),
+        key("key-1", "mini", "secret-session"),
     }
     assert first not in others and len(others) == 2
 

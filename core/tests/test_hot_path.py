@@ -509,7 +509,7 @@ def test_api_keys_are_checked_with_one_digest_and_identities_are_reused():
         return InboundRequest(method="POST", path="/v1/chat/completions", headers=headers, query={})
 
     keys = ("first-key", "second-key")
-    assert check_api_key(request("second-key"), keys).name == "api-key[1]"  # type: ignore[union-attr]
+    assert check_api_key(request("second-key"), keys).name == "key-2"  # type: ignore[union-attr]
     assert check_api_key(request("first-key"), keys) is check_api_key(request("first-key"), keys)
     assert check_api_key(request("second-ke"), keys) is None
     assert check_api_key(request(None), keys) is None

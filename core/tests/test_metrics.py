@@ -15,10 +15,10 @@ import cliproxy_openai
 import httpx
 import openai
 import pytest
-from cliproxy import mask_secret
+from cliproxy import ClientIdentity, hookimpl, mask_secret
 from cliproxy.app import gateway_of
 from cliproxy.config import ConfigError
-from cliproxy.metrics import MAX_MODELS, Metrics
+from cliproxy.metrics import MAX_CLIENTS, MAX_MODELS, Metrics
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, gateway_app, serve_app
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -140,7 +140,8 @@ async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_re
     assert value(samples, "cliproxy_cooldown_remaining_seconds", credential=BETA_LABEL) == 0
 
 
-async def test_token_counters_match_the_upstreams_usage(upstream, clock):
+def answer_with_usage() -> Reply:
+    """A chat completion reporting 120 input (100 cached) and 45 output (30 reasoning) tokens."""
     usage = {
         "prompt_tokens": 120,
         "completion_tokens": 45,
@@ -162,7 +163,11 @@ async def test_token_counters_match_the_upstreams_usage(upstream, clock):
         ],
         "usage": usage,
     }
-    upstream.add("POST", CHAT, Reply.json(body))
+    return Reply.json(body)
+
+
+async def test_token_counters_match_the_upstreams_usage(upstream, clock):
+    upstream.add("POST", CHAT, answer_with_usage())
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
     async with client_for(app) as client:
@@ -174,6 +179,78 @@ async def test_token_counters_match_the_upstreams_usage(upstream, clock):
     assert value(samples, tokens, model=MODEL, kind="output") == 90
     assert value(samples, tokens, model=MODEL, kind="cache_read") == 200
     assert value(samples, tokens, model=MODEL, kind="reasoning") == 60
+
+
+TEAM_A = "sk-team-a-1111111111111111"
+TEAM_B = "sk-team-b-2222222222222222"
+
+
+async def test_each_client_key_is_a_client_label_with_its_own_requests_and_tokens(upstream, clock):
+    upstream.add("POST", CHAT, answer_with_usage())
+    app = gateway_app(cfg(upstream, **{"api-keys": [TEAM_A, TEAM_B]}), plugins=[cliproxy_openai])
+    clock.install(app)
+    payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}]}
+    async with client_for(app) as client:
+        for key in (TEAM_A, TEAM_A, TEAM_B):
+            answer = await client.post(CHAT, json=payload, headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 200
+        text = (await client.get("/metrics")).text
+    samples = parse(text)
+    requests, tokens = "cliproxy_requests_total", "cliproxy_tokens_total"
+    assert value(samples, requests, client="key-1", door="openai-chat", model=MODEL, status="200") == 2
+    assert value(samples, requests, client="key-2", door="openai-chat", model=MODEL, status="200") == 1
+    assert value(samples, requests) == 3
+    assert value(samples, tokens, client="key-1", model=MODEL, kind="input") == 240
+    assert value(samples, tokens, client="key-1", model=MODEL, kind="output") == 90
+    assert value(samples, tokens, client="key-2", model=MODEL, kind="input") == 120
+    assert value(samples, tokens, client="key-2", model=MODEL, kind="reasoning") == 30
+    clients = {dict(labels).get("client") for name, labels in samples if name in (requests, tokens)}
+    assert clients == {"key-1", "key-2"}
+    for key in (TEAM_A, TEAM_B):  # neither the key nor its masked form
+        assert key not in text and mask_secret(key) not in text and key[:8] not in text
+
+
+async def test_without_api_keys_every_caller_is_the_anonymous_client(upstream, clock):
+    upstream.add("POST", CHAT, answer_with_usage())
+    app = gateway_app(cfg(upstream, **{"api-keys": []}), plugins=[cliproxy_openai])
+    clock.install(app)
+    async with client_for(app) as client:
+        assert (await chat(client)).status_code == 200
+        assert (await client.post(CHAT, json={"model": "nano", "messages": []})).status_code == 200
+        samples = await scrape(client)
+    assert value(samples, "cliproxy_requests_total", client="anonymous", status="200") == 2
+    assert value(samples, "cliproxy_requests_total") == 2
+    assert value(samples, "cliproxy_tokens_total", client="anonymous", kind="input") == 240
+    assert value(samples, "cliproxy_tokens_total") == value(samples, "cliproxy_tokens_total", client="anonymous")
+
+
+class NamesCallers:
+    """An authenticator naming each caller as it likes (here: the x-user header)."""
+
+    @hookimpl
+    def authenticate_client(self, request, config):
+        user = request.headers.get("x-user")
+        return ClientIdentity(user) if user else None
+
+
+async def test_client_labels_from_a_plugin_are_capped(upstream, ok, clock, monkeypatch):
+    monkeypatch.setattr("cliproxy.metrics.MAX_CLIENTS", 2)
+    upstream.add("POST", CHAT, ok)
+    app = gateway_app(cfg(upstream), plugins=[cliproxy_openai, NamesCallers()])
+    clock.install(app)
+    payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}]}
+    async with client_for(app) as client:
+        for user in ("ann", "bob", "cat", "dan", "ann"):
+            answer = await client.post(CHAT, json=payload, headers={"x-user": user})
+            assert answer.status_code == 200
+        samples = await scrape(client)
+    requests = "cliproxy_requests_total"
+    assert value(samples, requests, client="ann") == 2
+    assert value(samples, requests, client="bob") == 1
+    assert value(samples, requests, client="other") == 2  # cat and dan
+    assert {dict(labels)["client"] for name, labels in samples if name == requests} == {"ann", "bob", "other"}
+    assert value(samples, "cliproxy_tokens_total", client="other", kind="input") > 0
+    assert len(gateway_of(app).metrics._clients) == 2  # names past the cap are not kept
 
 
 async def test_a_stream_records_time_to_first_byte(upstream, recording, clock):
@@ -219,8 +296,9 @@ async def test_requests_refused_at_the_door_are_counted_without_a_provider(upstr
         samples = await scrape(client)
     assert denied.status_code == 401 and unknown.status_code == 404
     requests = "cliproxy_requests_total"
-    assert value(samples, requests, door="openai-chat", provider="none", model="none", status="401") == 1
-    assert value(samples, requests, door="openai-chat", provider="none", model="none", status="404") == 1
+    refused = {"door": "openai-chat", "provider": "none", "model": "none"}
+    assert value(samples, requests, client="none", status="401", **refused) == 1  # no caller known
+    assert value(samples, requests, client="key-1", status="404", **refused) == 1
     assert not any(n == requests and ("model", "no-such-model") in labels for n, labels in samples)
 
 
@@ -325,6 +403,16 @@ def test_model_labels_are_capped():
     assert labels[:MAX_MODELS] == names[:MAX_MODELS]
     assert set(labels[MAX_MODELS:]) == {"other"}
     assert metrics.model_label(names[0]) == names[0]
+
+
+def test_client_labels_are_capped():
+    metrics = Metrics()
+    names = [f"user-{i}" for i in range(MAX_CLIENTS + 5)]
+    labels = [metrics.client_label(name) for name in names]
+    assert labels[:MAX_CLIENTS] == names[:MAX_CLIENTS]
+    assert set(labels[MAX_CLIENTS:]) == {"other"}
+    assert metrics.client_label(names[0]) == names[0]
+    assert len(metrics._clients) == MAX_CLIENTS
 
 
 def test_the_openai_sdk_streams_through_a_served_gateway_and_the_scrape_counts_it(upstream, recording):

@@ -27,12 +27,13 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 @lru_cache(maxsize=16)
 def _known(keys: tuple[str, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
     """Per set of configured keys, computed once: digest -> position, the digests, and
-    the identity each key stands for."""
+    the identity each key stands for: ``key-1``, ``key-2``... by position in ``api-keys``
+    (a label for logs and metrics that holds nothing of the key)."""
     digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
     return (
         {d: i for i, d in enumerate(digests)},
         digests,
-        tuple(ClientIdentity(f"api-key[{i}]") for i in range(len(keys))),
+        tuple(ClientIdentity(f"key-{i + 1}") for i in range(len(keys))),
     )
 
 

@@ -126,6 +126,8 @@ class DoorEndpoint:
         headers = header_map(scope)
         query = query_map(scope)
         identity = await gateway.authenticate(inbound(scope, headers, query))
+        if gateway.metrics is not None:
+            gateway.metrics.identified(identity)
         try:
             raw = await read_body(receive, headers, gateway.config.max_body_bytes)
         except GatewayError:

@@ -6,7 +6,8 @@ upstream attempt (:meth:`Metrics.failed`) and each settled answer (:meth:`Metric
 every generate door is wrapped in a :class:`MeteredDoor` that times the request and sees
 the status its client got. Cooldowns and credential states are read from the state store
 when scraped. Labels stay low-cardinality: provider, masked credential label, upstream
-model (capped, see :data:`MAX_MODELS`), door (the client's wire format), status code.
+model (capped, see :data:`MAX_MODELS`), client (the caller's identity name, capped, see
+:data:`MAX_CLIENTS`), door (the client's wire format), status code.
 
 Recording caches each labelled child per label tuple, so a request costs a few dict
 lookups and counter increments; with metrics off the gateway holds None and every call
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
     from cliproxy.ir import Usage
     from cliproxy.pipeline import Outcome
+    from cliproxy.providers import ClientIdentity
     from cliproxy.routing import Candidate
 
-__all__ = ["MAX_MODELS", "MeteredDoor", "Metrics", "create_metrics"]
+__all__ = ["MAX_CLIENTS", "MAX_MODELS", "MeteredDoor", "Metrics", "create_metrics"]
 
 log = logging.getLogger("cliproxy.metrics")
 
@@ -48,8 +50,17 @@ MAX_MODELS = 200
 """Distinct ``model`` label values kept; later ones are counted as ``other`` (a pool that
 serves any model name would otherwise let clients create series at will)."""
 
+MAX_CLIENTS = 100
+"""Distinct ``client`` label values kept; later ones are counted as ``other``. The core's
+clients come from ``api-keys`` (``key-1``...), but an ``authenticate_client`` plugin may
+name callers at will (one per user)."""
+
 NONE = "none"
-"""The provider and model of a request no upstream answered."""
+"""The provider and model of a request no upstream answered; the client of a request
+refused before its caller was known (a bad API key)."""
+
+OTHER = "other"
+"""The label of models and clients past the cap."""
 
 CLIENT_LEFT = 499
 """The status of a request whose client left before it was answered (as nginx logs it)."""
@@ -83,7 +94,7 @@ def create_metrics(config: Config) -> Metrics:
 class _Request:
     """One client request while a :class:`MeteredDoor` serves it; also its ``send``."""
 
-    __slots__ = ("error_status", "first_byte", "model", "provider", "send", "start", "status")
+    __slots__ = ("client", "error_status", "first_byte", "model", "provider", "send", "start", "status")
 
     def __init__(self, send: Send) -> None:
         self.send = send
@@ -93,6 +104,7 @@ class _Request:
         self.first_byte: float | None = None  # a stream's first body bytes went out
         self.provider = NONE
         self.model = NONE
+        self.client = NONE  # the caller's label, once inbound auth accepted it
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -119,7 +131,7 @@ class Metrics:
         self.requests = Counter(
             "cliproxy_requests",
             "Client requests by what the client got (after failover).",
-            ("door", "provider", "model", "status"),
+            ("door", "client", "provider", "model", "status"),
             registry=reg,
         )
         self.attempts = Counter(
@@ -131,7 +143,7 @@ class Metrics:
         self.tokens = Counter(
             "cliproxy_tokens",
             "Tokens of successful answers, as the upstream reported them.",
-            ("provider", "model", "kind"),
+            ("client", "provider", "model", "kind"),
             registry=reg,
         )
         self.duration = Histogram(
@@ -152,8 +164,9 @@ class Metrics:
         self.state = _StateCollector(self.model_label)
         reg.register(self.state)
         self._attempts: dict[tuple[str, str, int], Any] = {}
-        self._tokens: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         self._models: dict[str, str] = {}
+        self._clients: dict[str, str] = {}
 
     # -- labels ----------------------------------------------------------------------------
 
@@ -161,11 +174,27 @@ class Metrics:
         """``model``, or ``other`` once :data:`MAX_MODELS` distinct names were seen."""
         label = self._models.get(model)
         if label is None:
-            label = model if len(self._models) < MAX_MODELS else "other"
+            label = model if len(self._models) < MAX_MODELS else OTHER
             self._models[model] = label
         return label
 
-    # -- recording (called by the pipeline) ------------------------------------------------
+    def client_label(self, name: str) -> str:
+        """``name``, or ``other`` once :data:`MAX_CLIENTS` distinct names were seen (names
+        past the cap are not remembered: a plugin naming callers at will cannot grow this)."""
+        label = self._clients.get(name)
+        if label is None:
+            if len(self._clients) >= MAX_CLIENTS:
+                return OTHER
+            label = self._clients[name] = name
+        return label
+
+    # -- recording (called by the doors and the pipeline) ----------------------------------
+
+    def identified(self, identity: ClientIdentity) -> None:
+        """Inbound auth accepted the caller of the request being served: label it."""
+        request = _current.get()
+        if request is not None:
+            request.client = self.client_label(identity.name)
 
     def attempt(self, cand: Candidate, status: int) -> None:
         """Count one upstream attempt of ``cand`` that ended with ``status``."""
@@ -197,14 +226,15 @@ class Metrics:
                 request.error_status = error.status
             return
         self.attempt(cand, 200)
-        self._count_tokens(cand, usage)
+        identity = outcome.call.client.identity
+        self._count_tokens(cand, NONE if identity is None else self.client_label(identity.name), usage)
 
-    def _count_tokens(self, cand: Candidate, usage: Usage) -> None:
-        key = (cand.credential.provider, cand.upstream_model)
+    def _count_tokens(self, cand: Candidate, client: str, usage: Usage) -> None:
+        key = (client, cand.credential.provider, cand.upstream_model)
         children = self._tokens.get(key)
         if children is None:
             model = self.model_label(cand.upstream_model)
-            children = tuple(self.tokens.labels(key[0], model, kind) for kind in TOKEN_KINDS)
+            children = tuple(self.tokens.labels(client, key[1], model, kind) for kind in TOKEN_KINDS)
             self._tokens[key] = children
         for child, count in zip(
             children,
@@ -250,7 +280,7 @@ class MeteredDoor(DoorEndpoint):
         self.metrics = metrics
         self.label = inner.translator.name
         self._in_flight = metrics.in_flight.labels(self.label)
-        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._requests: dict[tuple[str, str, str, int], Any] = {}
         self._timers: dict[str, tuple[MetricWrapperBase, MetricWrapperBase]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -267,10 +297,10 @@ class MeteredDoor(DoorEndpoint):
     def _finish(self, request: _Request) -> None:
         end = time.perf_counter()
         status = request.error_status or request.status or CLIENT_LEFT
-        key = (request.provider, request.model, status)
+        key = (request.client, request.provider, request.model, status)
         child = self._requests.get(key)
         if child is None:
-            labels = (self.label, request.provider, request.model, str(status))
+            labels = (self.label, request.client, request.provider, request.model, str(status))
             child = self._requests[key] = self.metrics.requests.labels(*labels)
         child.inc()
         timers = self._timers.get(request.provider)
