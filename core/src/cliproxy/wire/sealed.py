@@ -138,12 +138,13 @@ def carried(metadata: Metadata, door_wires: Collection[str] = ()) -> dict[str, d
 
 def attach_text(parts: list[Part], metadata: Metadata) -> None:
     """Put a text carrier's ``metadata`` on the text part ending ``parts`` (the part just
-    before the carrier); when the part before is no text part, the client left out the
-    empty text part the values came with, and an empty one takes its place."""
+    before the carrier); when the part before is no text part (or already has values of
+    those wires, from an earlier carrier), the client left out the empty text part the
+    values came with, and an empty one takes its place."""
     if not metadata:
         return
     last = parts[-1] if parts else None
-    if isinstance(last, TextPart):
+    if isinstance(last, TextPart) and not any(wire in (last.provider_metadata or {}) for wire in metadata):
         parts[-1] = attrs.evolve(last, provider_metadata=merge_metadata(last.provider_metadata, metadata))
     else:
         parts.append(TextPart("", metadata))
