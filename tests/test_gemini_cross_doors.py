@@ -94,7 +94,10 @@ def test_anthropic_client_tool_loop_with_thinking(upstream: FakeUpstream, url: s
         thinking=thinking,
         messages=history,
     )
-    assert second.content[-1].type == "text" and second.content[-1].text.startswith("There are **3**")
+    text, text_carrier = second.content[-2:]
+    assert text.type == "text" and text.text.startswith("There are **3**")
+    # The answer's signed text part is followed by the carrier of its signature.
+    assert text_carrier.type == "thinking" and text_carrier.signature.startswith("cliproxy.v1:")
     assert second.usage.output_tokens == 29 + 282
     contents = upstream.requests_to(PRO + ":generateContent")[0].json["contents"]
     # Gemini's signature came back through the carrier block, onto its functionCall part.
@@ -197,10 +200,42 @@ def test_anthropic_sdk_sends_gemini_its_signatures_back(upstream: FakeUpstream, 
     first, second = messages
     assert [b.type for b in first.content] == ["thinking", "thinking", "tool_use"]
     assert first.content[1].thinking == "" and first.content[2].input == {"location": "San Francisco"}
-    assert second.content[-1].text.startswith("There are **3**")
+    assert [b.type for b in second.content] == ["text", "thinking"]  # the signed text, its carrier
+    assert second.content[0].text.startswith("There are **3**")
     sent = upstream.requests_to(path)[1].json["contents"]
     assert sent[1] == {"role": "model", "parts": signed}
     assert sent[1]["parts"][1]["thoughtSignature"] != SKIP_SIGNATURE
+
+
+def test_anthropic_sdk_stream_sends_gemini_its_text_signature_back(upstream: FakeUpstream, url: str) -> None:
+    """Gemini signs the answer's text: in a stream the signature comes on an empty text
+    part at the end. Turn two must bring it back on the text part."""
+    recorded = (RECORDINGS / "DERIVED-google-text.sse.txt").read_text()
+    chunks = [json.loads(line[6:]) for line in recorded.splitlines() if line.startswith("data: ")]
+    parts = [p for chunk in chunks for p in chunk["candidates"][0]["content"]["parts"]]
+    signature = parts[-1]["thoughtSignature"]
+    final = json.loads((RECORDINGS / "vercel-google-reasoning.json").read_text())
+    path = PRO + ":streamGenerateContent"
+    upstream.add("POST", path, [Reply.sse_file(RECORDINGS / "DERIVED-google-text.sse.txt"), Reply.sse_events([final])])
+    client = anthropic.Anthropic(api_key="client-key", base_url=url, max_retries=0)
+    history: list[dict] = [{"role": "user", "content": "how many r in strawberry?"}]
+    for _ in range(2):
+        with client.messages.stream(model="gemini-3-pro-preview", max_tokens=1000, messages=history) as events:
+            message = events.get_final_message()
+        history += [
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in message.content]},
+            {"role": "user", "content": "and in raspberry?"},
+        ]
+    first = history[1]["content"]
+    assert [b["type"] for b in first] == ["text", "thinking"]
+    assert first[1]["thinking"] == "" and first[1]["signature"].startswith("cliproxy.v1:")
+    sent = upstream.requests_to(path)[1].json["contents"]
+    text = "".join(p["text"] for p in parts)
+    assert sent == [
+        {"role": "user", "parts": [{"text": "how many r in strawberry?"}]},
+        {"role": "model", "parts": [{"text": text, "thoughtSignature": signature}]},
+        {"role": "user", "parts": [{"text": "and in raspberry?"}]},
+    ]
 
 
 RESPONSES_TOOLS = [
@@ -273,6 +308,12 @@ def test_sealed_thinking_is_not_forwarded_to_claude(upstream: FakeUpstream) -> N
     thought = {"type": "thinking", "thinking": "hm", "signature": seal({"gemini": {"thoughtSignature": "g"}})}
     carrier = {"type": "thinking", "thinking": "", "signature": seal({"gemini": {"thoughtSignature": "g"}}, "toolu_1")}
     call = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"location": "SF"}}
+    said = {"type": "text", "text": "Checking."}
+    said_carrier = {
+        "type": "thinking",
+        "thinking": "",
+        "signature": seal({"gemini": {"thoughtSignature": "t"}}, text=True),
+    }
     with serve_app(gateway_app(config, plugins=[cliproxy_claude])) as base:
         client = anthropic.Anthropic(api_key="client-key", base_url=base, max_retries=0)
         answer = client.messages.create(
@@ -281,11 +322,11 @@ def test_sealed_thinking_is_not_forwarded_to_claude(upstream: FakeUpstream) -> N
             tools=TOOLS,
             messages=[
                 {"role": "user", "content": "SF?"},
-                {"role": "assistant", "content": [thought, carrier, call]},
+                {"role": "assistant", "content": [thought, said, said_carrier, carrier, call]},
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "foggy"}]},
             ],
         )
     assert answer.content[0].text == "ok"
     sent = upstream.requests_to("/v1/messages")[0].json
-    assert sent["messages"][1] == {"role": "assistant", "content": [call]}
+    assert sent["messages"][1] == {"role": "assistant", "content": [said, call]}
     assert sent["tools"] == TOOLS

@@ -322,18 +322,19 @@ _json_values = st.recursive(
     max_leaves=8,
 )
 _metadata = st.dictionaries(
-    st.text(min_size=1, max_size=12).filter(lambda k: k != "@call"),
+    st.text(min_size=1, max_size=12).filter(lambda k: k not in ("@call", "@text")),
     st.dictionaries(st.text(max_size=12), _json_values, max_size=4),
     max_size=3,
 )
 
 
-@given(_metadata, st.none() | st.text(max_size=20))
+@given(_metadata, st.none() | st.text(max_size=20), st.booleans())
 @settings(max_examples=200)
-def test_sealing_round_trips(metadata: dict[str, dict[str, Any]], call_id: str | None) -> None:
-    value = seal(metadata, call_id)
+def test_sealing_round_trips(metadata: dict[str, dict[str, Any]], call_id: str | None, text: bool) -> None:
+    call_id = None if text else call_id
+    value = seal(metadata, call_id, text=text)
     assert value.startswith(PREFIX) and value.isascii()
-    assert unseal(value) == Sealed(metadata, call_id)
+    assert unseal(value) == Sealed(metadata, call_id, text)
 
 
 _carrier_strings = st.one_of(
@@ -378,3 +379,253 @@ def test_decoding_never_fails_on_carrier_strings(value: str, text: str) -> None:
         GEMINI.encode_request(request, MODEL)
         ANTHROPIC.encode_request(request, "claude")
         RESPONSES.encode_request(request, "gpt")
+
+
+# -- signed text parts -------------------------------------------------------------------------
+
+
+def signed_text_answer(recording) -> dict[str, Any]:
+    """Gemini 3's recorded whole answer: one text part carrying a signature."""
+    return _json(recording("gemini/vercel-google-text.json"))
+
+
+def recorded_text_stream(recording) -> tuple[bytes, list[dict[str, Any]]]:
+    """Gemini 3's recorded stream (the signature on an empty text part at the end), and the
+    one part Gemini gets back for it: the text, signed."""
+    lines = recording("gemini/vercel-google-text.chunks.txt").read_text().splitlines()
+    chunks = [json.loads(line) for line in lines if line.strip()]
+    parts = [p for chunk in chunks for p in gemini_parts(chunk)]
+    assert parts[-1]["text"] == "" and parts[-1]["thoughtSignature"]
+    data = b"".join(b"data: " + orjson.dumps(chunk) + b"\r\n\r\n" for chunk in chunks)
+    return data, [{"text": "".join(p["text"] for p in parts), "thoughtSignature": parts[-1]["thoughtSignature"]}]
+
+
+def text_then_call_answer(recording) -> dict[str, Any]:
+    """The recorded signed text part, then the recorded signed functionCall."""
+    answer = signed_call_answer(recording)
+    gemini_parts(answer).insert(0, gemini_parts(signed_text_answer(recording))[0])
+    return answer
+
+
+def thought_then_signed_empty_text(recording) -> dict[str, Any]:
+    """A signed thought, then an empty text part carrying only a (recorded) signature."""
+    answer = signed_text_answer(recording)
+    thought = gemini_parts(signed_thought_answer(recording))[0]
+    gemini_parts(answer)[:] = [thought, {"text": "", "thoughtSignature": gemini_parts(answer)[0]["thoughtSignature"]}]
+    return answer
+
+
+def anthropic_echo(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The client's next request: the answer as it came, then a tool result or a question."""
+    if any(b["type"] == "tool_use" for b in blocks):
+        return anthropic_next_turn(blocks)
+    return {
+        "model": MODEL,
+        "max_tokens": 1000,
+        "messages": [
+            {"role": "user", "content": "SF?"},
+            {"role": "assistant", "content": blocks},
+            {"role": "user", "content": "and LA?"},
+        ],
+    }
+
+
+def responses_echo(items: list[dict[str, Any]]) -> dict[str, Any]:
+    if any(i["type"] == "function_call" for i in items):
+        return responses_next_turn(items)
+    return {"model": MODEL, "input": [{"role": "user", "content": "SF?"}, *items, {"role": "user", "content": "LA?"}]}
+
+
+def anthropic_stream_of(data: bytes) -> list[dict[str, Any]]:
+    decoder = GEMINI.stream_decoder()
+    events = decoder.feed(data) + decoder.close()
+    encoder = ANTHROPIC.stream_encoder(EncodeContext(model=MODEL, body={}))
+    return anthropic_stream_blocks(encoder.encode(events) + encoder.close())
+
+
+def responses_stream_of(data: bytes) -> list[dict[str, Any]]:
+    decoder = GEMINI.stream_decoder()
+    events = decoder.feed(data) + decoder.close()
+    encoder = RESPONSES.stream_encoder(EncodeContext(model=MODEL, body={"model": MODEL}))
+    parser = SSEParser()
+    payloads = [orjson.loads(e.data) for e in parser.feed(encoder.encode(events) + encoder.close()) + parser.close()]
+    added = [p["item"]["type"] for p in payloads if p["type"] == "response.output_item.added"]
+    done = [p["item"] for p in payloads if p["type"] == "response.output_item.done"]
+    assert added == [i["type"] for i in done]
+    return done
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_door_returns_the_text_signature(recording, stream: bool) -> None:
+    answer = signed_text_answer(recording)
+    blocks = anthropic_blocks(answer, stream=stream)
+    assert [b["type"] for b in blocks] == ["text", "thinking"]
+    text, carrier = blocks
+    assert text["text"] == gemini_parts(answer)[0]["text"] and carrier["thinking"] == ""
+    signature = gemini_parts(answer)[0]["thoughtSignature"]
+    assert unseal(carrier["signature"]) == Sealed({"gemini": {"thoughtSignature": signature}}, text=True)
+    body = next_gemini_body(ANTHROPIC.decode_request(anthropic_echo(blocks)))
+    assert body["contents"][1]["parts"] == gemini_parts(answer)
+
+
+def test_anthropic_door_returns_a_streamed_text_signature(recording) -> None:
+    """The recorded stream: the signature arrives on an empty text part at the end."""
+    data, expected = recorded_text_stream(recording)
+    blocks = anthropic_stream_of(data)
+    assert [b["type"] for b in blocks] == ["text", "thinking"]
+    assert unseal(blocks[1]["signature"]).text
+    body = next_gemini_body(ANTHROPIC.decode_request(anthropic_echo(blocks)))
+    assert body["contents"][1]["parts"] == expected
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_door_returns_the_text_signature(recording, stream: bool) -> None:
+    answer = signed_text_answer(recording)
+    items = responses_items(answer, stream=stream)
+    assert [i["type"] for i in items] == ["message", "reasoning"]
+    message, carrier = items
+    assert message["content"][0]["text"] == gemini_parts(answer)[0]["text"]
+    assert carrier["summary"] == [] and unseal(carrier["encrypted_content"]).text
+    body = next_gemini_body(RESPONSES.decode_request(responses_echo(items)))
+    assert body["contents"][1]["parts"] == gemini_parts(answer)
+
+
+def test_responses_door_returns_a_streamed_text_signature(recording) -> None:
+    data, expected = recorded_text_stream(recording)
+    items = responses_stream_of(data)
+    assert [i["type"] for i in items] == ["message", "reasoning"]
+    body = next_gemini_body(RESPONSES.decode_request(responses_echo(items)))
+    assert body["contents"][1]["parts"] == expected
+
+
+@pytest.mark.parametrize("door", ["anthropic", "responses"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("shape", ["text_then_call", "thought_then_empty_text"])
+def test_text_signatures_come_back_on_their_parts(recording, door: str, stream: bool, shape: str) -> None:
+    answer = (
+        text_then_call_answer(recording) if shape == "text_then_call" else thought_then_signed_empty_text(recording)
+    )
+    if door == "anthropic":
+        request = ANTHROPIC.decode_request(anthropic_echo(anthropic_blocks(answer, stream=stream)))
+    else:
+        request = RESPONSES.decode_request(responses_echo(responses_items(answer, stream=stream)))
+    body = next_gemini_body(request)
+    assert body["contents"][1]["parts"] == gemini_parts(answer)
+    assert SKIP_SIGNATURE not in orjson.dumps(body).decode()
+
+
+def test_a_text_signature_comes_back_when_the_client_drops_the_empty_text_block(recording) -> None:
+    answer = thought_then_signed_empty_text(recording)
+    blocks = anthropic_blocks(answer, stream=True)
+    assert [b["type"] for b in blocks] == ["thinking", "text", "thinking"] and blocks[1]["text"] == ""
+    kept = [b for b in blocks if not (b["type"] == "text" and not b["text"])]  # as some clients do
+    body = next_gemini_body(ANTHROPIC.decode_request(anthropic_echo(kept)))
+    assert body["contents"][1]["parts"] == gemini_parts(answer)
+
+
+def test_text_carriers_are_never_sent_to_anthropic_or_openai(recording) -> None:
+    answer = text_then_call_answer(recording)
+    body = anthropic_echo(anthropic_blocks(answer, stream=False))
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["text", "thinking", "thinking", "tool_use"]
+    encoded = ANTHROPIC.encode_request(ANTHROPIC.decode_request(body), "claude-sonnet-4-5")
+    assert encoded["messages"][1]["content"] == [
+        {"type": "text", "text": gemini_parts(answer)[0]["text"]},
+        {
+            "type": "tool_use",
+            "id": body["messages"][1]["content"][3]["id"],
+            "name": "weather",
+            "input": gemini_parts(answer)[1]["functionCall"]["args"],
+        },
+    ]
+    forwarded = ANTHROPIC.forwarded_body(body)
+    assert [b["type"] for b in forwarded["messages"][1]["content"]] == ["text", "tool_use"]
+    items = responses_items(answer, stream=True)
+    assert [i["type"] for i in items] == ["message", "reasoning", "reasoning", "function_call"]
+    echo = responses_echo(items)
+    forwarded = RESPONSES.forwarded_body(echo)
+    assert [i.get("type", "message") for i in forwarded["input"]] == [
+        "message",
+        "message",
+        "function_call",
+        "function_call_output",
+    ]
+    sent = orjson.dumps(RESPONSES.encode_request(RESPONSES.decode_request(echo), "gpt-5")).decode()
+    assert PREFIX not in sent and gemini_parts(answer)[0]["thoughtSignature"] not in sent
+    sent = orjson.dumps(OpenAIChat().encode_request(ANTHROPIC.decode_request(body), "gpt-5")).decode()
+    assert PREFIX not in sent
+
+
+def test_text_parts_without_gemini_values_get_no_carrier() -> None:
+    ctx = EncodeContext(model="m", body={"model": "m"})
+    response = Response(
+        id="r",
+        model="m",
+        parts=[
+            TextPart("a", {"anthropic": {"citations": [{"x": 1}]}}),
+            TextPart("b", {"openai": {"x": 1}}),
+        ],
+        finish=Finish(FinishReason.STOP),
+    )
+    assert [b["type"] for b in orjson.loads(ANTHROPIC.encode_response(response, ctx))["content"]] == ["text", "text"]
+    assert [i["type"] for i in orjson.loads(RESPONSES.encode_response(response, ctx))["output"]] == ["message"]
+
+
+def test_garbled_or_stray_text_carriers_are_ignored() -> None:
+    good = seal({"gemini": {"thoughtSignature": "s"}}, text=True)
+    record = orjson.loads(base64.urlsafe_b64decode(good[len(PREFIX) :]))
+    bad_flag = PREFIX + base64.urlsafe_b64encode(orjson.dumps({**record, "@text": "yes"})).decode()
+    both = PREFIX + base64.urlsafe_b64encode(orjson.dumps({**record, "@call": "c"})).decode()
+    assert unseal(good) == Sealed({"gemini": {"thoughtSignature": "s"}}, text=True)
+    assert unseal(bad_flag) is None and unseal(both) is None
+    for value in (bad_flag, both, good[:-3]):
+        request = ANTHROPIC.decode_request(
+            {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {"type": "text", "text": "hi"},
+                            {"type": "thinking", "thinking": "", "signature": value},
+                        ],
+                    },
+                ],
+            }
+        )
+        parts = GEMINI.encode_request(request, MODEL)["contents"][1]["parts"]
+        assert parts[0] == {"text": "hi"}
+        assert all("thoughtSignature" not in p for p in parts if p.get("text") == "hi")
+
+
+# -- any Gemini answer: the doors are transparent to its signatures ------------------------------
+
+_signature = st.text("ABCDEFabcdef0123456789+/=", min_size=1, max_size=12)
+_gemini_part = st.one_of(
+    st.fixed_dictionaries({"text": st.text(max_size=6)}, optional={"thoughtSignature": _signature}),
+    st.fixed_dictionaries(
+        {"text": st.text(max_size=6), "thought": st.just(True)}, optional={"thoughtSignature": _signature}
+    ),
+    st.fixed_dictionaries(
+        {"functionCall": st.fixed_dictionaries({"name": st.just("weather"), "args": st.just({"location": "SF"})})},
+        optional={"thoughtSignature": _signature},
+    ),
+)
+
+
+@given(st.lists(_gemini_part, min_size=1, max_size=6), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_both_doors_bring_gemini_back_what_it_would_get_itself(parts: list[dict[str, Any]], stream: bool) -> None:
+    answer = {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "responseId": "r1",
+    }
+    response = GEMINI.decode_response(orjson.dumps(answer))
+    direct = Request(model=MODEL, messages=[Message("user", [TextPart("SF?")]), Message("assistant", response.parts)])
+    expected = [c for c in next_gemini_body(direct)["contents"] if c["role"] == "model"]
+    for request in (
+        ANTHROPIC.decode_request(anthropic_echo(anthropic_blocks(answer, stream=stream))),
+        RESPONSES.decode_request(responses_echo(responses_items(answer, stream=stream))),
+    ):
+        assert [c for c in next_gemini_body(request)["contents"] if c["role"] == "model"] == expected

@@ -11,6 +11,13 @@ foreign metadata (``{"gemini": {"thoughtSignature": ...}}``) and, for a carrier 
 for a tool call, that call's id under :data:`CALL_KEY`. Decoding the client's next request
 unseals it back onto the reasoning part, or onto the tool call with that id.
 
+Gemini also signs plain text parts (typically the last part of an answer, or an empty text
+part that only carries the signature). A text part has no id, so its carrier is placed
+right after it and says so (:data:`TEXT_KEY`); decoding puts the values back on the text
+part just before the carrier (:func:`attach_text`) -- or, when the client left that part
+out (an empty text block), on an empty text part in its place. Text parts without such
+values get no carrier.
+
 A sealed value is the gateway's own: it is never forwarded to a real Anthropic or OpenAI
 upstream (they would reject a signature they did not issue). Anything that fails to unseal
 is ignored.
@@ -25,13 +32,15 @@ from typing import Any
 
 import attrs
 import orjson
-from cliproxy.ir import Message, Metadata, Part, ToolCallPart, merge_metadata
+from cliproxy.ir import Message, Metadata, Part, TextPart, ToolCallPart, merge_metadata
 
 __all__ = [
     "CALL_KEY",
     "CARRIED_WIRES",
     "PREFIX",
+    "TEXT_KEY",
     "Sealed",
+    "attach_text",
     "carried",
     "is_sealed",
     "part_metadata",
@@ -44,6 +53,8 @@ PREFIX = "cliproxy.v1:"
 """What every sealed value starts with."""
 CALL_KEY = "@call"
 """The record key naming the tool call a carrier belongs to (no wire is named so)."""
+TEXT_KEY = "@text"
+"""The record key (value ``true``) of a carrier for the text part just before it."""
 CARRIED_WIRES = frozenset({"gemini"})
 """Wires whose values the doors carry for parts they cannot otherwise hold: Gemini's
 signatures (and the function-call ids it gives). Values of other wires stay behind, so
@@ -52,17 +63,27 @@ what other upstreams receive does not change."""
 
 @attrs.frozen
 class Sealed:
-    """An unsealed record: the metadata, and the tool call it belongs to (if any)."""
+    """An unsealed record: the metadata, and the tool call it belongs to (if any), or
+    whether it belongs to the text part before it."""
 
     metadata: dict[str, dict[str, Any]]
     call_id: str | None = None
+    text: bool = False
+
+    @property
+    def carrier(self) -> bool:
+        """Whether the record stands for another part (a tool call or a text part)."""
+        return self.call_id is not None or self.text
 
 
-def seal(metadata: Mapping[str, Mapping[str, Any]], call_id: str | None = None) -> str:
-    """``metadata`` (and the id of the call it belongs to) as one opaque string."""
+def seal(metadata: Mapping[str, Mapping[str, Any]], call_id: str | None = None, *, text: bool = False) -> str:
+    """``metadata`` (and the id of the call it belongs to, or whether it belongs to the
+    text part before it) as one opaque string."""
     record: dict[str, Any] = {wire: dict(values) for wire, values in metadata.items()}
     if call_id is not None:
         record[CALL_KEY] = call_id
+    if text:
+        record[TEXT_KEY] = True
     return PREFIX + base64.urlsafe_b64encode(orjson.dumps(record)).decode()
 
 
@@ -83,16 +104,21 @@ def unseal(value: Any) -> Sealed | None:
     call_id = record.pop(CALL_KEY, None)
     if call_id is not None and not isinstance(call_id, str):
         return None
+    text = record.pop(TEXT_KEY, False)
+    if text is not True and text is not False:
+        return None
+    if text and call_id is not None:
+        return None
     if not all(isinstance(v, dict) for v in record.values()):
         return None
-    return Sealed(record, call_id)
+    return Sealed(record, call_id, text)
 
 
 def part_metadata(value: Any) -> Metadata:
-    """The metadata sealed for a reasoning part; None for a garbled value or a tool
-    call's carrier."""
+    """The metadata sealed for a reasoning part; None for a garbled value or a carrier
+    (of a tool call or a text part)."""
     record = unseal(value)
-    if record is None or record.call_id is not None:
+    if record is None or record.carrier:
         return None
     return record.metadata or None
 
@@ -108,6 +134,20 @@ def carried(metadata: Metadata, door_wires: Collection[str] = ()) -> dict[str, d
         if wire in CARRIED_WIRES and wire not in door_wires and values
     }
     return out or None
+
+
+def attach_text(parts: list[Part], metadata: Metadata) -> None:
+    """Put a text carrier's ``metadata`` on the text part ending ``parts`` (the part just
+    before the carrier); when the part before is no text part (or already has values of
+    those wires, from an earlier carrier), the client left out the empty text part the
+    values came with, and an empty one takes its place."""
+    if not metadata:
+        return
+    last = parts[-1] if parts else None
+    if isinstance(last, TextPart) and not any(wire in (last.provider_metadata or {}) for wire in metadata):
+        parts[-1] = attrs.evolve(last, provider_metadata=merge_metadata(last.provider_metadata, metadata))
+    else:
+        parts.append(TextPart("", metadata))
 
 
 def restore_calls(messages: Sequence[Message], carriers: Mapping[str, Metadata]) -> list[Message]:

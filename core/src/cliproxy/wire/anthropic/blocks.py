@@ -8,8 +8,9 @@ Encoding for Anthropic puts them back; other wires never see them.
 Gemini's signatures reach Anthropic clients sealed (:mod:`cliproxy.wire.sealed`): a
 reasoning part's in its thinking block's ``signature``, a tool call's in a carrier just
 before its ``tool_use`` -- a thinking block with no text whose sealed signature names the
-call. Decoding the client's next request puts them back; encoding for Anthropic drops
-them, as it drops every thinking block Anthropic did not sign.
+call -- and a text part's in a carrier just after its text block. Decoding the client's
+next request puts them back; encoding for Anthropic drops them, as it drops every thinking
+block Anthropic did not sign.
 """
 
 from __future__ import annotations
@@ -91,12 +92,13 @@ def _thinking_metadata(signature: Any) -> Metadata:
     return {WIRE: {"signature": signature}}
 
 
-def call_carrier_of(block: Any) -> sealed.Sealed | None:
-    """The sealed record of a thinking block that carries a tool call's values."""
+def carrier_of(block: Any) -> sealed.Sealed | None:
+    """The sealed record of a thinking block that carries a tool call's or a text part's
+    values (None for any other block)."""
     if not isinstance(block, Mapping) or block.get("type") != "thinking":
         return None
     record = sealed.unseal(block.get("signature"))
-    return record if record is not None and record.call_id is not None else None
+    return record if record is not None and record.carrier else None
 
 
 def _source_file(block: Mapping[str, Any], at: str, *, document: bool) -> Part:
@@ -347,6 +349,15 @@ def call_carrier(meta: Metadata, call_id: str) -> dict[str, Any] | None:
     if values is None:
         return None
     return {"type": "thinking", "thinking": "", "signature": sealed.seal(values, call_id)}
+
+
+def text_carrier(meta: Metadata) -> dict[str, Any] | None:
+    """The thinking block carrying a text part's Gemini values to a client, placed right
+    after its text block (None when the part has none)."""
+    values = sealed.carried(meta, (WIRE,))
+    if values is None:
+        return None
+    return {"type": "thinking", "thinking": "", "signature": sealed.seal(values, text=True)}
 
 
 def encode_reasoning(part: ReasoningPart, *, foreign: str | None = None) -> dict[str, Any] | None:

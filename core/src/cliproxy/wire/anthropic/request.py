@@ -6,7 +6,8 @@ user/assistant alternation, tool results first in their user turn, thinking bloc
 where Anthropic signed them, a ``max_tokens`` that leaves room for the thinking budget.
 
 Thinking blocks whose signature the gateway sealed (:mod:`cliproxy.wire.sealed`) decode
-to the Gemini values they carry: on their reasoning part, or on the tool call they name.
+to the Gemini values they carry: on their reasoning part, on the tool call they name, or
+on the text part just before them.
 :func:`forwarded_body` takes them out of a body passed through to Anthropic unchanged.
 """
 
@@ -119,9 +120,12 @@ def _assistant(content: Any, at: str, names: dict[str, str], carriers: dict[str,
         return Message("assistant", [TextPart(content)] if content else [])
     parts: list[Part] = []
     for i, block in enumerate(content):
-        carrier = b.call_carrier_of(block)
-        if carrier is not None:  # a tool call's Gemini values, sealed by the gateway
-            carriers[carrier.call_id or ""] = carrier.metadata
+        carrier = b.carrier_of(block)
+        if carrier is not None:  # a tool call's or a text part's Gemini values, sealed by the gateway
+            if carrier.text:
+                sealed.attach_text(parts, carrier.metadata)
+            else:
+                carriers[carrier.call_id or ""] = carrier.metadata
             continue
         part = b.assistant_part(block, f"{at}[{i}]")
         if part is None:

@@ -162,6 +162,9 @@ def content_blocks(parts: tuple[Part, ...] | list[Part]) -> list[dict[str, Any]]
             if citations:
                 block["citations"] = citations
             out.append(block)
+            carrier = b.text_carrier(part.provider_metadata)
+            if carrier is not None:
+                out.append(carrier)
         elif isinstance(part, ReasoningPart):
             thinking = b.encode_reasoning(part, foreign="")
             if thinking is not None and (part.text or thinking.get("signature") or thinking.get("data")):

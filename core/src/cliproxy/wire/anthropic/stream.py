@@ -13,7 +13,8 @@ The encoder writes the exact event sequence Anthropic clients expect, one
 came from another provider, or Gemini's values sealed), and ``message_delta`` with the
 final usage. A tool call with a Gemini signature is preceded by a carrier block (a thinking
 block with no text and a sealed signature naming the call), or followed by one when the
-signature comes with the call's end; see :mod:`cliproxy.wire.sealed`.
+signature comes with the call's end; a text block with a Gemini signature (which comes
+with the block's end) is followed by one; see :mod:`cliproxy.wire.sealed`.
 """
 
 from __future__ import annotations
@@ -305,6 +306,7 @@ class MessageStreamEncoder:
         self._open: tuple[int, str, int] | None = None  # (IR index, kind, client index)
         self._pending: dict[int, Any] = {}  # IR index -> reasoning start metadata, until its first delta
         self._calls: dict[int, tuple[str, Any]] = {}  # IR index -> (tool call id, metadata from its start)
+        self._texts: dict[int, Any] = {}  # IR index -> a text block's metadata from its start
 
     def encode(self, events: Iterable[StreamEvent]) -> bytes:
         out: list[bytes] = []
@@ -345,6 +347,8 @@ class MessageStreamEncoder:
                 )
             elif isinstance(event, TextStart):
                 self._ensure(event.index, "text", out)
+                if event.provider_metadata:
+                    self._texts[event.index] = event.provider_metadata
             elif isinstance(event, ToolCallStart):
                 self._close(out)
                 call_id = event.id or c.new_id("toolu_")
@@ -363,6 +367,8 @@ class MessageStreamEncoder:
                     self._close(out)
                 if isinstance(event, ToolCallEnd):
                     self._late_carrier(event, out)
+                else:
+                    self._text_carrier(event, out)
             elif isinstance(event, ReasoningEnd):
                 self._reasoning_end(event, out)
             elif isinstance(event, StreamFinish):
@@ -485,6 +491,13 @@ class MessageStreamEncoder:
     def _carrier(self, meta: Any, call_id: str, out: list[bytes]) -> None:
         """The block carrying a tool call's Gemini values, if it has any."""
         block = b.call_carrier(meta, call_id)
+        if block is not None:
+            self._close(out)
+            self._signed_block(-1, block["signature"], out)
+
+    def _text_carrier(self, event: TextEnd, out: list[bytes]) -> None:
+        """The block carrying a text block's Gemini values, right after it."""
+        block = b.text_carrier(merge_metadata(self._texts.pop(event.index, None), event.provider_metadata))
         if block is not None:
             self._close(out)
             self._signed_block(-1, block["signature"], out)

@@ -10,7 +10,9 @@ and it is unsealed into the original metadata, so a stateless Codex conversation
 Claude keeps its thinking signatures. A ``function_call`` item has no such field: a tool
 call with a Gemini signature is preceded by a carrier, a reasoning item with no summary
 whose sealed ``encrypted_content`` names the call (:func:`call_carrier`), and decoding
-puts the signature back on that call.
+puts the signature back on that call. Nor does an ``output_text`` part: a text part with a
+Gemini signature ends its message item, and a carrier follows the item
+(:func:`text_carrier`); decoding puts the signature back on the message's last text part.
 
 Custom (free-form) tools have no JSON arguments; in the IR their input travels as the
 JSON object ``{"input": "<text>"}``, the shape of the function tool other upstreams are
@@ -42,6 +44,7 @@ __all__ = [
     "reasoning_item",
     "reasoning_metadata",
     "status_for",
+    "text_carrier",
 ]
 
 WIRE = "openai-responses"
@@ -152,7 +155,7 @@ def error_from_event(obj: Mapping[str, Any], *, status: int = 502) -> GatewayErr
 def reasoning_metadata(item_id: Any, encrypted: Any) -> Metadata:
     """The metadata of a reasoning item a client or an upstream sent."""
     if sealed.is_sealed(encrypted):
-        return sealed.part_metadata(encrypted)  # a tool call's carrier: the request decoder reads it
+        return sealed.part_metadata(encrypted)  # a carrier: the request decoder reads it
     values: dict[str, Any] = {}
     if isinstance(item_id, str) and item_id:
         values["id"] = item_id
@@ -191,6 +194,20 @@ def call_carrier(metadata: Metadata, call_id: str) -> dict[str, Any] | None:
         "type": "reasoning",
         "summary": [],
         "encrypted_content": sealed.seal(values, call_id),
+    }
+
+
+def text_carrier(metadata: Metadata) -> dict[str, Any] | None:
+    """The reasoning item that carries a text part's Gemini values to a Responses client,
+    right after the message item the part ends (None when it has none)."""
+    values = sealed.carried(metadata, DOOR_WIRES)
+    if values is None:
+        return None
+    return {
+        "id": c.new_id("rs_"),
+        "type": "reasoning",
+        "summary": [],
+        "encrypted_content": sealed.seal(values, text=True),
     }
 
 

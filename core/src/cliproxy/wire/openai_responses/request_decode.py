@@ -10,7 +10,8 @@ gets here (its body passes through untouched, model renamed), so those fields st
 when the model is served by a Responses upstream.
 
 A reasoning item whose sealed ``encrypted_content`` names a call id is a carrier the
-gateway sent (:mod:`cliproxy.wire.sealed`): its values go back on that tool call.
+gateway sent (:mod:`cliproxy.wire.sealed`): its values go back on that tool call; one
+sealed for a text part puts them back on the text part just before it.
 :func:`forwarded_body` takes sealed items out of a body passed through to a Responses
 upstream.
 """
@@ -198,6 +199,12 @@ class _Conversation:
         self.flush()
         self.messages.append(Message(role, parts))  # type: ignore[arg-type]
 
+    def text_carrier(self, metadata: Metadata) -> None:
+        """A text carrier's values, on the assistant text part just before it."""
+        if self._pending_role != "assistant":
+            self.add("assistant", [])
+        sealed.attach_text(self._pending, metadata)
+
     def flush(self) -> None:
         if self._pending_role is not None:
             self.messages.append(Message(self._pending_role, self._pending))  # type: ignore[arg-type]
@@ -267,6 +274,9 @@ def _item(item: Mapping[str, Any], at: str, conv: _Conversation) -> None:
         carrier = sealed.unseal(item.get("encrypted_content"))
         if carrier is not None and carrier.call_id is not None:
             conv.carriers[carrier.call_id] = carrier.metadata  # a tool call's, not reasoning
+            return
+        if carrier is not None and carrier.text:
+            conv.text_carrier(carrier.metadata)  # the text part's before it
             return
         summary = c.get_list(item, "summary", at + ".")
         texts = [s.get("text") for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str)]

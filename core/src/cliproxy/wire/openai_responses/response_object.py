@@ -42,6 +42,7 @@ from cliproxy.wire.openai_responses.common import (
     reasoning_item,
     reasoning_metadata,
     status_for,
+    text_carrier,
 )
 
 __all__ = [
@@ -159,6 +160,10 @@ def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[s
                     message["phase"] = phase
                 items.append(message)
             message["content"].append(text_content(part))
+            carrier = text_carrier(part.provider_metadata)
+            if carrier is not None:  # the signed part ends its message; its values follow it
+                items.append(carrier)
+                message = None
             continue
         message = None
         if isinstance(part, ReasoningPart):

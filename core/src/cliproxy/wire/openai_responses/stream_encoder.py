@@ -9,8 +9,10 @@ message); reasoning becomes a reasoning item with one summary part; tool calls b
 ``function_call`` items whose argument fragments pass on one event per fragment, or
 ``custom_tool_call`` items for the client's free-form tools; a call's Gemini signature
 rides in a reasoning item of its own (added and done at once) just before the call's item,
-or just after it when the signature arrives with the call's end. A failure is an ``error``
-event followed by ``response.failed``.
+or just after it when the signature arrives with the call's end; a text block's Gemini
+signature (which comes with the block's end) closes its message item and rides in a
+reasoning item just after it. A failure is an ``error`` event followed by
+``response.failed``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from cliproxy.wire.openai_responses.common import (
     custom_input,
     reasoning_item,
     status_for,
+    text_carrier,
 )
 from cliproxy.wire.openai_responses.response_object import (
     ResponseShell,
@@ -109,6 +112,7 @@ class ResponsesStreamEncoder:
         self._blocks: dict[int, _Item] = {}  # IR block index -> its item
         self._message: _Item | None = None  # the message item text blocks are added to
         self._calls: dict[int, tuple[str, Any]] = {}  # IR index -> (call id, metadata from its start)
+        self._texts: dict[int, Any] = {}  # IR index -> a text block's metadata from its start
         self._finished = False
         self._failing = False  # items closed from now on were cut short
 
@@ -297,6 +301,13 @@ class ResponsesStreamEncoder:
         )
         self._blocks[event.index] = state
 
+    def _text_carrier(self, out: list[bytes], event: TextEnd) -> None:
+        """A text block's Gemini values: its message item ends, a carrier follows it."""
+        item = text_carrier(merge_metadata(self._texts.pop(event.index, None), event.provider_metadata))
+        if item is not None:
+            self._close_message(out)
+            self._close_item(out, self._open_item(out, item))
+
     def _late_carrier(self, out: list[bytes], event: ToolCallEnd) -> None:
         """A carrier for values that came with a call's end (a call streamed in pieces)."""
         call = self._calls.pop(event.index, None)
@@ -408,10 +419,13 @@ class ResponsesStreamEncoder:
                 self._reasoning_delta(out, state, event.text)
             elif isinstance(event, TextStart):
                 self._start_text(out, event)
+                if event.provider_metadata:
+                    self._texts[event.index] = event.provider_metadata
             elif isinstance(event, TextEnd):
                 state = self._blocks.pop(event.index, None)
                 if state is not None and state.open_part is not None:
                     self._end_text(out, state)
+                self._text_carrier(out, event)
             elif isinstance(event, ReasoningStart):
                 self._close_message(out)
                 self._start_reasoning(out, event)
