@@ -203,14 +203,18 @@ def _timeouts(node: ConfigNode | None) -> Timeouts:
     return result
 
 
+def _switchable_block(root: ConfigNode, key: str, fields: str, hint: str) -> ConfigNode | None:
+    """The ``key:`` block, which takes ``enabled`` among its fields; a bare true/false
+    (the natural first guess) gets an error that shows the mapping to write."""
+    if isinstance(root.raw(key), bool):
+        raise root.error(key, f"'{key}' is a mapping with {fields}, not true or false", hint=hint)
+    return root.node(key)
+
+
 def _responses_store(root: ConfigNode) -> ResponsesStoreConfig:
-    if isinstance(root.raw("responses-store"), bool):
-        raise root.error(
-            "responses-store",
-            "'responses-store' is a mapping with 'enabled' and 'ttl', not true or false",
-            hint="write 'responses-store: {enabled: false}' to turn it off",
-        )
-    node = root.node("responses-store")
+    node = _switchable_block(
+        root, "responses-store", "'enabled' and 'ttl'", "write 'responses-store: {enabled: false}' to turn it off"
+    )
     if node is None:
         return ResponsesStoreConfig()
     result = ResponsesStoreConfig(enabled=node.bool("enabled", True), ttl=node.float("ttl", 3600.0, minimum=1))
@@ -222,13 +226,9 @@ _TAKEN_PATHS = ("/v0/", "/v1/", "/v1beta/")
 
 
 def _metrics(root: ConfigNode) -> MetricsConfig:
-    if isinstance(root.raw("metrics"), bool):
-        raise root.error(
-            "metrics",
-            "'metrics' is a mapping with 'enabled', 'path' and 'public', not true or false",
-            hint="write 'metrics: {enabled: true}' to turn it on",
-        )
-    node = root.node("metrics")
+    node = _switchable_block(
+        root, "metrics", "'enabled', 'path' and 'public'", "write 'metrics: {enabled: true}' to turn it on"
+    )
     if node is None:
         return MetricsConfig()
     enabled = node.bool("enabled", False)
