@@ -178,3 +178,14 @@ def test_cliproxy_status_prints_a_table_per_client():
         ["other", "3", "0", "0", "0", "0", "0"],
     ]
     assert "CLIENT" not in render_text({**snapshot, "clients": {}})  # nothing counted yet: no table
+
+
+async def test_an_answer_that_fails_midway_is_its_clients_failure(upstream, recording, store, clock):
+    broken = Reply.sse_file(recording("openai-chat/aibridge-chat_stream_error.stream.sse.txt"))
+    upstream.add("POST", CHAT, broken)
+    async with gateway(upstream, store, clock) as client:
+        assert (await chat(client, KEY_1, stream=True)).status_code == 200  # the error came after the first byte
+        doc = await status(client)
+    assert len(upstream.requests_to(CHAT)) == 1
+    assert (doc["clients"]["key-1"]["requests"], doc["clients"]["key-1"]["failures"]) == (1, 1)
+    assert [(c["requests"], c["failures"]) for c in doc["credentials"]] == [(1, 1), (0, 0)]

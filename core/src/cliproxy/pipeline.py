@@ -358,8 +358,10 @@ async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, Gateway
                 await gateway.selector.record_success(cand, outcome.selection)
                 await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
             identity = outcome.call.client.identity
-            if identity is not None:  # the request's one count for its client (see count_failure)
-                await gateway.state.add_client_usage(identity.name, usage, failed=error is not None)
+            if identity is not None:  # the request's one count for its client (see count_failure);
+                # tokens of successful answers only, like the credential's counters
+                failed = error is not None
+                await gateway.state.add_client_usage(identity.name, None if failed else usage, failed=failed)
 
 
 async def count_failure(gateway: Gateway, client: ClientRequest) -> None:
