@@ -327,6 +327,67 @@ async def test_a_failed_write_back_keeps_the_store_degraded_until_it_succeeds(
     assert len([r for r in caplog.records if "writing back" in r.getMessage()]) == 1
 
 
+async def test_recovery_writes_back_client_usage_counted_during_the_outage(switch, cut_store, twin, caplog):
+    store = cut_store
+    await store.add_client_usage("key-1", Usage(input_tokens=5), failed=False)  # before: in Redis
+    await switch.down()
+    await store.add_client_usage("key-1", Usage(input_tokens=2, output_tokens=7), failed=False)
+    await store.add_client_usage("key-1", None, failed=True)
+    await store.add_client_usage("key-2", Usage(reasoning_tokens=4), failed=False)
+    assert store.degraded
+    assert "key-2" not in await twin.client_usage()  # not shared while down
+    assert (await store.client_usage())["key-2"].reasoning_tokens == 4  # counted locally meanwhile
+
+    await switch.up()
+    with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+        await _probe_until(store, lambda: not store.degraded)
+
+    clients = await twin.client_usage()
+    one = clients["key-1"]
+    assert (one.requests, one.failures, one.input_tokens, one.output_tokens) == (3, 1, 7, 7)
+    assert (clients["key-2"].requests, clients["key-2"].reasoning_tokens) == (1, 4)
+    assert "wrote back 0 cooldowns and 2 usage entries" in caplog.text
+
+    await switch.down()  # the local copy was cleared: another outage does not add it again
+    await store.get_cooldowns("c", "m")
+    assert store.degraded
+    await switch.up()
+    await _probe_until(store, lambda: not store.degraded)
+    assert (await twin.client_usage())["key-1"].requests == 3
+
+
+async def test_a_failed_write_back_adds_no_client_usage(switch, cut_store, twin, redis_url, redis_prefix, caplog):
+    store = cut_store
+    await switch.down()
+    await store.add_client_usage("key-1", Usage(input_tokens=4), failed=False)
+    await store.add_usage("bad", "m", None, failed=False)
+    client = aioredis.Redis.from_url(redis_url)
+    try:  # Redis answers but refuses the credential usage: the client counts wait with it
+        await client.set(redis_prefix + "usage:bad", b"not a hash")
+        await switch.up()
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            await _probe_until(store, lambda: "writing back" in caplog.text)
+            assert await client.exists(redis_prefix + "clients") == 0  # all or nothing
+            assert (await store.client_usage())["key-1"].input_tokens == 4  # still local
+            await client.delete(redis_prefix + "usage:bad")
+            await _probe_until(store, lambda: not store.degraded)
+    finally:
+        await client.aclose()
+    assert (await twin.client_usage())["key-1"].input_tokens == 4
+
+
+async def test_local_hand_over_forgets_only_the_client_usage_handed_over(clock):
+    local = MemoryStore(clock)
+    await local.add_client_usage("key-1", Usage(input_tokens=3), failed=True)
+    counted = await local.client_usage()
+    await local.add_client_usage("key-1", Usage(input_tokens=2), failed=False)  # during the copy
+    local.subtract_client_usage(counted)
+    left = (await local.client_usage())["key-1"]
+    assert (left.requests, left.failures, left.input_tokens) == (1, 0, 2)
+    local.subtract_client_usage(await local.client_usage())
+    assert await local.client_usage() == {}
+
+
 async def test_local_hand_over_forgets_only_what_was_handed_over(clock):
     local = MemoryStore(clock)
     old = Cooldown(until=clock() + 60, reason="r", status=429)

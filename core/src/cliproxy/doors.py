@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import NotingSend, client_disconnect_cancels, header_map, query_map, read_body
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.pipeline import Outcome, count_tokens, dispatch, respond
+from cliproxy.pipeline import Outcome, count_failure, count_tokens, dispatch, respond
 from cliproxy.providers import ClientRequest, InboundRequest
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
@@ -199,17 +199,22 @@ class DoorEndpoint:
         try:
             outcome = await dispatch(gateway, client)
         except GatewayError as error:
-            await send_error(send, self.translator, error)
+            await self._unanswered(gateway, client, error, send)
             return
         except Exception as exc:
-            await send_error(send, self.translator, _internal(exc))
+            await self._unanswered(gateway, client, _internal(exc), send)
             return
         try:
             await self._respond(gateway, outcome, send)
         except GatewayError as error:  # failed before the response started
-            await send_error(send, self.translator, error)
+            await self._unanswered(gateway, client, error, send)
         except Exception:
             log.exception("internal error while sending a response")
+
+    async def _unanswered(self, gateway: Gateway, client: ClientRequest, error: GatewayError, send: Send) -> None:
+        """Count the request as its client's failure and send it ``error``."""
+        await count_failure(gateway, client)
+        await send_error(send, self.translator, error)
 
     async def _respond(self, gateway: Gateway, outcome: Outcome, send: Send) -> None:
         """Send the answer (doors that keep what they answered override this)."""

@@ -42,7 +42,7 @@ from cliproxy.upstream import parse_json_body
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["Outcome", "count_tokens", "dispatch", "respond"]
+__all__ = ["Outcome", "count_failure", "count_tokens", "dispatch", "respond"]
 
 log = logging.getLogger("cliproxy.pipeline")
 
@@ -357,6 +357,19 @@ async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, Gateway
             else:
                 await gateway.selector.record_success(cand, outcome.selection)
                 await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
+            identity = outcome.call.client.identity
+            if identity is not None:  # the request's one count for its client (see count_failure);
+                # tokens of successful answers only, like the credential's counters
+                failed = error is not None
+                await gateway.state.add_client_usage(identity.name, None if failed else usage, failed=failed)
+
+
+async def count_failure(gateway: Gateway, client: ClientRequest) -> None:
+    """Count a request no answer was started for (every candidate failed, an unknown
+    model, everything resting) as a failure of its client. Answered requests are counted
+    by ``_settle``, once, whatever their attempts. Shielded like the other accounting."""
+    if client.identity is not None:
+        await finish_shielded(gateway.state.add_client_usage(client.identity.name, None, failed=True))
 
 
 async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: Send) -> tuple[Usage, None]:

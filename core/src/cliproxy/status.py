@@ -44,10 +44,15 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
     ``unhealthy`` -- the whole credential rests), ``unhealthy`` (the credential-wide rest),
     ``cooldowns`` (per model), ``requests``, ``failures``, ``last_error``.
+
+    Then ``clients``: per caller name (``key-1``..., ``anonymous``, a plugin's names;
+    ``other`` past the cap), its requests counted once each however many upstream
+    attempts they took, ``failures`` (the client got an error), and tokens.
     """
     now = gateway.clock()
     cooldowns = await gateway.state.cooldowns()
     usage = await gateway.state.usage()
+    clients = await gateway.state.client_usage()
     credentials = []
     for cred in gateway.credentials:
         rests = cooldowns.get(cred.id, {})
@@ -91,6 +96,17 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
         "state_store": dict(gateway.state.describe()),
         "config": gateway.reload_status.as_dict(watching=gateway.config.watch_config),
         "credentials": credentials,
+        "clients": {
+            name: {
+                "requests": t.requests,
+                "failures": t.failures,
+                "input_tokens": t.input_tokens,
+                "output_tokens": t.output_tokens,
+                "cache_read_tokens": t.cache_read_tokens,
+                "reasoning_tokens": t.reasoning_tokens,
+            }
+            for name, t in sorted(clients.items())
+        },
     }
 
 
@@ -185,4 +201,21 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
     for i, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
         lines.extend("    " + note for note in details.get(i, ()))
+    clients = snapshot.get("clients")
+    if clients:  # (older gateways do not send it)
+        lines.append("")
+        lines.extend(_table(_client_rows(clients)))
     return "\n".join(lines)
+
+
+def _client_rows(clients: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    rows = [("CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE READ", "REASONING")]
+    for name, c in clients.items():
+        counts = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
+        rows.append((str(name), *(str(c.get(field, 0)) for field in counts)))
+    return rows
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]

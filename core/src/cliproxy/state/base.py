@@ -1,7 +1,7 @@
 """The state store contract: what gateway instances share.
 
 Cooldowns and health per credential (and per credential + model), round-robin cursors,
-usage counters, small values (refreshed OAuth tokens), and a lock for single-flight token
+usage counters (per credential + model, and per client), small values (refreshed OAuth tokens), and a lock for single-flight token
 refresh. ``memory`` keeps it in the process; ``redis`` shares it between processes and
 machines. Both pass the same contract tests (:mod:`cliproxy.testing.state_contract`).
 
@@ -20,7 +20,17 @@ import attrs
 
 from cliproxy.ir import Usage
 
-__all__ = ["LINGER", "WHOLE", "Cooldown", "CooldownPair", "StateStore", "UsageTotals"]
+__all__ = [
+    "LINGER",
+    "MAX_CLIENT_NAMES",
+    "OTHER_CLIENTS",
+    "WHOLE",
+    "ClientNames",
+    "Cooldown",
+    "CooldownPair",
+    "StateStore",
+    "UsageTotals",
+]
 
 LINGER = 30 * 60.0
 """Seconds a cooldown's record outlives its end (it remembers the 429 backoff level)."""
@@ -81,6 +91,35 @@ class UsageTotals:
 USAGE_COUNTERS = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
 """The :class:`UsageTotals` fields that are counts (added up, never replaced)."""
 
+MAX_CLIENT_NAMES = 100
+"""Distinct client names one instance counts usage for; later names count as
+:data:`OTHER_CLIENTS`. Clients come from ``api-keys`` (``key-1``...), but an
+``authenticate_client`` plugin may name callers at will, and shared counters must stay
+bounded (the same cap as the metrics' ``client`` label)."""
+
+OTHER_CLIENTS = "other"
+"""The client name usage past :data:`MAX_CLIENT_NAMES` is counted under."""
+
+
+class ClientNames:
+    """The name to count a client's usage under: itself, or :data:`OTHER_CLIENTS` once
+    ``limit`` distinct names were seen (names past the cap are not remembered)."""
+
+    __slots__ = ("_limit", "_seen")
+
+    def __init__(self, limit: int = MAX_CLIENT_NAMES) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        seen = self._seen
+        if name in seen:
+            return name
+        if len(seen) >= self._limit:
+            return OTHER_CLIENTS
+        seen.add(name)
+        return name
+
 
 @runtime_checkable
 class StateStore(Protocol):
@@ -136,6 +175,17 @@ class StateStore(Protocol):
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
         """Counters: ``{credential_id: {model: totals}}``."""
+        ...
+
+    async def add_client_usage(self, client: str, usage: Usage | None, *, failed: bool) -> None:
+        """Count one client request (once, however many upstream attempts it took) and
+        its tokens against the caller's name; ``failed``: the client got an error. Names
+        past :data:`MAX_CLIENT_NAMES` distinct ones (per instance) count as
+        :data:`OTHER_CLIENTS`."""
+        ...
+
+    async def client_usage(self) -> Mapping[str, UsageTotals]:
+        """Counters per client name (``last_error`` is not kept for clients)."""
         ...
 
     async def get_value(self, key: str) -> bytes | None:

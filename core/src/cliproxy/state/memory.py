@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, ClientNames, Cooldown, CooldownPair, UsageTotals
 
 __all__ = ["MemoryStore"]
 
@@ -49,6 +49,27 @@ class _Counters:
         if (self.last_error, self.last_error_at) == (taken.last_error, taken.last_error_at):
             self.last_error = self.last_error_at = None
 
+    def add(self, usage: Usage | None, failed: bool) -> None:
+        self.requests += 1
+        if failed:
+            self.failures += 1
+        if usage is not None:
+            self.input_tokens += usage.input_tokens or 0
+            self.output_tokens += usage.output_tokens or 0
+            self.cache_read_tokens += usage.cache_read_tokens or 0
+            self.reasoning_tokens += usage.reasoning_tokens or 0
+
+
+def _subtract(table: dict[str, _Counters], handed: Mapping[str, UsageTotals]) -> None:
+    """Take ``handed`` (a snapshot of ``table``) off its counters; drop emptied ones."""
+    for name, taken in handed.items():
+        counters = table.get(name)
+        if counters is None:
+            continue
+        counters.subtract(taken)
+        if counters.totals() == UsageTotals():
+            del table[name]
+
 
 class MemoryStore:
     """Keeps state in dicts; one process only. ``clock`` is injectable for tests."""
@@ -60,6 +81,8 @@ class MemoryStore:
         self._cooldowns: dict[str, dict[str, Cooldown]] = {}
         self._cursors: dict[str, int] = defaultdict(int)
         self._usage: dict[str, dict[str, _Counters]] = defaultdict(dict)
+        self._clients: dict[str, _Counters] = {}
+        self.client_name = ClientNames()
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sets = 0
@@ -168,17 +191,10 @@ class MemoryStore:
         counters = per_model.get(model)
         if counters is None:
             counters = per_model[model] = _Counters()
-        counters.requests += 1
-        if failed:
-            counters.failures += 1
+        counters.add(usage, failed)
         if error is not None:
             counters.last_error = error
             counters.last_error_at = self.clock()
-        if usage is not None:
-            counters.input_tokens += usage.input_tokens or 0
-            counters.output_tokens += usage.output_tokens or 0
-            counters.cache_read_tokens += usage.cache_read_tokens or 0
-            counters.reasoning_tokens += usage.reasoning_tokens or 0
 
     async def usage(self) -> Mapping[str, Mapping[str, UsageTotals]]:
         return {cred: {model: c.totals() for model, c in models.items()} for cred, models in self._usage.items()}
@@ -190,15 +206,23 @@ class MemoryStore:
             per_model = self._usage.get(cred)
             if per_model is None:
                 continue
-            for model, taken in models.items():
-                counters = per_model.get(model)
-                if counters is None:
-                    continue
-                counters.subtract(taken)
-                if counters.totals() == UsageTotals():
-                    del per_model[model]
+            _subtract(per_model, models)
             if not per_model:
                 del self._usage[cred]
+
+    async def add_client_usage(self, client: str, usage: Usage | None, *, failed: bool) -> None:
+        name = self.client_name(client)
+        counters = self._clients.get(name)
+        if counters is None:
+            counters = self._clients[name] = _Counters()
+        counters.add(usage, failed)
+
+    async def client_usage(self) -> Mapping[str, UsageTotals]:
+        return {name: c.totals() for name, c in self._clients.items()}
+
+    def subtract_client_usage(self, handed: Mapping[str, UsageTotals]) -> None:
+        """:meth:`subtract_usage` for :meth:`client_usage`'s counters."""
+        _subtract(self._clients, handed)
 
     # -- values, locks ---------------------------------------------------------------------
 

@@ -10,11 +10,12 @@ When Redis cannot be reached, the store logs one warning and serves from a local
 While it is down, a background ping checks every ``retry_interval`` seconds whether it is
 back (so only the request that found it down waited for it). Before sharing state again it
 writes back what it recorded locally meanwhile: cooldown records (a longer one already in
-Redis wins) and usage counts (added to Redis's); values and cursors stay local. If that
+Redis wins) and usage counts, per credential and per client (added to Redis's); values and cursors stay local. If that
 fails, it stays on local state and tries again at the next probe.
 
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
+``clients`` (hash of ``<client>\\t<counter>``),
 ``v:<key>`` (values), ``lock:<key>`` (locks).
 """
 
@@ -259,7 +260,7 @@ class RedisStore:
         """Copy the cooldown records and usage kept locally into Redis and forget them here.
 
         Returns how many cooldowns were written (not counting those Redis had a longer one
-        for) and how many usage entries (credential + model) were added, once nothing is
+        for) and how many usage entries (credential + model, and client) were added, once nothing is
         left (so switching back loses nothing); None when requests kept adding local state
         through every round (the next probe goes on). Raises on Redis errors, with the
         local state intact.
@@ -268,13 +269,15 @@ class RedisStore:
         for _ in range(_HAND_OVER_ROUNDS):
             records = self._local.records()
             counted = await self._local.usage()
-            if not records and not counted:
+            clients = await self._local.client_usage()
+            if not records and not counted and not clients:
                 return cooldowns, usage
             cooldowns += await self._write_cooldowns(records)
-            await self._write_usage(counted)
+            await self._write_usage(counted, clients)
             self._local.forget_records(records)
             self._local.subtract_usage(counted)
-            usage += sum(len(models) for models in counted.values())
+            self._local.subtract_client_usage(clients)
+            usage += sum(len(models) for models in counted.values()) + len(clients)
         return None
 
     async def _write_cooldowns(self, records: Mapping[tuple[str, str], Cooldown]) -> int:
@@ -291,13 +294,18 @@ class RedisStore:
             args += [cooldown.until, orjson.dumps(cooldown.to_list()), ttl]
         return int(await self._keep_later(keys=keys, args=args))
 
-    async def _write_usage(self, counted: Mapping[str, Mapping[str, UsageTotals]]) -> None:
-        """Add ``counted`` to Redis's counters, in one all-or-nothing script."""
-        if not counted:
-            return
+    async def _write_usage(
+        self, counted: Mapping[str, Mapping[str, UsageTotals]], clients: Mapping[str, UsageTotals]
+    ) -> None:
+        """Add ``counted`` (per credential) and ``clients`` to Redis's counters, in one
+        all-or-nothing script."""
         keys = [self._usage_key(cred) for cred in counted]
         args = [orjson.dumps(_usage_changes(models)) for models in counted.values()]
-        await self._add_usage(keys=keys, args=args)
+        if clients:
+            keys.append(self._clients_key)
+            args.append(orjson.dumps(_usage_changes(clients)))
+        if keys:
+            await self._add_usage(keys=keys, args=args)
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -306,6 +314,10 @@ class RedisStore:
 
     def _usage_key(self, credential_id: str) -> str:
         return f"{self.prefix}usage:{credential_id}"
+
+    @property
+    def _clients_key(self) -> str:
+        return f"{self.prefix}clients"
 
     async def _scan(self, pattern: str) -> list[bytes]:
         return [key async for key in self._redis.scan_iter(match=pattern, count=500)]
@@ -441,23 +453,37 @@ class RedisStore:
                 pipe.hgetall(key)
             hashes = await pipe.execute()
             start = len(self.prefix) + 6
-            out: dict[str, dict[str, UsageTotals]] = {}
-            for key, fields in zip(keys, hashes, strict=True):
-                per_model: dict[str, dict[str, Any]] = {}
-                for raw_field, raw_value in fields.items():
-                    model, _, name = raw_field.decode().rpartition("\t")
-                    counters = per_model.setdefault(model, {})
-                    if name in USAGE_COUNTERS:
-                        counters[name] = int(raw_value)
-                    elif name == "last_error":
-                        with contextlib.suppress(ValueError, TypeError):
-                            when, message = orjson.loads(raw_value)
-                            counters["last_error"] = str(message)
-                            counters["last_error_at"] = float(when)
-                out[key.decode()[start:]] = {m: UsageTotals(**c) for m, c in per_model.items()}
-            return out
+            return {key.decode()[start:]: _totals(fields) for key, fields in zip(keys, hashes, strict=True)}
 
         return await self._run(remote, self._local.usage)
+
+    async def add_client_usage(self, client: str, usage: Usage | None, *, failed: bool) -> None:
+        name = self._local.client_name(client)
+
+        async def remote() -> None:
+            key = self._clients_key
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hincrby(key, f"{name}\trequests", 1)
+            if failed:
+                pipe.hincrby(key, f"{name}\tfailures", 1)
+            if usage is not None:
+                for field, value in (
+                    ("input_tokens", usage.input_tokens),
+                    ("output_tokens", usage.output_tokens),
+                    ("cache_read_tokens", usage.cache_read_tokens),
+                    ("reasoning_tokens", usage.reasoning_tokens),
+                ):
+                    if value:
+                        pipe.hincrby(key, f"{name}\t{field}", value)
+            await pipe.execute()
+
+        await self._run(remote, lambda: self._local.add_client_usage(name, usage, failed=failed))
+
+    async def client_usage(self) -> Mapping[str, UsageTotals]:
+        async def remote() -> Mapping[str, UsageTotals]:
+            return _totals(await self._redis.hgetall(self._clients_key))
+
+        return await self._run(remote, self._local.client_usage)
 
     # -- values, locks ---------------------------------------------------------------------
 
@@ -544,6 +570,22 @@ class RedisStore:
 
 async def _zero() -> int:
     return 0
+
+
+def _totals(fields: Mapping[bytes, bytes]) -> dict[str, UsageTotals]:
+    """A usage hash's ``<name>\\t<counter>`` fields as ``{name: totals}``."""
+    per_name: dict[str, dict[str, Any]] = {}
+    for raw_field, raw_value in fields.items():
+        name, _, counter = raw_field.decode().rpartition("\t")
+        counters = per_name.setdefault(name, {})
+        if counter in USAGE_COUNTERS:
+            counters[counter] = int(raw_value)
+        elif counter == "last_error":
+            with contextlib.suppress(ValueError, TypeError):
+                when, message = orjson.loads(raw_value)
+                counters["last_error"] = str(message)
+                counters["last_error_at"] = float(when)
+    return {name: UsageTotals(**c) for name, c in per_name.items()}
 
 
 def _usage_changes(models: Mapping[str, UsageTotals]) -> dict[str, list[list[Any]]]:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, WHOLE, Cooldown, StateStore
+from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
 from cliproxy.testing.clock import FakeClock
 
 __all__ = ["StateStoreContract"]
@@ -171,6 +171,35 @@ class StateStoreContract:
         assert before[CRED][MODEL].requests == 1 and before[CRED][MODEL].input_tokens == 3
         assert before[CRED][MODEL].last_error is None
         assert (await store.usage())[CRED][MODEL].input_tokens == 7
+
+    # -- client usage ----------------------------------------------------------------------
+
+    async def test_client_usage_counts_requests_failures_and_tokens(self, store: Any) -> None:
+        assert await store.client_usage() == {}
+        await store.add_client_usage(
+            "key-1", Usage(input_tokens=10, output_tokens=5, cache_read_tokens=2), failed=False
+        )
+        await store.add_client_usage("key-1", Usage(input_tokens=1, reasoning_tokens=3), failed=False)
+        await store.add_client_usage("key-1", None, failed=True)
+        await store.add_client_usage("team\tb:*", None, failed=True)  # names may hold tabs, colons, globs
+        clients = await store.client_usage()
+        assert set(clients) == {"key-1", "team\tb:*"}
+        one = clients["key-1"]
+        assert (one.requests, one.failures, one.input_tokens, one.output_tokens) == (3, 1, 11, 5)
+        assert (one.cache_read_tokens, one.reasoning_tokens, one.last_error) == (2, 3, None)
+        other = clients["team\tb:*"]
+        assert (other.requests, other.failures, other.input_tokens) == (1, 1, 0)
+        assert await store.usage() == {}  # apart from the credentials' counters
+
+    async def test_client_names_past_the_cap_count_as_other(self, store: Any) -> None:
+        for n in range(MAX_CLIENT_NAMES + 5):
+            await store.add_client_usage(f"user-{n}", Usage(output_tokens=1), failed=False)
+        await store.add_client_usage("user-0", None, failed=False)  # a name seen before the cap stays
+        clients = await store.client_usage()
+        assert len(clients) == MAX_CLIENT_NAMES + 1
+        assert clients[OTHER_CLIENTS].requests == 5 and clients[OTHER_CLIENTS].output_tokens == 5
+        assert clients["user-0"].requests == 2
+        assert f"user-{MAX_CLIENT_NAMES}" not in clients
 
     # -- values ----------------------------------------------------------------------------
 
