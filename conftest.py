@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from cliproxy.testing import FakeUpstream
 
 RECORDINGS = Path(__file__).parent / "recordings"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,25 @@ def upstream() -> Iterator[FakeUpstream]:
     """A fresh fake upstream server on loopback."""
     with FakeUpstream() as server:
         yield server
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the tests share (127.0.0.1:6379); each test uses its own key prefix."""
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"cliproxy-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix.replace("[", "\\[") + "*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

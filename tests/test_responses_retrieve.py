@@ -299,21 +299,6 @@ async def test_input_tokens_still_counts_through_the_router(upstream):
     assert seen == ["/v1/responses/input_tokens", "/v1/responses/resp_1"]
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    prefix = f"cliproxy-test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 async def test_one_instance_keeps_another_retrieves_and_deletes(upstream, redis_prefix):
     state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
     first_app, second_app = make_app(upstream, state=state), make_app(upstream, state=state)

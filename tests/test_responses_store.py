@@ -6,7 +6,6 @@ across two gateway instances sharing Redis."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -268,21 +267,6 @@ async def test_the_store_can_be_turned_off(upstream):
             await client.responses.create(model="oa", input="and?", previous_response_id=first.id)
     assert caught.value.body["param"] == "previous_response_id"
     assert gateway_of(app).responses is None
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    prefix = f"cliproxy-test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
