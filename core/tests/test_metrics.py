@@ -3,12 +3,11 @@ cooldowns; who may read them; and that each app keeps its own."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import cliproxy_openai
@@ -19,7 +18,7 @@ from cliproxy import ClientIdentity, hookimpl, mask_secret
 from cliproxy.app import gateway_of
 from cliproxy.config import ConfigError
 from cliproxy.metrics import MAX_CLIENTS, MAX_MODELS, Metrics
-from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, gateway_app, serve_app
+from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, asgi_client, gateway_app, serve_app
 from prometheus_client.parser import text_string_to_metric_families
 
 AUTH = {"Authorization": "Bearer client-key"}
@@ -61,16 +60,6 @@ def ok(recording) -> Reply:
     return Reply.json(json.loads(recording(SIMPLE).read_text()))
 
 
-@contextlib.asynccontextmanager
-async def client_for(
-    app: Any, host: str = "127.0.0.1", headers: dict[str, str] | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:
-            yield client
-
-
 async def chat(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
     payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}], **body}
     return await client.post(CHAT, json=payload, headers=AUTH)
@@ -109,7 +98,7 @@ async def test_a_429_then_failover_is_one_429_attempt_one_success_and_one_200_re
     upstream.add("POST", CHAT, alpha_gets(Reply.error(429, "Rate limit reached"), ok))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         assert (await chat(client)).status_code == 200
         samples = await scrape(client)
     attempts = "cliproxy_upstream_attempts_total"
@@ -170,7 +159,7 @@ async def test_token_counters_match_the_upstreams_usage(upstream, clock):
     upstream.add("POST", CHAT, answer_with_usage())
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         assert (await chat(client)).status_code == 200
         assert (await chat(client)).status_code == 200
         samples = await scrape(client)
@@ -190,7 +179,7 @@ async def test_each_client_key_is_a_client_label_with_its_own_requests_and_token
     app = gateway_app(cfg(upstream, **{"api-keys": [TEAM_A, TEAM_B]}), plugins=[cliproxy_openai])
     clock.install(app)
     payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}]}
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         for key in (TEAM_A, TEAM_A, TEAM_B):
             answer = await client.post(CHAT, json=payload, headers={"Authorization": f"Bearer {key}"})
             assert answer.status_code == 200
@@ -214,7 +203,7 @@ async def test_without_api_keys_every_caller_is_the_anonymous_client(upstream, c
     upstream.add("POST", CHAT, answer_with_usage())
     app = gateway_app(cfg(upstream, **{"api-keys": []}), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         assert (await chat(client)).status_code == 200
         assert (await client.post(CHAT, json={"model": "nano", "messages": []})).status_code == 200
         samples = await scrape(client)
@@ -239,7 +228,7 @@ async def test_client_labels_from_a_plugin_are_capped(upstream, ok, clock, monke
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai, NamesCallers()])
     clock.install(app)
     payload = {"model": "nano", "messages": [{"role": "user", "content": "hi"}]}
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         for user in ("ann", "bob", "cat", "dan", "ann"):
             answer = await client.post(CHAT, json=payload, headers={"x-user": user})
             assert answer.status_code == 200
@@ -257,7 +246,7 @@ async def test_a_stream_records_time_to_first_byte(upstream, recording, clock):
     upstream.add("POST", CHAT, Reply.sse_file(recording(STREAM)))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         answer = await chat(client, stream=True)
         assert answer.status_code == 200 and "data: [DONE]" in answer.text
         samples = await scrape(client)
@@ -273,7 +262,7 @@ async def test_a_stream_failing_after_its_first_byte_counts_as_the_error_it_ende
     upstream.add("POST", CHAT, Reply.sse_file(recording(STREAM_ERROR)))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         answer = await chat(client, stream=True)
         samples = await scrape(client)
     assert answer.status_code == 200 and '"error"' in answer.text
@@ -288,7 +277,7 @@ async def test_requests_refused_at_the_door_are_counted_without_a_provider(upstr
     upstream.add("POST", CHAT, ok)
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         denied = await client.post(
             CHAT, json={"model": "nano", "messages": []}, headers={"Authorization": "Bearer nope"}
         )
@@ -306,7 +295,7 @@ async def test_the_endpoint_speaks_prometheus_text_and_shows_no_secret(upstream,
     upstream.add("POST", CHAT, alpha_gets(Reply.error(401, "Incorrect API key provided"), ok))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         await chat(client)
         answer = await client.get("/metrics")
     assert answer.status_code == 200
@@ -330,9 +319,9 @@ async def test_the_endpoint_speaks_prometheus_text_and_shows_no_secret(upstream,
 
 async def test_metrics_are_for_this_machine_or_the_management_key(upstream):
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
-    async with client_for(app, host="203.0.113.9") as client:
+    async with asgi_client(app, host="203.0.113.9") as client:
         remote = await client.get("/metrics")
-    async with client_for(app, headers={"X-Forwarded-For": "203.0.113.9"}) as client:
+    async with asgi_client(app, headers={"X-Forwarded-For": "203.0.113.9"}) as client:
         forwarded = await client.get("/metrics")
     assert remote.status_code == 403 and "remote-management.secret-key" in remote.json()["error"]["message"]
     assert forwarded.status_code == 403
@@ -341,7 +330,7 @@ async def test_metrics_are_for_this_machine_or_the_management_key(upstream):
         cfg(upstream, **{"remote-management": {"secret-key": "mgmt-secret"}}),
         plugins=[cliproxy_openai],
     )
-    async with client_for(app, host="203.0.113.9") as client:
+    async with asgi_client(app, host="203.0.113.9") as client:
         missing = await client.get("/metrics")
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
         right = await client.get("/metrics", headers={"Authorization": "Bearer mgmt-secret"})
@@ -352,7 +341,7 @@ async def test_metrics_are_for_this_machine_or_the_management_key(upstream):
 async def test_public_metrics_are_open_to_any_host(upstream):
     config = cfg(upstream, metrics={"enabled": True, "path": "/internal/metrics", "public": True})
     app = gateway_app(config, plugins=[cliproxy_openai])
-    async with client_for(app, host="203.0.113.9") as client:
+    async with asgi_client(app, host="203.0.113.9") as client:
         answer = await client.get("/internal/metrics")
         old = await client.get("/metrics")
     assert answer.status_code == 200 and "cliproxy_requests_in_flight" in answer.text
@@ -365,7 +354,7 @@ async def test_metrics_off_by_default_is_404_and_no_recorder(upstream, ok):
     del config["metrics"]
     app = gateway_app(config, plugins=[cliproxy_openai])
     assert gateway_of(app).metrics is None
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         assert (await chat(client)).status_code == 200
         assert (await client.get("/metrics")).status_code == 404
     disabled = gateway_app(cfg(upstream, metrics={"enabled": False}), plugins=[cliproxy_openai])
@@ -377,11 +366,11 @@ async def test_two_apps_in_one_process_keep_their_own_counters(upstream, ok, clo
     first = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     second = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     assert gateway_of(first).metrics is not gateway_of(second).metrics
-    async with client_for(first) as client:
+    async with asgi_client(first) as client:
         await chat(client)
         await chat(client)
         one = await scrape(client)
-    async with client_for(second) as client:
+    async with asgi_client(second) as client:
         await chat(client)
         two = await scrape(client)
     assert value(one, "cliproxy_requests_total", status="200") == 2

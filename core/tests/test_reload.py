@@ -4,12 +4,11 @@ and the file watcher (config file and auth-dir token files)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from cliproxy import create_app
 from cliproxy.app import gateway_of
 from cliproxy.config import ConfigError
-from cliproxy.testing import FakeUpstream, Reply, serve_app
+from cliproxy.testing import FakeUpstream, Reply, asgi_client, serve_app
 
 
 def _load_oauth_helper() -> Any:
@@ -66,14 +65,6 @@ def keys_used(upstream: FakeUpstream) -> list[str]:
     return [r.headers["authorization"].removeprefix("Bearer ") for r in upstream.requests_to(CHAT)]
 
 
-@contextlib.asynccontextmanager
-async def client_for(app: Any, host: str = "127.0.0.1", **kw: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", **kw) as client:
-            yield client
-
-
 def app_for(path: Path | dict[str, Any], *plugins: object) -> Any:
     return create_app(path, plugins=plugins or [cliproxy_openai], load_entrypoints=False)
 
@@ -101,7 +92,7 @@ async def test_a_new_entry_and_alias_route_to_their_upstream_after_reload(tmp_pa
         first.add("POST", CHAT, ok)
         second.add("POST", CHAT, ok)
         config = write(tmp_path / "config.yaml", entry("one", first, "sk-one-000000000001"))
-        async with client_for(app_for(config)) as client:
+        async with asgi_client(app_for(config)) as client:
             assert (await chat(client, "extra")).status_code == 404
             write(
                 config,
@@ -128,7 +119,7 @@ async def test_a_removed_credential_is_no_longer_used(tmp_path, ok):
             tmp_path / "config.yaml",
             entry("team", upstream, "sk-alpha-00000000001", "sk-beta-000000000002"),
         )
-        async with client_for(app_for(config)) as client:
+        async with asgi_client(app_for(config)) as client:
             for _ in range(2):
                 assert (await chat(client, "nano")).status_code == 200
             assert set(keys_used(upstream)) == {"sk-alpha-00000000001", "sk-beta-000000000002"}
@@ -149,7 +140,7 @@ async def test_an_invalid_edit_keeps_the_old_config_and_reports_the_error(tmp_pa
         upstream.add("POST", CHAT, ok)
         config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"))
         good = config.read_text()
-        async with client_for(app_for(config)) as client:
+        async with asgi_client(app_for(config)) as client:
             config.write_text('api_keys: ["client-key"]\n')
             with caplog.at_level(logging.ERROR, logger="cliproxy.reload"):
                 answer = await client.post("/v0/config/reload")
@@ -175,7 +166,7 @@ async def test_the_reload_endpoint_follows_the_management_access_rule(tmp_path, 
             entry("team", upstream, "sk-alpha-00000000001"),
             **{"remote-management": {"secret-key": "mgmt-secret"}},
         )
-        async with client_for(app_for(secured), host="203.0.113.7") as client:
+        async with asgi_client(app_for(secured), host="203.0.113.7") as client:
             missing = await client.post("/v0/config/reload")
             api_key = await client.post("/v0/config/reload", headers=AUTH)
             bearer = await client.post("/v0/config/reload", headers={"Authorization": "Bearer mgmt-secret"})
@@ -184,9 +175,9 @@ async def test_the_reload_endpoint_follows_the_management_access_rule(tmp_path, 
         assert bearer.status_code == 200 and forwarded.status_code == 200
 
         open_config = write(tmp_path / "open.yaml", entry("team", upstream, "sk-alpha-00000000001"))
-        async with client_for(app_for(open_config), host="203.0.113.7") as client:
+        async with asgi_client(app_for(open_config), host="203.0.113.7") as client:
             assert (await client.post("/v0/config/reload")).status_code == 403
-        async with client_for(app_for(open_config)) as client:
+        async with asgi_client(app_for(open_config)) as client:
             proxied = await client.post("/v0/config/reload", headers={"X-Forwarded-For": "198.51.100.4"})
             assert proxied.status_code == 403
             assert (await client.post("/v0/config/reload")).status_code == 200
@@ -196,7 +187,7 @@ async def test_a_reload_that_changes_nothing_still_says_it_was_read(tmp_path, ca
     with FakeUpstream() as upstream:
         config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"))
         app = app_for(config)
-        async with client_for(app):
+        async with asgi_client(app):
             with caplog.at_level(logging.INFO, logger="cliproxy.reload"):
                 result = await gateway_of(app).reload()
     assert not result.changed
@@ -208,7 +199,7 @@ async def test_keys_that_need_a_restart_are_kept_and_reported(tmp_path, caplog):
         config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"))
         app = app_for(config)
         gateway = gateway_of(app)
-        async with client_for(app):
+        async with asgi_client(app):
             write(
                 config,
                 entry("team", upstream, "sk-alpha-00000000001"),
@@ -231,7 +222,7 @@ async def test_an_embedding_app_reloads_from_code(ok):
         base = {"api-keys": ["client-key"], "auth-dir": "/nonexistent/cliproxy-test-auth"}
         app = app_for({**base, "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001")]})
         gateway = gateway_of(app)
-        async with client_for(app) as client:
+        async with asgi_client(app) as client:
             unchanged = await gateway.reload()  # a mapping: re-reads auth-dir only
             assert not unchanged.changed
             new = {
@@ -286,7 +277,7 @@ async def test_the_watcher_applies_an_edit_of_the_config_file(tmp_path, ok):
             entry("team", upstream, "sk-alpha-00000000001"),
             **{"watch-interval": 0.05},
         )
-        async with client_for(app_for(config)) as client:
+        async with asgi_client(app_for(config)) as client:
             write(
                 config,
                 entry(
@@ -311,7 +302,7 @@ async def test_watching_can_be_turned_off(tmp_path):
         options = {"watch-interval": 0.02, "watch-config": False}
         config = write(tmp_path / "config.yaml", entry("team", upstream, "sk-alpha-00000000001"), **options)
         app = app_for(config)
-        async with client_for(app) as client:
+        async with asgi_client(app) as client:
             write(
                 config,
                 entry("team", upstream, "sk-alpha-00000000001", models={"m": "other"}),
@@ -344,7 +335,7 @@ async def test_a_token_file_dropped_into_auth_dir_becomes_a_credential(tmp_path,
         upstream.add("POST", CHAT, ok)
         config = write(tmp_path / "config.yaml", **{"watch-interval": 0.05})
         app = app_for(config, oauth.Plugin())
-        async with client_for(app) as client:
+        async with asgi_client(app) as client:
             assert await model_ids(client) == set()
             (auth / "login.json").write_text(json.dumps(token_file(upstream, "me")))
 
@@ -371,7 +362,7 @@ async def test_an_unchanged_token_file_keeps_its_refreshed_tokens(tmp_path, ok):
         (auth / "login.json").write_text(json.dumps(token_file(upstream, "me")))
         app = app_for(write(tmp_path / "config.yaml", **{"watch-config": False}), oauth.Plugin())
         gateway = gateway_of(app)
-        async with client_for(app):
+        async with asgi_client(app):
             [cred] = gateway.credentials
             held = gateway.tokens.tokens(cred)
             result = await gateway.reload()

@@ -4,9 +4,7 @@ and does when 'a provider appears unhealthy'."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import cliproxy_openai
@@ -15,7 +13,7 @@ import pytest
 from cliproxy import mask_secret
 from cliproxy.cli import main
 from cliproxy.state import MemoryStore
-from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, gateway_app, serve_app
+from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, asgi_client, gateway_app, serve_app
 
 AUTH = {"Authorization": "Bearer client-key"}
 ALPHA = "sk-test-alpha-0000000000001"
@@ -52,16 +50,6 @@ def ok(recording) -> Reply:
     return Reply.json(json.loads(recording(SIMPLE).read_text()))
 
 
-@contextlib.asynccontextmanager
-async def client_for(
-    app: Any, host: str = "127.0.0.1", headers: dict[str, str] | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:
-            yield client
-
-
 async def chat(client: httpx.AsyncClient, model: str = "nano") -> httpx.Response:
     return await client.post(
         "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]}, headers=AUTH
@@ -72,7 +60,7 @@ async def test_status_shows_health_cooldowns_counts_and_last_error(upstream, ok,
     upstream.add("POST", "/v1/chat/completions", alpha_fails(Reply.error(401, "Incorrect API key provided"), ok))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         assert (await chat(client)).status_code == 200
         assert (await chat(client)).status_code == 200
         clock.advance(60)
@@ -101,7 +89,7 @@ async def test_model_cooldowns_are_listed_per_model(upstream, ok, clock):
     )
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         await chat(client)
         alpha = (await client.get("/v0/status")).json()["credentials"][0]
     assert alpha["state"] == "cooling"
@@ -111,14 +99,14 @@ async def test_model_cooldowns_are_listed_per_model(upstream, ok, clock):
 
 async def test_remote_access_needs_the_management_key(upstream):
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
-    async with client_for(app, host="203.0.113.7") as client:
+    async with asgi_client(app, host="203.0.113.7") as client:
         refused = await client.get("/v0/status")
         reset = await client.post("/v0/status/reset", json={"credential": "all"})
     assert refused.status_code == 403 and "secret-key" in refused.json()["error"]["message"]
     assert reset.status_code == 403
 
     app = gateway_app(cfg(upstream, **{"remote-management": {"secret-key": "mgmt-secret"}}), plugins=[cliproxy_openai])
-    async with client_for(app, host="203.0.113.7") as client:
+    async with asgi_client(app, host="203.0.113.7") as client:
         missing = await client.get("/v0/status")
         wrong = await client.get("/v0/status", headers={"Authorization": "Bearer not-it"})
         bearer = await client.get("/v0/status", headers={"Authorization": "Bearer mgmt-secret"})
@@ -131,7 +119,7 @@ async def test_remote_access_needs_the_management_key(upstream):
 
 async def test_loopback_is_open_unless_the_request_was_forwarded(upstream):
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
-    async with client_for(app, host="::1") as client:
+    async with asgi_client(app, host="::1") as client:
         assert (await client.get("/v0/status")).status_code == 200
         forwarded = await client.get("/v0/status", headers={"X-Forwarded-For": "198.51.100.4"})
     assert forwarded.status_code == 403  # a reverse proxy on this machine is not "local"
@@ -144,7 +132,7 @@ async def test_reset_ends_a_stale_cooldown_on_demand(upstream, ok, clock):
     )
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         await chat(client)
         await chat(client)
         assert [r.headers["authorization"] for r in upstream.requests][-1] == f"Bearer {BETA}"
@@ -168,7 +156,7 @@ async def test_reset_one_model_or_everything(upstream, ok, clock):
     upstream.add("POST", "/v1/chat/completions", Reply.error(503, "down"))
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai])
     clock.install(app)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         await chat(client)
         doc = (await client.get("/v0/status")).json()
         assert [c["state"] for c in doc["credentials"]] == ["cooling", "cooling"]
@@ -240,7 +228,7 @@ async def test_accounting_is_not_cancelled_by_the_end_of_response_disconnect(ups
     upstream.add("POST", "/v1/chat/completions", reply)
     store = SlowStore()
     app = gateway_app(cfg(upstream), plugins=[cliproxy_openai], state=store)
-    async with client_for(app) as client:
+    async with asgi_client(app) as client:
         answer = await client.post(
             "/v1/chat/completions",
             json={"model": "nano", "stream": stream, "messages": [{"role": "user", "content": "x"}]},

@@ -111,11 +111,18 @@ def serve_app(app: Any) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def asgi_client(app: Any, *, base_url: str = "http://gateway") -> AsyncIterator[Any]:
-    """An ``httpx.AsyncClient`` wired to ``app`` in-process, with the app's lifespan run."""
+async def asgi_client(
+    app: Any, *, base_url: str = "http://gateway", host: str = "127.0.0.1", **client_options: Any
+) -> AsyncIterator[Any]:
+    """An ``httpx.AsyncClient`` wired to ``app`` in-process, with the app's lifespan run.
+
+    ``host`` is the address the app sees the request come from (a remote one tests the
+    loopback-only endpoints); ``client_options`` go to ``httpx.AsyncClient`` (``headers``...).
+    """
     import httpx
 
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
+        transport = httpx.ASGITransport(app=app, client=(host, 50000))
+        options = {"timeout": 30, **client_options}
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, **options) as client:
             yield client
