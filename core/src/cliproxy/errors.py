@@ -68,6 +68,10 @@ class GatewayError(Exception):
         param: The request field at fault, for invalid requests.
         code: A machine-readable code (``model_not_found``, ``context_length_exceeded``).
         upstream_type: The upstream's own error type string, kept for diagnostics.
+        local: True when the gateway raised it itself -- the client's request could not be
+            decoded or encoded, or the gateway failed -- rather than an upstream answering
+            with it. Only upstream answers move the cooldown table: a local error never
+            rests a credential, never counts against one, and is never failed over.
     """
 
     status: int
@@ -78,6 +82,7 @@ class GatewayError(Exception):
     param: str | None = None
     code: str | None = None
     upstream_type: str | None = None
+    local: bool = False
 
     def __str__(self) -> str:
         return self.message
@@ -94,6 +99,10 @@ class GatewayError(Exception):
         if kind is None:
             kind = ErrorKind.UPSTREAM if status >= 500 else ErrorKind.INVALID_REQUEST
         return cls(status=status, kind=kind, message=message, **fields)  # type: ignore[arg-type]
+
+    def as_local(self) -> GatewayError:
+        """This error, marked as raised by the gateway itself (see ``local``)."""
+        return self if self.local else attrs.evolve(self, local=True)
 
     @classmethod
     def invalid(cls, message: str, *, param: str | None = None, code: str | None = None) -> GatewayError:

@@ -24,6 +24,7 @@ from cliproxy.affinity import Affinity
 from cliproxy.config import CORE_KEYS, Config, ConfigError, suggest
 from cliproxy.credentials import Credential, ModelEntry, dedupe
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.pipeline import CountRefusals
 from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
 from cliproxy.proxies import ProxySessions, resolve_proxy
@@ -82,6 +83,7 @@ class Gateway:
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
     reload_status: ReloadStatus = attrs.field(default=None)  # when the config was loaded
+    count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

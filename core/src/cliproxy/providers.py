@@ -12,6 +12,7 @@ Hooks register providers at start-up; provider objects do the per-request work.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,10 +20,12 @@ import attrs
 
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.credentials import Credential, ModelEntry
+from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, StreamEvent
 from cliproxy.wire.sealed import PREFIX as _SEALED_PREFIX
 
 if TYPE_CHECKING:
+    from cliproxy.exchange import Exchange
     from cliproxy.gateway import Gateway
     from cliproxy.translate import ClientTranslator, StreamDecoder
 
@@ -35,6 +38,8 @@ __all__ = [
     "Provider",
     "UpstreamResponse",
 ]
+
+log = logging.getLogger("cliproxy.providers")
 
 _SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries sealed values
 
@@ -82,6 +87,8 @@ class ClientRequest:
         action: ``generate`` or ``count_tokens``.
         identity: Who the caller is, per inbound auth.
         created: Unix time the request arrived.
+        exchange: The door's record of the request (its id, who answered, usage), which
+            the gateway fills in as it serves it; None outside a door.
     """
 
     wire: str
@@ -95,17 +102,29 @@ class ClientRequest:
     action: Action = "generate"
     identity: ClientIdentity | None = None
     created: int = 0
+    exchange: Exchange | None = None
     _ir: Request | None = None
 
     @property
     def ir(self) -> Request:
         """The request decoded into the IR (decoded on first use, then kept).
 
-        Raises :class:`~cliproxy.GatewayError` (400) when the body has the wrong shape.
+        Raises :class:`~cliproxy.GatewayError` (400, marked ``local``: the client's input,
+        not an upstream, is at fault) when the body has the wrong shape.
         """
         if self._ir is None:
-            decoded = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
-            self._ir = decoded
+            try:
+                self._ir = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
+            except GatewayError as error:
+                raise error.as_local() from None
+            except (RecursionError, MemoryError):
+                raise GatewayError.invalid("the request is nested too deeply to read").as_local() from None
+            except Exception as exc:  # a translator that met a shape it does not check
+                log.warning("%s could not decode a request", self.wire, exc_info=exc)
+                raise GatewayError.invalid(
+                    f"the request body has a value the {self.wire} format does not allow "
+                    f"({type(exc).__name__}); check the field types against the API reference"
+                ).as_local() from None
         return self._ir
 
 
@@ -206,7 +225,13 @@ class Call:
             if "model" in body:
                 body["model"] = self.model
             return body
-        return self.gateway.translators.upstream(wire).encode_request(self.client.ir, self.model)
+        request = self.client.ir
+        try:
+            return self.gateway.translators.upstream(wire).encode_request(request, self.model)
+        except GatewayError as error:
+            raise error.as_local() from None
+        except (RecursionError, MemoryError):
+            raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
 
     async def post(
         self,

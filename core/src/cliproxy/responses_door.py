@@ -53,12 +53,12 @@ _KEPT_STATUSES = ("completed", "incomplete")
 
 def door_endpoint(gateway: Gateway, translator: ClientTranslator, door: Door) -> DoorEndpoint:
     """The endpoint for ``door``: a :class:`ResponsesDoor` for the Responses wire's doors
-    while ``responses-store`` is enabled, else a plain one; metered when metrics are on."""
+    while ``responses-store`` is enabled, else a plain one."""
     if translator.name == WIRE and door.action != "models" and gateway.responses is not None:
         endpoint: DoorEndpoint = ResponsesDoor(gateway, translator, door, gateway.responses)
     else:
         endpoint = DoorEndpoint(gateway, translator, door)
-    return endpoint if gateway.metrics is None else gateway.metrics.door(endpoint)
+    return endpoint
 
 
 class ResponsesDoor(DoorEndpoint):

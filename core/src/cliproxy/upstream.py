@@ -60,7 +60,7 @@ async def post(
     """See :meth:`cliproxy.Call.post`."""
     gateway = call.gateway
     provider = call.credential.provider
-    payload = data if data is not None else orjson.dumps(json or {})
+    payload = data if data is not None else _encode_body(json or {})
     send_headers = dict(_JSON_HEADERS)
     if headers:
         send_headers.update(headers)
@@ -124,6 +124,18 @@ async def post(
     finally:
         response.release()
     return UpstreamResponse(wire=wire, status=response.status, headers=response.headers, body=body)
+
+
+def _encode_body(body: Mapping[str, Any]) -> bytes:
+    """The upstream body as JSON; a body JSON cannot carry is the client's fault (the
+    door checks nesting, but an integer the client sent as 1e30 may have become one wider
+    than 64 bits on its way through a translator)."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise GatewayError.invalid(
+            f"the request cannot be sent on as JSON ({exc}); check numbers and nesting depth"
+        ).as_local() from None
 
 
 def _releaser(response: aiohttp.ClientResponse) -> Callable[[], None]:

@@ -110,6 +110,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
             1.0,
             hint="seconds between checks of the config file and auth-dir, e.g. 'watch-interval: 1'",
         ),
+        access_log=root.bool("access-log", True),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )

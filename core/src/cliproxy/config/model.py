@@ -128,6 +128,7 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
+    access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -156,4 +157,5 @@ CORE_KEYS = (
     "metrics",
     "watch-config",
     "watch-interval",
+    "access-log",
 )

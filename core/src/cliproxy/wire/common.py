@@ -177,6 +177,11 @@ def get_number(obj: Mapping[str, Any], key: str, where: str = "") -> float | Non
     return value
 
 
+INT_LIMIT = 2**53
+"""The largest integer a request field may hold: what every JSON parser on the way reads
+exactly (JavaScript's safe integers), and far past any real token count or seed."""
+
+
 def get_int(obj: Mapping[str, Any], key: str, where: str = "") -> int | None:
     value = obj.get(key)
     if value is None:
@@ -185,6 +190,10 @@ def get_int(obj: Mapping[str, Any], key: str, where: str = "") -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise GatewayError.invalid(f"'{where}{key}' must be an integer, not {_kind(value)}", param=f"{where}{key}")
+    if not -INT_LIMIT <= value <= INT_LIMIT:
+        raise GatewayError.invalid(
+            f"'{where}{key}' is out of range: {value:.3g} (at most {INT_LIMIT:,} in size)", param=f"{where}{key}"
+        )
     return value
 
 
