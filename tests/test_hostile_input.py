@@ -396,3 +396,32 @@ def test_fuzzed_bodies_are_answered_by_the_gateway(http: httpx.Client, door: str
 
     check()
     assert_nothing_rests(http)
+
+
+# -- errors outside the doors --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "shape"),
+    [
+        ("GET", "/v1/chat/completions", {}, "openai"),
+        ("POST", "/v1/nothing-here", {}, "openai"),
+        ("GET", "/v1/messages", {}, "anthropic"),
+        ("POST", "/v1/messages/batches", {"anthropic-version": "2023-06-01"}, "anthropic"),
+        ("GET", "/v1beta/models/gemini-2.5-flash:generateContent", {}, "gemini"),
+        ("POST", "/v1beta/files", {"x-goog-api-key": ATTACKER}, "gemini"),
+        ("POST", "/v1/unknown", {"x-goog-api-client": "genai-py"}, "gemini"),
+    ],
+)
+def test_unknown_paths_and_methods_answer_in_the_clients_shape(
+    http: httpx.Client, method: str, path: str, headers: dict[str, str], shape: str
+) -> None:
+    response = http.request(method, path, headers=headers)
+    assert response.status_code in (404, 405)
+    error = response.json()
+    if shape == "anthropic":
+        assert error["type"] == "error" and error["error"]["message"]
+    elif shape == "gemini":
+        assert error["error"]["code"] == response.status_code and error["error"]["status"]
+    else:
+        assert error["error"]["message"] and "type" in error["error"] and "code" not in error
