@@ -402,6 +402,29 @@ async def test_stream_error_before_the_first_byte_fails_over(upstream, ok_stream
     assert k1["cooldowns"]["gpt-4.1-nano"]["seconds_left"] == 60
 
 
+@pytest.mark.parametrize("client_door", ["openai", "anthropic"])
+async def test_a_stream_of_nothing_but_invalid_events_is_the_upstreams_failure(upstream, ok_stream, clock, client_door):
+    """An upstream answering 200 with events none of which is valid (passed through to an
+    OpenAI client, translated for an Anthropic one) failed: the next key answers, the
+    first rests; the client never gets an empty 200."""
+    garbage = Reply.sse([b'data: {"foo": 1}\n\ndata: [1, 2]\n\ndata: "x"\n\ndata: [DONE]\n\n'])
+    upstream.add("POST", CHAT, by_key({"k1": garbage}, ok_stream))
+    cfg = config(block("pool", upstream, "k1", "k2"), routing={"strategy": "fill-first"})
+    async with Gateway(cfg, clock) as gw:
+        if client_door == "openai":
+            answer = await gw.chat(stream=True)
+            assert sse_text(answer.text) and answer.text.count("data: [DONE]") == 1
+        else:
+            body = {"model": "nano", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            answer = await gw.client.post("/v1/messages", json=body, headers=AUTH)
+            assert '"text_delta"' in answer.text
+        status = await gw.status()
+    assert answer.status_code == 200
+    assert keys_used(upstream) == ["k1", "k2"]
+    (k1,) = [c for c in status["credentials"] if c["failures"]]
+    assert "without a single valid event" in k1["cooldowns"]["gpt-4.1-nano"]["reason"]
+
+
 async def test_stream_dropped_before_the_first_byte_fails_over(upstream, recording, ok_stream, clock):
     dropped = Reply.sse_file(recording(STREAM), drop_after=1)  # only the role chunk, then gone
     upstream.add("POST", CHAT, by_key({"k1": dropped}, ok_stream))

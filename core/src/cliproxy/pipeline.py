@@ -345,11 +345,20 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
         raw.append(chunk)
         if feed(decoder, chunk, head):
             break
+    started = False
     for event in head:
         if isinstance(event, StreamError):
             raise event.error
+        if isinstance(event, StreamFinish) and not started:
+            raise GatewayError(  # the upstream's failure: nothing in its stream was a valid event
+                status=502,
+                kind=ErrorKind.UPSTREAM,
+                message="the upstream's stream ended without a single valid event",
+                provider=outcome.call.credential.provider,
+            )
         if not isinstance(event, StreamStart):
             break
+        started = True
     outcome.head = head
     outcome.head_bytes = raw[0] if len(raw) == 1 else b"".join(raw)
     outcome.decoder = decoder
