@@ -8,6 +8,7 @@ format with the right status, never as a 500 with a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.drain import shutdown_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.pipeline import Outcome, count_failure, count_tokens, dispatch, respond
@@ -174,14 +176,35 @@ class DoorEndpoint:
         metrics = gateway.metrics
         if metrics is not None:
             metrics.started(exchange, self.door)
+        drain = gateway.drain
+        task = drain.enter()
         try:
             await self._handle(scope, receive, exchange)
+        except asyncio.CancelledError:
+            if not drain.cutting:
+                raise
+            if task is not None:
+                task.uncancel()
+            await self._cut_short(exchange)
         finally:
+            drain.leave(task)
             if metrics is not None:
                 metrics.finished(exchange, self.door)
             if gateway.config.access_log:
                 exchange.log()
             current.reset(token)
+
+    async def _cut_short(self, exchange: Exchange) -> None:
+        """End a request that shutdown interrupted, in the client's wire format: a 503 if
+        nothing was sent yet, else the stream's error event (see :mod:`cliproxy.drain`)."""
+        error = shutdown_error()
+        exchange.error = error.message
+        if exchange.status == 0:
+            await send_error(exchange, self.translator, error)
+        elif not exchange.answered:
+            exchange.error_status = error.status
+            tail = exchange.ending(error) if exchange.ending is not None else b""
+            await exchange({"type": "http.response.body", "body": tail, "more_body": False})
 
     async def _handle(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         translator = self.translator

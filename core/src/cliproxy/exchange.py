@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Message, Send
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cliproxy.errors import GatewayError
     from cliproxy.ir import Usage
     from cliproxy.routing import Candidate
 
@@ -73,6 +76,8 @@ class Exchange:
         upstream_status: The last upstream attempt's status.
         attempts: Upstream attempts made.
         usage: Tokens of the answer.
+        ending: Once a stream started: the bytes that end it with an error event in the
+            client's wire format (used when shutdown ends the request).
     """
 
     __slots__ = (
@@ -81,6 +86,7 @@ class Exchange:
         "client",
         "credential",
         "door",
+        "ending",
         "error",
         "error_status",
         "first_byte",
@@ -113,6 +119,7 @@ class Exchange:
         self.upstream_status = 0
         self.attempts = 0
         self.usage: Usage | None = None
+        self.ending: Callable[[GatewayError], bytes] | None = None
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]

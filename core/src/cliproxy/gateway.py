@@ -23,6 +23,7 @@ import attrs
 from cliproxy.affinity import Affinity
 from cliproxy.config import CORE_KEYS, Config, ConfigError, suggest
 from cliproxy.credentials import Credential, ModelEntry, dedupe
+from cliproxy.drain import Drain
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.pipeline import CountRefusals
 from cliproxy.plugins import PluginError, Plugins, await_me_maybe
@@ -84,6 +85,7 @@ class Gateway:
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
     reload_status: ReloadStatus = attrs.field(default=None)  # when the config was loaded
     count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
+    drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -293,6 +295,7 @@ class Gateway:
         return await reload_gateway(self, config)
 
     async def stop(self) -> None:
+        self.drain.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -515,6 +515,8 @@ async def _stream(
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
     await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(encoder)})
+    if client.exchange is not None:
+        client.exchange.ending = lambda error: encoder.encode([StreamError(error)]) + encoder.close()
     usage = Usage()
     error: GatewayError | None = None
 
@@ -584,6 +586,10 @@ async def _stream_passthrough(
     make_filter = getattr(client.translator, "passthrough_filter", None)
     drop = make_filter(client.body) if make_filter is not None else None
     relay = PassthroughStream(client.model, gateway.translators.upstream(result.wire), drop)
+    if client.exchange is not None:
+        client.exchange.ending = lambda error: (
+            relay.close() + client.translator.stream_encoder(ctx).encode([StreamError(error)])
+        )
     error: GatewayError | None = None
     try:
         data = relay.feed(outcome.head_bytes)
