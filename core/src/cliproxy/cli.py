@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +107,6 @@ def _run(coro: Any) -> None:
         asyncio.run(coro)
 
 
-def draining(app: Any, grace: float, trigger: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-    """``trigger``, which tells the server to shut down, followed by the start of the
-    gateway's own drain: requests still in flight near the server's ``grace`` deadline are
-    ended with an error in their client's wire format, not cut (see :mod:`cliproxy.drain`)."""
-
-    async def shutdown() -> None:
-        await trigger()
-        from cliproxy.app import gateway_of
-
-        gateway_of(app).drain.begin(grace)
-
-    return shutdown
-
-
 async def _serve_forever(app: Any, hc: Any) -> None:
     import signal
 
@@ -132,7 +118,9 @@ async def _serve_forever(app: Any, hc: Any) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     log.info("listening on http://%s", hc.bind[0])
-    await serve(app, hc, shutdown_trigger=draining(app, hc.graceful_timeout, stop.wait))
+    from cliproxy.app import gateway_of
+
+    await serve(app, hc, shutdown_trigger=gateway_of(app).drain.after(stop.wait, hc.graceful_timeout))
 
 
 # -- check / models / plugins -----------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from cliproxy.errors import ErrorKind, GatewayError
 
@@ -65,6 +66,16 @@ class Drain:
             return
         margin = min(1.0, grace / 10.0)
         self._timer = asyncio.get_running_loop().call_later(max(0.0, grace - margin), self.cut)
+
+    def after(self, trigger: Callable[[], Awaitable[object]], grace: float) -> Callable[[], Awaitable[None]]:
+        """A server's shutdown trigger: ``trigger`` (which says when to shut down), then
+        :meth:`begin` with the server's ``grace`` seconds."""
+
+        async def shutdown() -> None:
+            await trigger()
+            self.begin(grace)
+
+        return shutdown
 
     def cut(self) -> int:
         """End every request in flight now; returns how many there were."""

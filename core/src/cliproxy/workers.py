@@ -74,13 +74,12 @@ def _worker(config: Any, sockets: Any, shutdown_event: Any) -> None:
     from hypercorn.asyncio.run import _run, worker_serve
     from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
 
-    from cliproxy.cli import draining
+    from cliproxy.app import gateway_of
     from cliproxy.worker import app as make_app
 
     app = make_app()
-    trigger = draining(
-        app, config.graceful_timeout, partial(check_multiprocess_shutdown_event, shutdown_event, asyncio.sleep)
-    )
+    parent_says_stop = partial(check_multiprocess_shutdown_event, shutdown_event, asyncio.sleep)
+    trigger = gateway_of(app).drain.after(parent_says_stop, config.graceful_timeout)
     loop_factory = None
     if config.worker_class == "uvloop":
         import uvloop
