@@ -220,10 +220,11 @@ class StateStore(Protocol):
         """
         ...
 
-    async def get_chain(self, space: str, key: str) -> list[bytes]:
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
         """The value of ``key`` in ``space``, then of its parent, and so on: up to
-        :data:`MAX_LINKS` values, ending early at an entry that has no parent or a parent
-        no longer kept (the caller tells the two apart). Empty when ``key`` is not kept."""
+        ``limit`` (at most :data:`MAX_LINKS`) values, ending early at an entry that has no
+        parent or a parent no longer kept (the caller tells the two apart). Empty when
+        ``key`` is not kept."""
         ...
 
     async def delete_linked(self, space: str, key: str) -> bool:

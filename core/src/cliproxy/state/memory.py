@@ -337,14 +337,15 @@ class MemoryStore:
         kept.total += size
         return dropped
 
-    async def get_chain(self, space: str, key: str) -> list[bytes]:
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
         kept = self._spaces.get(space)
         if kept is None:
             return []
         now = self.clock()
         chain: list[bytes] = []
         link: str | None = key
-        while link is not None and len(chain) < MAX_LINKS:
+        limit = min(limit, MAX_LINKS)
+        while link is not None and len(chain) < limit:
             entry = kept.live(link, now)
             if entry is None:
                 break

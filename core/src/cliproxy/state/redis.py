@@ -635,12 +635,14 @@ class RedisStore:
             remote, lambda: self._local.put_linked(space, key, value, parent=parent, ttl=ttl, max_total=max_total)
         )
 
-    async def get_chain(self, space: str, key: str) -> list[bytes]:
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
+        limit = min(limit, MAX_LINKS)
+
         async def remote() -> list[bytes]:
             keys, args = self._space(space)
-            return [bytes(value) for value in await self._get_chain(keys=keys, args=[*args, key, MAX_LINKS])]
+            return [bytes(value) for value in await self._get_chain(keys=keys, args=[*args, key, limit])]
 
-        return await self._run(remote, lambda: self._local.get_chain(space, key))
+        return await self._run(remote, lambda: self._local.get_chain(space, key, limit))
 
     async def delete_linked(self, space: str, key: str) -> bool:
         async def remote() -> bool:

@@ -278,6 +278,7 @@ class StateStoreContract:
             await store.put_linked(SPACE, f"k{n}", b"v", parent=parent, ttl=60, max_total=10_000)
             parent = f"k{n}"
         assert len(await store.get_chain(SPACE, parent)) == MAX_LINKS
+        assert await store.get_chain(SPACE, parent, limit=2) == [b"v", b"v"]
 
     # -- locks -----------------------------------------------------------------------------
 
