@@ -120,6 +120,29 @@ async def test_cooldown_keys_expire_in_redis_by_time(redis_store, redis_url, red
         await client.aclose()
 
 
+async def test_instances_writing_one_space_keep_its_total(redis_store, twin, redis_url, redis_prefix):
+    """Puts from two instances at once never take a space past its total, and its byte
+    counter stays the sum of what is kept (each put is one atomic script)."""
+
+    async def writer(store: RedisStore, name: str) -> None:
+        for n in range(60):
+            await store.put_linked("kept", f"{name}{n}", b"v" * (100 + n), parent=None, ttl=60, max_total=2_000)
+
+    await asyncio.gather(writer(redis_store, "a"), writer(twin, "b"), writer(redis_store, "c"), writer(twin, "d"))
+    count, total = await twin.linked_usage("kept")
+    assert 0 < total <= 2_000
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        kept = [k async for k in client.scan_iter(match=redis_prefix + "lv:kept:v:*")]
+        assert len(kept) == count
+        assert sum([await client.strlen(k) for k in kept]) == total
+        for key in kept:  # every value, and the space itself, expires in Redis too
+            assert 0 < await client.pttl(key) <= 120_000
+        assert 0 < await client.pttl(redis_prefix + "lv:kept:i") <= 120_000
+    finally:
+        await client.aclose()
+
+
 async def test_lock_excludes_other_instances(redis_store, twin):
     events: list[str] = []
 

@@ -104,7 +104,7 @@ class Gateway:
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
         gateway.tokens.default_proxy = config.proxy_url
         if config.responses_store.enabled:
-            gateway.responses = ResponseStore(gateway.state, config.responses_store.ttl)
+            gateway.responses = ResponseStore.from_config(gateway.state, config.responses_store)
         if config.metrics.enabled:
             from cliproxy.metrics import create_metrics
 

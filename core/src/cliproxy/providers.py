@@ -12,6 +12,7 @@ Hooks register providers at start-up; provider objects do the per-request work.
 from __future__ import annotations
 
 import abc
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,15 +47,28 @@ _SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries s
 Action = Literal["generate", "count_tokens"]
 
 
+def owner_of_name(name: str) -> str:
+    """The :attr:`ClientIdentity.owner` of an identity known only by its name: a
+    fingerprint of the name (bounded in length, apart from every key's)."""
+    return "name:" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
 @attrs.frozen
 class ClientIdentity:
     """Who is calling: returned by the ``authenticate_client`` hook.
 
     ``name`` is safe to log (a key's position or a user name, never the key itself).
+    ``owner`` is what data kept for this caller (stored Responses answers) is filed
+    under, so only the same caller reads it again: stable across restarts, instances and
+    reordered ``api-keys``, and holding no secret. The core's identities derive it from
+    the key (a salted fingerprint); one built with just a name derives it from the name.
     """
 
     name: str
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    owner: str = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: owner_of_name(self.name), takes_self=True)
+    )
 
 
 @attrs.frozen

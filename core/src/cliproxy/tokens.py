@@ -8,7 +8,8 @@ to the matching auth type, and keeps the tokens in a :class:`TokenManager`, whic
 * lets one refresh run at a time per credential -- in this process with a lock, across
   instances with the state store's lock, and publishes the new tokens through the store
   so another instance adopts them instead of spending the (rotating) refresh token again;
-* writes refreshed tokens back to the file atomically (mode 0600, directory 0700);
+* writes refreshed tokens back to the file atomically (mode 0600; a directory it has to
+  create gets 0700, an existing one is left alone);
 * marks a credential that cannot be refreshed as resting, with the reason, instead of
   failing requests or the server.
 """
@@ -102,13 +103,13 @@ class AuthType(Protocol):
 
 
 def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
-    """Write ``content`` as JSON atomically, readable by the owner only."""
+    """Write ``content`` as JSON atomically, readable by the owner only (mode 0600).
+
+    Directories missing on the way are created with mode 0700; existing ones are left as
+    they are (a shared ``/tmp`` keeps its mode and sticky bit).
+    """
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(directory, 0o700)
-    except OSError:
-        log.warning("could not restrict %s to mode 0700", directory)
+    _make_private_dirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
         os.fchmod(fd, 0o600)
@@ -120,6 +121,25 @@ def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each with mode 0700; touch nothing
+    that exists already (nor one another process creates meanwhile)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        try:
+            os.chmod(created, 0o700)  # exactly 0700, whatever the umask took away
+        except OSError:
+            log.warning("could not restrict %s to mode 0700", created)
 
 
 @attrs.define(eq=False)

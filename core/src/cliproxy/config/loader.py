@@ -214,13 +214,40 @@ def _switchable_block(root: ConfigNode, key: str, fields: str, hint: str) -> Con
 
 def _responses_store(root: ConfigNode) -> ResponsesStoreConfig:
     node = _switchable_block(
-        root, "responses-store", "'enabled' and 'ttl'", "write 'responses-store: {enabled: false}' to turn it off"
+        root,
+        "responses-store",
+        "'enabled', 'ttl', 'max-record-mb' and 'max-total-mb'",
+        "write 'responses-store: {enabled: false}' to turn it off",
     )
     if node is None:
         return ResponsesStoreConfig()
-    result = ResponsesStoreConfig(enabled=node.bool("enabled", True), ttl=node.float("ttl", 3600.0, minimum=1))
+    enabled = node.bool("enabled", True)
+    ttl = node.float("ttl", 3600.0, minimum=1)
+    record = _megabytes(node, "max-record-mb", 4.0, hint="the largest answer to keep, e.g. 'max-record-mb: 4'")
+    total = _megabytes(node, "max-total-mb", 256.0, hint="all kept answers together, e.g. 'max-total-mb: 256'")
     node.done()
-    return result
+    if record > total:
+        raise node.error(
+            "max-record-mb",
+            f"'responses-store.max-record-mb' ({record:g}) is larger than 'responses-store.max-total-mb' "
+            f"({total:g}), which holds every kept answer together",
+            hint=f"raise 'max-total-mb' to at least {record:g}, or lower 'max-record-mb'",
+        )
+    return ResponsesStoreConfig(enabled=enabled, ttl=ttl, max_record_mb=record, max_total_mb=total)
+
+
+def _megabytes(node: ConfigNode, key: str, default: float, *, hint: str) -> float:
+    """A positive, finite number of megabytes; errors name ``key`` and carry ``hint``."""
+    try:
+        value: float = node.float(key, default)
+    except ConfigError as exc:
+        exc.hint = exc.hint or hint
+        raise
+    if not 0 < value < math.inf:  # also rejects nan
+        raise node.error(
+            key, f"'{node.qualified(key)}' must be a positive number of megabytes, not {value:g}", hint=hint
+        )
+    return value
 
 
 _TAKEN_PATHS = ("/v0/", "/v1/", "/v1beta/")

@@ -73,10 +73,21 @@ class RemoteManagement:
 class ResponsesStoreConfig:
     """``responses-store:`` -- keeping answers of the Responses door so a later request
     can continue them with ``previous_response_id``, for ``ttl`` seconds, in the state
-    store (shared through Redis)."""
+    store (shared through Redis). An answer whose record is larger than
+    ``max_record_mb`` is not kept; past ``max_total_mb`` kept in all, the oldest go."""
 
     enabled: bool = True
     ttl: float = 3600.0
+    max_record_mb: float = 4.0
+    max_total_mb: float = 256.0
+
+    @property
+    def max_record_bytes(self) -> int:
+        return int(self.max_record_mb * 1024 * 1024)
+
+    @property
+    def max_total_bytes(self) -> int:
+        return int(self.max_total_mb * 1024 * 1024)
 
 
 @attrs.frozen

@@ -16,7 +16,11 @@ fails, it stays on local state and tries again at the next probe.
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
 ``clients`` (hash of ``<client>\\t<counter>``),
-``v:<key>`` (values), ``lock:<key>`` (locks).
+``v:<key>`` (values), ``lock:<key>`` (locks), and per space of linked values
+``lv:<space>:i`` (sorted set of keys by expiry), ``lv:<space>:s`` and ``lv:<space>:p``
+(hashes of their sizes and parents), ``lv:<space>:t`` (their total bytes) and
+``lv:<space>:v:<key>`` (each value). Scripts change a space in one atomic step, so its
+limit holds however many instances write to it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import LINGER, MAX_LINKS, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 from cliproxy.state.memory import MemoryStore
 
 try:
@@ -103,6 +107,94 @@ end
 return #KEYS
 """
 
+# Scripts on a space of linked values. KEYS: its index (sorted set of keys by expiry),
+# sizes and parents (hashes), total (counter); ARGV[1]: the prefix of its value keys,
+# ARGV[2]: now (the store's clock). Values also carry a Redis TTL, a minute past their
+# expiry, which only cleans up: the index decides.
+_SPACE = """
+local index, sizes, parents, total = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local values, now = ARGV[1], tonumber(ARGV[2])
+local function drop(key)
+  local size = tonumber(redis.call('hget', sizes, key) or '0')
+  redis.call('zrem', index, key)
+  redis.call('hdel', sizes, key)
+  redis.call('hdel', parents, key)
+  redis.call('del', values .. key)
+  redis.call('decrby', total, size)
+end
+local function live(key)
+  local expires = redis.call('zscore', index, key)
+  return expires and tonumber(expires) > now
+end
+for _, key in ipairs(redis.call('zrangebyscore', index, '-inf', now, 'limit', 0, 256)) do
+  drop(key)
+end
+"""
+_PUT_LINKED = (
+    _SPACE
+    + """
+-- ARGV[3..]: key, value, parent ('' for none), expiry, value TTL in ms, max total, max links
+local key, value, parent = ARGV[3], ARGV[4], ARGV[5]
+local expires, px, max_total, max_links = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+if redis.call('zscore', index, key) then drop(key) end
+local link, hops = parent, 0
+while link ~= '' and hops < max_links and live(link) do
+  if tonumber(redis.call('zscore', index, link)) < expires then
+    redis.call('zadd', index, expires, link)
+    if redis.call('pttl', values .. link) < px then redis.call('pexpire', values .. link, px) end
+  end
+  link, hops = redis.call('hget', parents, link) or '', hops + 1
+end
+local size, dropped = #value, 0
+while tonumber(redis.call('get', total) or '0') + size > max_total do
+  local oldest = redis.call('zrange', index, 0, 0)[1]
+  if not oldest then redis.call('set', total, 0) break end
+  drop(oldest)
+  dropped = dropped + 1
+end
+redis.call('set', values .. key, value, 'px', px)
+redis.call('zadd', index, expires, key)
+redis.call('hset', sizes, key, size)
+if parent ~= '' then redis.call('hset', parents, key, parent) end
+redis.call('incrby', total, size)
+for _, name in ipairs(KEYS) do
+  if redis.call('pttl', name) < px then redis.call('pexpire', name, px) end
+end
+return dropped
+"""
+)
+_GET_CHAIN = (
+    _SPACE
+    + """
+-- ARGV[3]: the key, ARGV[4]: max links. Returns its value, its parent's...
+local chain, link = {}, ARGV[3]
+while link and #chain < tonumber(ARGV[4]) and live(link) do
+  local value = redis.call('get', values .. link)
+  if not value then break end
+  chain[#chain + 1] = value
+  link = redis.call('hget', parents, link)
+end
+return chain
+"""
+)
+_DELETE_LINKED = (
+    _SPACE
+    + """
+if not live(ARGV[3]) then return 0 end
+drop(ARGV[3])
+return 1
+"""
+)
+_LINKED_USAGE = (
+    _SPACE
+    + """
+for _, key in ipairs(redis.call('zrangebyscore', index, '-inf', now)) do
+  drop(key)
+end
+return {redis.call('zcard', index), tonumber(redis.call('get', total) or '0')}
+"""
+)
+
 
 def safe_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for logs and status pages)."""
@@ -160,6 +252,10 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._keep_later = self._redis.register_script(_KEEP_LATER)
         self._add_usage = self._redis.register_script(_ADD_USAGE)
+        self._put_linked = self._redis.register_script(_PUT_LINKED)
+        self._get_chain = self._redis.register_script(_GET_CHAIN)
+        self._delete_linked = self._redis.register_script(_DELETE_LINKED)
+        self._linked_usage = self._redis.register_script(_LINKED_USAGE)
         self._down_until = 0.0  # monotonic time before which Redis is not tried again
         self._down_since: float | None = None  # Unix time of the outage's first failure
         self._probing: asyncio.Future[None] | None = None
@@ -514,6 +610,56 @@ class RedisStore:
         await self._local.delete_value(key)
         await self._run(remote, lambda: self._local.delete_value(key))
 
+    # -- linked values ---------------------------------------------------------------------
+
+    def _space(self, space: str) -> tuple[list[str], list[Any]]:
+        """The keys and leading arguments of every script on ``space``."""
+        base = f"{self.prefix}lv:{space}:"
+        return [base + "i", base + "s", base + "p", base + "t"], [base + "v:", self.clock()]
+
+    async def put_linked(
+        self, space: str, key: str, value: bytes, *, parent: str | None, ttl: float, max_total: int
+    ) -> int:
+        size = len(value)
+        if size > max_total:
+            raise ValueError(f"a value of {size} bytes cannot be kept in a space of {max_total}")
+
+        async def remote() -> int:
+            keys, args = self._space(space)
+            expires = args[1] + ttl
+            px = max(1, int(ttl * 1000)) + 60_000
+            args += [key, value, parent or "", expires, px, max_total, MAX_LINKS]
+            return int(await self._put_linked(keys=keys, args=args))
+
+        return await self._run(
+            remote, lambda: self._local.put_linked(space, key, value, parent=parent, ttl=ttl, max_total=max_total)
+        )
+
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
+        limit = min(limit, MAX_LINKS)
+
+        async def remote() -> list[bytes]:
+            keys, args = self._space(space)
+            return [bytes(value) for value in await self._get_chain(keys=keys, args=[*args, key, limit])]
+
+        return await self._run(remote, lambda: self._local.get_chain(space, key, limit))
+
+    async def delete_linked(self, space: str, key: str) -> bool:
+        async def remote() -> bool:
+            keys, args = self._space(space)
+            return bool(await self._delete_linked(keys=keys, args=[*args, key]))
+
+        local = await self._local.delete_linked(space, key)
+        return await self._run(remote, lambda: _false()) or local
+
+    async def linked_usage(self, space: str) -> tuple[int, int]:
+        async def remote() -> tuple[int, int]:
+            keys, args = self._space(space)
+            count, size = await self._linked_usage(keys=keys, args=args)
+            return int(count), int(size)
+
+        return await self._run(remote, lambda: self._local.linked_usage(space))
+
     @contextlib.asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:
         # The local lock queues this process's contenders, so only one of them polls Redis.
@@ -570,6 +716,10 @@ class RedisStore:
 
 async def _zero() -> int:
     return 0
+
+
+async def _false() -> bool:
+    return False
 
 
 def _totals(fields: Mapping[bytes, bytes]) -> dict[str, UsageTotals]:
