@@ -135,8 +135,8 @@ def _input(messages: Iterable[Message], custom_tools: set[str]) -> list[dict[str
     items: list[dict[str, Any]] = []
     custom_calls: set[str] = set()
     for msg in messages:
-        if msg.role == "system":
-            items.append({"role": "developer", "content": msg.text})
+        if msg.role == "system":  # in place: a developer message wherever it stands
+            items.append({"role": "developer", "content": msg.joined_text})
         elif msg.role == "user":
             items.append(
                 {"role": "user", "content": [_input_part(p) for p in msg.parts if isinstance(p, TextPart | FilePart)]}
@@ -168,7 +168,7 @@ def _tool_choice(choice: ToolChoice, custom_tools: set[str]) -> Any:
 
 def _system_first(messages: tuple[Message, ...]) -> tuple[str | None, tuple[Message, ...]]:
     if messages and messages[0].role == "system":
-        return messages[0].text, messages[1:]
+        return messages[0].joined_text, messages[1:]
     return None, messages
 
 
@@ -207,13 +207,16 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         body["top_p"] = request.top_p
     reasoning = request.reasoning
     if reasoning is not None:
-        level = reasoning.level()
-        block: dict[str, Any] = {"effort": level if level in _EFFORTS else "xhigh"}
+        block: dict[str, Any] = {}
+        level = reasoning.requested_level()
+        if level is not None:  # only an effort the client asked for
+            block["effort"] = level if level in _EFFORTS else "xhigh"
         if reasoning.summary:
             block["summary"] = reasoning.summary
         elif reasoning.include_thoughts:
             block["summary"] = "auto"
-        body["reasoning"] = block
+        if block:
+            body["reasoning"] = block
     fmt = request.response_format
     if fmt is not None:
         if fmt.type == "json_schema":
