@@ -22,6 +22,7 @@ from typing import Any
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import (
+    BLOCK_SEPARATOR,
     FilePart,
     Message,
     Metadata,
@@ -319,25 +320,38 @@ def _blocks(msg: Message, at: str) -> list[dict[str, Any]]:
     return out
 
 
-def _system_turn(msg: Message, turns: list[dict[str, Any]]) -> bool:
-    """Place a mid-conversation system message; True when it stays a ``system`` turn.
-
-    Anthropic takes ``role: "system"`` right after a user turn (or another system turn);
-    anywhere else its nearest form is a marked note on the user side, joined to the user
-    turn that follows (Anthropic wants user and assistant turns to alternate).
-    """
+def _system_turn(msg: Message, turns: list[dict[str, Any]]) -> None:
+    """Place a mid-conversation system message: Anthropic takes ``role: "system"`` right
+    after a user turn (or another system turn); anywhere else its nearest form is a marked
+    note on the user side, joined to the user turn that follows (Anthropic wants user and
+    assistant turns to alternate)."""
     blocks = [b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text]
     if not blocks:
-        return False
+        return
     last = turns[-1]["role"] if turns else None
     if last == "system":
         turns[-1]["content"].extend(blocks)
-        return True
-    if last == "user":
+    elif last == "user":
         turns.append({"role": "system", "content": blocks})
-        return True
-    turns.append({"role": "user", "content": [{"type": "text", "text": c.system_note(msg.joined_text)}]})
-    return False
+    else:
+        turns.append({"role": "user", "content": [_note(blocks)]})
+
+
+def _note(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "text", "text": c.system_note(BLOCK_SEPARATOR.join(x["text"] for x in blocks))}
+
+
+def _between_user_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A system turn between two user turns becomes a note joining them into one: the
+    user side is one turn between two assistant turns."""
+    out: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn["role"] == "user" and len(out) >= 2 and out[-1]["role"] == "system" and out[-2]["role"] == "user":
+            note = _note(out.pop()["content"])
+            out[-1]["content"].extend([note, *turn["content"]])
+        else:
+            out.append(turn)
+    return out
 
 
 def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
@@ -345,13 +359,12 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     leading = c.leading_system(messages)
-    in_place = False
     for i, msg in enumerate(messages):
         if msg.role == "system":
             if i < leading:
                 system.extend(b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text)
             else:
-                in_place = _system_turn(msg, turns) or in_place
+                _system_turn(msg, turns)
             continue
         blocks = _blocks(msg, f"messages[{i}].content")
         if not blocks:
@@ -361,6 +374,7 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
+    turns = _between_user_turns(turns)
     for turn in turns:
         content = turn["content"]
         if turn["role"] == "user" and any(x["type"] == "tool_result" for x in content):
@@ -371,7 +385,7 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
         _strip_trailing_space(turns[-1]["content"])
     if not turns:  # only system text (OpenAI clients do this): Anthropic needs a user turn
         turns.append({"role": "user", "content": [{"type": "text", "text": "Continue."}]})
-    return system, turns, in_place
+    return system, turns, any(turn["role"] == "system" for turn in turns)
 
 
 def _strip_trailing_space(content: list[dict[str, Any]]) -> None:

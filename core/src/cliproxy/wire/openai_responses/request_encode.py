@@ -32,6 +32,7 @@ from cliproxy.ir import (
     metadata_for,
 )
 from cliproxy.wire import common as c
+from cliproxy.wire.openai_responses import namespaces as ns
 from cliproxy.wire.openai_responses.common import WIRE, custom_input
 
 __all__ = ["encode_request"]
@@ -109,14 +110,12 @@ def _assistant_items(msg: Message, custom_tools: set[str], custom_calls: set[str
                     }
                 )
             else:
-                items.append(
-                    {
-                        "type": "function_call",
-                        "call_id": part.id,
-                        "name": part.name,
-                        "arguments": part.arguments or "{}",
-                    }
-                )
+                namespace, name = ns.member_of(part.name, part.provider_metadata, {})
+                call: dict[str, Any] = {"type": "function_call", "call_id": part.id, "name": name}
+                if namespace is not None:
+                    call["namespace"] = namespace
+                call["arguments"] = part.arguments or "{}"
+                items.append(call)
     return items
 
 
@@ -148,10 +147,14 @@ def _input(messages: Iterable[Message], custom_tools: set[str]) -> list[dict[str
     return items
 
 
-def _tool(tool: Tool) -> dict[str, Any]:
+def _tool(tool: Tool) -> dict[str, Any] | tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """A tool's spec; a namespace member's (group, spec), to be grouped again."""
     custom = metadata_for(tool.provider_metadata, WIRE).get("custom")
     if isinstance(custom, Mapping):
         return dict(custom)
+    member = ns.namespace_of(tool)
+    if member is not None:
+        return member
     out: dict[str, Any] = {"type": "function", "name": tool.name, "parameters": dict(tool.parameters)}
     if tool.description:
         out["description"] = tool.description
@@ -188,11 +191,11 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
     if instructions:
         body["instructions"] = instructions
     body["input"] = _input(messages, custom_tools)
-    tools = [
+    tools = ns.grouped_tools(
         _tool(t) if isinstance(t, Tool) else dict(t.spec)
         for t in request.tools
         if isinstance(t, Tool) or t.wire == WIRE
-    ]
+    )
     if tools:
         body["tools"] = tools
         if request.tool_choice is not None:
