@@ -176,8 +176,8 @@ def test_claude_code_to_a_gemini_upstream_gets_system_instruction_and_notes(gate
     message = claude_code_call(gateway, claude_code, "ge", stream=False)
     assert message.content[-1].text == "README.md"
     body = sent(fresh)
-    system = [p["text"] for p in body["systemInstruction"]["parts"]]
-    assert system[0].endswith("cc_entrypoint=sdk-cli;") and system[1].startswith("You are a Claude agent")
+    (system,) = body["systemInstruction"]["parts"]
+    assert "cc_entrypoint=sdk-cli;\n\nYou are a Claude agent" in system["text"]
     contents = body["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
     assert contents[0]["parts"][-1] == {"text": NOTE.format(PLAN)}
@@ -306,5 +306,6 @@ def test_codex_to_a_gemini_upstream_streamed(gateway, fresh, codex):
     declared = [d["name"] for d in body["tools"][0]["functionDeclarations"]]
     assert declared[-5:] == FLAT
     assert body["generationConfig"]["thinkingConfig"] == {"includeThoughts": True}  # no budget invented
-    instruction = [p["text"] for p in body["systemInstruction"]["parts"]]
-    assert instruction[0].startswith("You are Codex") and instruction[1].startswith("<permissions instructions>")
+    (instruction,) = body["systemInstruction"]["parts"]
+    assert instruction["text"].startswith("You are Codex")
+    assert "\n\n<permissions instructions>" in instruction["text"]

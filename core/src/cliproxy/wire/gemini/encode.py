@@ -1,6 +1,7 @@
 """IR -> a Gemini ``generateContent`` request body (what a provider sends upstream).
 
-* The system messages that open the conversation become ``systemInstruction``; a later
+* The system messages that open the conversation become ``systemInstruction`` (one part,
+  their blocks a blank line apart); a later
   one (an instruction given mid-conversation) becomes, in place, a user-side text part
   marked as a system instruction. Assistant turns become ``model`` turns; tool results
   become ``functionResponse`` parts of a ``user`` turn, named after their call, ahead of
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 from cliproxy.ir import (
+    BLOCK_SEPARATOR,
     FilePart,
     Message,
     ProviderTool,
@@ -278,14 +280,15 @@ def _generation_config(request: Request, model: str, given: Mapping[str, Any]) -
 def encode_request(request: Request, model: str) -> dict[str, Any]:
     extras = dict(request.extras_for(WIRE))
     body: dict[str, Any] = {"contents": _contents(request.messages, model_generation(model))}
-    system = [
-        {"text": part.text}
+    # One part, the blocks a blank line apart: Gemini runs the text of adjacent parts together.
+    system = BLOCK_SEPARATOR.join(
+        part.text
         for message in request.messages[: leading_system(request.messages)]
         for part in message.parts
         if isinstance(part, TextPart) and part.text
-    ]
+    )
     if system:
-        body["systemInstruction"] = {"parts": system}
+        body["systemInstruction"] = {"parts": [{"text": system}]}
     tools = _tools(request.tools)
     if tools:
         body["tools"] = tools
