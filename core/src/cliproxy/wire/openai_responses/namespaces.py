@@ -12,9 +12,10 @@ the disallowed characters replaced, cut short with a hash of the pair so it stay
 What every wire accepts: letters, digits, ``_`` and ``-``, a letter or ``_`` first, at most
 64 characters (OpenAI Chat and Anthropic take ``[a-zA-Z0-9_-]{1,64}``, Gemini wants a
 letter or underscore first, Kiro 64 characters). The member's own spec and its group ride
-in ``provider_metadata["openai-responses"]``, so a Responses upstream gets the group back
-whole, and so does a call (``{"namespace": ..., "name": ...}``). A call an upstream makes
-under the flat name is split again for the Responses client by :func:`member_of`.
+in ``provider_metadata["openai-responses"]`` (``{"group": ..., "member": ...}``), so a
+Responses upstream gets the group back whole; a call keeps ``{"namespace": ..., "name":
+...}`` there. A call an upstream makes under the flat name is split again for the
+Responses client by :func:`member_of`.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def member_tool(namespace: Mapping[str, Any], member: Mapping[str, Any], tool: T
         description=tool.description,
         parameters=tool.parameters,
         strict=tool.strict,
-        provider_metadata={WIRE: {"namespace": group, "member": dict(member)}},
+        provider_metadata={WIRE: {"group": group, "member": dict(member)}},
     )
 
 
@@ -158,7 +159,7 @@ def grouped_tools(tools: Iterable[dict[str, Any] | tuple[Mapping[str, Any], Mapp
 def namespace_of(tool: Tool) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
     """(group, member spec) of a namespace member, None for any other tool."""
     own = metadata_for(tool.provider_metadata, WIRE)
-    group, member = own.get("namespace"), own.get("member")
+    group, member = own.get("group"), own.get("member")
     if isinstance(group, Mapping) and isinstance(member, Mapping):
         return group, member
     return None
