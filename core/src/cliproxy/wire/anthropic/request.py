@@ -338,7 +338,8 @@ def _system_turn(msg: Message, turns: list[dict[str, Any]]) -> None:
 
 
 def _note(blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "text", "text": c.system_note(BLOCK_SEPARATOR.join(x["text"] for x in blocks))}
+    text = BLOCK_SEPARATOR.join(x["text"] for x in blocks if isinstance(x.get("text"), str) and x["text"])
+    return {"type": "text", "text": c.system_note(text)}
 
 
 def _between_user_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
