@@ -208,6 +208,12 @@ class Call:
             return body
         return self.gateway.translators.upstream(wire).encode_request(self.client.ir, self.model)
 
+    def redact(self, text: str, *extra: str | None) -> str:
+        """``text`` without any secret the gateway holds (client keys, credentials' keys,
+        OAuth tokens, the management secret...) nor ``extra``: for upstream error text a
+        provider puts into errors or logs itself (:meth:`post` does it for its errors)."""
+        return self.gateway.redact(text, *extra)
+
     async def post(
         self,
         url: str,
@@ -222,8 +228,9 @@ class Call:
     ) -> UpstreamResponse:
         """POST to the upstream and return its answer in ``wire`` format.
 
-        Non-2xx answers are decoded by ``wire``'s translator and raised as
-        :class:`~cliproxy.GatewayError` (with this provider's name and any retry hint);
+        Non-2xx answers are decoded by ``wire``'s translator, with the gateway's secrets
+        redacted, and raised as :class:`~cliproxy.GatewayError` (with this provider's name
+        and any retry hint);
         connection failures and timeouts raise 502/504 errors. ``stream`` defaults to the
         client's choice; ``proxy`` to the gateway's ``proxy-url``.
         """

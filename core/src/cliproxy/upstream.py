@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import orjson
 
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.providers import UpstreamResponse
+from cliproxy.redaction import Redactor, header_secrets, url_secrets
 
 if TYPE_CHECKING:
     from cliproxy.config import Timeouts
@@ -22,6 +24,12 @@ __all__ = ["create_session", "post"]
 log = logging.getLogger("cliproxy.upstream")
 
 _JSON_HEADERS = {"content-type": "application/json"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+MAX_ERROR_MESSAGE = 4096
+"""Characters of an upstream's error message kept (it reaches clients, logs and status)."""
+_REDACTED_HEAD = 4096  # bytes of an error body searched for every secret the gateway holds (translators cut at 500)
 
 
 def create_session(timeouts: Timeouts) -> aiohttp.ClientSession:
@@ -90,15 +98,7 @@ async def post(
         ) from None
 
     if response.status >= 400:
-        try:
-            body = await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            body = b""
-        finally:
-            response.release()
-        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
-        error.provider = error.provider or provider
-        raise error
+        raise await _upstream_error(call, response, wire, url, send_headers)
 
     if stream:
         return UpstreamResponse(
@@ -124,6 +124,34 @@ async def post(
     finally:
         response.release()
     return UpstreamResponse(wire=wire, status=response.status, headers=response.headers, body=body)
+
+
+async def _upstream_error(
+    call: Call, response: aiohttp.ClientResponse, wire: str, url: str, sent: Mapping[str, str]
+) -> GatewayError:
+    """The error an upstream's non-2xx answer stands for, decoded by ``wire``'s translator,
+    with every secret the gateway holds (and those this request sent) redacted from its text."""
+    gateway = call.gateway
+    truncated = False
+    try:
+        body = await response.read()
+    except (aiohttp.ClientError, TimeoutError):
+        body = b""
+    finally:
+        response.release()
+    own = Redactor.of([*header_secrets(sent), *url_secrets(url)])  # what this request sent
+    everything = gateway.redactor(known=own)
+    body = own.body(body, truncated=truncated)
+    body = everything.body(body, truncated=truncated, head=_REDACTED_HEAD)
+    try:
+        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
+    except Exception:  # a translator bug must not hide that the upstream failed
+        log.exception("the %s translator could not decode an upstream error", wire)
+        error = GatewayError.from_status(response.status, f"the upstream answered {response.status}")
+    error.provider = error.provider or call.credential.provider
+    everything.error(error, limit=MAX_ERROR_MESSAGE)
+    error.message = _CONTROL.sub(" ", error.message).strip() or f"the upstream answered {response.status}"
+    return error
 
 
 def _releaser(response: aiohttp.ClientResponse) -> Callable[[], None]:
