@@ -8,11 +8,12 @@ upstream 429 -- is a :class:`GatewayError`. Each door renders it in its own wire
 
 from __future__ import annotations
 
+import traceback
 from enum import StrEnum
 
 import attrs
 
-__all__ = ["ErrorKind", "GatewayError"]
+__all__ = ["ErrorKind", "GatewayError", "let_go"]
 
 
 class ErrorKind(StrEnum):
@@ -108,3 +109,14 @@ class GatewayError(Exception):
     def invalid(cls, message: str, *, param: str | None = None, code: str | None = None) -> GatewayError:
         """A 400 about the client's request."""
         return cls(status=400, kind=ErrorKind.INVALID_REQUEST, message=message, param=param, code=code)
+
+
+def let_go(error: BaseException) -> None:
+    """Drop what a caught ``error`` keeps that nobody reads: the locals of the finished
+    frames it was raised through (an upstream body, a request) and a context its raiser
+    suppressed (``raise ... from None``; a JSON decode error holds all the text it failed
+    on). An error kept for later -- or caught in a frame it then refers to, a reference
+    cycle the collector may leave for long -- holds no megabytes then."""
+    traceback.clear_frames(error.__traceback__)
+    if error.__suppress_context__:
+        error.__context__ = None

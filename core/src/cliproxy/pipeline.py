@@ -19,7 +19,7 @@ import orjson
 from starlette.types import Send
 
 from cliproxy.eager import finish_shielded
-from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.errors import ErrorKind, GatewayError, let_go
 from cliproxy.estimate import estimate_request_tokens
 from cliproxy.ir import (
     Response,
@@ -283,7 +283,8 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
     provider = gateway.providers[cand.credential.provider]
     try:
         result = await provider.send(call)
-    except GatewayError:
+    except GatewayError as error:
+        let_go(error)  # failover keeps it: not the frames below, nor their bodies
         raise
     except Exception as exc:  # a provider bug: the gateway's failure, not the upstream's
         raise _provider_failed(provider.name, exc) from None
@@ -302,8 +303,9 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
                 outcome.usage = check(outcome.parsed)
             else:
                 outcome.response = translator.decode_response(result.body)
-    except BaseException:
+    except BaseException as error:
         await result.aclose()
+        let_go(error)
         raise
     return outcome
 

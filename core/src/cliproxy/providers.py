@@ -169,6 +169,9 @@ class UpstreamResponse:
         return self.chunks is not None
 
     async def aclose(self) -> None:
+        """Release the connection, and let go of the body (a frame that still refers to
+        this response, say in a traceback, keeps no megabytes alive)."""
+        self.body = None
         if self.release is not None:
             release, self.release = self.release, None
             result = release()
@@ -247,6 +250,12 @@ class Call:
         except (RecursionError, MemoryError):
             raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
 
+    def redact(self, text: str, *extra: str | None) -> str:
+        """``text`` without any secret the gateway holds (client keys, credentials' keys,
+        OAuth tokens, the management secret...) nor ``extra``: for upstream error text a
+        provider puts into errors or logs itself (:meth:`post` does it for its errors)."""
+        return self.gateway.redact(text, *extra)
+
     async def post(
         self,
         url: str,
@@ -261,10 +270,12 @@ class Call:
     ) -> UpstreamResponse:
         """POST to the upstream and return its answer in ``wire`` format.
 
-        Non-2xx answers are decoded by ``wire``'s translator and raised as
-        :class:`~cliproxy.GatewayError` (with this provider's name and any retry hint);
-        connection failures and timeouts raise 502/504 errors. ``stream`` defaults to the
-        client's choice; ``proxy`` to the gateway's ``proxy-url``.
+        Non-2xx answers are decoded by ``wire``'s translator from at most
+        ``upstream-limits.error-body-kb`` of their body, with the gateway's secrets redacted,
+        and raised as :class:`~cliproxy.GatewayError` (with this provider's name and any
+        retry hint); connection failures and timeouts raise 502/504 errors, and a whole
+        answer larger than ``upstream-limits.response-body-mb`` a 502. ``stream`` defaults
+        to the client's choice; ``proxy`` to the gateway's ``proxy-url``.
         """
         from cliproxy.upstream import post
 

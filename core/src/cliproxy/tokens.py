@@ -23,7 +23,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -34,6 +34,7 @@ import orjson
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.proxies import resolve_proxy
+from cliproxy.redaction import Redactor, is_secret_name
 from cliproxy.state.base import Cooldown, StateStore
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ class TokenManager:
         self._entries: dict[str, _Entry] = {}
         self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
         self.default_proxy: str | None = None
+        self.redact: Callable[[str], str] | None = None  # the gateway's, for refresh errors
 
     def track(
         self,
@@ -194,6 +196,23 @@ class TokenManager:
             entries[key] = old
         self._entries = entries
         self.default_proxy = staged.default_proxy
+
+    def secrets(self) -> Iterator[str]:
+        """Every token held (access and refresh, and secrets kept with them), current ones:
+        what must never appear in logs or error text."""
+        for entry in self._entries.values():
+            tokens = entry.tokens
+            yield tokens.access_token
+            if tokens.refresh_token:
+                yield tokens.refresh_token
+            for name, value in tokens.extra.items():
+                if isinstance(value, str) and is_secret_name(name):
+                    yield value
+
+    def _redacted(self, text: str) -> str:
+        if self.redact is not None:
+            return self.redact(text)
+        return Redactor.of(self.secrets()).text(text)
 
     def __contains__(self, credential: Credential) -> bool:
         return credential.id in self._entries
@@ -256,14 +275,15 @@ class TokenManager:
                 session, proxy = self._session(credential)
                 fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
             except GatewayError as error:
+                reason = self._redacted(error.message)  # a token endpoint may quote the token it was sent
                 entry.failure = GatewayError(
                     status=401,
                     kind=ErrorKind.AUTHENTICATION,
-                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {reason}",
                     provider=credential.provider,
                     code=REFRESH_FAILED,
                 )
-                await self._rest(credential, f"token refresh failed: {error.message}")
+                await self._rest(credential, f"token refresh failed: {reason}")
                 raise entry.failure from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 entry.failure = GatewayError(

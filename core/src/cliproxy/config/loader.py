@@ -22,6 +22,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    UpstreamLimits,
 )
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.proxies import check_proxy_url
@@ -101,6 +102,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         quota_exceeded=_quota(quota),
         remote_management=_remote(remote),
         upstream_timeouts=_timeouts(timeouts),
+        upstream_limits=_upstream_limits(root.node("upstream-limits")),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
         watch_config=root.bool("watch-config", True),
@@ -202,6 +204,21 @@ def _timeouts(node: ConfigNode | None) -> Timeouts:
     result = Timeouts(connect=node.float("connect", 15.0, minimum=0.1), read=node.float("read", 600.0, minimum=0.1))
     node.done()
     return result
+
+
+def _upstream_limits(node: ConfigNode | None) -> UpstreamLimits:
+    if node is None:
+        return UpstreamLimits()
+    error_kb = node.int("error-body-kb", 1024, minimum=1)
+    response_mb = node.float("response-body-mb", 64.0, minimum=0.001)
+    if not math.isfinite(response_mb):
+        raise node.error(
+            "response-body-mb",
+            f"'{node.qualified('response-body-mb')}' must be a number of megabytes, not {response_mb}",
+            hint="the largest whole upstream answer to read, e.g. 'response-body-mb: 64'",
+        )
+    node.done()
+    return UpstreamLimits(error_body_kb=error_kb, response_body_mb=response_mb)
 
 
 def _switchable_block(root: ConfigNode, key: str, fields: str, hint: str) -> ConfigNode | None:

@@ -23,6 +23,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "UpstreamLimits",
 ]
 
 
@@ -109,6 +110,24 @@ class Timeouts:
     read: float = 600.0
 
 
+@attrs.frozen
+class UpstreamLimits:
+    """``upstream-limits:`` -- how much of an upstream answer the gateway reads: at most
+    ``error_body_kb`` of an error answer (the rest is dropped), and ``response_body_mb`` of
+    a whole (not streamed) answer after decompression (more is a 502)."""
+
+    error_body_kb: int = 1024
+    response_body_mb: float = 64.0
+
+    @property
+    def error_body_bytes(self) -> int:
+        return self.error_body_kb * 1024
+
+    @property
+    def response_body_bytes(self) -> int:
+        return int(self.response_body_mb * 1024 * 1024)
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration: core settings plus the raw file for plugin blocks.
@@ -135,6 +154,7 @@ class Config:
     quota_exceeded: QuotaExceeded = QuotaExceeded()
     remote_management: RemoteManagement = RemoteManagement()
     upstream_timeouts: Timeouts = Timeouts()
+    upstream_limits: UpstreamLimits = UpstreamLimits()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
@@ -164,6 +184,7 @@ CORE_KEYS = (
     "quota-exceeded",
     "remote-management",
     "upstream-timeouts",
+    "upstream-limits",
     "responses-store",
     "metrics",
     "watch-config",

@@ -10,8 +10,14 @@ When Redis cannot be reached, the store logs one warning and serves from a local
 While it is down, a background ping checks every ``retry_interval`` seconds whether it is
 back (so only the request that found it down waited for it). Before sharing state again it
 writes back what it recorded locally meanwhile: cooldown records (a longer one already in
-Redis wins) and usage counts, per credential and per client (added to Redis's); values and cursors stay local. If that
-fails, it stays on local state and tries again at the next probe.
+Redis wins) and usage counts, per credential and per client (added to Redis's); values
+and cursors stay local. If that fails, it stays on local state and tries again at the next
+probe.
+
+Pooled connections do not survive a Redis restart, and a dead one is found out only when
+used. So a command whose connection breaks is sent once more on a fresh one, after the
+pool's idle connections are dropped (they are as dead): a restart that is over costs no
+outage, and one that is not is a single outage, over at the first probe that reaches Redis.
 
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
@@ -46,6 +52,7 @@ try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the redis state backend needs redis-py: pip install 'cliproxy[redis]'") from exc
@@ -57,6 +64,10 @@ log = logging.getLogger("cliproxy.state")
 T = TypeVar("T")
 
 _ERRORS = (RedisError, OSError, TimeoutError)
+# A connection that broke (not one that timed out: a slow or paused Redis is not helped by a
+# second wait). After a Redis restart every pooled connection is dead, and one is not found
+# out until used.
+_BROKEN = (RedisConnectionError, ConnectionError)
 _VALUE_HEAD = struct.Struct("!d")  # expiry (0: none), then the value's bytes
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -282,10 +293,26 @@ class RedisStore:
             self._probe()
             return await local()
         try:
-            return await remote()
+            return await self._remote(remote)
         except _ERRORS as exc:
             self._trip(exc)
             return await local()
+
+    async def _remote(self, command: Callable[[], Awaitable[T]], again: Callable[[], Awaitable[T]] | None = None) -> T:
+        """``command()``; if its connection broke, ``again()`` (default: the same) on a
+        fresh one. (A command whose answer was lost with the connection may run twice: a
+        cursor step or a usage count, never a cooldown's end.)"""
+        try:
+            return await command()
+        except _BROKEN:
+            await self._drop_idle_connections()
+            return await (command if again is None else again)()
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections (the next command opens a new one): when one
+        broke, the others were opened to the same Redis and are likely dead too."""
+        with contextlib.suppress(*_ERRORS):
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
 
     def _trip(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self.retry_interval
@@ -311,7 +338,7 @@ class RedisStore:
         """Go back to Redis if it answers and takes what was recorded locally meanwhile;
         else stay on local state until the next probe. Never raises."""
         try:
-            await self._redis.ping()
+            await self._remote(self._redis.ping)
         except _ERRORS:
             self._probing = None
             self._down_until = time.monotonic() + self.retry_interval
@@ -682,13 +709,23 @@ class RedisStore:
                 self._probe()
                 return False
             try:
-                if await self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))):
+                if await self._remote(
+                    lambda: self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))),
+                    lambda: self._take_lock(name, token, ttl),
+                ):
                     return True
             except _ERRORS as exc:
                 self._trip(exc)
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+    async def _take_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Set the lock key if free; also True when it holds ``token`` already (taken by a
+        try whose answer was lost with its connection)."""
+        if await self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return await self._redis.get(name) == token.encode()
 
     def describe(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {
