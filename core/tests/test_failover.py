@@ -294,6 +294,32 @@ async def test_connection_errors_rest_the_model_one_minute(upstream, ok, clock):
         assert "could not reach" in cooling["last_error"]["message"]
 
 
+async def test_errors_name_the_provider_not_where_it_lives(upstream, clock, caplog):
+    """A client learns which provider failed, never the upstream's internal address (the
+    log has it)."""
+    caplog.set_level("INFO")
+    dead = {
+        "name": "dead",
+        "base-url": "http://127.0.0.1:1/v1",
+        "api-key-entries": [{"api-key": "dead"}],
+        "models": [{"name": "gpt-4.1-nano", "alias": "nano"}],
+    }
+    upstream.add("POST", CHAT, Reply.json({}, delay=2.0))
+    async with Gateway(config(dead, **{"request-retry": 0}), clock) as gw:
+        unreachable = await gw.chat()
+    cfg = config(
+        block("slow", upstream, "slow"), **{"request-retry": 0, "upstream-timeouts": {"connect": 1, "read": 0.2}}
+    )
+    async with Gateway(cfg, clock) as gw:
+        timed_out = await gw.chat()
+    assert unreachable.status_code == 502 and timed_out.status_code == 504
+    for answer in (unreachable, timed_out):
+        message = answer.json()["error"]["message"]
+        assert "openai-compatibility" in message
+        assert "127.0.0.1" not in message
+    assert "127.0.0.1:1" in caplog.text
+
+
 async def test_429_backoff_doubles_per_repeat_and_a_success_clears_it(upstream, ok, clock):
     replies = [Reply.error(429, "slow")] * 4 + [ok, Reply.error(429, "slow"), ok]
     upstream.add("POST", CHAT, replies)

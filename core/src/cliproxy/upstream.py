@@ -48,10 +48,13 @@ def create_session(timeouts: Timeouts) -> aiohttp.ClientSession:
 
 
 def _host(url: str) -> str:
+    """The host and port of ``url`` (never the user:password part), for the log."""
     try:
-        return urlsplit(url).netloc or url
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
     except ValueError:
-        return url
+        return "?"
 
 
 async def post(
@@ -83,18 +86,20 @@ async def post(
     try:
         session, proxy_arg = gateway.http_for(call.credential, proxy)
         response = await session.post(url, data=payload, headers=send_headers, proxy=proxy_arg, **options)
-    except TimeoutError:
+    except TimeoutError:  # (the address goes to the log; clients learn which provider, not where it lives)
+        log.info("%s at %s did not answer in time", provider, _host(url))
         raise GatewayError(
             status=504,
             kind=ErrorKind.TIMEOUT,
-            message=f"{provider} did not answer in time ({_host(url)})",
+            message=f"{provider} ({call.credential.label}) did not answer in time",
             provider=provider,
         ) from None
     except aiohttp.ClientError as exc:
+        log.info("could not reach %s at %s: %s", provider, _host(url), type(exc).__name__)
         raise GatewayError(
             status=502,
             kind=ErrorKind.UPSTREAM,
-            message=f"could not reach {provider} at {_host(url)}: {type(exc).__name__}",
+            message=f"could not reach {provider} ({call.credential.label}): {type(exc).__name__}",
             provider=provider,
         ) from None
 
