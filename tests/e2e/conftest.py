@@ -24,7 +24,7 @@ from .runner import UPSTREAM_MODELS, Case, Gateway, Run, answer, run_case
 from .upstreams import WireFake, anthropic_fake, gemini_fake, openai_chat_fake
 
 KEY = "sk-e2e-client"
-JOBS = int(os.environ.get("CLIPROXY_E2E_JOBS", "4"))  # CLIs run at once
+JOBS = int(os.environ.get("CLIPROXY_E2E_JOBS", min(8, 2 * (os.cpu_count() or 2))))  # CLIs run at once
 
 _TIMINGS = pytest.StashKey[dict[str, float]]()
 

@@ -8,6 +8,7 @@ CLI from the documented recipes in a home directory of its own and runs it headl
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -129,6 +130,11 @@ class Case:
         return f"ran-{self.id}-42"
 
     @property
+    def signature(self) -> str:
+        """The Gemini fake's thoughtSignature on its tool call (base64, as Gemini's are)."""
+        return base64.b64encode(f"e2e-signature-{self.id}".encode()).decode()
+
+    @property
     def final_text(self) -> str:
         return f"Tool loop done for {self.id}."
 
@@ -163,7 +169,7 @@ def answer(ask: Ask, cases: Mapping[str, Case]) -> Answer:
     problem = _schema_problem(ask.tools[name], arguments)
     if problem is not None:
         return Answer.text(f"Cannot call {name}: {problem}.")
-    return Answer(tool_call=ToolCall(name, arguments))
+    return Answer(tool_call=ToolCall(name, arguments, signature=case.signature))
 
 
 # -- running a CLI -----------------------------------------------------------------------
@@ -381,9 +387,8 @@ def run_case(case: Case, workdir: Path, clis: AgentCLIs, gateway: Gateway, recip
             returncode = process.wait()
         finally:
             killer.cancel()
-            if process.poll() is None:
-                _kill_group(process)
-                process.wait()
+            _kill_group(process)  # also what it left running, if anything
+            process.wait()
         reader.join(10)
         seconds = time.monotonic() - started
         timed_out = returncode < 0 and seconds >= RUN_TIMEOUT

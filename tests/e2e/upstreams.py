@@ -23,10 +23,12 @@ __all__ = ["Answer", "Ask", "Script", "ToolCall", "WireFake", "anthropic_fake", 
 
 @attrs.frozen
 class ToolCall:
-    """The model asks the client to run one of the client's tools."""
+    """The model asks the client to run one of the client's tools (``signature``: a Gemini
+    ``thoughtSignature`` on the call, which the upstream wants back next turn)."""
 
     name: str
     arguments: Mapping[str, Any]
+    signature: str | None = None
 
 
 @attrs.frozen
@@ -344,9 +346,12 @@ def _gemini_reply(ask: Ask, answer: Answer) -> Reply:
             body["finishReason"] = finish
         return body
 
-    call_parts = []
+    call_parts: list[dict[str, Any]] = []
     if answer.tool_call:
-        call_parts.append({"functionCall": {"name": answer.tool_call.name, "args": dict(answer.tool_call.arguments)}})
+        call = answer.tool_call
+        call_parts.append({"functionCall": {"name": call.name, "args": dict(call.arguments)}})
+        if call.signature is not None:
+            call_parts[-1]["thoughtSignature"] = call.signature
     if not ask.stream:
         parts = ([{"text": answer.full_text}] if answer.pieces else []) + call_parts
         return Reply.json({"candidates": [candidate(parts, "STOP")], "usageMetadata": usage, "modelVersion": ask.model})
