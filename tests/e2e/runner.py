@@ -198,7 +198,8 @@ class Run:
         lines: Its stdout, line by line, with the seconds since start each arrived.
         returncode: Its exit status (None: killed after ``RUN_TIMEOUT``).
         escapes: What it tried to reach besides loopback (refused by the tripwire).
-        asks: The upstream requests of this case, by wire.
+        asks: The upstream requests of this case (also in ``workdir/upstream-requests.json``).
+        workdir: Its home and project directories.
     """
 
     case: Case
@@ -209,6 +210,7 @@ class Run:
     seconds: float
     escapes: tuple[str, ...]
     asks: tuple[Ask, ...]
+    workdir: Path
 
     @property
     def stdout(self) -> str:
@@ -235,6 +237,7 @@ class Run:
         return (
             f"\n--- {self.case.id}: exit {self.returncode} after {self.seconds:.1f}s\n"
             f"argv: {' '.join(self.argv)}\n"
+            f"home, project and upstream-requests.json: {self.workdir}\n"
             f"upstream requests:\n{asks or '    (none)'}\n"
             f"escapes: {list(self.escapes)}\n"
             f"stdout (tail):\n{self.stdout[-3000:]}\n"
@@ -393,6 +396,9 @@ def run_case(case: Case, workdir: Path, clis: AgentCLIs, gateway: Gateway, recip
         seconds = time.monotonic() - started
         timed_out = returncode < 0 and seconds >= RUN_TIMEOUT
         escapes = tripwire.attempts
+    asks = _asks_of(case, gateway.fakes.values())
+    dump = [{"wire": ask.wire, "path": ask.record.path, "body": ask.record.json} for ask in asks]
+    (workdir / "upstream-requests.json").write_text(json.dumps(dump, indent=1))  # to read when a case fails
     return Run(
         case=case,
         argv=tuple(argv),
@@ -401,7 +407,8 @@ def run_case(case: Case, workdir: Path, clis: AgentCLIs, gateway: Gateway, recip
         stderr=b"".join(stderr).decode("utf-8", "replace"),
         seconds=seconds,
         escapes=escapes,
-        asks=_asks_of(case, gateway.fakes.values()),
+        asks=asks,
+        workdir=workdir,
     )
 
 

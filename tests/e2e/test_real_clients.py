@@ -16,6 +16,9 @@ import pytest
 from .runner import CLIENTS, PIECE_DELAY, PREFIXES, UPSTREAM_MODELS, Case, Gateway, Run
 
 UPSTREAMS = tuple(PREFIXES)
+# What Claude Code 2.1.197 sends as a mid-conversation system message with a non-Claude
+# model name, and as a <system-reminder> in a user turn with a Claude one.
+SYSTEM_MESSAGE = "Available agent types for the Agent tool"
 
 
 def cases(scenario: str, clients=CLIENTS, upstreams=UPSTREAMS, variant: str = "") -> list[Any]:
@@ -231,6 +234,23 @@ def test_codex_exec_outside_a_git_repository_needs_the_skip_flag(case: Case, run
     assert not run.asks
 
 
+@pytest.mark.parametrize(
+    ("case", "system_role"),
+    [
+        pytest.param(Case("claude-code", "anthropic", "plain"), False, id="claude-sonnet-4-5"),
+        pytest.param(Case("claude-code", "anthropic", "plain", "any-alias"), True, id="core-sonnet"),
+    ],
+)
+def test_claude_code_model_name_decides_its_request_format(case: Case, system_role: bool, runs: dict[Case, Run]):
+    """What docs/clients.md says: a classic Claude name gets the classic format, any other
+    name `role: "system"` messages (seen as sent, through the Anthropic pass-through)."""
+    run = runs[case]
+    assert run.asks, run.describe()
+    for ask in run.asks:
+        roles = [message["role"] for message in ask.record.json["messages"]]
+        assert ("system" in roles) is system_role, f"{case.model}: roles {roles}"
+
+
 # -- what the gateway must carry (known defects of issue 14 make some of these fail) --------
 
 
@@ -244,11 +264,6 @@ def test_claude_code_works_with_any_model_alias(case: Case, runs: dict[Case, Run
     assert run.stdout.strip() == case.plain_text, run.describe()
     for ask in run.asks:
         assert SYSTEM_MESSAGE in ask.conversation, f"the system message was lost{run.describe()}"
-
-
-# What Claude Code 2.1.197 sends as a mid-conversation system message (classic format: a
-# <system-reminder> in a user turn).
-SYSTEM_MESSAGE = "Available agent types for the Agent tool"
 
 
 @pytest.mark.parametrize("case", cases("tool", clients=("codex",)))
