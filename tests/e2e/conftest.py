@@ -156,9 +156,8 @@ def _selected_cases(session: pytest.Session) -> list[Case]:
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         for value in callspec.params.values() if callspec else ():
-            for case in value if isinstance(value, tuple) else (value,):
-                if isinstance(case, Case):
-                    cases.setdefault(case.id, case)
+            if isinstance(value, Case):
+                cases.setdefault(value.id, value)
     return list(cases.values())
 
 
@@ -189,17 +188,6 @@ def runs(
     return done
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    t = config.stash.get(_TIMINGS, {})
-    if "runs" not in t:
-        return
-    parts = [f"{int(t['count'])} CLI runs in {t['runs']:.1f}s ({t['cli seconds']:.0f}s of CLI time, {JOBS} at a time)"]
-    parts += [
-        f"{name} {seconds:.1f}s" for name, seconds in t.items() if name.startswith(("slowest", "npm", "checking"))
-    ]
-    terminalreporter.write_line("real-client suite: " + "; ".join(parts))
-
-
 @pytest.fixture(scope="session")
 def codex_own_request(
     agent_clis: AgentCLIs, recipes: Recipes, tmp_path_factory: pytest.TempPathFactory
@@ -214,3 +202,14 @@ def codex_own_request(
     if not sent:
         pytest.fail(f"Codex sent nothing to a Responses endpoint{run.describe()}", pytrace=False)
     return sent[0].json
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    t = config.stash.get(_TIMINGS, {})
+    if "runs" not in t:
+        return
+    parts = [f"{int(t['count'])} CLI runs in {t['runs']:.1f}s ({t['cli seconds']:.0f}s of CLI time, {JOBS} at a time)"]
+    parts += [
+        f"{name} {seconds:.1f}s" for name, seconds in t.items() if name.startswith(("slowest", "npm", "checking"))
+    ]
+    terminalreporter.write_line("real-client suite: " + "; ".join(parts))

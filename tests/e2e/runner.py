@@ -75,7 +75,8 @@ class Case:
 
     ``variant`` changes one documented setting, to show what the page says about it
     (``api-key``, ``any-alias``, ``docs-only``, ``no-quiet-settings``, ``no-auth-type``,
-    ``untrusted``, ``skip-trust``, ``chat-wire``, ``no-git-check``).
+    ``untrusted``, ``skip-trust``, ``chat-wire``, ``no-git-check``; ``direct`` is a run
+    without the gateway, to see what the CLI itself sends).
     """
 
     client: str
