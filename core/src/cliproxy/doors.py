@@ -129,7 +129,7 @@ class DoorEndpoint:
         if gateway.metrics is not None:
             gateway.metrics.identified(identity)
         try:
-            raw = await read_body(receive, headers, gateway.config.max_body_bytes)
+            raw = await read_body(receive, headers, gateway.config.max_body_bytes, gateway.config.body_read_timeout)
         except GatewayError:
             raise
         except BaseException:  # disconnect while reading the body

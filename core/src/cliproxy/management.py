@@ -114,7 +114,7 @@ class ResetEndpoint:
         headers = header_map(scope)
         try:
             check_management_access(scope, headers, self.gateway.config.remote_management.secret_key)
-            raw = await read_body(receive, headers, 64 * 1024)
+            raw = await read_body(receive, headers, 64 * 1024, self.gateway.config.body_read_timeout)
             body = _parse(raw)
             result = await reset_cooldowns(self.gateway, body["credential"], body.get("model"))
         except GatewayError as error:

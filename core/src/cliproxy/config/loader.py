@@ -95,6 +95,12 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         max_retry_interval=root.float("max-retry-interval", 30.0, minimum=0),
         force_model_prefix=root.bool("force-model-prefix", False),
         max_body_size_mb=root.float("max-body-size-mb", 32.0, minimum=0.001),
+        body_read_timeout=_seconds(
+            root,
+            "body-read-timeout",
+            30.0,
+            hint="seconds a client has to send its whole request body, e.g. 'body-read-timeout: 30'",
+        ),
         debug=root.bool("debug", False),
         routing=_routing(routing),
         state=_state(state),

@@ -118,6 +118,7 @@ class Config:
     max_retry_interval: float = 30.0
     force_model_prefix: bool = False
     max_body_size_mb: float = 32.0
+    body_read_timeout: float = 30.0  # seconds to receive a whole request body, once authenticated
     debug: bool = False
     routing: RoutingConfig = RoutingConfig()
     state: StateConfig = StateConfig()
@@ -146,6 +147,7 @@ CORE_KEYS = (
     "max-retry-interval",
     "force-model-prefix",
     "max-body-size-mb",
+    "body-read-timeout",
     "debug",
     "routing",
     "state",
