@@ -101,6 +101,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
             30.0,
             hint="seconds a client has to send its whole request body, e.g. 'body-read-timeout: 30'",
         ),
+        allowed_hosts=_allowed_hosts(root),
         debug=root.bool("debug", False),
         routing=_routing(routing),
         state=_state(state),
@@ -120,6 +121,25 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
     return config
+
+
+def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:
+    """``allowed-hosts``: host names (lower-case, no scheme, port or path) by which
+    ``/v0`` and ``/metrics`` may be reached beside loopback and IP addresses."""
+    names = root.str_list("allowed-hosts")
+    raw = root.raw("allowed-hosts")
+    for i, name in enumerate(names):
+        if name and not any(c in name for c in "/:@ ?#[]"):
+            continue
+        message = f"'allowed-hosts' names '{name}', which is not a host name"
+        hint = (
+            "write the bare name clients use to reach the gateway, without scheme or port, e.g. 'gateway.internal' "
+            "(loopback names and IP addresses need no entry)"
+        )
+        if isinstance(raw, list):
+            raise ConfigNode(raw, root.file, "allowed-hosts").error(i, message, hint=hint)  # type: ignore[arg-type]
+        raise root.error("allowed-hosts", message, hint=hint)
+    return tuple(name.lower().rstrip(".") for name in names)
 
 
 def _routing(node: ConfigNode | None) -> RoutingConfig:

@@ -119,6 +119,7 @@ class Config:
     force_model_prefix: bool = False
     max_body_size_mb: float = 32.0
     body_read_timeout: float = 30.0  # seconds to receive a whole request body, once authenticated
+    allowed_hosts: tuple[str, ...] = ()  # Host names /v0 and /metrics answer to, beside loopback
     debug: bool = False
     routing: RoutingConfig = RoutingConfig()
     state: StateConfig = StateConfig()
@@ -148,6 +149,7 @@ CORE_KEYS = (
     "force-model-prefix",
     "max-body-size-mb",
     "body-read-timeout",
+    "allowed-hosts",
     "debug",
     "routing",
     "state",
