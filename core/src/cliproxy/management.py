@@ -165,16 +165,19 @@ class ModelsRefreshEndpoint(_OperatorEndpoint):
 class ConfigReloadEndpoint(_OperatorEndpoint):
     """``POST /v0/config/reload``: apply the config file again (see :mod:`cliproxy.reload`);
     answers what changed, or 422 with the config error (the old config keeps serving).
-    Takes no body (``{}`` is fine)."""
+    ``{"force": true}`` applies a config that would remove every credential or empty
+    ``api-keys``, which a reload refuses otherwise."""
 
     changes_state = True
 
     async def answer(self, raw: bytes) -> Any:
         from cliproxy.config import ConfigError
 
-        _options(raw, (), "send no body, or {}")
+        force = _options(raw, ("force",), 'send no body, or {"force": true}').get("force", False)
+        if not isinstance(force, bool):
+            raise GatewayError.invalid("'force' must be true or false", param="force")
         try:
-            result = await self.gateway.reload()
+            result = await self.gateway.reload(force=force)
         except ConfigError as error:
             message = f"config not reloaded, still serving the previous one: {error}"
             raise GatewayError(status=422, kind=ErrorKind.INVALID_REQUEST, message=message) from None

@@ -64,7 +64,14 @@ def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
             hint="check indentation and quoting around this line",
         ) from None
     if data is None:
-        return {}
+        raise ConfigError(
+            message="the config file is empty (nothing but blank lines or comments)",
+            file=file,
+            line=1,
+            column=1,
+            hint="a gateway needs its settings here: restore the file if it was cut short or overwritten, "
+            "or start from examples/config.yaml ('{}' is an explicitly empty config)",
+        )
     if not isinstance(data, Mapping):
         raise ConfigError(message="the config file must be a mapping of keys to values", file=file, line=1, column=1)
     return data
