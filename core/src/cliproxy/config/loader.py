@@ -144,7 +144,7 @@ def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:
             "(loopback names and IP addresses need no entry)"
         )
         if isinstance(raw, list):
-            raise ConfigNode(raw, root.file, "allowed-hosts").error(i, message, hint=hint)  # type: ignore[arg-type]
+            raise ConfigNode(raw, root.file, "allowed-hosts").error(i, message, hint=hint)
         raise root.error("allowed-hosts", message, hint=hint)
     return tuple(name.lower().rstrip(".") for name in names)
 
