@@ -146,3 +146,23 @@ def test_the_timeout_must_be_a_positive_number_of_seconds(tmp_path, value):
 
 def test_the_default_is_thirty_seconds():
     assert load_config({}).body_read_timeout == 30.0
+
+
+async def test_a_client_leaving_or_a_shutdown_is_not_taken_for_a_timeout():
+    from cliproxy.asgi import read_body
+
+    async def leaves() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(asyncio.CancelledError):
+        await read_body(leaves, {}, 1024, timeout=10)
+
+    async def never() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    reading = asyncio.create_task(read_body(never, {}, 1024, timeout=10))
+    await asyncio.sleep(0)
+    reading.cancel()  # the server shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await reading
