@@ -53,3 +53,21 @@ def redis_prefix() -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz",
+        action="store",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the fuzzing tests with N examples each (CI runs a small fixed budget)",
+    )
+
+
+@pytest.fixture(scope="session")
+def fuzz_examples(request: pytest.FixtureRequest) -> int:
+    """How many examples each fuzzing test draws: 40 by default, ``--fuzz N`` for more."""
+    chosen = request.config.getoption("--fuzz")
+    return 40 if chosen is None else chosen

@@ -318,7 +318,7 @@ async def test_one_instance_keeps_another_retrieves_and_deletes(upstream, redis_
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        assert not list(client.scan_iter(match=redis_prefix + "*resp:*"))
+        assert not list(client.scan_iter(match=redis_prefix + "lv:responses:v:*"))
     finally:
         client.close()
 

@@ -14,6 +14,7 @@ import cliproxy_openai
 import openai
 import pytest
 from cliproxy.app import gateway_of
+from cliproxy.auth import key_owner
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 
 KEY = "client-key"
@@ -251,7 +252,7 @@ async def test_answers_passed_through_from_a_responses_upstream_are_not_kept(ups
         client = openai.AsyncOpenAI(api_key=KEY, base_url="http://gateway/v1", http_client=http)
         answer = await client.responses.create(model="rs", input="hi")
         store = gateway_of(app).responses
-        assert store is not None and await store.load(answer.id) is None
+        assert store is not None and await store.load(answer.id, key_owner(KEY)) is None
         # ... and an id the gateway does not know reaches that upstream as sent
         await client.responses.create(model="rs", input="and?", previous_response_id=answer.id)
     assert upstream.requests_to(RESPONSES)[1].json["previous_response_id"] == answer.id

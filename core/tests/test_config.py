@@ -123,6 +123,12 @@ def test_responses_store_defaults_and_values(tmp_path):
     path = write(tmp_path, "responses-store:\n  enabled: false\n  ttl: 600\n")
     store = load_config(path).responses_store
     assert (store.enabled, store.ttl) == (False, 600.0)
+    default = load_config({}).responses_store
+    assert (default.max_record_mb, default.max_total_mb) == (4.0, 256.0)
+    assert (default.max_record_bytes, default.max_total_bytes) == (4 << 20, 256 << 20)
+    path = write(tmp_path, "responses-store:\n  max-record-mb: 0.5\n  max-total-mb: 64\n")
+    store = load_config(path).responses_store
+    assert (store.max_record_bytes, store.max_total_bytes) == (512 << 10, 64 << 20)
 
 
 @pytest.mark.parametrize(
@@ -133,6 +139,17 @@ def test_responses_store_defaults_and_values(tmp_path):
         ("responses-store:\n  enabled: maybe\n", "'responses-store.enabled' must be true or false", 2),
         ("responses-store:\n  tll: 60\n", "unknown key 'responses-store.tll' -- did you mean 'ttl'?", 2),
         ("responses-store: false\n", "write 'responses-store: {enabled: false}'", 1),
+        ("responses-store:\n  max-record-mb: 0\n", "must be a positive number of megabytes, not 0", 2),
+        ("responses-store:\n  max-total-mb: -1\n", "'responses-store.max-total-mb' must be a positive", 2),
+        ("responses-store:\n  max-total-mb: .nan\n", "'responses-store.max-total-mb' must be a positive", 2),
+        ("responses-store:\n  max-total-mb: lots\n", "'responses-store.max-total-mb' must be a number", 2),
+        ("responses-store:\n  max-record-mb: [4]\n", "'responses-store.max-record-mb' must be a number", 2),
+        (
+            "responses-store:\n  ttl: 60\n  max-record-mb: 8\n  max-total-mb: 4\n",
+            "'responses-store.max-record-mb' (8) is larger than 'responses-store.max-total-mb' (4)",
+            3,
+        ),
+        ("responses-store:\n  max-record: 8\n", "did you mean 'max-record-mb'?", 2),
     ],
 )
 def test_responses_store_errors_name_the_key(tmp_path, text, message, line):

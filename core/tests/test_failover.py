@@ -294,6 +294,32 @@ async def test_connection_errors_rest_the_model_one_minute(upstream, ok, clock):
         assert "could not reach" in cooling["last_error"]["message"]
 
 
+async def test_errors_name_the_provider_not_where_it_lives(upstream, clock, caplog):
+    """A client learns which provider failed, never the upstream's internal address (the
+    log has it)."""
+    caplog.set_level("INFO")
+    dead = {
+        "name": "dead",
+        "base-url": "http://127.0.0.1:1/v1",
+        "api-key-entries": [{"api-key": "dead"}],
+        "models": [{"name": "gpt-4.1-nano", "alias": "nano"}],
+    }
+    upstream.add("POST", CHAT, Reply.json({}, delay=2.0))
+    async with Gateway(config(dead, **{"request-retry": 0}), clock) as gw:
+        unreachable = await gw.chat()
+    cfg = config(
+        block("slow", upstream, "slow"), **{"request-retry": 0, "upstream-timeouts": {"connect": 1, "read": 0.2}}
+    )
+    async with Gateway(cfg, clock) as gw:
+        timed_out = await gw.chat()
+    assert unreachable.status_code == 502 and timed_out.status_code == 504
+    for answer in (unreachable, timed_out):
+        message = answer.json()["error"]["message"]
+        assert "openai-compatibility" in message
+        assert "127.0.0.1" not in message
+    assert "127.0.0.1:1" in caplog.text
+
+
 async def test_429_backoff_doubles_per_repeat_and_a_success_clears_it(upstream, ok, clock):
     replies = [Reply.error(429, "slow")] * 4 + [ok, Reply.error(429, "slow"), ok]
     upstream.add("POST", CHAT, replies)
@@ -400,6 +426,29 @@ async def test_stream_error_before_the_first_byte_fails_over(upstream, ok_stream
     assert answer.text.rstrip().endswith("data: [DONE]")
     (k1,) = [c for c in status["credentials"] if c["failures"]]
     assert k1["cooldowns"]["gpt-4.1-nano"]["seconds_left"] == 60
+
+
+@pytest.mark.parametrize("client_door", ["openai", "anthropic"])
+async def test_a_stream_of_nothing_but_invalid_events_is_the_upstreams_failure(upstream, ok_stream, clock, client_door):
+    """An upstream answering 200 with events none of which is valid (passed through to an
+    OpenAI client, translated for an Anthropic one) failed: the next key answers, the
+    first rests; the client never gets an empty 200."""
+    garbage = Reply.sse([b'data: {"foo": 1}\n\ndata: [1, 2]\n\ndata: "x"\n\ndata: [DONE]\n\n'])
+    upstream.add("POST", CHAT, by_key({"k1": garbage}, ok_stream))
+    cfg = config(block("pool", upstream, "k1", "k2"), routing={"strategy": "fill-first"})
+    async with Gateway(cfg, clock) as gw:
+        if client_door == "openai":
+            answer = await gw.chat(stream=True)
+            assert sse_text(answer.text) and answer.text.count("data: [DONE]") == 1
+        else:
+            body = {"model": "nano", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            answer = await gw.client.post("/v1/messages", json=body, headers=AUTH)
+            assert '"text_delta"' in answer.text
+        status = await gw.status()
+    assert answer.status_code == 200
+    assert keys_used(upstream) == ["k1", "k2"]
+    (k1,) = [c for c in status["credentials"] if c["failures"]]
+    assert "without a single valid event" in k1["cooldowns"]["gpt-4.1-nano"]["reason"]
 
 
 async def test_stream_dropped_before_the_first_byte_fails_over(upstream, recording, ok_stream, clock):

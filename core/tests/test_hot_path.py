@@ -298,7 +298,7 @@ async def test_a_disconnect_cancels_the_work_and_returns_quietly():
 
 
 async def test_a_disconnect_after_the_last_message_lets_the_work_finish():
-    from cliproxy.asgi import NotingSend
+    from cliproxy.exchange import Exchange
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     sent: list[dict[str, Any]] = []
@@ -307,7 +307,7 @@ async def test_a_disconnect_after_the_last_message_lets_the_work_finish():
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    noting = NotingSend(send)
+    noting = Exchange(send, "openai-chat", "req-1")
 
     async def work() -> None:
         await noting({"type": "http.response.start", "status": 200, "headers": []})
@@ -321,14 +321,14 @@ async def test_a_disconnect_after_the_last_message_lets_the_work_finish():
 
 
 async def test_after_the_last_message_the_watcher_ends_on_the_servers_disconnect():
-    from cliproxy.asgi import NotingSend
+    from cliproxy.exchange import Exchange
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def send(message: dict[str, Any]) -> None:
         return None
 
-    noting = NotingSend(send)
+    noting = Exchange(send, "openai-chat", "req-1")
 
     async def work() -> None:
         await noting({"type": "http.response.start", "status": 200, "headers": []})

@@ -336,6 +336,7 @@ class OAuthPlugin:
 async def test_hook_register_auth_types(tmp_path, upstream: FakeUpstream):
     auth_dir = tmp_path / "auth"
     auth_dir.mkdir()
+    mode_before = auth_dir.stat().st_mode & 0o777
     token_file = auth_dir / "me.json"
     token_file.write_text(
         json.dumps(
@@ -355,7 +356,7 @@ async def test_hook_register_auth_types(tmp_path, upstream: FakeUpstream):
     saved = json.loads(token_file.read_text())
     assert saved["access_token"] == "new" and saved["refresh_token"] == "r2" and saved["email"] == "me@x"
     assert token_file.stat().st_mode & 0o777 == 0o600
-    assert auth_dir.stat().st_mode & 0o777 == 0o700
+    assert auth_dir.stat().st_mode & 0o777 == mode_before  # an existing directory is left alone
 
 
 async def test_failed_refresh_rests_the_credential_and_says_why(tmp_path, upstream: FakeUpstream):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cliproxy.response_store import StoredResponse
+from cliproxy.response_store import Conversation, NotKept, StoredResponse, loads
 from cliproxy.wire.openai_responses.continuation import (
     continued_body,
     final_response,
     input_items,
     not_found,
+    not_kept,
 )
 
 
@@ -50,8 +51,34 @@ def test_not_found_is_openais_error():
 
 
 def test_stored_responses_round_trip_and_reject_garbage():
-    record = StoredResponse({"id": "resp_1", "output": [{"type": "message"}]}, [{"type": "message", "role": "user"}])
-    again = StoredResponse.loads(record.dumps())
-    assert again == record and again.id == "resp_1"
-    assert again.conversation == [{"type": "message", "role": "user"}, {"type": "message"}]
-    assert StoredResponse.loads(b"not json") is None and StoredResponse.loads(b"[]") is None
+    record = StoredResponse(
+        {"id": "resp_2", "output": [{"type": "message"}]}, [{"type": "message", "role": "user"}], "key:ab", "resp_1"
+    )
+    again = loads(record.dumps(), "resp_2")
+    assert again == record and again.id == "resp_2" and again.output == [{"type": "message"}]
+    assert loads(record.dumps(), "resp_other") is None  # a record is only ever its own id's
+    note = NotKept("resp_3", "key:ab", 5_000_000, 4_194_304)
+    assert loads(note.dumps(), "resp_3") == note
+    for garbage in (b"not json", b"[]", b'{"response": {"id": "resp_2"}, "input": []}', b'{"owner": "x"}'):
+        assert loads(garbage, "resp_2") is None
+
+
+def test_a_conversation_joins_its_turns_oldest_first():
+    def turn(n: int, previous: str | None) -> StoredResponse:
+        output = [{"role": "assistant", "content": f"answer {n}"}]
+        return StoredResponse(
+            {"id": f"resp_{n}", "output": output}, [{"role": "user", "content": f"q {n}"}], "o", previous
+        )
+
+    conversation = Conversation((turn(1, None), turn(2, "resp_1"), turn(3, "resp_2")))
+    texts = [item["content"] for item in conversation.input]
+    assert texts == ["q 1", "answer 1", "q 2", "answer 2", "q 3"]
+    assert [item["content"] for item in conversation.items] == [*texts, "answer 3"]
+    assert conversation.latest.id == "resp_3"
+
+
+def test_not_kept_says_how_large_and_what_to_do():
+    error = not_kept("resp_x", 5 * 1024 * 1024 + 1, 4 * 1024 * 1024)
+    assert (error.status, error.code, error.param) == (400, "previous_response_not_kept", "previous_response_id")
+    assert "(5 MB)" in error.message and "(4 MB" in error.message
+    assert "responses-store.max-record-mb" in error.message and "whole conversation in 'input'" in error.message

@@ -179,13 +179,15 @@ class ExplodingPlugin:
         register(ExplodingProvider())
 
 
-async def test_a_provider_bug_is_a_502_not_a_traceback(caplog):
+async def test_a_provider_bug_is_the_gateways_500_without_a_traceback(caplog):
+    """A provider that raises is the gateway's failure (500), not the upstream's (502):
+    it rests no credential (see test_local_errors.py)."""
     app = gateway_app({"explodes": [{}]}, plugins=[ExplodingPlugin()])
     async with asgi_client(app) as client:
         reply = await client.post(
             "/v1/chat/completions", json={"model": "boom-1", "messages": [{"role": "user", "content": "x"}]}
         )
-    assert reply.status_code == 502
+    assert reply.status_code == 500
     assert "failed unexpectedly (KeyError)" in reply.json()["error"]["message"]
     assert "Traceback" not in reply.text and "a plugin bug" in caplog.text
 

@@ -17,42 +17,85 @@ from cliproxy.testing import FakeClock
 from redis.asyncio.connection import Connection
 
 
+class _Link:
+    """One client connection through the :class:`Switch` and its connection to Redis."""
+
+    def __init__(self, client: asyncio.StreamWriter, redis: asyncio.StreamWriter) -> None:
+        self.client = client
+        self.redis = redis
+        self.severed = False
+
+
 class Switch:
-    """A TCP proxy in front of the real Redis that can be cut and restored."""
+    """A TCP proxy in front of the real Redis that can be cut and restored -- or severed:
+    Redis restarts behind it while the client's connections stay open, as a NAT or a
+    load balancer that lost their state keeps them; each breaks (a reset) when next used."""
 
     def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._links: set[_Link] = set()
+        self.refuse = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     async def up(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.refuse = False
+        if self._server is None:
+            self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
 
     async def down(self) -> None:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
+        self._server = None
+        for link in list(self._links):
+            link.client.close()
+            link.redis.close()
+        self._links.clear()
+
+    def sever(self, *, refuse: bool = False) -> None:
+        """Redis restarts behind the proxy: its side of every open connection is gone, the
+        client's side stays open until the client sends on it. ``refuse``: and new
+        connections are turned away until :meth:`up` (Redis is not back yet)."""
+        for link in self._links:
+            link.severed = True
+            link.redis.close()
+        self.refuse = refuse
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse:
+            writer.transport.abort()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
-        self._writers |= {writer, up_writer}
+        link = _Link(writer, up_writer)
+        self._links.add(link)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def to_redis() -> None:
             with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
+                while data := await reader.read(65536):
+                    if link.severed:  # the middlebox no longer knows this connection
+                        writer.transport.abort()
+                        return
+                    up_writer.write(data)
+                    await up_writer.drain()
+            up_writer.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        async def to_client() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await up_reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            if not link.severed:
+                writer.close()
+
+        try:
+            await asyncio.gather(to_redis(), to_client())
+        finally:
+            self._links.discard(link)
 
 
 @pytest.fixture
@@ -116,6 +159,29 @@ async def test_cooldown_keys_expire_in_redis_by_time(redis_store, redis_url, red
         assert len(keys) == 1
         ttl = await client.pttl(keys[0])
         assert 0 < ttl <= (30 + 30 * 60) * 1000  # its end plus the linger time, never forever
+    finally:
+        await client.aclose()
+
+
+async def test_instances_writing_one_space_keep_its_total(redis_store, twin, redis_url, redis_prefix):
+    """Puts from two instances at once never take a space past its total, and its byte
+    counter stays the sum of what is kept (each put is one atomic script)."""
+
+    async def writer(store: RedisStore, name: str) -> None:
+        for n in range(60):
+            await store.put_linked("kept", f"{name}{n}", b"v" * (100 + n), parent=None, ttl=60, max_total=2_000)
+
+    await asyncio.gather(writer(redis_store, "a"), writer(twin, "b"), writer(redis_store, "c"), writer(twin, "d"))
+    count, total = await twin.linked_usage("kept")
+    assert 0 < total <= 2_000
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        kept = [k async for k in client.scan_iter(match=redis_prefix + "lv:kept:v:*")]
+        assert len(kept) == count
+        assert sum([await client.strlen(k) for k in kept]) == total
+        for key in kept:  # every value, and the space itself, expires in Redis too
+            assert 0 < await client.pttl(key) <= 120_000
+        assert 0 < await client.pttl(redis_prefix + "lv:kept:i") <= 120_000
     finally:
         await client.aclose()
 
@@ -463,3 +529,77 @@ async def test_requests_never_fail_because_redis_is_down(upstream, recording, ca
     assert sum(c["requests"] for c in status["credentials"]) == 4
     assert "hunter2" not in caplog.text and "hunter2" not in json.dumps(status)
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+async def _fill_pool(store: RedisStore, connections: int) -> None:
+    """Open ``connections`` pooled connections (calls in flight at once each take one)."""
+    await asyncio.gather(*(store.routing_view([("c", "m")], "pool") for _ in range(connections)))
+
+
+async def _traffic(store: RedisStore, seconds: float) -> None:
+    """Waves of 1 to 24 requests at once against ``store`` for ``seconds``: each wave takes
+    as many connections from the pool (the last returned first), so a bigger wave reaches
+    connections the smaller ones left idle."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        for wave in (1, 2, 4, 8, 16, 24):
+            await asyncio.gather(*(store.routing_view([("c", "m")], "pool") for _ in range(wave)))
+            await asyncio.sleep(0.02)
+
+
+def _outages(caplog: pytest.LogCaptureFixture) -> int:
+    return len([r for r in caplog.records if "unavailable" in r.getMessage()])
+
+
+async def test_a_restart_behind_stale_pooled_connections_loses_no_sharing(switch, redis_prefix, clock, caplog):
+    store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=0.3)
+    try:
+        await _fill_pool(store, 24)
+        switch.sever()  # Redis restarted; every pooled connection is dead and does not know it
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            await _traffic(store, 1.5)
+        assert _outages(caplog) == 0  # Redis was there all along for a fresh connection
+        assert not store.degraded
+    finally:
+        await store.close()
+
+
+async def test_one_restart_is_one_outage_and_sharing_resumes_at_the_first_check(switch, redis_prefix, clock, caplog):
+    interval = 1.0
+    store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock, retry_interval=interval)
+    try:
+        await _fill_pool(store, 24)
+        with caplog.at_level(logging.WARNING, logger="cliproxy.state"):
+            switch.sever(refuse=True)  # Redis goes down behind the proxy, the connections stay open
+            await _traffic(store, 0.3)
+            assert store.degraded
+            await switch.up()  # Redis is back
+            back = asyncio.get_running_loop().time()
+            async with asyncio.timeout(10):
+                while store.degraded:
+                    await store.routing_view([("c", "m")], "pool")
+                    await asyncio.sleep(0.01)
+            resumed = asyncio.get_running_loop().time() - back
+            await _traffic(store, 4 * interval)
+        assert _outages(caplog) == 1
+        assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+        assert resumed < 1.6 * interval  # the first check after Redis returned, not a later one
+        assert not store.degraded
+    finally:
+        await store.close()
+
+
+async def test_a_lock_taken_over_a_stale_connection_is_held_in_redis(switch, redis_prefix, redis_url, clock):
+    store = RedisStore(switch.url, key_prefix=redis_prefix, clock=clock)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await _fill_pool(store, 1)
+        switch.sever()
+        async with store.lock("refresh:cred", ttl=10):
+            assert await client.exists(redis_prefix + "lock:refresh:cred") == 1  # other instances wait
+        assert not store.degraded
+        assert await client.exists(redis_prefix + "lock:refresh:cred") == 0
+    finally:
+        await client.aclose()
+        await store.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from cliproxy.state import Cooldown, MemoryStore
 from cliproxy.state.redis import RedisStore
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, asgi_client, gateway_app
+from cliproxy.tokens import write_token_file
 
 HELPER = Path(__file__).parent / "helpers" / "oauth_gateway.py"
 SIMPLE = "openai-chat/aibridge-chat_simple.nonstream.json"
@@ -234,3 +237,30 @@ async def test_a_provider_that_refreshes_on_its_own_is_not_refreshed_twice(upstr
     assert answer.status_code == 401 and "account suspended" in answer.json()["error"]["message"]
     assert server.spent == ["refresh-0"]  # the provider's refresh; the gateway saw the token change
     assert len(upstream.requests_to("/v1/chat/completions")) == 2
+
+
+# -- write_token_file --------------------------------------------------------------------------
+
+
+def test_a_token_file_in_a_shared_directory_leaves_its_mode_alone(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: world-writable, sticky
+    write_token_file(shared / "me.json", {"type": "demo"})
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "me.json").stat().st_mode) == 0o600
+
+
+def test_directories_the_gateway_creates_are_private(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    old = os.umask(0o022)
+    try:
+        write_token_file(shared / "a" / "b" / "me.json", {"type": "demo"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((shared / "a").stat().st_mode) == 0o700
+    assert stat.S_IMODE((shared / "a" / "b").stat().st_mode) == 0o700
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert json.loads((shared / "a" / "b" / "me.json").read_text()) == {"type": "demo"}

@@ -497,7 +497,7 @@ def test_documents_and_url_images_decode():
     [
         ({"model": "m"}, "messages"),
         ({"model": "m", "messages": "hi"}, "messages"),
-        ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"model": "m", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
         ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
         (
             {
@@ -598,8 +598,11 @@ def test_tool_messages_merge_into_alternating_user_turns():
         max_tokens=100,
     )
     body = T.encode_request(request, "claude-x")
-    assert body["system"] == [{"type": "text", "text": "be brief"}, {"type": "text", "text": "late system note"}]
-    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    assert body["system"] == "be brief"
+    # the late system message stays where it was, after the user turn, under the beta
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "system"]
+    assert body["messages"][3]["content"] == [{"type": "text", "text": "late system note"}]
+    assert body["betas"] == ["mid-conversation-system-2026-04-07"]
     assert body["messages"][0]["content"] == [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
     assert body["messages"][1]["content"] == [
         {"type": "tool_use", "id": "c1", "name": "f", "input": {"x": 1}},

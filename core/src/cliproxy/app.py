@@ -8,7 +8,9 @@ host's (see ``examples/embed_starlette.py``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, query_map
 from cliproxy.config import Config, load_config
-from cliproxy.doors import DoorEndpoint, inbound, send_error
+from cliproxy.doors import DoorEndpoint, error_response, inbound, send_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management import (
@@ -36,7 +38,7 @@ from cliproxy.plugins import Plugins
 from cliproxy.reload import handle_reload_signal
 from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
-from cliproxy.wire.openai_chat import encode_error as openai_error
+from cliproxy.translate import ClientTranslator
 
 __all__ = ["create_app", "gateway_of"]
 
@@ -109,19 +111,53 @@ def _index(gateway: Gateway) -> Any:
     return index
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 404
-    if status == 405:
-        error = GatewayError(
-            status=405, kind=ErrorKind.INVALID_REQUEST, message=f"{request.method} is not allowed on {request.url.path}"
-        )
-    else:
-        error = GatewayError(
-            status=404,
-            kind=ErrorKind.NOT_FOUND,
-            message=f"no endpoint at {request.url.path}; GET / lists the endpoints",
-        )
-    return Response(openai_error(error), status_code=error.status, media_type="application/json")
+def error_translator(gateway: Gateway, scope: Scope) -> ClientTranslator:
+    """The translator whose error shape a request outside the doors should get: the wire
+    whose door the path is (a wrong method), else the wire its client looks like (Google
+    SDKs' headers, Anthropic's ``anthropic-version``) or its path belongs to (``/v1beta``,
+    ``/v1/messages``), else OpenAI's."""
+    path = scope["path"]
+    translators = gateway.translators
+    for translator in translators.clients():
+        for door in translator.doors:
+            if _door_pattern(door.path).fullmatch(path):
+                return translator
+    headers = header_map(scope)
+    query = query_map(scope)
+    for translator in translators.clients():
+        answers = getattr(translator, "answers_models", None)
+        if answers is not None and answers(headers, query):
+            return translator
+    for name, hinted in (
+        ("anthropic", "anthropic-version" in headers or path.startswith("/v1/messages")),
+        ("gemini", path.startswith("/v1beta/")),
+    ):
+        if hinted and translators.has_client(name):
+            return translators.client(name)
+    return translators.client("openai-chat")
+
+
+@functools.lru_cache(maxsize=64)
+def _door_pattern(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
+
+
+def _not_found(gateway: Gateway) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        path = request.url.path
+        if status == 405:
+            error = GatewayError(
+                status=405, kind=ErrorKind.INVALID_REQUEST, message=f"{request.method} is not allowed on {path}"
+            )
+        else:
+            error = GatewayError(
+                status=404, kind=ErrorKind.NOT_FOUND, message=f"no endpoint at {path}; GET / lists the endpoints"
+            )
+        status, headers, body = error_response(error_translator(gateway, request.scope), error)
+        return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
+
+    return handler
 
 
 def routes_for(gateway: Gateway) -> list[BaseRoute]:
@@ -221,7 +257,7 @@ def create_app(
     app = GatewayApp(
         routes=routes_for(gateway),
         lifespan=lifespan,
-        exception_handlers={404: _not_found, 405: _not_found},
+        exception_handlers={404: _not_found(gateway), 405: _not_found(gateway)},
     )
     app.state.gateway = gateway
     return app

@@ -11,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["NotingSend", "client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
+__all__ = ["client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -148,21 +148,3 @@ async def client_disconnect_cancels(
     finally:
         if answered is None or not answered():
             watcher.cancel()
-
-
-class NotingSend:
-    """Wraps an ASGI ``send`` and notes when the response's last message has gone out."""
-
-    __slots__ = ("answered", "send")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.answered = False
-
-    async def __call__(self, message: Message) -> None:
-        await self.send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.answered = True
-
-    def done(self) -> bool:
-        return self.answered

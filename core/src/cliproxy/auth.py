@@ -9,9 +9,12 @@ from functools import lru_cache
 
 from cliproxy.providers import ClientIdentity, InboundRequest
 
-__all__ = ["ANONYMOUS", "check_api_key", "presented_key"]
+__all__ = ["ANONYMOUS", "check_api_key", "key_owner", "presented_key"]
 
-ANONYMOUS = ClientIdentity("anonymous")
+ANONYMOUS = ClientIdentity("anonymous", owner="anonymous")
+"""The caller of a gateway without ``api-keys``: everyone, one owner."""
+
+_OWNER_SALT = b"cliproxy client owner v1"
 
 
 def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -27,14 +30,22 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 @lru_cache(maxsize=16)
 def _known(keys: tuple[str, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
     """Per set of configured keys, computed once: digest -> position, the digests, and
-    the identity each key stands for: ``key-1``, ``key-2``... by position in ``api-keys``
-    (a label for logs and metrics that holds nothing of the key)."""
+    the identity each key stands for: named ``key-1``, ``key-2``... by position in
+    ``api-keys`` (a label for logs and metrics that holds nothing of the key), owned by
+    :func:`key_owner` of the key (which moving the key in the list does not change)."""
     digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
     return (
         {d: i for i, d in enumerate(digests)},
         digests,
-        tuple(ClientIdentity(f"key-{i + 1}") for i in range(len(keys))),
+        tuple(ClientIdentity(f"key-{i + 1}", owner=key_owner(key)) for i, key in enumerate(keys)),
     )
+
+
+def key_owner(key: str) -> str:
+    """The :attr:`~cliproxy.ClientIdentity.owner` of the caller presenting ``key``: a
+    salted SHA-256 fingerprint, truncated to 128 bits -- the same on every instance and
+    after a restart, and no help in guessing the key."""
+    return "key:" + hmac.new(_OWNER_SALT, key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdentity | None:

@@ -15,20 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.config import Config, ConfigError, load_config
+from cliproxy.logs import setup_logging
 
 __all__ = ["main"]
 
 log = logging.getLogger("cliproxy.cli")
 
 BUILTIN_COMMANDS = ("serve", "check", "models", "plugins", "login", "status")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _config_path(value: str | None) -> str:
@@ -125,7 +118,9 @@ async def _serve_forever(app: Any, hc: Any) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     log.info("listening on http://%s", hc.bind[0])
-    await serve(app, hc, shutdown_trigger=stop.wait)
+    from cliproxy.app import gateway_of
+
+    await serve(app, hc, shutdown_trigger=gateway_of(app).drain.after(stop.wait, hc.graceful_timeout))
 
 
 # -- check / models / plugins -----------------------------------------------------------
@@ -336,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = argv.index("--log-level")
         if index + 1 < len(argv):
             level = argv[index + 1]
-    _setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", level))
+    setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", level))
     commands, flows = _extensions()
     args = _parser(commands, flows).parse_args(argv)
     logging.getLogger().setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))

@@ -79,13 +79,24 @@ class Credential:
         return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.excluded_models)
 
 
+_MASK_LONG = 24  # secrets this long show 4 characters at each end
+_MASK_SHORT = 12  # ... this long, 2; shorter ones none
+
+
 def mask_secret(secret: str | None) -> str:
-    """``sk-ant-a...wxyz``: enough to tell keys apart, never enough to use one."""
+    """``sk-a...wxyz``: enough to tell keys apart in a label, never enough to use one.
+
+    At most a third of a secret shows: 4 characters at each end of a secret of 24 or
+    more, 2 at each end of one of 12 to 23, nothing but the length of a shorter one.
+    """
     if not secret:
         return "(none)"
-    if len(secret) <= 12:
-        return secret[:2] + "..." + secret[-2:] if len(secret) > 6 else "****"
-    return secret[:8] + "..." + secret[-4:]
+    length = len(secret)
+    if length >= _MASK_LONG:
+        return secret[:4] + "..." + secret[-4:]
+    if length >= _MASK_SHORT:
+        return secret[:2] + "..." + secret[-2:]
+    return f"*** ({length} {'char' if length == 1 else 'chars'})"
 
 
 def credential_id(kind: str, *parts: str | None) -> str:

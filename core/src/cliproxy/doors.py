@@ -8,6 +8,7 @@ format with the right status, never as a 500 with a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from cliproxy.asgi import NotingSend, client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.drain import shutdown_error
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.pipeline import Outcome, count_failure, count_tokens, dispatch, respond
 from cliproxy.providers import ClientRequest, InboundRequest
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
@@ -75,17 +78,86 @@ def inbound(scope: Scope, headers: Mapping[str, str], query: Mapping[str, str]) 
     )
 
 
+MAX_NESTING = 128
+"""The deepest nesting of objects and arrays a request body may have. Far more than any
+real request needs, and well inside what the JSON encoder that sends it on can write
+(254 levels), so a provider may still wrap it and a response may still echo it."""
+
+_ENCODER_DEPTH = 254  # orjson refuses to write anything nested deeper
+
+
+class _DepthProbe:
+    """Checks nesting depth in C: the body is hung at the bottom of a prebuilt chain of
+    ``254 - MAX_NESTING`` lists and encoded; the encoder refuses exactly the bodies that
+    nest deeper than :data:`MAX_NESTING`. (Reused: encoding is synchronous, so no other
+    request can see the body hung there.)"""
+
+    def __init__(self) -> None:
+        self.outer: list[Any] = []
+        inner = self.outer
+        for _ in range(_ENCODER_DEPTH - MAX_NESTING - 1):
+            deeper: list[Any] = []
+            inner.append(deeper)
+            inner = deeper
+        inner.append(None)
+        self.inner = inner
+
+    def too_deep(self, body: Any) -> bool:
+        self.inner[0] = body
+        try:
+            orjson.dumps(self.outer)
+        except orjson.JSONEncodeError:
+            return True
+        finally:
+            self.inner[0] = None
+        return False
+
+
+_probe = _DepthProbe()
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    """The body as a JSON object, or a 400 that says what is wrong with it.
+
+    One bounded decode: besides the syntax, the nesting depth is checked here, at the door,
+    so that no request the gateway accepted can fail later while being sent on or echoed
+    back (where it would look like the upstream's or the gateway's failure).
+    """
     if not raw.strip():
         raise GatewayError.invalid("the request body is empty; send a JSON object")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            raise _too_deep() from None
         raise GatewayError.invalid(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise GatewayError.invalid(f"the request body must be a JSON object, not {kind_of(body)}")
+    if len(raw) > 2 * MAX_NESTING and _probe.too_deep(body):  # (shorter bodies cannot nest that deep)
+        raise _too_deep()
     return body
+
+
+def _too_deep() -> GatewayError:
+    return GatewayError.invalid(
+        f"the request body nests objects or arrays more than {MAX_NESTING} levels deep; flatten it"
+    )
+
+
+class _RequestIdHeader:
+    """``get("x-request-id")`` on the raw ASGI headers, without building the whole map."""
+
+    __slots__ = ("scope",)
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def get(self, name: str) -> str | None:
+        wanted = name.encode()
+        for key, value in self.scope["headers"]:
+            if key == wanted:
+                return value.decode("latin-1")  # type: ignore[no-any-return]
+        return None
 
 
 class DoorEndpoint:
@@ -98,22 +170,63 @@ class DoorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
+        request_id = client_request_id(_RequestIdHeader(scope)) or new_request_id()
+        exchange = Exchange(send, self.translator.name, request_id)
+        token = current.set(exchange)
+        metrics = gateway.metrics
+        if metrics is not None:
+            metrics.started(exchange, self.door)
+        drain = gateway.drain
+        task = drain.enter()
+        try:
+            await self._handle(scope, receive, exchange)
+        except asyncio.CancelledError:
+            if not drain.cutting:
+                raise
+            if task is not None:
+                task.uncancel()
+            await self._cut_short(exchange)
+        finally:
+            drain.leave(task)
+            if metrics is not None:
+                metrics.finished(exchange, self.door)
+            if gateway.config.access_log:
+                exchange.log()
+            current.reset(token)
+
+    async def _cut_short(self, exchange: Exchange) -> None:
+        """End a request that shutdown interrupted, in the client's wire format: a 503 if
+        nothing was sent yet, else the stream's error event (see :mod:`cliproxy.drain`)."""
+        error = shutdown_error()
+        exchange.error = error.message
+        if exchange.status == 0:
+            await send_error(exchange, self.translator, error)
+        elif not exchange.answered:
+            exchange.error_status = error.status
+            tail = exchange.ending(error) if exchange.ending is not None else b""
+            await exchange({"type": "http.response.body", "body": tail, "more_body": False})
+
+    async def _handle(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         translator = self.translator
         if self.door.action == "models":
-            await self._models(scope, send)
+            await self._models(scope, exchange)
             return
         try:
             client = await self._client_request(scope, receive)
         except GatewayError as error:
-            await send_error(send, translator, error)
+            exchange.error = error.message
+            await send_error(exchange, translator, error)
             return
         except Exception as exc:
-            await send_error(send, translator, _internal(exc))
+            error = _internal(exc)
+            exchange.error = error.message
+            await send_error(exchange, translator, error)
             return
         if client is None:
             return  # the client left while sending its body
-        noting = NotingSend(send)
-        await client_disconnect_cancels(self._serve(gateway, client, noting), receive, noting.done)
+        client.exchange = exchange
+        exchange.model = client.model
+        await client_disconnect_cancels(self._serve(self.gateway, client, exchange), receive, exchange.done)
 
     async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
         gateway = self.gateway
@@ -126,8 +239,9 @@ class DoorEndpoint:
         headers = header_map(scope)
         query = query_map(scope)
         identity = await gateway.authenticate(inbound(scope, headers, query))
-        if gateway.metrics is not None:
-            gateway.metrics.identified(identity)
+        exchange = current.get()
+        if exchange is not None:
+            exchange.client = identity.name
         try:
             raw = await read_body(receive, headers, gateway.config.max_body_bytes, gateway.config.body_read_timeout)
         except GatewayError:
@@ -213,6 +327,8 @@ class DoorEndpoint:
 
     async def _unanswered(self, gateway: Gateway, client: ClientRequest, error: GatewayError, send: Send) -> None:
         """Count the request as its client's failure and send it ``error``."""
+        if client.exchange is not None:
+            client.exchange.error = error.message
         await count_failure(gateway, client)
         await send_error(send, self.translator, error)
 

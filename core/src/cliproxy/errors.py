@@ -8,11 +8,12 @@ upstream 429 -- is a :class:`GatewayError`. Each door renders it in its own wire
 
 from __future__ import annotations
 
+import traceback
 from enum import StrEnum
 
 import attrs
 
-__all__ = ["ErrorKind", "GatewayError"]
+__all__ = ["ErrorKind", "GatewayError", "let_go"]
 
 
 class ErrorKind(StrEnum):
@@ -68,6 +69,10 @@ class GatewayError(Exception):
         param: The request field at fault, for invalid requests.
         code: A machine-readable code (``model_not_found``, ``context_length_exceeded``).
         upstream_type: The upstream's own error type string, kept for diagnostics.
+        local: True when the gateway raised it itself -- the client's request could not be
+            decoded or encoded, or the gateway failed -- rather than an upstream answering
+            with it. Only upstream answers move the cooldown table: a local error never
+            rests a credential, never counts against one, and is never failed over.
     """
 
     status: int
@@ -78,6 +83,7 @@ class GatewayError(Exception):
     param: str | None = None
     code: str | None = None
     upstream_type: str | None = None
+    local: bool = False
 
     def __str__(self) -> str:
         return self.message
@@ -95,7 +101,22 @@ class GatewayError(Exception):
             kind = ErrorKind.UPSTREAM if status >= 500 else ErrorKind.INVALID_REQUEST
         return cls(status=status, kind=kind, message=message, **fields)  # type: ignore[arg-type]
 
+    def as_local(self) -> GatewayError:
+        """This error, marked as raised by the gateway itself (see ``local``)."""
+        return self if self.local else attrs.evolve(self, local=True)
+
     @classmethod
     def invalid(cls, message: str, *, param: str | None = None, code: str | None = None) -> GatewayError:
         """A 400 about the client's request."""
         return cls(status=400, kind=ErrorKind.INVALID_REQUEST, message=message, param=param, code=code)
+
+
+def let_go(error: BaseException) -> None:
+    """Drop what a caught ``error`` keeps that nobody reads: the locals of the finished
+    frames it was raised through (an upstream body, a request) and a context its raiser
+    suppressed (``raise ... from None``; a JSON decode error holds all the text it failed
+    on). An error kept for later -- or caught in a frame it then refers to, a reference
+    cycle the collector may leave for long -- holds no megabytes then."""
+    traceback.clear_frames(error.__traceback__)
+    if error.__suppress_context__:
+        error.__context__ = None

@@ -23,10 +23,13 @@ import attrs
 from cliproxy.affinity import Affinity
 from cliproxy.config import CORE_KEYS, Config, ConfigError, suggest
 from cliproxy.credentials import Credential, ModelEntry, dedupe
+from cliproxy.drain import Drain
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.pipeline import CountRefusals
 from cliproxy.plugins import PluginError, Plugins, await_me_maybe
 from cliproxy.providers import ClientIdentity, InboundRequest, Provider
 from cliproxy.proxies import ProxySessions, resolve_proxy
+from cliproxy.redaction import Redactor, config_secrets, header_secrets, url_secrets
 from cliproxy.registry import Translators
 from cliproxy.reload import ReloadResult, ReloadStatus, watch_files
 from cliproxy.response_store import ResponseStore
@@ -82,12 +85,15 @@ class Gateway:
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
     reload_status: ReloadStatus = attrs.field(default=None)  # when the config was loaded
+    count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
+    drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     _sessions: ProxySessions | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _authenticators: list[Callable[..., Any]] = attrs.Factory(list)
     _preparers: list[Callable[..., Any]] = attrs.Factory(list)
     _tasks: list[asyncio.Task[Any]] = attrs.Factory(list)
+    _configured: tuple[Config, list[Credential], Redactor] | None = None  # secrets of config + credentials
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -98,9 +104,10 @@ class Gateway:
         gateway.reload_status = ReloadStatus(file=config.file, loaded_at=gateway.clock())
         gateway.state = state if state is not None else create_store(config.state, file=config.file)
         gateway.tokens = TokenManager(gateway.state, gateway.clock)
+        gateway.tokens.redact = gateway.redact
         gateway.tokens.default_proxy = config.proxy_url
         if config.responses_store.enabled:
-            gateway.responses = ResponseStore(gateway.state, config.responses_store.ttl)
+            gateway.responses = ResponseStore.from_config(gateway.state, config.responses_store)
         if config.metrics.enabled:
             from cliproxy.metrics import create_metrics
 
@@ -279,7 +286,7 @@ class Gateway:
         try:
             return await self.providers[cred.provider].discover_models(cred, self)
         except Exception as exc:
-            log.warning("could not list %s models for %s: %s", cred.provider, cred.label, exc)
+            log.warning("could not list %s models for %s: %s", cred.provider, cred.label, self.redact(str(exc)))
             return None
 
     async def reload(
@@ -294,6 +301,7 @@ class Gateway:
         return await reload_gateway(self, config, force=force)
 
     async def stop(self) -> None:
+        self.drain.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -341,6 +349,44 @@ class Gateway:
         else:
             message = "invalid API key"
         raise GatewayError(status=401, kind=ErrorKind.AUTHENTICATION, message=message, code="invalid_api_key")
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def redactor(self, *extra: str | None, known: Redactor | None = None) -> Redactor:
+        """A :class:`~cliproxy.redaction.Redactor` for every secret the gateway holds --
+        client ``api-keys``, the management secret, credentials' keys and the config's
+        other secrets, OAuth tokens as they are now -- and ``extra`` (and what ``known``
+        redacts). Built on demand (on error paths); the config's part is kept until the
+        config or the credentials change."""
+        configured = self._configured
+        if configured is None or configured[0] is not self.config or configured[1] is not self.credentials:
+            configured = (self.config, self.credentials, Redactor.of(self._configured_secrets()))
+            self._configured = configured
+        redactor = Redactor.of([*self.tokens.secrets(), *extra], known=configured[2])
+        return redactor if known is None else redactor | known
+
+    def redact(self, text: str, *extra: str | None) -> str:
+        """``text`` without any secret the gateway holds (nor ``extra``): for error text
+        that came from an upstream, before it is logged or shown."""
+        return self.redactor(*extra).text(text)
+
+    def _configured_secrets(self) -> set[str]:
+        config = self.config
+        found = config_secrets(config.root)
+        found.update(config.api_keys)
+        if config.remote_management.secret_key:
+            found.add(config.remote_management.secret_key)
+        for cred in self.credentials:
+            settings = cred.settings
+            key = getattr(settings, "api_key", None)
+            if isinstance(key, str):
+                found.add(key)
+            headers = getattr(settings, "headers", None)
+            if isinstance(headers, Mapping):
+                found.update(header_secrets(headers))
+            if cred.proxy_url:
+                found.update(url_secrets(cred.proxy_url))
+        return found
 
     async def prepare_upstream(self, call: Any, url: str, headers: dict[str, str]) -> None:
         for prepare in self._preparers:

@@ -3,8 +3,8 @@
 One :class:`Metrics` per gateway, with a registry of its own (never prometheus_client's
 global one: several gateways can live in one process). The pipeline reports each failed
 upstream attempt (:meth:`Metrics.failed`) and each settled answer (:meth:`Metrics.settled`);
-every generate door is wrapped in a :class:`MeteredDoor` that times the request and sees
-the status its client got. Cooldowns and credential states are read from the state store
+every generate door reports each request it served (:meth:`Metrics.finished`, from the
+door's :class:`~cliproxy.exchange.Exchange`: the status its client got, its timing). Cooldowns and credential states are read from the state store
 when scraped. Labels stay low-cardinality: provider, masked credential label, upstream
 model (capped, see :data:`MAX_MODELS`), client (the caller's identity name, capped, see
 :data:`MAX_CLIENTS`), door (the client's wire format), status code.
@@ -16,17 +16,15 @@ site is one ``is None`` check.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, send_bytes
-from cliproxy.doors import DoorEndpoint
 from cliproxy.errors import GatewayError
 from cliproxy.management import check_operator_request
 from cliproxy.site_guard import check_site, trusted_hosts
@@ -37,13 +35,14 @@ if TYPE_CHECKING:
     from prometheus_client.metrics import MetricWrapperBase
 
     from cliproxy.config import Config
+    from cliproxy.exchange import Exchange
     from cliproxy.gateway import Gateway
     from cliproxy.ir import Usage
     from cliproxy.pipeline import Outcome
-    from cliproxy.providers import ClientIdentity
     from cliproxy.routing import Candidate
+    from cliproxy.translate import Door
 
-__all__ = ["MAX_CLIENTS", "MAX_MODELS", "MeteredDoor", "Metrics", "create_metrics"]
+__all__ = ["MAX_CLIENTS", "MAX_MODELS", "Metrics", "create_metrics"]
 
 log = logging.getLogger("cliproxy.metrics")
 
@@ -62,9 +61,6 @@ refused before its caller was known (a bad API key)."""
 
 OTHER = "other"
 """The label of models and clients past the cap."""
-
-CLIENT_LEFT = 499
-"""The status of a request whose client left before it was answered (as nginx logs it)."""
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 FIRST_BYTE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
@@ -90,33 +86,6 @@ def create_metrics(config: Config) -> Metrics:
             hint="pip install 'cliproxy[metrics]', or set 'metrics: {enabled: false}'",
         ) from None
     return Metrics(path=config.metrics.path, public=config.metrics.public)
-
-
-class _Request:
-    """One client request while a :class:`MeteredDoor` serves it; also its ``send``."""
-
-    __slots__ = ("client", "error_status", "first_byte", "model", "provider", "send", "start", "status")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.start = time.perf_counter()
-        self.status = 0  # the HTTP status sent, 0 until the response starts
-        self.error_status = 0  # a stream that ended in an error event: that error's status
-        self.first_byte: float | None = None  # a stream's first body bytes went out
-        self.provider = NONE
-        self.model = NONE
-        self.client = NONE  # the caller's label, once inbound auth accepted it
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif self.first_byte is None and message.get("more_body") and message.get("body"):
-            self.first_byte = time.perf_counter()
-        await self.send(message)
-
-
-_current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("cliproxy_request", default=None)
-"""The request being served in this task (and in the accounting task it starts)."""
 
 
 class Metrics:
@@ -168,6 +137,9 @@ class Metrics:
         self._tokens: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         self._models: dict[str, str] = {}
         self._clients: dict[str, str] = {}
+        self._requests: dict[tuple[str, str, str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], tuple[MetricWrapperBase, MetricWrapperBase]] = {}
+        self._gauges: dict[str, Any] = {}
 
     # -- labels ----------------------------------------------------------------------------
 
@@ -191,12 +163,6 @@ class Metrics:
 
     # -- recording (called by the doors and the pipeline) ----------------------------------
 
-    def identified(self, identity: ClientIdentity) -> None:
-        """Inbound auth accepted the caller of the request being served: label it."""
-        request = _current.get()
-        if request is not None:
-            request.client = self.client_label(identity.name)
-
     def attempt(self, cand: Candidate, status: int) -> None:
         """Count one upstream attempt of ``cand`` that ended with ``status``."""
         key = (cand.credential.id, cand.upstream_model, status)
@@ -212,20 +178,14 @@ class Metrics:
         self.attempt(cand, error.status)
 
     def settled(self, outcome: Outcome, sent: tuple[Usage, GatewayError | None] | None) -> None:
-        """An answer is over: note who served the request; count a successful attempt
-        and its tokens (a failed one is counted by :meth:`failed`)."""
-        cand = outcome.candidate
-        request = _current.get()
-        if request is not None:
-            request.provider = cand.credential.provider
-            request.model = self.model_label(cand.upstream_model)
+        """An answer is over: count a successful attempt and its tokens (a failed one is
+        counted by :meth:`failed`)."""
         if sent is None:
             return  # the client left, or the answer failed before it started
         usage, error = sent
         if error is not None:
-            if request is not None:
-                request.error_status = error.status
             return
+        cand = outcome.candidate
         self.attempt(cand, 200)
         identity = outcome.call.client.identity
         self._count_tokens(cand, NONE if identity is None else self.client_label(identity.name), usage)
@@ -250,13 +210,44 @@ class Metrics:
             if count:
                 child.inc(count)
 
-    # -- doors and the endpoint ------------------------------------------------------------
+    # -- requests (called by the doors) ----------------------------------------------------
 
-    def door(self, endpoint: DoorEndpoint) -> DoorEndpoint:
-        """``endpoint``, metered when it serves model calls."""
-        if endpoint.door.action != "generate":
-            return endpoint
-        return MeteredDoor(endpoint, self)
+    def started(self, exchange: Exchange, door: Door) -> None:
+        """A door began serving a request."""
+        if door.action == "generate":
+            self._in_flight(exchange.door).inc()
+
+    def finished(self, exchange: Exchange, door: Door) -> None:
+        """A door is done with a request: count it and time it (model calls only)."""
+        if door.action != "generate":
+            return
+        end = time.perf_counter()
+        label = exchange.door
+        self._in_flight(label).dec()
+        client = NONE if exchange.client == "-" else self.client_label(exchange.client)
+        provider = NONE if exchange.provider == "-" else exchange.provider
+        model = NONE if exchange.upstream_model == "-" else self.model_label(exchange.upstream_model)
+        status = exchange.final_status
+        key = (label, client, provider, model, status)
+        child = self._requests.get(key)
+        if child is None:
+            child = self._requests[key] = self.requests.labels(label, client, provider, model, str(status))
+        child.inc()
+        timers = self._timers.get((label, provider))
+        if timers is None:
+            timers = (self.duration.labels(label, provider), self.first_byte.labels(label, provider))
+            self._timers[label, provider] = timers
+        timers[0].observe(end - exchange.start)
+        if exchange.first_byte is not None:
+            timers[1].observe(exchange.first_byte - exchange.start)
+
+    def _in_flight(self, door: str) -> Any:
+        gauge = self._gauges.get(door)
+        if gauge is None:
+            gauge = self._gauges[door] = self.in_flight.labels(door)
+        return gauge
+
+    # -- the endpoint ----------------------------------------------------------------------
 
     def routes(self, gateway: Gateway) -> list[BaseRoute]:
         return [Route(self.path, MetricsEndpoint(gateway, self), methods=["GET"])]
@@ -265,54 +256,6 @@ class Metrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry)
-
-
-class MeteredDoor(DoorEndpoint):
-    """A door endpoint with metrics: counts and times each request it serves.
-
-    It is a :class:`DoorEndpoint` (so the app's fast path for doors serves it too) that
-    hands every request to the endpoint it wraps, with a ``send`` that notes the status
-    and a stream's first bytes.
-    """
-
-    def __init__(self, inner: DoorEndpoint, metrics: Metrics) -> None:
-        super().__init__(inner.gateway, inner.translator, inner.door)
-        self.inner = inner
-        self.metrics = metrics
-        self.label = inner.translator.name
-        self._in_flight = metrics.in_flight.labels(self.label)
-        self._requests: dict[tuple[str, str, str, int], Any] = {}
-        self._timers: dict[str, tuple[MetricWrapperBase, MetricWrapperBase]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = _Request(send)
-        token = _current.set(request)
-        self._in_flight.inc()
-        try:
-            await self.inner(scope, receive, request)
-        finally:
-            _current.reset(token)
-            self._in_flight.dec()
-            self._finish(request)
-
-    def _finish(self, request: _Request) -> None:
-        end = time.perf_counter()
-        status = request.error_status or request.status or CLIENT_LEFT
-        key = (request.client, request.provider, request.model, status)
-        child = self._requests.get(key)
-        if child is None:
-            labels = (self.label, request.client, request.provider, request.model, str(status))
-            child = self._requests[key] = self.metrics.requests.labels(*labels)
-        child.inc()
-        timers = self._timers.get(request.provider)
-        if timers is None:
-            metrics = self.metrics
-            labels = (self.label, request.provider)
-            timers = (metrics.duration.labels(*labels), metrics.first_byte.labels(*labels))
-            self._timers[request.provider] = timers
-        timers[0].observe(end - request.start)
-        if request.first_byte is not None:
-            timers[1].observe(request.first_byte - request.start)
 
 
 class MetricsEndpoint:

@@ -19,7 +19,7 @@ import orjson
 from starlette.types import Send
 
 from cliproxy.eager import finish_shielded
-from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.errors import ErrorKind, GatewayError, let_go
 from cliproxy.estimate import estimate_request_tokens
 from cliproxy.ir import (
     Response,
@@ -125,7 +125,9 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
             try:
                 outcome = await _attempt_refreshing(gateway, call, cand, selection)
             except GatewayError as error:
-                await _failed(gateway, cand, error, selection)
+                if error.local:  # the gateway's own failure or the client's input: no upstream answered
+                    raise
+                await _failed(gateway, client, cand, error, selection)
                 if error.client_fault and not is_model_missing(error):
                     raise
                 last_error = error
@@ -163,7 +165,7 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
     try:
         return await _attempt(gateway, call, cand, selection)
     except GatewayError as error:
-        if error.status != 401 or error.code == REFRESH_FAILED:
+        if error.status != 401 or error.code == REFRESH_FAILED or error.local:
             raise  # (a refresh that just failed is not tried again at once)
         if tokens.tokens(cand.credential).access_token != held:
             raise  # refreshed during the attempt (a provider that retries on its own): refused too
@@ -173,29 +175,80 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
 
 async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, str]:
     """Input tokens of the client's request: ``(count, "upstream")`` from the first
-    provider that can count, else ``(estimate, "estimate")``."""
+    provider that can count, else ``(estimate, "estimate")``.
+
+    Counting never moves the cooldown table: only generation outcomes may rest a
+    credential (an upstream that serves a model but cannot count its tokens -- Gemini
+    answers 404 for some -- must keep serving it). A failed count falls back to the
+    estimate; an upstream that said it cannot count a model is not asked again for a while
+    (:class:`CountRefusals`).
+    """
     route = gateway.router.resolve(client.model)
     try:
         selection = await gateway.selector.select(route, client.model)
     except GatewayError:
         return estimate_request_tokens(client.ir), "estimate"
+    refusals = gateway.count_refusals
     for cand in selection.ordered:
+        pair = (cand.credential.id, cand.upstream_model)
+        if refusals.refused(pair, gateway.clock()):
+            break
         provider = gateway.providers[cand.credential.provider]
         call = Call(client, cand.credential, cand.upstream_model, gateway)
         try:
             counted = await provider.count_tokens(call)
         except GatewayError as error:
-            if error.client_fault and not is_model_missing(error):
+            if error.local or (error.client_fault and not is_model_missing(error)):
                 raise
-            await _failed(gateway, cand, error, selection)
-            continue
+            if error.status == 404 or is_model_missing(error):
+                refusals.add(pair, gateway.clock())
+            log.info(
+                "%s could not count tokens for %s (%s, %d); answering with an estimate",
+                cand.credential.provider,
+                cand.upstream_model,
+                error.message,
+                error.status,
+            )
+            break
+        except Exception:
+            log.exception("provider %s failed to count tokens; answering with an estimate", provider.name)
+            break
         if counted is not None:
             return counted, "upstream"
         break
     return estimate_request_tokens(client.ir), "estimate"
 
 
-async def _failed(gateway: Gateway, cand: Candidate, error: GatewayError, selection: Selection | None) -> None:
+class CountRefusals:
+    """(credential id, upstream model) pairs whose upstream said it cannot count tokens,
+    remembered for ``ttl`` seconds; at most ``limit`` pairs (the oldest go first)."""
+
+    def __init__(self, ttl: float = 3600.0, limit: int = 1024) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._until: dict[tuple[str, str], float] = {}
+
+    def add(self, pair: tuple[str, str], now: float) -> None:
+        self._until.pop(pair, None)
+        if len(self._until) >= self.limit:
+            del self._until[next(iter(self._until))]
+        self._until[pair] = now + self.ttl
+
+    def refused(self, pair: tuple[str, str], now: float) -> bool:
+        until = self._until.get(pair)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[pair]
+            return False
+        return True
+
+
+async def _failed(
+    gateway: Gateway, client: ClientRequest, cand: Candidate, error: GatewayError, selection: Selection | None
+) -> None:
+    if client.exchange is not None:
+        client.exchange.attempted(cand, error.status)
     if gateway.metrics is not None:
         gateway.metrics.failed(cand, error)
     rested = await gateway.selector.record_failure(cand, error, selection)
@@ -230,16 +283,11 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
     provider = gateway.providers[cand.credential.provider]
     try:
         result = await provider.send(call)
-    except GatewayError:
+    except GatewayError as error:
+        let_go(error)  # failover keeps it: not the frames below, nor their bodies
         raise
-    except Exception as exc:  # a provider bug must not become a 500 with a traceback
-        log.exception("provider %s failed unexpectedly", provider.name)
-        raise GatewayError(
-            status=502,
-            kind=ErrorKind.UPSTREAM,
-            message=f"provider {provider.name} failed unexpectedly ({type(exc).__name__}); see the gateway log",
-            provider=provider.name,
-        ) from None
+    except Exception as exc:  # a provider bug: the gateway's failure, not the upstream's
+        raise _provider_failed(provider.name, exc) from None
     outcome = Outcome(call, cand, selection, result)
     try:
         if isinstance(result, DirectResponse):
@@ -255,10 +303,25 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
                 outcome.usage = check(outcome.parsed)
             else:
                 outcome.response = translator.decode_response(result.body)
-    except BaseException:
+    except BaseException as error:
         await result.aclose()
+        let_go(error)
         raise
     return outcome
+
+
+def _provider_failed(provider: str, exc: Exception) -> GatewayError:
+    """The client's error for a provider that raised something other than a
+    :class:`GatewayError`: logged with its traceback, answered without one, and ``local``
+    -- it rests no credential, so one client's odd request cannot rest a model for all."""
+    log.error("provider %s failed unexpectedly", provider, exc_info=exc)
+    return GatewayError(
+        status=500,
+        kind=ErrorKind.INTERNAL,
+        message=f"provider {provider} failed unexpectedly ({type(exc).__name__}); the gateway log has the details",
+        provider=provider,
+        local=True,
+    )
 
 
 async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamResponse) -> None:
@@ -284,11 +347,20 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
         raw.append(chunk)
         if feed(decoder, chunk, head):
             break
+    started = False
     for event in head:
         if isinstance(event, StreamError):
             raise event.error
+        if isinstance(event, StreamFinish) and not started:
+            raise GatewayError(  # the upstream's failure: nothing in its stream was a valid event
+                status=502,
+                kind=ErrorKind.UPSTREAM,
+                message="the upstream's stream ended without a single valid event",
+                provider=outcome.call.credential.provider,
+            )
         if not isinstance(event, StreamStart):
             break
+        started = True
     outcome.head = head
     outcome.head_bytes = raw[0] if len(raw) == 1 else b"".join(raw)
     outcome.decoder = decoder
@@ -347,13 +419,23 @@ async def _settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, Gateway
     try:
         await outcome.result.aclose()
     finally:
+        client = outcome.call.client
+        exchange = client.exchange
+        if exchange is not None:
+            exchange.attempted(outcome.candidate, 200)
         if gateway.metrics is not None:
             gateway.metrics.settled(outcome, sent)
         if sent is not None:  # None: the client left, or the answer failed before it started
             usage, error = sent
             cand = outcome.candidate
+            if exchange is not None:
+                exchange.usage = usage
             if error is not None:
-                await _failed(gateway, cand, error, outcome.selection)
+                if exchange is not None:
+                    exchange.attempts -= 1  # (counted again as the failure it turned into)
+                    exchange.error_status = error.status
+                    exchange.error = error.message
+                await _failed(gateway, client, cand, error, outcome.selection)
             else:
                 await gateway.selector.record_success(cand, outcome.selection)
                 await gateway.state.add_usage(cand.credential.id, cand.upstream_model, usage, failed=False)
@@ -435,6 +517,8 @@ async def _stream(
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
     await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(encoder)})
+    if client.exchange is not None:
+        client.exchange.ending = lambda error: encoder.encode([StreamError(error)]) + encoder.close()
     usage = Usage()
     error: GatewayError | None = None
 
@@ -504,6 +588,10 @@ async def _stream_passthrough(
     make_filter = getattr(client.translator, "passthrough_filter", None)
     drop = make_filter(client.body) if make_filter is not None else None
     relay = PassthroughStream(client.model, gateway.translators.upstream(result.wire), drop)
+    if client.exchange is not None:
+        client.exchange.ending = lambda error: (
+            relay.close() + client.translator.stream_encoder(ctx).encode([StreamError(error)])
+        )
     error: GatewayError | None = None
     try:
         data = relay.feed(outcome.head_bytes)

@@ -12,6 +12,8 @@ Hooks register providers at start-up; provider objects do the per-request work.
 from __future__ import annotations
 
 import abc
+import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,10 +21,12 @@ import attrs
 
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.credentials import Credential, ModelEntry
+from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, StreamEvent
 from cliproxy.wire.sealed import PREFIX as _SEALED_PREFIX
 
 if TYPE_CHECKING:
+    from cliproxy.exchange import Exchange
     from cliproxy.gateway import Gateway
     from cliproxy.translate import ClientTranslator, StreamDecoder
 
@@ -36,9 +40,17 @@ __all__ = [
     "UpstreamResponse",
 ]
 
+log = logging.getLogger("cliproxy.providers")
+
 _SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries sealed values
 
 Action = Literal["generate", "count_tokens"]
+
+
+def owner_of_name(name: str) -> str:
+    """The :attr:`ClientIdentity.owner` of an identity known only by its name: a
+    fingerprint of the name (bounded in length, apart from every key's)."""
+    return "name:" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 @attrs.frozen
@@ -46,10 +58,17 @@ class ClientIdentity:
     """Who is calling: returned by the ``authenticate_client`` hook.
 
     ``name`` is safe to log (a key's position or a user name, never the key itself).
+    ``owner`` is what data kept for this caller (stored Responses answers) is filed
+    under, so only the same caller reads it again: stable across restarts, instances and
+    reordered ``api-keys``, and holding no secret. The core's identities derive it from
+    the key (a salted fingerprint); one built with just a name derives it from the name.
     """
 
     name: str
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    owner: str = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: owner_of_name(self.name), takes_self=True)
+    )
 
 
 @attrs.frozen
@@ -82,6 +101,8 @@ class ClientRequest:
         action: ``generate`` or ``count_tokens``.
         identity: Who the caller is, per inbound auth.
         created: Unix time the request arrived.
+        exchange: The door's record of the request (its id, who answered, usage), which
+            the gateway fills in as it serves it; None outside a door.
     """
 
     wire: str
@@ -95,17 +116,29 @@ class ClientRequest:
     action: Action = "generate"
     identity: ClientIdentity | None = None
     created: int = 0
+    exchange: Exchange | None = None
     _ir: Request | None = None
 
     @property
     def ir(self) -> Request:
         """The request decoded into the IR (decoded on first use, then kept).
 
-        Raises :class:`~cliproxy.GatewayError` (400) when the body has the wrong shape.
+        Raises :class:`~cliproxy.GatewayError` (400, marked ``local``: the client's input,
+        not an upstream, is at fault) when the body has the wrong shape.
         """
         if self._ir is None:
-            decoded = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
-            self._ir = decoded
+            try:
+                self._ir = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
+            except GatewayError as error:
+                raise error.as_local() from None
+            except (RecursionError, MemoryError):
+                raise GatewayError.invalid("the request is nested too deeply to read").as_local() from None
+            except Exception as exc:  # a translator that met a shape it does not check
+                log.warning("%s could not decode a request", self.wire, exc_info=exc)
+                raise GatewayError.invalid(
+                    f"the request body has a value the {self.wire} format does not allow "
+                    f"({type(exc).__name__}); check the field types against the API reference"
+                ).as_local() from None
         return self._ir
 
 
@@ -136,6 +169,9 @@ class UpstreamResponse:
         return self.chunks is not None
 
     async def aclose(self) -> None:
+        """Release the connection, and let go of the body (a frame that still refers to
+        this response, say in a traceback, keeps no megabytes alive)."""
+        self.body = None
         if self.release is not None:
             release, self.release = self.release, None
             result = release()
@@ -206,7 +242,19 @@ class Call:
             if "model" in body:
                 body["model"] = self.model
             return body
-        return self.gateway.translators.upstream(wire).encode_request(self.client.ir, self.model)
+        request = self.client.ir
+        try:
+            return self.gateway.translators.upstream(wire).encode_request(request, self.model)
+        except GatewayError as error:
+            raise error.as_local() from None
+        except (RecursionError, MemoryError):
+            raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
+
+    def redact(self, text: str, *extra: str | None) -> str:
+        """``text`` without any secret the gateway holds (client keys, credentials' keys,
+        OAuth tokens, the management secret...) nor ``extra``: for upstream error text a
+        provider puts into errors or logs itself (:meth:`post` does it for its errors)."""
+        return self.gateway.redact(text, *extra)
 
     async def post(
         self,
@@ -222,10 +270,12 @@ class Call:
     ) -> UpstreamResponse:
         """POST to the upstream and return its answer in ``wire`` format.
 
-        Non-2xx answers are decoded by ``wire``'s translator and raised as
-        :class:`~cliproxy.GatewayError` (with this provider's name and any retry hint);
-        connection failures and timeouts raise 502/504 errors. ``stream`` defaults to the
-        client's choice; ``proxy`` to the gateway's ``proxy-url``.
+        Non-2xx answers are decoded by ``wire``'s translator from at most
+        ``upstream-limits.error-body-kb`` of their body, with the gateway's secrets redacted,
+        and raised as :class:`~cliproxy.GatewayError` (with this provider's name and any
+        retry hint); connection failures and timeouts raise 502/504 errors, and a whole
+        answer larger than ``upstream-limits.response-body-mb`` a 502. ``stream`` defaults
+        to the client's choice; ``proxy`` to the gateway's ``proxy-url``.
         """
         from cliproxy.upstream import post
 

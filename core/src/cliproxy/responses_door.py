@@ -1,15 +1,17 @@
 """The ``/v1/responses`` doors with the gateway's response store.
 
-A request naming a ``previous_response_id`` the gateway kept gets that conversation in
-front of its input (the new request's ``instructions`` apply, as on OpenAI); an id
-nobody kept gets OpenAI's 404, unless the model is served by a Responses upstream, which
-keeps its own responses and receives the request as sent. After a successful answer to a
-request with ``store`` not false, produced by the gateway rather than passed through from
-a Responses upstream, the answer is kept (see :mod:`cliproxy.response_store`).
+A request naming a ``previous_response_id`` the gateway kept for the same caller gets
+that conversation in front of its input (the new request's ``instructions`` apply, as on
+OpenAI); an id nobody kept -- or kept for another caller -- gets OpenAI's 404, unless the
+model is served by a Responses upstream, which keeps its own responses and receives the
+request as sent. After a successful answer to a request with ``store`` not false,
+produced by the gateway rather than passed through from a Responses upstream, the answer
+is kept for its caller, linked to the answer it continued (see
+:mod:`cliproxy.response_store`).
 
 ``GET`` and ``DELETE /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items`` read
-and forget what the gateway kept; responses a Responses upstream keeps itself are not in
-the gateway's store, so these endpoints do not see them.
+and forget what the gateway kept for the caller; responses a Responses upstream keeps
+itself are not in the gateway's store, so these endpoints do not see them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.asgi import header_map, query_map
+from cliproxy.auth import ANONYMOUS
 from cliproxy.doors import DoorEndpoint, _internal, inbound, send_error
 from cliproxy.errors import GatewayError
 from cliproxy.pipeline import Outcome, respond
-from cliproxy.providers import ClientRequest
-from cliproxy.response_store import ResponseStore, StoredResponse
+from cliproxy.providers import ClientIdentity, ClientRequest
+from cliproxy.response_store import NotKept, ResponseStore, StoredResponse
+from cliproxy.state.base import MAX_LINKS
 from cliproxy.translate import ClientTranslator, Door
 from cliproxy.wire.common import loads
 from cliproxy.wire.openai_responses.common import WIRE
@@ -35,30 +39,39 @@ from cliproxy.wire.openai_responses.continuation import (
     final_response,
     input_items,
     not_found,
+    not_kept,
 )
 from cliproxy.wire.openai_responses.stored import (
     deleted,
     input_items_page,
     response_not_found,
+    response_not_kept,
     store_off,
 )
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
 
-__all__ = ["ResponsesDoor", "StoredResponseEndpoint", "door_endpoint", "stored_response_routes"]
+__all__ = [
+    "ContinuedRequest",
+    "ResponsesDoor",
+    "StoredResponseEndpoint",
+    "door_endpoint",
+    "owner_of",
+    "stored_response_routes",
+]
 
 _KEPT_STATUSES = ("completed", "incomplete")
 
 
 def door_endpoint(gateway: Gateway, translator: ClientTranslator, door: Door) -> DoorEndpoint:
     """The endpoint for ``door``: a :class:`ResponsesDoor` for the Responses wire's doors
-    while ``responses-store`` is enabled, else a plain one; metered when metrics are on."""
+    while ``responses-store`` is enabled, else a plain one."""
     if translator.name == WIRE and door.action != "models" and gateway.responses is not None:
         endpoint: DoorEndpoint = ResponsesDoor(gateway, translator, door, gateway.responses)
     else:
         endpoint = DoorEndpoint(gateway, translator, door)
-    return endpoint if gateway.metrics is None else gateway.metrics.door(endpoint)
+    return endpoint
 
 
 class ResponsesDoor(DoorEndpoint):
@@ -73,19 +86,27 @@ class ResponsesDoor(DoorEndpoint):
         previous = None if client is None else client.body.get("previous_response_id")
         if client is None or not isinstance(previous, str) or not previous:
             return client
-        stored = await self.store.load(previous)
+        kept = await self.store.conversation(previous, owner_of(client.identity))
         on_responses = self._on_responses_upstream(client.model)
-        if stored is None:
+        if kept is None:
             if on_responses:
                 return client  # that upstream keeps its own responses: pass it through
             raise not_found(previous)
-        expanded = continued_body(client.body, stored.conversation)
+        if isinstance(kept, NotKept):
+            raise not_kept(previous, kept.size, kept.limit)
+        earlier = kept.items
+        expanded = continued_body(client.body, earlier)
         request = client.translator.decode_request(expanded, model=client.model, stream=client.stream)
         # The body keeps the id, so the answer echoes it -- except for a pool with a
         # Responses upstream, which would receive the body as sent and not know the id.
         body = expanded if on_responses else {**expanded, "previous_response_id": previous}
+        fields = {field.alias: getattr(client, field.name) for field in attrs.fields(ClientRequest)}
         # raw follows the body: it now holds kept output the client never sent (see Call.body_for)
-        return attrs.evolve(client, body=body, raw=orjson.dumps(body), ir=request)
+        fields.update(body=body, raw=orjson.dumps(body), ir=request)
+        if len(kept.records) < MAX_LINKS:
+            return ContinuedRequest(**fields, previous=previous, new_input=input_items(client.body))
+        # a chain this long starts over: the new turn is kept with the whole conversation
+        return ContinuedRequest(**fields, previous=None, new_input=[*earlier, *input_items(client.body)])
 
     def _on_responses_upstream(self, model: str) -> bool:
         """Whether any credential serving ``model`` speaks the Responses wire itself."""
@@ -103,10 +124,33 @@ class ResponsesDoor(DoorEndpoint):
         if client.action != "generate" or client.body.get("store") is False or outcome.passthrough:
             await respond(gateway, outcome, send)
             return
-        keeper = _Keeper(send, self.store, input_items(client.body), client.stream)
+        if isinstance(client, ContinuedRequest):
+            items, previous = client.new_input, client.previous
+        else:
+            items, previous = input_items(client.body), None
+        keeper = _Keeper(send, self.store, client.stream, items, owner_of(client.identity), previous)
         await respond(gateway, outcome, keeper)
         if keeper.record is not None:
             await self.store.save(keeper.record)
+
+
+@attrs.define(eq=False)
+class ContinuedRequest(ClientRequest):
+    """A request that continues a kept answer, its conversation put in front of its input.
+
+    Attributes:
+        previous: The id of the answer its own answer is kept as a continuation of (None:
+            it is kept with the whole conversation, starting a new chain).
+        new_input: The input items the answer is kept with.
+    """
+
+    previous: str | None = None
+    new_input: list[Any] = attrs.Factory(list)
+
+
+def owner_of(identity: ClientIdentity | None) -> str:
+    """Whom an answer to ``identity`` is kept for."""
+    return (identity or ANONYMOUS).owner
 
 
 def stored_response_routes(gateway: Gateway) -> list[BaseRoute]:
@@ -155,38 +199,45 @@ class StoredResponseEndpoint:
     async def _answer(self, scope: Scope) -> bytes:
         gateway = self.gateway
         query = query_map(scope)
-        await gateway.authenticate(inbound(scope, header_map(scope), query))
+        identity = await gateway.authenticate(inbound(scope, header_map(scope), query))
         store = gateway.responses
         if store is None:
             raise store_off()
+        owner = owner_of(identity)
         response_id: str = scope["path_params"]["response_id"]
+        if not self.items and scope["method"] == "GET" and query.get("stream", "false") != "false":
+            raise GatewayError.invalid("kept responses are complete: retrieve them without 'stream'", param="stream")
+        found = await (store.conversation(response_id, owner) if self.items else store.load(response_id, owner))
+        if found is None:
+            raise response_not_found(response_id)
+        if isinstance(found, NotKept):
+            raise response_not_kept(response_id, found.size, found.limit)
         if scope["method"] == "DELETE":
-            if not await store.delete(response_id):
+            if not await store.delete(response_id, owner):
                 raise response_not_found(response_id)
             return orjson.dumps(deleted(response_id))
-        if not self.items and query.get("stream", "false") != "false":
-            raise GatewayError.invalid("kept responses are complete: retrieve them without 'stream'", param="stream")
-        record = await store.load(response_id)
-        if record is None:
-            raise response_not_found(response_id)
-        if self.items:
-            return orjson.dumps(input_items_page(response_id, record.input, query))
-        return orjson.dumps(record.response)
+        if isinstance(found, StoredResponse):
+            return orjson.dumps(found.response)
+        return orjson.dumps(input_items_page(response_id, found.input, query))
 
 
 class _Keeper:
     """An ASGI ``send`` that notes the answer's final response object on its way out and
     holds it in the store just before the last message is sent."""
 
-    __slots__ = ("_body", "_ok", "_send", "_store", "_stream", "input", "record")
+    __slots__ = ("_body", "_ok", "_send", "_store", "_stream", "input", "owner", "previous", "record")
 
-    def __init__(self, send: Send, store: ResponseStore, items: list[Any], stream: bool) -> None:
+    def __init__(
+        self, send: Send, store: ResponseStore, stream: bool, items: list[Any], owner: str, previous: str | None
+    ) -> None:
         self._send = send
         self._store = store
         self._stream = stream
         self._ok = False
         self._body: list[bytes] = []
         self.input = items
+        self.owner = owner
+        self.previous = previous
         self.record: StoredResponse | None = None
 
     async def __call__(self, message: Message) -> None:
@@ -208,6 +259,6 @@ class _Keeper:
                 except ValueError:
                     response = None
         if isinstance(response, dict) and response.get("status") in _KEPT_STATUSES and response.get("id"):
-            self.record = StoredResponse(response, self.input)
+            self.record = StoredResponse(response, self.input, self.owner, self.previous)
         if not more and self.record is not None:
             self._store.hold(self.record)

@@ -8,7 +8,8 @@ to the matching auth type, and keeps the tokens in a :class:`TokenManager`, whic
 * lets one refresh run at a time per credential -- in this process with a lock, across
   instances with the state store's lock, and publishes the new tokens through the store
   so another instance adopts them instead of spending the (rotating) refresh token again;
-* writes refreshed tokens back to the file atomically (mode 0600, directory 0700);
+* writes refreshed tokens back to the file atomically (mode 0600; a directory it has to
+  create gets 0700, an existing one is left alone);
 * marks a credential that cannot be refreshed as resting, with the reason, instead of
   failing requests or the server.
 """
@@ -22,7 +23,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -33,6 +34,7 @@ import orjson
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.proxies import resolve_proxy
+from cliproxy.redaction import Redactor, is_secret_name
 from cliproxy.state.base import Cooldown, StateStore
 
 if TYPE_CHECKING:
@@ -102,13 +104,13 @@ class AuthType(Protocol):
 
 
 def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
-    """Write ``content`` as JSON atomically, readable by the owner only."""
+    """Write ``content`` as JSON atomically, readable by the owner only (mode 0600).
+
+    Directories missing on the way are created with mode 0700; existing ones are left as
+    they are (a shared ``/tmp`` keeps its mode and sticky bit).
+    """
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(directory, 0o700)
-    except OSError:
-        log.warning("could not restrict %s to mode 0700", directory)
+    _make_private_dirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
         os.fchmod(fd, 0o600)
@@ -120,6 +122,25 @@ def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each with mode 0700; touch nothing
+    that exists already (nor one another process creates meanwhile)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        try:
+            os.chmod(created, 0o700)  # exactly 0700, whatever the umask took away
+        except OSError:
+            log.warning("could not restrict %s to mode 0700", created)
 
 
 @attrs.define(eq=False)
@@ -143,6 +164,7 @@ class TokenManager:
         self._entries: dict[str, _Entry] = {}
         self.session_for: Callable[[str | None], tuple[aiohttp.ClientSession, str | None]] | None = None
         self.default_proxy: str | None = None
+        self.redact: Callable[[str], str] | None = None  # the gateway's, for refresh errors
 
     def track(
         self,
@@ -174,6 +196,23 @@ class TokenManager:
             entries[key] = old
         self._entries = entries
         self.default_proxy = staged.default_proxy
+
+    def secrets(self) -> Iterator[str]:
+        """Every token held (access and refresh, and secrets kept with them), current ones:
+        what must never appear in logs or error text."""
+        for entry in self._entries.values():
+            tokens = entry.tokens
+            yield tokens.access_token
+            if tokens.refresh_token:
+                yield tokens.refresh_token
+            for name, value in tokens.extra.items():
+                if isinstance(value, str) and is_secret_name(name):
+                    yield value
+
+    def _redacted(self, text: str) -> str:
+        if self.redact is not None:
+            return self.redact(text)
+        return Redactor.of(self.secrets()).text(text)
 
     def __contains__(self, credential: Credential) -> bool:
         return credential.id in self._entries
@@ -236,14 +275,15 @@ class TokenManager:
                 session, proxy = self._session(credential)
                 fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
             except GatewayError as error:
+                reason = self._redacted(error.message)  # a token endpoint may quote the token it was sent
                 entry.failure = GatewayError(
                     status=401,
                     kind=ErrorKind.AUTHENTICATION,
-                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {error.message}",
+                    message=f"{credential.provider} credential {credential.label} could not be refreshed: {reason}",
                     provider=credential.provider,
                     code=REFRESH_FAILED,
                 )
-                await self._rest(credential, f"token refresh failed: {error.message}")
+                await self._rest(credential, f"token refresh failed: {reason}")
                 raise entry.failure from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 entry.failure = GatewayError(

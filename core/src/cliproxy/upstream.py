@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import orjson
 
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.providers import UpstreamResponse
+from cliproxy.redaction import Redactor, header_secrets, url_secrets
 
 if TYPE_CHECKING:
     from cliproxy.config import Timeouts
@@ -22,6 +24,13 @@ __all__ = ["create_session", "post"]
 log = logging.getLogger("cliproxy.upstream")
 
 _JSON_HEADERS = {"content-type": "application/json"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_JSON_START = re.compile(rb"[ \t\r\n]*[\[{\"0-9tfn-]")  # what a JSON text can begin with
+
+MAX_ERROR_MESSAGE = 4096
+"""Characters of an upstream's error message kept (it reaches clients, logs and status)."""
+_REDACTED_HEAD = 4096  # bytes of an error body searched for every secret the gateway holds (translators cut at 500)
 
 
 def create_session(timeouts: Timeouts) -> aiohttp.ClientSession:
@@ -39,10 +48,13 @@ def create_session(timeouts: Timeouts) -> aiohttp.ClientSession:
 
 
 def _host(url: str) -> str:
+    """The host and port of ``url`` (never the user:password part), for the log."""
     try:
-        return urlsplit(url).netloc or url
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
     except ValueError:
-        return url
+        return "?"
 
 
 async def post(
@@ -60,7 +72,7 @@ async def post(
     """See :meth:`cliproxy.Call.post`."""
     gateway = call.gateway
     provider = call.credential.provider
-    payload = data if data is not None else orjson.dumps(json or {})
+    payload = data if data is not None else _encode_body(json or {})
     send_headers = dict(_JSON_HEADERS)
     if headers:
         send_headers.update(headers)
@@ -74,30 +86,28 @@ async def post(
     try:
         session, proxy_arg = gateway.http_for(call.credential, proxy)
         response = await session.post(url, data=payload, headers=send_headers, proxy=proxy_arg, **options)
-    except TimeoutError:
+    except TimeoutError:  # (the address goes to the log; clients learn which provider, not where it lives)
+        log.info("%s at %s did not answer in time", provider, _host(url))
         raise GatewayError(
             status=504,
             kind=ErrorKind.TIMEOUT,
-            message=f"{provider} did not answer in time ({_host(url)})",
+            message=f"{provider} ({call.credential.label}) did not answer in time",
             provider=provider,
         ) from None
     except aiohttp.ClientError as exc:
+        log.info("could not reach %s at %s: %s", provider, _host(url), type(exc).__name__)
         raise GatewayError(
             status=502,
             kind=ErrorKind.UPSTREAM,
-            message=f"could not reach {provider} at {_host(url)}: {type(exc).__name__}",
+            message=f"could not reach {provider} ({call.credential.label}): {type(exc).__name__}",
             provider=provider,
         ) from None
 
+    # Errors are raised only once this frame no longer refers to the response: a traceback
+    # keeps its frames' locals, and the response holds what it buffered of the body.
     if response.status >= 400:
-        try:
-            body = await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            body = b""
-        finally:
-            response.release()
-        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
-        error.provider = error.provider or provider
+        error = await _upstream_error(call, response, wire, url, send_headers)
+        del response
         raise error
 
     if stream:
@@ -108,22 +118,114 @@ async def post(
             chunks=_read_chunks(response, provider),
             release=_releaser(response),
         )
+    status, answer_headers = response.status, response.headers
+    body = await _read_whole(response, provider, gateway.config.upstream_limits.response_body_bytes)
+    del response
+    if isinstance(body, GatewayError):
+        raise body
+    return UpstreamResponse(wire=wire, status=status, headers=answer_headers, body=body)
+
+
+async def _read_whole(response: aiohttp.ClientResponse, provider: str, limit: int) -> bytes | GatewayError:
+    """The whole body, decompressed as it arrives -- or the error to raise: when the
+    upstream stopped or broke off, or once the body grows past ``limit`` bytes (the
+    connection is then closed, so a compression bomb never inflates further)."""
+    chunks: list[bytes] = []
+    size = 0
+    content = response.content
     try:
-        body = await response.read()
+        while chunk := await content.readany():
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                return GatewayError(
+                    status=502,
+                    kind=ErrorKind.UPSTREAM,
+                    message=f"{provider} answered with more than {_size(limit)} (decompressed), the limit "
+                    "of 'upstream-limits.response-body-mb'; raise it if such answers are expected",
+                    provider=provider,
+                    code="upstream_response_too_large",
+                )
+            chunks.append(chunk)
     except TimeoutError:
-        raise GatewayError(
+        return GatewayError(
             status=504, kind=ErrorKind.TIMEOUT, message=f"{provider} stopped answering mid-response", provider=provider
-        ) from None
+        )
     except aiohttp.ClientError as exc:
-        raise GatewayError(
+        return GatewayError(
             status=502,
             kind=ErrorKind.UPSTREAM,
             message=f"{provider} closed the connection mid-response: {type(exc).__name__}",
             provider=provider,
-        ) from None
+        )
     finally:
         response.release()
-    return UpstreamResponse(wire=wire, status=response.status, headers=response.headers, body=body)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _read_head(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of the body (decompressed), and whether there was more;
+    the rest is never read (the connection is closed instead)."""
+    chunks: list[bytes] = []
+    size = 0
+    content = response.content
+    while chunk := await content.readany():
+        room = limit - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            response.close()
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+async def _upstream_error(
+    call: Call, response: aiohttp.ClientResponse, wire: str, url: str, sent: Mapping[str, str]
+) -> GatewayError:
+    """The error an upstream's non-2xx answer stands for, decoded by ``wire``'s translator
+    from at most ``upstream-limits.error-body-kb`` of its body, with every secret the
+    gateway holds (and those this request sent) redacted from its text.
+
+    The body lives only in this frame, which has returned by the time the error is raised:
+    no traceback holds on to it.
+    """
+    gateway = call.gateway
+    try:
+        body, truncated = await _read_head(response, gateway.config.upstream_limits.error_body_bytes)
+    except (aiohttp.ClientError, TimeoutError):
+        body, truncated = b"", False
+    finally:
+        response.release()
+    own = Redactor.of([*header_secrets(sent), *url_secrets(url)])  # what this request sent
+    everything = gateway.redactor(known=own)
+    body = own.body(body, truncated=truncated)
+    body = everything.body(body, truncated=truncated, head=_REDACTED_HEAD)
+    try:
+        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
+    except Exception:  # a translator bug must not hide that the upstream failed
+        log.exception("the %s translator could not decode an upstream error", wire)
+        error = GatewayError.from_status(response.status, f"the upstream answered {response.status}")
+    error.provider = error.provider or call.credential.provider
+    everything.error(error, limit=MAX_ERROR_MESSAGE)
+    error.message = _CONTROL.sub(" ", error.message).strip() or f"the upstream answered {response.status}"
+    return error
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
+
+
+def _encode_body(body: Mapping[str, Any]) -> bytes:
+    """The upstream body as JSON; a body JSON cannot carry is the client's fault (the
+    door checks nesting, but an integer the client sent as 1e30 may have become one wider
+    than 64 bits on its way through a translator)."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        raise GatewayError.invalid(
+            f"the request cannot be sent on as JSON ({exc}); check numbers and nesting depth"
+        ).as_local() from None
 
 
 def _releaser(response: aiohttp.ClientResponse) -> Callable[[], None]:
@@ -158,10 +260,17 @@ async def _read_chunks(response: aiohttp.ClientResponse, provider: str):  # type
 
 
 def parse_json_body(body: bytes) -> Any:
-    """Parse an upstream JSON body; a body that is not JSON becomes a 502."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise GatewayError(
-            status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
-        ) from None
+    """Parse an upstream JSON body; a body that is not JSON becomes a 502 -- raised from
+    outside the handler and without the body in this frame, so the error holds neither
+    (the decode error keeps the whole text it failed on). A body that does not even start
+    like JSON (an HTML page) is not handed to the parser, whose failure costs many times
+    the body's size."""
+    if _JSON_START.match(body) is not None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    del body
+    raise GatewayError(
+        status=502, kind=ErrorKind.UPSTREAM, message="the upstream answered with a body that is not JSON"
+    )

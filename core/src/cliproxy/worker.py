@@ -8,12 +8,11 @@ from starlette.applications import Starlette
 
 from cliproxy.app import create_app
 from cliproxy.gctune import tune_for_serving
+from cliproxy.logs import setup_logging
 
 
 def app() -> Starlette:
-    from cliproxy.cli import _setup_logging
-
-    _setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", "info"))  # a spawned process starts bare
+    setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", "info"))  # a spawned process starts bare
     built = create_app(
         os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",

@@ -22,11 +22,6 @@ __all__ = ["run_workers"]
 def run_workers(config: Any) -> int:
     """Serve ``config`` (a Hypercorn config with ``application_path`` and ``workers``) in
     worker processes until SIGINT or SIGTERM; returns the exit code."""
-    if config.worker_class == "uvloop":
-        from hypercorn.asyncio.run import uvloop_worker as worker
-    else:
-        from hypercorn.asyncio.run import asyncio_worker as worker
-
     sockets = config.create_sockets()
     ctx = get_context("spawn")
     shutdown = ctx.Event()
@@ -46,7 +41,7 @@ def run_workers(config: Any) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for _ in range(config.workers):
-        process = ctx.Process(target=worker, kwargs={"config": config, "shutdown_event": shutdown, "sockets": sockets})
+        process = ctx.Process(target=_worker, kwargs={"config": config, "shutdown_event": shutdown, "sockets": sockets})
         process.daemon = config.daemon
         process.start()
         processes.append(process)
@@ -68,3 +63,31 @@ def run_workers(config: Any) -> int:
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
     return exitcode
+
+
+def _worker(config: Any, sockets: Any, shutdown_event: Any) -> None:
+    """One worker process: Hypercorn's worker, with the gateway's drain started when the
+    parent says to shut down (as ``cliproxy serve`` does in one process)."""
+    import asyncio
+    from functools import partial
+
+    from hypercorn.asyncio.run import _run, worker_serve
+    from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
+
+    from cliproxy.app import gateway_of
+    from cliproxy.worker import app as make_app
+
+    app = make_app()
+    parent_says_stop = partial(check_multiprocess_shutdown_event, shutdown_event, asyncio.sleep)
+    trigger = gateway_of(app).drain.after(parent_says_stop, config.graceful_timeout)
+    loop_factory = None
+    if config.worker_class == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    _run(
+        partial(worker_serve, wrap_app(app, config.wsgi_max_body_size, "asgi"), config, sockets=sockets),
+        debug=config.debug,
+        shutdown_trigger=trigger,
+        loop_factory=loop_factory,
+    )

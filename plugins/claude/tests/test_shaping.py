@@ -89,6 +89,13 @@ def test_adaptive_models_get_adaptive_thinking_and_an_effort():
     assert xhigh["output_config"] == {"effort": "high", "format": {"type": "json_schema", "schema": {}}}
 
 
+def test_thinking_without_an_amount_gets_no_invented_effort():
+    """A budget-less thinking block on an adaptive model asks for no effort (issue 14)."""
+    shaped = body(thinking={"type": "enabled"})
+    shape_body(shaped, caps_for("claude-opus-5"))
+    assert shaped["thinking"] == {"type": "adaptive"} and "output_config" not in shaped
+
+
 def test_models_that_cannot_think_get_no_thinking():
     shaped = body(thinking={"type": "enabled", "budget_tokens": 2048}, temperature=0.3)
     shape_body(shaped, caps_for("claude-3-5-haiku-20241022"))

@@ -419,3 +419,21 @@ def test_a_stream_that_fails_midway_raises_in_the_sdk(upstream: FakeUpstream, li
             },
         )
     assert b"An internal error has occurred." in streamed.content
+
+
+def test_a_model_gemini_cannot_count_keeps_generating(upstream: FakeUpstream, live: Any) -> None:
+    """Real Gemini answers countTokens 404 for some models it serves: the client gets an
+    estimate, and generation for the model is not rested (it was, for 12 hours); the
+    upstream is not asked to count that model again for a while."""
+    upstream.add("POST", FLASH + ":countTokens", Reply.json({"error": {"code": 404, "message": "no"}}, status=404))
+    upstream.add("POST", FLASH + ":generateContent", Reply.json(json.loads(recorded("vercel-google-text.json").read_text())))
+    with live() as url:
+        sdk = gemini_client(url)
+        first = sdk.models.count_tokens(model="flash", contents="how long is this")
+        second = sdk.models.count_tokens(model="flash", contents="and this one")
+        answer = sdk.models.generate_content(model="flash", contents="hello")
+        status = httpx.get(url + "/v0/status").json()
+    assert first.total_tokens > 0 and second.total_tokens > 0  # estimates
+    assert len(upstream.requests_to(FLASH + ":countTokens")) == 1  # remembered: not asked again
+    assert answer.text
+    assert all(not cred.get("cooldowns") for cred in status["credentials"])

@@ -314,3 +314,62 @@ def test_any_conversation_encodes_to_strict_alternation_with_paired_tools(messag
             assert {r["toolUseId"] for r in results} <= asked
     if not with_tools:
         assert "toolUses" not in json.dumps(got) and "toolResults" not in json.dumps(got)
+
+
+def _contents(got: dict) -> list[str]:
+    history = [e["userInputMessage"]["content"] for e in got.get("history", []) if "userInputMessage" in e]
+    return [*history, got["currentMessage"]["userInputMessage"]["content"]]
+
+
+def test_a_mid_conversation_system_message_stays_in_place_as_a_marked_note():
+    """Claude Code 2.1 puts role: system messages inside messages (issue 14)."""
+    request = req(
+        M(
+            "system",
+            [ir.TextPart("x-anthropic-billing-header: cc_entrypoint=sdk-cli;"), ir.TextPart("You are Claude.")],
+        ),
+        M("user", [ir.TextPart("list files")]),
+        M("system", [ir.TextPart("Plan mode is off.")]),
+        M("assistant", [ir.ToolCallPart("t1", "Bash", '{"command": "ls"}')]),
+        M("tool", [ir.ToolResultPart("t1", [ir.TextPart("a.txt")])]),
+        M("system", [ir.TextPart("Answer in one sentence.")]),
+        tools=[ir.Tool("Bash", "run")],
+    )
+    got = state(request)
+    first, last = _contents(got)
+    # the system prompt's blocks joined by a blank line, then the in-place note after the user's text
+    assert first == (
+        "x-anthropic-billing-header: cc_entrypoint=sdk-cli;\n\nYou are Claude.\n\nlist files\n\n"
+        "<system_instruction>\nPlan mode is off.\n</system_instruction>"
+    )
+    assert last == "<system_instruction>\nAnswer in one sentence.\n</system_instruction>"
+    assert got["currentMessage"]["userInputMessage"]["userInputMessageContext"]["toolResults"][0]["toolUseId"] == "t1"
+
+
+@settings(max_examples=100, deadline=None)
+@given(messages=messages)
+def test_no_system_text_is_lost(messages):
+    request = req(*messages, tools=[ir.Tool("t", "tool")])
+    if not any(m.role != "system" or m.text for m in messages):
+        return
+    sent = json.dumps(build_request(request, "claude-sonnet-4-5").body, ensure_ascii=False)
+    for message in messages:
+        if message.role == "system" and message.text:
+            assert json.dumps(message.text, ensure_ascii=False)[1:-1] in sent
+
+
+@pytest.mark.parametrize(
+    "reasoning", [ir.Reasoning(summary="auto"), ir.Reasoning(include_thoughts=True)], ids=["codex", "gemini-cli"]
+)
+def test_a_request_asking_for_no_amount_of_thinking_gets_no_thinking_tags(reasoning):
+    """Codex sends only a summary, Gemini CLI only includeThoughts (issue 14): no effort asked."""
+    encoded = build_request(req(M("user", [ir.TextPart("q")]), reasoning=reasoning), "claude-sonnet-4.5")
+    assert not encoded.thinking and "thinking_mode" not in json.dumps(encoded.body)
+
+
+def test_an_effort_asked_for_sets_its_budget():
+    encoded = build_request(
+        req(M("user", [ir.TextPart("q")]), reasoning=ir.Reasoning(effort="high")), "claude-sonnet-4.5"
+    )
+    content = encoded.body["conversationState"]["currentMessage"]["userInputMessage"]["content"]
+    assert encoded.thinking and "<max_thinking_length>24576</max_thinking_length>" in content

@@ -70,3 +70,54 @@ def test_a_model_that_rejects_tools_is_a_clear_anthropic_400(upstream):
                 tools=[{"name": "f", "input_schema": {"type": "object"}}],
             )
     assert "does not accept tools" in caught.value.message and "mlx/llama3" in caught.value.message
+
+
+COMPLETION = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "local-text-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+}
+
+
+def test_claude_code_system_messages_reach_the_local_server_in_place(upstream):
+    """Claude Code 2.1's role: system messages (issue 14), and no effort it did not ask for."""
+    upstream.add("GET", "/v1/models", Reply.json(MODELS))
+    upstream.add("POST", CHAT, Reply.json(COMPLETION))
+    app = gateway_app({"api-keys": ["client-key"], "mlx": [{"base-url": upstream.url + "/v1"}]}, plugins=[cliproxy_mlx])
+    with serve_app(app) as url:
+        c = anthropic.Anthropic(api_key="client-key", base_url=url, max_retries=0)
+        message = c.messages.create(
+            model="mlx/local-text-model",
+            max_tokens=64,
+            system=[{"type": "text", "text": "cc_entrypoint=sdk-cli;"}, {"type": "text", "text": "You are Claude."}],
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "system", "content": "Reply in one word."},  # type: ignore[misc,list-item]
+            ],
+            extra_headers={"anthropic-beta": "mid-conversation-system-2026-04-07"},
+        )
+    assert message.content[0].text == "Done."
+    sent = upstream.requests_to(CHAT)[0].json
+    assert sent["messages"] == [
+        {"role": "system", "content": "cc_entrypoint=sdk-cli;\n\nYou are Claude."},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "Reply in one word."},
+    ]
+    assert "reasoning_effort" not in sent
+
+
+def test_a_codex_summary_request_gets_no_invented_effort(upstream):
+    """Codex asks only for a reasoning summary (issue 14): the local server gets no effort."""
+    import openai
+
+    upstream.add("GET", "/v1/models", Reply.json(MODELS))
+    upstream.add("POST", CHAT, Reply.json(COMPLETION))
+    app = gateway_app({"api-keys": ["client-key"], "mlx": [{"base-url": upstream.url + "/v1"}]}, plugins=[cliproxy_mlx])
+    with serve_app(app) as url:
+        c = openai.OpenAI(api_key="client-key", base_url=url + "/v1", max_retries=0)
+        response = c.responses.create(model="mlx/local-text-model", input="hi", reasoning={"summary": "auto"})
+    assert response.output_text == "Done."
+    assert "reasoning_effort" not in upstream.requests_to(CHAT)[0].json

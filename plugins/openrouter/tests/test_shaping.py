@@ -19,6 +19,11 @@ from cliproxy_openrouter.shaping import reasoning_object
         (ir.Reasoning(budget_tokens=0), {"enabled": False}),
         (ir.Reasoning(budget_tokens=-1), {"enabled": True}),
         (ir.Reasoning(effort="low", include_thoughts=False), {"effort": "low", "exclude": True}),
+        # no amount asked (Codex's summary alone, Gemini CLI's includeThoughts alone, issue 14):
+        # nothing that would switch on OpenRouter's default effort
+        (ir.Reasoning(summary="auto"), {}),
+        (ir.Reasoning(include_thoughts=True), {}),
+        (ir.Reasoning(include_thoughts=False), {"exclude": True}),
     ],
 )
 def test_reasoning_object(reasoning, expected):
@@ -51,6 +56,18 @@ def call_for(gateway, request: ir.Request, *, wire: str = "anthropic", body: dic
     )
     credential = gateway.credentials[0]
     return Call(client, credential, "anthropic/claude-sonnet-4.5", gateway)
+
+
+@pytest.mark.parametrize(
+    ("wire", "reasoning"),
+    [("openai-responses", ir.Reasoning(summary="auto")), ("gemini", ir.Reasoning(include_thoughts=True))],
+    ids=["codex", "gemini-cli"],
+)
+def test_a_request_asking_for_no_effort_sends_none(gateway, wire, reasoning):
+    """Codex sends only a summary, Gemini CLI only includeThoughts (issue 14)."""
+    request = ir.Request(model="batch/m", messages=[ir.Message("user", [ir.TextPart("hi")])], reasoning=reasoning)
+    body = gateway.providers["openrouter"].build_body(call_for(gateway, request, wire=wire))
+    assert "reasoning" not in body and "reasoning_effort" not in body
 
 
 def test_anthropic_thinking_budget_and_signed_history_become_openrouter_fields(gateway):

@@ -12,6 +12,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    UpstreamLimits,
 )
 from cliproxy.config.nodes import ConfigNode, expand_env
 
@@ -27,6 +28,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "UpstreamLimits",
     "expand_env",
     "load_config",
     "parse_config",

@@ -22,6 +22,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    UpstreamLimits,
 )
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.proxies import check_proxy_url
@@ -115,6 +116,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         quota_exceeded=_quota(quota),
         remote_management=_remote(remote),
         upstream_timeouts=_timeouts(timeouts),
+        upstream_limits=_upstream_limits(root.node("upstream-limits")),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
         watch_config=root.bool("watch-config", True),
@@ -124,6 +126,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
             1.0,
             hint="seconds between checks of the config file and auth-dir, e.g. 'watch-interval: 1'",
         ),
+        access_log=root.bool("access-log", True),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -236,6 +239,21 @@ def _timeouts(node: ConfigNode | None) -> Timeouts:
     return result
 
 
+def _upstream_limits(node: ConfigNode | None) -> UpstreamLimits:
+    if node is None:
+        return UpstreamLimits()
+    error_kb = node.int("error-body-kb", 1024, minimum=1)
+    response_mb = node.float("response-body-mb", 64.0, minimum=0.001)
+    if not math.isfinite(response_mb):
+        raise node.error(
+            "response-body-mb",
+            f"'{node.qualified('response-body-mb')}' must be a number of megabytes, not {response_mb}",
+            hint="the largest whole upstream answer to read, e.g. 'response-body-mb: 64'",
+        )
+    node.done()
+    return UpstreamLimits(error_body_kb=error_kb, response_body_mb=response_mb)
+
+
 def _switchable_block(root: ConfigNode, key: str, fields: str, hint: str) -> ConfigNode | None:
     """The ``key:`` block, which takes ``enabled`` among its fields; a bare true/false
     (the natural first guess) gets an error that shows the mapping to write."""
@@ -246,13 +264,40 @@ def _switchable_block(root: ConfigNode, key: str, fields: str, hint: str) -> Con
 
 def _responses_store(root: ConfigNode) -> ResponsesStoreConfig:
     node = _switchable_block(
-        root, "responses-store", "'enabled' and 'ttl'", "write 'responses-store: {enabled: false}' to turn it off"
+        root,
+        "responses-store",
+        "'enabled', 'ttl', 'max-record-mb' and 'max-total-mb'",
+        "write 'responses-store: {enabled: false}' to turn it off",
     )
     if node is None:
         return ResponsesStoreConfig()
-    result = ResponsesStoreConfig(enabled=node.bool("enabled", True), ttl=node.float("ttl", 3600.0, minimum=1))
+    enabled = node.bool("enabled", True)
+    ttl = node.float("ttl", 3600.0, minimum=1)
+    record = _megabytes(node, "max-record-mb", 4.0, hint="the largest answer to keep, e.g. 'max-record-mb: 4'")
+    total = _megabytes(node, "max-total-mb", 256.0, hint="all kept answers together, e.g. 'max-total-mb: 256'")
     node.done()
-    return result
+    if record > total:
+        raise node.error(
+            "max-record-mb",
+            f"'responses-store.max-record-mb' ({record:g}) is larger than 'responses-store.max-total-mb' "
+            f"({total:g}), which holds every kept answer together",
+            hint=f"raise 'max-total-mb' to at least {record:g}, or lower 'max-record-mb'",
+        )
+    return ResponsesStoreConfig(enabled=enabled, ttl=ttl, max_record_mb=record, max_total_mb=total)
+
+
+def _megabytes(node: ConfigNode, key: str, default: float, *, hint: str) -> float:
+    """A positive, finite number of megabytes; errors name ``key`` and carry ``hint``."""
+    try:
+        value: float = node.float(key, default)
+    except ConfigError as exc:
+        exc.hint = exc.hint or hint
+        raise
+    if not 0 < value < math.inf:  # also rejects nan
+        raise node.error(
+            key, f"'{node.qualified(key)}' must be a positive number of megabytes, not {value:g}", hint=hint
+        )
+    return value
 
 
 _TAKEN_PATHS = ("/v0/", "/v1/", "/v1beta/")

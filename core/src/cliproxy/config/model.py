@@ -23,6 +23,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "UpstreamLimits",
 ]
 
 
@@ -73,10 +74,21 @@ class RemoteManagement:
 class ResponsesStoreConfig:
     """``responses-store:`` -- keeping answers of the Responses door so a later request
     can continue them with ``previous_response_id``, for ``ttl`` seconds, in the state
-    store (shared through Redis)."""
+    store (shared through Redis). An answer whose record is larger than
+    ``max_record_mb`` is not kept; past ``max_total_mb`` kept in all, the oldest go."""
 
     enabled: bool = True
     ttl: float = 3600.0
+    max_record_mb: float = 4.0
+    max_total_mb: float = 256.0
+
+    @property
+    def max_record_bytes(self) -> int:
+        return int(self.max_record_mb * 1024 * 1024)
+
+    @property
+    def max_total_bytes(self) -> int:
+        return int(self.max_total_mb * 1024 * 1024)
 
 
 @attrs.frozen
@@ -96,6 +108,24 @@ class Timeouts:
 
     connect: float = 15.0
     read: float = 600.0
+
+
+@attrs.frozen
+class UpstreamLimits:
+    """``upstream-limits:`` -- how much of an upstream answer the gateway reads: at most
+    ``error_body_kb`` of an error answer (the rest is dropped), and ``response_body_mb`` of
+    a whole (not streamed) answer after decompression (more is a 502)."""
+
+    error_body_kb: int = 1024
+    response_body_mb: float = 64.0
+
+    @property
+    def error_body_bytes(self) -> int:
+        return self.error_body_kb * 1024
+
+    @property
+    def response_body_bytes(self) -> int:
+        return int(self.response_body_mb * 1024 * 1024)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,10 +156,12 @@ class Config:
     quota_exceeded: QuotaExceeded = QuotaExceeded()
     remote_management: RemoteManagement = RemoteManagement()
     upstream_timeouts: Timeouts = Timeouts()
+    upstream_limits: UpstreamLimits = UpstreamLimits()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
+    access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -156,8 +188,10 @@ CORE_KEYS = (
     "quota-exceeded",
     "remote-management",
     "upstream-timeouts",
+    "upstream-limits",
     "responses-store",
     "metrics",
     "watch-config",
     "watch-interval",
+    "access-log",
 )

@@ -33,6 +33,7 @@ from cliproxy.ir.parts import (
     metadata_for,
 )
 from cliproxy.ir.request import (
+    BLOCK_SEPARATOR,
     REASONING_BUDGETS,
     Message,
     ProviderTool,
@@ -46,6 +47,7 @@ from cliproxy.ir.request import (
 from cliproxy.ir.response import Finish, FinishReason, Response, Usage
 
 __all__ = [
+    "BLOCK_SEPARATOR",
     "REASONING_BUDGETS",
     "FileOutput",
     "FilePart",

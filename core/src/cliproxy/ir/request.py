@@ -15,6 +15,7 @@ import attrs
 from cliproxy.ir.parts import Metadata, Part
 
 __all__ = [
+    "BLOCK_SEPARATOR",
     "REASONING_BUDGETS",
     "Message",
     "ProviderTool",
@@ -28,6 +29,9 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 
+BLOCK_SEPARATOR = "\n\n"
+"""What separates text blocks joined into one string (:attr:`Message.joined_text`)."""
+
 
 @attrs.frozen
 class Message:
@@ -36,6 +40,11 @@ class Message:
     ``system`` messages hold text; ``tool`` messages hold :class:`ToolResultPart` s;
     ``assistant`` messages may hold text, reasoning and tool calls; ``user`` messages hold
     text and files.
+
+    A ``system`` message may stand anywhere in a conversation, not only first: clients
+    add instructions mid-conversation (Claude Code's ``role: "system"`` messages, OpenAI's
+    ``developer`` messages). Encoders put the leading ones where their wire keeps the
+    system prompt and give each later one the nearest form the wire has, in place.
     """
 
     role: Role
@@ -48,6 +57,14 @@ class Message:
         from cliproxy.ir.parts import TextPart
 
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    @property
+    def joined_text(self) -> str:
+        """The non-empty text parts as one string, a blank line between them: how several
+        system blocks become one string on a wire that has room for only one."""
+        from cliproxy.ir.parts import TextPart
+
+        return BLOCK_SEPARATOR.join(p.text for p in self.parts if isinstance(p, TextPart) and p.text)
 
 
 @attrs.frozen
@@ -114,8 +131,29 @@ class Reasoning:
     def disabled(self) -> bool:
         return self.effort == "none" or self.budget_tokens == 0
 
+    def requested_level(self) -> str | None:
+        """The effort level the client asked for: its own, else the nearest level for the
+        token budget it gave; None when it asked for neither, or let the model decide
+        (budget ``-1``). Unlike :meth:`level`, never a default."""
+        if self.effort is not None:
+            return self.effort
+        if self.budget_tokens is None or self.budget_tokens < 0:
+            return None
+        return self.level()
+
+    def requested_budget(self) -> int | None:
+        """The token budget the client asked for: its own (``-1`` included), else the one
+        for the effort level it gave; None when it gave neither. Unlike :meth:`budget`,
+        never a default."""
+        if self.budget_tokens is not None:
+            return self.budget_tokens
+        if self.effort is not None:
+            return self.budget()
+        return None
+
     def budget(self, default: int = REASONING_BUDGETS["medium"]) -> int:
-        """The token budget: the explicit one, else the one for the effort level."""
+        """The token budget: the explicit one, else the one for the effort level (else
+        ``default``: callers that must not invent an amount use :meth:`requested_budget`)."""
         if self.budget_tokens is not None:
             return self.budget_tokens
         if self.effort is not None:
@@ -123,7 +161,8 @@ class Reasoning:
         return default
 
     def level(self) -> str:
-        """The effort level: the explicit one, else the nearest level for the budget."""
+        """The effort level: the explicit one, else the nearest level for the budget (else
+        ``medium``: callers that must not invent a level use :meth:`requested_level`)."""
         if self.effort is not None:
             return self.effort
         budget = self.budget_tokens

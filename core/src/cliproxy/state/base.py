@@ -1,8 +1,9 @@
 """The state store contract: what gateway instances share.
 
 Cooldowns and health per credential (and per credential + model), round-robin cursors,
-usage counters (per credential + model, and per client), small values (refreshed OAuth tokens), and a lock for single-flight token
-refresh. ``memory`` keeps it in the process; ``redis`` shares it between processes and
+usage counters (per credential + model, and per client), small values (refreshed OAuth
+tokens), linked values in spaces of bounded size (kept Responses answers), and a lock for
+single-flight token refresh. ``memory`` keeps it in the process; ``redis`` shares it between processes and
 machines. Both pass the same contract tests (:mod:`cliproxy.testing.state_contract`).
 
 Times are Unix seconds from the store's ``clock`` (injectable, so tests never sleep). A
@@ -23,6 +24,7 @@ from cliproxy.ir import Usage
 __all__ = [
     "LINGER",
     "MAX_CLIENT_NAMES",
+    "MAX_LINKS",
     "OTHER_CLIENTS",
     "WHOLE",
     "ClientNames",
@@ -34,6 +36,9 @@ __all__ = [
 
 LINGER = 30 * 60.0
 """Seconds a cooldown's record outlives its end (it remembers the 429 backoff level)."""
+
+MAX_LINKS = 500
+"""Links a chain of linked values is followed for at most (see :meth:`StateStore.get_chain`)."""
 
 WHOLE = "*"
 """The model key of a cooldown that rests the whole credential."""
@@ -197,6 +202,39 @@ class StateStore(Protocol):
         ...
 
     async def delete_value(self, key: str) -> None: ...
+
+    async def put_linked(
+        self, space: str, key: str, value: bytes, *, parent: str | None, ttl: float, max_total: int
+    ) -> int:
+        """Keep ``value`` under ``key`` in ``space`` for ``ttl`` seconds, linked to the
+        entry ``parent`` (None: none), replacing any entry ``key`` had.
+
+        The entries ``parent`` leads to (up to :data:`MAX_LINKS` of them) live at least as
+        long as the new one and count as just kept. The values of a space never add up
+        to more than ``max_total`` bytes: the entries kept longest ago (those closest to
+        expiry) are dropped first to make room. On a shared store this holds across
+        instances (one atomic step). Returns how many entries were dropped.
+
+        Raises:
+            ValueError: ``value`` alone is larger than ``max_total``.
+        """
+        ...
+
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
+        """The value of ``key`` in ``space``, then of its parent, and so on: up to
+        ``limit`` (at most :data:`MAX_LINKS`) values, ending early at an entry that has no
+        parent or a parent no longer kept (the caller tells the two apart). Empty when
+        ``key`` is not kept."""
+        ...
+
+    async def delete_linked(self, space: str, key: str) -> bool:
+        """Forget ``key``'s entry in ``space`` (entries linked to it keep a broken link);
+        False when it was not kept."""
+        ...
+
+    async def linked_usage(self, space: str) -> tuple[int, int]:
+        """How many entries ``space`` keeps, and their bytes."""
+        ...
 
     def lock(self, key: str, ttl: float = 30.0) -> AbstractAsyncContextManager[Any]:
         """Hold ``key`` exclusively (across instances for shared stores) for at most ``ttl``

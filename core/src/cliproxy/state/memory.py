@@ -10,7 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, ClientNames, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import (
+    LINGER,
+    MAX_LINKS,
+    USAGE_COUNTERS,
+    WHOLE,
+    ClientNames,
+    Cooldown,
+    CooldownPair,
+    UsageTotals,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -71,6 +80,51 @@ def _subtract(table: dict[str, _Counters], handed: Mapping[str, UsageTotals]) ->
             del table[name]
 
 
+class _Linked:
+    """One entry of a space of linked values."""
+
+    __slots__ = ("expires", "parent", "value")
+
+    def __init__(self, value: bytes, parent: str | None, expires: float) -> None:
+        self.value = value
+        self.parent = parent
+        self.expires = expires
+
+
+class _Space:
+    """A space of linked values: its entries in the order they were kept (or their chain
+    was extended), so the first is the next to drop; and their bytes."""
+
+    __slots__ = ("entries", "total")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Linked] = {}
+        self.total = 0
+
+    def live(self, key: str, now: float) -> _Linked | None:
+        entry = self.entries.get(key)
+        if entry is not None and entry.expires <= now:
+            self.drop(key)
+            return None
+        return entry
+
+    def drop(self, key: str) -> bool:
+        entry = self.entries.pop(key, None)
+        if entry is None:
+            return False
+        self.total -= len(entry.value)
+        return True
+
+    def drop_expired(self, now: float) -> None:
+        """Drop expired entries from the front (where, with one ttl, all of them are)."""
+        entries = self.entries
+        while entries:
+            key = next(iter(entries))
+            if entries[key].expires > now:
+                return
+            self.drop(key)
+
+
 class MemoryStore:
     """Keeps state in dicts; one process only. ``clock`` is injectable for tests."""
 
@@ -84,6 +138,7 @@ class MemoryStore:
         self._clients: dict[str, _Counters] = {}
         self.client_name = ClientNames()
         self._values: dict[str, tuple[bytes, float | None]] = {}
+        self._spaces: dict[str, _Space] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sets = 0
         self._value_sets = 0
@@ -250,6 +305,66 @@ class MemoryStore:
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key, None)
+
+    # -- linked values ---------------------------------------------------------------------
+
+    async def put_linked(
+        self, space: str, key: str, value: bytes, *, parent: str | None, ttl: float, max_total: int
+    ) -> int:
+        size = len(value)
+        if size > max_total:
+            raise ValueError(f"a value of {size} bytes cannot be kept in a space of {max_total}")
+        kept = self._spaces.get(space)
+        if kept is None:
+            kept = self._spaces[space] = _Space()
+        now = self.clock()
+        expires = now + ttl
+        kept.drop_expired(now)
+        kept.drop(key)
+        link, hops = parent, 0
+        while link is not None and hops < MAX_LINKS:  # the chain lives as long as its newest entry
+            entry = kept.live(link, now)
+            if entry is None:
+                break
+            entry.expires = max(entry.expires, expires)
+            kept.entries[link] = kept.entries.pop(link)  # ... and counts as just kept
+            link, hops = entry.parent, hops + 1
+        dropped = 0
+        while kept.total + size > max_total:
+            kept.drop(next(iter(kept.entries)))
+            dropped += 1
+        kept.entries[key] = _Linked(value, parent, expires)
+        kept.total += size
+        return dropped
+
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
+        kept = self._spaces.get(space)
+        if kept is None:
+            return []
+        now = self.clock()
+        chain: list[bytes] = []
+        link: str | None = key
+        limit = min(limit, MAX_LINKS)
+        while link is not None and len(chain) < limit:
+            entry = kept.live(link, now)
+            if entry is None:
+                break
+            chain.append(entry.value)
+            link = entry.parent
+        return chain
+
+    async def delete_linked(self, space: str, key: str) -> bool:
+        kept = self._spaces.get(space)
+        return kept is not None and kept.live(key, self.clock()) is not None and kept.drop(key)
+
+    async def linked_usage(self, space: str) -> tuple[int, int]:
+        kept = self._spaces.get(space)
+        if kept is None:
+            return 0, 0
+        now = self.clock()
+        for key in [k for k, entry in kept.entries.items() if entry.expires <= now]:
+            kept.drop(key)
+        return len(kept.entries), kept.total
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:

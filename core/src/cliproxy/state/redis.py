@@ -10,13 +10,23 @@ When Redis cannot be reached, the store logs one warning and serves from a local
 While it is down, a background ping checks every ``retry_interval`` seconds whether it is
 back (so only the request that found it down waited for it). Before sharing state again it
 writes back what it recorded locally meanwhile: cooldown records (a longer one already in
-Redis wins) and usage counts, per credential and per client (added to Redis's); values and cursors stay local. If that
-fails, it stays on local state and tries again at the next probe.
+Redis wins) and usage counts, per credential and per client (added to Redis's); values
+and cursors stay local. If that fails, it stays on local state and tries again at the next
+probe.
+
+Pooled connections do not survive a Redis restart, and a dead one is found out only when
+used. So a command whose connection breaks is sent once more on a fresh one, after the
+pool's idle connections are dropped (they are as dead): a restart that is over costs no
+outage, and one that is not is a single outage, over at the first probe that reaches Redis.
 
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
 ``clients`` (hash of ``<client>\\t<counter>``),
-``v:<key>`` (values), ``lock:<key>`` (locks).
+``v:<key>`` (values), ``lock:<key>`` (locks), and per space of linked values
+``lv:<space>:i`` (sorted set of keys by expiry), ``lv:<space>:s`` and ``lv:<space>:p``
+(hashes of their sizes and parents), ``lv:<space>:t`` (their total bytes) and
+``lv:<space>:v:<key>`` (each value). Scripts change a space in one atomic step, so its
+limit holds however many instances write to it.
 """
 
 from __future__ import annotations
@@ -35,13 +45,14 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.base import LINGER, MAX_LINKS, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 from cliproxy.state.memory import MemoryStore
 
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the redis state backend needs redis-py: pip install 'cliproxy[redis]'") from exc
@@ -53,6 +64,10 @@ log = logging.getLogger("cliproxy.state")
 T = TypeVar("T")
 
 _ERRORS = (RedisError, OSError, TimeoutError)
+# A connection that broke (not one that timed out: a slow or paused Redis is not helped by a
+# second wait). After a Redis restart every pooled connection is dead, and one is not found
+# out until used.
+_BROKEN = (RedisConnectionError, ConnectionError)
 _VALUE_HEAD = struct.Struct("!d")  # expiry (0: none), then the value's bytes
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -102,6 +117,94 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+
+# Scripts on a space of linked values. KEYS: its index (sorted set of keys by expiry),
+# sizes and parents (hashes), total (counter); ARGV[1]: the prefix of its value keys,
+# ARGV[2]: now (the store's clock). Values also carry a Redis TTL, a minute past their
+# expiry, which only cleans up: the index decides.
+_SPACE = """
+local index, sizes, parents, total = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local values, now = ARGV[1], tonumber(ARGV[2])
+local function drop(key)
+  local size = tonumber(redis.call('hget', sizes, key) or '0')
+  redis.call('zrem', index, key)
+  redis.call('hdel', sizes, key)
+  redis.call('hdel', parents, key)
+  redis.call('del', values .. key)
+  redis.call('decrby', total, size)
+end
+local function live(key)
+  local expires = redis.call('zscore', index, key)
+  return expires and tonumber(expires) > now
+end
+for _, key in ipairs(redis.call('zrangebyscore', index, '-inf', now, 'limit', 0, 256)) do
+  drop(key)
+end
+"""
+_PUT_LINKED = (
+    _SPACE
+    + """
+-- ARGV[3..]: key, value, parent ('' for none), expiry, value TTL in ms, max total, max links
+local key, value, parent = ARGV[3], ARGV[4], ARGV[5]
+local expires, px, max_total, max_links = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+if redis.call('zscore', index, key) then drop(key) end
+local link, hops = parent, 0
+while link ~= '' and hops < max_links and live(link) do
+  if tonumber(redis.call('zscore', index, link)) < expires then
+    redis.call('zadd', index, expires, link)
+    if redis.call('pttl', values .. link) < px then redis.call('pexpire', values .. link, px) end
+  end
+  link, hops = redis.call('hget', parents, link) or '', hops + 1
+end
+local size, dropped = #value, 0
+while tonumber(redis.call('get', total) or '0') + size > max_total do
+  local oldest = redis.call('zrange', index, 0, 0)[1]
+  if not oldest then redis.call('set', total, 0) break end
+  drop(oldest)
+  dropped = dropped + 1
+end
+redis.call('set', values .. key, value, 'px', px)
+redis.call('zadd', index, expires, key)
+redis.call('hset', sizes, key, size)
+if parent ~= '' then redis.call('hset', parents, key, parent) end
+redis.call('incrby', total, size)
+for _, name in ipairs(KEYS) do
+  if redis.call('pttl', name) < px then redis.call('pexpire', name, px) end
+end
+return dropped
+"""
+)
+_GET_CHAIN = (
+    _SPACE
+    + """
+-- ARGV[3]: the key, ARGV[4]: max links. Returns its value, its parent's...
+local chain, link = {}, ARGV[3]
+while link and #chain < tonumber(ARGV[4]) and live(link) do
+  local value = redis.call('get', values .. link)
+  if not value then break end
+  chain[#chain + 1] = value
+  link = redis.call('hget', parents, link)
+end
+return chain
+"""
+)
+_DELETE_LINKED = (
+    _SPACE
+    + """
+if not live(ARGV[3]) then return 0 end
+drop(ARGV[3])
+return 1
+"""
+)
+_LINKED_USAGE = (
+    _SPACE
+    + """
+for _, key in ipairs(redis.call('zrangebyscore', index, '-inf', now)) do
+  drop(key)
+end
+return {redis.call('zcard', index), tonumber(redis.call('get', total) or '0')}
+"""
+)
 
 
 def safe_url(url: str) -> str:
@@ -160,6 +263,10 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._keep_later = self._redis.register_script(_KEEP_LATER)
         self._add_usage = self._redis.register_script(_ADD_USAGE)
+        self._put_linked = self._redis.register_script(_PUT_LINKED)
+        self._get_chain = self._redis.register_script(_GET_CHAIN)
+        self._delete_linked = self._redis.register_script(_DELETE_LINKED)
+        self._linked_usage = self._redis.register_script(_LINKED_USAGE)
         self._down_until = 0.0  # monotonic time before which Redis is not tried again
         self._down_since: float | None = None  # Unix time of the outage's first failure
         self._probing: asyncio.Future[None] | None = None
@@ -186,10 +293,26 @@ class RedisStore:
             self._probe()
             return await local()
         try:
-            return await remote()
+            return await self._remote(remote)
         except _ERRORS as exc:
             self._trip(exc)
             return await local()
+
+    async def _remote(self, command: Callable[[], Awaitable[T]], again: Callable[[], Awaitable[T]] | None = None) -> T:
+        """``command()``; if its connection broke, ``again()`` (default: the same) on a
+        fresh one. (A command whose answer was lost with the connection may run twice: a
+        cursor step or a usage count, never a cooldown's end.)"""
+        try:
+            return await command()
+        except _BROKEN:
+            await self._drop_idle_connections()
+            return await (command if again is None else again)()
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections (the next command opens a new one): when one
+        broke, the others were opened to the same Redis and are likely dead too."""
+        with contextlib.suppress(*_ERRORS):
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
 
     def _trip(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self.retry_interval
@@ -215,7 +338,7 @@ class RedisStore:
         """Go back to Redis if it answers and takes what was recorded locally meanwhile;
         else stay on local state until the next probe. Never raises."""
         try:
-            await self._redis.ping()
+            await self._remote(self._redis.ping)
         except _ERRORS:
             self._probing = None
             self._down_until = time.monotonic() + self.retry_interval
@@ -514,6 +637,56 @@ class RedisStore:
         await self._local.delete_value(key)
         await self._run(remote, lambda: self._local.delete_value(key))
 
+    # -- linked values ---------------------------------------------------------------------
+
+    def _space(self, space: str) -> tuple[list[str], list[Any]]:
+        """The keys and leading arguments of every script on ``space``."""
+        base = f"{self.prefix}lv:{space}:"
+        return [base + "i", base + "s", base + "p", base + "t"], [base + "v:", self.clock()]
+
+    async def put_linked(
+        self, space: str, key: str, value: bytes, *, parent: str | None, ttl: float, max_total: int
+    ) -> int:
+        size = len(value)
+        if size > max_total:
+            raise ValueError(f"a value of {size} bytes cannot be kept in a space of {max_total}")
+
+        async def remote() -> int:
+            keys, args = self._space(space)
+            expires = args[1] + ttl
+            px = max(1, int(ttl * 1000)) + 60_000
+            args += [key, value, parent or "", expires, px, max_total, MAX_LINKS]
+            return int(await self._put_linked(keys=keys, args=args))
+
+        return await self._run(
+            remote, lambda: self._local.put_linked(space, key, value, parent=parent, ttl=ttl, max_total=max_total)
+        )
+
+    async def get_chain(self, space: str, key: str, limit: int = MAX_LINKS) -> list[bytes]:
+        limit = min(limit, MAX_LINKS)
+
+        async def remote() -> list[bytes]:
+            keys, args = self._space(space)
+            return [bytes(value) for value in await self._get_chain(keys=keys, args=[*args, key, limit])]
+
+        return await self._run(remote, lambda: self._local.get_chain(space, key, limit))
+
+    async def delete_linked(self, space: str, key: str) -> bool:
+        async def remote() -> bool:
+            keys, args = self._space(space)
+            return bool(await self._delete_linked(keys=keys, args=[*args, key]))
+
+        local = await self._local.delete_linked(space, key)
+        return await self._run(remote, lambda: _false()) or local
+
+    async def linked_usage(self, space: str) -> tuple[int, int]:
+        async def remote() -> tuple[int, int]:
+            keys, args = self._space(space)
+            count, size = await self._linked_usage(keys=keys, args=args)
+            return int(count), int(size)
+
+        return await self._run(remote, lambda: self._local.linked_usage(space))
+
     @contextlib.asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:
         # The local lock queues this process's contenders, so only one of them polls Redis.
@@ -536,13 +709,23 @@ class RedisStore:
                 self._probe()
                 return False
             try:
-                if await self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))):
+                if await self._remote(
+                    lambda: self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))),
+                    lambda: self._take_lock(name, token, ttl),
+                ):
                     return True
             except _ERRORS as exc:
                 self._trip(exc)
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+    async def _take_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Set the lock key if free; also True when it holds ``token`` already (taken by a
+        try whose answer was lost with its connection)."""
+        if await self._redis.set(name, token, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return await self._redis.get(name) == token.encode()
 
     def describe(self) -> Mapping[str, Any]:
         info: dict[str, Any] = {
@@ -570,6 +753,10 @@ class RedisStore:
 
 async def _zero() -> int:
     return 0
+
+
+async def _false() -> bool:
+    return False
 
 
 def _totals(fields: Mapping[bytes, bytes]) -> dict[str, UsageTotals]:

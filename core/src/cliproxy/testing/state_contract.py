@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from cliproxy.ir import Usage
-from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
+from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, MAX_LINKS, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
 from cliproxy.testing.clock import FakeClock
 
 __all__ = ["StateStoreContract"]
@@ -33,6 +33,7 @@ __all__ = ["StateStoreContract"]
 CRED = "openai-compatibility/team[1]*:0123abcd"  # ids may hold /, :, glob characters
 OTHER = "groq:feedbeef0123"
 MODEL = "anthropic/claude-sonnet-4:free"
+SPACE = "kept:[1]*"
 
 
 class StateStoreContract:
@@ -214,6 +215,70 @@ class StateStoreContract:
         assert await store.get_value("tokens:x") == b"\x00binary\xff"
         await store.delete_value("tokens:x")
         assert await store.get_value("tokens:x") is None
+
+    # -- linked values ---------------------------------------------------------------------
+
+    async def test_a_chain_reads_back_newest_first(self, store: Any) -> None:
+        assert await store.get_chain(SPACE, "a") == []
+        await store.put_linked(SPACE, "a", b"one", parent=None, ttl=60, max_total=1000)
+        await store.put_linked(SPACE, "b", b"\x00two\xff", parent="a", ttl=60, max_total=1000)
+        await store.put_linked(SPACE, "c", b"three", parent="b", ttl=60, max_total=1000)
+        assert await store.get_chain(SPACE, "c") == [b"three", b"\x00two\xff", b"one"]
+        assert await store.get_chain(SPACE, "b") == [b"\x00two\xff", b"one"]
+        assert await store.get_chain("other-space", "c") == []
+        assert await store.linked_usage(SPACE) == (3, 3 + 5 + 5)
+
+    async def test_a_chain_ends_at_a_link_no_longer_kept(self, store: Any) -> None:
+        await store.put_linked(SPACE, "a", b"one", parent=None, ttl=60, max_total=1000)
+        await store.put_linked(SPACE, "b", b"two", parent="a", ttl=60, max_total=1000)
+        await store.put_linked(SPACE, "c", b"three", parent="b", ttl=60, max_total=1000)
+        assert await store.delete_linked(SPACE, "b") is True
+        assert await store.delete_linked(SPACE, "b") is False
+        assert await store.get_chain(SPACE, "c") == [b"three"]
+        assert await store.get_chain(SPACE, "b") == []
+        assert await store.linked_usage(SPACE) == (2, 3 + 5)
+
+    async def test_linked_values_expire_and_a_new_link_extends_its_chain(self, store: Any, clock: FakeClock) -> None:
+        await store.put_linked(SPACE, "a", b"one", parent=None, ttl=60, max_total=1000)
+        await store.put_linked(SPACE, "lone", b"x", parent=None, ttl=60, max_total=1000)
+        clock.advance(50)
+        await store.put_linked(SPACE, "b", b"two", parent="a", ttl=60, max_total=1000)
+        clock.advance(20)  # 70 s after 'a' was kept, 20 s after it was continued
+        assert await store.get_chain(SPACE, "b") == [b"two", b"one"]
+        assert await store.get_chain(SPACE, "lone") == []
+        assert await store.linked_usage(SPACE) == (2, 6)
+        clock.advance(41)
+        assert await store.get_chain(SPACE, "b") == []
+        assert await store.linked_usage(SPACE) == (0, 0)
+
+    async def test_the_total_holds_by_dropping_the_oldest_first(self, store: Any, clock: FakeClock) -> None:
+        for name in "abcd":
+            await store.put_linked(SPACE, name, b"x" * 10, parent=None, ttl=60, max_total=35)
+            clock.advance(1)
+        assert [await store.get_chain(SPACE, k) for k in "abcd"] == [[], [b"x" * 10], [b"x" * 10], [b"x" * 10]]
+        # continuing 'b' makes it (and its chain) the newest: 'c' goes first now
+        assert await store.put_linked(SPACE, "b2", b"y" * 10, parent="b", ttl=60, max_total=35) == 1
+        assert await store.get_chain(SPACE, "c") == []
+        assert await store.get_chain(SPACE, "b2") == [b"y" * 10, b"x" * 10]
+        assert await store.put_linked(SPACE, "big", b"z" * 30, parent=None, ttl=60, max_total=35) == 3
+        assert await store.linked_usage(SPACE) == (1, 30)
+        with pytest.raises(ValueError):
+            await store.put_linked(SPACE, "huge", b"z" * 36, parent=None, ttl=60, max_total=35)
+        assert await store.linked_usage(SPACE) == (1, 30)
+
+    async def test_replacing_a_linked_value_counts_its_new_size(self, store: Any) -> None:
+        await store.put_linked(SPACE, "a", b"x" * 10, parent=None, ttl=60, max_total=100)
+        await store.put_linked(SPACE, "a", b"y" * 4, parent=None, ttl=60, max_total=100)
+        assert await store.get_chain(SPACE, "a") == [b"y" * 4]
+        assert await store.linked_usage(SPACE) == (1, 4)
+
+    async def test_a_chain_is_read_for_at_most_max_links(self, store: Any) -> None:
+        parent = None
+        for n in range(MAX_LINKS + 2):
+            await store.put_linked(SPACE, f"k{n}", b"v", parent=parent, ttl=60, max_total=10_000)
+            parent = f"k{n}"
+        assert len(await store.get_chain(SPACE, parent)) == MAX_LINKS
+        assert await store.get_chain(SPACE, parent, limit=2) == [b"v", b"v"]
 
     # -- locks -----------------------------------------------------------------------------
 

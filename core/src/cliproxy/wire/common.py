@@ -13,17 +13,19 @@ from typing import Any
 
 import orjson
 from cliproxy.errors import GatewayError
-from cliproxy.ir import FilePart
+from cliproxy.ir import FilePart, Message
 
 __all__ = [
     "file_from_url",
     "get_list",
     "get_map",
     "get_str",
+    "leading_system",
     "loads",
     "new_id",
     "retry_after_seconds",
     "retry_info_seconds",
+    "system_note",
     "to_data_url",
 ]
 
@@ -36,6 +38,24 @@ def new_id(prefix: str) -> str:
 def loads(data: bytes | str) -> Any:
     """Parse JSON; raises ``orjson.JSONDecodeError`` (a ``ValueError``)."""
     return orjson.loads(data)
+
+
+def leading_system(messages: tuple[Message, ...] | list[Message]) -> int:
+    """How many system messages open the conversation: the system prompt. Any later
+    system message is a mid-conversation instruction, encoded in place."""
+    count = 0
+    for message in messages:
+        if message.role != "system":
+            break
+        count += 1
+    return count
+
+
+def system_note(text: str) -> str:
+    """A mid-conversation system instruction as user-side text, for wires that have no
+    system message in the middle of a conversation (Gemini, Kiro): marked so the model
+    reads it as an instruction, not as something the user said."""
+    return f"<system_instruction>\n{text}\n</system_instruction>"
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -177,6 +197,11 @@ def get_number(obj: Mapping[str, Any], key: str, where: str = "") -> float | Non
     return value
 
 
+INT_LIMIT = 2**53
+"""The largest integer a request field may hold: what every JSON parser on the way reads
+exactly (JavaScript's safe integers), and far past any real token count or seed."""
+
+
 def get_int(obj: Mapping[str, Any], key: str, where: str = "") -> int | None:
     value = obj.get(key)
     if value is None:
@@ -185,6 +210,10 @@ def get_int(obj: Mapping[str, Any], key: str, where: str = "") -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise GatewayError.invalid(f"'{where}{key}' must be an integer, not {_kind(value)}", param=f"{where}{key}")
+    if not -INT_LIMIT <= value <= INT_LIMIT:
+        raise GatewayError.invalid(
+            f"'{where}{key}' is out of range: {value:.3g} (at most {INT_LIMIT:,} in size)", param=f"{where}{key}"
+        )
     return value
 
 

@@ -206,7 +206,7 @@ def _shape_thinking(body: dict[str, Any], caps: ModelCaps | None, explicit_max: 
         elif mode == "adaptive" and caps.thinking == "budget":
             mode, budget = "enabled", REASONING_BUDGETS[level if level in REASONING_BUDGETS else "high"]
         elif mode == "enabled" and caps.thinking in ("adaptive", "always"):
-            mode, level = "adaptive", level or Reasoning(budget_tokens=budget).level()
+            mode, level = "adaptive", level or Reasoning(budget_tokens=budget).requested_level()
         if mode == "disabled" and caps.thinking == "always":
             mode, level = None, level or "low"  # cannot be turned off: think as little as it can
         level = _effort_for(level, caps)

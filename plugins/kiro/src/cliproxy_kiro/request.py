@@ -3,7 +3,9 @@
 Kiro's conversation differs from the chat APIs the IR comes from:
 
 * no system field: the system prompt (and any instruction the gateway adds: thinking
-  tags, tool choice, response format) is folded into the first user turn;
+  tags, tool choice, response format) is folded into the first user turn; a system
+  message later in the conversation becomes, in place, a user-side text marked as a
+  system instruction;
 * strict alternation: ``history`` is user, assistant, user, assistant...; the last user
   turn is ``currentMessage``. Adjacent turns of one role are merged, a conversation that
   opens with the assistant gets a placeholder user turn, one that ends with the assistant
@@ -29,6 +31,7 @@ from typing import Any
 import attrs
 import orjson
 from cliproxy import GatewayError, ir
+from cliproxy.wire.common import leading_system, system_note
 
 from cliproxy_kiro.models import kiro_model_id, wants_thinking
 
@@ -140,11 +143,15 @@ def _turns(request: ir.Request, renamed: dict[str, str]) -> tuple[list[str], lis
             turns.append(_Turn(role))
         return turns[-1]
 
+    leading = leading_system(request.messages)
     for i, message in enumerate(request.messages):
         where = f"messages[{i}]"
         if message.role == "system":
-            if message.text:
-                system.append(message.text)
+            text = message.joined_text
+            if text and i < leading:
+                system.append(text)
+            elif text:  # mid-conversation: a marked note on the user side, in place
+                turn("user").texts.append(system_note(text))
             continue
         if message.role == "assistant":
             current = turn("assistant")
@@ -239,13 +246,14 @@ def _tool_spec(tool: ir.Tool, renamed: dict[str, str]) -> dict[str, Any]:
 
 
 def _thinking(request: ir.Request, model: str) -> str | None:
-    """The tags that switch Kiro's thinking on, when the request asks for reasoning."""
+    """The tags that switch Kiro's thinking on: for a model that thinks by name, or a
+    request that asks for an amount of thinking (a level or a budget; asking only for a
+    summary or for thoughts to be shown asks for none)."""
     reasoning = request.reasoning
-    if not wants_thinking(model) and (reasoning is None or reasoning.disabled):
+    requested = reasoning.requested_budget() if reasoning is not None and not reasoning.disabled else None
+    if requested is None and not wants_thinking(model):
         return None
-    budget = reasoning.budget(DEFAULT_THINKING_BUDGET) if reasoning is not None else DEFAULT_THINKING_BUDGET
-    if budget <= 0:  # -1: "let the model decide"
-        budget = DEFAULT_THINKING_BUDGET
+    budget = requested if requested is not None and requested > 0 else DEFAULT_THINKING_BUDGET  # -1: model decides
     return f"<thinking_mode>enabled</thinking_mode>\n<max_thinking_length>{budget}</max_thinking_length>"
 
 

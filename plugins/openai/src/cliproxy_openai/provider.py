@@ -91,9 +91,12 @@ class OpenAIChatProvider(Provider):
         settings: OpenAISettings = call.credential.settings
         body = call.body_for(WIRE)
         if call.stream:
-            options = dict(body.get("stream_options") or {})
-            options["include_usage"] = True
-            body["stream_options"] = options
+            options = body.get("stream_options") or {}
+            if not isinstance(options, dict):
+                raise GatewayError.invalid(
+                    "'stream_options' must be an object, such as {\"include_usage\": true}", param="stream_options"
+                ).as_local()
+            body["stream_options"] = {**options, "include_usage": True}
         if call.client.wire != WIRE and settings.completion_tokens_field != "max_tokens" and "max_tokens" in body:
             body[settings.completion_tokens_field] = body.pop("max_tokens")
         return body

@@ -129,8 +129,9 @@ class OpenRouterProvider(OpenAIChatProvider):
         if call.client.wire != WIRE:
             request = call.request
             body.pop("reasoning_effort", None)
-            if request.reasoning is not None:
-                body["reasoning"] = reasoning_object(request.reasoning)
+            reasoning = reasoning_object(request.reasoning) if request.reasoning is not None else None
+            if reasoning:
+                body["reasoning"] = reasoning
             add_reasoning_details(body, request)
         apply_provider_defaults(body, settings.provider_preferences)
         return body

@@ -28,11 +28,14 @@ _SIGNED = (
 
 
 def reasoning_object(reasoning: ir.Reasoning) -> dict[str, Any]:
-    """OpenRouter's ``reasoning`` object for the IR's reasoning settings.
+    """OpenRouter's ``reasoning`` object for the IR's reasoning settings (empty when they
+    ask for nothing OpenRouter has a field for).
 
     A token budget (Anthropic ``thinking.budget_tokens``, Gemini ``thinkingBudget``)
     becomes ``max_tokens``; a level becomes ``effort``; "off" becomes ``enabled: false``;
-    "let the model decide" (budget -1) becomes ``enabled: true``.
+    "let the model decide" (budget -1) becomes ``enabled: true``. Settings without an
+    amount (a Responses summary, Gemini's ``includeThoughts``) ask for no effort, and
+    none is sent: ``enabled: true`` alone would mean OpenRouter's default effort.
     """
     out: dict[str, Any]
     if reasoning.disabled:
@@ -41,8 +44,10 @@ def reasoning_object(reasoning: ir.Reasoning) -> dict[str, Any]:
         out = {"max_tokens": reasoning.budget_tokens}
     elif reasoning.effort is not None:
         out = {"effort": reasoning.effort if reasoning.effort in EFFORTS else "xhigh"}
-    else:
+    elif reasoning.budget_tokens is not None:
         out = {"enabled": True}
+    else:
+        out = {}
     if reasoning.include_thoughts is False and out.get("enabled") is not False:
         out["exclude"] = True
     return out

@@ -1,9 +1,13 @@
 """Anthropic Messages requests <-> the IR request.
 
-Decoding reads what a client sends to ``/v1/messages`` (and ``count_tokens``); encoding
-builds the body an Anthropic upstream accepts: system text at the top level, strict
-user/assistant alternation, tool results first in their user turn, thinking blocks only
-where Anthropic signed them, a ``max_tokens`` that leaves room for the thinking budget.
+Decoding reads what a client sends to ``/v1/messages`` (and ``count_tokens``), including
+the ``role: "system"`` messages Claude Code puts inside ``messages`` (beta
+``mid-conversation-system-2026-04-07``), which stay where they are in the IR. Encoding
+builds the body an Anthropic upstream accepts: the leading system text at the top level,
+later system messages in place (right after a user turn, under that beta; elsewhere as a
+marked note on the user side), strict user/assistant alternation, tool results first in
+their user turn, thinking blocks only where Anthropic signed them, a ``max_tokens`` that
+leaves room for the thinking budget.
 
 Thinking blocks whose signature the gateway sealed (:mod:`cliproxy.wire.sealed`) decode
 to the Gemini values they carry: on their reasoning part, on the tool call they name, or
@@ -18,6 +22,7 @@ from typing import Any
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import (
+    BLOCK_SEPARATOR,
     FilePart,
     Message,
     Metadata,
@@ -38,7 +43,14 @@ from cliproxy.wire import sealed
 from cliproxy.wire.anthropic import blocks as b
 from cliproxy.wire.anthropic.blocks import WIRE
 
-__all__ = ["DEFAULT_MAX_TOKENS", "MIN_THINKING_BUDGET", "decode_request", "encode_request", "forwarded_body"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "MID_CONVERSATION_SYSTEM_BETA",
+    "MIN_THINKING_BUDGET",
+    "decode_request",
+    "encode_request",
+    "forwarded_body",
+]
 
 DEFAULT_MAX_TOKENS = 8192
 """``max_tokens`` sent when the client gave none (Anthropic requires one)."""
@@ -46,6 +58,8 @@ MIN_THINKING_BUDGET = 1024
 """The smallest ``budget_tokens`` Anthropic accepts."""
 THINKING_ROOM = 4096
 """Tokens left for the answer above a thinking budget when ``max_tokens`` is ours to pick."""
+MID_CONVERSATION_SYSTEM_BETA = "mid-conversation-system-2026-04-07"
+"""The beta under which Anthropic takes ``role: "system"`` messages inside ``messages``."""
 
 _MODELLED = frozenset(
     {
@@ -75,18 +89,19 @@ _EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # ---------------------------------------------------------------------------------------
 
 
-def _system(raw: Any) -> Message | None:
+def _system(raw: Any, where: str = "system") -> Message | None:
+    """The top-level ``system`` field, or the content of a ``role: "system"`` message."""
     if raw is None:
         return None
     if isinstance(raw, str):
         return Message("system", [TextPart(raw)]) if raw else None
     if not isinstance(raw, list):
         raise GatewayError.invalid(
-            f"'system' must be a string or an array of text blocks, not {c.kind_of(raw)}", param="system"
+            f"'{where}' must be a string or an array of text blocks, not {c.kind_of(raw)}", param=where
         )
     parts: list[Part] = []
     for i, block in enumerate(raw):
-        at = f"system[{i}]"
+        at = f"{where}[{i}]"
         block = c.expect_map(block, at)
         if block.get("type") != "text":
             raise GatewayError.invalid(f"'{at}.type' must be 'text'", param=f"{at}.type")
@@ -154,8 +169,14 @@ def _messages(raw: list[Any]) -> list[Message]:
             _user(content, at + ".content", names, out)
         elif role == "assistant":
             out.append(_assistant(content, at + ".content", names, carriers))
+        elif role == "system":  # a mid-conversation instruction (beta mid-conversation-system-2026-04-07)
+            message = _system(content, at + ".content")
+            if message is not None:
+                out.append(message)
         else:
-            raise GatewayError.invalid(f"'{at}.role' must be 'user' or 'assistant'; got {role!r}", param=f"{at}.role")
+            raise GatewayError.invalid(
+                f"'{at}.role' must be 'user', 'assistant' or 'system'; got {role!r}", param=f"{at}.role"
+            )
     return sealed.restore_calls(out, carriers)
 
 
@@ -299,13 +320,52 @@ def _blocks(msg: Message, at: str) -> list[dict[str, Any]]:
     return out
 
 
-def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, alternating messages)."""
+def _system_turn(msg: Message, turns: list[dict[str, Any]]) -> None:
+    """Place a mid-conversation system message: Anthropic takes ``role: "system"`` right
+    after a user turn (or another system turn); anywhere else its nearest form is a marked
+    note on the user side, joined to the user turn that follows (Anthropic wants user and
+    assistant turns to alternate)."""
+    blocks = [b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text]
+    if not blocks:
+        return
+    last = turns[-1]["role"] if turns else None
+    if last == "system":
+        turns[-1]["content"].extend(blocks)
+    elif last == "user":
+        turns.append({"role": "system", "content": blocks})
+    else:
+        turns.append({"role": "user", "content": [_note(blocks)]})
+
+
+def _note(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    text = BLOCK_SEPARATOR.join(x["text"] for x in blocks if isinstance(x.get("text"), str) and x["text"])
+    return {"type": "text", "text": c.system_note(text)}
+
+
+def _between_user_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A system turn between two user turns becomes a note joining them into one: the
+    user side is one turn between two assistant turns."""
+    out: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn["role"] == "user" and len(out) >= 2 and out[-1]["role"] == "system" and out[-2]["role"] == "user":
+            note = _note(out.pop()["content"])
+            out[-1]["content"].extend([note, *turn["content"]])
+        else:
+            out.append(turn)
+    return out
+
+
+def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """(system blocks, alternating messages, whether a system message stays in place)."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
+    leading = c.leading_system(messages)
     for i, msg in enumerate(messages):
         if msg.role == "system":
-            system.extend(b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text)
+            if i < leading:
+                system.extend(b.encode_text(p) for p in msg.parts if isinstance(p, TextPart) and p.text)
+            else:
+                _system_turn(msg, turns)
             continue
         blocks = _blocks(msg, f"messages[{i}].content")
         if not blocks:
@@ -315,6 +375,7 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
+    turns = _between_user_turns(turns)
     for turn in turns:
         content = turn["content"]
         if turn["role"] == "user" and any(x["type"] == "tool_result" for x in content):
@@ -325,7 +386,7 @@ def _conversation(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], 
         _strip_trailing_space(turns[-1]["content"])
     if not turns:  # only system text (OpenAI clients do this): Anthropic needs a user turn
         turns.append({"role": "user", "content": [{"type": "text", "text": "Continue."}]})
-    return system, turns
+    return system, turns, any(turn["role"] == "system" for turn in turns)
 
 
 def _strip_trailing_space(content: list[dict[str, Any]]) -> None:
@@ -372,10 +433,13 @@ def _thinking(request: Request, max_tokens: int | None) -> tuple[dict[str, Any] 
         return None, None, max_tokens
     if reasoning.disabled:
         return {"type": "disabled"}, None, max_tokens
+    requested = reasoning.requested_budget()
+    if requested is None:  # only a summary or thoughts asked for: no amount of thinking to invent
+        return None, None, max_tokens
     effort = reasoning.effort if reasoning.effort in _EFFORTS else None
-    if reasoning.budget_tokens is not None and reasoning.budget_tokens < 0:
+    if requested < 0:
         return {"type": "adaptive"}, effort, max_tokens
-    budget = max(MIN_THINKING_BUDGET, reasoning.budget())
+    budget = max(MIN_THINKING_BUDGET, requested)
     if max_tokens is None:
         max_tokens = max(DEFAULT_MAX_TOKENS, budget + THINKING_ROOM)
     elif budget >= max_tokens:
@@ -386,7 +450,7 @@ def _thinking(request: Request, max_tokens: int | None) -> tuple[dict[str, Any] 
 
 
 def encode_request(request: Request, model: str) -> dict[str, Any]:
-    system, messages = _conversation(request.messages)
+    system, messages, system_in_place = _conversation(request.messages)
     thinking, effort, max_tokens = _thinking(request, request.max_tokens)
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens or DEFAULT_MAX_TOKENS}
     if system:
@@ -439,6 +503,12 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
             body.setdefault(key, value)
     if config:
         body["output_config"] = config
+    if system_in_place:
+        betas = body.get("betas")
+        betas = [x for x in betas if isinstance(x, str)] if isinstance(betas, list) else []
+        if MID_CONVERSATION_SYSTEM_BETA not in betas:
+            betas.append(MID_CONVERSATION_SYSTEM_BETA)
+        body["betas"] = betas  # the Claude provider sends them as the anthropic-beta header
     return body
 
 

@@ -1,8 +1,12 @@
 """IR -> a Gemini ``generateContent`` request body (what a provider sends upstream).
 
-* System messages become ``systemInstruction``; assistant turns become ``model`` turns; tool
-  results become ``functionResponse`` parts of a ``user`` turn, named after their call.
-  Consecutive turns of the same role are merged (Gemini wants them alternating).
+* The system messages that open the conversation become ``systemInstruction`` (one part,
+  their blocks a blank line apart); a later
+  one (an instruction given mid-conversation) becomes, in place, a user-side text part
+  marked as a system instruction. Assistant turns become ``model`` turns; tool results
+  become ``functionResponse`` parts of a ``user`` turn, named after their call, ahead of
+  any text in that turn. Consecutive turns of the same role are merged (Gemini wants them
+  alternating).
 * Tool schemas are cleaned to the subset Gemini accepts (:mod:`.schema`).
 * Signatures: a part carries back only the Gemini ``thoughtSignature`` it came with;
   reasoning from other providers is dropped (Gemini cannot use it). Gemini 3 rejects a
@@ -21,6 +25,7 @@ from typing import Any
 
 import orjson
 from cliproxy.ir import (
+    BLOCK_SEPARATOR,
     FilePart,
     Message,
     ProviderTool,
@@ -33,6 +38,7 @@ from cliproxy.ir import (
     ToolChoice,
     ToolResultPart,
 )
+from cliproxy.wire.common import leading_system, system_note
 from cliproxy.wire.gemini.common import WIRE, gemini_meta, model_generation, signature_of
 from cliproxy.wire.gemini.parts import encode_call, encode_file, encode_text, with_fields
 from cliproxy.wire.gemini.schema import clean_schema, function_parameters
@@ -155,13 +161,29 @@ def _sign_calls(contents: list[dict[str, Any]]) -> None:
             calls[0]["thoughtSignature"] = SKIP_SIGNATURE
 
 
-def _contents(messages: Iterable[Message], generation: float | None) -> list[dict[str, Any]]:
+def _responses_first(contents: list[dict[str, Any]]) -> None:
+    """Function responses open their user turn (a note or text merged in goes after them):
+    Gemini wants the responses right after the turn of function calls."""
+    for content in contents:
+        parts = content["parts"]
+        if content["role"] == "user" and any("functionResponse" in p for p in parts):
+            content["parts"] = [p for p in parts if "functionResponse" in p] + [
+                p for p in parts if "functionResponse" not in p
+            ]
+
+
+def _contents(messages: tuple[Message, ...], generation: float | None) -> list[dict[str, Any]]:
     turns = _Turns()
     names: dict[str, str] = {}
     gemini_ids: dict[str, str] = {}
     modern = generation is not None and generation >= 3
-    for message in messages:
-        if message.role == "user":
+    leading = leading_system(messages)
+    for i, message in enumerate(messages):
+        if message.role == "system":
+            text = message.joined_text
+            if i >= leading and text:  # mid-conversation: a marked note on the user side, in place
+                turns.add("user", [{"text": system_note(text)}])
+        elif message.role == "user":
             turns.add("user", _user_parts(message.parts))
         elif message.role == "assistant":
             for part in message.parts:
@@ -173,6 +195,7 @@ def _contents(messages: Iterable[Message], generation: float | None) -> list[dic
             turns.add("model", _model_parts(message.parts))
         elif message.role == "tool":
             turns.add("user", _result_parts(message.parts, names, gemini_ids, modern))
+    _responses_first(turns.contents)
     if modern:
         _sign_calls(turns.contents)
     return turns.contents
@@ -257,15 +280,15 @@ def _generation_config(request: Request, model: str, given: Mapping[str, Any]) -
 def encode_request(request: Request, model: str) -> dict[str, Any]:
     extras = dict(request.extras_for(WIRE))
     body: dict[str, Any] = {"contents": _contents(request.messages, model_generation(model))}
-    system = [
-        {"text": part.text}
-        for message in request.messages
-        if message.role == "system"
+    # One part, the blocks a blank line apart: Gemini runs the text of adjacent parts together.
+    system = BLOCK_SEPARATOR.join(
+        part.text
+        for message in request.messages[: leading_system(request.messages)]
         for part in message.parts
         if isinstance(part, TextPart) and part.text
-    ]
+    )
     if system:
-        body["systemInstruction"] = {"parts": system}
+        body["systemInstruction"] = {"parts": [{"text": system}]}
     tools = _tools(request.tools)
     if tools:
         body["tools"] = tools

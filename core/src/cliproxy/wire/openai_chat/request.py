@@ -256,8 +256,8 @@ def _encode_assistant(msg: Message) -> dict[str, Any]:
 def _encode_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for msg in messages:
-        if msg.role == "system":
-            out.append({"role": "system", "content": msg.text})
+        if msg.role == "system":  # in place, wherever it stands (chat takes system messages anywhere)
+            out.append({"role": "system", "content": msg.joined_text})
         elif msg.role == "user":
             out.append({"role": "user", "content": encode_content(msg.parts)})
         elif msg.role == "assistant":
@@ -313,8 +313,8 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
             body[key] = value
     if request.stop:
         body["stop"] = list(request.stop)
-    if request.reasoning is not None:
-        level = request.reasoning.level()
+    level = request.reasoning.requested_level() if request.reasoning is not None else None
+    if level is not None:  # only an effort the client asked for (a summary alone asks for none)
         body["reasoning_effort"] = level if level in EFFORTS else "xhigh"
     fmt = request.response_format
     if fmt is not None:

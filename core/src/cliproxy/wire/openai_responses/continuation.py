@@ -1,9 +1,10 @@
 """Continuing a stored response: the pure parts.
 
 What the gateway keeps of a Responses answer is the conversation the next turn needs:
-the input items the answer was produced for and its output items. A request naming it
-in ``previous_response_id`` is then the same request with that conversation in front of
-its own ``input``. The store itself (I/O) lives in :mod:`cliproxy.response_store`.
+the input items the answer was produced for and its output items (as a chain of turns,
+see :mod:`cliproxy.response_store`, which does the I/O). A request naming it in
+``previous_response_id`` is then the same request with that conversation in front of its
+own ``input``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["continued_body", "final_response", "input_items", "not_found"]
+__all__ = ["continued_body", "final_response", "input_items", "megabytes", "not_found", "not_kept"]
 
 _FINAL_EVENTS = (b"event: response.completed\n", b"event: response.incomplete\n")
 
@@ -46,6 +47,27 @@ def not_found(response_id: str) -> GatewayError:
         param="previous_response_id",
         code="previous_response_not_found",
     )
+
+
+def not_kept(response_id: str, size: int, limit: int) -> GatewayError:
+    """The 400 for a ``previous_response_id`` whose answer was too large to keep."""
+    return GatewayError(
+        status=400,
+        kind=ErrorKind.INVALID_REQUEST,
+        message=(
+            f"Previous response with id '{response_id}' was not kept: its record ({megabytes(size)}) is larger "
+            f"than this gateway keeps ({megabytes(limit)}, its responses-store.max-record-mb). Send the whole "
+            "conversation in 'input' instead of 'previous_response_id', or ask the gateway's operator to raise "
+            "responses-store.max-record-mb."
+        ),
+        param="previous_response_id",
+        code="previous_response_not_kept",
+    )
+
+
+def megabytes(size: int) -> str:
+    """``size`` bytes for people: ``4.2 MB``."""
+    return f"{size / (1024 * 1024):.3g} MB"
 
 
 def final_response(chunk: bytes) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ from cliproxy.ir import (
 )
 from cliproxy.wire import common as c
 from cliproxy.wire import sealed
+from cliproxy.wire.openai_responses import namespaces as ns
 from cliproxy.wire.openai_responses.common import (
     CUSTOM_INPUT_SCHEMA,
     WIRE,
@@ -181,7 +182,8 @@ class _Conversation:
     """Builds IR messages from input items: consecutive assistant-side items (reasoning,
     messages, calls) form one assistant turn, consecutive outputs one tool turn."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespaced: Mapping[tuple[str, str], str]) -> None:
+        self.namespaced = namespaced  # (namespace, name) -> the flat name of a namespace tool
         self.messages: list[Message] = []
         self._pending: list[Part] = []
         self._pending_role: str | None = None
@@ -256,8 +258,13 @@ def _item(item: Mapping[str, Any], at: str, conv: _Conversation) -> None:
     elif kind == "function_call":
         call_id = _call_id(item, at)
         name = c.get_str(item, "name", at + ".", required=True) or ""
+        namespace = c.get_str(item, "namespace", at + ".")
+        meta = None
+        if namespace:  # a call to a namespace member: flattened as its tool was
+            meta = ns.call_metadata(namespace, name)
+            name = conv.namespaced.get((namespace, name)) or ns.flat_name(namespace, name)
         conv.names[call_id] = name
-        conv.add("assistant", [ToolCallPart(call_id, name, _arguments(item, at))])
+        conv.add("assistant", [ToolCallPart(call_id, name, _arguments(item, at), meta)])
     elif kind == "custom_tool_call":
         call_id = _call_id(item, at)
         name = c.get_str(item, "name", at + ".", required=True) or ""
@@ -298,8 +305,8 @@ def _item(item: Mapping[str, Any], at: str, conv: _Conversation) -> None:
         )
 
 
-def _messages(body: Mapping[str, Any]) -> list[Message]:
-    conv = _Conversation()
+def _messages(body: Mapping[str, Any], namespaced: Mapping[tuple[str, str], str]) -> list[Message]:
+    conv = _Conversation(namespaced)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise GatewayError.invalid(
@@ -328,24 +335,46 @@ def _messages(body: Mapping[str, Any]) -> list[Message]:
 # -- tools and options ------------------------------------------------------------------------
 
 
-def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
+def _function(item: Mapping[str, Any], at: str) -> Tool:
+    params = item.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise GatewayError.invalid(f"'{at}.parameters' must be a JSON Schema object", param=f"{at}.parameters")
+    return Tool(
+        name=c.get_str(item, "name", at + ".", required=True) or "",
+        description=c.get_str(item, "description", at + "."),
+        parameters=params or {"type": "object", "properties": {}},
+        strict=c.get_bool(item, "strict", at + "."),
+    )
+
+
+def _namespace(item: Mapping[str, Any], at: str, names: Mapping[tuple[str, str], str]) -> list[Tool]:
+    """A namespace's function tools, each under its flat name (:mod:`.namespaces`)."""
+    namespace = c.get_str(item, "name", at + ".", required=True) or ""
+    out: list[Tool] = []
+    for j, member in enumerate(c.get_list(item, "tools", at + ".")):
+        where = f"{at}.tools[{j}]"
+        member = c.expect_map(member, where)
+        if member.get("type", "function") != "function":
+            raise GatewayError.invalid(
+                f"'{where}.type' must be 'function' (a namespace holds function tools); got {member.get('type')!r}",
+                param=f"{where}.type",
+            )
+        tool = _function(member, where)
+        flat = names.get((namespace, tool.name)) or ns.flat_name(namespace, tool.name)
+        out.append(ns.member_tool(item, member, tool, flat))
+    return out
+
+
+def _tools(raw: list[Any], names: Mapping[tuple[str, str], str]) -> list[Tool | ProviderTool]:
     tools: list[Tool | ProviderTool] = []
     for i, item in enumerate(raw):
         at = f"tools[{i}]"
         item = c.expect_map(item, at)
         kind = item.get("type")
         if kind == "function":
-            params = item.get("parameters")
-            if params is not None and not isinstance(params, dict):
-                raise GatewayError.invalid(f"'{at}.parameters' must be a JSON Schema object", param=f"{at}.parameters")
-            tools.append(
-                Tool(
-                    name=c.get_str(item, "name", at + ".", required=True) or "",
-                    description=c.get_str(item, "description", at + "."),
-                    parameters=params or {"type": "object", "properties": {}},
-                    strict=c.get_bool(item, "strict", at + "."),
-                )
-            )
+            tools.append(_function(item, at))
+        elif kind == "namespace":
+            tools.extend(_namespace(item, at, names))
         elif kind == "custom":
             # Other upstreams get a function taking {"input": "..."}; Responses ones the spec.
             schema: dict[str, Any] = orjson.loads(orjson.dumps(CUSTOM_INPUT_SCHEMA))
@@ -367,7 +396,7 @@ def _tools(raw: list[Any]) -> list[Tool | ProviderTool]:
     return tools
 
 
-def _tool_choice(raw: Any) -> ToolChoice | None:
+def _tool_choice(raw: Any, namespaced: Mapping[tuple[str, str], str]) -> ToolChoice | None:
     if raw is None:
         return None
     if raw in ("auto", "none", "required"):
@@ -375,6 +404,10 @@ def _tool_choice(raw: Any) -> ToolChoice | None:
     if isinstance(raw, dict):
         kind = raw.get("type")
         if kind in ("function", "custom") and isinstance(raw.get("name"), str) and raw["name"]:
+            namespace = raw.get("namespace")
+            if isinstance(namespace, str) and namespace:
+                pair = (namespace, raw["name"])
+                return ToolChoice("tool", namespaced.get(pair) or ns.flat_name(*pair))
             return ToolChoice("tool", raw["name"])
         if kind == "allowed_tools":
             return ToolChoice("required" if raw.get("mode") == "required" else "auto")
@@ -438,11 +471,13 @@ def decode_request(body: Mapping[str, Any], *, model: str | None = None, stream:
     if reasoning is not None and any(k not in ("effort", "summary", "generate_summary") for k in reasoning):
         extras["reasoning"] = {k: v for k, v in reasoning.items() if k not in ("effort", "summary", "generate_summary")}
     metadata = c.get_map(body, "metadata", "")
+    raw_tools = c.get_list(body, "tools", "")
+    namespaced = ns.flat_names(raw_tools)
     return Request(
         model=model or c.get_str(body, "model", "", required=True) or "",
-        messages=_messages(body),
-        tools=_tools(c.get_list(body, "tools", "")),
-        tool_choice=_tool_choice(body.get("tool_choice")),
+        messages=_messages(body, namespaced),
+        tools=_tools(raw_tools, namespaced),
+        tool_choice=_tool_choice(body.get("tool_choice"), namespaced),
         parallel_tool_calls=c.get_bool(body, "parallel_tool_calls"),
         max_tokens=c.get_int(body, "max_output_tokens"),
         temperature=c.get_number(body, "temperature"),

@@ -32,6 +32,7 @@ from cliproxy.ir import (
     metadata_for,
 )
 from cliproxy.wire import common as c
+from cliproxy.wire.openai_responses import namespaces as ns
 from cliproxy.wire.openai_responses.common import WIRE, custom_input
 
 __all__ = ["encode_request"]
@@ -109,14 +110,12 @@ def _assistant_items(msg: Message, custom_tools: set[str], custom_calls: set[str
                     }
                 )
             else:
-                items.append(
-                    {
-                        "type": "function_call",
-                        "call_id": part.id,
-                        "name": part.name,
-                        "arguments": part.arguments or "{}",
-                    }
-                )
+                namespace, name = ns.member_of(part.name, part.provider_metadata, {})
+                call: dict[str, Any] = {"type": "function_call", "call_id": part.id, "name": name}
+                if namespace is not None:
+                    call["namespace"] = namespace
+                call["arguments"] = part.arguments or "{}"
+                items.append(call)
     return items
 
 
@@ -135,8 +134,8 @@ def _input(messages: Iterable[Message], custom_tools: set[str]) -> list[dict[str
     items: list[dict[str, Any]] = []
     custom_calls: set[str] = set()
     for msg in messages:
-        if msg.role == "system":
-            items.append({"role": "developer", "content": msg.text})
+        if msg.role == "system":  # in place: a developer message wherever it stands
+            items.append({"role": "developer", "content": msg.joined_text})
         elif msg.role == "user":
             items.append(
                 {"role": "user", "content": [_input_part(p) for p in msg.parts if isinstance(p, TextPart | FilePart)]}
@@ -148,10 +147,14 @@ def _input(messages: Iterable[Message], custom_tools: set[str]) -> list[dict[str
     return items
 
 
-def _tool(tool: Tool) -> dict[str, Any]:
+def _tool(tool: Tool) -> dict[str, Any] | tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """A tool's spec; a namespace member's (group, spec), to be grouped again."""
     custom = metadata_for(tool.provider_metadata, WIRE).get("custom")
     if isinstance(custom, Mapping):
         return dict(custom)
+    member = ns.namespace_of(tool)
+    if member is not None:
+        return member
     out: dict[str, Any] = {"type": "function", "name": tool.name, "parameters": dict(tool.parameters)}
     if tool.description:
         out["description"] = tool.description
@@ -168,7 +171,7 @@ def _tool_choice(choice: ToolChoice, custom_tools: set[str]) -> Any:
 
 def _system_first(messages: tuple[Message, ...]) -> tuple[str | None, tuple[Message, ...]]:
     if messages and messages[0].role == "system":
-        return messages[0].text, messages[1:]
+        return messages[0].joined_text, messages[1:]
     return None, messages
 
 
@@ -188,11 +191,11 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
     if instructions:
         body["instructions"] = instructions
     body["input"] = _input(messages, custom_tools)
-    tools = [
+    tools = ns.grouped_tools(
         _tool(t) if isinstance(t, Tool) else dict(t.spec)
         for t in request.tools
         if isinstance(t, Tool) or t.wire == WIRE
-    ]
+    )
     if tools:
         body["tools"] = tools
         if request.tool_choice is not None:
@@ -207,13 +210,16 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         body["top_p"] = request.top_p
     reasoning = request.reasoning
     if reasoning is not None:
-        level = reasoning.level()
-        block: dict[str, Any] = {"effort": level if level in _EFFORTS else "xhigh"}
+        block: dict[str, Any] = {}
+        level = reasoning.requested_level()
+        if level is not None:  # only an effort the client asked for
+            block["effort"] = level if level in _EFFORTS else "xhigh"
         if reasoning.summary:
             block["summary"] = reasoning.summary
         elif reasoning.include_thoughts:
             block["summary"] = "auto"
-        body["reasoning"] = block
+        if block:
+            body["reasoning"] = block
     fmt = request.response_format
     if fmt is not None:
         if fmt.type == "json_schema":

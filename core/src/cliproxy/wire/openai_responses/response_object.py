@@ -5,7 +5,8 @@ Output items map to IR parts one to one: a message's ``output_text`` parts to te
 parts (the message id and ``phase`` kept in metadata so items regroup the same way), a
 ``reasoning`` item to a reasoning part (its summaries joined by blank lines), a
 ``function_call`` or ``custom_tool_call`` to a tool call (after the reasoning item that
-carries its Gemini signature, if it has one), an ``image_generation_call`` to an image. Items of built-in tools the upstream ran itself (``web_search_call``...)
+carries its Gemini signature, if it has one; a call to a namespace member under its flat
+name, see :mod:`.namespaces`), an ``image_generation_call`` to an image. Items of built-in tools the upstream ran itself (``web_search_call``...)
 have no IR counterpart and are dropped when translating.
 """
 
@@ -19,6 +20,7 @@ import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FilePart,
+    Metadata,
     Part,
     ReasoningPart,
     Response,
@@ -30,6 +32,7 @@ from cliproxy.ir import (
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
 from cliproxy.wire.openai_chat import decode_error as _chat_error
+from cliproxy.wire.openai_responses import namespaces as ns
 from cliproxy.wire.openai_responses.common import (
     WIRE,
     call_carrier,
@@ -47,9 +50,11 @@ from cliproxy.wire.openai_responses.common import (
 
 __all__ = [
     "ResponseShell",
+    "call_name",
     "custom_names",
     "decode_response",
     "encode_response",
+    "function_call_item",
     "is_custom_call",
     "output_items",
     "text_content",
@@ -140,8 +145,27 @@ def _message_id(part: TextPart) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[str, Any]]:
-    """The ``output`` array for IR parts; consecutive text parts of one message share an item."""
+def function_call_item(
+    name: str, metadata: Any, members: Mapping[str, tuple[str, str]], call_id: str, status: str
+) -> dict[str, Any]:
+    """A ``function_call`` item (arguments empty) for a call named ``name`` in the IR: a
+    call to a namespace member names its namespace, as Codex dispatches it."""
+    namespace, name = ns.member_of(name, metadata, members)
+    item: dict[str, Any] = {"id": c.new_id("fc_"), "type": "function_call", "status": status, "arguments": ""}
+    item["call_id"] = call_id
+    item["name"] = name
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
+
+
+def output_items(
+    parts: tuple[Part, ...], custom: frozenset[str], members: Mapping[str, tuple[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """The ``output`` array for IR parts; consecutive text parts of one message share an
+    item. ``members`` maps the flat names of the client's namespace tools back
+    (:func:`.namespaces.members`)."""
+    members = members or {}
     items: list[dict[str, Any]] = []
     message: dict[str, Any] | None = None
     for part in parts:
@@ -185,16 +209,8 @@ def output_items(parts: tuple[Part, ...], custom: frozenset[str]) -> list[dict[s
                     }
                 )
             else:
-                items.append(
-                    {
-                        "id": c.new_id("fc_"),
-                        "type": "function_call",
-                        "status": "completed",
-                        "arguments": part.arguments or "{}",
-                        "call_id": part.id,
-                        "name": part.name,
-                    }
-                )
+                items.append(function_call_item(part.name, part.provider_metadata, members, part.id, "completed"))
+                items[-1]["arguments"] = part.arguments or "{}"
         elif isinstance(part, FilePart) and part.is_image and part.data:
             items.append(
                 {"id": c.new_id("ig_"), "type": "image_generation_call", "status": "completed", "result": part.data}
@@ -210,7 +226,7 @@ def encode_response(response: Response, ctx: EncodeContext) -> bytes:
         if status == "failed"
         else None
     )
-    output = output_items(response.parts, custom_names(ctx.body))
+    output = output_items(response.parts, custom_names(ctx.body), ns.members(ctx.body.get("tools")))
     return orjson.dumps(shell.render(status, output, response.usage, incomplete=incomplete, error=error))
 
 
@@ -238,6 +254,16 @@ def reasoning_text(item: Mapping[str, Any]) -> str:
     return "\n\n".join(texts)
 
 
+def call_name(item: Mapping[str, Any]) -> tuple[str, Metadata]:
+    """The IR name of a ``function_call`` item an upstream sent (a namespace member's flat
+    name), and the metadata that keeps its namespace."""
+    name = str(item.get("name") or "")
+    namespace = item.get("namespace")
+    if isinstance(namespace, str) and namespace:
+        return ns.flat_name(namespace, name), ns.call_metadata(namespace, name)
+    return name, None
+
+
 def item_parts(item: Mapping[str, Any]) -> list[Part]:
     """The IR parts for one output item (none for items the IR cannot express)."""
     kind = item.get("type")
@@ -255,11 +281,13 @@ def item_parts(item: Mapping[str, Any]) -> list[Part]:
         return [ReasoningPart(reasoning_text(item), reasoning_metadata(item.get("id"), item.get("encrypted_content")))]
     if kind == "function_call":
         arguments = item.get("arguments")
+        name, meta = call_name(item)
         return [
             ToolCallPart(
                 str(item.get("call_id") or ""),
-                str(item.get("name") or ""),
+                name,
                 arguments if isinstance(arguments, str) and arguments else "{}",
+                meta,
             )
         ]
     if kind == "custom_tool_call":

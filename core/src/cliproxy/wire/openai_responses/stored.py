@@ -2,7 +2,7 @@
 /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items``.
 
 The gateway keeps a response as its client received it, with the input items it answered
-as the client sent them, earlier turns included (see :mod:`cliproxy.response_store`);
+as the client sent them, earlier turns linked (see :mod:`cliproxy.response_store`);
 :func:`listed_items` gives them the ids and shapes OpenAI lists. The store itself (I/O)
 is elsewhere.
 """
@@ -15,8 +15,16 @@ from typing import Any
 
 import orjson
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.wire.openai_responses.continuation import megabytes
 
-__all__ = ["deleted", "input_items_page", "listed_items", "response_not_found", "store_off"]
+__all__ = [
+    "deleted",
+    "input_items_page",
+    "listed_items",
+    "response_not_found",
+    "response_not_kept",
+    "store_off",
+]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -38,6 +46,19 @@ def response_not_found(response_id: str) -> GatewayError:
         status=404,
         kind=ErrorKind.INVALID_REQUEST,
         message=f"Response with id '{response_id}' not found.",
+    )
+
+
+def response_not_kept(response_id: str, size: int, limit: int) -> GatewayError:
+    """The 404 for a response that was too large to keep."""
+    return GatewayError(
+        status=404,
+        kind=ErrorKind.INVALID_REQUEST,
+        message=(
+            f"Response with id '{response_id}' was not kept: its record ({megabytes(size)}) is larger than this "
+            f"gateway keeps ({megabytes(limit)}, its responses-store.max-record-mb); the gateway's operator can "
+            "raise responses-store.max-record-mb."
+        ),
     )
 
 

@@ -49,7 +49,7 @@ from cliproxy.wire.openai_responses.common import (
     finish_from_status,
     reasoning_metadata,
 )
-from cliproxy.wire.openai_responses.response_object import item_parts, reasoning_text
+from cliproxy.wire.openai_responses.response_object import call_name, item_parts, reasoning_text
 
 __all__ = ["ResponsesStreamDecoder"]
 
@@ -189,9 +189,12 @@ class ResponsesStreamDecoder:
         elif kind in ("function_call", "custom_tool_call"):
             self._has_calls = True
             item.index = self._new_index()
-            meta = {WIRE: {"custom": True}} if kind == "custom_tool_call" else None
+            if kind == "custom_tool_call":
+                name, meta = str(raw.get("name") or ""), {WIRE: {"custom": True}}
+            else:
+                name, meta = call_name(raw)
             call_id = raw.get("call_id") or c.new_id("call_")
-            out.append(ToolCallStart(item.index, str(call_id), str(raw.get("name") or ""), meta))
+            out.append(ToolCallStart(item.index, str(call_id), name, meta))
 
     # -- message text ----------------------------------------------------------------------
 

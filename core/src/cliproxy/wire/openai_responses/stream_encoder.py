@@ -6,8 +6,9 @@ per output item ``response.output_item.added``, then its own events, then
 whole response and its usage. Every event carries a ``sequence_number`` counting up from
 0. Text blocks become ``output_text`` parts of a message item (consecutive blocks share the
 message); reasoning becomes a reasoning item with one summary part; tool calls become
-``function_call`` items whose argument fragments pass on one event per fragment, or
-``custom_tool_call`` items for the client's free-form tools; a call's Gemini signature
+``function_call`` items whose argument fragments pass on one event per fragment (a call
+to a namespace member names its namespace), or ``custom_tool_call`` items for the
+client's free-form tools; a call's Gemini signature
 rides in a reasoning item of its own (added and done at once) just before the call's item,
 or just after it when the signature arrives with the call's end; a text block's Gemini
 signature (which comes with the block's end) closes its message item and rides in a
@@ -54,9 +55,11 @@ from cliproxy.wire.openai_responses.common import (
     status_for,
     text_carrier,
 )
+from cliproxy.wire.openai_responses.namespaces import members
 from cliproxy.wire.openai_responses.response_object import (
     ResponseShell,
     custom_names,
+    function_call_item,
     is_custom_call,
     text_content,
 )
@@ -105,6 +108,7 @@ class ResponsesStreamEncoder:
     def __init__(self, ctx: EncodeContext) -> None:
         self._ctx = ctx
         self._custom = custom_names(ctx.body)
+        self._members = members(ctx.body.get("tools"))  # namespace tools' flat names
         self._shell: ResponseShell | None = None
         self._seq = 0
         self._output: dict[int, dict[str, Any]] = {}  # finished items by output index
@@ -286,14 +290,7 @@ class ResponsesStreamEncoder:
                 "input": "",
             }
         else:
-            item = {
-                "id": c.new_id("fc_"),
-                "type": "function_call",
-                "status": "in_progress",
-                "arguments": "",
-                "call_id": event.id,
-                "name": event.name,
-            }
+            item = function_call_item(event.name, event.provider_metadata, self._members, event.id, "in_progress")
         state = self._open_item(out, item)
         state.custom = custom
         state.prefix = (

@@ -1,0 +1,186 @@
+"""One client request as the gateway serves it: its id, what it asked, who answered, how
+it ended -- and the access log line that says so.
+
+A door makes an :class:`Exchange` for every request and hands it to the ASGI server as
+its ``send``: it stamps the ``x-request-id`` header on the response (the client's own id
+when it sent a usable one), notes the status and a stream's first bytes, and knows when
+the last message went out. The pipeline fills in the credential that answered, the
+upstream's status and the usage. When the request is over the door writes one access log
+line from it (``cliproxy.access``, INFO; ``access-log: false`` turns it off) and hands it
+to the metrics.
+
+While a request is served its exchange is :data:`current`, so every log line of that
+request can carry its id (see :class:`cliproxy.logs.RequestIdFilter`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Message, Send
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cliproxy.errors import GatewayError
+    from cliproxy.ir import Usage
+    from cliproxy.routing import Candidate
+
+__all__ = ["CLIENT_LEFT", "REQUEST_ID_HEADER", "Exchange", "client_request_id", "current", "new_request_id"]
+
+access_log = logging.getLogger("cliproxy.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_HEADER = REQUEST_ID_HEADER.encode()
+_MAX_CLIENT_ID = 128
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+=")
+
+current: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar("cliproxy_exchange", default=None)
+"""The exchange being served in this task (and in the tasks it starts), if any."""
+
+CLIENT_LEFT = 499
+"""The status of a request whose client left before it was answered (as nginx logs it)."""
+
+NONE = "-"
+
+
+def new_request_id() -> str:
+    """A fresh request id: 16 random hex digits."""
+    return os.urandom(8).hex()
+
+
+def client_request_id(headers: Any) -> str | None:
+    """The client's ``x-request-id``, when it is short and plain enough to echo and log."""
+    value = headers.get(REQUEST_ID_HEADER)
+    if value and len(value) <= _MAX_CLIENT_ID and _ID_CHARS.issuperset(value):
+        return value  # type: ignore[no-any-return]
+    return None
+
+
+class Exchange:
+    """A client request while it is served; also its ``send`` (see the module doc).
+
+    Attributes:
+        request_id: The id in the response header and in every log line of the request.
+        door: The client's wire format.
+        status: The HTTP status sent (0 until the response starts).
+        error_status: A stream that ended in an error event: that error's status.
+        error: A short description of what went wrong, when something did.
+        client: The caller's identity name, once inbound auth accepted it.
+        model: The model the client asked for.
+        provider, credential, upstream_model: Who answered (or failed last).
+        upstream_status: The last upstream attempt's status.
+        attempts: Upstream attempts made.
+        usage: Tokens of the answer.
+        ending: Once a stream started: the bytes that end it with an error event in the
+            client's wire format (used when shutdown ends the request).
+    """
+
+    __slots__ = (
+        "answered",
+        "attempts",
+        "client",
+        "credential",
+        "door",
+        "ending",
+        "error",
+        "error_status",
+        "first_byte",
+        "model",
+        "provider",
+        "request_id",
+        "send",
+        "start",
+        "status",
+        "upstream_model",
+        "upstream_status",
+        "usage",
+    )
+
+    def __init__(self, send: Send, door: str, request_id: str) -> None:
+        self.send = send
+        self.door = door
+        self.request_id = request_id
+        self.start = time.perf_counter()
+        self.status = 0
+        self.error_status = 0
+        self.error: str | None = None
+        self.first_byte: float | None = None
+        self.answered = False
+        self.client = NONE
+        self.model = NONE
+        self.provider = NONE
+        self.credential = NONE
+        self.upstream_model = NONE
+        self.upstream_status = 0
+        self.attempts = 0
+        self.usage: Usage | None = None
+        self.ending: Callable[[GatewayError], bytes] | None = None
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), (_HEADER, self.request_id.encode())]}
+        elif kind == "http.response.body":
+            if not message.get("more_body", False):
+                await self.send(message)
+                self.answered = True
+                return
+            if self.first_byte is None and message.get("body"):
+                self.first_byte = time.perf_counter()
+        await self.send(message)
+
+    def done(self) -> bool:
+        """The response's last message has gone out."""
+        return self.answered
+
+    # -- what the pipeline notes -----------------------------------------------------------
+
+    def attempted(self, cand: Candidate, status: int) -> None:
+        """An upstream attempt with ``cand`` ended with ``status``."""
+        cred = cand.credential
+        self.provider = cred.provider
+        self.credential = cred.label
+        self.upstream_model = cand.upstream_model
+        self.upstream_status = status
+        self.attempts += 1
+
+    @property
+    def final_status(self) -> int:
+        """What the client got: the error of a stream that failed midway, else the status
+        sent, else :data:`CLIENT_LEFT`."""
+        return self.error_status or self.status or CLIENT_LEFT
+
+    # -- the access log --------------------------------------------------------------------
+
+    def log(self) -> None:
+        """Write the access log line (call once the request is over)."""
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        elapsed = (time.perf_counter() - self.start) * 1000.0
+        usage = self.usage
+        tokens = (
+            f" in={usage.input_tokens or 0} out={usage.output_tokens or 0}"
+            if usage is not None and (usage.input_tokens or usage.output_tokens)
+            else ""
+        )
+        upstream = f" upstream={self.upstream_status}" if self.upstream_status else ""
+        served = "" if self.provider == NONE else f" -> {self.provider} [{self.credential}] {self.upstream_model}"
+        error = f' error="{self.error[:200]}"' if self.error else ""
+        access_log.info(
+            "%s %s %s %r%s%s%s %.0fms%s",
+            self.door,
+            self.client,
+            self.final_status,
+            self.model,
+            served,
+            upstream,
+            tokens,
+            elapsed,
+            error,
+        )
