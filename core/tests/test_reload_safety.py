@@ -15,7 +15,7 @@ from typing import Any
 import cliproxy_openai
 import httpx
 import pytest
-from cliproxy import create_app
+from cliproxy import create_app, mask_secret
 from cliproxy.app import gateway_of
 from cliproxy.cli import main
 from cliproxy.config import ConfigError
@@ -206,7 +206,7 @@ async def test_a_reload_that_removes_every_credential_is_refused_until_forced(tm
             assert refused.status_code == 422
             message = refused.json()["error"]["message"]
             assert "refusing to apply the new config: it defines no credentials" in message
-            assert "all 2 serving now would be removed" in message and "one sk-one" in message
+            assert "all 2 serving now would be removed" in message and f"one {mask_secret(ONE_KEY)}" in message
             assert '{"force": true}' in message and ONE_KEY not in message
             [record] = [r for r in caplog.records if r.name == "cliproxy.reload"]
             assert record.levelno == logging.ERROR and "config reload refused" in record.getMessage()
@@ -220,7 +220,8 @@ async def test_a_reload_that_removes_every_credential_is_refused_until_forced(tm
             assert forced.status_code == 200
             assert len(forced.json()["credentials_removed"]) == 2
             warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-            assert any("removed 2 credential(s)" in w and "one sk-one" in w and "two sk-two" in w for w in warnings)
+            labels = (f"one {mask_secret(ONE_KEY)}", f"two {mask_secret(TWO_KEY)}")
+            assert any("removed 2 credential(s)" in w and all(label in w for label in labels) for w in warnings)
             assert any("no credentials after this reload" in w for w in warnings)
             assert await reload_error(client) is None
             assert (await chat(client)).status_code == 404
@@ -262,7 +263,7 @@ async def test_a_reload_that_removes_a_credential_names_it_at_warning(tmp_path, 
             assert answer.status_code == 200
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "config reload removed 1 credential(s)" in warning.getMessage()
-    assert "two sk-two" in warning.getMessage() and "[openai-compatibility]" in warning.getMessage()
+    assert f"two {mask_secret(TWO_KEY)} [openai-compatibility]" in warning.getMessage()
     assert TWO_KEY not in caplog.text
 
 
