@@ -142,7 +142,7 @@ async def test_reset_ends_a_stale_cooldown_on_demand(upstream, ok, clock):
         after = await chat(client)
         doc = (await client.get("/v0/status")).json()
         unknown = await client.post("/v0/status/reset", json={"credential": "nope"})
-        malformed = await client.post("/v0/status/reset", content=b"{")
+        malformed = await client.post("/v0/status/reset", content=b"{", headers={"Content-Type": "application/json"})
         missing = await client.post("/v0/status/reset", json={"model": "nano"})
     assert done.status_code == 200 and done.json()["cleared"] == 1
     assert after.status_code == 200

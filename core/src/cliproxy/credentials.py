@@ -154,6 +154,7 @@ class CommonFields:
 def _models(node: ConfigNode, key: str = "models") -> tuple[ModelEntry, ...]:
     raw = node.raw(key)
     if raw is None:
+        node.raw_list(key)  # 'models:' with nothing after it is an error, not "any model"
         return ()
     if not isinstance(raw, list):
         raise node.error(key, f"'{node.qualified(key)}' must be a list of models (each a name, or name and alias)")

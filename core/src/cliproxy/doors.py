@@ -243,7 +243,7 @@ class DoorEndpoint:
         if exchange is not None:
             exchange.client = identity.name
         try:
-            raw = await read_body(receive, headers, gateway.config.max_body_bytes)
+            raw = await read_body(receive, headers, gateway.config.max_body_bytes, gateway.config.body_read_timeout)
         except GatewayError:
             raise
         except BaseException:  # disconnect while reading the body

@@ -289,13 +289,16 @@ class Gateway:
             log.warning("could not list %s models for %s: %s", cred.provider, cred.label, self.redact(str(exc)))
             return None
 
-    async def reload(self, config: Config | str | Path | Mapping[str, Any] | None = None) -> ReloadResult:
+    async def reload(
+        self, config: Config | str | Path | Mapping[str, Any] | None = None, *, force: bool = False
+    ) -> ReloadResult:
         """Apply the config file again (or ``config``) while serving: see
         :mod:`cliproxy.reload`. Raises :class:`ConfigError` for an invalid config, which
-        leaves the running one as it was."""
+        leaves the running one as it was -- also for one that would remove every
+        credential or empty ``api-keys``, unless ``force`` is set."""
         from cliproxy.reload import reload_gateway
 
-        return await reload_gateway(self, config)
+        return await reload_gateway(self, config, force=force)
 
     async def stop(self) -> None:
         self.drain.close()

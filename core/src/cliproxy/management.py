@@ -3,7 +3,9 @@
 Open to requests from this machine (loopback, not forwarded by a proxy); from anywhere
 else only with ``remote-management.secret-key`` set and presented as ``Authorization:
 Bearer <key>`` or ``X-Management-Key: <key>`` (compared in constant time). Without the key
-configured, remote access is refused.
+configured, remote access is refused. Before that, :mod:`cliproxy.site_guard` turns away
+requests a web page could have made (foreign ``Host`` or ``Origin``; state changes not
+sent as JSON).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, read_body, send_bytes
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.site_guard import check_json_body, check_site, trusted_hosts
 from cliproxy.status import reset_cooldowns, status_snapshot
 from cliproxy.wire.openai_chat import encode_error
 
 if TYPE_CHECKING:
+    from cliproxy.config import Config
     from cliproxy.gateway import Gateway
 
 __all__ = [
@@ -31,9 +35,11 @@ __all__ = [
     "ResetEndpoint",
     "StatusEndpoint",
     "check_management_access",
+    "check_operator_request",
 ]
 
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
+_BODY_LIMIT = 64 * 1024
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -88,82 +94,108 @@ async def _send_error(send: Send, error: GatewayError) -> None:
     await send_bytes(send, error.status, encode_error(error))
 
 
-class StatusEndpoint:
-    """``GET /v0/status``: see :func:`cliproxy.status.status_snapshot`."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            check_management_access(scope, header_map(scope), self.gateway.config.remote_management.secret_key)
-        except GatewayError as error:
-            await _send_error(send, error)
-            return
-        await _send_json(send, await status_snapshot(self.gateway))
+def check_operator_request(scope: Scope, headers: Mapping[str, str], config: Config, *, changes_state: bool) -> None:
+    """Everything an operator endpoint checks before it reads a body: the ``Host`` and
+    ``Origin`` rules of :mod:`cliproxy.site_guard`, then the access rule of
+    :func:`check_management_access`. Raises :class:`GatewayError`."""
+    check_site(headers, trusted_hosts(config), changes_state=changes_state)
+    check_management_access(scope, headers, config.remote_management.secret_key)
 
 
-class ResetEndpoint:
-    """``POST /v0/status/reset`` with ``{"credential": "<id, label or all>", "model":
-    "<optional>"}``: end stale cooldowns on every instance sharing the state store."""
+class _OperatorEndpoint:
+    """An endpoint under ``/v0``: guarded by :func:`check_operator_request`; one that
+    changes state reads a JSON body (at most 64 KiB, :func:`check_json_body`). Subclasses
+    answer with :meth:`answer`; errors go out in OpenAI's error shape."""
+
+    changes_state = False
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = header_map(scope)
+        config = self.gateway.config
         try:
-            check_management_access(scope, headers, self.gateway.config.remote_management.secret_key)
-            raw = await read_body(receive, headers, 64 * 1024)
-            body = _parse(raw)
-            result = await reset_cooldowns(self.gateway, body["credential"], body.get("model"))
+            check_operator_request(scope, headers, config, changes_state=self.changes_state)
+            raw = b""
+            if self.changes_state:
+                raw = await read_body(receive, headers, _BODY_LIMIT, config.body_read_timeout)
+                check_json_body(headers, raw)
+            result = await self.answer(raw)
         except GatewayError as error:
             await _send_error(send, error)
             return
         await _send_json(send, result)
 
+    async def answer(self, raw: bytes) -> Any:
+        raise NotImplementedError
 
-class ModelsRefreshEndpoint:
+
+class StatusEndpoint(_OperatorEndpoint):
+    """``GET /v0/status``: see :func:`cliproxy.status.status_snapshot`."""
+
+    async def answer(self, raw: bytes) -> Any:
+        return await status_snapshot(self.gateway)
+
+
+class ResetEndpoint(_OperatorEndpoint):
+    """``POST /v0/status/reset`` with ``{"credential": "<id, label or all>", "model":
+    "<optional>"}``: end stale cooldowns on every instance sharing the state store."""
+
+    changes_state = True
+
+    async def answer(self, raw: bytes) -> Any:
+        body = _parse(raw)
+        return await reset_cooldowns(self.gateway, body["credential"], body.get("model"))
+
+
+class ModelsRefreshEndpoint(_OperatorEndpoint):
     """``POST /v0/models/refresh``: ask every credential that lists no models which models
     its upstream serves now (as at start-up), and rebuild the routes; answers the model
-    ids clients may request afterwards."""
+    ids clients may request afterwards. Takes no body (``{}`` is fine)."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    changes_state = True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            check_management_access(scope, header_map(scope), self.gateway.config.remote_management.secret_key)
-        except GatewayError as error:
-            await _send_error(send, error)
-            return
+    async def answer(self, raw: bytes) -> Any:
+        _options(raw, (), "send no body, or {}")
         await self.gateway.discover_models()
-        await _send_json(send, {"models": [m.id for m in self.gateway.router.models()]})
+        return {"models": [m.id for m in self.gateway.router.models()]}
 
 
-class ConfigReloadEndpoint:
+class ConfigReloadEndpoint(_OperatorEndpoint):
     """``POST /v0/config/reload``: apply the config file again (see :mod:`cliproxy.reload`);
-    answers what changed, or 422 with the config error (the old config keeps serving)."""
+    answers what changed, or 422 with the config error (the old config keeps serving).
+    ``{"force": true}`` applies a config that would remove every credential or empty
+    ``api-keys``, which a reload refuses otherwise."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    changes_state = True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, raw: bytes) -> Any:
         from cliproxy.config import ConfigError
 
-        secret = self.gateway.config.remote_management.secret_key
+        force = _options(raw, ("force",), 'send no body, or {"force": true}').get("force", False)
+        if not isinstance(force, bool):
+            raise GatewayError.invalid("'force' must be true or false", param="force")
         try:
-            check_management_access(scope, header_map(scope), secret)
-            try:
-                result = await self.gateway.reload()
-            except ConfigError as error:
-                message = f"config not reloaded, still serving the previous one: {error}"
-                error422 = GatewayError(status=422, kind=ErrorKind.INVALID_REQUEST, message=message)
-                raise error422 from None
-        except GatewayError as error:
-            await _send_error(send, error)
-            return
-        await _send_json(send, result.as_dict())
+            result = await self.gateway.reload(force=force)
+        except ConfigError as error:
+            message = f"config not reloaded, still serving the previous one: {error}"
+            raise GatewayError(status=422, kind=ErrorKind.INVALID_REQUEST, message=message) from None
+        return result.as_dict()
+
+
+def _options(raw: bytes, known: tuple[str, ...], usage: str) -> dict[str, Any]:
+    """A body that is empty or a JSON object of ``known`` keys, as a dict."""
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise GatewayError.invalid(f"the body is not valid JSON; {usage}") from None
+    if not isinstance(body, dict):
+        raise GatewayError.invalid(f"the body must be a JSON object; {usage}")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise GatewayError.invalid(f"unknown field '{unknown[0]}'; {usage}", param=unknown[0])
+    return body
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, send_bytes
 from cliproxy.errors import GatewayError
-from cliproxy.management import check_management_access
+from cliproxy.management import check_operator_request
+from cliproxy.site_guard import check_site, trusted_hosts
 from cliproxy.state.base import WHOLE
 from cliproxy.wire.openai_chat import encode_error
 
@@ -261,7 +262,8 @@ class MetricsEndpoint:
     """``GET <metrics.path>``: the gateway's metrics in Prometheus text format.
 
     Open to the same callers as ``/v0`` (see :mod:`cliproxy.management`) unless
-    ``metrics.public`` is set.
+    ``metrics.public`` is set; the ``Host`` rule of :mod:`cliproxy.site_guard` holds
+    either way.
     """
 
     def __init__(self, gateway: Gateway, metrics: Metrics) -> None:
@@ -270,12 +272,15 @@ class MetricsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
-        if not self.metrics.public:
-            try:
-                check_management_access(scope, header_map(scope), gateway.config.remote_management.secret_key)
-            except GatewayError as error:
-                await send_bytes(send, error.status, encode_error(error))
-                return
+        headers = header_map(scope)
+        try:
+            if self.metrics.public:  # open to anyone, but still not to a page through DNS rebinding
+                check_site(headers, trusted_hosts(gateway.config), changes_state=False)
+            else:
+                check_operator_request(scope, headers, gateway.config, changes_state=False)
+        except GatewayError as error:
+            await send_bytes(send, error.status, encode_error(error))
+            return
         await self.metrics.state.refresh(gateway)
         from prometheus_client import CONTENT_TYPE_LATEST
 

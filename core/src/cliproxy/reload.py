@@ -7,9 +7,18 @@ manager, providers and translators (plugins are not imported again) -- and swaps
 with one synchronous step, so each request runs on the old setup or the new one, never a
 mix. A config that does not load is reported and the old one keeps serving.
 
+A bad edit must not empty the gateway: a reload that would remove every credential (the
+config changed and defines none) or empty ``api-keys`` is refused (:class:`ReloadRefused`)
+unless asked for with ``force`` (``POST /v0/config/reload`` with ``{"force": true}``,
+``Gateway.reload(force=True)``). Credentials a reload removes are logged by name at
+WARNING; a forced reload that leaves the gateway open to anyone says so as loudly as
+start-up does.
+
 Triggers: ``SIGHUP`` to ``cliproxy serve`` (every worker), ``POST /v0/config/reload``,
 ``Gateway.reload()`` from an embedding app, and -- with ``watch-config`` (on by default)
--- :func:`watch_files`, which polls the config file and ``auth-dir``'s token files.
+-- :func:`watch_files`, which polls the config file and ``auth-dir``'s token files, and
+applies a change once it has held still for a whole poll interval (an empty or broken file
+is reported, never applied).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import datetime as dt
 import hashlib
 import logging
 import signal
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESTART_KEYS",
+    "ReloadRefused",
     "ReloadResult",
     "ReloadStatus",
     "handle_reload_signal",
@@ -60,6 +70,26 @@ api-keys, provider blocks, auth-dir, routing, retries, proxy-url, max-body-size-
 remote-management -- applies on reload."""
 
 _SHOWN = 10  # names listed per kind in the summary line
+_NAMED = 100  # credentials named in one warning about removed credentials
+
+
+def _force_hint(config: Config) -> str:
+    from cliproxy.status_client import server_url
+
+    url = server_url(config) + "/v0/config/reload"
+    return (
+        'if that is what you want, apply it on purpose: POST /v0/config/reload with the body {"force": true} '
+        f"(curl -X POST -H 'Content-Type: application/json' -d '{{\"force\": true}}' {url}), "
+        "or gateway.reload(force=True) from code; otherwise fix the file (an editor or a copy cut short "
+        "leaves a file like this)"
+    )
+
+
+@attrs.define(auto_exc=True, eq=False, kw_only=True)
+class ReloadRefused(ConfigError):
+    """A reload that would leave the gateway serving nothing, or open to anyone, and was
+    not forced. Handled like any :class:`ConfigError`: logged, shown by ``/v0/status``,
+    a 422 from the endpoint, and the running config keeps serving."""
 
 
 def _iso(when: float) -> str:
@@ -77,6 +107,10 @@ class ReloadStatus:
     last_error: str | None = None
     last_error_at: float | None = None
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
+
+    def failed(self, message: str, at: float) -> None:
+        self.last_error = message
+        self.last_error_at = at
 
     def as_dict(self, watching: bool) -> dict[str, Any]:
         error = None
@@ -143,17 +177,19 @@ class ReloadResult:
 
 
 async def reload_gateway(
-    gateway: Gateway, source: Config | str | Path | Mapping[str, Any] | None = None
+    gateway: Gateway, source: Config | str | Path | Mapping[str, Any] | None = None, *, force: bool = False
 ) -> ReloadResult:
     """Load the config again and apply it to the running ``gateway``.
 
     ``source`` defaults to the file the running config came from; a gateway built from a
     mapping re-reads only its ``auth-dir`` unless given a new config. Reloads run one at a
-    time.
+    time. ``force`` applies a config that removes every credential or empties
+    ``api-keys``, which is refused otherwise.
 
     Raises:
-        ConfigError: The new config is invalid; the old one keeps serving, and the error
-            is logged and shown by ``/v0/status``.
+        ConfigError: The new config is invalid, or (:class:`ReloadRefused`) would empty
+            the gateway without ``force``; the old one keeps serving, and the error is
+            logged and shown by ``/v0/status``.
     """
     status = gateway.reload_status
     async with status.lock:
@@ -162,10 +198,14 @@ async def reload_gateway(
             source = old if old.file.startswith("<") else old.file
         try:
             staged, kept = _stage(gateway, load_config(source))
+            if not force:
+                _refuse_emptying(gateway, staged)
         except Exception as error:
-            status.last_error = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
-            status.last_error_at = gateway.clock()
-            if isinstance(error, ConfigError):
+            message = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+            status.failed(message, gateway.clock())
+            if isinstance(error, ReloadRefused):
+                log.error("config reload refused, still serving the previous config: %s", error)
+            elif isinstance(error, ConfigError):
                 log.error("config reload failed, still serving the previous config: %s", error)
             else:
                 log.exception("config reload failed, still serving the previous config")
@@ -203,7 +243,65 @@ async def reload_gateway(
         needs_restart=kept,
     )
     log.info("%s", result.summary())  # also when nothing changed: whoever sent SIGHUP sees it was read
+    _warn_about_losses(old, staged.config, removed, staged.credentials)
     return result
+
+
+def _refuse_emptying(gateway: Gateway, staged: Gateway) -> None:
+    """Raise :class:`ReloadRefused` when ``staged`` would serve nothing while the running
+    gateway serves something (and the config, not just ``auth-dir``, changed), or would
+    empty ``api-keys``."""
+    old, new = gateway.config, staged.config
+    problems = []
+    if gateway.credentials and not staged.credentials and not _same_config(old, new):
+        count = len(gateway.credentials)
+        problems.append(
+            f"it defines no credentials, so all {count} serving now would be removed "
+            f"({_names(gateway.credentials, _SHOWN)}) and every model request would fail"
+        )
+    emptied = bool(old.api_keys) and not new.api_keys
+    if emptied:
+        problems.append(
+            f"its 'api-keys' is empty, so the gateway would accept requests from anyone who can reach it "
+            f"(it checks {len(old.api_keys)} client key(s) now)"
+        )
+    if not problems:
+        return
+    message = "refusing to apply the new config: " + "; and ".join(problems)
+    line = column = None
+    if emptied and len(problems) == 1 and "api-keys" in new.root:
+        where = new.root.error("api-keys", message)
+        line, column = where.line, where.column
+    raise ReloadRefused(message=message, file=new.file, line=line, column=column, hint=_force_hint(old))
+
+
+def _same_config(old: Config, new: Config) -> bool:
+    """Whether ``new`` reads as ``old`` did (then only ``auth-dir``'s token files moved:
+    removing them all is what logging out of every account looks like)."""
+    return old == new and old.root.same_content(new.root)
+
+
+def _names(credentials: Iterable[Credential], limit: int) -> str:
+    named = [f"{c.label} [{c.provider}]" for c in credentials]
+    shown = ", ".join(named[:limit])
+    return shown + (f", +{len(named) - limit} more" if len(named) > limit else "")
+
+
+def _warn_about_losses(old: Config, new: Config, removed: list[Credential], left: list[Credential]) -> None:
+    """After a reload: name each credential it removed, and say it loudly when it left
+    the gateway with no credential or open to anyone (what a forced reload can do)."""
+    if removed:
+        log.warning(
+            "config reload removed %d credential(s), which serve no more requests: %s",
+            len(removed),
+            _names(removed, _NAMED),
+        )
+    if removed and not left:
+        log.warning("the gateway has no credentials after this reload: every model request fails until one is added")
+    if old.api_keys and not new.api_keys:
+        log.warning(
+            "no api-keys configured after this reload: the gateway accepts requests from anyone who can reach it"
+        )
 
 
 def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
@@ -390,19 +488,29 @@ def _token_files(directory: Path) -> tuple[tuple[str, int, int], ...]:
         return ()
 
 
-def watch_files(gateway: Gateway) -> Coroutine[Any, Any, None]:
+def watch_files(
+    gateway: Gateway, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> Coroutine[Any, Any, None]:
     """Poll the config file and ``auth-dir`` every ``watch-interval`` seconds while
-    ``watch-config`` is on, and reload once a change has held still for one interval (an
-    editor's several writes make one reload). What is there now is the baseline; the
-    returned coroutine runs until cancelled."""
+    ``watch-config`` is on, and reload once a change has held still for one interval: the
+    same content on two polls in a row, so an editor's several writes make one reload
+    and a file caught half-written is not read as the new config. What is there now is
+    the baseline; the returned coroutine runs until cancelled. A config that does not
+    load (an empty file among them) is reported once per content, and the running one
+    stays."""
     snapshot = _Snapshot()
-    return _watch(gateway, snapshot, snapshot.take(gateway.config))
+    return _watch(gateway, snapshot, snapshot.take(gateway.config), sleep)
 
 
-async def _watch(gateway: Gateway, snapshot: _Snapshot, seen: tuple[object, ...]) -> None:
+async def _watch(
+    gateway: Gateway,
+    snapshot: _Snapshot,
+    seen: tuple[object, ...],
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
     pending: tuple[object, ...] | None = None
     while True:
-        await asyncio.sleep(gateway.config.watch_interval)
+        await sleep(gateway.config.watch_interval)
         if not gateway.config.watch_config:
             pending = None
             continue

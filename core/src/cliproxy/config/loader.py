@@ -65,7 +65,14 @@ def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
             hint="check indentation and quoting around this line",
         ) from None
     if data is None:
-        return {}
+        raise ConfigError(
+            message="the config file is empty (nothing but blank lines or comments)",
+            file=file,
+            line=1,
+            column=1,
+            hint="a gateway needs its settings here: restore the file if it was cut short or overwritten, "
+            "or start from examples/config.yaml ('{}' is an explicitly empty config)",
+        )
     if not isinstance(data, Mapping):
         raise ConfigError(message="the config file must be a mapping of keys to values", file=file, line=1, column=1)
     return data
@@ -96,6 +103,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         max_retry_interval=root.float("max-retry-interval", 30.0, minimum=0),
         force_model_prefix=root.bool("force-model-prefix", False),
         max_body_size_mb=root.float("max-body-size-mb", 32.0, minimum=0.001),
+        body_read_timeout=_seconds(
+            root,
+            "body-read-timeout",
+            30.0,
+            hint="seconds a client has to send its whole request body, e.g. 'body-read-timeout: 30'",
+        ),
+        allowed_hosts=_allowed_hosts(root),
         debug=root.bool("debug", False),
         routing=_routing(routing),
         state=_state(state),
@@ -117,6 +131,25 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
     return config
+
+
+def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:
+    """``allowed-hosts``: host names (lower-case, no scheme, port or path) by which
+    ``/v0`` and ``/metrics`` may be reached beside loopback and IP addresses."""
+    names = root.str_list("allowed-hosts")
+    raw = root.raw("allowed-hosts")
+    for i, name in enumerate(names):
+        if name and not any(c in name for c in "/:@ ?#[]"):
+            continue
+        message = f"'allowed-hosts' names '{name}', which is not a host name"
+        hint = (
+            "write the bare name clients use to reach the gateway, without scheme or port, e.g. 'gateway.internal' "
+            "(loopback names and IP addresses need no entry)"
+        )
+        if isinstance(raw, list):
+            raise ConfigNode(raw, root.file, "allowed-hosts").error(i, message, hint=hint)
+        raise root.error("allowed-hosts", message, hint=hint)
+    return tuple(name.lower().rstrip(".") for name in names)
 
 
 def _routing(node: ConfigNode | None) -> RoutingConfig:

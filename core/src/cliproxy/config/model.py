@@ -148,6 +148,8 @@ class Config:
     max_retry_interval: float = 30.0
     force_model_prefix: bool = False
     max_body_size_mb: float = 32.0
+    body_read_timeout: float = 30.0  # seconds to receive a whole request body, once authenticated
+    allowed_hosts: tuple[str, ...] = ()  # Host names /v0 and /metrics answer to, beside loopback
     debug: bool = False
     routing: RoutingConfig = RoutingConfig()
     state: StateConfig = StateConfig()
@@ -178,6 +180,8 @@ CORE_KEYS = (
     "max-retry-interval",
     "force-model-prefix",
     "max-body-size-mb",
+    "body-read-timeout",
+    "allowed-hosts",
     "debug",
     "routing",
     "state",

@@ -115,6 +115,10 @@ class ConfigNode:
     def __contains__(self, key: str) -> bool:
         return key in self._data
 
+    def same_content(self, other: ConfigNode) -> bool:
+        """Whether ``other`` holds the same keys and values, in the same order."""
+        return bool(self._data == other._data)
+
     def keys(self) -> list[str]:
         return [str(k) for k in self._data]
 
@@ -130,6 +134,29 @@ class ConfigNode:
                 raise self.error(None, f"missing required key '{self.qualified(key)}'", hint=f"add '{key}: <{kind}>'")
             return default
         return self._data[key]
+
+    def _list_value(self, key: str, required: bool) -> Any:
+        """The value of a key that holds a list, None when absent. In a YAML file, a key
+        written with nothing after it (``models:``), which is how a file cut short often
+        ends, is an error rather than an empty list: ``key: []`` says "none" on purpose.
+        (In a mapping built in code, None stands for "not set", as in Python.)"""
+        if key in self._data and self._data[key] is None and hasattr(self._data, "lc"):
+            self._read.add(key)
+            raise self.error(
+                key,
+                f"'{self.qualified(key)}' has no value (nothing follows '{key}:')",
+                hint=f"list its entries under it, write '{key}: []' for none, or remove the line "
+                "(a config file cut short ends like this)",
+            )
+        return self._get(key, None, required, "list")
+
+    def raw_list(self, key: str, *, required: bool = False) -> list[Any] | None:
+        """A list as parsed (items unchecked), None when absent; a key with no value or
+        a value that is not a list is a located error."""
+        value = self._list_value(key, required)
+        if value is not None and not isinstance(value, list):
+            raise self.error(key, f"'{self.qualified(key)}' must be a list, not {_type_name(value)}")
+        return value
 
     def str(self, key: str, default: Any = None, *, required: bool = False, choices: tuple[str, ...] = ()) -> Any:
         """A string (``${ENV}`` expanded); numbers are accepted and turned into text."""
@@ -195,7 +222,7 @@ class ConfigNode:
 
     def str_list(self, key: str, *, required: bool = False) -> tuple[str, ...]:
         """A list of strings; a single string is accepted as a one-item list."""
-        value = self._get(key, None, required, "list")
+        value = self._list_value(key, required)
         if value is None:
             return ()
         if isinstance(value, str):
@@ -234,7 +261,7 @@ class ConfigNode:
 
     def nodes(self, key: str, *, required: bool = False) -> list[ConfigNode]:
         """A list of mappings (provider entries), each as its own node."""
-        value = self._get(key, None, required, "list")
+        value = self._list_value(key, required)
         if value is None:
             return []
         if not isinstance(value, list):

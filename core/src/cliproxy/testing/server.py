@@ -112,12 +112,14 @@ def serve_app(app: Any) -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def asgi_client(
-    app: Any, *, base_url: str = "http://gateway", host: str = "127.0.0.1", **client_options: Any
+    app: Any, *, base_url: str = "http://localhost", host: str = "127.0.0.1", **client_options: Any
 ) -> AsyncIterator[Any]:
     """An ``httpx.AsyncClient`` wired to ``app`` in-process, with the app's lifespan run.
 
     ``host`` is the address the app sees the request come from (a remote one tests the
-    loopback-only endpoints); ``client_options`` go to ``httpx.AsyncClient`` (``headers``...).
+    loopback-only endpoints); ``base_url``'s host is the ``Host`` header it sees (the
+    operator endpoints answer only to loopback names, IP addresses and ``allowed-hosts``);
+    ``client_options`` go to ``httpx.AsyncClient`` (``headers``...).
     """
     import httpx
 
