@@ -527,3 +527,18 @@ async def test_translated_stream_fails_over_before_and_ends_in_the_doors_error_a
     assert "response.output_text.delta" in names  # k2's first words reached the client...
     assert names[-1] == "response.failed"  # ...so its failure ends the stream, no retry
     assert "The server had an error" in events[-1][1]["response"]["error"]["message"]
+
+
+async def test_a_stream_that_never_sends_an_event_is_bounded(upstream, ok_stream, clock):
+    """Bytes held while waiting for a stream's first event are capped: an upstream that
+    streams megabytes of nothing fails (and the next key answers)."""
+    endless = Reply(chunks=[b": " + b"x" * 1048575 + b"\n"] * 6, headers={"content-type": "text/event-stream"})
+    upstream.add("POST", CHAT, by_key({"k1": endless}, ok_stream))
+    cfg = config(block("pool", upstream, "k1", "k2"), routing={"strategy": "fill-first"})
+    async with Gateway(cfg, clock) as gw:
+        answer = await gw.chat(stream=True)
+        status = await gw.status()
+    assert answer.status_code == 200 and sse_text(answer.text)
+    assert keys_used(upstream) == ["k1", "k2"]
+    (k1,) = [c for c in status["credentials"] if c["failures"]]
+    assert "without a single event" in k1["cooldowns"]["gpt-4.1-nano"]["reason"]

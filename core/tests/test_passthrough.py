@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import orjson
+import pytest
+from cliproxy.errors import GatewayError
 from cliproxy.passthrough import PassthroughStream, rewrite_model
+from cliproxy.sse import MAX_LINE
 from cliproxy.testing.strategies import split_points
 from cliproxy.wire.openai_chat import OpenAIChat, usage_only_chunk
 from hypothesis import given, settings
@@ -77,3 +80,11 @@ def test_gemini_streams_every_event_with_usage(data):
     assert whole == GEMINI_STREAM.replace(b'"modelVersion":"gemini-3-pro-preview"', b'"modelVersion":"alias"')
     assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (9, 12, 7)
     assert relay(data.draw(split_points(GEMINI_STREAM))) == (whole, usage)
+
+
+def test_an_event_past_the_line_limit_is_refused_not_held():
+    relay = PassthroughStream("gpt", OpenAIChat())
+    relay.feed(b"data: " + b"x" * (MAX_LINE // 2))
+    with pytest.raises(GatewayError) as refused:
+        relay.feed(b"x" * (MAX_LINE // 2 + 10))
+    assert refused.value.status == 502

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cliproxy.sse import SSEEvent, SSEParser, frame
+import pytest
+from cliproxy.errors import GatewayError
+from cliproxy.sse import MAX_LINE, SSEEvent, SSEParser, frame
 from cliproxy.testing.strategies import split_points
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,3 +98,11 @@ def test_whole_events_at_once_parse_as_line_by_line(data, parts):
     one_by_one = parse(*(raw[i : i + 1] for i in range(len(raw))))
     assert parse(raw) == one_by_one
     assert parse(*data.draw(split_points(raw))) == one_by_one
+
+
+def test_a_line_past_the_limit_is_refused_not_held():
+    parser = SSEParser()
+    parser.feed(b"data: " + b"x" * (MAX_LINE // 2))
+    with pytest.raises(GatewayError) as refused:
+        parser.feed(b"x" * (MAX_LINE // 2 + 10))
+    assert refused.value.status == 502 and "longer than" in refused.value.message

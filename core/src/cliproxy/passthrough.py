@@ -18,6 +18,7 @@ import orjson
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Usage
+from cliproxy.sse import MAX_LINE, line_too_long
 from cliproxy.translate import UpstreamTranslator
 
 __all__ = ["PassthroughStream", "rewrite_model"]
@@ -142,6 +143,8 @@ class PassthroughStream:
             return self._sub(self._scan(data))
         cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n") if b"\r" in data else -1)
         if cut < 0:
+            if len(data) > MAX_LINE:
+                raise line_too_long()
             self._rest = data
             return b""
         end = cut + (2 if data[cut + 1 : cut + 2] == b"\n" else 3)

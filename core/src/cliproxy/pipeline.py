@@ -53,6 +53,9 @@ STREAM_HEADERS = [
 ]
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
+HEAD_LIMIT = 4 * 1048576
+"""Bytes of an upstream stream held while waiting for its first event (see ``_read_head``)."""
+
 
 @attrs.define(eq=False)
 class Outcome:
@@ -337,6 +340,7 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
     # Passed-through bytes are forwarded as they are, so only the head needs decoding:
     # feed the decoder event by event and stop at the first content event.
     feed = _feed_head if outcome.passthrough else _feed_all
+    size = 0
     while True:
         try:
             chunk = await chunks.__anext__()
@@ -347,6 +351,14 @@ async def _read_head(gateway: Gateway, outcome: Outcome, result: UpstreamRespons
         raw.append(chunk)
         if feed(decoder, chunk, head):
             break
+        size += len(chunk)
+        if size > HEAD_LIMIT:  # held until the first event: bounded, like every buffer
+            raise GatewayError(
+                status=502,
+                kind=ErrorKind.UPSTREAM,
+                message=f"the upstream sent {HEAD_LIMIT // 1048576} MB of stream without a single event",
+                provider=outcome.call.credential.provider,
+            )
     started = False
     for event in head:
         if isinstance(event, StreamError):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["SSEEvent", "SSEParser", "frame"]
+from cliproxy.errors import ErrorKind, GatewayError
+
+__all__ = ["MAX_LINE", "SSEEvent", "SSEParser", "frame", "line_too_long"]
 
 
 class SSEEvent(NamedTuple):
@@ -21,6 +23,19 @@ class SSEEvent(NamedTuple):
 
     event: str | None
     data: bytes
+
+
+MAX_LINE = 16 * 1048576
+"""The longest line an event stream may send: a stream that sends more without a line
+break is refused rather than held in memory."""
+
+
+def line_too_long() -> GatewayError:
+    return GatewayError(
+        status=502,
+        kind=ErrorKind.UPSTREAM,
+        message=f"the upstream sent a stream line longer than {MAX_LINE // 1048576} MB",
+    )
 
 
 _event = tuple.__new__  # SSEEvent(name, data) without the named tuple's Python-level __new__
@@ -46,6 +61,8 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buffer = self._buffer + chunk if self._buffer else chunk
+        if len(buffer) > MAX_LINE and b"\n" not in buffer and b"\r" not in buffer:
+            raise line_too_long()
         if b"\r" in buffer:
             # A CR at the very end may be the first half of a CRLF: keep it for later.
             if buffer.endswith(b"\r"):
