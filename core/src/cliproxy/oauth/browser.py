@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_TIMEOUT", "AuthorizationCode", "authorize_in_browser"]
 
 DEFAULT_TIMEOUT = 300.0
 PASTE_PROMPT = "Paste the address your browser was sent to after signing in (or the code the page shows): "
-PASTE_TOO_PROMPT = "If the browser cannot reach this machine, paste the address it was sent to here: "
+PASTE_TOO_PROMPT = "If the browser cannot reach this machine, paste the address it was sent to here:\n"
 
 
 @attrs.frozen
