@@ -6,7 +6,6 @@ a flow whose redirect goes to ``localhost``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -61,16 +60,18 @@ async def authorize_in_browser(
         bind_host: Loopback address the callback server listens on.
         name: How the success page names the program to return to.
     """
-    server = CallbackServer(path=path, state=state, host=bind_host, name=name)
+    listening = CallbackServer(path=path, state=state, host=bind_host, name=name)
+    server: CallbackServer | None = listening
     candidates = list(ports[:1]) if ctx.no_browser else list(ports)
     try:
-        port = await server.start(candidates)
+        port = await listening.start(candidates)
     except PortsTaken as taken:
         if not ctx.no_browser or not candidates or candidates[0] == 0:
             raise
         ctx.echo(f"note: {taken.message}; waiting for the pasted address only")
         port, server = candidates[0], None
-    redirect_uri = f"http://{redirect_host}:{port}{server.path if server else path}"
+    path = path if path.startswith("/") else "/" + path
+    redirect_uri = f"http://{redirect_host}:{port}{path}"
     try:
         await ctx.show_url(build_url(redirect_uri), hint)
         answer = await _first_answer(ctx, server, state, timeout)
@@ -112,13 +113,10 @@ async def _first_answer(ctx: LoginContext, server: CallbackServer | None, state:
             "(with --no-browser, paste the address the browser ends on)",
         )
     finally:
-        for task in (callback, paste):
-            if task is not None and not task.done():
-                task.cancel()
-        for task in (callback, paste):
-            if task is not None:
-                with contextlib.suppress(BaseException):
-                    await task
+        started = [job for job in (callback, paste) if job is not None]
+        for job in started:
+            job.cancel()
+        await asyncio.gather(*started, return_exceptions=True)  # settled, their errors retrieved
 
 
 async def _pasted(ctx: LoginContext, state: str, prompt: str) -> Authorization:
