@@ -8,13 +8,12 @@ says which vendor command makes a good one.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -127,9 +126,13 @@ class VendorFile:
         return GatewayError(status=400, kind=ErrorKind.INVALID_REQUEST, message=message, provider=self.provider)
 
 
-def add_import_argument(
-    parser: argparse.ArgumentParser | Any, vendor: VendorFile, *, dest: str = "import_path"
-) -> None:
+class _TakesArguments(Protocol):
+    """An argument parser, or a group of one (``add_mutually_exclusive_group()``)."""
+
+    def add_argument(self, *names: str, **options: Any) -> Any: ...
+
+
+def add_import_argument(parser: _TakesArguments, vendor: VendorFile, *, dest: str = "import_path") -> None:
     """Add ``--import [PATH]`` to a login flow's parser (or a mutually exclusive group):
     ``args.<dest>`` is None without it, ``""`` for the default locations, else the path."""
     defaults = "; ".join(spec.describe() for spec in vendor.paths)
