@@ -2,7 +2,8 @@
 
 This module is the public API for plugin authors and embedding apps; everything a plugin
 needs is importable from here (or from :mod:`cliproxy.ir`, :mod:`cliproxy.translate`,
-:mod:`cliproxy.testing`). Other modules are internals that may change.
+:mod:`cliproxy.oauth` for login flows, :mod:`cliproxy.testing`). Other modules are
+internals that may change.
 """
 
 from cliproxy import ir

@@ -1,5 +1,6 @@
-"""Claude OAuth against a local fake OAuth server: login (paste and browser flows), token
-files, start-up loading, refresh ahead of expiry and after a 401, failed refreshes."""
+"""Claude OAuth against a local fake OAuth server: login (paste and browser flows, the
+default client, with no terminal), import of Claude Code's sign-in, token files, start-up
+loading, refresh ahead of expiry and after a 401, failed refreshes."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ import anthropic
 import cliproxy_claude
 import httpx
 import pytest
-from cliproxy import ConfigError, GatewayError, LoginContext, write_token_file
+from cliproxy import GatewayError, LoginContext, write_token_file
 from cliproxy.app import gateway_of
 from cliproxy.cli import main as cli_main
 from cliproxy.config import load_config
+from cliproxy.oauth import RemoteLoginContext
 from cliproxy.testing import (
     FakeUpstream,
     RecordedRequest,
@@ -32,8 +34,8 @@ from cliproxy.testing import (
     gateway_app,
     serve_app,
 )
-from cliproxy_claude import login as login_module
-from cliproxy_claude.login import login, parse_pasted
+from cliproxy_claude.login import login
+from cliproxy_claude.oauth import CLAUDE_CODE_CLIENT_ID
 
 CLIENT_ID = "test-client-id"
 MESSAGES = "/v1/messages"
@@ -48,6 +50,7 @@ class FakeOAuth:
         self.refresh_tokens: set[str] = set()
         self.issued = 0
         self.refreshes = 0
+        self.client_ids = {CLIENT_ID}
         server.add("GET", "/oauth/authorize", self.authorize)
         server.add("POST", "/v1/oauth/token", self.token)
 
@@ -95,7 +98,7 @@ class FakeOAuth:
             return self._issue()
         if body["grant_type"] == "refresh_token":
             self.refreshes += 1
-            if body["client_id"] != CLIENT_ID or body["refresh_token"] not in self.refresh_tokens:
+            if body["client_id"] not in self.client_ids or body["refresh_token"] not in self.refresh_tokens:
                 return Reply.json(
                     {"error": "invalid_grant", "error_description": "Refresh token not found or invalid"}, status=400
                 )
@@ -119,11 +122,16 @@ def oauth_block(oauth: FakeOAuth, **extra: object) -> dict:
     }
 
 
-def context(oauth: FakeOAuth, auth_dir: Path, *, no_browser: bool, prompt=None, **block: object):
+def context(oauth: FakeOAuth, auth_dir: Path, *, no_browser: bool, prompt=None, browser=None, **block: object):
     echoed: list[str] = []
     config = load_config({"auth-dir": str(auth_dir), "claude-oauth": oauth_block(oauth, **block)})
     ctx = LoginContext(
-        config=config, auth_dir=str(auth_dir), no_browser=no_browser, echo=echoed.append, prompt=prompt or input
+        config=config,
+        auth_dir=str(auth_dir),
+        no_browser=no_browser,
+        echo=echoed.append,
+        prompt=prompt or input,
+        open_browser=browser,
     )
     return ctx, echoed
 
@@ -172,20 +180,22 @@ async def test_paste_flow_end_to_end_writes_a_private_token_file(oauth, tmp_path
     assert pasted[0].startswith("http://localhost:54545/callback?code=")
 
 
-async def test_browser_flow_catches_the_redirect_on_the_callback_port(oauth, tmp_path, monkeypatch):
+async def test_browser_flow_catches_the_redirect_on_the_callback_port(oauth, tmp_path):
     port = free_port()
+    visited: list[str] = []
 
     def browser(url: str) -> bool:
         def visit() -> None:
-            httpx.get(sign_in(url), follow_redirects=False)
+            visited.append(sign_in(url))
+            httpx.get(visited[-1], follow_redirects=False)
 
         threading.Thread(target=visit, daemon=True).start()
         return True
 
-    monkeypatch.setattr(login_module, "open_browser", browser)
-    ctx, _ = context(oauth, tmp_path, no_browser=False, **{"callback-port": port})
+    ctx, _ = context(oauth, tmp_path, no_browser=False, browser=browser, **{"callback-port": port})
     path = await login(argparse.Namespace(timeout=20), ctx)
     assert json.loads(Path(path).read_text())["access_token"] == "at-1"
+    assert visited[0].startswith(f"http://localhost:{port}/callback?code=")
 
 
 async def test_a_redirect_from_another_attempt_is_refused(oauth, tmp_path):
@@ -198,12 +208,35 @@ async def test_a_redirect_from_another_attempt_is_refused(oauth, tmp_path):
     assert not list(tmp_path.glob("*.json"))
 
 
-async def test_login_without_a_client_id_says_how_to_set_one(tmp_path):
-    config = load_config({"auth-dir": str(tmp_path)})
-    ctx = LoginContext(config=config, auth_dir=str(tmp_path), no_browser=True, echo=print, prompt=input)
-    with pytest.raises(ConfigError) as caught:
-        await login(argparse.Namespace(), ctx)
-    assert "claude-oauth.client-id" in str(caught.value)
+async def test_a_login_with_no_client_configured_uses_claude_codes_public_client(oauth, tmp_path):
+    block = oauth_block(oauth)
+    del block["client-id"]
+    config = load_config({"auth-dir": str(tmp_path), "claude-oauth": block})
+    echoed: list[str] = []
+    ctx = LoginContext(
+        config=config,
+        auth_dir=str(tmp_path),
+        no_browser=True,
+        echo=echoed.append,
+        prompt=lambda q: sign_in(url_in(echoed)),
+    )
+    path = Path(await login(argparse.Namespace(), ctx))
+    assert parse_qs(urlsplit(url_in(echoed)).query)["client_id"] == [CLAUDE_CODE_CLIENT_ID]
+    assert json.loads(path.read_text())["client_id"] == CLAUDE_CODE_CLIENT_ID
+    assert CLAUDE_CODE_CLIENT_ID == "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+
+
+async def test_a_whole_login_runs_without_a_terminal(oauth, tmp_path):
+    """What the management API does: the URL goes to a remote operator, whose browser
+    fails to load the localhost redirect; the operator hands the address back."""
+    ctx = RemoteLoginContext(config=load_config({"claude-oauth": oauth_block(oauth)}), auth_dir=str(tmp_path))
+    flow = asyncio.create_task(login(argparse.Namespace(), ctx))
+    challenge = await ctx.next_challenge(timeout=10)
+    assert challenge.kind == "url" and "/oauth/authorize?" in challenge.url
+    ctx.supply_redirect(sign_in(challenge.url))
+    path = Path(await asyncio.wait_for(flow, 10))
+    assert json.loads(path.read_text())["access_token"] == "at-1"
+    assert any("Signed in as me@example.com" in line for line in ctx.messages)
 
 
 def test_cli_login_reports_a_refused_code_without_a_traceback(oauth, tmp_path, monkeypatch, capsys):
@@ -217,16 +250,6 @@ def test_cli_login_reports_a_refused_code_without_a_traceback(oauth, tmp_path, m
     assert status == 1
     err = capsys.readouterr().err
     assert "token endpoint answered 400" in err and "invalid_grant" in err and "Traceback" not in err
-
-
-def test_pasted_forms():
-    assert parse_pasted("http://localhost:54545/callback?code=abc&state=s1") == ("abc", "s1")
-    assert parse_pasted("abc#s1") == ("abc", "s1")
-    assert parse_pasted("  abc  ") == ("abc", None)
-    with pytest.raises(GatewayError):
-        parse_pasted("http://localhost:54545/callback?error=access_denied")
-    with pytest.raises(GatewayError):
-        parse_pasted("")
 
 
 # -- serving with token files --------------------------------------------------------------
@@ -365,23 +388,39 @@ async def test_a_failed_refresh_rests_the_credential_and_others_serve(oauth, ups
     assert any("invalid_grant" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_refresh_without_a_client_id_rests_the_credential_with_a_clear_reason(
-    oauth, upstream, tmp_path, caplog
-):
+def test_a_token_file_without_a_client_id_refreshes_with_claude_codes(oauth, upstream, tmp_path, recording):
+    """CLIProxyAPI's files name no client: their tokens were issued to Claude Code's."""
+    oauth.refresh_tokens.add("rt-file")
+    oauth.client_ids = {CLAUDE_CODE_CLIENT_ID}
     token_file(tmp_path, access="at-old", refresh="rt-file", expires_in=60)
+    upstream.add("POST", MESSAGES, ok_message(recording))
     config = serving_config(oauth, upstream, tmp_path)
     del config["claude-oauth"]["client-id"]
-    app = gateway_app(config, plugins=[cliproxy_claude])
+    with serve_app(gateway_app(config, plugins=[cliproxy_claude])) as url:
+        create(url)
+    assert (
+        oauth.refreshes == 1
+        and oauth.server.requests_to("/v1/oauth/token")[0].json["client_id"] == CLAUDE_CODE_CLIENT_ID
+    )
+    assert upstream.requests_to(MESSAGES)[0].headers["authorization"] == "Bearer at-1"
+
+
+async def test_a_client_id_the_token_endpoint_rejects_says_where_to_fix_it(oauth, upstream, tmp_path, caplog):
+    token_file(tmp_path, access="at-old", refresh="rt-file", expires_in=60, client_id="revoked-client")
+    oauth.server.add(
+        "POST", "/v1/oauth/token", Reply.json({"error": "invalid_client", "error_description": "no such client"}, 401)
+    )
+    app = gateway_app(serving_config(oauth, upstream, tmp_path), plugins=[cliproxy_claude])
     body = {"model": "sonnet", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     async with asgi_client(app) as http:
         response = await http.post(MESSAGES, headers={"x-api-key": "client-key"}, json=body)
         cooldowns = await gateway_of(app).state.cooldowns()
-    # the start-up refresh failed: the credential rests, the request gets an answer, the server lives
+    # the refresh failed: the credential rests, the request gets an answer, the server lives
     assert response.status_code in (401, 429) and response.json()["type"] == "error"
     reasons = " ".join(c.reason for per in cooldowns.values() for c in per.values())
-    assert "set claude-oauth.client-id" in reasons
-    assert any("claude-oauth.client-id" in r.getMessage() for r in caplog.records)
-    assert oauth.refreshes == 0 and not upstream.requests
+    assert "invalid_client" in reasons and "claude-oauth.client-id" in reasons
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "claude-oauth.client-id" in logged and "rt-file" not in logged and not upstream.requests
 
 
 def test_a_broken_token_file_is_skipped(oauth, upstream, tmp_path, caplog):
@@ -390,3 +429,114 @@ def test_a_broken_token_file_is_skipped(oauth, upstream, tmp_path, caplog):
     assert not gateway_of(app).credentials
     assert any("no access_token" in r.getMessage() for r in caplog.records)
     assert os.path.exists(tmp_path / "claude-broken.json")
+
+
+# -- importing Claude Code's sign-in -----------------------------------------------------------
+
+
+def claude_code_credentials(directory: Path, *, expires_in: float = 3600, refresh: str | None = "rt-cc", **extra):
+    """Claude Code's ``.credentials.json``, as it writes it (times in milliseconds)."""
+    now_ms = int(time.time() * 1000)
+    oauth = {
+        "accessToken": "sk-ant-oat01-imported",
+        "expiresAt": now_ms + int(expires_in * 1000),
+        "refreshTokenExpiresAt": now_ms + 30 * 86400 * 1000,
+        "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
+        "subscriptionType": "max",
+        **extra,
+    }
+    if refresh is not None:
+        oauth["refreshToken"] = refresh
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ".credentials.json"
+    path.write_text(json.dumps({"claudeAiOauth": oauth}))
+    return path
+
+
+def config_file(tmp_path: Path, oauth: FakeOAuth, upstream: FakeUpstream | None = None) -> Path:
+    block = {k: v for k, v in oauth_block(oauth).items() if k != "client-id"}  # nothing configured
+    if upstream is not None:
+        block |= {"base-url": upstream.url, "models": [{"name": "claude-sonnet-4-5", "alias": "sonnet"}]}
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps({"api-keys": ["client-key"], "auth-dir": str(tmp_path / "auth"), "claude-oauth": block}))
+    return path
+
+
+def test_import_of_claude_codes_sign_in_yields_a_credential_that_refreshes(
+    oauth, upstream, tmp_path, monkeypatch, recording
+):
+    config_dir = tmp_path / "home" / ".claude"
+    claude_code_credentials(config_dir)
+    (tmp_path / "home" / ".claude.json").write_text(
+        json.dumps({"oauthAccount": {"emailAddress": "cc@example.com", "organizationName": "CC Org"}})
+    )
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config_dir))
+    config = config_file(tmp_path, oauth, upstream)
+    assert cli_main(["login", "claude", "--config", str(config), "--import"]) == 0
+    saved_path = tmp_path / "auth" / "claude-cc@example.com.json"
+    saved = json.loads(saved_path.read_text())
+    assert stat.S_IMODE(saved_path.stat().st_mode) == 0o600
+    assert (saved["type"], saved["access_token"], saved["refresh_token"]) == (
+        "claude",
+        "sk-ant-oat01-imported",
+        "rt-cc",
+    )
+    assert saved["client_id"] == CLAUDE_CODE_CLIENT_ID and saved["organization"] == "CC Org"
+
+    # within the 4-hour lead: the first request refreshes it, through Claude Code's client
+    oauth.client_ids = {CLAUDE_CODE_CLIENT_ID}
+    oauth.refresh_tokens.add("rt-cc")
+    upstream.add("POST", MESSAGES, ok_message(recording))
+    with serve_app(gateway_app(json.loads(config.read_text()), plugins=[cliproxy_claude])) as url:
+        create(url)
+    assert oauth.refreshes == 1
+    assert oauth.server.requests_to("/v1/oauth/token")[0].json["client_id"] == CLAUDE_CODE_CLIENT_ID
+    assert upstream.requests_to(MESSAGES)[-1].headers["authorization"] == "Bearer at-1"
+    assert json.loads(saved_path.read_text())["refresh_token"] == "rt-1"
+
+
+async def test_import_probes_claude_codes_default_location(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    claude_code_credentials(tmp_path / "home" / ".claude")
+    echoed: list[str] = []
+    ctx = LoginContext(config=load_config({}), auth_dir=str(tmp_path / "auth"), echo=echoed.append)
+    path = Path(await login(argparse.Namespace(import_path=""), ctx))
+    assert json.loads(path.read_text())["access_token"] == "sk-ant-oat01-imported"
+    assert path.name.startswith("claude-") and "rotates refresh tokens" in echoed[-1]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "does not exist"),
+        ("{not json", "it is not JSON"),
+        (json.dumps({"primaryApiKey": "sk-ant-api03-x"}), "it holds no claudeAiOauth sign-in"),
+        ("expired-refresh", "has expired and cannot be renewed"),
+        ("expired-no-refresh", "has expired and cannot be renewed"),
+    ],
+)
+def test_import_of_a_wrong_or_expired_file_says_how_to_get_a_good_one(
+    oauth, tmp_path, capsys, content: str | None, reason: str
+):
+    target = tmp_path / "cc" / ".credentials.json"
+    if content == "expired-refresh":
+        claude_code_credentials(target.parent, refreshTokenExpiresAt=int(time.time() * 1000) - 1000)
+    elif content == "expired-no-refresh":
+        claude_code_credentials(target.parent, expires_in=-60, refresh=None)
+    elif content is not None:
+        target.parent.mkdir(parents=True)
+        target.write_text(content)
+    config = config_file(tmp_path, oauth)
+    assert cli_main(["login", "claude", "--config", str(config), "--import", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert reason in err and "run `claude` and sign in with /login" in err and "Traceback" not in err
+    assert not (tmp_path / "auth").exists() or not list((tmp_path / "auth").glob("*.json"))
+
+
+def test_a_missing_default_file_names_where_it_looked(oauth, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    assert cli_main(["login", "claude", "--config", str(config_file(tmp_path, oauth)), "--import"]) == 1
+    err = capsys.readouterr().err
+    assert "no Claude Code sign-in found" in err and str(tmp_path / "empty-home/.claude/.credentials.json") in err

@@ -9,13 +9,15 @@ import json
 import stat
 import threading
 import urllib.request
+import webbrowser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import cliproxy_kiro.login as login
+import openai
 import pytest
 from cliproxy.cli import main
-from cliproxy.testing import FakeUpstream, Reply
+from cliproxy.testing import FakeUpstream, Reply, serve_app
+from cliproxy_kiro import testing as kt
 
 
 @pytest.fixture
@@ -52,6 +54,54 @@ def test_import_copies_the_ide_login(cli, tmp_path, recording):
 def test_import_of_a_missing_file_says_what_to_do(cli, tmp_path):
     with pytest.raises(SystemExit, match="sign in with the Kiro IDE first"):
         cli("--import", "--token-path", str(tmp_path / "nope.json"))
+    with pytest.raises(SystemExit, match=r"nope\.json does not exist; sign in with the Kiro IDE first"):
+        cli("--import", str(tmp_path / "nope.json"))
+
+
+def test_import_probes_the_ide_cache_and_the_copy_refreshes(
+    cli, tmp_path, recording, monkeypatch, upstream: FakeUpstream, kiro_app, refresh_reply
+):
+    home = tmp_path / "home"
+    (home / ".aws/sso/cache").mkdir(parents=True)
+    (home / ".aws/sso/cache/kiro-auth-token.json").write_text(
+        recording("kiro/CONSTRUCTED-kiro-auth-token.json").read_text()
+    )
+    monkeypatch.setenv("HOME", str(home))
+    status, files = cli("--import", "--auth-url", upstream.url)  # no PATH: the IDE's default location
+    assert status == 0 and [f.name for f in files] == ["kiro-social-google.json"]
+    saved = _saved(files[0])
+    assert saved["auth_url"] == upstream.url and saved["expires_at"] == "2025-12-31T02:32:45.144Z"  # long spent
+    saved["base_url"] = upstream.url  # the fake Kiro API, for this test
+    files[0].write_text(json.dumps(saved))
+
+    upstream.add("POST", "/refreshToken", refresh_reply(access="at-fresh", refresh="rt-fresh"))
+    upstream.add("POST", "/generateAssistantResponse", kt.reply(kt.text("imported and refreshed")))
+    with serve_app(kiro_app([], **{"auth-dir": str(files[0].parent)})) as url:
+        answer = openai.OpenAI(api_key="client-key", base_url=url + "/v1", max_retries=0).chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert answer.choices[0].message.content == "imported and refreshed"
+    assert upstream.requests_to("/refreshToken")[0].json == {"refreshToken": saved["refresh_token"]}
+    assert upstream.requests_to("/generateAssistantResponse")[0].headers["authorization"] == "Bearer at-fresh"
+    assert _saved(files[0])["refresh_token"] == "rt-fresh"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ({"accessToken": "aoa-old", "expiresAt": "2020-01-01T00:00:00Z"}, "has expired and cannot be renewed"),
+        ({"authMethod": "social"}, "neither an access token nor a refresh token"),
+        ("not json", "it is not JSON"),
+    ],
+)
+def test_import_of_an_expired_or_wrong_file_names_the_kiro_ide(cli, tmp_path, content, reason):
+    ide = tmp_path / "kiro-auth-token.json"
+    ide.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(SystemExit) as caught:
+        cli("--import", str(ide))
+    message = str(caught.value)
+    assert reason in message and "sign in with the Kiro IDE first" in message
+    assert not (tmp_path / "auth").exists()
 
 
 def _social_server(upstream: FakeUpstream, seen: dict) -> None:
@@ -90,7 +140,7 @@ def test_social_login_with_a_browser(cli, upstream: FakeUpstream, monkeypatch):
     def browser(url: str) -> None:  # a browser: follows the redirect back to the callback
         threading.Thread(target=lambda: urllib.request.urlopen(url, timeout=10).read(), daemon=True).start()
 
-    monkeypatch.setattr(login, "open_browser", browser)
+    monkeypatch.setattr(webbrowser, "open", browser)  # the terminal LoginContext opens pages with it
     status, files = cli("--idp", "github", "--auth-url", upstream.url, "--timeout", "20")
     assert status == 0 and [f.name for f in files] == ["kiro-social-github.json"]
     assert seen["login"]["idp"] == "Github" and seen["login"]["redirect_uri"].startswith("http://localhost:")
@@ -126,7 +176,7 @@ def test_social_login_rejects_a_forged_redirect(cli, upstream: FakeUpstream, mon
 
 def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys):
     opened: list[str] = []
-    monkeypatch.setattr(login, "open_browser", opened.append)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
     upstream.add(
         "POST",
         "/client/register",
@@ -177,7 +227,7 @@ def test_builder_id_device_flow(cli, upstream: FakeUpstream, monkeypatch, capsys
 
 
 def test_builder_id_refused_is_reported(cli, upstream: FakeUpstream, monkeypatch):
-    monkeypatch.setattr(login, "open_browser", lambda url: None)
+    monkeypatch.setattr(webbrowser, "open", lambda url: None)
     upstream.add("POST", "/client/register", Reply.json({"clientId": "cid", "clientSecret": "csec"}))
     upstream.add(
         "POST",

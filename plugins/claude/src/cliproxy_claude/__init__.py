@@ -5,8 +5,9 @@ Config blocks:
 * ``claude-api-key`` -- API keys: ``api-key``, ``base-url`` (default
   ``https://api.anthropic.com``), ``prefix``, ``proxy-url``, ``headers``, ``models``
   (``name``/``alias``), ``excluded-models``, ``priority``, ``weight``.
-* ``claude-oauth`` -- Claude subscriptions signed in with ``cliproxy login claude``:
-  ``client-id``, ``authorize-url``, ``token-url``, ``callback-port``, ``scopes``, and
+* ``claude-oauth`` -- Claude subscriptions signed in with ``cliproxy login claude`` (or
+  imported from Claude Code with ``--import``): ``client-id`` (default: Claude Code's
+  public client), ``authorize-url``, ``token-url``, ``callback-port``, ``scopes``, and
   defaults for the signed-in accounts (``base-url``, ``prefix``, ``models``...).
 
 Public API: :class:`ClaudeProvider` (a base for providers that speak to Anthropic-style

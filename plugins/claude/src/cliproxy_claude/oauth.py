@@ -9,25 +9,20 @@ CLIProxyAPI's own ``claude-*.json`` files (``expired`` instead of ``expiry``) lo
 The core's token manager refreshes the access token four hours before it expires (as
 CLIProxyAPI does) and after a 401, one refresh at a time, through :class:`ClaudeAuth`.
 
-Endpoints and the OAuth client id come from the ``claude-oauth:`` block; the client id
-has no default (see the README).
+Endpoints and the OAuth client come from the ``claude-oauth:`` block; by default the
+client is Claude Code's own (:data:`CLAUDE_CODE_CLIENT_ID`, see the README).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import attrs
-import orjson
 from cliproxy import (
     ConfigNode,
     Credential,
@@ -38,27 +33,37 @@ from cliproxy import (
     credential_id,
     read_common_fields,
 )
+from cliproxy.oauth import Pkce, TokenEndpoint, format_expiry, parse_expiry
 
 from cliproxy_claude.settings import DEFAULT_BASE_URL, PROVIDER, ClaudeSettings
 
 __all__ = [
+    "CLAUDE_CODE_CLIENT_ID",
     "OAUTH_BETA",
     "ClaudeAuth",
     "OAuthSettings",
-    "Pkce",
     "authorize_url",
     "exchange_code",
     "read_oauth_settings",
     "refresh_tokens",
+    "token_endpoint",
     "token_file",
 ]
 
 OAUTH_BETA = "oauth-2025-04-20"
 """The ``anthropic-beta`` value Anthropic requires with OAuth bearer tokens."""
 REFRESH_LEAD = 4 * 3600.0
+CLAUDE_CODE_CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+"""The public OAuth client of Anthropic's Claude Code CLI: the ``CLIENT_ID`` constant in
+the published ``@anthropic-ai/claude-code`` npm package (``cli.js``), also used by
+CLIProxyAPI (``internal/auth/claude/anthropic_auth.go``). The default, so ``cliproxy
+login claude`` works unconfigured and Claude Code's stored sign-ins refresh; the
+account's terms apply. ``claude-oauth.client-id`` or ``--client-id`` use another."""
 DEFAULT_AUTHORIZE_URL = "https://claude.ai/oauth/authorize"
 DEFAULT_TOKEN_URL = "https://platform.claude.com/v1/oauth/token"
-DEFAULT_CALLBACK_PORT = 54545
+DEFAULT_CALLBACK_PORTS = (54545, 0)
+"""54545 as CLIProxyAPI uses; when it is taken, any free port (Anthropic accepts any
+localhost port, as Claude Code's own sign-in picks one at random)."""
 DEFAULT_SCOPES = "org:create_api_key user:profile user:inference"
 
 
@@ -66,10 +71,10 @@ DEFAULT_SCOPES = "org:create_api_key user:profile user:inference"
 class OAuthSettings:
     """The ``claude-oauth:`` block: where to sign in, and defaults for OAuth credentials."""
 
-    client_id: str | None = None
+    client_id: str = CLAUDE_CODE_CLIENT_ID
     authorize_url: str = DEFAULT_AUTHORIZE_URL
     token_url: str = DEFAULT_TOKEN_URL
-    callback_port: int = DEFAULT_CALLBACK_PORT
+    callback_ports: tuple[int, ...] = DEFAULT_CALLBACK_PORTS
     scopes: str = DEFAULT_SCOPES
     base_url: str = DEFAULT_BASE_URL
     prefix: str | None = None
@@ -81,6 +86,11 @@ class OAuthSettings:
     weight: int = 1
 
 
+def _ports(configured: int | None) -> tuple[int, ...]:
+    """A configured port is used as is (it may be forwarded or allow-listed somewhere)."""
+    return (configured,) if configured else DEFAULT_CALLBACK_PORTS
+
+
 def read_oauth_settings(root: ConfigNode, *, check: bool = False) -> OAuthSettings:
     """Read ``claude-oauth`` from the top-level config (defaults when absent); ``check``
     reports unknown keys."""
@@ -89,10 +99,10 @@ def read_oauth_settings(root: ConfigNode, *, check: bool = False) -> OAuthSettin
         return OAuthSettings()
     fields = read_common_fields(node, api_key=None, base_url=DEFAULT_BASE_URL)
     settings = OAuthSettings(
-        client_id=node.str("client-id") or None,
+        client_id=node.str("client-id") or CLAUDE_CODE_CLIENT_ID,
         authorize_url=node.str("authorize-url", DEFAULT_AUTHORIZE_URL),
         token_url=node.str("token-url", DEFAULT_TOKEN_URL),
-        callback_port=node.int("callback-port", DEFAULT_CALLBACK_PORT, minimum=1),
+        callback_ports=_ports(node.int("callback-port", None, minimum=1)),
         scopes=node.str("scopes", DEFAULT_SCOPES),
         base_url=fields.base_url or DEFAULT_BASE_URL,
         prefix=fields.prefix,
@@ -108,24 +118,7 @@ def read_oauth_settings(root: ConfigNode, *, check: bool = False) -> OAuthSettin
     return settings
 
 
-# -- PKCE and the authorization URL --------------------------------------------------------
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@attrs.frozen
-class Pkce:
-    """A PKCE verifier and its S256 challenge (RFC 7636)."""
-
-    verifier: str
-    challenge: str
-
-    @classmethod
-    def new(cls) -> Pkce:
-        verifier = _b64url(secrets.token_bytes(32))
-        return cls(verifier, _b64url(hashlib.sha256(verifier.encode()).digest()))
+# -- the authorization URL -------------------------------------------------------------------
 
 
 def authorize_url(settings: OAuthSettings, client_id: str, redirect_uri: str, pkce: Pkce, state: str) -> str:
@@ -147,34 +140,16 @@ def authorize_url(settings: OAuthSettings, client_id: str, redirect_uri: str, pk
 # -- the token endpoint --------------------------------------------------------------------
 
 
-async def _post_token(
-    http: aiohttp.ClientSession, url: str, payload: Mapping[str, Any], proxy: str | None
-) -> dict[str, Any]:
-    async with http.post(
-        url, json=dict(payload), headers={"accept": "application/json"}, proxy=proxy or None
-    ) as response:
-        raw = await response.read()
-        status = response.status
-    try:
-        data = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        data = {}
-    if status >= 400 or not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-        reason = ""
-        if isinstance(data, dict):
-            code, detail = data.get("error"), data.get("error_description")
-            if isinstance(code, dict):  # Anthropic-style {"error": {"type", "message"}}
-                code, detail = code.get("type"), code.get("message")
-            reason = ": ".join(str(x) for x in (code, detail) if x)
-        reason = reason or raw[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
-        kind = ErrorKind.AUTHENTICATION if status in (400, 401, 403) else ErrorKind.UPSTREAM
-        raise GatewayError(
-            status=401 if kind is ErrorKind.AUTHENTICATION else 502,
-            kind=kind,
-            message=f"the Claude token endpoint answered {status} ({reason})",
-            provider=PROVIDER,
-        )
-    return data
+def token_endpoint(url: str) -> TokenEndpoint:
+    """Anthropic's token endpoint (JSON bodies), named for errors."""
+    return TokenEndpoint(
+        url=url,
+        name="the Claude token endpoint",
+        provider=PROVIDER,
+        login_command="cliproxy login claude",
+        client_setting="claude-oauth.client-id",
+        encoding="json",
+    )
 
 
 def tokens_from(data: Mapping[str, Any], previous: TokenSet | None, now: float) -> TokenSet:
@@ -218,7 +193,7 @@ async def exchange_code(
         "redirect_uri": redirect_uri,
         "code_verifier": pkce.verifier,
     }
-    data = await _post_token(http, settings.token_url, payload, proxy)
+    data = await token_endpoint(settings.token_url).post(http, payload, proxy=proxy)
     tokens = tokens_from(data, None, time.time())
     tokens.extra["client_id"] = client_id
     return tokens
@@ -226,7 +201,7 @@ async def exchange_code(
 
 async def refresh_tokens(http: aiohttp.ClientSession, tokens: TokenSet, proxy: str | None) -> TokenSet:
     """Spend the refresh token at the token endpoint the credential was loaded with."""
-    client_id = tokens.extra.get("client_id")
+    client_id = tokens.extra.get("client_id") or CLAUDE_CODE_CLIENT_ID
     url = tokens.extra.get("token_url") or DEFAULT_TOKEN_URL
     if not tokens.refresh_token:
         raise GatewayError(
@@ -235,35 +210,11 @@ async def refresh_tokens(http: aiohttp.ClientSession, tokens: TokenSet, proxy: s
             message="the token file has no refresh token; sign in again with 'cliproxy login claude'",
             provider=PROVIDER,
         )
-    if not client_id:
-        raise GatewayError(
-            status=401,
-            kind=ErrorKind.AUTHENTICATION,
-            message="no OAuth client id to refresh with: set claude-oauth.client-id in config.yaml",
-            provider=PROVIDER,
-        )
     payload = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": client_id}
-    return tokens_from(await _post_token(http, url, payload, proxy), tokens, time.time())
+    return tokens_from(await token_endpoint(url).post(http, payload, proxy=proxy), tokens, time.time())
 
 
 # -- token files ---------------------------------------------------------------------------
-
-
-def _iso(when: float | None) -> str | None:
-    if when is None:
-        return None
-    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000.0 if value > 1e11 else float(value)  # milliseconds or seconds
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
 
 
 def token_file(tokens: TokenSet, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -273,11 +224,11 @@ def token_file(tokens: TokenSet, previous: Mapping[str, Any] | None = None) -> d
     out["access_token"] = tokens.access_token
     if tokens.refresh_token:
         out["refresh_token"] = tokens.refresh_token
-    out["expiry"] = _iso(tokens.expires_at)
+    out["expiry"] = None if tokens.expires_at is None else format_expiry(tokens.expires_at)
     for key in ("email", "client_id", "organization"):
         if tokens.extra.get(key):
             out[key] = tokens.extra[key]
-    out["last_refresh"] = _iso(time.time())
+    out["last_refresh"] = format_expiry(time.time())
     return out
 
 
@@ -300,7 +251,7 @@ class ClaudeAuth:
         tokens = TokenSet(
             access_token=access,
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            expires_at=_parse_time(data.get("expiry", data.get("expired"))),
+            expires_at=parse_expiry(data.get("expiry", data.get("expired"))),
             extra={
                 "email": email,
                 "client_id": data.get("client_id") or settings.client_id,

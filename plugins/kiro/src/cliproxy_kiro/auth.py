@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 from cliproxy import Credential, ErrorKind, GatewayError, TokenSet, credential_id
+from cliproxy.oauth import TokenEndpoint, parse_expiry
 
 from cliproxy_kiro.settings import KiroSettings
 
@@ -41,6 +41,7 @@ __all__ = [
     "ide_token_file",
     "oidc_base",
     "parse_time",
+    "refresh_endpoint",
     "social_base",
     "tokens_from_file",
 ]
@@ -82,27 +83,9 @@ _IDE_FIELDS = {
 }
 
 
-def parse_time(value: Any) -> float | None:
-    """Unix seconds from an ISO 8601 string, a datetime (YAML parses bare timestamps into
-    one) or a number (seconds or milliseconds)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, int | float):
-        return float(value) / 1000.0 if value > 1e11 else float(value)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
-    return None
+parse_time = parse_expiry
+"""Unix seconds from an ISO 8601 string, a datetime (YAML parses bare timestamps into
+one) or a number (seconds or milliseconds) -- :func:`cliproxy.oauth.parse_expiry`."""
 
 
 def format_time(seconds: float) -> str:
@@ -213,21 +196,19 @@ def cliproxy_token_file(tokens: TokenSet, previous: Mapping[str, Any] | None = N
     return out
 
 
-def _refresh_error(status: int, body: bytes, where: str) -> GatewayError:
-    detail = ""
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        data = None
-    if isinstance(data, dict):
-        found = data.get("error_description") or data.get("message") or data.get("error")
-        detail = found if isinstance(found, str) else ""
-    hint = "log in again with 'cliproxy login kiro'" if status in (400, 401, 403) else "it will be retried"
-    return GatewayError(
-        status=401 if status in (400, 401, 403) else 502,
-        kind=ErrorKind.AUTHENTICATION if status in (400, 401, 403) else ErrorKind.UPSTREAM,
-        message=f"{where} answered {status}{': ' + detail if detail else ''}; {hint}",
+def refresh_endpoint(tokens: TokenSet) -> TokenEndpoint:
+    """Where ``tokens`` refresh: AWS SSO-OIDC for IdC logins, else Kiro's auth service."""
+    if tokens.extra.get("auth_method") == "idc":
+        url, name = oidc_base(tokens) + "/token", "AWS SSO-OIDC"
+    else:
+        url, name = social_base(tokens) + "/refreshToken", "the Kiro auth service"
+    return TokenEndpoint(
+        url=url,
+        name=name,
         provider="kiro",
+        login_command="cliproxy login kiro",
+        encoding="json",
+        headers={"user-agent": USER_AGENT},
     )
 
 
@@ -272,6 +253,7 @@ class KiroAuthType:
                 provider="kiro",
             )
         extra = dict(tokens.extra)
+        body: dict[str, Any] = {"refreshToken": tokens.refresh_token}
         if extra.get("auth_method") == "idc":
             if not extra.get("client_id") or not extra.get("client_secret"):
                 raise GatewayError(
@@ -281,36 +263,14 @@ class KiroAuthType:
                     "log in again with 'cliproxy login kiro --builder-id'",
                     provider="kiro",
                 )
-            url = oidc_base(tokens) + "/token"
             body = {
                 "clientId": extra["client_id"],
                 "clientSecret": extra["client_secret"],
                 "refreshToken": tokens.refresh_token,
                 "grantType": "refresh_token",
             }
-            where = "AWS SSO-OIDC"
-        else:
-            url = social_base(tokens) + "/refreshToken"
-            body = {"refreshToken": tokens.refresh_token}
-            where = "the Kiro auth service"
-        headers = {"content-type": "application/json", "accept": "application/json", "user-agent": USER_AGENT}
-        async with http.post(url, data=orjson.dumps(body), headers=headers, proxy=proxy) as response:
-            raw = await response.read()
-            if response.status >= 400:
-                raise _refresh_error(response.status, raw, where)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = None
-        access = data.get("accessToken") if isinstance(data, dict) else None
-        if not isinstance(access, str) or not access:
-            raise GatewayError(
-                status=502,
-                kind=ErrorKind.UPSTREAM,
-                message=f"{where} answered without an access token",
-                provider="kiro",
-            )
-        assert isinstance(data, dict)
+        data = await refresh_endpoint(tokens).post(http, body, proxy=proxy, require="accessToken")
+        access = data["accessToken"]
         refresh = data.get("refreshToken")
         lifetime = data.get("expiresIn")
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:

@@ -1,38 +1,43 @@
 """``cliproxy login kiro``: get Kiro tokens into ``auth-dir``.
 
-* ``--import`` copies the Kiro IDE's login (``~/.aws/sso/cache/kiro-auth-token.json``,
-  ``--token-path`` to read another file), with its OIDC client for IdC logins;
+* ``--import [PATH]`` copies the Kiro IDE's login (default
+  ``~/.aws/sso/cache/kiro-auth-token.json``), with its OIDC client for IdC logins;
 * the default signs in with Google (``--idp github`` for GitHub) through Kiro's auth
   service: a browser login with PKCE whose redirect lands on a local callback server
-  (with ``--no-browser`` the URL is printed and the redirected address pasted back);
-* ``--builder-id`` runs the AWS Builder ID device flow at SSO-OIDC: register a client,
-  start a device authorization, show the code, poll for the token. ``--start-url``
-  signs in to an IAM Identity Center portal the same way.
+  (the redirected address may be pasted instead; with ``--no-browser`` that is the way);
+* ``--builder-id`` runs the AWS Builder ID device flow at SSO-OIDC: register a public
+  client for this login, start a device authorization, show the code, poll for the
+  token. ``--start-url`` signs in to an IAM Identity Center portal the same way.
 
-``--auth-url`` and ``--oidc-url`` point the flows at other endpoints; they are kept in
-the token file, so refreshes go there too.
+No client id is configured for any of them: the social login needs none, and the device
+flow registers its own client at SSO-OIDC, as the Kiro IDE does. ``--auth-url`` and
+``--oidc-url`` point the flows at other endpoints; they are kept in the token file, so
+refreshes go there too.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import hashlib
-import json
 import re
-import secrets
 import time
-import webbrowser
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
-from aiohttp import web
-from cliproxy import LoginContext, LoginFlow, TokenSet, write_token_file
+from cliproxy import GatewayError, LoginContext, LoginFlow, TokenSet
+from cliproxy.oauth import (
+    Pkce,
+    TokenEndpoint,
+    VendorFile,
+    VendorPath,
+    add_import_argument,
+    authorize_in_browser,
+    login_session,
+    new_state,
+    poll_device_token,
+    save_token_file,
+)
 
 from cliproxy_kiro.auth import (
     BUILDER_ID_START_URL,
@@ -44,9 +49,15 @@ from cliproxy_kiro.auth import (
     tokens_from_file,
 )
 
-__all__ = ["DEFAULT_IDE_TOKEN", "LOGIN_FLOW", "open_browser"]
+__all__ = ["DEFAULT_IDE_TOKEN", "KIRO_IDE_FILE", "LOGIN_FLOW"]
 
 DEFAULT_IDE_TOKEN = "~/.aws/sso/cache/kiro-auth-token.json"
+KIRO_IDE_FILE = VendorFile(
+    vendor="Kiro IDE",
+    create="sign in with the Kiro IDE first (it writes this file)",
+    paths=(VendorPath(".aws/sso/cache/kiro-auth-token.json"),),
+    provider="kiro",
+)
 SCOPES = [
     "codewhisperer:completions",
     "codewhisperer:analysis",
@@ -56,9 +67,6 @@ SCOPES = [
 ]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 IDPS = {"google": "Google", "github": "Github"}
-
-open_browser: Callable[[str], Any] = webbrowser.open
-"""How a flow opens the login page (tests replace it with a scripted browser)."""
 
 
 class LoginFailed(SystemExit):
@@ -70,12 +78,10 @@ class LoginFailed(SystemExit):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--import", dest="import_token", action="store_true", help="copy the Kiro IDE's login")
+    add_import_argument(mode, KIRO_IDE_FILE)
     mode.add_argument("--builder-id", action="store_true", help="sign in with AWS Builder ID (device code)")
     mode.add_argument("--idp", choices=sorted(IDPS), default="google", help="social login provider (default google)")
-    parser.add_argument(
-        "--token-path", default=DEFAULT_IDE_TOKEN, help=f"the IDE token file (default {DEFAULT_IDE_TOKEN})"
-    )
+    parser.add_argument("--token-path", help="with --import: the IDE token file (same as --import PATH)")
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region of the login (default {DEFAULT_REGION})")
     parser.add_argument(
         "--start-url", default=BUILDER_ID_START_URL, help="IAM Identity Center start URL (Builder ID by default)"
@@ -97,9 +103,8 @@ def _file_name(method: str, label: str) -> str:
 
 
 def _save(ctx: LoginContext, tokens: TokenSet, label: str) -> str:
-    path = Path(ctx.auth_dir) / _file_name(tokens.extra.get("auth_method", "social"), label)
-    write_token_file(path, cliproxy_token_file(tokens))
-    return str(path)
+    name = _file_name(tokens.extra.get("auth_method", "social"), label)
+    return str(save_token_file(ctx.auth_dir, name, cliproxy_token_file(tokens)))
 
 
 def _lifetime(data: dict[str, Any]) -> float:
@@ -109,64 +114,25 @@ def _lifetime(data: dict[str, Any]) -> float:
     return 3600.0
 
 
-def _session(ctx: LoginContext) -> tuple[aiohttp.ClientSession, str | None]:
-    """A session for the login's requests, through the config's ``proxy-url`` (HTTP, or
-    SOCKS with aiohttp-socks installed), and the ``proxy=`` argument to pass it."""
-    proxy = ctx.config.proxy_url
-    options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=60), "headers": {"user-agent": USER_AGENT}}
-    if not proxy or proxy in ("direct", "none"):
-        return aiohttp.ClientSession(**options), None
-    if proxy.startswith("socks"):
-        try:
-            from aiohttp_socks import ProxyConnector
-        except ImportError:
-            raise LoginFailed(
-                f"proxy-url {proxy} is a SOCKS proxy, which needs: pip install 'cliproxy[socks]'"
-            ) from None
-        return aiohttp.ClientSession(connector=ProxyConnector.from_url(proxy), **options), None
-    return aiohttp.ClientSession(**options), proxy
-
-
-async def _post_json(http: aiohttp.ClientSession, url: str, body: dict[str, Any], proxy: str | None) -> tuple[int, Any]:
-    try:
-        async with http.post(
-            url, data=orjson.dumps(body), headers={"content-type": "application/json"}, proxy=proxy
-        ) as response:
-            raw = await response.read()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise LoginFailed(f"could not reach {urlsplit(url).netloc}: {type(exc).__name__}") from None
-    try:
-        return status, orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        return status, None
-
-
-def _describe(data: Any) -> str:
-    if isinstance(data, dict):
-        for key in ("error_description", "message", "error"):
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
-    return "no details"
+def _endpoint(url: str, name: str) -> TokenEndpoint:
+    return TokenEndpoint(url=url, name=name, provider="kiro", login_command="cliproxy login kiro", encoding="json")
 
 
 # -- import -----------------------------------------------------------------------------------
 
 
 def import_ide_token(args: argparse.Namespace, ctx: LoginContext) -> str:
-    path = Path(args.token_path).expanduser()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LoginFailed(f"{path} does not exist; sign in with the Kiro IDE first, or pass --token-path") from None
-    except (OSError, ValueError) as exc:
-        raise LoginFailed(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise LoginFailed(f"{path} is not a Kiro token file")
+    path, data = KIRO_IDE_FILE.read(getattr(args, "token_path", None) or args.import_path or None)
     try:
         tokens = tokens_from_file(data, path)
     except ValueError as exc:
-        raise LoginFailed(f"{path}: {exc}") from None
+        raise KIRO_IDE_FILE.malformed(path, str(exc)) from None
+    if tokens.refresh_token is None and (tokens.expires_at or 0) <= time.time():
+        raise KIRO_IDE_FILE.expired(path)
+    if args.auth_url:  # refreshes go where the user points them, as for a login
+        tokens.extra["auth_url"] = args.auth_url.rstrip("/")
+    if args.oidc_url:
+        tokens.extra["oidc_url"] = args.oidc_url.rstrip("/")
     if tokens.extra["auth_method"] == "idc" and not tokens.extra.get("client_id"):
         ctx.echo("warning: this IdC login's OIDC client registration was not found next to it; it cannot be refreshed")
     label = args.label or str(tokens.extra.get("email") or tokens.extra.get("provider") or "ide")
@@ -181,97 +147,41 @@ def import_ide_token(args: argparse.Namespace, ctx: LoginContext) -> str:
 # -- social login (Kiro auth service) ---------------------------------------------------------
 
 
-def _pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-class _Callback:
-    """A one-shot local HTTP server for the login redirect."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.result: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_get("/oauth/callback", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://localhost:{self.port}/oauth/callback"
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        if not self.result.done():
-            self.result.set_result(dict(request.query))
-        return web.Response(
-            text="<html><body><h1>Kiro sign-in received</h1><p>You can close this window.</p></body></html>",
-            content_type="text/html",
-        )
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-def _query_of(pasted: str) -> dict[str, str]:
-    query = urlsplit(pasted.strip()).query or pasted.strip().lstrip("?")
-    return {key: values[0] for key, values in parse_qs(query).items() if values}
-
-
 async def social_login(args: argparse.Namespace, ctx: LoginContext) -> str:
     region = args.region or DEFAULT_REGION
     base = (args.auth_url or SOCIAL_AUTH.format(region=region)).rstrip("/")
     idp = IDPS[args.idp]
-    verifier, challenge = _pkce()
-    state = secrets.token_urlsafe(16)
-    callback = _Callback(args.callback_port)
-    redirect_uri = await callback.start()
-    try:
-        query = urlencode(
-            {
-                "idp": idp,
-                "redirect_uri": redirect_uri,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "state": state,
-                "prompt": "select_account",
-            }
-        )
-        url = f"{base}/login?{query}"
-        ctx.echo(f"Sign in to Kiro with {idp}:\n  {url}")
-        if ctx.no_browser:
-            pasted = await asyncio.to_thread(
-                ctx.prompt, "After signing in, paste the address the browser was sent to (http://localhost:...): "
+    pkce, state = Pkce.new(), new_state()
+
+    def login_page(redirect_uri: str) -> str:
+        query = {
+            "idp": idp,
+            "redirect_uri": redirect_uri,
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+            "state": state,
+            "prompt": "select_account",
+        }
+        return f"{base}/login?{urlencode(query)}"
+
+    answer = await authorize_in_browser(
+        ctx,
+        login_page,
+        ports=(args.callback_port,),
+        path="/oauth/callback",
+        state=state,
+        hint=f"Sign in to Kiro with {idp}",
+        timeout=args.timeout,
+    )
+    endpoint = _endpoint(f"{base}/oauth/token", "the Kiro auth service")
+    async with login_session(ctx.config.proxy_url, headers={"user-agent": USER_AGENT}) as (http, proxy):
+        with endpoint.network_errors():
+            data = await endpoint.post(
+                http,
+                {"code": answer.code, "code_verifier": pkce.verifier, "redirect_uri": answer.redirect_uri},
+                proxy=proxy,
+                require="accessToken",
             )
-            answer = _query_of(pasted)
-        else:
-            open_browser(url)
-            ctx.echo("Waiting for the browser to come back...")
-            try:
-                answer = await asyncio.wait_for(callback.result, timeout=args.timeout)
-            except TimeoutError:
-                raise LoginFailed(f"no sign-in within {args.timeout:.0f}s; run the command again") from None
-    finally:
-        await callback.stop()
-    if answer.get("error"):
-        raise LoginFailed(f"the sign-in page reported: {answer['error']}")
-    if answer.get("state") != state:
-        raise LoginFailed("the redirect's state does not match this login (a stale or forged redirect); try again")
-    code = answer.get("code")
-    if not code:
-        raise LoginFailed("the redirect carries no authorization code")
-    http, proxy = _session(ctx)
-    async with http:
-        status, data = await _post_json(
-            http, f"{base}/oauth/token", {"code": code, "code_verifier": verifier, "redirect_uri": redirect_uri}, proxy
-        )
-    if status >= 400 or not isinstance(data, dict) or not data.get("accessToken"):
-        raise LoginFailed(f"the Kiro auth service refused the code ({status}: {_describe(data)})")
     extra: dict[str, Any] = {"auth_method": "social", "provider": idp, "region": region}
     if data.get("profileArn"):
         extra["profile_arn"] = data["profileArn"]
@@ -292,55 +202,61 @@ async def social_login(args: argparse.Namespace, ctx: LoginContext) -> str:
 async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
     region = args.region or DEFAULT_REGION
     base = (args.oidc_url or SSO_OIDC.format(region=region)).rstrip("/")
-    http, proxy = _session(ctx)
-    async with http:
-        status, client = await _post_json(
-            http,
-            f"{base}/client/register",
-            {
-                "clientName": "Kiro IDE",
-                "clientType": "public",
-                "scopes": SCOPES,
-                "grantTypes": [DEVICE_GRANT, "refresh_token"],
-            },
-            proxy,
-        )
-        if status >= 400 or not isinstance(client, dict) or not client.get("clientId"):
-            raise LoginFailed(f"SSO-OIDC refused to register a client ({status}: {_describe(client)})")
+    register = _endpoint(f"{base}/client/register", "AWS SSO-OIDC (client registration)")
+    authorize = _endpoint(f"{base}/device_authorization", "AWS SSO-OIDC (device authorization)")
+    async with login_session(ctx.config.proxy_url, headers={"user-agent": USER_AGENT}) as (http, proxy):
+        with register.network_errors():
+            client = await register.post(
+                http,
+                {
+                    "clientName": "Kiro IDE",
+                    "clientType": "public",
+                    "scopes": SCOPES,
+                    "grantTypes": [DEVICE_GRANT, "refresh_token"],
+                },
+                proxy=proxy,
+                require="clientId",
+            )
         client_id, client_secret = client["clientId"], client.get("clientSecret", "")
-        status, device = await _post_json(
-            http,
-            f"{base}/device_authorization",
-            {"clientId": client_id, "clientSecret": client_secret, "startUrl": args.start_url},
-            proxy,
+        with authorize.network_errors():
+            device = await authorize.post(
+                http,
+                {"clientId": client_id, "clientSecret": client_secret, "startUrl": args.start_url},
+                proxy=proxy,
+                require="deviceCode",
+                secrets=[client_secret],
+            )
+        expires_in = min(float(device.get("expiresIn") or args.timeout), args.timeout)
+        await ctx.show_device_code(
+            str(device.get("userCode", "")),
+            str(device.get("verificationUri") or ""),
+            expires_in,
+            verification_uri_complete=device.get("verificationUriComplete"),
         )
-        if status >= 400 or not isinstance(device, dict) or not device.get("deviceCode"):
-            raise LoginFailed(f"SSO-OIDC refused to start the device login ({status}: {_describe(device)})")
-        page = device.get("verificationUriComplete") or device.get("verificationUri") or ""
-        ctx.echo(f"Open {page} and confirm the code {device.get('userCode', '')}")
-        if not ctx.no_browser and page:
-            open_browser(page)
-        given = device.get("interval")
-        interval = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else 5.0  # RFC 8628
-        deadline = time.monotonic() + min(float(device.get("expiresIn") or args.timeout), args.timeout)
         body = {
             "clientId": client_id,
             "clientSecret": client_secret,
             "deviceCode": device["deviceCode"],
             "grantType": DEVICE_GRANT,
         }
-        while True:
-            status, data = await _post_json(http, f"{base}/token", body, proxy)
-            if status < 400 and isinstance(data, dict) and data.get("accessToken"):
-                break
-            error = data.get("error") if isinstance(data, dict) else None
-            if error == "slow_down":
-                interval += 5
-            elif error != "authorization_pending":
-                raise LoginFailed(f"SSO-OIDC refused the device login ({status}: {_describe(data)})")
-            if time.monotonic() + interval > deadline:
-                raise LoginFailed("the code was not confirmed in time; run the command again")
-            await asyncio.sleep(interval)
+
+        async def poll() -> tuple[int, Any]:
+            async with http.post(
+                f"{base}/token", data=orjson.dumps(body), headers={"content-type": "application/json"}, proxy=proxy
+            ) as response:
+                raw = await response.read()
+                try:
+                    return response.status, orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return response.status, None
+
+        given = device.get("interval")
+        interval = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else 5.0  # RFC 8628
+        data = await poll_device_token(
+            poll, interval=interval, expires_in=expires_in, service="AWS SSO-OIDC", provider="kiro"
+        )
+    if not isinstance(data.get("accessToken"), str) or not data["accessToken"]:
+        raise LoginFailed("AWS SSO-OIDC confirmed the device login without an access token; run the command again")
     extra: dict[str, Any] = {
         "auth_method": "idc",
         "provider": "BuilderId" if args.start_url == BUILDER_ID_START_URL else "IdC",
@@ -354,18 +270,23 @@ async def device_login(args: argparse.Namespace, ctx: LoginContext) -> str:
     tokens = TokenSet(
         access_token=data["accessToken"],
         refresh_token=data.get("refreshToken") or None,
-        expires_at=time.time() + _lifetime(data),
+        expires_at=time.time() + _lifetime(dict(data)),
         extra=extra,
     )
     return _save(ctx, tokens, args.label or extra["provider"])
 
 
 async def run(args: argparse.Namespace, ctx: LoginContext) -> str:
-    if getattr(args, "import_token", False):
-        return import_ide_token(args, ctx)
-    if getattr(args, "builder_id", False):
-        return await device_login(args, ctx)
-    return await social_login(args, ctx)
+    try:
+        if getattr(args, "import_path", None) is not None:
+            return import_ide_token(args, ctx)
+        if getattr(args, "builder_id", False):
+            return await device_login(args, ctx)
+        return await social_login(args, ctx)
+    except GatewayError as error:
+        raise LoginFailed(error.message) from None
+    except aiohttp.ClientError as exc:  # a request outside the toolkit's calls
+        raise LoginFailed(f"a network error ended the login: {type(exc).__name__}") from None
 
 
 LOGIN_FLOW = LoginFlow(

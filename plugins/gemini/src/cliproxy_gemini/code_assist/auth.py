@@ -28,12 +28,20 @@ from typing import Any
 
 import aiohttp
 import attrs
-import orjson
 from cliproxy import Credential, ErrorKind, GatewayError, TokenSet, credential_id
+from cliproxy.oauth import TokenEndpoint, parse_expiry
 
 from cliproxy_gemini.code_assist.options import CodeAssistOptions, read_options
 
-__all__ = ["PROVIDER", "TOKEN_TYPE", "Account", "GeminiCLIAuth", "project_ids"]
+__all__ = [
+    "PROVIDER",
+    "TOKEN_TYPE",
+    "Account",
+    "GeminiCLIAuth",
+    "google_token_endpoint",
+    "project_ids",
+    "refresh_google_tokens",
+]
 
 TOKEN_TYPE = "gemini-cli"
 PROVIDER = "gemini-cli"
@@ -57,16 +65,30 @@ def project_ids(value: Any) -> list[str]:
 
 
 def _expiry(token: Mapping[str, Any]) -> float | None:
+    """``expires_at`` (seconds or milliseconds), else ``expiry`` (RFC 3339)."""
     value = token.get("expires_at")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value / 1000 if value > 10**11 else value)  # milliseconds, as some tools write
-    expiry = token.get("expiry")
-    if isinstance(expiry, str) and expiry:
-        try:
-            return datetime.fromisoformat(expiry.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
+    return parse_expiry(value) if isinstance(value, int | float) else parse_expiry(token.get("expiry"))
+
+
+def google_token_endpoint(url: str) -> TokenEndpoint:
+    """Google's token endpoint (form bodies), named for errors."""
+    return TokenEndpoint(
+        url=url,
+        name="Google's token endpoint",
+        provider=PROVIDER,
+        login_command="cliproxy login gemini",
+        client_setting="gemini-cli.client-id",
+    )
+
+
+def _client(data: Mapping[str, Any], token: Mapping[str, Any], options: CodeAssistOptions) -> tuple[Any, Any]:
+    """The client the tokens were issued to: the file's, else the configured one (or
+    Gemini CLI's, which issued files that name none). A secret only goes with its id."""
+    client_id = data.get("client_id") or token.get("client_id")
+    secret = data.get("client_secret") or token.get("client_secret")
+    if not client_id:
+        return options.client_id, secret or options.client_secret
+    return client_id, secret or (options.client_secret if client_id == options.client_id else None)
 
 
 class GeminiCLIAuth:
@@ -88,9 +110,10 @@ class GeminiCLIAuth:
         if not isinstance(access, str) or not access:
             raise ValueError("it has no access_token; run 'cliproxy login gemini' again")
         refresh = token.get("refresh_token") if isinstance(token.get("refresh_token"), str) else None
+        client_id, client_secret = _client(data, token, options)
         extra = {
-            "client_id": data.get("client_id") or token.get("client_id") or options.client_id,
-            "client_secret": data.get("client_secret") or token.get("client_secret") or options.client_secret,
+            "client_id": client_id,
+            "client_secret": client_secret,
             "token_uri": data.get("token_uri") or token.get("token_uri") or options.token_url,
         }
         email = data.get("email") if isinstance(data.get("email"), str) else None
@@ -137,48 +160,40 @@ class GeminiCLIAuth:
         return content
 
     async def refresh(self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet:
-        client_id = tokens.extra.get("client_id")
-        client_secret = tokens.extra.get("client_secret")
-        if not tokens.refresh_token:
-            raise GatewayError(
-                status=401,
-                kind=ErrorKind.AUTHENTICATION,
-                message="the token file has no refresh_token; run 'cliproxy login gemini' again",
-            )
-        if not client_id or not client_secret:
-            raise GatewayError(
-                status=401,
-                kind=ErrorKind.AUTHENTICATION,
-                message="refreshing needs the OAuth client id and secret the token was issued to: "
-                "set gemini-cli.client-id/client-secret (or CLIPROXY_GEMINI_CLIENT_ID/_SECRET)",
-            )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens.refresh_token,
-            "client_id": client_id,
-            "client_secret": client_secret,
-        }
-        token_uri = str(tokens.extra.get("token_uri") or "")
-        async with http.post(token_uri, data=form, proxy=proxy) as response:
-            body = await response.read()
-            status = response.status
-        try:
-            answer = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            answer = {}
-        if status >= 400 or not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
-            reason = answer.get("error_description") or answer.get("error") if isinstance(answer, dict) else None
-            raise GatewayError(
-                status=401 if status in (400, 401) else 502,
-                kind=ErrorKind.AUTHENTICATION if status in (400, 401) else ErrorKind.UPSTREAM,
-                message=f"Google's token endpoint answered {status}: {reason or 'no access token'}",
-            )
-        lifetime = answer.get("expires_in")
-        lifetime = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else 3600.0
-        rotated = answer.get("refresh_token")
-        return TokenSet(
-            access_token=answer["access_token"],
-            refresh_token=rotated if isinstance(rotated, str) and rotated else tokens.refresh_token,
-            expires_at=time.time() + lifetime,
-            extra=dict(tokens.extra),
+        return await refresh_google_tokens(tokens, http, proxy)
+
+
+async def refresh_google_tokens(tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet:
+    """Spend the refresh token at the token endpoint and with the client the tokens name."""
+    client_id = tokens.extra.get("client_id")
+    client_secret = tokens.extra.get("client_secret")
+    if not tokens.refresh_token:
+        raise GatewayError(
+            status=401,
+            kind=ErrorKind.AUTHENTICATION,
+            message="the token file has no refresh_token; run 'cliproxy login gemini' again",
         )
+    if not client_id or not client_secret:
+        raise GatewayError(
+            status=401,
+            kind=ErrorKind.AUTHENTICATION,
+            message="refreshing needs the OAuth client id and secret the token was issued to: add client_secret "
+            "to the token file, or set gemini-cli.client-id/client-secret (or CLIPROXY_GEMINI_CLIENT_ID/_SECRET)",
+        )
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens.refresh_token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    endpoint = google_token_endpoint(str(tokens.extra.get("token_uri") or ""))
+    answer = await endpoint.post(http, form, proxy=proxy)
+    lifetime = answer.get("expires_in")
+    lifetime = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else 3600.0
+    rotated = answer.get("refresh_token")
+    return TokenSet(
+        access_token=answer["access_token"],
+        refresh_token=rotated if isinstance(rotated, str) and rotated else tokens.refresh_token,
+        expires_at=time.time() + lifetime,
+        extra=dict(tokens.extra),
+    )

@@ -1,9 +1,12 @@
 """``cliproxy login gemini``: Google OAuth for Gemini CLI / Code Assist, then onboarding.
 
-1. Google sign-in with PKCE. The browser is sent to Google and comes back to a local
-   callback (``http://127.0.0.1:<callback-port>/oauth2callback``). With ``--no-browser``
-   the URL is printed instead and the user pastes the address the browser ended on (the
-   page will not load on a remote machine; its address holds the code).
+1. Google sign-in with PKCE, with Gemini CLI's public client unless another is configured.
+   The browser is sent to Google and comes back to a local callback
+   (``http://127.0.0.1:8085/oauth2callback``, the next free port when taken). The address
+   the browser ended on may also be pasted -- the only way with ``--no-browser`` on a
+   remote machine, where the page does not load but its address holds the code.
+   ``--import [PATH]`` takes Gemini CLI's stored sign-in instead
+   (:mod:`cliproxy_gemini.code_assist.gemini_cli`), refreshed first if it expired.
 2. The code is exchanged for tokens; the account's e-mail is read from userinfo.
 3. Code Assist setup for each ``--project-id`` (or the account's own project when none is
    given): ``loadCodeAssist``, and ``onboardUser`` (a long-running operation, polled) when
@@ -15,24 +18,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import re
-import secrets
 import time
-import webbrowser
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import aiohttp
 import attrs
 import orjson
-from aiohttp import web
-from cliproxy import ErrorKind, GatewayError, LoginContext, LoginFlow, write_token_file
+from cliproxy import ErrorKind, GatewayError, LoginContext, LoginFlow, TokenSet
+from cliproxy.oauth import (
+    DEFAULT_TIMEOUT,
+    Pkce,
+    add_import_argument,
+    authorize_in_browser,
+    login_session,
+    new_state,
+    save_token_file,
+    token_file_name,
+)
 
-from cliproxy_gemini.code_assist.auth import TOKEN_TYPE, project_ids
+from cliproxy_gemini.code_assist.auth import TOKEN_TYPE, google_token_endpoint, project_ids, refresh_google_tokens
+from cliproxy_gemini.code_assist.gemini_cli import GEMINI_CLI_FILE, active_account, tokens_from_gemini_cli
 from cliproxy_gemini.code_assist.options import (
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
@@ -50,44 +57,32 @@ CLIENT_METADATA = {
 }
 FREE_TIER = "free-tier"
 LEGACY_TIER = "legacy-tier"
-
-_SUCCESS_PAGE = b"<html><body><h3>Signed in. You can close this window and return to the terminal.</h3></body></html>"
+REFRESH_MARGIN = 60.0
 
 
 def _fail(message: str) -> GatewayError:
     return GatewayError(status=401, kind=ErrorKind.AUTHENTICATION, message=message)
 
 
-def _pkce() -> tuple[str, str]:
-    verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def _code_from(pasted: str, state: str) -> str:
-    """The authorization code from what the user pasted: the redirect address, or the code."""
-    text = pasted.strip()
-    if not text:
-        raise _fail("nothing was pasted; run the login again")
-    if "://" not in text and "code=" not in text:
-        return text
-    query = parse_qs(urlsplit(text).query if "://" in text else text)
-    if "error" in query:
-        raise _fail(f"Google refused the sign-in: {query['error'][0]}")
-    if query.get("state", [None])[0] != state:
-        raise _fail("the pasted address belongs to another sign-in (state mismatch); run the login again")
-    code = query.get("code", [None])[0]
-    if not code:
-        raise _fail("the pasted address has no 'code'; paste the whole address from the browser")
-    return code
+def _client(args: argparse.Namespace, options: CodeAssistOptions) -> tuple[str, str]:
+    """The client to sign in with: flags, then config and environment, then Gemini CLI's.
+    A client id of one's own needs its own secret."""
+    client_id = getattr(args, "client_id", None) or options.client_id
+    secret = getattr(args, "client_secret", None) or (options.client_secret if client_id == options.client_id else None)
+    if not secret:
+        raise GatewayError.invalid(
+            f"the Google OAuth client {client_id} needs its client secret: pass --client-secret, set "
+            f"{ENV_CLIENT_SECRET}, or add client-secret under 'gemini-cli:' in config.yaml "
+            "(without a client id of your own, Gemini CLI's client is used)"
+        )
+    return client_id, secret
 
 
 @attrs.define
 class GeminiLogin:
-    """The login flow; ``open_browser`` and the timings can be replaced (tests)."""
+    """The login flow; the timings can be replaced (tests)."""
 
-    open_browser: Callable[[str], Any] = webbrowser.open
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
     poll_interval: float = 5.0
     max_polls: int = 60
 
@@ -95,7 +90,7 @@ class GeminiLogin:
         parser.add_argument("--project-id", help="Google Cloud project id(s) for Code Assist, comma-separated")
         parser.add_argument(
             "--client-id",
-            help=f"OAuth client id (default: gemini-cli.client-id or ${ENV_CLIENT_ID})",
+            help=f"OAuth client id (default: gemini-cli.client-id or ${ENV_CLIENT_ID}, else Gemini CLI's client)",
         )
         parser.add_argument(
             "--client-secret",
@@ -104,47 +99,62 @@ class GeminiLogin:
         parser.add_argument(
             "--port",
             type=int,
-            help="local port for the OAuth callback (default: gemini-cli.callback-port, 8085)",
+            help="local port for the OAuth callback (default: gemini-cli.callback-port, else 8085 or any free port)",
         )
+        add_import_argument(parser, GEMINI_CLI_FILE)
 
     async def run(self, args: argparse.Namespace, ctx: LoginContext) -> str:
         options = read_options(ctx.config.root)
-        client_id = getattr(args, "client_id", None) or options.client_id
-        client_secret = getattr(args, "client_secret", None) or options.client_secret
-        if not client_id or not client_secret:
-            raise GatewayError.invalid(
-                "Gemini CLI sign-in needs a Google OAuth client id and secret: pass --client-id and "
-                f"--client-secret, set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, or add client-id and "
-                "client-secret under 'gemini-cli:' in config.yaml"
-            )
-        port = getattr(args, "port", None)
-        port = options.callback_port if port is None else port
-        proxy = options.proxy_url or ctx.config.proxy_url
-        async with aiohttp.ClientSession() as http:
-            flow = _Flow(self, options, client_id, client_secret, http, proxy, ctx)
-            tokens = await flow.sign_in(port)
-            access = tokens["access_token"]
-            email = await flow.email(access)
+        importing = getattr(args, "import_path", None)
+        async with login_session(options.proxy_url, ctx.config.proxy_url) as (http, proxy):
+            if importing is not None:
+                tokens, email = await self._imported(importing, options, http, proxy)
+            else:
+                client_id, client_secret = _client(args, options)
+                signing_in = _Flow(self, options, client_id, client_secret, http, proxy, ctx)
+                tokens, email = await signing_in.sign_in(getattr(args, "port", None)), None
+            flow = _Flow(self, options, tokens.extra["client_id"], tokens.extra["client_secret"], http, proxy, ctx)
+            email = email or await flow.email(tokens.access_token)
             wanted = project_ids(getattr(args, "project_id", None) or "")
+            access = tokens.access_token
             projects = [await flow.setup(access, p) for p in wanted] if wanted else [await flow.setup(access, None)]
-        expires_at = time.time() + float(tokens.get("expires_in") or 3600)
         content = {
             "type": TOKEN_TYPE,
             "email": email,
             "project_id": ",".join(dict.fromkeys(projects)),
             "access_token": access,
-            "refresh_token": tokens.get("refresh_token"),
-            "expires_at": int(expires_at),
+            "refresh_token": tokens.refresh_token,
+            "expires_at": int(tokens.expires_at or time.time()),
             "token_uri": options.token_url,
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "scope": tokens.get("scope") or " ".join(SCOPES),
+            "client_id": tokens.extra["client_id"],
+            "client_secret": tokens.extra["client_secret"],
+            "scope": tokens.extra.get("scope") or " ".join(SCOPES),
         }
-        name = re.sub(r"[^A-Za-z0-9_.@-]", "_", email or "account")
-        path = Path(ctx.auth_dir).expanduser() / f"gemini-cli-{name}.json"
-        write_token_file(path, content)
+        if importing is not None:
+            content["imported_from"] = "gemini-cli"
+        path = save_token_file(ctx.auth_dir, token_file_name("gemini-cli", email or "account"), content)
         ctx.echo(f"Signed in as {email or 'an unknown account'}; Code Assist project(s): {content['project_id']}")
         return str(path)
+
+    async def _imported(
+        self, where: str, options: CodeAssistOptions, http: aiohttp.ClientSession, proxy: str | None
+    ) -> tuple[TokenSet, str | None]:
+        """Gemini CLI's stored sign-in, refreshed first when its access token is (nearly) spent."""
+        path, data = GEMINI_CLI_FILE.read(where or None)
+        tokens = tokens_from_gemini_cli(path, data)
+        tokens.extra["token_uri"] = options.token_url
+        if isinstance(data.get("scope"), str):
+            tokens.extra["scope"] = data["scope"]
+        if tokens.expires_within(REFRESH_MARGIN, time.time()) or not tokens.access_token:
+            endpoint = google_token_endpoint(options.token_url)
+            try:
+                with endpoint.network_errors():
+                    tokens = await refresh_google_tokens(tokens, http, proxy)
+            except GatewayError as error:
+                if error.code == "invalid_grant":
+                    raise GEMINI_CLI_FILE.expired(path) from None
+                raise
+        return tokens, active_account(path)
 
 
 @attrs.define
@@ -159,22 +169,40 @@ class _Flow:
 
     # -- OAuth ---------------------------------------------------------------------------
 
-    async def sign_in(self, port: int) -> Mapping[str, Any]:
-        verifier, challenge = _pkce()
-        state = secrets.token_hex(16)
-        if self.ctx.no_browser:
-            redirect = f"http://127.0.0.1:{port or self.options.callback_port}/oauth2callback"
-            self.ctx.echo(
-                "Open this address in a browser and sign in with your Google account:\n\n"
-                + self._auth_url(redirect, state, challenge)
-                + "\n"
+    async def sign_in(self, port: int | None) -> TokenSet:
+        pkce, state = Pkce.new(), new_state()
+        answer = await authorize_in_browser(
+            self.ctx,
+            lambda redirect_uri: self._auth_url(redirect_uri, state, pkce.challenge),
+            ports=self.options.callback_ports if port is None else (port,),
+            path="/oauth2callback",
+            state=state,
+            hint="Sign in with your Google account in your browser",
+            timeout=self.login.timeout,
+            redirect_host="127.0.0.1",
+        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": answer.code,
+            "redirect_uri": answer.redirect_uri,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "code_verifier": pkce.verifier,
+        }
+        endpoint = google_token_endpoint(self.options.token_url)
+        with endpoint.network_errors():
+            issued = await endpoint.post(self.http, form, proxy=self.proxy)
+        if not issued.get("refresh_token"):
+            raise _fail(
+                "Google issued no refresh token; remove cliproxy's access at myaccount.google.com/permissions "
+                "and sign in again"
             )
-            self.ctx.echo("The browser then lands on a page that does not load; copy its whole address.")
-            pasted = await asyncio.to_thread(self.ctx.prompt, "Paste that address (or just the code): ")
-            code = _code_from(pasted, state)
-        else:
-            code, redirect = await self._callback(port, state, challenge)
-        return await self._exchange(code, redirect, verifier)
+        lifetime = issued.get("expires_in")
+        lifetime = float(lifetime) if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) else 3600.0
+        extra: dict[str, Any] = {"client_id": self.client_id, "client_secret": self.client_secret}
+        if isinstance(issued.get("scope"), str):
+            extra["scope"] = issued["scope"]
+        return TokenSet(issued["access_token"], issued["refresh_token"], time.time() + lifetime, extra)
 
     def _auth_url(self, redirect: str, state: str, challenge: str) -> str:
         query = {
@@ -189,69 +217,6 @@ class _Flow:
             "code_challenge_method": "S256",
         }
         return f"{self.options.auth_url}?{urlencode(query)}"
-
-    async def _callback(self, port: int, state: str, challenge: str) -> tuple[str, str]:
-        arrived: asyncio.Future[Mapping[str, str]] = asyncio.get_running_loop().create_future()
-
-        async def handle(request: web.Request) -> web.Response:
-            if not arrived.done():
-                arrived.set_result(dict(request.query))
-            return web.Response(body=_SUCCESS_PAGE, content_type="text/html")
-
-        app = web.Application()
-        app.router.add_get("/oauth2callback", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", port)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise GatewayError.invalid(
-                    f"could not listen on 127.0.0.1:{port} for the sign-in callback ({exc.strerror}); "
-                    "pass --port with a free port, or use --no-browser"
-                ) from None
-            bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            redirect = f"http://127.0.0.1:{bound}/oauth2callback"
-            url = self._auth_url(redirect, state, challenge)
-            self.ctx.echo("Opening your browser to sign in with Google. If it does not open, visit:\n\n" + url + "\n")
-            await asyncio.to_thread(self.login.open_browser, url)
-            try:
-                query = await asyncio.wait_for(arrived, self.login.timeout)
-            except TimeoutError:
-                raise _fail(
-                    f"no sign-in arrived within {self.login.timeout:.0f}s; run the login again (or use --no-browser)"
-                ) from None
-        finally:
-            await runner.cleanup()
-        if query.get("error"):
-            raise _fail(f"Google refused the sign-in: {query['error']}")
-        if query.get("state") != state:
-            raise _fail("the sign-in callback belongs to another sign-in (state mismatch); run the login again")
-        if not query.get("code"):
-            raise _fail("the sign-in callback carried no code; run the login again")
-        return query["code"], redirect
-
-    async def _exchange(self, code: str, redirect: str, verifier: str) -> Mapping[str, Any]:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "code_verifier": verifier,
-        }
-        async with self.http.post(self.options.token_url, data=form, proxy=self.proxy) as response:
-            status, body = response.status, await response.read()
-        answer = _json(body)
-        if status >= 400 or not isinstance(answer.get("access_token"), str):
-            reason = answer.get("error_description") or answer.get("error") or f"HTTP {status}"
-            raise _fail(f"Google did not issue tokens: {reason}")
-        if not answer.get("refresh_token"):
-            raise _fail(
-                "Google issued no refresh token; remove cliproxy's access at myaccount.google.com/permissions and sign in again"
-            )
-        return answer
 
     async def email(self, access: str) -> str | None:
         async with self.http.get(
