@@ -16,8 +16,8 @@ import httpx
 import pytest
 from cliproxy.affinity import Affinity, session_value
 from cliproxy.app import gateway_of
+from cliproxy.client import ClientIdentity, ClientRequest
 from cliproxy.credentials import Credential
-from cliproxy.providers import ClientIdentity, ClientRequest
 from cliproxy.routing import Candidate
 from cliproxy.selection import _pinned_first
 from cliproxy.state import MemoryStore

@@ -344,7 +344,7 @@ async def test_after_the_last_message_the_watcher_ends_on_the_servers_disconnect
 
 def test_closing_a_streamed_upstream_answer_does_not_wait_for_the_event_loop():
     from aiohttp.helpers import noop
-    from cliproxy.providers import UpstreamResponse
+    from cliproxy.answers import UpstreamResponse
     from cliproxy.upstream import _releaser
 
     class Response:  # aiohttp's: releases at once, returns an awaitable that yields once
@@ -502,7 +502,7 @@ async def test_a_whole_response_that_is_not_json_is_a_502(upstream):
 
 def test_api_keys_are_checked_with_one_digest_and_identities_are_reused():
     from cliproxy.auth import ANONYMOUS, check_api_key
-    from cliproxy.providers import InboundRequest
+    from cliproxy.client import InboundRequest
 
     def request(key: str | None) -> InboundRequest:
         headers = {"authorization": f"Bearer {key}"} if key else {}

@@ -22,7 +22,7 @@ class TouchyProvider(Provider):
     config_keys = ("touchy",)
     wire = "openai-chat"
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> list[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Any) -> list[Credential]:
         credentials = []
         for i, entry in enumerate(node.nodes(key)):
             models = tuple(ModelEntry(m) for m in entry.str_list("models"))

@@ -183,7 +183,7 @@ class FixedProvider(Provider):
     config_keys = ("fixed",)
     wire = "ir"
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         from cliproxy import Credential
 
         out = []
@@ -281,7 +281,7 @@ class FileTokenType:
     def __init__(self, token_url: str) -> None:
         self.token_url = token_url
 
-    def load(self, path, data, gateway):
+    def load(self, path, data, host):
         from cliproxy import Credential, TokenSet
 
         cred = Credential(
@@ -312,11 +312,11 @@ class TokenEchoProvider(Provider):
     config_keys = ()
     wire = "ir"
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         return []
 
     async def send(self, call):
-        token = await call.gateway.tokens.access_token(call.credential)
+        token = await call.host.tokens.access_token(call.credential)
         return DirectResponse(response=ir.Response(id="t", model=call.model, parts=[ir.TextPart(token)]))
 
 
@@ -451,8 +451,8 @@ def test_implementations_may_take_fewer_arguments():
         def authenticate_client(self):
             return ClientIdentity("always")
 
+    from cliproxy.client import InboundRequest
     from cliproxy.config import load_config
-    from cliproxy.providers import InboundRequest
 
     plugins = Plugins.load(entry_points=False, extra=[NoArgs()])
     impls = plugins.implementations("authenticate_client")

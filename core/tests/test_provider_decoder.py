@@ -35,7 +35,7 @@ class ShoutingProvider(Provider):
     config_keys = ("shouting",)
     wire = "openai-chat"
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         node.nodes(key)
         return [Credential("shouting", self.name, "shouting", models=(ModelEntry("loud-1"),))]
 
@@ -44,7 +44,7 @@ class ShoutingProvider(Provider):
             for chunk in CHUNKS:
                 yield chunk
 
-        decoder = Shouting(call.gateway.translators.upstream("openai-chat").stream_decoder())
+        decoder = Shouting(call.host.translator("openai-chat").stream_decoder())
         return UpstreamResponse(wire="openai-chat", chunks=chunks(), decoder=decoder)
 
 

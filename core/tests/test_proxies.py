@@ -119,7 +119,7 @@ class ProxiedTokenType:
     provider = "proxied"
     refresh_lead = 60.0
 
-    def load(self, path, data, gateway):
+    def load(self, path, data, host):
         from cliproxy import Credential, ModelEntry, TokenSet
 
         cred = Credential(
@@ -147,11 +147,11 @@ async def test_token_refresh_goes_through_the_credentials_proxy(tmp_path):
         name = "proxied"
         config_keys = ()
 
-        def load_config(self, key, node, gateway):
+        def load_config(self, key, node, host):
             return []
 
         async def send(self, call):
-            token = await call.gateway.tokens.access_token(call.credential)
+            token = await call.host.tokens.access_token(call.credential)
             return DirectResponse(response=ir.Response(id="x", model=call.model, parts=[ir.TextPart(token)]))
 
     class Plugin:

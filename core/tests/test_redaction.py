@@ -100,7 +100,7 @@ class QuotingProvider(Provider):
     config_keys = ("quoting",)
     wire = "ir"
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         out = []
         for i, entry in enumerate(node.nodes(key)):
             entry.str("token", required=True)  # a secret of the config: redacted by name

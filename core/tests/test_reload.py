@@ -16,8 +16,9 @@ import cliproxy_openai
 import httpx
 import pytest
 from cliproxy import create_app
-from cliproxy.app import gateway_of
+from cliproxy.app import gateway_of, reload_app
 from cliproxy.config import ConfigError
+from cliproxy.reload import reload_gateway
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, serve_app
 
 
@@ -189,7 +190,7 @@ async def test_a_reload_that_changes_nothing_still_says_it_was_read(tmp_path, ca
         app = app_for(config)
         async with asgi_client(app):
             with caplog.at_level(logging.INFO, logger="cliproxy.reload"):
-                result = await gateway_of(app).reload()
+                result = await reload_app(app)
     assert not result.changed
     assert f"config reloaded from {config}: credentials 0 added" in caplog.text
 
@@ -208,7 +209,7 @@ async def test_keys_that_need_a_restart_are_kept_and_reported(tmp_path, caplog):
                 **{"request-retry": 7},
             )
             with caplog.at_level(logging.WARNING, logger="cliproxy.reload"):
-                result = await gateway.reload()
+                result = await reload_gateway(gateway)
     assert result.needs_restart == ("port", "metrics")
     assert result.settings_changed == ("request-retry",)
     assert gateway.config.port == 8317 and gateway.config.request_retry == 7
@@ -223,18 +224,18 @@ async def test_an_embedding_app_reloads_from_code(ok):
         app = app_for({**base, "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001")]})
         gateway = gateway_of(app)
         async with asgi_client(app) as client:
-            unchanged = await gateway.reload()  # a mapping: re-reads auth-dir only
+            unchanged = await reload_gateway(gateway)  # a mapping: re-reads auth-dir only
             assert not unchanged.changed
             new = {
                 **base,
                 "openai-compatibility": [entry("team", upstream, "sk-alpha-00000000001", models={"m": "fresh"})],
             }
-            result = await gateway.reload(new)
+            result = await reload_gateway(gateway, new)
             assert result.models_added == ("fresh",) and result.models_removed == ("nano",)
             assert result.credentials_changed and not result.credentials_added
             assert await model_ids(client) == {"fresh"}
             with pytest.raises(ConfigError, match="unknown key 'api_keys'"):
-                await gateway.reload({"api_keys": []})
+                await reload_gateway(gateway, {"api_keys": []})
             assert await model_ids(client) == {"fresh"}
 
 
@@ -312,7 +313,7 @@ async def test_watching_can_be_turned_off(tmp_path):
                 await asyncio.sleep(0.02)
             assert await model_ids(client) == {"nano"}
             assert (await client.get("/v0/status")).json()["config"]["watching"] is False
-            await gateway_of(app).reload()  # an explicit reload still works
+            await reload_app(app)  # an explicit reload still works
             assert await model_ids(client) == {"other"}
 
 
@@ -365,7 +366,7 @@ async def test_an_unchanged_token_file_keeps_its_refreshed_tokens(tmp_path, ok):
         async with asgi_client(app):
             [cred] = gateway.credentials
             held = gateway.tokens.tokens(cred)
-            result = await gateway.reload()
+            result = await reload_gateway(gateway)
             assert not result.changed and gateway.credentials == [cred]
             assert gateway.tokens.tokens(cred) is held
             relogged = token_file(upstream, "me") | {
@@ -373,7 +374,7 @@ async def test_an_unchanged_token_file_keeps_its_refreshed_tokens(tmp_path, ok):
                 "expires_at": time.time() + 7200,
             }
             (auth / "login.json").write_text(json.dumps(relogged))
-            await gateway.reload()
+            await reload_gateway(gateway)
             assert gateway.tokens.tokens(gateway.credentials[0]).access_token == "access-new"
 
 

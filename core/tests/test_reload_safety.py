@@ -19,7 +19,7 @@ from cliproxy import create_app, mask_secret
 from cliproxy.app import gateway_of
 from cliproxy.cli import main
 from cliproxy.config import ConfigError
-from cliproxy.reload import ReloadRefused, watch_files
+from cliproxy.reload import ReloadRefused, reload_gateway, watch_files
 from cliproxy.testing import FakeUpstream, Reply, asgi_client
 
 AUTH = {"Authorization": "Bearer client-key"}
@@ -238,13 +238,13 @@ async def test_emptying_api_keys_is_refused_and_a_forced_reload_says_the_gateway
         async with asgi_client(app) as client:
             config.write_text(full.replace("api-keys:\n  - client-key\n", "api-keys: []\n"))
             with pytest.raises(ReloadRefused) as refused:
-                await gateway.reload()
+                await reload_gateway(gateway)
             assert str(refused.value).startswith(f"{config}:1:1: refusing to apply the new config: its 'api-keys' is")
             assert "accept requests from anyone" in str(refused.value)
             assert (await chat(client, headers={})).status_code == 401
 
             with caplog.at_level(logging.WARNING, logger="cliproxy.reload"):
-                await gateway.reload(force=True)
+                await reload_gateway(gateway, force=True)
             [loud] = [r for r in caplog.records if "accepts requests from anyone" in r.getMessage()]
             assert loud.levelno == logging.WARNING
             assert (await chat(client, headers={})).status_code == 200
@@ -275,11 +275,11 @@ async def test_an_embedding_app_forces_a_reload_from_code(ok):
         gateway = gateway_of(app)
         async with asgi_client(app):
             with pytest.raises(ReloadRefused, match="defines no credentials"):
-                await gateway.reload(base)
+                await reload_gateway(gateway, base)
             assert len(gateway.credentials) == 1
-            result = await gateway.reload(base, force=True)
+            result = await reload_gateway(gateway, base, force=True)
             assert len(result.credentials_removed) == 1 and gateway.credentials == []
-            await gateway.reload(base)  # nothing left to remove: an ordinary reload
+            await reload_gateway(gateway, base)  # nothing left to remove: an ordinary reload
 
 
 @pytest.mark.parametrize(

@@ -163,7 +163,7 @@ class ExplodingProvider(Provider):
     name = "explodes"
     config_keys = ("explodes",)
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         from cliproxy import Credential, ModelEntry
 
         node.nodes(key)
@@ -310,7 +310,7 @@ class SlowStreamProvider(Provider):
     name = "slow"
     config_keys = ("slow",)
 
-    def load_config(self, key, node, gateway):
+    def load_config(self, key, node, host):
         from cliproxy import Credential, ModelEntry
 
         node.nodes(key)

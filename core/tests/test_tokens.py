@@ -217,7 +217,7 @@ class SelfRefreshingProvider(oauth.TestOAuthProvider):
         except oauth.GatewayError as error:
             if error.status != 401:
                 raise
-        await call.gateway.tokens.refresh(call.credential, force=True)
+        await call.host.tokens.refresh(call.credential, force=True)
         return await super().send(call)
 
 

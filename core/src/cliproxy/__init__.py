@@ -7,6 +7,9 @@ internals that may change.
 """
 
 from cliproxy import ir
+from cliproxy.answers import DirectResponse, UpstreamResponse
+from cliproxy.auth_types import AuthType
+from cliproxy.client import ClientIdentity, ClientRequest, InboundRequest
 from cliproxy.commands import Command, LoginContext, LoginFlow
 from cliproxy.config import Config, ConfigError, ConfigNode
 from cliproxy.credentials import (
@@ -20,18 +23,13 @@ from cliproxy.credentials import (
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.hookspecs import hookimpl
-from cliproxy.providers import (
-    Call,
-    ClientIdentity,
-    ClientRequest,
-    DirectResponse,
-    InboundRequest,
-    Provider,
-    UpstreamResponse,
-)
+from cliproxy.host import Host
+from cliproxy.providers import Call, Provider
+from cliproxy.quota import Quota, QuotaWindow
 from cliproxy.routing import ModelInfo
+from cliproxy.state import StateStore
 from cliproxy.state.base import Cooldown
-from cliproxy.tokens import AuthType, TokenSet, write_token_file
+from cliproxy.tokens import TokenManager, TokenSet, write_token_file
 from cliproxy.translate import (
     ClientTranslator,
     Door,
@@ -61,14 +59,19 @@ __all__ = [
     "EncodeContext",
     "ErrorKind",
     "GatewayError",
+    "Host",
     "InboundRequest",
     "LoginContext",
     "LoginFlow",
     "ModelEntry",
     "ModelInfo",
     "Provider",
+    "Quota",
+    "QuotaWindow",
+    "StateStore",
     "StreamDecoder",
     "StreamEncoder",
+    "TokenManager",
     "TokenSet",
     "UpstreamResponse",
     "UpstreamTranslator",
@@ -82,6 +85,7 @@ __all__ = [
     "ir",
     "mask_secret",
     "read_common_fields",
+    "reload_app",
     "write_token_file",
 ]
 
@@ -93,8 +97,8 @@ def __getattr__(name: str) -> object:
         from cliproxy.app import create_app
 
         return create_app
-    if name == "gateway_of":  # the running Gateway of an app: await gateway_of(app).reload()
-        from cliproxy.app import gateway_of
+    if name in ("gateway_of", "reload_app"):
+        from cliproxy import app
 
-        return gateway_of
+        return getattr(app, name)
     raise AttributeError(f"module 'cliproxy' has no attribute {name!r}")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from cliproxy.providers import ClientRequest
+    from cliproxy.client import ClientRequest
     from cliproxy.state import StateStore
 
 __all__ = ["SESSION_HEADERS", "Affinity", "Pin", "session_value"]

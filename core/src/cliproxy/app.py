@@ -30,17 +30,18 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management import (
     ConfigReloadEndpoint,
+    MetricsEndpoint,
     ModelsRefreshEndpoint,
     ResetEndpoint,
     StatusEndpoint,
 )
 from cliproxy.plugins import Plugins
-from cliproxy.reload import handle_reload_signal
+from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
 from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.translate import ClientTranslator
 
-__all__ = ["create_app", "gateway_of"]
+__all__ = ["create_app", "gateway_of", "reload_app"]
 
 VERSION = "0.1.0"
 
@@ -181,7 +182,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
             routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
     routes += stored_response_routes(gateway)  # after the doors: /v1/responses/input_tokens is one
     if gateway.metrics is not None:
-        routes += gateway.metrics.routes(gateway)
+        routes.append(Route(gateway.metrics.path, MetricsEndpoint(gateway, gateway.metrics), methods=["GET"]))
     return routes
 
 
@@ -235,7 +236,7 @@ def create_app(
         state: A state store to use instead of the one the config names.
         reload_on_sighup: While serving, reload the config on ``SIGHUP`` (what ``cliproxy
             serve`` does; leave it off when the host app owns its signals). Reload from
-            code with ``await gateway_of(app).reload()``.
+            code with ``await reload_app(app)``.
 
     Raises:
         ConfigError: The config is invalid (the message names file, line and key).
@@ -248,6 +249,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        gateway.run_in_background(watch_files(gateway), "cliproxy-watch")
         try:
             with handle_reload_signal(gateway) if reload_on_sighup else contextlib.nullcontext():
                 yield
@@ -261,6 +263,19 @@ def create_app(
     )
     app.state.gateway = gateway
     return app
+
+
+async def reload_app(
+    app: Starlette, config: Config | str | Path | Mapping[str, Any] | None = None, *, force: bool = False
+) -> ReloadResult:
+    """Apply the config file again (or ``config``: a path, a mapping or a :class:`Config`)
+    to a running app made by :func:`create_app`, without a restart; returns what changed.
+
+    Raises:
+        ConfigError: The new config is invalid, or would remove every credential or empty
+            ``api-keys`` (unless ``force``); the running config keeps serving.
+    """
+    return await reload_gateway(gateway_of(app), config, force=force)
 
 
 def gateway_of(app: Starlette) -> Gateway:

@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Mapping
 from functools import lru_cache
 
-from cliproxy.providers import ClientIdentity, InboundRequest
+from cliproxy.client import ClientIdentity, InboundRequest
 
 __all__ = ["ANONYMOUS", "check_api_key", "key_owner", "presented_key"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliproxy.auth import check_api_key
+from cliproxy.client import ClientIdentity, InboundRequest
 from cliproxy.config import Config
 from cliproxy.hookspecs import hookimpl
-from cliproxy.providers import ClientIdentity, InboundRequest
 from cliproxy.wire.anthropic import Anthropic
 from cliproxy.wire.gemini import Gemini
 from cliproxy.wire.openai_chat import OpenAIChat

@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from cliproxy.accounting import count_failure
 from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.client import ClientRequest, InboundRequest
+from cliproxy.counting import count_tokens
+from cliproxy.dispatch import dispatch
 from cliproxy.drain import shutdown_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
-from cliproxy.pipeline import Outcome, count_failure, count_tokens, dispatch, respond
-from cliproxy.providers import ClientRequest, InboundRequest
+from cliproxy.outcome import Outcome
+from cliproxy.respond import respond
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
 

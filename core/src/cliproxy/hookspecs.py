@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from cliproxy.auth_types import AuthType
+    from cliproxy.client import ClientIdentity, InboundRequest
     from cliproxy.commands import Command, LoginFlow
     from cliproxy.config import Config
-    from cliproxy.providers import Call, ClientIdentity, InboundRequest, Provider
-    from cliproxy.tokens import AuthType
+    from cliproxy.providers import Call, Provider
     from cliproxy.translate import ClientTranslator, UpstreamTranslator
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]

@@ -14,23 +14,24 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, read_body, send_bytes
+from cliproxy.config import Config, ConfigError
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.gateway import Gateway
+from cliproxy.metrics import Metrics
+from cliproxy.reload import reload_gateway
 from cliproxy.site_guard import check_json_body, check_site, trusted_hosts
 from cliproxy.status import reset_cooldowns, status_snapshot
 from cliproxy.wire.openai_chat import encode_error
 
-if TYPE_CHECKING:
-    from cliproxy.config import Config
-    from cliproxy.gateway import Gateway
-
 __all__ = [
     "ConfigReloadEndpoint",
+    "MetricsEndpoint",
     "ModelsRefreshEndpoint",
     "ResetEndpoint",
     "StatusEndpoint",
@@ -171,13 +172,11 @@ class ConfigReloadEndpoint(_OperatorEndpoint):
     changes_state = True
 
     async def answer(self, raw: bytes) -> Any:
-        from cliproxy.config import ConfigError
-
         force = _options(raw, ("force",), 'send no body, or {"force": true}').get("force", False)
         if not isinstance(force, bool):
             raise GatewayError.invalid("'force' must be true or false", param="force")
         try:
-            result = await self.gateway.reload(force=force)
+            result = await reload_gateway(self.gateway, force=force)
         except ConfigError as error:
             message = f"config not reloaded, still serving the previous one: {error}"
             raise GatewayError(status=422, kind=ErrorKind.INVALID_REQUEST, message=message) from None
@@ -210,3 +209,31 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if model is not None and not isinstance(model, str):
         raise GatewayError.invalid(f"'model' must be a string; {usage}", param="model")
     return body
+
+
+class MetricsEndpoint:
+    """``GET <metrics.path>``: the gateway's metrics in Prometheus text format.
+
+    Open to the same callers as ``/v0`` (see :mod:`cliproxy.management`) unless
+    ``metrics.public`` is set; the ``Host`` rule of :mod:`cliproxy.site_guard` holds
+    either way.
+    """
+
+    def __init__(self, gateway: Gateway, metrics: Metrics) -> None:
+        self.gateway = gateway
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway = self.gateway
+        headers = header_map(scope)
+        try:
+            if self.metrics.public:  # open to anyone, but still not to a page through DNS rebinding
+                check_site(headers, trusted_hosts(gateway.config), changes_state=False)
+            else:
+                check_operator_request(scope, headers, gateway.config, changes_state=False)
+        except GatewayError as error:
+            await send_bytes(send, error.status, encode_error(error))
+            return
+        await self.metrics.state.refresh(gateway.state, gateway.credentials, gateway.clock())
+        content_type = [(b"content-type", self.metrics.content_type.encode())]
+        await send_bytes(send, 200, self.metrics.render(), content_type)

@@ -18,29 +18,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
-
-from cliproxy.asgi import header_map, send_bytes
+from cliproxy.client import ClientIdentity
+from cliproxy.config import Config, ConfigError
+from cliproxy.credentials import Credential
 from cliproxy.errors import GatewayError
-from cliproxy.management import check_operator_request
-from cliproxy.site_guard import check_site, trusted_hosts
+from cliproxy.exchange import Exchange
+from cliproxy.ir import Usage
+from cliproxy.routing import Candidate
+from cliproxy.state import StateStore
 from cliproxy.state.base import WHOLE
-from cliproxy.wire.openai_chat import encode_error
+from cliproxy.translate import Door
 
 if TYPE_CHECKING:
     from prometheus_client.metrics import MetricWrapperBase
 
-    from cliproxy.config import Config
-    from cliproxy.exchange import Exchange
-    from cliproxy.gateway import Gateway
-    from cliproxy.ir import Usage
-    from cliproxy.pipeline import Outcome
-    from cliproxy.routing import Candidate
-    from cliproxy.translate import Door
 
 __all__ = ["MAX_CLIENTS", "MAX_MODELS", "Metrics", "create_metrics"]
 
@@ -77,8 +71,6 @@ def create_metrics(config: Config) -> Metrics:
     try:
         import prometheus_client  # noqa: F401
     except ImportError:
-        from cliproxy.config import ConfigError
-
         raise ConfigError(
             message="'metrics' is enabled, but the prometheus-client package is not installed",
             file=config.file,
@@ -177,7 +169,9 @@ class Metrics:
         """An upstream attempt failed (before or after the answer started)."""
         self.attempt(cand, error.status)
 
-    def settled(self, outcome: Outcome, sent: tuple[Usage, GatewayError | None] | None) -> None:
+    def settled(
+        self, cand: Candidate, identity: ClientIdentity | None, sent: tuple[Usage, GatewayError | None] | None
+    ) -> None:
         """An answer is over: count a successful attempt and its tokens (a failed one is
         counted by :meth:`failed`)."""
         if sent is None:
@@ -185,9 +179,7 @@ class Metrics:
         usage, error = sent
         if error is not None:
             return
-        cand = outcome.candidate
         self.attempt(cand, 200)
-        identity = outcome.call.client.identity
         self._count_tokens(cand, NONE if identity is None else self.client_label(identity.name), usage)
 
     def _count_tokens(self, cand: Candidate, client: str, usage: Usage) -> None:
@@ -247,45 +239,16 @@ class Metrics:
             gauge = self._gauges[door] = self.in_flight.labels(door)
         return gauge
 
-    # -- the endpoint ----------------------------------------------------------------------
-
-    def routes(self, gateway: Gateway) -> list[BaseRoute]:
-        return [Route(self.path, MetricsEndpoint(gateway, self), methods=["GET"])]
-
     def render(self) -> bytes:
-        from prometheus_client import generate_latest
+        from prometheus_client import generate_latest  # (the optional dependency, imported on use)
 
         return generate_latest(self.registry)
 
-
-class MetricsEndpoint:
-    """``GET <metrics.path>``: the gateway's metrics in Prometheus text format.
-
-    Open to the same callers as ``/v0`` (see :mod:`cliproxy.management`) unless
-    ``metrics.public`` is set; the ``Host`` rule of :mod:`cliproxy.site_guard` holds
-    either way.
-    """
-
-    def __init__(self, gateway: Gateway, metrics: Metrics) -> None:
-        self.gateway = gateway
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gateway = self.gateway
-        headers = header_map(scope)
-        try:
-            if self.metrics.public:  # open to anyone, but still not to a page through DNS rebinding
-                check_site(headers, trusted_hosts(gateway.config), changes_state=False)
-            else:
-                check_operator_request(scope, headers, gateway.config, changes_state=False)
-        except GatewayError as error:
-            await send_bytes(send, error.status, encode_error(error))
-            return
-        await self.metrics.state.refresh(gateway)
+    @property
+    def content_type(self) -> str:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
-        await send_bytes(send, 200, self.metrics.render(), headers)
+        return str(CONTENT_TYPE_LATEST)
 
 
 class _StateCollector:
@@ -297,15 +260,14 @@ class _StateCollector:
         self._credentials: list[tuple[str, str, str]] = []  # provider, label, state
         self._cooldowns: list[tuple[str, str, str, float]] = []  # provider, label, model, seconds
 
-    async def refresh(self, gateway: Gateway) -> None:
+    async def refresh(self, state: StateStore, served: Iterable[Credential], now: float) -> None:
         try:
-            cooldowns = await gateway.state.cooldowns()
+            cooldowns = await state.cooldowns()
         except Exception as exc:  # a scrape must still show the counters
             log.warning("metrics: could not read cooldowns from the state store: %s", exc)
             cooldowns = None
-        now = gateway.clock()
         credentials, resting = [], []
-        for cred in gateway.credentials:
+        for cred in served:
             rests = {} if cooldowns is None else cooldowns.get(cred.id, {})
             if cooldowns is None:
                 state = "unknown"

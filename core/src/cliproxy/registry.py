@@ -1,13 +1,24 @@
-"""The translators a gateway knows, by wire-format name."""
+"""What the installed plugins contributed: translators by wire name, providers, token
+file types and the per-request hooks -- collected once per gateway, one plugin at a time
+(a plugin that registers something broken is logged and skipped, or fatal in strict
+mode)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
+import attrs
+
+from cliproxy.auth_types import AuthType
+from cliproxy.config import CORE_KEYS
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.plugins import PluginError, Plugins
+from cliproxy.providers import Provider
 from cliproxy.translate import ClientTranslator, UpstreamTranslator
 
-__all__ = ["Translators"]
+__all__ = ["Registry", "Translators"]
 
 log = logging.getLogger("cliproxy.registry")
 
@@ -71,3 +82,75 @@ class Translators:
 
     def names(self) -> list[str]:
         return sorted(self._owner)
+
+
+@attrs.define(eq=False)
+class Registry:
+    """Everything the plugins registered, checked: unique names, owned config blocks."""
+
+    plugins: Plugins
+    translators: Translators = attrs.Factory(Translators)
+    providers: dict[str, Provider] = attrs.Factory(dict)
+    auth_types: dict[str, AuthType] = attrs.Factory(dict)
+    authenticators: list[Callable[..., Any]] = attrs.Factory(list)
+    preparers: list[Callable[..., Any]] = attrs.Factory(list)
+
+    @classmethod
+    def collect(cls, plugins: Plugins) -> Registry:
+        registry = cls(plugins)
+        registry._add_translators()
+        registry._add_providers()
+        registry._add_auth_types()
+        registry.authenticators = plugins.implementations("authenticate_client")
+        registry.preparers = plugins.implementations("prepare_upstream_request")
+        return registry
+
+    def owned_keys(self) -> dict[str, Provider]:
+        """Config block -> the provider that owns it."""
+        return {key: p for p in self.providers.values() for key in p.config_keys}
+
+    def _isolated(self, plugin: str, what: str, exc: Exception) -> None:
+        message = f"plugin {plugin!r}: {what}: {exc}"
+        if self.plugins.strict:
+            raise PluginError(message) from exc
+        log.error("%s (skipped)", message)
+
+    def _add_translators(self) -> None:
+        for plugin, translator in self.plugins.translators():
+            try:
+                self.translators.add(translator, plugin)
+            except (TypeError, ValueError) as exc:
+                self._isolated(plugin, "bad translator", exc)
+
+    def _add_providers(self) -> None:
+        owners: dict[str, str] = {}
+        for plugin, provider in self.plugins.providers():
+            problem = None
+            if not isinstance(provider, Provider):
+                problem = f"{type(provider).__name__} is not a cliproxy.Provider"
+            elif not provider.name:
+                problem = f"{type(provider).__name__} has no name"
+            elif provider.name in self.providers:
+                problem = f"provider name {provider.name!r} is already taken"
+            else:
+                clash = [k for k in provider.config_keys if k in owners or k in CORE_KEYS]
+                if clash:
+                    taken = owners.get(clash[0], "the core")
+                    problem = f"config block {clash[0]!r} is already owned by {taken}"
+            if problem:
+                self._isolated(plugin, "bad provider", ValueError(problem))
+                continue
+            self.providers[provider.name] = provider
+            for key in provider.config_keys:
+                owners[key] = provider.name
+
+    def _add_auth_types(self) -> None:
+        for plugin, auth_type in self.plugins.auth_types():
+            kind = getattr(auth_type, "type", None)
+            if not isinstance(kind, str) or not isinstance(auth_type, AuthType):
+                self._isolated(plugin, "bad auth type", TypeError(f"{auth_type!r} is not a cliproxy.AuthType"))
+                continue
+            if kind in self.auth_types:
+                self._isolated(plugin, "bad auth type", ValueError(f"token file type {kind!r} is already handled"))
+                continue
+            self.auth_types[kind] = auth_type

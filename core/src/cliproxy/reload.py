@@ -1,21 +1,22 @@
 """Reloading a running gateway's config without a restart.
 
-:func:`reload_gateway` (``Gateway.reload``) reads the config again with the same loader as
-start-up, builds the new credentials, routing table and selector the way
-:meth:`Gateway.build` does -- reusing the running state store, HTTP sessions, token
-manager, providers and translators (plugins are not imported again) -- and swaps them in
-with one synchronous step, so each request runs on the old setup or the new one, never a
-mix. A config that does not load is reported and the old one keeps serving.
+:func:`reload_gateway` (``cliproxy.reload_app(app)`` from an embedding app) reads the config
+again with the same loader as start-up and builds a new :class:`~cliproxy.snapshot.Snapshot`
+-- credentials, routing table, selector -- beside the serving one, reusing what lives for
+the process (state store, HTTP sessions, providers and translators: plugins are not
+imported again); then it swaps it in with one assignment, so each request runs on the old
+setup or the new one, never a mix. A config that does not load is reported and the old
+one keeps serving.
 
 A bad edit must not empty the gateway: a reload that would remove every credential (the
 config changed and defines none) or empty ``api-keys`` is refused (:class:`ReloadRefused`)
 unless asked for with ``force`` (``POST /v0/config/reload`` with ``{"force": true}``,
-``Gateway.reload(force=True)``). Credentials a reload removes are logged by name at
+``reload_app(app, force=True)``). Credentials a reload removes are logged by name at
 WARNING; a forced reload that leaves the gateway open to anyone says so as loudly as
 start-up does.
 
 Triggers: ``SIGHUP`` to ``cliproxy serve`` (every worker), ``POST /v0/config/reload``,
-``Gateway.reload()`` from an embedding app, and -- with ``watch-config`` (on by default)
+``reload_app(app)`` from an embedding app, and -- with ``watch-config`` (on by default)
 -- :func:`watch_files`, which polls the config file and ``auth-dir``'s token files, and
 applies a change once it has held still for a whole poll interval (an empty or broken file
 is reported, never applied).
@@ -25,30 +26,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hashlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from cliproxy.affinity import Affinity
 from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.credentials import Credential
-from cliproxy.selection import Selector
+from cliproxy.gateway import Gateway
+from cliproxy.snapshot import Snapshot
 from cliproxy.tokens import TokenManager
-
-if TYPE_CHECKING:
-    from cliproxy.gateway import Gateway
 
 __all__ = [
     "RESTART_KEYS",
     "ReloadRefused",
     "ReloadResult",
-    "ReloadStatus",
     "handle_reload_signal",
     "reload_gateway",
     "watch_files",
@@ -90,39 +86,6 @@ class ReloadRefused(ConfigError):
     """A reload that would leave the gateway serving nothing, or open to anyone, and was
     not forced. Handled like any :class:`ConfigError`: logged, shown by ``/v0/status``,
     a 422 from the endpoint, and the running config keeps serving."""
-
-
-def _iso(when: float) -> str:
-    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@attrs.define(eq=False)
-class ReloadStatus:
-    """When the running config was loaded, and the last reload's failure (if the newest
-    attempt failed). Shown by ``/v0/status``."""
-
-    file: str
-    loaded_at: float
-    reloads: int = 0
-    last_error: str | None = None
-    last_error_at: float | None = None
-    lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
-
-    def failed(self, message: str, at: float) -> None:
-        self.last_error = message
-        self.last_error_at = at
-
-    def as_dict(self, watching: bool) -> dict[str, Any]:
-        error = None
-        if self.last_error is not None and self.last_error_at is not None:
-            error = {"at": _iso(self.last_error_at), "message": self.last_error}
-        return {
-            "file": self.file,
-            "loaded_at": _iso(self.loaded_at),
-            "reloads": self.reloads,
-            "watching": watching,
-            "last_reload_error": error,
-        }
 
 
 @attrs.frozen
@@ -197,7 +160,7 @@ async def reload_gateway(
         if source is None:
             source = old if old.file.startswith("<") else old.file
         try:
-            staged, kept = _stage(gateway, load_config(source))
+            staged, tokens, kept = _stage(gateway, load_config(source))
             if not force:
                 _refuse_emptying(gateway, staged)
         except Exception as error:
@@ -214,11 +177,7 @@ async def reload_gateway(
         before = {c.id: c for c in gateway.credentials}
         after = {c.id: c for c in staged.credentials}
         # -- the swap: no await from here to the end of the block ---------------------------
-        gateway.config = staged.config
-        gateway.credentials = staged.credentials
-        gateway.selector = staged.selector
-        gateway.router = staged.router
-        gateway.tokens.take_over(staged.tokens)
+        gateway.swap(staged, tokens)
         status.file = staged.config.file
         status.loaded_at = gateway.clock()
         status.reloads += 1
@@ -247,7 +206,7 @@ async def reload_gateway(
     return result
 
 
-def _refuse_emptying(gateway: Gateway, staged: Gateway) -> None:
+def _refuse_emptying(gateway: Gateway, staged: Snapshot) -> None:
     """Raise :class:`ReloadRefused` when ``staged`` would serve nothing while the running
     gateway serves something (and the config, not just ``auth-dir``, changed), or would
     empty ``api-keys``."""
@@ -304,11 +263,10 @@ def _warn_about_losses(old: Config, new: Config, removed: list[Credential], left
         )
 
 
-def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
-    """Build what the new config needs beside the running gateway, touching nothing it
-    serves from; raises :class:`ConfigError` as :meth:`Gateway.build` would."""
-    from cliproxy.gateway import Gateway
-
+def _stage(gateway: Gateway, config: Config) -> tuple[Snapshot, TokenManager, tuple[str, ...]]:
+    """Build the snapshot the new config needs beside the serving one, touching nothing
+    it serves from (the plugins record tokens in a token manager of its own, taken over on
+    the swap); raises :class:`ConfigError` as start-up would."""
     old = gateway.config
     kept = tuple(key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr))
     for key in kept:
@@ -324,56 +282,9 @@ def _stage(gateway: Gateway, config: Config) -> tuple[Gateway, tuple[str, ...]]:
     tokens = TokenManager(gateway.state, gateway.tokens.clock)
     tokens.default_proxy = config.proxy_url
     tokens.session_for = gateway.tokens.session_for
-    staged = Gateway(
-        config=config,
-        plugins=gateway.plugins,
-        translators=gateway.translators,
-        providers=gateway.providers,
-        auth_types=gateway.auth_types,
-        state=gateway.state,
-        tokens=tokens,
-        router=gateway.router,  # ambiguities already logged are not logged again
-        http=gateway.http,
-        responses=gateway.responses,
-        sessions=gateway._sessions,
-        clock=gateway.clock,
-        sleep=gateway.sleep,
-    )
-    staged._check_blocks()
-    staged._load_credentials()
-    staged.credentials = _carry_over(gateway.credentials, staged.credentials)
-    staged.selector = _selector(gateway, config)
-    staged.refresh_routes()
-    return staged, kept
-
-
-_COMPARED = tuple(f.name for f in attrs.fields(Credential) if f.name not in ("discovered", "source"))
-
-
-def _carry_over(running: Iterable[Credential], loaded: list[Credential]) -> list[Credential]:
-    """``loaded``, with each credential the config did not change replaced by the running
-    object (its discovered models, provider tasks and token entry go on); a changed one
-    keeps the models discovered for it so far."""
-    by_id = {c.id: c for c in running}
-    result = []
-    for cred in loaded:
-        old = by_id.get(cred.id)
-        if old is None:
-            result.append(cred)
-        elif all(getattr(old, name) == getattr(cred, name) for name in _COMPARED):
-            result.append(old)
-        else:
-            cred.discovered = old.discovered
-            result.append(cred)
-    return result
-
-
-def _selector(gateway: Gateway, config: Config) -> Selector:
-    routing = config.routing
-    if routing == gateway.config.routing:
-        return gateway.selector
-    affinity = Affinity(gateway.state, routing.session_ttl) if routing.session_affinity else None
-    return Selector(gateway.state, routing.strategy, gateway.selector.clock, affinity)
+    host = gateway.host.staging(config, tokens)
+    staged = Snapshot.load(config, gateway.registry, host, gateway.state, previous=gateway.snapshot)
+    return staged, tokens, kept
 
 
 def _settings_changed(old: Config, new: Config) -> tuple[str, ...]:
@@ -392,7 +303,7 @@ async def _restart_providers(gateway: Gateway, names: set[str]) -> None:
         if provider is None:
             continue
         try:
-            await provider.reload(gateway)
+            await provider.reload(gateway.host)
         except Exception:
             log.exception(
                 "provider %s failed to restart after the reload; its new credentials may lack models",
@@ -407,7 +318,7 @@ async def reload_quietly(gateway: Gateway, trigger: str) -> None:
     """Reload for a signal or the file watcher: failures are logged, never raised."""
     log.debug("reloading the config (%s)", trigger)
     with contextlib.suppress(Exception):  # reload_gateway logged it and kept the old config
-        await gateway.reload()
+        await reload_gateway(gateway)
 
 
 def handle_reload_signal(gateway: Gateway) -> contextlib.AbstractContextManager[None]:

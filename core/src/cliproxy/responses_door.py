@@ -25,10 +25,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.asgi import header_map, query_map
 from cliproxy.auth import ANONYMOUS
+from cliproxy.client import ClientIdentity, ClientRequest
 from cliproxy.doors import DoorEndpoint, _internal, inbound, send_error
 from cliproxy.errors import GatewayError
-from cliproxy.pipeline import Outcome, respond
-from cliproxy.providers import ClientIdentity, ClientRequest
+from cliproxy.outcome import Outcome
+from cliproxy.respond import respond
 from cliproxy.response_store import NotKept, ResponseStore, StoredResponse
 from cliproxy.state.base import MAX_LINKS
 from cliproxy.translate import ClientTranslator, Door

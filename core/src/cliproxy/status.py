@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.gateway import Gateway
 from cliproxy.state.base import WHOLE, Cooldown
-
-if TYPE_CHECKING:
-    from cliproxy.credentials import Credential
-    from cliproxy.gateway import Gateway
 
 __all__ = ["find_credentials", "render_text", "reset_cooldowns", "status_snapshot"]
 
@@ -35,6 +33,15 @@ def _cooldown(cooldown: Cooldown, now: float) -> dict[str, Any]:
     }
 
 
+def _quota(data: dict[str, Any]) -> dict[str, Any]:
+    """A quota for the status document: times as ISO strings."""
+    data["checked_at"] = _iso(data["checked_at"])
+    for window in data["windows"]:
+        if "resets_at" in window:
+            window["resets_at"] = _iso(window["resets_at"])
+    return data
+
+
 async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     """The status document: the routing strategy (and session affinity), the state
     store, the config (file, when it was loaded, the last reload error), then one entry
@@ -43,7 +50,9 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     Each credential: ``id``, ``label`` (masked), ``provider``, ``group``, ``prefix``,
     ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
     ``unhealthy`` -- the whole credential rests), ``unhealthy`` (the credential-wide rest),
-    ``cooldowns`` (per model), ``requests``, ``failures``, ``last_error``.
+    ``cooldowns`` (per model), ``requests``, ``failures``, ``last_error``; with OAuth,
+    ``token_expires``; where the provider reads it, ``quota`` (each window's use and
+    reset, the plan, when it was read).
 
     Then ``clients``: per caller name (``key-1``..., ``anonymous``, a plugin's names;
     ``other`` past the cap), its requests counted once each however many upstream
@@ -84,6 +93,9 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
         if cred in gateway.tokens:
             expires = gateway.tokens.tokens(cred).expires_at
             entry["token_expires"] = None if expires is None else _iso(expires)
+        quota = gateway.quotas.get(cred.id)
+        if quota is not None:
+            entry["quota"] = _quota(quota.as_dict())
         credentials.append(entry)
     routing = gateway.config.routing
     return {

@@ -1,6 +1,6 @@
 """OAuth credentials: token files in ``auth-dir``, and refresh done once, ahead of time.
 
-A plugin registers an :class:`AuthType` for each kind of token file it understands (the
+A plugin registers an :class:`~cliproxy.AuthType` for each kind of token file it understands (the
 file's top-level ``"type"``). The core loads every ``*.json`` in ``auth-dir``, hands each
 to the matching auth type, and keeps the tokens in a :class:`TokenManager`, which:
 
@@ -23,9 +23,9 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import aiohttp
 import attrs
@@ -37,10 +37,7 @@ from cliproxy.proxies import resolve_proxy
 from cliproxy.redaction import Redactor, is_secret_name
 from cliproxy.state.base import Cooldown, StateStore
 
-if TYPE_CHECKING:
-    from cliproxy.gateway import Gateway
-
-__all__ = ["AuthType", "TokenManager", "TokenSet", "load_auth_dir", "write_token_file"]
+__all__ = ["Refresher", "TokenManager", "TokenSet", "write_token_file"]
 
 log = logging.getLogger("cliproxy.tokens")
 
@@ -76,31 +73,14 @@ class TokenSet:
         return cls(**orjson.loads(data))
 
 
-@runtime_checkable
-class AuthType(Protocol):
-    """Reads, refreshes and writes one kind of token file.
+class Refresher(Protocol):
+    """What the token manager needs of an auth type (see :class:`cliproxy.AuthType`)."""
 
-    Attributes:
-        type: The ``"type"`` value of the token files it reads (``claude``).
-        provider: The provider that executes the credentials it loads.
-        refresh_lead: Seconds before expiry at which to refresh.
-    """
-
-    type: str
-    provider: str
     refresh_lead: float
 
-    def load(self, path: Path, data: Mapping[str, Any], gateway: Gateway) -> Sequence[tuple[Credential, TokenSet]]:
-        """Credentials (with their tokens) from one parsed token file."""
-        ...
+    def dump(self, tokens: TokenSet, previous: Mapping[str, Any]) -> dict[str, Any]: ...
 
-    def dump(self, tokens: TokenSet, previous: Mapping[str, Any]) -> dict[str, Any]:
-        """The file content for refreshed ``tokens`` (``previous`` is the file as read)."""
-        ...
-
-    async def refresh(self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet:
-        """Spend the refresh token; raise :class:`~cliproxy.GatewayError` on failure."""
-        ...
+    async def refresh(self, tokens: TokenSet, http: aiohttp.ClientSession, proxy: str | None) -> TokenSet: ...
 
 
 def write_token_file(path: Path, content: Mapping[str, Any]) -> None:
@@ -147,7 +127,7 @@ def _make_private_dirs(directory: Path) -> None:
 class _Entry:
     credential: Credential
     tokens: TokenSet
-    auth_type: AuthType
+    auth_type: Refresher
     path: Path | None
     file_data: dict[str, Any]
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
@@ -170,7 +150,7 @@ class TokenManager:
         self,
         credential: Credential,
         tokens: TokenSet,
-        auth_type: AuthType,
+        auth_type: Refresher,
         *,
         path: Path | None = None,
         file_data: Mapping[str, Any] | None = None,
@@ -358,40 +338,3 @@ def _newer(shared: TokenSet, held: TokenSet) -> bool:
     if held.expires_at is None:
         return True
     return shared.expires_at is None or shared.expires_at >= held.expires_at
-
-
-def load_auth_dir(directory: Path, auth_types: Mapping[str, AuthType], gateway: Gateway) -> list[Credential]:
-    """Load every ``*.json`` token file in ``directory``.
-
-    A file that is not JSON, has no known ``type``, or that its auth type rejects is
-    logged with the reason and skipped: one bad file never stops the gateway.
-    """
-    if not directory.is_dir():
-        return []
-    credentials: list[Credential] = []
-    for path in sorted(directory.glob("*.json")):
-        if path.name.startswith("."):
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            log.warning("skipping token file %s: not readable JSON (%s)", path, exc)
-            continue
-        if not isinstance(data, dict):
-            log.warning("skipping token file %s: not a JSON object", path)
-            continue
-        kind = data.get("type")
-        auth_type = auth_types.get(kind) if isinstance(kind, str) else None
-        if auth_type is None:
-            known = ", ".join(sorted(auth_types)) or "none installed"
-            log.warning("skipping token file %s: unknown type %r (known types: %s)", path, kind, known)
-            continue
-        try:
-            loaded = auth_type.load(path, data, gateway)
-        except (GatewayError, KeyError, ValueError, TypeError) as exc:
-            log.warning("skipping token file %s: %s", path, exc)
-            continue
-        for credential, tokens in loaded:
-            gateway.tokens.track(credential, tokens, auth_type, path=path, file_data=data)
-            credentials.append(credential)
-    return credentials

@@ -5,19 +5,28 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
+from cliproxy.answers import UpstreamResponse
+from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.providers import UpstreamResponse
+from cliproxy.host import Host
 from cliproxy.redaction import Redactor, header_secrets, url_secrets
 
 if TYPE_CHECKING:
     from cliproxy.config import Timeouts
-    from cliproxy.providers import Call
+
+
+class _Call(Protocol):
+    """What posting needs of a :class:`cliproxy.Call`."""
+
+    credential: Credential
+    host: Host
+
 
 __all__ = ["create_session", "post"]
 
@@ -58,7 +67,7 @@ def _host(url: str) -> str:
 
 
 async def post(
-    call: Call,
+    call: _Call,
     url: str,
     *,
     wire: str,
@@ -70,7 +79,7 @@ async def post(
     timeout: float | None,
 ) -> UpstreamResponse:
     """See :meth:`cliproxy.Call.post`."""
-    gateway = call.gateway
+    host = call.host
     provider = call.credential.provider
     payload = data if data is not None else _encode_body(json or {})
     send_headers = dict(_JSON_HEADERS)
@@ -78,13 +87,13 @@ async def post(
         send_headers.update(headers)
     if stream:
         send_headers.setdefault("accept", "text/event-stream")
-    if gateway.has_preparers:
-        await gateway.prepare_upstream(call, url, send_headers)
+    if host.has_request_hooks:
+        await host.prepare_request(call, url, send_headers)
     options: dict[str, Any] = {}
     if timeout is not None:
         options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
     try:
-        session, proxy_arg = gateway.http_for(call.credential, proxy)
+        session, proxy_arg = host.http_for(call.credential, proxy)
         response = await session.post(url, data=payload, headers=send_headers, proxy=proxy_arg, **options)
     except TimeoutError:  # (the address goes to the log; clients learn which provider, not where it lives)
         log.info("%s at %s did not answer in time", provider, _host(url))
@@ -119,7 +128,7 @@ async def post(
             release=_releaser(response),
         )
     status, answer_headers = response.status, response.headers
-    body = await _read_whole(response, provider, gateway.config.upstream_limits.response_body_bytes)
+    body = await _read_whole(response, provider, host.config.upstream_limits.response_body_bytes)
     del response
     if isinstance(body, GatewayError):
         raise body
@@ -181,7 +190,7 @@ async def _read_head(response: aiohttp.ClientResponse, limit: int) -> tuple[byte
 
 
 async def _upstream_error(
-    call: Call, response: aiohttp.ClientResponse, wire: str, url: str, sent: Mapping[str, str]
+    call: _Call, response: aiohttp.ClientResponse, wire: str, url: str, sent: Mapping[str, str]
 ) -> GatewayError:
     """The error an upstream's non-2xx answer stands for, decoded by ``wire``'s translator
     from at most ``upstream-limits.error-body-kb`` of its body, with every secret the
@@ -190,19 +199,19 @@ async def _upstream_error(
     The body lives only in this frame, which has returned by the time the error is raised:
     no traceback holds on to it.
     """
-    gateway = call.gateway
+    host = call.host
     try:
-        body, truncated = await _read_head(response, gateway.config.upstream_limits.error_body_bytes)
+        body, truncated = await _read_head(response, host.config.upstream_limits.error_body_bytes)
     except (aiohttp.ClientError, TimeoutError):
         body, truncated = b"", False
     finally:
         response.release()
     own = Redactor.of([*header_secrets(sent), *url_secrets(url)])  # what this request sent
-    everything = gateway.redactor(known=own)
+    everything = host.redactor(known=own)
     body = own.body(body, truncated=truncated)
     body = everything.body(body, truncated=truncated, head=_REDACTED_HEAD)
     try:
-        error = gateway.translators.upstream(wire).decode_error(response.status, response.headers, body)
+        error = host.translator(wire).decode_error(response.status, response.headers, body)
     except Exception:  # a translator bug must not hide that the upstream failed
         log.exception("the %s translator could not decode an upstream error", wire)
         error = GatewayError.from_status(response.status, f"the upstream answered {response.status}")

@@ -37,7 +37,7 @@ class TestOAuth:
     provider = "test-oauth"
     refresh_lead = 300.0
 
-    def load(self, path: Path, data: Mapping[str, Any], gateway: Any) -> Sequence[tuple[Credential, TokenSet]]:
+    def load(self, path: Path, data: Mapping[str, Any], host: Any) -> Sequence[tuple[Credential, TokenSet]]:
         credential = Credential(
             id=credential_id("test-oauth", data["account"]),
             provider=self.provider,
@@ -81,11 +81,11 @@ class TestOAuthProvider(Provider):
     config_keys = ()
     wire = "openai-chat"
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> list[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Any) -> list[Credential]:
         return []
 
     async def send(self, call: Call) -> UpstreamResponse:
-        tokens = call.gateway.tokens
+        tokens = call.host.tokens
         access = await tokens.access_token(call.credential)
         base = tokens.tokens(call.credential).extra["base_url"]
         return await call.post(

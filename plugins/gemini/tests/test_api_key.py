@@ -426,7 +426,9 @@ def test_a_model_gemini_cannot_count_keeps_generating(upstream: FakeUpstream, li
     estimate, and generation for the model is not rested (it was, for 12 hours); the
     upstream is not asked to count that model again for a while."""
     upstream.add("POST", FLASH + ":countTokens", Reply.json({"error": {"code": 404, "message": "no"}}, status=404))
-    upstream.add("POST", FLASH + ":generateContent", Reply.json(json.loads(recorded("vercel-google-text.json").read_text())))
+    upstream.add(
+        "POST", FLASH + ":generateContent", Reply.json(json.loads(recorded("vercel-google-text.json").read_text()))
+    )
     with live() as url:
         sdk = gemini_client(url)
         first = sdk.models.count_tokens(model="flash", contents="how long is this")

@@ -185,7 +185,7 @@ def test_settings_timeout_bounds_the_wait_for_the_first_byte(upstream):
         name = "slow"
         config_keys = ("slow",)
 
-        def load_config(self, key, node, gateway):
+        def load_config(self, key, node, host):
             for entry in node.nodes(key):
                 entry.done()
             settings = cliproxy_openai.OpenAISettings(base_url=upstream.url + "/v1", timeout=0.2)

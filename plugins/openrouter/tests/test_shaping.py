@@ -55,7 +55,7 @@ def call_for(gateway, request: ir.Request, *, wire: str = "anthropic", body: dic
         ir=request,
     )
     credential = gateway.credentials[0]
-    return Call(client, credential, "anthropic/claude-sonnet-4.5", gateway)
+    return Call(client, credential, "anthropic/claude-sonnet-4.5", gateway.host)
 
 
 @pytest.mark.parametrize(

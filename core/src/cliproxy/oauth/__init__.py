@@ -19,6 +19,7 @@ flow's :class:`~cliproxy.AuthType` (ahead of expiry and after a 401, one refresh
 per credential, even across instances).
 """
 
+from cliproxy.auth_types import AuthType
 from cliproxy.commands import LoginContext, PasteUnavailable
 from cliproxy.oauth.browser import DEFAULT_TIMEOUT, AuthorizationCode, authorize_in_browser
 from cliproxy.oauth.callback import CallbackServer, PortsTaken
@@ -40,7 +41,7 @@ from cliproxy.oauth.store import save_token_file, token_file_name
 from cliproxy.oauth.times import format_expiry, parse_expiry
 from cliproxy.oauth.token_endpoint import TokenEndpoint, token_error
 from cliproxy.oauth.vendor import VendorFile, VendorPath, add_import_argument
-from cliproxy.tokens import AuthType, TokenSet
+from cliproxy.tokens import TokenSet
 
 __all__ = [
     "DEFAULT_TIMEOUT",

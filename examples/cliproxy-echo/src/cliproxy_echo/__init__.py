@@ -22,7 +22,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any
 
 import attrs
 from cliproxy import (
@@ -30,6 +29,7 @@ from cliproxy import (
     ConfigNode,
     Credential,
     DirectResponse,
+    Host,
     ModelEntry,
     Provider,
     credential_id,
@@ -107,7 +107,7 @@ class EchoProvider(Provider):
     config_keys = ("echo",)
     wire = "ir"
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials = []
         for i, entry in enumerate(node.nodes(key)):
             prefix = entry.str("prefix") or None

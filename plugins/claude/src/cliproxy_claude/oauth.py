@@ -28,6 +28,7 @@ from cliproxy import (
     Credential,
     ErrorKind,
     GatewayError,
+    Host,
     ModelEntry,
     TokenSet,
     credential_id,
@@ -239,13 +240,13 @@ class ClaudeAuth:
     provider = PROVIDER
     refresh_lead = REFRESH_LEAD
 
-    def load(self, path: Path, data: Mapping[str, Any], gateway: Any) -> Sequence[tuple[Credential, TokenSet]]:
+    def load(self, path: Path, data: Mapping[str, Any], host: Host) -> Sequence[tuple[Credential, TokenSet]]:
         if data.get("disabled") is True:
             return []
         access = data.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("it has no access_token")
-        settings = read_oauth_settings(gateway.config.root)
+        settings = read_oauth_settings(host.config.root)
         email = data.get("email") if isinstance(data.get("email"), str) else None
         refresh = data.get("refresh_token")
         tokens = TokenSet(

@@ -13,6 +13,7 @@ from cliproxy import (
     Credential,
     ErrorKind,
     GatewayError,
+    Host,
     ModelEntry,
     Provider,
     UpstreamResponse,
@@ -66,7 +67,7 @@ class ClaudeProvider(Provider):
     config_keys = ("claude-api-key", "claude-oauth")
     wire = WIRE
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         if key == "claude-oauth":
             read_oauth_settings(node, check=True)  # OAuth credentials come from token files
             return []
@@ -126,7 +127,7 @@ class ClaudeProvider(Provider):
         """POST with the credential's auth; an OAuth token refused with 401 is refreshed
         once (the token manager lets one refresh run per credential) and the call retried."""
         settings: ClaudeSettings = call.credential.settings
-        tokens = call.gateway.tokens
+        tokens = call.host.tokens
         payload = orjson.dumps(body)
 
         async def post(token: str | None) -> UpstreamResponse:
@@ -173,13 +174,13 @@ class ClaudeProvider(Provider):
             )
         return value
 
-    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+    async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
         settings: ClaudeSettings = credential.settings
-        token = await gateway.tokens.access_token(credential) if settings.oauth else None
+        token = await host.tokens.access_token(credential) if settings.oauth else None
         headers = auth_headers(settings, token)
         if settings.oauth:
             headers["anthropic-beta"] = OAUTH_BETA
-        session, proxy = gateway.http_for(credential, settings.proxy_url)
+        session, proxy = host.http_for(credential, settings.proxy_url)
         async with session.get(
             settings.base_url + "/v1/models", params={"limit": "1000"}, headers=headers, proxy=proxy
         ) as response:

@@ -21,6 +21,7 @@ from cliproxy import (
     ConfigNode,
     Credential,
     GatewayError,
+    Host,
     ModelEntry,
     Provider,
     UpstreamResponse,
@@ -81,7 +82,7 @@ class GeminiProvider(Provider):
     config_keys = ("gemini-api-key",)
     wire = WIRE
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=DEFAULT_BASE_URL)
@@ -130,7 +131,7 @@ class GeminiProvider(Provider):
         if call.client.wire == WIRE:
             body = count_body(call.client.body, call.model)
         else:
-            request = call.gateway.translators.upstream(WIRE).encode_request(call.request, call.model)
+            request = call.host.translator(WIRE).encode_request(call.request, call.model)
             body = {"generateContentRequest": {"model": f"models/{call.model}", **request}}
         answer = await call.post(
             self.url(settings, call.model, "countTokens"),
@@ -142,23 +143,19 @@ class GeminiProvider(Provider):
         )
         return total_tokens(answer.body or b"")
 
-    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+    async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
         settings: GeminiSettings = credential.settings
         found: list[str] = []
         token: str | None = None
+        session, proxy = host.http_for(credential, settings.proxy_url)
         for _ in range(MAX_MODEL_PAGES):
             params = {"pageSize": "1000", **({"pageToken": token} if token else {})}
-            async with gateway.http.get(
-                settings.api_root + "/models",
-                params=params,
-                headers=self.headers(settings),
-                proxy=settings.proxy_url or gateway.config.proxy_url,
+            async with session.get(
+                settings.api_root + "/models", params=params, headers=self.headers(settings), proxy=proxy
             ) as response:
                 body = await response.read()
                 if response.status >= 400:
-                    error: GatewayError = gateway.translators.upstream(WIRE).decode_error(
-                        response.status, response.headers, body
-                    )
+                    error: GatewayError = host.translator(WIRE).decode_error(response.status, response.headers, body)
                     raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
             page = orjson.loads(body)
             for model in page.get("models") or ():

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from cliproxy import Credential, ErrorKind, GatewayError, TokenSet, credential_id
+from cliproxy import Credential, ErrorKind, GatewayError, Host, TokenSet, credential_id
 from cliproxy.oauth import TokenEndpoint, parse_expiry
 
 from cliproxy_kiro.settings import KiroSettings
@@ -220,7 +220,7 @@ class KiroAuthType:
     provider = "kiro"
     refresh_lead = 300.0
 
-    def load(self, path: Path, data: Mapping[str, Any], gateway: Any) -> Sequence[tuple[Credential, TokenSet]]:
+    def load(self, path: Path, data: Mapping[str, Any], host: Host) -> Sequence[tuple[Credential, TokenSet]]:
         tokens = tokens_from_file(data, path)
         extra = tokens.extra
         settings = KiroSettings(

@@ -21,6 +21,7 @@ from cliproxy import (
     Credential,
     ErrorKind,
     GatewayError,
+    Host,
     ModelEntry,
     Provider,
     TokenSet,
@@ -85,14 +86,14 @@ class KiroProvider(Provider):
 
     # -- config --------------------------------------------------------------------------
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             loaded = self._entry(entry)
             if loaded is None:
                 continue
             credential, tokens, path, file_data = loaded
-            gateway.tokens.track(credential, tokens, self.auth_type, path=path, file_data=file_data)
+            host.tokens.track(credential, tokens, self.auth_type, path=path, file_data=file_data)
             credentials.append(credential)
         return credentials
 
@@ -220,7 +221,7 @@ class KiroProvider(Provider):
     async def send(self, call: Call) -> UpstreamResponse:
         credential = call.credential
         settings: KiroSettings = credential.settings
-        manager = call.gateway.tokens
+        manager = call.host.tokens
         encoded = build_request(call.request, call.model)
         access = await manager.access_token(credential)
         tokens = manager.tokens(credential)

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cliproxy import Cooldown, Credential
+from cliproxy import Cooldown, Credential, Host
 
 __all__ = ["Health"]
 
@@ -44,7 +44,7 @@ class Health:
     async def mark_down(
         self,
         cred: Credential,
-        gateway: Any,
+        host: Host,
         reason: str,
         retry_interval: float,
         check: Callable[[], Awaitable[Any]],
@@ -58,8 +58,8 @@ class Health:
                 retry_interval,
             )
         self.down[cred.id] = reason
-        until = gateway.clock() + 2 * retry_interval + 1.0
-        await gateway.state.set_cooldown(
+        until = host.clock() + 2 * retry_interval + 1.0
+        await host.state.set_cooldown(
             cred.id, None, Cooldown(until=until, reason=f"server unreachable: {reason}", status=503)
         )
         running = self._retries.get(cred.id)
@@ -73,14 +73,14 @@ class Health:
             await asyncio.sleep(interval)
             await check()
 
-    async def mark_up(self, cred: Credential, gateway: Any) -> None:
+    async def mark_up(self, cred: Credential, host: Host) -> None:
         """End the rests a down server caused."""
         if self.down.pop(cred.id, None) is None:
             return
-        resting = (await gateway.state.cooldowns()).get(cred.id) or {}
+        resting = (await host.state.cooldowns()).get(cred.id) or {}
         for model, cooldown in resting.items():
             if cooldown.status in _AWAY:
-                await gateway.state.clear_cooldown(cred.id, None if model == "*" else model)
+                await host.state.clear_cooldown(cred.id, None if model == "*" else model)
         log.info("%s answers again", cred.label)
 
     async def close(self) -> None:

@@ -18,6 +18,7 @@ from cliproxy import (
     Credential,
     DirectResponse,
     GatewayError,
+    Host,
     ModelEntry,
     credential_id,
     estimate_request_tokens,
@@ -75,11 +76,11 @@ class MLXProvider(OpenAIChatProvider):
         self._translator = OpenAIChat()
         self._asked: dict[str, float] = {}
         self._unlisted: set[str] = set()  # servers without a model list (warned once)
-        self._gateway: Any = None
+        self._host: Any = None
 
     # -- config ------------------------------------------------------------------------
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             name = entry.str("name") or "mlx"
@@ -164,10 +165,10 @@ class MLXProvider(OpenAIChatProvider):
 
     # -- models and health ---------------------------------------------------------------
 
-    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+    async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
         """``GET /models``; a server that does not answer is marked down (see ``health``)."""
         try:
-            session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
+            session, proxy = host.http_for(credential, credential.settings.proxy_url)
             async with asyncio.timeout(DISCOVERY_TIMEOUT):
                 async with session.get(
                     self.models_url(credential), headers=self.headers(credential), proxy=proxy
@@ -177,14 +178,14 @@ class MLXProvider(OpenAIChatProvider):
         except Exception as exc:
             await self._down(
                 credential,
-                gateway,
+                host,
                 f"GET {self.models_url(credential)} failed ({type(exc).__name__})",
             )
             return None
         if status >= 500:
-            await self._down(credential, gateway, f"GET {self.models_url(credential)} answered {status}")
+            await self._down(credential, host, f"GET {self.models_url(credential)} answered {status}")
             return None
-        await self._health.mark_up(credential, gateway)
+        await self._health.mark_up(credential, host)
         if status >= 400:
             if credential.id in self._unlisted:
                 return None
@@ -202,58 +203,57 @@ class MLXProvider(OpenAIChatProvider):
             log.warning("%s answered GET /models with something that is not JSON", credential.label)
             return None
 
-    async def refresh_models(self, credential: Credential, gateway: Any) -> bool:
+    async def refresh_models(self, credential: Credential, host: Host) -> bool:
         """Ask the server for its models now; rebuild the routes if the list changed."""
-        found = await self.discover_models(credential, gateway)
+        found = await self.discover_models(credential, host)
         if found is None or credential.models:
             return False
         entries = tuple(ModelEntry(name) for name in found)
         if entries == credential.discovered:
             return False
         credential.discovered = entries
-        gateway.refresh_routes()
+        host.models_changed()
         log.info("%s serves %d models: %s", credential.label, len(entries), ", ".join(found[:10]))
         return True
 
-    async def _down(self, cred: Credential, gateway: Any, reason: str) -> None:
+    async def _down(self, cred: Credential, host: Host, reason: str) -> None:
         await self._health.mark_down(
             cred,
-            gateway,
+            host,
             reason,
             cred.settings.retry_interval,
-            lambda: self.refresh_models(cred, gateway),
+            lambda: self.refresh_models(cred, host),
         )
 
     def _check_soon(self, cred: Credential) -> None:
         """Ask the server for its models in the background, at most once per
         ``ASK_AGAIN_AFTER`` seconds (many failing requests make one check)."""
-        if self._gateway is None:
+        if self._host is None:
             return
-        now = self._gateway.clock()
+        now = self._host.clock()
         if now - self._asked.get(cred.id, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
             return
         self._asked[cred.id] = now
-        self._health.spawn(self.refresh_models(cred, self._gateway), f"cliproxy-mlx-check-{cred.id}")
+        self._health.spawn(self.refresh_models(cred, self._host), f"cliproxy-mlx-check-{cred.id}")
 
     def _ask_for(self, cred: Credential, model: str) -> None:
         """A model the server did not list: maybe it was just loaded; look again soon."""
         if not cred.models and not any(e.name == model for e in cred.discovered):
             self._check_soon(cred)
 
-    async def start(self, gateway: Any) -> None:
-        self._gateway = gateway
-        for cred in gateway.credentials:
-            if cred.provider == self.name:
-                self._health.spawn(self._watch(cred, gateway), f"cliproxy-mlx-watch-{cred.id}")
+    async def start(self, host: Host) -> None:
+        self._host = host
+        for cred in host.credentials(self.name):
+            self._health.spawn(self._watch(cred, host), f"cliproxy-mlx-watch-{cred.id}")
 
-    async def _watch(self, cred: Credential, gateway: Any) -> None:
+    async def _watch(self, cred: Credential, host: Host) -> None:
         if cred.models:  # the gateway's start-up discovery skips these: check health now
-            await self.refresh_models(cred, gateway)
+            await self.refresh_models(cred, host)
         interval = cred.settings.refresh_interval
         while interval:
             await asyncio.sleep(interval)
             if cred.id not in self._health.down:
-                await self.refresh_models(cred, gateway)
+                await self.refresh_models(cred, host)
 
     async def stop(self) -> None:
         await self._health.close()

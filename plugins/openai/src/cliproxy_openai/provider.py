@@ -12,6 +12,7 @@ from cliproxy import (
     ConfigNode,
     Credential,
     GatewayError,
+    Host,
     Provider,
     UpstreamResponse,
     credential_id,
@@ -136,14 +137,12 @@ class OpenAIChatProvider(Provider):
             return None
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
-    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
-        session, proxy = gateway.http_for(credential, credential.settings.proxy_url)
+    async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
+        session, proxy = host.http_for(credential, credential.settings.proxy_url)
         async with session.get(self.models_url(credential), headers=self.headers(credential), proxy=proxy) as response:
             if response.status >= 400:
                 body = await response.read()
-                error: GatewayError = gateway.translators.upstream(WIRE).decode_error(
-                    response.status, response.headers, body
-                )
+                error: GatewayError = host.translator(WIRE).decode_error(response.status, response.headers, body)
                 raise RuntimeError(f"GET /models answered {response.status}: {error.message}")
             data = await response.json(content_type=None)
         return self.parse_models(data)
@@ -155,7 +154,7 @@ class OpenAICompatibility(OpenAIChatProvider):
     name = "openai-compatibility"
     config_keys = ("openai-compatibility",)
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             name = entry.str("name", required=True)
@@ -205,7 +204,7 @@ class OpenAIPreset(OpenAIChatProvider):
         self.default_base_url = base_url
         self.completion_tokens_field = completion_tokens_field
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=self.default_base_url)

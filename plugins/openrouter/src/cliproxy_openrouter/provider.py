@@ -15,6 +15,7 @@ from cliproxy import (
     Credential,
     ErrorKind,
     GatewayError,
+    Host,
     ModelEntry,
     UpstreamResponse,
     credential_id,
@@ -78,7 +79,7 @@ class OpenRouterProvider(OpenAIChatProvider):
 
     # -- config ------------------------------------------------------------------------
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         credentials: list[Credential] = []
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=DEFAULT_BASE_URL)
@@ -154,32 +155,32 @@ class OpenRouterProvider(OpenAIChatProvider):
 
     # -- model list --------------------------------------------------------------------
 
-    async def discover_models(self, credential: Credential, gateway: Any) -> Sequence[str] | None:
+    async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
         """OpenRouter's ``GET /models``, given up after ``DISCOVERY_TIMEOUT`` seconds so a
         slow answer never holds up the discovery of other credentials."""
         async with asyncio.timeout(DISCOVERY_TIMEOUT):
-            return await super().discover_models(credential, gateway)
+            return await super().discover_models(credential, host)
 
-    async def start(self, gateway: Any) -> None:
-        for cred in gateway.credentials:
-            if cred.provider != self.name or cred.models:
+    async def start(self, host: Host) -> None:
+        for cred in host.credentials(self.name):
+            if cred.models:
                 continue
             interval = cred.settings.refresh_interval
             if interval > 0:
-                self._tasks.append(asyncio.create_task(self._refresh_every(cred, gateway, interval)))
+                self._tasks.append(asyncio.create_task(self._refresh_every(cred, host, interval)))
 
-    async def _refresh_every(self, cred: Credential, gateway: Any, interval: float) -> None:
+    async def _refresh_every(self, cred: Credential, host: Host, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            await self.refresh_models(cred, gateway)
+            await self.refresh_models(cred, host)
 
-    async def refresh_models(self, cred: Credential, gateway: Any) -> bool:
+    async def refresh_models(self, cred: Credential, host: Host) -> bool:
         """Re-read ``cred``'s model list now; rebuilds the routes when it changed.
 
         Returns whether the list changed. Failures are logged and keep the cached list.
         """
         try:
-            found = await self.discover_models(cred, gateway)
+            found = await self.discover_models(cred, host)
         except Exception as exc:
             log.warning("could not refresh the OpenRouter model list for %s: %s", cred.label, exc)
             return False
@@ -189,7 +190,7 @@ class OpenRouterProvider(OpenAIChatProvider):
         if entries == cred.discovered:
             return False
         cred.discovered = entries
-        gateway.refresh_routes()
+        host.models_changed()
         log.info("OpenRouter model list for %s refreshed: %d models", cred.label, len(entries))
         return True
 

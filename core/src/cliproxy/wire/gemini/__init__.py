@@ -39,7 +39,7 @@ from cliproxy.wire.gemini.schema import clean_schema, function_parameters
 from cliproxy.wire.gemini.stream import GeminiStreamDecoder, GeminiStreamEncoder
 
 if TYPE_CHECKING:
-    from cliproxy.providers import ClientRequest
+    from cliproxy.client import ClientRequest
     from cliproxy.routing import ModelInfo
 
 __all__ = [

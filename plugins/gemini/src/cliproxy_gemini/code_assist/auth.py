@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 import attrs
-from cliproxy import Credential, ErrorKind, GatewayError, TokenSet, credential_id
+from cliproxy import Credential, ErrorKind, GatewayError, Host, TokenSet, credential_id
 from cliproxy.oauth import TokenEndpoint, parse_expiry
 
 from cliproxy_gemini.code_assist.options import CodeAssistOptions, read_options
@@ -98,10 +98,10 @@ class GeminiCLIAuth:
     provider = PROVIDER
     refresh_lead = 300.0
 
-    def load(self, path: Path, data: Mapping[str, Any], gateway: Any) -> Sequence[tuple[Credential, TokenSet]]:
+    def load(self, path: Path, data: Mapping[str, Any], host: Host) -> Sequence[tuple[Credential, TokenSet]]:
         if data.get("disabled") is True:
             return []
-        options = read_options(gateway.config.root)
+        options = read_options(host.config.root)
         projects = project_ids(data.get("project_id"))
         if not projects:
             raise ValueError("it names no project_id; run 'cliproxy login gemini' again (--project-id ID picks one)")

@@ -31,6 +31,7 @@ from cliproxy import (
     Credential,
     ErrorKind,
     GatewayError,
+    Host,
     ModelEntry,
     Provider,
     UpstreamResponse,
@@ -86,7 +87,7 @@ class GeminiCLIProvider(Provider):
     config_keys = ("gemini-cli",)
     wire = WIRE
 
-    def load_config(self, key: str, node: ConfigNode, gateway: Any) -> Iterable[Credential]:
+    def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         read_options(node, strict=True)  # report typos; token files hold the credentials
         return []
 
@@ -97,7 +98,7 @@ class GeminiCLIProvider(Provider):
 
     async def send(self, call: Call) -> UpstreamResponse:
         account: Account = call.credential.settings
-        quota = call.gateway.config.quota_exceeded
+        quota = call.host.config.quota_exceeded
         if not quota.switch_project:
             wait = await self._resting(call, account, call.model)
             if wait:
@@ -142,7 +143,7 @@ class GeminiCLIProvider(Provider):
     ) -> UpstreamResponse:
         """POST with the account's access token; after a 401, refresh it and try once more."""
         options = account.options
-        tokens = call.gateway.tokens
+        tokens = call.host.tokens
 
         async def attempt(token: str) -> UpstreamResponse:
             headers = {
@@ -178,7 +179,7 @@ class GeminiCLIProvider(Provider):
             inner = body.get("generateContentRequest")
             contents = (inner if isinstance(inner, dict) else body).get("contents") or []
         else:
-            contents = call.gateway.translators.upstream(GEMINI).encode_request(call.request, call.model)["contents"]
+            contents = call.host.translator(GEMINI).encode_request(call.request, call.model)["contents"]
         request = {"request": {"model": f"models/{call.model}", "contents": contents}}
         url = f"{account.options.base_url}/v1internal:countTokens"
         answer = await self._post(call, account, url, request, call.model, False)
@@ -191,19 +192,19 @@ class GeminiCLIProvider(Provider):
         return f"gemini-cli:quota:{account.account}:{model}"
 
     async def _resting(self, call: Call, account: Account, model: str) -> float:
-        raw = await call.gateway.state.get_value(self._quota_key(account, model))
+        raw = await call.host.state.get_value(self._quota_key(account, model))
         if raw is None:
             return 0.0
         try:
             until = float(raw)
         except ValueError:
             return 0.0
-        return max(0.0, until - call.gateway.clock())
+        return max(0.0, until - call.host.clock())
 
     async def _rest_account(self, call: Call, account: Account, model: str, retry_after: float | None) -> None:
         wait = retry_after if retry_after is not None else DEFAULT_QUOTA_REST
-        until = call.gateway.clock() + wait
-        await call.gateway.state.set_value(self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait))
+        until = call.host.clock() + wait
+        await call.host.state.set_value(self._quota_key(account, model), str(until).encode(), ttl=max(1.0, wait))
 
 
 def _quota_error(error: GatewayError) -> bool:

@@ -1,0 +1,121 @@
+"""A client request as the gateway sees it: who sent it, and what it asked.
+
+:class:`InboundRequest` is what inbound authentication looks at, :class:`ClientIdentity`
+what it decides, and :class:`ClientRequest` the whole request as its door parsed it --
+decoded into the IR only when a translation needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from cliproxy.errors import GatewayError
+from cliproxy.exchange import Exchange
+from cliproxy.ir import Request
+from cliproxy.translate import ClientTranslator
+
+__all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner_of_name"]
+
+log = logging.getLogger("cliproxy.client")
+
+Action = Literal["generate", "count_tokens"]
+
+
+def owner_of_name(name: str) -> str:
+    """The :attr:`ClientIdentity.owner` of an identity known only by its name: a
+    fingerprint of the name (bounded in length, apart from every key's)."""
+    return "name:" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+@attrs.frozen
+class ClientIdentity:
+    """Who is calling: returned by the ``authenticate_client`` hook.
+
+    ``name`` is safe to log (a key's position or a user name, never the key itself).
+    ``owner`` is what data kept for this caller (stored Responses answers) is filed
+    under, so only the same caller reads it again: stable across restarts, instances and
+    reordered ``api-keys``, and holding no secret. The core's identities derive it from
+    the key (a salted fingerprint); one built with just a name derives it from the name.
+    """
+
+    name: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    owner: str = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: owner_of_name(self.name), takes_self=True)
+    )
+
+
+@attrs.frozen
+class InboundRequest:
+    """The parts of an HTTP request that inbound authentication looks at.
+
+    ``headers`` has lower-case names; ``query`` holds the decoded query parameters.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    client_host: str | None = None
+
+
+@attrs.define(eq=False)
+class ClientRequest:
+    """One client request as its door received it.
+
+    Attributes:
+        wire: The client's wire format (``openai-chat``, ``anthropic``...).
+        translator: The door's translator for that format.
+        body: The parsed JSON body, as sent (do not mutate).
+        raw: The body bytes, as sent.
+        model: The model name the client asked for.
+        stream: Whether the client asked for a stream.
+        headers: Request headers, lower-case names.
+        query: Query parameters of the request URL.
+        action: ``generate`` or ``count_tokens``.
+        identity: Who the caller is, per inbound auth.
+        created: Unix time the request arrived.
+        exchange: The door's record of the request (its id, who answered, usage), which
+            the gateway fills in as it serves it; None outside a door.
+    """
+
+    wire: str
+    translator: ClientTranslator
+    body: Mapping[str, Any]
+    raw: bytes
+    model: str
+    stream: bool
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    query: Mapping[str, str] = attrs.field(factory=dict)
+    action: Action = "generate"
+    identity: ClientIdentity | None = None
+    created: int = 0
+    exchange: Exchange | None = None
+    _ir: Request | None = None
+
+    @property
+    def ir(self) -> Request:
+        """The request decoded into the IR (decoded on first use, then kept).
+
+        Raises :class:`~cliproxy.GatewayError` (400, marked ``local``: the client's input,
+        not an upstream, is at fault) when the body has the wrong shape.
+        """
+        if self._ir is None:
+            try:
+                self._ir = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
+            except GatewayError as error:
+                raise error.as_local() from None
+            except (RecursionError, MemoryError):
+                raise GatewayError.invalid("the request is nested too deeply to read").as_local() from None
+            except Exception as exc:  # a translator that met a shape it does not check
+                log.warning("%s could not decode a request", self.wire, exc_info=exc)
+                raise GatewayError.invalid(
+                    f"the request body has a value the {self.wire} format does not allow "
+                    f"({type(exc).__name__}); check the field types against the API reference"
+                ).as_local() from None
+        return self._ir
