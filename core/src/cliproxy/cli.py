@@ -14,8 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cliproxy.app import create_app, gateway_of
+from cliproxy.commands import LoginContext
 from cliproxy.config import Config, ConfigError, load_config
+from cliproxy.errors import GatewayError
+from cliproxy.gateway import Gateway
+from cliproxy.gctune import tune_for_serving
 from cliproxy.logs import setup_logging
+from cliproxy.plugins import PluginError, Plugins
+from cliproxy.status import render_text
+from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
+from cliproxy.workers import run_workers
 
 __all__ = ["main"]
 
@@ -42,8 +51,6 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace) -> Any:
     """A gateway built from the command line's config, without serving it."""
-    from cliproxy.gateway import Gateway
-    from cliproxy.plugins import Plugins
 
     config = load_config(_config_path(args.config))
     return Gateway.build(config, Plugins.load(strict=args.strict_plugins))
@@ -70,8 +77,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(path)
     hc = _hypercorn_config(config, args)
     if args.workers > 1:
-        from cliproxy.workers import run_workers
-
         _build(args)  # report config and plugin errors once, before forking
         os.environ["CLIPROXY_CONFIG"] = str(Path(path).resolve())
         os.environ["CLIPROXY_STRICT_PLUGINS"] = "1" if args.strict_plugins else "0"
@@ -80,9 +85,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         hc.workers = args.workers
         hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
         return run_workers(hc)
-
-    from cliproxy.app import create_app
-    from cliproxy.gctune import tune_for_serving
 
     app = create_app(config, strict_plugins=args.strict_plugins, reload_on_sighup=True)
     tune_for_serving()
@@ -118,7 +120,6 @@ async def _serve_forever(app: Any, hc: Any) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     log.info("listening on http://%s", hc.bind[0])
-    from cliproxy.app import gateway_of
 
     await serve(app, hc, shutdown_trigger=gateway_of(app).drain.after(stop.wait, hc.graceful_timeout))
 
@@ -153,7 +154,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from cliproxy.plugins import Plugins
 
     plugins = Plugins.load(strict=False)
     print(f"{'name':<20} {'distribution':<22} {'version':<10} {'status':<8} hooks")
@@ -170,8 +170,6 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from cliproxy.status import render_text
-    from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
 
     config = None
     path = _config_path(args.config)
@@ -216,7 +214,6 @@ def _login_parsers(sub: Any, flows: dict[str, Any]) -> None:
 
 
 def _cmd_login(args: argparse.Namespace) -> int:
-    from cliproxy.commands import LoginContext
 
     path = _config_path(args.config)
     config = load_config(path) if Path(path).exists() else load_config({})
@@ -306,7 +303,6 @@ async def _awaited(value: Any) -> Any:
 
 
 def _extensions() -> tuple[dict[str, Any], dict[str, Any]]:
-    from cliproxy.plugins import Plugins
 
     plugins = Plugins.load(strict=False)
     commands: dict[str, Any] = {}
@@ -343,9 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        from cliproxy.errors import GatewayError
-        from cliproxy.plugins import PluginError
-
         if isinstance(error, PluginError):
             print(f"error: {error}", file=sys.stderr)
             return 2

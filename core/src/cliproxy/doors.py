@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -26,13 +26,11 @@ from cliproxy.dispatch import dispatch
 from cliproxy.drain import shutdown_error
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
+from cliproxy.gateway import Gateway
 from cliproxy.outcome import Outcome
 from cliproxy.respond import respond
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
-
-if TYPE_CHECKING:
-    from cliproxy.gateway import Gateway
 
 __all__ = ["DoorEndpoint", "error_response"]
 

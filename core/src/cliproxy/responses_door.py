@@ -16,7 +16,7 @@ itself are not in the gateway's store, so these endpoints do not see them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import orjson
@@ -28,6 +28,7 @@ from cliproxy.auth import ANONYMOUS
 from cliproxy.client import ClientIdentity, ClientRequest
 from cliproxy.doors import DoorEndpoint, _internal, inbound, send_error
 from cliproxy.errors import GatewayError
+from cliproxy.gateway import Gateway
 from cliproxy.outcome import Outcome
 from cliproxy.respond import respond
 from cliproxy.response_store import NotKept, ResponseStore, StoredResponse
@@ -49,9 +50,6 @@ from cliproxy.wire.openai_responses.stored import (
     response_not_kept,
     store_off,
 )
-
-if TYPE_CHECKING:
-    from cliproxy.gateway import Gateway
 
 __all__ = [
     "ContinuedRequest",

@@ -8,13 +8,21 @@ config in place (see :mod:`cliproxy.reload`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
+from functools import partial
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
+
+from hypercorn.asyncio.run import _run, worker_serve
+from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
+
+from cliproxy.app import gateway_of
+from cliproxy.worker import app as make_app
 
 __all__ = ["run_workers"]
 
@@ -68,15 +76,6 @@ def run_workers(config: Any) -> int:
 def _worker(config: Any, sockets: Any, shutdown_event: Any) -> None:
     """One worker process: Hypercorn's worker, with the gateway's drain started when the
     parent says to shut down (as ``cliproxy serve`` does in one process)."""
-    import asyncio
-    from functools import partial
-
-    from hypercorn.asyncio.run import _run, worker_serve
-    from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
-
-    from cliproxy.app import gateway_of
-    from cliproxy.worker import app as make_app
-
     app = make_app()
     parent_says_stop = partial(check_multiprocess_shutdown_event, shutdown_event, asyncio.sleep)
     trigger = gateway_of(app).drain.after(parent_says_stop, config.graceful_timeout)

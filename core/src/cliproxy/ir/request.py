@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import attrs
 
-from cliproxy.ir.parts import Metadata, Part
+from cliproxy.ir.parts import Metadata, Part, TextPart
 
 __all__ = [
     "BLOCK_SEPARATOR",
@@ -54,7 +54,6 @@ class Message:
     @property
     def text(self) -> str:
         """The text parts joined (reasoning and tool parts left out)."""
-        from cliproxy.ir.parts import TextPart
 
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
 
@@ -62,7 +61,6 @@ class Message:
     def joined_text(self) -> str:
         """The non-empty text parts as one string, a blank line between them: how several
         system blocks become one string on a wire that has room for only one."""
-        from cliproxy.ir.parts import TextPart
 
         return BLOCK_SEPARATOR.join(p.text for p in self.parts if isinstance(p, TextPart) and p.text)
 

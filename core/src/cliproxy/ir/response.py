@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import attrs
 
-from cliproxy.ir.parts import Metadata, Part
+from cliproxy.ir.parts import Metadata, Part, TextPart
 
 __all__ = ["Finish", "FinishReason", "Response", "Usage"]
 
@@ -108,6 +108,5 @@ class Response:
 
     @property
     def text(self) -> str:
-        from cliproxy.ir.parts import TextPart
 
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
