@@ -75,7 +75,7 @@ class ModelsEndpoint:
         except GatewayError as error:
             await send_error(send, translator, error)
             return
-        models = gateway.router.models()
+        models = gateway.listed_models()
         if translator.name != "openai-chat":
             body = translator.encode_models(models)  # type: ignore[attr-defined]
             await Response(body, media_type="application/json")(scope, receive, send)

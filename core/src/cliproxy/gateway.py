@@ -45,7 +45,7 @@ from cliproxy.refusals import CountRefusals
 from cliproxy.registry import Registry, Translators
 from cliproxy.reload_status import ReloadStatus
 from cliproxy.response_store import ResponseStore
-from cliproxy.routing import Router
+from cliproxy.routing import ModelInfo, Router
 from cliproxy.selection import Selector
 from cliproxy.snapshot import KNOWN_PLUGIN_BLOCKS, Snapshot
 from cliproxy.state import StateStore, create_store
@@ -142,6 +142,24 @@ class Gateway:
     @property
     def providers(self) -> dict[str, Provider]:
         return self.registry.providers
+
+    def listed_models(self) -> list[ModelInfo]:
+        """The model ids clients may request, for the model lists: each listed id, then
+        its ``thinking-suffixes`` variants where a provider of it may think."""
+        models = self.router.models()
+        suffixes = self.config.thinking_suffixes
+        if not suffixes:
+            return models
+        listed: list[ModelInfo] = []
+        for model in models:
+            listed.append(model)
+            route = self.router.resolve(model.id)
+            if any(
+                self.providers[c.credential.provider].can_reason(c.credential, c.upstream_model) is not False
+                for c in route
+            ):
+                listed.extend(ModelInfo(f"{model.id}({suffix})", model.owned_by) for suffix in suffixes)
+        return listed
 
     def swap(self, snapshot: Snapshot, tokens: TokenManager | None = None) -> None:
         """Serve ``snapshot`` from now on (with ``tokens`` staged for it). Synchronous:

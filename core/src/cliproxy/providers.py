@@ -71,7 +71,7 @@ class Call:
         gateway sealed for other upstreams). Otherwise the IR request is encoded by
         ``wire``'s translator.
         """
-        if wire == self.client.wire:
+        if wire == self.client.wire and self.client.thinking is None:  # (a suffix is applied through the IR)
             client = self.client
             forward = getattr(client.translator, "forwarded_body", None)
             if forward is None or _SEALED not in client.raw:  # a byte search, not a walk of the body
@@ -80,14 +80,18 @@ class Call:
                 body = dict(forward(client.body))
             if "model" in body:
                 body["model"] = self.model
-            return body
-        request = self.client.ir
-        try:
-            return self.host.translator(wire).encode_request(request, self.model)
-        except GatewayError as error:
-            raise error.as_local() from None
-        except (RecursionError, MemoryError):
-            raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
+        else:
+            request = self.client.ir
+            try:
+                body = self.host.translator(wire).encode_request(request, self.model)
+            except GatewayError as error:
+                raise error.as_local() from None
+            except (RecursionError, MemoryError):
+                raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
+        rules = self.host.config.payload
+        if rules:
+            body = rules.apply(body, model=self.model, asked=self.client.route_model, wire=wire, door=self.client.wire)
+        return body
 
     def redact(self, text: str, *extra: str | None) -> str:
         """``text`` without any secret the gateway holds (client keys, credentials' keys,
@@ -172,6 +176,12 @@ class Provider(abc.ABC):
     async def count_tokens(self, call: Call) -> int | None:
         """Count the input tokens of ``call.request`` upstream; None when unsupported
         (the gateway then estimates locally)."""
+        return None
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        """Whether ``model`` can think (take a reasoning effort or budget) on this
+        credential: None when the provider cannot tell. A thinking suffix on a model that
+        cannot is refused with a 400."""
         return None
 
     async def quota(self, credential: Credential, host: Host) -> Quota | None:

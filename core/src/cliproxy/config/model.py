@@ -12,6 +12,7 @@ from typing import Literal
 import attrs
 
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.config.payload import PayloadRules
 
 __all__ = [
     "CORE_KEYS",
@@ -163,6 +164,8 @@ class Config:
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
+    payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
+    thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -200,4 +203,6 @@ CORE_KEYS = (
     "watch-config",
     "watch-interval",
     "access-log",
+    "payload",
+    "thinking-suffixes",
 )

@@ -92,6 +92,11 @@ class ClaudeProvider(Provider):
             )
         return credentials
 
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        """Claude 3.7 and later think; older Claude models cannot; other names: unknown."""
+        caps = caps_for(model)
+        return None if caps is None else caps.thinking != "none"
+
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         return tuple(ModelEntry(name) for name in CATALOGUE)
 

@@ -30,7 +30,7 @@ from cliproxy import (
     read_common_fields,
 )
 
-from cliproxy_gemini.catalogue import API_MODELS
+from cliproxy_gemini.catalogue import API_MODELS, can_reason
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -103,6 +103,9 @@ class GeminiProvider(Provider):
                 )
             )
         return credentials
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        return can_reason(model)
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         return API_MODELS
