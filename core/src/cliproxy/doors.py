@@ -284,7 +284,7 @@ class DoorEndpoint:
         headers = header_map(scope)
         try:
             await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.router.models())  # type: ignore[attr-defined]
+            body = self.translator.encode_models(self.gateway.router.models())
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return
@@ -297,7 +297,7 @@ class DoorEndpoint:
             ctx = EncodeContext(
                 model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
             )
-            body = self.translator.encode_count(tokens, ctx)  # type: ignore[attr-defined]
+            body = self.translator.encode_count(tokens, ctx)
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return

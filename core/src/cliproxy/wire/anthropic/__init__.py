@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.anthropic.blocks import WIRE
 from cliproxy.wire.anthropic.errors import decode_error, encode_error
 from cliproxy.wire.anthropic.request import (
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-class Anthropic:
+class Anthropic(ClientTranslator, UpstreamTranslator):
     """The ``anthropic`` translator (client and upstream side)."""
 
     name = WIRE

@@ -44,7 +44,7 @@ from cliproxy.ir import (
     merge_metadata,
 )
 from cliproxy.sse import SSEParser, frame
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
 from cliproxy.wire import sealed
 from cliproxy.wire.anthropic import blocks as b
@@ -293,10 +293,8 @@ def _event(name: bytes, payload: bytes) -> bytes:
     return b"event: " + name + b"\ndata: " + payload + b"\n\n"
 
 
-class MessageStreamEncoder:
+class MessageStreamEncoder(StreamEncoder):
     """IR events -> Anthropic SSE (see :class:`cliproxy.StreamEncoder`)."""
-
-    media_type = "text/event-stream"
 
     def __init__(self, ctx: EncodeContext) -> None:
         self._ctx = ctx

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.gemini.common import WIRE, decode_usage
 from cliproxy.wire.gemini.encode import encode_request
 from cliproxy.wire.gemini.errors import (
@@ -81,7 +81,7 @@ def sse_requested(query: Mapping[str, str]) -> bool:
     return query.get("alt", "").lower() == "sse"
 
 
-class Gemini:
+class Gemini(ClientTranslator, UpstreamTranslator):
     """The ``gemini`` translator (client and upstream side)."""
 
     name = WIRE

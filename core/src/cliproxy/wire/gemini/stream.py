@@ -42,7 +42,7 @@ from cliproxy.ir import (
 )
 from cliproxy.ir.parts import Metadata
 from cliproxy.sse import SSEParser
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
 from cliproxy.wire.gemini.common import encode_finish, encode_usage, signature_of
 from cliproxy.wire.gemini.errors import encode_error, error_from_status
@@ -175,7 +175,7 @@ class _Call:
     chunks: list[str] = attrs.Factory(list)
 
 
-class GeminiStreamEncoder:
+class GeminiStreamEncoder(StreamEncoder):
     """IR events -> a Gemini client's stream (see :class:`cliproxy.StreamEncoder`)."""
 
     def __init__(self, ctx: EncodeContext, *, sse: bool = True) -> None:

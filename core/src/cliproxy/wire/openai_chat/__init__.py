@@ -17,7 +17,7 @@ from typing import Any
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.openai_chat.common import WIRE, decode_error, decode_usage, encode_error
 from cliproxy.wire.openai_chat.request import decode_request, encode_request
 from cliproxy.wire.openai_chat.response import check_response, decode_response, encode_response
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-class OpenAIChat:
+class OpenAIChat(ClientTranslator, UpstreamTranslator):
     """The ``openai-chat`` translator (client and upstream side)."""
 
     name = WIRE

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.openai_chat import decode_error as _decode_error
 from cliproxy.wire.openai_chat import encode_error as _encode_error
 from cliproxy.wire.openai_responses.common import WIRE, decode_usage
@@ -42,7 +42,7 @@ def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
     return decode_usage(obj.get("usage"))
 
 
-class OpenAIResponses:
+class OpenAIResponses(ClientTranslator, UpstreamTranslator):
     """The ``openai-responses`` translator (client and upstream side)."""
 
     name = WIRE
