@@ -29,13 +29,8 @@ from cliproxy.ir import (
 )
 from cliproxy.sse import SSEParser
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_chat.common import (
-    WIRE,
-    decode_finish,
-    decode_usage,
-    error_from_body,
-    error_status,
-)
+from cliproxy.wire.openai_chat.common import WIRE, decode_finish, decode_usage
+from cliproxy.wire.openai_chat.errors import error_from_body, error_status
 from cliproxy.wire.reasoning_details import metadata_from_details
 
 
@@ -254,10 +249,6 @@ def _merge_details(current: Any, new: Mapping[str, Any]) -> dict[str, Any]:
     old_raw = ((current or {}).get(WIRE) or {}).get("reasoning_details") or []
     merged[WIRE] = {"reasoning_details": [*old_raw, *new[WIRE]["reasoning_details"]]}
     return merged
-
-
-def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
-    return decode_usage(obj.get("usage"))
 
 
 def usage_only_chunk(obj: Mapping[str, Any]) -> bool:

@@ -22,7 +22,8 @@ from cliproxy.ir import (
 from cliproxy.sse import frame
 from cliproxy.translate import EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_chat.common import FINISH_OUT, encode_error, encode_usage
+from cliproxy.wire.openai_chat.common import FINISH_OUT, encode_usage
+from cliproxy.wire.openai_chat.errors import encode_error
 from cliproxy.wire.reasoning_details import details_for
 
 

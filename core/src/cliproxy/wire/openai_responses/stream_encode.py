@@ -56,7 +56,7 @@ from cliproxy.wire.openai_responses.common import (
     text_carrier,
 )
 from cliproxy.wire.openai_responses.namespaces import members
-from cliproxy.wire.openai_responses.response_object import (
+from cliproxy.wire.openai_responses.response import (
     ResponseShell,
     custom_names,
     function_call_item,
