@@ -15,21 +15,20 @@ from typing import Any
 import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
+    BlockKind,
     Finish,
     ReasoningDelta,
-    ReasoningEnd,
     ReasoningStart,
     StreamError,
     StreamEvent,
     StreamFinish,
     StreamStart,
     TextDelta,
-    TextEnd,
     TextStart,
     ToolCallDelta,
-    ToolCallEnd,
     ToolCallStart,
     Usage,
+    block_end,
     merge_metadata,
 )
 from cliproxy.sse import SSEParser
@@ -46,8 +45,8 @@ class _Block:
 
     __slots__ = ("index", "kind", "meta", "opened", "tool_input_sent")
 
-    def __init__(self, kind: str, index: int, meta: Any = None) -> None:
-        self.kind = kind  # text | reasoning | tool
+    def __init__(self, kind: BlockKind, index: int, meta: Any = None) -> None:
+        self.kind = kind
         self.index = index
         self.meta = meta
         self.opened = False
@@ -250,12 +249,8 @@ class MessageStreamDecoder:
 
     def _end(self, block: _Block, out: list[StreamEvent]) -> None:
         self._open(block, out)
-        if block.kind == "text":
-            out.append(TextEnd(block.index, block.meta))
-        elif block.kind == "reasoning":
-            out.append(ReasoningEnd(block.index, block.meta))
-        else:
-            out.append(ToolCallEnd(block.index))
+        # a tool call's metadata went out with its start
+        out.append(block_end(block.kind, block.index, None if block.kind == "tool" else block.meta))
 
     def _close_blocks(self, out: list[StreamEvent], *, failed: bool = False) -> None:
         """End the blocks still open; when the stream failed, blocks that never showed

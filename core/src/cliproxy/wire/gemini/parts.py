@@ -30,27 +30,20 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import orjson
 from cliproxy.ir import (
-    FileOutput,
+    BlockWriter,
     FilePart,
     Metadata,
     ReasoningDelta,
-    ReasoningEnd,
     ReasoningPart,
-    ReasoningStart,
     StreamEvent,
     TextDelta,
-    TextEnd,
     TextPart,
-    TextStart,
-    ToolCallDelta,
-    ToolCallEnd,
     ToolCallPart,
-    ToolCallStart,
 )
 from cliproxy.wire.gemini.common import WIRE, gemini_meta, generated_id, signature_of
 
@@ -134,15 +127,7 @@ def encode_call(part: ToolCallPart, *, with_id: bool) -> dict[str, Any]:
 
 
 @attrs.define
-class _Open:
-    kind: str  # "text" or "reasoning"
-    index: int
-    signature: str | None = None
-
-
-@attrs.define
 class _PendingCall:
-    index: int
     name: str
     args: dict[str, Any]
     continuing: set[str] = attrs.Factory(set)
@@ -171,8 +156,9 @@ class PartAssembler:
 
     def __init__(self, id_seed: str) -> None:
         self._seed = id_seed
-        self._next_index = 0
-        self._open: _Open | None = None
+        # A text or reasoning block's end carries its signature: a block with one ends
+        # at the next part. A pending call (streamed arguments) is the open tool block.
+        self._blocks = BlockWriter()
         self._pending: _PendingCall | None = None
         self.tool_calls = 0
 
@@ -184,22 +170,9 @@ class PartAssembler:
     def close(self, out: list[StreamEvent]) -> None:
         """End whatever block is still open (at the end of the response)."""
         self._finish_call(out)
-        self._close_block(out)
+        self._blocks.close(out)
 
     # -- blocks --------------------------------------------------------------------------
-
-    def _take_index(self) -> int:
-        index = self._next_index
-        self._next_index += 1
-        return index
-
-    def _close_block(self, out: list[StreamEvent]) -> None:
-        block = self._open
-        if block is None:
-            return
-        meta = _meta(thoughtSignature=block.signature)
-        out.append(TextEnd(block.index, meta) if block.kind == "text" else ReasoningEnd(block.index, meta))
-        self._open = None
 
     def _part(self, part: Mapping[str, Any], out: list[StreamEvent]) -> None:
         signature = part.get("thoughtSignature")
@@ -213,51 +186,42 @@ class PartAssembler:
         if isinstance(text, str):
             self._text(text, part.get("thought") is True, signature, out)
             return
+        blocks = self._blocks
         inline = part.get("inlineData")
         if isinstance(inline, Mapping):
-            self._close_block(out)
             mime = str(inline.get("mimeType") or "application/octet-stream")
             file = FilePart(
                 mime,
                 data=str(inline.get("data") or ""),
                 provider_metadata=_meta(thoughtSignature=signature),
             )
-            out.append(FileOutput(self._take_index(), file))
+            blocks.file(file, out)
             return
         linked = part.get("fileData")
         if isinstance(linked, Mapping) and isinstance(linked.get("fileUri"), str):
-            self._close_block(out)
             uri = linked["fileUri"]
             mime = linked.get("mimeType") or mimetypes.guess_type(uri.split("?", 1)[0])[0] or "application/octet-stream"
-            out.append(
-                FileOutput(
-                    self._take_index(),
-                    FilePart(str(mime), url=uri, provider_metadata=_meta(thoughtSignature=signature)),
-                )
-            )
+            blocks.file(FilePart(str(mime), url=uri, provider_metadata=_meta(thoughtSignature=signature)), out)
             return
         rendered = render_code_part(part)
         if rendered is not None:
-            self._close_block(out)
-            index = self._take_index()
-            out.append(TextStart(index))
-            out.append(TextDelta(index, rendered))
-            out.append(TextEnd(index, _meta(part=dict(part))))
+            blocks.open("text", out)  # a block of its own, whatever text came before
+            blocks.text(rendered, out)
+            blocks.metadata = _meta(part=dict(part))
+            blocks.close(out)
         # Anything else (future part kinds) carries nothing the IR can hold.
 
     def _text(self, text: str, thought: bool, signature: str | None, out: list[StreamEvent]) -> None:
         if not text and signature is None:
             return  # the empty part Gemini ends a turn with
-        kind = "reasoning" if thought else "text"
-        block = self._open
-        if block is None or block.kind != kind or block.signature is not None:
-            self._close_block(out)
-            block = self._open = _Open(kind, self._take_index())
-            out.append(TextStart(block.index) if kind == "text" else ReasoningStart(block.index))
+        kind: Literal["text", "reasoning"] = "reasoning" if thought else "text"
+        blocks = self._blocks
+        if blocks.kind != kind or blocks.metadata is not None:  # a signature ended the open block
+            blocks.open(kind, out)
         if text:
-            out.append(TextDelta(block.index, text) if kind == "text" else ReasoningDelta(block.index, text))
+            out.append(TextDelta(blocks.index, text) if kind == "text" else ReasoningDelta(blocks.index, text))
         if signature is not None:
-            block.signature = signature
+            blocks.metadata = _meta(thoughtSignature=signature)
 
     # -- function calls ------------------------------------------------------------------
 
@@ -272,21 +236,20 @@ class PartAssembler:
                 self._finish_call(out)
             return
         self._finish_call(out)
-        self._close_block(out)
-        index = self._take_index()
         given_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else None
         call_id = given_id or generated_id(self._seed, self.tool_calls)
         self.tool_calls += 1
-        out.append(ToolCallStart(index, call_id, name or "", _meta(thoughtSignature=signature, id=given_id)))
+        blocks = self._blocks
+        blocks.open_tool(call_id, name or "", out, _meta(thoughtSignature=signature, id=given_id))
         args = call.get("args")
         if more or partial:
-            self._pending = _PendingCall(index, name or "", dict(args) if isinstance(args, Mapping) else {})
+            self._pending = _PendingCall(name or "", dict(args) if isinstance(args, Mapping) else {})
             self._continue(self._pending, call, partial, None)
             if not more:
                 self._finish_call(out)
             return
-        out.append(ToolCallDelta(index, orjson.dumps(args if isinstance(args, Mapping) else {}).decode()))
-        out.append(ToolCallEnd(index))
+        blocks.arguments(orjson.dumps(args if isinstance(args, Mapping) else {}).decode(), out)
+        blocks.close(out)
 
     def _continue(self, pending: _PendingCall, call: Mapping[str, Any], partial: Any, signature: str | None) -> None:
         args = call.get("args")
@@ -304,8 +267,10 @@ class PartAssembler:
         if pending is None:
             return
         self._pending = None
-        out.append(ToolCallDelta(pending.index, orjson.dumps(pending.args).decode()))
-        out.append(ToolCallEnd(pending.index, _meta(thoughtSignature=pending.signature)))
+        blocks = self._blocks  # the pending call is the open block
+        blocks.arguments(orjson.dumps(pending.args).decode(), out)
+        blocks.metadata = _meta(thoughtSignature=pending.signature)
+        blocks.close(out)
 
 
 # -- streamed function-call arguments ------------------------------------------------------
