@@ -40,10 +40,11 @@ from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, 
 from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.translate import ClientTranslator
+from cliproxy.version import __version__
 
 __all__ = ["create_app", "gateway_of", "reload_app"]
 
-VERSION = "0.1.0"
+VERSION = __version__
 
 log = logging.getLogger("cliproxy.app")
 
