@@ -85,7 +85,7 @@ class ThinkSplitter:
             return event
         if isinstance(event, ir.TextStart | ir.ReasoningStart | ir.ToolCallStart | ir.FileOutput):
             self._indexes[index] = self._blocks.take_index()
-        return attrs.evolve(event, index=self._indexes.get(index, index))  # type: ignore[misc]
+        return attrs.evolve(event, index=self._indexes.get(index, index))
 
     # -- the first text block ----------------------------------------------------------
 
