@@ -16,6 +16,7 @@ from cliproxy.ir import (
     StreamEvent,
     StreamFinish,
     StreamStart,
+    TextDelta,
     Usage,
     merge_metadata,
 )
@@ -112,7 +113,11 @@ class ChatStreamDecoder:
             content = delta.get("content")
             if len(delta) == 1 and isinstance(content, str):  # the common chunk: text only
                 if content:
-                    self._blocks.text(content, out)
+                    blocks = self._blocks
+                    if blocks.kind == "text":  # inline: this runs once per token
+                        out.append(TextDelta(blocks.index, content))
+                    else:
+                        blocks.text(content, out)
             else:
                 self._delta(delta, out)
         # OpenRouter reports a failure after the first token as a chunk with a top-level
