@@ -156,10 +156,9 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
         else:
             assert result.body is not None
             translator = gateway.translators.upstream(result.wire)
-            check = getattr(translator, "check_response", None) if outcome.passthrough else None
-            if check is not None:  # passed through: parse once, check, no IR
+            if translator.checks_response and outcome.passthrough:  # passed through: parse once, check, no IR
                 outcome.parsed = parse_json_body(result.body)
-                outcome.usage = check(outcome.parsed)
+                outcome.usage = translator.check_response(outcome.parsed)
             else:
                 outcome.response = translator.decode_response(result.body)
     except BaseException as error:

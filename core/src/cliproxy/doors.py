@@ -287,7 +287,7 @@ class DoorEndpoint:
     async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
             await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.listed_models())  # type: ignore[attr-defined]
+            body = self.translator.encode_models(self.gateway.listed_models())
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return
@@ -300,7 +300,7 @@ class DoorEndpoint:
             ctx = EncodeContext(
                 model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
             )
-            body = self.translator.encode_count(tokens, ctx)  # type: ignore[attr-defined]
+            body = self.translator.encode_count(tokens, ctx)
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return

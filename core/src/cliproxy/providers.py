@@ -67,17 +67,16 @@ class Call:
 
         When the client spoke ``wire`` too, this is the client's own body with only the
         model name changed, so fields nobody modelled reach the upstream intact -- less what
-        the client translator's optional ``forwarded_body(body)`` takes out (values the
+        the client translator's ``forwarded_body(body)`` takes out (values the
         gateway sealed for other upstreams). Otherwise the IR request is encoded by
         ``wire``'s translator.
         """
         if wire == self.client.wire and self.client.thinking is None:  # (a suffix is applied through the IR)
             client = self.client
-            forward = getattr(client.translator, "forwarded_body", None)
-            if forward is None or _SEALED not in client.raw:  # a byte search, not a walk of the body
+            if _SEALED not in client.raw:  # a byte search, not a walk of the body
                 body = dict(client.body)
             else:
-                body = dict(forward(client.body))
+                body = dict(client.translator.forwarded_body(client.body))
             if "model" in body:
                 body["model"] = self.model
         else:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from cliproxy import (
+    USER_AGENT,
     Call,
     ConfigNode,
     Credential,
@@ -30,7 +31,6 @@ from cliproxy_claude.shaping import COUNT_FIELDS, shape_body
 __all__ = ["ClaudeProvider"]
 
 WIRE = "anthropic"
-USER_AGENT = "cliproxy/0.1"
 
 
 def _split(value: str | None) -> list[str]:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import attrs
 import orjson
 from cliproxy import (
+    USER_AGENT,
     Call,
     ConfigNode,
     Credential,
@@ -43,7 +44,6 @@ __all__ = [
 
 WIRE = "gemini"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-USER_AGENT = "cliproxy/0.1"
 _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 MAX_MODEL_PAGES = 20
 

@@ -8,34 +8,22 @@ from typing import Any
 import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
-    FileOutput,
+    BlockWriter,
     Finish,
     FinishReason,
     ReasoningDelta,
-    ReasoningEnd,
-    ReasoningStart,
     StreamError,
     StreamEvent,
     StreamFinish,
     StreamStart,
     TextDelta,
-    TextEnd,
-    TextStart,
-    ToolCallDelta,
-    ToolCallEnd,
-    ToolCallStart,
     Usage,
     merge_metadata,
 )
 from cliproxy.sse import SSEParser
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_chat.common import (
-    WIRE,
-    decode_finish,
-    decode_usage,
-    error_from_body,
-    error_status,
-)
+from cliproxy.wire.openai_chat.common import WIRE, decode_finish, decode_usage
+from cliproxy.wire.openai_chat.errors import error_from_body, error_status
 from cliproxy.wire.reasoning_details import metadata_from_details
 
 
@@ -46,11 +34,8 @@ class ChatStreamDecoder:
         self._sse = SSEParser()
         self._started = False
         self._done = False
-        self._next_index = 0
-        self._open: tuple[str, int] | None = None  # (kind, index) of the open block
-        self._open_meta: dict[str, Any] | None = None
+        self._blocks = BlockWriter()  # an open tool call's key is its upstream tool index
         self._tools: dict[int, int] = {}  # upstream tool index -> IR index
-        self._current_tool: int | None = None
         self._finish: Finish | None = None
         self._usage = Usage()
 
@@ -67,7 +52,7 @@ class ChatStreamDecoder:
             if not self._done:
                 self._event(event.data, out)
         if not self._done:
-            self._close_block(out)
+            self._blocks.close(out)
             if self._finish is not None:
                 self._end(out)
             else:
@@ -83,43 +68,13 @@ class ChatStreamDecoder:
                 )
         return out
 
-    # -- helpers -------------------------------------------------------------------------
-
-    def _close_block(self, out: list[StreamEvent]) -> None:
-        if self._open is None:
-            return
-        kind, index = self._open
-        meta = self._open_meta
-        if kind == "text":
-            out.append(TextEnd(index, meta))
-        elif kind == "reasoning":
-            out.append(ReasoningEnd(index, meta))
-        else:
-            out.append(ToolCallEnd(index, meta))
-        self._open = None
-        self._open_meta = None
-        self._current_tool = None
-
-    def _open_block(self, kind: str, out: list[StreamEvent]) -> int:
-        if self._open is not None and self._open[0] == kind and kind != "tool":
-            return self._open[1]
-        self._close_block(out)
-        index = self._next_index
-        self._next_index += 1
-        self._open = (kind, index)
-        if kind == "text":
-            out.append(TextStart(index))
-        elif kind == "reasoning":
-            out.append(ReasoningStart(index))
-        return index
-
     def _end(self, out: list[StreamEvent]) -> None:
         self._done = True
         out.append(StreamFinish(self._finish or Finish(FinishReason.STOP), self._usage))
 
     def _event(self, data: bytes, out: list[StreamEvent]) -> None:
         if data == b"[DONE]":
-            self._close_block(out)
+            self._blocks.close(out)
             self._end(out)
             return
         try:
@@ -129,7 +84,7 @@ class ChatStreamDecoder:
         if not isinstance(chunk, dict):
             return
         if chunk.get("error") and not chunk.get("choices"):
-            self._close_block(out)
+            self._blocks.close(out)
             self._done = True
             out.append(StreamError(error_from_body(error_status(chunk["error"]), chunk)))
             return
@@ -158,22 +113,24 @@ class ChatStreamDecoder:
             content = delta.get("content")
             if len(delta) == 1 and isinstance(content, str):  # the common chunk: text only
                 if content:
-                    opened = self._open
-                    index = opened[1] if opened is not None and opened[0] == "text" else self._open_block("text", out)
-                    out.append(TextDelta(index, content))
+                    blocks = self._blocks
+                    if blocks.kind == "text":  # inline: this runs once per token
+                        out.append(TextDelta(blocks.index, content))
+                    else:
+                        blocks.text(content, out)
             else:
                 self._delta(delta, out)
         # OpenRouter reports a failure after the first token as a chunk with a top-level
         # (or per-choice) ``error`` and ``finish_reason: "error"``.
         err = choice.get("error") or chunk.get("error")
         if err:
-            self._close_block(out)
+            self._blocks.close(out)
             self._done = True
             out.append(StreamError(error_from_body(error_status(err), {"error": err})))
             return
         reason = choice.get("finish_reason")
         if reason:
-            self._close_block(out)
+            self._blocks.close(out)
             self._finish = decode_finish(reason)
             if reason == "error":
                 self._done = True
@@ -190,63 +147,52 @@ class ChatStreamDecoder:
         details = details if isinstance(details, list) and details else None
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         reasoning = reasoning if isinstance(reasoning, str) and reasoning else None
+        blocks = self._blocks
         if reasoning or details:
-            index = self._open_block("reasoning", out)
+            index = blocks.ensure("reasoning", out)
             if reasoning:
                 out.append(ReasoningDelta(index, reasoning))
-                if self._open_meta is None:
+                if blocks.metadata is None:
                     field = "reasoning_content" if delta.get("reasoning_content") else "reasoning"
-                    self._open_meta = {WIRE: {"field": field}}
+                    blocks.metadata = {WIRE: {"field": field}}
             if details:
                 text, meta = metadata_from_details(details)
                 if not reasoning and text:
                     out.append(ReasoningDelta(index, text))
-                self._open_meta = _merge_details(self._open_meta, meta)
+                blocks.metadata = _merge_details(blocks.metadata, meta)
         content = delta.get("content")
         if isinstance(content, str) and content:
-            index = self._open_block("text", out)
-            out.append(TextDelta(index, content))
+            blocks.text(content, out)
         for call in delta.get("tool_calls") or ():
             if isinstance(call, dict):
                 self._tool_delta(call, out)
         for image in delta.get("images") or ():
             url = (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
             if isinstance(url, str):
-                self._close_block(out)
-                index = self._next_index
-                self._next_index += 1
-                out.append(FileOutput(index, c.file_from_url(url)))
+                blocks.file(c.file_from_url(url), out)
 
     def _tool_delta(self, call: Mapping[str, Any], out: list[StreamEvent]) -> None:
+        blocks = self._blocks
         key = call.get("index")
         if not isinstance(key, int):
-            key = (
-                len(self._tools)
-                if call.get("id") and call.get("id") not in self._tools.values()
-                else (self._current_tool or 0)
-            )
+            current = blocks.key if isinstance(blocks.key, int) else None
+            key = len(self._tools) if call.get("id") and call.get("id") not in self._tools.values() else (current or 0)
         function = call.get("function") or {}
         arguments = function.get("arguments") if isinstance(function, dict) else None
         if isinstance(arguments, dict):
             arguments = orjson.dumps(arguments).decode()
         if key not in self._tools:
-            self._close_block(out)
-            index = self._next_index
-            self._next_index += 1
-            self._tools[key] = index
-            self._open = ("tool", index)
-            self._current_tool = key
             meta = None
             extra = call.get("extra_content")
             if isinstance(extra, dict) and (extra.get("google") or {}).get("thought_signature"):
                 meta = {"gemini": {"thoughtSignature": extra["google"]["thought_signature"]}}
             name = function.get("name") if isinstance(function, dict) else None
-            out.append(ToolCallStart(index, call.get("id") or c.new_id("call_"), name or "", meta))
-        elif self._current_tool != key:
+            call_id = call.get("id") or c.new_id("call_")
+            self._tools[key] = blocks.open_tool(call_id, name or "", out, meta, key=key)
+        elif blocks.key != key:
             return  # a fragment for a call that already ended: the IR keeps blocks sequential
-        index = self._tools[key]
         if isinstance(arguments, str) and arguments:
-            out.append(ToolCallDelta(index, arguments))
+            blocks.arguments(arguments, out)
 
 
 def _merge_details(current: Any, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,10 +200,6 @@ def _merge_details(current: Any, new: Mapping[str, Any]) -> dict[str, Any]:
     old_raw = ((current or {}).get(WIRE) or {}).get("reasoning_details") or []
     merged[WIRE] = {"reasoning_details": [*old_raw, *new[WIRE]["reasoning_details"]]}
     return merged
-
-
-def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
-    return decode_usage(obj.get("usage"))
 
 
 def usage_only_chunk(obj: Mapping[str, Any]) -> bool:

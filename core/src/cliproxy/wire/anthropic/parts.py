@@ -33,20 +33,12 @@ from cliproxy.ir import (
 )
 from cliproxy.wire import common as c
 from cliproxy.wire import sealed
-
-WIRE = "anthropic"
+from cliproxy.wire.anthropic.common import WIRE, own
 
 TEXT_KEYS = frozenset({"type", "text"})
 _SOURCE_KEYS = frozenset({"type", "source"})
 _TOOL_USE_KEYS = frozenset({"type", "id", "name", "input"})
 _TOOL_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error"})
-
-
-def own(meta: Metadata) -> Mapping[str, Any]:
-    """The Anthropic values a part carries (empty when none)."""
-    if not meta:
-        return {}
-    return meta.get(WIRE) or {}
 
 
 def extra(block: Mapping[str, Any], known: frozenset[str]) -> Metadata:

@@ -20,16 +20,15 @@ from cliproxy.ir import (
     ToolCallStart,
 )
 from cliproxy.sse import frame
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_chat.common import FINISH_OUT, encode_error, encode_usage
+from cliproxy.wire.openai_chat.common import FINISH_OUT, encode_usage
+from cliproxy.wire.openai_chat.errors import encode_error
 from cliproxy.wire.reasoning_details import details_for
 
 
-class ChatStreamEncoder:
+class ChatStreamEncoder(StreamEncoder):
     """IR events -> ``chat.completion.chunk`` SSE (see :class:`cliproxy.StreamEncoder`)."""
-
-    media_type = "text/event-stream"
 
     def __init__(self, ctx: EncodeContext) -> None:
         self._ctx = ctx

@@ -43,7 +43,7 @@ from cliproxy.ir import (
     merge_metadata,
     metadata_for,
 )
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
 from cliproxy.wire import sealed
 from cliproxy.wire.openai_responses.common import (
@@ -56,7 +56,7 @@ from cliproxy.wire.openai_responses.common import (
     text_carrier,
 )
 from cliproxy.wire.openai_responses.namespaces import members
-from cliproxy.wire.openai_responses.response_object import (
+from cliproxy.wire.openai_responses.response import (
     ResponseShell,
     custom_names,
     function_call_item,
@@ -100,10 +100,8 @@ class _Item:
         self.heads: dict[bytes, bytes] = {}  # delta event kind -> its bytes up to the delta
 
 
-class ResponsesStreamEncoder:
+class ResponsesStreamEncoder(StreamEncoder):
     """See :class:`cliproxy.StreamEncoder`."""
-
-    media_type = "text/event-stream"
 
     def __init__(self, ctx: EncodeContext) -> None:
         self._ctx = ctx

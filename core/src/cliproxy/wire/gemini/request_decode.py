@@ -35,8 +35,8 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire import common as c
-from cliproxy.wire.gemini.blocks import render_code_part
 from cliproxy.wire.gemini.common import WIRE, generated_id
+from cliproxy.wire.gemini.parts import render_code_part
 from cliproxy.wire.gemini.schema import to_json_schema
 from cliproxy.wire.gemini.thinking import decode_thinking
 

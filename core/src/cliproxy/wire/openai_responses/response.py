@@ -40,13 +40,13 @@ from cliproxy.wire.openai_responses.common import (
     custom_input,
     decode_usage,
     encode_usage,
-    error_from_event,
     finish_from_status,
     reasoning_item,
     reasoning_metadata,
     status_for,
     text_carrier,
 )
+from cliproxy.wire.openai_responses.errors import error_from_event
 
 __all__ = [
     "ResponseShell",

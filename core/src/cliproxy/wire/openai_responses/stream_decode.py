@@ -45,11 +45,11 @@ from cliproxy.wire.openai_responses.common import (
     WIRE,
     custom_arguments,
     decode_usage,
-    error_from_event,
     finish_from_status,
     reasoning_metadata,
 )
-from cliproxy.wire.openai_responses.response_object import call_name, item_parts, reasoning_text
+from cliproxy.wire.openai_responses.errors import error_from_event
+from cliproxy.wire.openai_responses.response import call_name, item_parts, reasoning_text
 
 __all__ = ["ResponsesStreamDecoder"]
 
