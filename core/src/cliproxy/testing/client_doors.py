@@ -32,7 +32,10 @@ class ClientDoor:
         """``(path, JSON body, headers)`` of a one-message request, as this door's clients send it."""
         user = [{"role": "user", "content": prompt}]
         if self.wire == "openai-chat":
-            return "/v1/chat/completions", {"model": model, "messages": user, "stream": stream}, _bearer(key)
+            body: dict[str, Any] = {"model": model, "messages": user, "stream": stream}
+            if stream:
+                body["stream_options"] = {"include_usage": True}  # else a chat stream reports no usage
+            return "/v1/chat/completions", body, _bearer(key)
         if self.wire == "openai-responses":
             return "/v1/responses", {"model": model, "input": prompt, "stream": stream}, _bearer(key)
         if self.wire == "anthropic":
@@ -112,6 +115,8 @@ def read_answer(
             return Answer(problem=f"the answer does not decode ({type(error).__name__}: {error})")
     if not any(_has_content(part) for part in response.parts):
         return Answer(response, problem="the answer carries no text, reasoning or tool call")
+    if response.usage.output_tokens is None or response.usage.input_tokens is None:
+        return Answer(response, problem=f"the answer reports no token usage ({response.usage})")
     return Answer(response)
 
 

@@ -29,6 +29,7 @@ through the :class:`~cliproxy.Host` its plugins are handed. What each check prov
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -61,6 +62,8 @@ PROMPT = "Say hello."
 """What every contract request asks."""
 
 _TYPO = "x-contract-typo"
+_MODELS_POLLS = 100
+_MODELS_POLL_INTERVAL = 0.05
 _RETRY_AFTER = 7
 _CHAT, _RESPONSES, _MESSAGES, _GEMINI = DOORS
 _STATUS_CHECKS = {401: "unauthorized", 429: "rate_limit", 500: "server_error", 400: "bad_request"}
@@ -99,10 +102,11 @@ class ProviderContract(Contract):
     checks: ClassVar[Mapping[str, str]] = {
         "config": "credentials load from the config, and a stray key in an entry is a ConfigError naming file, "
         "line and key",
-        "models": "GET /v1/models lists the model",
+        "models": "GET /v1/models lists the model (within 5 s of start-up, for models discovered in the background)",
         "doors": "a request through each client door (OpenAI chat, OpenAI Responses, Anthropic messages, "
-        "Gemini generateContent), whole and streamed, comes back well-formed in that door's format, under "
-        "the model's name, with the same text at every door",
+        "Gemini generateContent), whole and streamed, comes back well-formed in that door's format (decoded by "
+        "the door's own translator: content, one finish, token usage, no error), under the model's name, "
+        "with the same text at every door",
         "upstream": "each door's request reaches the fake upstream",
         "unauthorized": "an upstream 401 rests the credential",
         "rate_limit": "an upstream 429 rests the model on the credential, for as long as Retry-After says",
@@ -190,11 +194,19 @@ class ProviderContract(Contract):
     @check("models")
     @pytest.mark.asyncio
     async def test_models_lists_the_model(self, config: Mapping[str, Any], upstream: Any) -> None:
+        ids: list[Any] = []
         async with self._gateway(config, upstream) as (client, _):
-            reply = await client.get("/v1/models", headers={"authorization": f"Bearer {CLIENT_KEY}"})
-        assert reply.status_code == 200, reply.text
-        ids = [m.get("id") for m in reply.json().get("data", [])]
-        assert self._model() in ids, f"GET /v1/models lists {ids}, not {self._model()!r}"
+            for _ in range(_MODELS_POLLS):  # models a provider discovers in the background come a little later
+                reply = await client.get("/v1/models", headers={"authorization": f"Bearer {CLIENT_KEY}"})
+                assert reply.status_code == 200, reply.text
+                ids = [m.get("id") for m in reply.json().get("data", [])]
+                if self._model() in ids:
+                    return
+                await asyncio.sleep(_MODELS_POLL_INTERVAL)
+        pytest.fail(
+            f"GET /v1/models lists {ids}, not {self._model()!r} (waited {_MODELS_POLLS * _MODELS_POLL_INTERVAL:.0f} s)",
+            pytrace=False,
+        )
 
     # -- doors -------------------------------------------------------------------------------
 
@@ -231,8 +243,11 @@ class ProviderContract(Contract):
 
     @check("unauthorized")
     @pytest.mark.asyncio
-    async def test_upstream_401_rests_the_credential(self, config: Mapping[str, Any], upstream: Any) -> None:
-        rests, reply = await self._fail_once(config, upstream, 401)
+    @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+    async def test_upstream_401_rests_the_credential(
+        self, config: Mapping[str, Any], upstream: Any, stream: bool
+    ) -> None:
+        rests, reply = await self._fail_once(config, upstream, 401, stream=stream)
         assert reply.status_code >= 400, f"the client got {reply.status_code} for an upstream 401"
         assert rests, "an upstream 401 rested nothing: it should rest the whole credential"
         wrong = {cred: list(models) for cred, models in rests.items() if set(models) != {WHOLE}}
@@ -240,12 +255,13 @@ class ProviderContract(Contract):
 
     @check("rate_limit")
     @pytest.mark.asyncio
+    @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
     async def test_upstream_429_rests_the_model_as_long_as_retry_after_says(
-        self, config: Mapping[str, Any], upstream: Any
+        self, config: Mapping[str, Any], upstream: Any, stream: bool
     ) -> None:
         async with self._gateway(config, upstream) as (client, host):
             start = host.clock()
-            reply = await self._fail(client, host, upstream, 429, _CHAT, retry_after=_RETRY_AFTER)
+            reply = await self._fail(client, host, upstream, 429, _CHAT, retry_after=_RETRY_AFTER, stream=stream)
             end = host.clock()
             rests = await host.state.cooldowns()
         assert reply.status_code >= 400, f"the client got {reply.status_code} for an upstream 429"
@@ -259,15 +275,17 @@ class ProviderContract(Contract):
 
     @check("server_error")
     @pytest.mark.asyncio
-    async def test_upstream_500_rests_the_model(self, config: Mapping[str, Any], upstream: Any) -> None:
-        rests, reply = await self._fail_once(config, upstream, 500)
+    @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+    async def test_upstream_500_rests_the_model(self, config: Mapping[str, Any], upstream: Any, stream: bool) -> None:
+        rests, reply = await self._fail_once(config, upstream, 500, stream=stream)
         assert reply.status_code >= 400, f"the client got {reply.status_code} for an upstream 500"
         assert _model_rests(rests), f"an upstream 500 should rest the model on the credential; rests: {_show(rests)}"
 
     @check("bad_request")
     @pytest.mark.asyncio
-    async def test_upstream_400_rests_nothing(self, config: Mapping[str, Any], upstream: Any) -> None:
-        rests, reply = await self._fail_once(config, upstream, 400)
+    @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+    async def test_upstream_400_rests_nothing(self, config: Mapping[str, Any], upstream: Any, stream: bool) -> None:
+        rests, reply = await self._fail_once(config, upstream, 400, stream=stream)
         assert not rests, f"an upstream 400 is the request's fault and should rest nothing; rests: {_show(rests)}"
         assert reply.status_code == 400, f"the client got {reply.status_code} for an upstream 400: {reply.text}"
 
@@ -291,7 +309,9 @@ class ProviderContract(Contract):
                 answers.append((f"{door.name} answer", reply.content))
             if upstream is not None:
                 for status, door in ((400, _CHAT), (500, _RESPONSES), (429, _GEMINI), (401, _MESSAGES)):
-                    reply = await self._fail(client, host, upstream, status, door)
+                    reply = await self._fail(
+                        client, host, upstream, status, door, stream=door in (_RESPONSES, _MESSAGES)
+                    )
                     answers.append((f"{door.name} answer to an upstream {status}", reply.content))
                     await client.post("/v0/status/reset", json={"credential": "all"})
             status = await client.get("/v0/status")
@@ -361,13 +381,14 @@ class ProviderContract(Contract):
         door: ClientDoor,
         *,
         retry_after: int | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
         """Make the upstream fail with ``status``, and ask through ``door``."""
         self._need_upstream(upstream, _STATUS_CHECKS.get(status, "secrets"))
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         message = f"request refused ({status}) for credentials {' '.join(sorted(self._secrets(host)))}"
         self.fail_upstream(upstream, status, message=message, headers=headers)
-        reply = await self._ask(client, door, stream=False)
+        reply = await self._ask(client, door, stream=stream)
         if reply.status_code >= 400:
             try:
                 parsed = orjson.loads(reply.content)
@@ -380,12 +401,12 @@ class ProviderContract(Contract):
         return reply
 
     async def _fail_once(
-        self, config: Mapping[str, Any], upstream: Any, status: int
+        self, config: Mapping[str, Any], upstream: Any, status: int, *, stream: bool
     ) -> tuple[dict[str, dict[str, Cooldown]], httpx.Response]:
         async with self._gateway(config, upstream) as (client, host):
             before = await host.state.cooldowns()
             assert not before, f"something rested before the upstream failed: {_show(before)}"
-            reply = await self._fail(client, host, upstream, status, _CHAT)
+            reply = await self._fail(client, host, upstream, status, _CHAT, stream=stream)
             return await host.state.cooldowns(), reply
 
     def _secrets(self, host: Host) -> set[str]:

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cliproxy import ir
+from cliproxy.errors import GatewayError
 from cliproxy.testing.checks import Contract, check
 from cliproxy.testing.strategies import decode_in_pieces, requests, responses
 from cliproxy.translate import EncodeContext
@@ -126,11 +127,11 @@ class TranslatorContract(Contract):
             self._translator("stream_is_whole", *_CLIENT_SIDE[1:], *_UPSTREAM_SIDE[1:], samples=True)
         for sample in wholes:
             assert sample.whole is not None
-            streamed = _fold(decode_in_pieces(translator.stream_decoder(), [sample.stream]))
-            whole = translator.decode_response(sample.whole)
-            assert self.normalize_response(streamed) == self.normalize_response(whole), (
-                f"sample {sample.name or self.samples.index(sample)}: the stream folds to another response "
-                "than the whole answer"
+            streamed = self._outcome(_fold_stream, translator, sample.stream)
+            whole = self._outcome(translator.decode_response, sample.whole)
+            assert streamed == whole, (
+                f"sample {sample.name or self.samples.index(sample)}: the stream folds to {streamed!r}, the whole "
+                f"answer decodes to {whole!r}"
             )
         if _has(translator, *_CLIENT_SIDE[1:], *_UPSTREAM_SIDE[1:]):
 
@@ -186,6 +187,14 @@ class TranslatorContract(Contract):
             )
         return translator
 
+    def _outcome(self, decode: Callable[..., ir.Response], *args: Any) -> object:
+        """The normalized response ``decode(*args)`` gives, or the error it raises (an
+        answer that is an error must be the same error streamed and whole)."""
+        try:
+            return self.normalize_response(decode(*args))
+        except GatewayError as error:
+            return ("error", error.status, error.kind, error.message)
+
     def _encode_stream(self, response: ir.Response) -> bytes:
         encoder = self.translator.stream_encoder(self.context)
         return bytes(encoder.encode(list(ir.response_events(response))) + encoder.close())
@@ -215,6 +224,10 @@ class _Stream:
 
 def _has(translator: object, *members: str) -> bool:
     return all(callable(getattr(translator, m, None)) for m in members)
+
+
+def _fold_stream(translator: Any, data: bytes) -> ir.Response:
+    return _fold(decode_in_pieces(translator.stream_decoder(), [data]))
 
 
 def _fold(events: list[ir.StreamEvent]) -> ir.Response:
