@@ -153,8 +153,8 @@ class ProviderContract(Contract):
 
     @check("config")
     @pytest.mark.asyncio
-    async def test_credentials_load_from_the_config(self, config: Mapping[str, Any], upstream: Any) -> None:
-        async with self._gateway(config, upstream) as (client, host):
+    async def test_credentials_load_from_the_config(self, config: Mapping[str, Any]) -> None:
+        async with self._gateway(config) as (client, host):
             credentials = host.credentials()
             assert credentials, "the config loaded no credential"
             status = await client.get("/v0/status")
@@ -193,9 +193,9 @@ class ProviderContract(Contract):
 
     @check("models")
     @pytest.mark.asyncio
-    async def test_models_lists_the_model(self, config: Mapping[str, Any], upstream: Any) -> None:
+    async def test_models_lists_the_model(self, config: Mapping[str, Any]) -> None:
         ids: list[Any] = []
-        async with self._gateway(config, upstream) as (client, _):
+        async with self._gateway(config) as (client, _):
             for _ in range(_MODELS_POLLS):  # models a provider discovers in the background come a little later
                 reply = await client.get("/v1/models", headers={"authorization": f"Bearer {CLIENT_KEY}"})
                 assert reply.status_code == 200, reply.text
@@ -219,7 +219,7 @@ class ProviderContract(Contract):
             self._need_upstream(upstream, "upstream")
         problems: list[str] = []
         answers: dict[str, Answer] = {}
-        async with self._gateway(config, upstream) as (client, host):
+        async with self._gateway(config) as (client, host):
             for door in DOORS:
                 seen = len(upstream.requests) if count_upstream else 0
                 reply = await self._ask(client, door, stream=stream)
@@ -259,7 +259,7 @@ class ProviderContract(Contract):
     async def test_upstream_429_rests_the_model_as_long_as_retry_after_says(
         self, config: Mapping[str, Any], upstream: Any, stream: bool
     ) -> None:
-        async with self._gateway(config, upstream) as (client, host):
+        async with self._gateway(config) as (client, host):
             start = host.clock()
             reply = await self._fail(client, host, upstream, 429, _CHAT, retry_after=_RETRY_AFTER, stream=stream)
             end = host.clock()
@@ -298,7 +298,7 @@ class ProviderContract(Contract):
     ) -> None:
         caplog.set_level(logging.DEBUG)
         answers: list[tuple[str, bytes]] = []
-        async with self._gateway(config, upstream) as (client, host):
+        async with self._gateway(config) as (client, host):
             secrets = self._secrets(host)
             assert secrets, (
                 "the config holds no secret to watch for (values of keys named like api-key, token, secret, "
@@ -349,7 +349,7 @@ class ProviderContract(Contract):
         return full
 
     @contextlib.asynccontextmanager
-    async def _gateway(self, config: Mapping[str, Any], upstream: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Host]]:
+    async def _gateway(self, config: Mapping[str, Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Host]]:
         app = gateway_app(self._full_config(config), plugins=self._plugins())
         async with asgi_client(app) as client:
             yield client, host_of(app)
@@ -403,7 +403,7 @@ class ProviderContract(Contract):
     async def _fail_once(
         self, config: Mapping[str, Any], upstream: Any, status: int, *, stream: bool
     ) -> tuple[dict[str, dict[str, Cooldown]], httpx.Response]:
-        async with self._gateway(config, upstream) as (client, host):
+        async with self._gateway(config) as (client, host):
             before = await host.state.cooldowns()
             assert not before, f"something rested before the upstream failed: {_show(before)}"
             reply = await self._fail(client, host, upstream, status, _CHAT, stream=stream)

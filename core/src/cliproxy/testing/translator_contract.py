@@ -15,7 +15,7 @@ upstream sends. See docs/plugins.md, "Testing your plugin".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -80,7 +80,7 @@ class TranslatorContract(Contract):
     context: ClassVar[EncodeContext] = EncodeContext(model="model-x", body={}, created=1)
     examples: ClassVar[int] = 50
 
-    checks: ClassVar[dict[str, str]] = {
+    checks: ClassVar[Mapping[str, str]] = {
         "request_round_trip": "an IR request encoded for the upstream and decoded again is the same request",
         "response_round_trip": "an IR response encoded whole and decoded again is the same response",
         "stream_is_whole": "a streamed answer folds to the same response as the whole answer",
