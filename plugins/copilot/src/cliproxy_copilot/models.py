@@ -19,7 +19,23 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Endpoint", "ModelInfo", "endpoint_order", "parse_models", "premium_models"]
+__all__ = ["DEFAULT_MODELS", "Endpoint", "ModelInfo", "endpoint_order", "parse_models", "premium_models"]
+
+DEFAULT_MODELS = (
+    "gpt-4.1",
+    "gpt-4o",
+    "gpt-5-mini",
+    "gpt-5",
+    "gpt-5.3-codex",
+    "claude-sonnet-4.5",
+    "claude-haiku-4.5",
+    "claude-opus-4.5",
+    "claude-sonnet-4",
+    "gemini-2.5-pro",
+)
+"""What a credential serves until its model list is read (at start-up, in the background)
+or when it cannot be read: so that early requests route, and an account that cannot
+sign in answers with why rather than with an unknown model."""
 
 
 class Endpoint(StrEnum):

@@ -31,7 +31,15 @@ from cliproxy import (
 from cliproxy_copilot.auth import CopilotAuth, api_url_of, initial_tokens
 from cliproxy_copilot.config import OAUTH_BLOCK, read_oauth_settings, read_url
 from cliproxy_copilot.github import fetch_usage
-from cliproxy_copilot.models import Endpoint, ModelInfo, endpoint_order, is_claude, parse_models, premium_models
+from cliproxy_copilot.models import (
+    DEFAULT_MODELS,
+    Endpoint,
+    ModelInfo,
+    endpoint_order,
+    is_claude,
+    parse_models,
+    premium_models,
+)
 from cliproxy_copilot.settings import DEFAULT_GITHUB_API_URL, PROVIDER, CopilotSettings, read_client
 from cliproxy_copilot.shaping import is_agent_turn, merge_choices, shape_body, uses_max_completion_tokens, wants_vision
 from cliproxy_copilot.stream import OneChoice, StableIds, rewrite_events
@@ -221,6 +229,9 @@ class CopilotProvider(Provider):
                 self._failed[credential.id] = host.clock()
         return None
 
+    def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
+        return tuple(ModelEntry(model) for model in DEFAULT_MODELS)
+
     async def discover_models(self, credential: Credential, host: Host) -> Sequence[str] | None:
         catalog = await self._read_catalog(credential, host)
         return list(catalog.models) or None
@@ -248,11 +259,21 @@ class CopilotProvider(Provider):
         max_completion = uses_max_completion_tokens(call.model) or key in self._max_completion
         claude = info.is_claude if info is not None else is_claude(call.model)
         tried = 0
+        renewed = False
         while True:
             endpoint = order[min(tried, len(order) - 1)]
             try:
                 response = await self._post(call, token, endpoint, claude=claude, max_completion=max_completion)
             except GatewayError as error:
+                if error.status == 401 and not renewed:
+                    # Copilot no longer takes the token: use the one another request got
+                    # meanwhile, else exchange again (once, whoever else asks).
+                    renewed = True
+                    current = host.tokens.tokens(credential).access_token
+                    if current == token:
+                        current = (await host.tokens.refresh(credential, force=True)).access_token
+                    token = current
+                    continue
                 if _unsupported_api(error) and tried + 1 < len(order):
                     tried += 1
                     continue
