@@ -14,6 +14,7 @@ leaves alone are forwarded byte for byte, the others re-encoded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,12 +29,16 @@ MAX_LINE = 16 * 1024 * 1024
 """The longest stream line held while waiting for its end (the gateway's own limit)."""
 
 Fix = Callable[[dict[str, Any]], bool]
-"""Changes one event in place; True when it changed something."""
+"""Changes one event in place; True when it changed something. A fix may also have
+``skips(line) -> bool``: True for a line it would leave alone (not parsed at all)."""
 
 
 def _fixed_line(line: bytes, fix: Fix) -> bytes:
     """``line`` (without its newline), with its event fixed if it is a ``data:`` line."""
     if not line.startswith(b"data:"):
+        return line
+    skip = getattr(fix, "skips", None)
+    if skip is not None and skip(line):
         return line
     payload = line[5:]
     end = b"\r" if payload.endswith(b"\r") else b""
@@ -116,10 +121,18 @@ class StableIds:
         return self._stable(index, event, "item_id") or changed
 
 
+_OTHER_INDEX = re.compile(rb'"index"\s*:\s*[1-9]')
+
+
 class OneChoice:
     """Every chat stream choice numbered 0 (Copilot's split Claude replies)."""
 
     __slots__ = ()
+
+    @staticmethod
+    def skips(line: bytes) -> bool:
+        """A line with no index other than 0 needs no parsing."""
+        return _OTHER_INDEX.search(line) is None
 
     def __call__(self, event: dict[str, Any]) -> bool:
         choices = event.get("choices")
