@@ -363,7 +363,10 @@ class CopilotProvider(Provider):
             client=settings.client,
             proxy=proxy,
         )
-        catalog = await self._catalog(credential, host)
+        try:
+            catalog = await self._catalog(credential, host)
+        except GatewayError:  # the Copilot token cannot be had: the usage is still worth showing
+            catalog = None
         quota = quota_from(data, premium_models(catalog.models.values()) if catalog is not None else ())
         reset = quota.next_reset()
         if reset is not None:
