@@ -9,7 +9,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import orjson
 from cliproxy import (
@@ -238,13 +237,15 @@ class CopilotProvider(Provider):
 
     # -- requests ------------------------------------------------------------------------
 
-    def _learn(self, table: Any, key: tuple[str, str], value: Any = None) -> None:
-        if len(table) >= MAX_LEARNED:
-            table.clear()
-        if isinstance(table, set):
-            table.add(key)
-        else:
-            table[key] = value
+    def _learn_endpoint(self, key: tuple[str, str], endpoint: Endpoint) -> None:
+        if len(self._learned) >= MAX_LEARNED:
+            self._learned.clear()
+        self._learned[key] = endpoint
+
+    def _learn_max_completion(self, key: tuple[str, str]) -> None:
+        if len(self._max_completion) >= MAX_LEARNED:
+            self._max_completion.clear()
+        self._max_completion.add(key)
 
     async def send(self, call: Call) -> UpstreamResponse:
         credential, host = call.credential, call.host
@@ -279,11 +280,11 @@ class CopilotProvider(Provider):
                     continue
                 if endpoint is Endpoint.CHAT and not max_completion and _max_tokens_refused(error):
                     max_completion = True
-                    self._learn(self._max_completion, key)
+                    self._learn_max_completion(key)
                     continue
                 raise self._mapped(error, credential, host) from None
             if endpoint is not order[0]:
-                self._learn(self._learned, key, endpoint)
+                self._learn_endpoint(key, endpoint)
             return response
 
     async def _post(
@@ -307,7 +308,7 @@ class CopilotProvider(Provider):
                 headers["anthropic-beta"] = beta
         settings: CopilotSettings = call.credential.settings
         url = api_url_of(call.host.tokens.tokens(call.credential)) + endpoint.value
-        response = await call.post(url, wire=wire, data=orjson.dumps(body), headers=headers, proxy=settings.proxy_url)
+        response = await call.post(url, wire=wire, json=body, headers=headers, proxy=settings.proxy_url)
         return self._mended(response, endpoint, call, claude=claude)
 
     def _mended(self, response: UpstreamResponse, endpoint: Endpoint, call: Call, *, claude: bool) -> UpstreamResponse:
