@@ -5,9 +5,10 @@ The fake plays github.com (the device flow), api.github.com (``/user``, the toke
 exchange, the quota) and the Copilot API, served under ``/enterprise`` -- the
 ``endpoints.api`` its token exchange names, so a request reaching it proves the plugin
 used the exchange's host. Copilot tokens expire; the API refuses expired and unknown
-ones with a plain-text 401 as Copilot does. Each model is served only at the endpoints
-its ``supported_endpoints`` lists; other endpoints answer ``unsupported_api_for_model``.
-Answers are the recorded streams and bodies in ``recordings/``.
+ones with a plain-text 401 (Copilot's errors are not always JSON). Each model is served
+only at the endpoints its ``supported_endpoints`` lists; other endpoints answer
+``unsupported_api_for_model``. Answers are the recorded streams and bodies in the
+repository's ``recordings/`` (the ``recording`` fixture finds them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,19 @@ from urllib.parse import parse_qs
 
 import orjson
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply
+
+__all__ = [
+    "API",
+    "CLAUDE",
+    "CODEX",
+    "GITHUB_TOKEN",
+    "GPT",
+    "USER",
+    "VSCODE_CLIENT",
+    "FakeCopilot",
+    "next_month",
+    "usage",
+]
 
 GITHUB_TOKEN = "ghu_fakeGitHubToken0123456789abcdef"
 USER = "octocat"
