@@ -6,7 +6,9 @@ rests the model until the known reset instead of the whole credential for half a
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+import httpx
 from cliproxy.app import gateway_of
 from cliproxy.cli import main as cli_main
 from cliproxy.testing import Reply, asgi_client, serve_app
@@ -39,6 +41,10 @@ async def test_the_quota_shows_in_status_with_remaining_premium_requests_and_the
 def test_cliproxy_status_shows_the_remaining_premium_requests(copilot, copilot_app, capsys):
     app = copilot_app()
     with serve_app(app) as url:
+        for _ in range(200):  # the gateway reads quotas in the background once serving
+            if "quota" in httpx.get(url + "/v0/status").json()["credentials"][0]:
+                break
+            time.sleep(0.05)
         status = cli_main(["status", "--url", url])
     out = capsys.readouterr().out
     assert status == 0
