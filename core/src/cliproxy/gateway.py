@@ -254,14 +254,21 @@ class Gateway:
             return None
 
     async def _rest_until_reset(self, cred: Credential, quota: Quota) -> None:
-        """An exhausted account rests until its reset; a rest past the reset of an account
-        that has room again ends at the reset."""
+        """An exhausted account rests until its reset (only the models of a window that
+        meters some models, when that is what ran out); a rest past the reset of an
+        account that has room again ends at the reset."""
         now = self.clock()
         until = quota.exhausted_until()
         if until is not None and until > now:
-            reason = "quota exhausted: " + ", ".join(w.name for w in quota.windows if w.exhausted)
+            reason = "quota exhausted: " + ", ".join(w.name for w in quota.windows if w.exhausted and not w.models)
             await self.state.set_cooldown(cred.id, None, Cooldown(until=until, reason=reason, status=429))
             return
+        for model, model_until in quota.exhausted_models().items():
+            if model_until > now:
+                reason = "quota exhausted: " + ", ".join(
+                    w.name for w in quota.windows if w.exhausted and model in w.models
+                )
+                await self.state.set_cooldown(cred.id, model, Cooldown(until=model_until, reason=reason, status=429))
         reset = quota.next_reset()
         if reset is None:
             return
