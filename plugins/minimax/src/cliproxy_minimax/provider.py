@@ -4,7 +4,6 @@ China platform."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +34,6 @@ from cliproxy_minimax.think import ThinkSplitter, split_response
 
 __all__ = ["MiniMaxProvider"]
 
-log = logging.getLogger("cliproxy.minimax")
 
 USER_AGENT = "cliproxy-minimax/0.1"
 ANTHROPIC_VERSION = "2023-06-01"

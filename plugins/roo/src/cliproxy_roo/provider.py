@@ -4,7 +4,6 @@ Chat), built on ``cliproxy_openai.OpenAIChatProvider``."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,6 @@ from cliproxy_roo.token import read_cli_credentials
 
 __all__ = ["EXPIRY_WARNING", "RooProvider", "roo_headers"]
 
-log = logging.getLogger("cliproxy.roo")
 
 WIRE = "openai-chat"
 MODELS_TIMEOUT = 10.0
