@@ -125,7 +125,15 @@ def saved(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_the_sign_in_on_the_command_line(cli, minimax, sign_in, capsys):
+def test_the_sign_in_on_the_command_line(cli, minimax, sign_in, capsys, monkeypatch):
+    polling: dict = {}
+    real_poll = login.poll_device_token
+
+    async def watched(request, **options):
+        polling.update(options)
+        return await real_poll(request, **options)
+
+    monkeypatch.setattr(login, "poll_device_token", watched)
     status, files = cli("--no-browser", "--base-url", minimax.url)
     assert status == 0 and [f.name for f in files] == ["minimax-global.json"]
     content = saved(files[0])
@@ -140,8 +148,10 @@ def test_the_sign_in_on_the_command_line(cli, minimax, sign_in, capsys):
     assert len(code["request_id"]) == 36
     out = capsys.readouterr().out
     assert "MMX-4821" in out and "Welcome to the Coding Plan" in out
-    gaps = [b - a for a, b in zip(sign_in.polls, sign_in.polls[1:], strict=False)]
-    assert len(sign_in.polls) == 3 and gaps[1] > gaps[0] * 1.2  # 150 ms, then backing off x1.5
+    assert len(sign_in.polls) == 3  # pending, pending, success
+    backoff = polling["backoff"]
+    assert polling["interval"] == pytest.approx(0.15)  # MiniMax's interval: 150 ms
+    assert backoff(0.15) == pytest.approx(0.225) and backoff(8.0) == 10.0  # x1.5, at most 10 s
 
 
 def test_another_sign_ins_state_is_refused(cli, minimax, sign_in, capsys):
