@@ -14,7 +14,7 @@ method is handed the plugin's :class:`~cliproxy.Host` (a call carries it as ``ca
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,7 +32,10 @@ from cliproxy.wire.sealed import PREFIX as _SEALED_PREFIX
 
 __all__ = ["Call", "Provider"]
 
-_SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries sealed values
+_SEALED = _SEALED_PREFIX.encode()
+
+ErrorDecoder = Callable[[int, Mapping[str, str], bytes], GatewayError]
+"""``(status, headers, body) -> GatewayError``: a provider's own reading of error bodies."""  # in the raw body of a request that carries sealed values
 
 
 @attrs.define(eq=False)
@@ -109,6 +112,7 @@ class Call:
         stream: bool | None = None,
         proxy: str | None = None,
         timeout: float | None = None,
+        decode_error: ErrorDecoder | None = None,
     ) -> UpstreamResponse:
         """POST to the upstream and return its answer in ``wire`` format.
 
@@ -117,7 +121,10 @@ class Call:
         and raised as :class:`~cliproxy.GatewayError` (with this provider's name and any
         retry hint); connection failures and timeouts raise 502/504 errors, and a whole
         answer larger than ``upstream-limits.response-body-mb`` a 502. ``stream`` defaults
-        to the client's choice; ``proxy`` to the gateway's ``proxy-url``.
+        to the client's choice; ``proxy`` to the gateway's ``proxy-url``. ``decode_error``
+        ``(status, headers, body) -> GatewayError`` reads error bodies instead of the
+        translator, for an upstream whose errors have an envelope of their own (it gets
+        the same bounded, redacted body).
         """
         return await post(
             self,
@@ -129,6 +136,7 @@ class Call:
             stream=self.stream if stream is None else stream,
             proxy=proxy,
             timeout=timeout,
+            decode_error=decode_error,
         )
 
 
