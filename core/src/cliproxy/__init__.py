@@ -29,7 +29,7 @@ from cliproxy.quota import Quota, QuotaWindow
 from cliproxy.routing import ModelInfo
 from cliproxy.state import StateStore
 from cliproxy.state.base import Cooldown
-from cliproxy.tokens import TokenManager, TokenSet, write_token_file
+from cliproxy.tokens import SIGN_IN_AGAIN, TokenManager, TokenSet, write_token_file
 from cliproxy.translate import (
     ClientTranslator,
     Door,
@@ -42,6 +42,7 @@ from cliproxy.translate import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SIGN_IN_AGAIN",
     "AuthType",
     "Call",
     "ClientIdentity",

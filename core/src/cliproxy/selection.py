@@ -172,6 +172,10 @@ class Selector:
         if decision is None:
             return None
         whole_credential, cooldown = decision
+        if whole_credential:  # never shorten a longer rest (a sign-in refused for good rests for days)
+            current = (await self.state.get_cooldowns(*pair))[0]
+            if current is not None and current.until > cooldown.until:
+                return True, current
         await self.state.set_cooldown(cand.credential.id, None if whole_credential else cand.upstream_model, cooldown)
         return decision
 
