@@ -225,7 +225,8 @@ class CodexProvider(Provider):
         if not fresh and now - self._polled.get(credential.id, -config.usage_interval) >= config.usage_interval:
             self._polled[credential.id] = now
             polled = from_usage(await self._get(credential, host, config.usage_url), now)
-            if polled is not None:
+            limits = self._limits.get(credential.id)  # an answer may have brought newer ones meanwhile
+            if polled is not None and (limits is None or limits.seen_at <= now):
                 self._limits[credential.id] = limits = polled
         if limits is None:
             return None

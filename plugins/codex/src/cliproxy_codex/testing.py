@@ -218,6 +218,7 @@ class FakeCodex:
         self.auth = auth
         self.script: list[str] = []
         self.used = {"primary": 83.0, "secondary": 40.0}
+        self.exhausted: set[str] = set()  # accounts whose 5-hour window a usage limit used up
         self.resets_in = 4200
         self.bodies: list[dict[str, Any]] = []
         server.add("POST", RESPONSES, self.responses)
@@ -229,10 +230,13 @@ class FakeCodex:
     def base_url(self) -> str:
         return self.server.url + BACKEND
 
-    def limit_headers(self) -> dict[str, str]:
+    def primary(self, account: str) -> float:
+        return 100.0 if account in self.exhausted else self.used["primary"]
+
+    def limit_headers(self, account: str) -> dict[str, str]:
         now = int(time.time())
         return {
-            "x-codex-primary-used-percent": str(self.used["primary"]),
+            "x-codex-primary-used-percent": str(self.primary(account)),
             "x-codex-primary-window-minutes": "300",
             "x-codex-primary-reset-at": str(now + self.resets_in),
             "x-codex-secondary-used-percent": str(self.used["secondary"]),
@@ -270,9 +274,10 @@ class FakeCodex:
         if not isinstance(body.get("instructions"), str):
             return Reply.json({"detail": "Instructions are required"}, status=400)
         mode = self.script.pop(0) if self.script else "text"
-        headers = self.limit_headers()
+        headers = self.limit_headers(account)
         plan = self.auth.accounts[account]["plan"]
         if mode == "usage_limit":
+            self.exhausted.add(account)
             error = {
                 "type": "usage_limit_reached",
                 "message": "The usage limit has been reached",
@@ -280,7 +285,7 @@ class FakeCodex:
                 "resets_at": int(time.time()) + self.resets_in,
                 "resets_in_seconds": self.resets_in,
             }
-            return Reply.json({"error": error}, status=429, headers={**headers, "x-codex-primary-used-percent": "100"})
+            return Reply.json({"error": error}, status=429, headers=self.limit_headers(account))
         if mode == "not_included":
             return Reply.json({"error": {"type": "usage_not_included", "plan_type": plan}}, status=429, headers=headers)
         rid = f"resp_{len(self.bodies)}"
@@ -417,7 +422,7 @@ class FakeCodex:
                 "output": output,
                 "usage": {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60},
             },
-            headers=self.limit_headers(),
+            headers=self.limit_headers(account),
         )
 
     def models(self, request: RecordedRequest) -> Reply:
@@ -436,8 +441,16 @@ class FakeCodex:
             {
                 "plan_type": self.auth.accounts[account]["plan"],
                 "rate_limit": {
-                    "primary_window": {"used_percent": 12, "limit_window_seconds": 18000, "reset_at": now + 3600},
-                    "secondary_window": {"used_percent": 5, "limit_window_seconds": 604800, "reset_at": now + 86400},
+                    "primary_window": {
+                        "used_percent": self.primary(account),
+                        "limit_window_seconds": 18000,
+                        "reset_at": now + self.resets_in,
+                    },
+                    "secondary_window": {
+                        "used_percent": self.used["secondary"],
+                        "limit_window_seconds": 604800,
+                        "reset_after_seconds": 302400,
+                    },
                 },
                 "credits": {"has_credits": True, "unlimited": False, "balance": 5.39},
             }
