@@ -208,6 +208,9 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
             )
         for model, cd in (cred.get("cooldowns") or {}).items():
             notes.append(f"{model}: resting {_ago(cd['seconds_left'])} (until {cd['until']}): {cd['reason']}")
+        quota = cred.get("quota")
+        if quota:  # (older gateways, and providers that cannot tell, send none)
+            notes.append(_quota_line(quota))
         details[i + 1] = notes
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
     for i, row in enumerate(rows):
@@ -218,6 +221,26 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
         lines.append("")
         lines.extend(_table(_client_rows(clients)))
     return "\n".join(lines)
+
+
+def _quota_line(quota: Mapping[str, Any]) -> str:
+    """``quota (plus): 83% of the 5h window used, resets 2026-12-06 14:20Z; ...``."""
+    parts = []
+    for window in quota.get("windows") or ():
+        name, unit = window.get("name", "?"), window.get("unit", "")
+        if "used" in window and "limit" in window:
+            use = f"{window['used']:g} of {window['limit']:g} {unit}".rstrip() + f" ({name})"
+        elif "used_percent" in window:
+            use = f"{window['used_percent']:g}% of the {name} window"
+        elif "remaining" in window:
+            use = f"{window['remaining']:g} {unit} left ({name})".replace("  ", " ")
+        else:
+            use = name
+        resets = window.get("resets_at")
+        parts.append(f"{use}, resets {resets.replace('T', ' ')[:16]}Z" if isinstance(resets, str) else use)
+    plan = f" ({quota['plan']})" if quota.get("plan") else ""
+    note = [quota["note"]] if quota.get("note") else []
+    return f"quota{plan}: " + ("; ".join([*parts, *note]) or "nothing metered")
 
 
 def _client_rows(clients: Mapping[str, Any]) -> list[tuple[str, ...]]:

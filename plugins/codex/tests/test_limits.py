@@ -7,9 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 from cliproxy.app import gateway_of
-from cliproxy.testing import asgi_client
+from cliproxy.cli import main as cli_main
+from cliproxy.testing import asgi_client, serve_app
 from cliproxy_codex.testing import KEY, RESPONSES, USAGE
 
 AUTH = {"authorization": f"Bearer {KEY}"}
@@ -129,3 +131,19 @@ async def test_an_exhausted_window_rests_the_account_until_it_resets(codex_app, 
         await gateway.read_quotas()
         status = (await http.get("/v0/status")).json()["credentials"][0]
     assert status["state"] == "unhealthy" and "quota exhausted: 5h" in status["unhealthy"]["reason"]
+
+
+def test_cliproxy_status_and_the_metrics_show_the_windows(codex_app, backend, capsys):
+    app = codex_app(metrics={"enabled": True})
+    with serve_app(app) as url:
+        deadline = time.monotonic() + 10
+        while "quota" not in httpx.get(url + "/v0/status").json()["credentials"][0]:  # read at start-up
+            assert time.monotonic() < deadline, "the quota was not read at start-up"
+            time.sleep(0.05)
+        scrape = httpx.get(url + "/metrics").text
+        assert cli_main(["status", "--url", url]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "quota (plus)" in line)
+    assert "83% of the 5h window, resets " in line and "40% of the weekly window" in line
+    assert 'cliproxy_quota_used_percent{credential="plus@example.com",provider="codex",window="5h"} 83.0' in scrape
+    assert 'cliproxy_quota_resets_in_seconds{credential="plus@example.com",provider="codex",window="weekly"}' in scrape
