@@ -187,3 +187,20 @@ async def test_models_come_from_the_backend_per_plan(codex_app, backend):
     asked = backend.server.requests_to("/backend-api/codex/models")
     assert {r.query["client_version"] for r in asked} == {"0.171.0"}
     assert {r.headers["chatgpt-account-id"] for r in asked} == {"acct-plus-0001", "acct-free-0002"}
+
+
+async def test_the_periodic_model_refresh_follows_a_plan_change(codex_app, chatgpt, backend):
+    app = codex_app()
+    gateway = gateway_of(app)
+    async with asgi_client(app) as http:
+        await gateway.discover_models()
+        chatgpt.accounts["acct-plus-0001"]["plan"] = "free"  # the subscription lapsed
+        await gateway.providers["codex"].refresh_models(gateway.host)
+        listed = {
+            m["id"] for m in (await http.get("/v1/models", headers={"authorization": f"Bearer {KEY}"})).json()["data"]
+        }
+        refused = await http.post(
+            "/v1/responses", headers={"authorization": f"Bearer {KEY}"}, json={"model": "gpt-5.5", "input": "x"}
+        )
+    assert listed == {"gpt-5.4-mini"}
+    assert refused.status_code == 404
