@@ -11,7 +11,7 @@ and its backoff.
 ==========================================  ===========================  ===========================================
 upstream answer                             rests                        for
 ==========================================  ===========================  ===========================================
-401, 402, 403                               the whole credential         30 minutes
+401, 402, 403                               the whole credential         30 minutes (a longer rest stays)
 404, or any status saying model not found   that model on the credential 12 hours
 429                                         that model on the credential Retry-After / retry-after-ms / RetryInfo,
                                                                          else 1 s doubling per repeat up to 30 min
