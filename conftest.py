@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,14 +37,51 @@ def upstream() -> Iterator[FakeUpstream]:
         yield server
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis the tests share (127.0.0.1:6379); each test uses its own key prefix."""
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """A running Redis at 127.0.0.1:6379: the machine's own, or one this session starts
+    (no persistence) when ``redis-server`` is installed; else the test fails saying how
+    to get one -- Redis-backed features are tested against a real Redis, never a fake."""
+    if _redis_answers():
+        return REDIS_URL
+    binary = shutil.which("redis-server")
+    if binary is not None:
+        subprocess.run(
+            [binary, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+            check=False,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _redis_answers():
+            time.sleep(0.1)
+    if not _redis_answers():
+        pytest.fail(
+            "these tests need Redis at 127.0.0.1:6379 and none answers"
+            + ("" if binary is None else f" ({binary} did not start one)")
+            + ": install it (apt-get install redis-server) and start it with "
+            "'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\"'",
+            pytrace=False,
+        )
     return REDIS_URL
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
+def redis_url(redis_server: str) -> str:
+    """The Redis the tests share (127.0.0.1:6379); each test uses its own key prefix."""
+    return redis_server
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     import redis
 

@@ -425,3 +425,14 @@ def test_unknown_paths_and_methods_answer_in_the_clients_shape(
         assert error["error"]["code"] == response.status_code and error["error"]["status"]
     else:
         assert error["error"]["message"] and "type" in error["error"] and "code" not in error
+
+
+@pytest.mark.parametrize(("door", "shape"), [("chat", "openai"), ("messages", "anthropic"), ("gemini", "gemini")])
+def test_oversized_headers_get_431_in_the_clients_shape(http: httpx.Client, door: str, shape: str) -> None:
+    path, _ = DOORS[door]
+    headers = {"Authorization": f"Bearer {ATTACKER}", "Content-Type": "application/json"}
+    headers.update({f"x-filler-{i}": "v" * 4000 for i in range(10)})  # 40 KB: past the 32 KB default
+    response = http.post(path.format(m="oa"), content=json.dumps(valid(door, "oa")).encode(), headers=headers)
+    assert response.status_code == 431
+    assert "max-header-size-kb" in response.text and response.headers["x-request-id"]
+    assert_answered_by_gateway(response, door)

@@ -9,9 +9,18 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Message, Receive, Scope, Send
 
+from cliproxy.config import Config
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["client_disconnect_cancels", "header_map", "query_map", "read_body", "send_bytes"]
+__all__ = [
+    "checked_headers",
+    "client_disconnect_cancels",
+    "header_map",
+    "query_map",
+    "read_body",
+    "send_bytes",
+    "server_header_limit",
+]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -19,6 +28,31 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 def header_map(scope: Scope) -> dict[str, str]:
     """Request headers with lower-case names (ASGI already lower-cases them)."""
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def server_header_limit(config: Config) -> int:
+    """The request-head size to configure the HTTP server with: room above the
+    gateway's ``max-header-size-kb`` for the request line and the gateway's own check."""
+    return 2 * config.max_header_bytes + 16 * 1024
+
+
+def checked_headers(scope: Scope, limit: int) -> dict[str, str]:
+    """:func:`header_map`, after checking the headers' total size against ``limit``
+    bytes: 431 when they are larger (the server's own limit is set above it, so the
+    client gets the gateway's answer in its own error format)."""
+    raw = scope["headers"]
+    size = 0
+    for name, value in raw:
+        size += len(name) + len(value) + 4
+    if size > limit:
+        raise GatewayError(
+            status=431,
+            kind=ErrorKind.INVALID_REQUEST,
+            message=f"the request headers are {size // 1024} KB, more than the gateway's limit of {limit // 1024} KB; "
+            "send fewer or shorter headers (or raise max-header-size-kb)",
+            code="request_header_fields_too_large",
+        )
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
 
 
 def query_map(scope: Scope) -> dict[str, str]:

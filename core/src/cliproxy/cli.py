@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.app import create_app, gateway_of
+from cliproxy.asgi import server_header_limit
 from cliproxy.commands import LoginContext
 from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
@@ -69,6 +70,9 @@ def _hypercorn_config(config: Config, args: argparse.Namespace) -> Any:
     hc.graceful_timeout = float(args.graceful_timeout)
     hc.keep_alive_timeout = 75.0
     hc.include_server_header = False
+    # Above the gateway's own header limit, so a client over it gets the gateway's 431 in
+    # its own error format, not the server's empty one.
+    hc.h11_max_incomplete_size = server_header_limit(config)
     return hc
 
 

@@ -19,7 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.accounting import count_failure
-from cliproxy.asgi import client_disconnect_cancels, header_map, query_map, read_body
+from cliproxy.asgi import checked_headers, client_disconnect_cancels, query_map, read_body
 from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
 from cliproxy.dispatch import dispatch
@@ -146,22 +146,6 @@ def _too_deep() -> GatewayError:
     )
 
 
-class _RequestIdHeader:
-    """``get("x-request-id")`` on the raw ASGI headers, without building the whole map."""
-
-    __slots__ = ("scope",)
-
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-
-    def get(self, name: str) -> str | None:
-        wanted = name.encode()
-        for key, value in self.scope["headers"]:
-            if key == wanted:
-                return value.decode("latin-1")  # type: ignore[no-any-return]
-        return None
-
-
 class DoorEndpoint:
     """The ASGI app behind one door."""
 
@@ -172,7 +156,11 @@ class DoorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
-        request_id = client_request_id(_RequestIdHeader(scope)) or new_request_id()
+        try:
+            headers: dict[str, str] | GatewayError = checked_headers(scope, gateway.config.max_header_bytes)
+        except GatewayError as too_large:
+            headers = too_large
+        request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
         exchange = Exchange(send, self.translator.name, request_id)
         token = current.set(exchange)
         metrics = gateway.metrics
@@ -181,7 +169,7 @@ class DoorEndpoint:
         drain = gateway.drain
         task = drain.enter()
         try:
-            await self._handle(scope, receive, exchange)
+            await self._handle(scope, receive, exchange, headers)
         except asyncio.CancelledError:
             if not drain.cutting:
                 raise
@@ -208,13 +196,17 @@ class DoorEndpoint:
             tail = exchange.ending(error) if exchange.ending is not None else b""
             await exchange({"type": "http.response.body", "body": tail, "more_body": False})
 
-    async def _handle(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, exchange: Exchange, headers: dict[str, str] | GatewayError
+    ) -> None:
         translator = self.translator
-        if self.door.action == "models":
-            await self._models(scope, exchange)
-            return
         try:
-            client = await self._client_request(scope, receive)
+            if isinstance(headers, GatewayError):
+                raise headers
+            if self.door.action == "models":
+                await self._models(scope, exchange, headers)
+                return
+            client = await self._client_request(scope, receive, headers)
         except GatewayError as error:
             exchange.error = error.message
             await send_error(exchange, translator, error)
@@ -230,7 +222,7 @@ class DoorEndpoint:
         exchange.model = client.model
         await client_disconnect_cancels(self._serve(self.gateway, client, exchange), receive, exchange.done)
 
-    async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
+    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
         gateway = self.gateway
         if gateway.http is None:
             raise GatewayError(
@@ -238,7 +230,6 @@ class DoorEndpoint:
                 kind=ErrorKind.UNAVAILABLE,
                 message="the gateway has not been started: run its lifespan (see README, 'Embedding')",
             )
-        headers = header_map(scope)
         query = query_map(scope)
         identity = await gateway.authenticate(inbound(scope, headers, query))
         exchange = current.get()
@@ -280,8 +271,7 @@ class DoorEndpoint:
             created=int(time.time()),
         )
 
-    async def _models(self, scope: Scope, send: Send) -> None:
-        headers = header_map(scope)
+    async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
             await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
             body = self.translator.encode_models(self.gateway.router.models())  # type: ignore[attr-defined]

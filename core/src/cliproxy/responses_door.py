@@ -87,8 +87,8 @@ class ResponsesDoor(DoorEndpoint):
         super().__init__(gateway, translator, door)
         self.store = store
 
-    async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
-        client = await super()._client_request(scope, receive)
+    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers)
         previous = None if client is None else client.body.get("previous_response_id")
         if client is None or not isinstance(previous, str) or not previous:
             return client

@@ -103,6 +103,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         max_retry_interval=root.float("max-retry-interval", 30.0, minimum=0),
         force_model_prefix=root.bool("force-model-prefix", False),
         max_body_size_mb=root.float("max-body-size-mb", 32.0, minimum=0.001),
+        max_header_size_kb=root.float("max-header-size-kb", 32.0, minimum=1.0),
         body_read_timeout=_seconds(
             root,
             "body-read-timeout",

@@ -148,6 +148,7 @@ class Config:
     max_retry_interval: float = 30.0
     force_model_prefix: bool = False
     max_body_size_mb: float = 32.0
+    max_header_size_kb: float = 32.0  # request headers, all together
     body_read_timeout: float = 30.0  # seconds to receive a whole request body, once authenticated
     allowed_hosts: tuple[str, ...] = ()  # Host names /v0 and /metrics answer to, beside loopback
     debug: bool = False
@@ -169,6 +170,10 @@ class Config:
     def max_body_bytes(self) -> int:
         return int(self.max_body_size_mb * 1024 * 1024)
 
+    @property
+    def max_header_bytes(self) -> int:
+        return int(self.max_header_size_kb * 1024)
+
 
 CORE_KEYS = (
     "host",
@@ -180,6 +185,7 @@ CORE_KEYS = (
     "max-retry-interval",
     "force-model-prefix",
     "max-body-size-mb",
+    "max-header-size-kb",
     "body-read-timeout",
     "allowed-hosts",
     "debug",

@@ -9,6 +9,8 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from cliproxy.asgi import server_header_limit
+
 __all__ = ["LiveServer", "asgi_client", "serve_app"]
 
 
@@ -52,6 +54,9 @@ class LiveServer:
         config.bind = [f"fd://{sock.fileno()}"]
         config.accesslog = None
         config.graceful_timeout = self.graceful_timeout
+        gateway = getattr(getattr(self.app, "state", None), "gateway", None)
+        if gateway is not None:  # as cliproxy serve configures it
+            config.h11_max_incomplete_size = server_header_limit(gateway.config)
         loop = asyncio.new_event_loop()
         self._loop = loop
 
