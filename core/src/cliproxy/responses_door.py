@@ -195,8 +195,8 @@ class CompactEndpoint(DoorEndpoint):
     (``Provider.compact``; the Codex backend does), with the selection, failover and
     cooldowns of any request. Other providers answer a 400 that says so."""
 
-    async def _client_request(self, scope: Scope, receive: Receive) -> ClientRequest | None:
-        client = await super()._client_request(scope, receive)
+    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers)
         if client is not None:
             client.action = "compact"
         return client

@@ -4,8 +4,8 @@ the Codex backend's Responses API.
 Every client door reaches it: Responses clients (Codex CLI) are passed through with their
 own body, shaped for the backend; other clients (Claude Code on the Anthropic door, Gemini
 CLI, Chat Completions clients) are translated to Responses by the gateway and back. The
-backend always streams; a client that asked for a whole answer gets the stream folded by
-the gateway. The backend stores nothing (``store: false``), so ``previous_response_id`` is
+backend always streams; a client that asked for a whole answer gets the stream folded
+(by the core). The backend stores nothing (``store: false``), so ``previous_response_id`` is
 served from the gateway's own Responses store (``stores_responses = False``).
 """
 
@@ -259,10 +259,14 @@ class CodexProvider(Provider):
                 self._limits[credential.id] = limits
             if response.status >= 400:
                 raise RuntimeError(f"GET {url.rsplit('/', 1)[-1]} answered {response.status}")
-            raw = await response.content.read(MAX_METADATA + 1)
-        if len(raw) > MAX_METADATA:
-            raise RuntimeError(f"GET {url.rsplit('/', 1)[-1]} answered with more than {MAX_METADATA} bytes")
-        return orjson.loads(raw)
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await response.content.readany():
+                size += len(chunk)
+                if size > MAX_METADATA:
+                    raise RuntimeError(f"GET {url.rsplit('/', 1)[-1]} answered with more than {MAX_METADATA} bytes")
+                chunks.append(chunk)
+        return orjson.loads(b"".join(chunks))
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:
