@@ -147,3 +147,14 @@ def test_cliproxy_status_and_the_metrics_show_the_windows(codex_app, backend, ca
     assert "83% of the 5h window, resets " in line and "40% of the weekly window" in line
     assert 'cliproxy_quota_used_percent{credential="plus@example.com",provider="codex",window="5h"} 83.0' in scrape
     assert 'cliproxy_quota_resets_in_seconds{credential="plus@example.com",provider="codex",window="weekly"}' in scrape
+
+
+async def test_what_a_stream_may_make_the_gateway_hold_before_its_answer_starts_is_bounded(
+    codex_app, backend, monkeypatch
+):
+    from cliproxy_codex import provider
+
+    monkeypatch.setattr(provider, "MAX_HEAD", 100)  # less than the backend's opening events
+    async with asgi_client(codex_app()) as http:
+        answer = await ask(http, stream=True)
+    assert answer.status_code == 502 and "without starting its answer" in answer.json()["error"]["message"]

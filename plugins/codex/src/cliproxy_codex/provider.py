@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from cliproxy import (
     ConfigNode,
     Cooldown,
     Credential,
+    ErrorKind,
     GatewayError,
     Host,
     ModelEntry,
@@ -45,6 +46,7 @@ __all__ = ["CodexProvider"]
 
 _FAILURES = ("error", "response.failed")
 MAX_METADATA = 4 * 1024 * 1024  # the models list and the usage answer are small
+MAX_HEAD = 4 * 1024 * 1024  # bytes of a stream held while waiting for its first content
 
 
 class CodexProvider(Provider):
@@ -109,6 +111,7 @@ class CodexProvider(Provider):
         head: list[bytes] = []
         try:
             started = ended = False
+            held = 0
             while not (started or ended):
                 try:
                     chunk = await chunks.__anext__()
@@ -120,6 +123,9 @@ class CodexProvider(Provider):
                     if not started:
                         self._check(call, event)
                         started = event.name not in PREAMBLE
+                        held += len(event.raw)
+                        if held > MAX_HEAD and not started:
+                            raise _no_start()
                     head.append(event.raw)
         except BaseException:
             response.release()
@@ -148,7 +154,7 @@ class CodexProvider(Provider):
             call.credential.id, None, Cooldown(until=until, reason=error.message, status=429)
         )
 
-    def _seen(self, call: Call) -> Any:
+    def _seen(self, call: Call) -> Callable[[Mapping[str, str]], None]:
         credential_id, clock = call.credential.id, call.host.clock
 
         def note(headers: Mapping[str, str]) -> None:
@@ -267,6 +273,15 @@ class CodexProvider(Provider):
                     raise RuntimeError(f"GET {url.rsplit('/', 1)[-1]} answered with more than {MAX_METADATA} bytes")
                 chunks.append(chunk)
         return orjson.loads(b"".join(chunks))
+
+
+def _no_start() -> GatewayError:
+    return GatewayError(
+        status=502,
+        kind=ErrorKind.UPSTREAM,
+        message=f"the Codex backend sent more than {MAX_HEAD // 1024} KB without starting its answer",
+        provider=PROVIDER,
+    )
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:
