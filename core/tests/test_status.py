@@ -273,3 +273,30 @@ def test_accounting_survives_the_servers_end_of_response_disconnect(
             if alpha["requests"]:
                 break
         assert (alpha["requests"], alpha["failures"], alpha["state"]) == (1, 1, "cooling")
+
+
+def test_the_text_shows_each_credentials_quota():
+    from cliproxy.status import render_text
+
+    credential = {
+        "label": "plus@example.com",
+        "provider": "codex",
+        "state": "ok",
+        "requests": 3,
+        "failures": 0,
+        "quota": {
+            "plan": "plus",
+            "note": "credits: 5.39",
+            "checked_at": "2026-12-06T10:00:00Z",
+            "windows": [
+                {"name": "5h", "used_percent": 83.0, "resets_at": "2026-12-06T14:20:00Z", "unit": "%"},
+                {"name": "premium_interactions", "used": 120, "limit": 300, "unit": "requests"},
+                {"name": "balance", "remaining": 4.5, "unit": "USD"},
+            ],
+        },
+    }
+    text = render_text({"state_store": {"backend": "memory"}, "credentials": [credential]})
+    assert (
+        "    quota (plus): 5h: 83% used, resets 2026-12-06 14:20Z; premium_interactions: 120 of 300 requests used; "
+        "balance: 4.5 USD left; credits: 5.39"
+    ) in text.splitlines()

@@ -12,18 +12,29 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cliproxy import write_token_file
 from cliproxy.testing import FakeUpstream, Reply
 
 from .install import AgentCLIs, InstallError, install_clis
 from .recipes import Recipes, load_recipes
 from .runner import UPSTREAM_MODELS, Case, Gateway, Run, answer, run_case
-from .upstreams import WireFake, anthropic_fake, gemini_fake, openai_chat_fake
+from .upstreams import CODEX_BACKEND, WireFake, anthropic_fake, codex_fake, gemini_fake, openai_chat_fake
 
 KEY = "sk-e2e-client"
+CODEX_SIGN_IN = {  # what `cliproxy login codex` writes; the fake backend takes any bearer token
+    "type": "codex",
+    "access_token": "e2e-chatgpt-access-token",
+    "refresh_token": "e2e-chatgpt-refresh-token",
+    "account_id": "acct-e2e",
+    "email": "e2e@example.com",
+    "plan_type": "plus",
+    "expired": "2099-01-01T00:00:00Z",
+}
 JOBS = int(os.environ.get("CLIPROXY_E2E_JOBS", min(8, 2 * (os.cpu_count() or 2))))  # CLIs run at once
 
 _TIMINGS = pytest.StashKey[dict[str, float]]()
@@ -68,10 +79,12 @@ def fakes(registered_cases: dict[str, Case]) -> Iterator[dict[str, WireFake]]:
         return answer(ask, registered_cases)
 
     gemini_models = tuple(model for (wire, _), model in UPSTREAM_MODELS.items() if wire == "gemini")
+    codex_models = tuple(model for (wire, _), model in UPSTREAM_MODELS.items() if wire == "codex")
     servers = {
         "anthropic": anthropic_fake(script),
         "openai-chat": openai_chat_fake(script),
         "gemini": gemini_fake(script, gemini_models),
+        "codex": codex_fake(script, codex_models),
     }
     for fake in servers.values():
         fake.server.start()
@@ -80,12 +93,19 @@ def fakes(registered_cases: dict[str, Case]) -> Iterator[dict[str, WireFake]]:
         fake.server.stop()
 
 
-def _gateway_config(fakes: Mapping[str, WireFake]) -> dict:
+def _gateway_config(fakes: Mapping[str, WireFake], auth_dir: Path) -> dict:
     def models(wire: str) -> list[dict[str, str]]:
         return [{"name": model, "alias": alias} for (w, alias), model in UPSTREAM_MODELS.items() if w == wire]
 
     return {
         "api-keys": [KEY],
+        "auth-dir": str(auth_dir),
+        "codex": {  # a ChatGPT account signed in with `cliproxy login codex` (the token file below)
+            "issuer": fakes["codex"].url,
+            "base-url": fakes["codex"].url + CODEX_BACKEND,
+            "prefix": "cx",
+            "models": models("codex"),
+        },
         "request-retry": 0,
         "watch-config": False,
         "force-model-prefix": True,
@@ -118,7 +138,9 @@ def gateway(fakes: dict[str, WireFake], tmp_path_factory: pytest.TempPathFactory
     """`cliproxy serve` as a real process in front of the fakes."""
     workdir = tmp_path_factory.mktemp("gateway")
     config = workdir / "config.yaml"
-    config.write_text(json.dumps(_gateway_config(fakes), indent=2))  # JSON is YAML
+    auth_dir = workdir / "auth"
+    write_token_file(auth_dir / "codex-e2e@example.com.json", CODEX_SIGN_IN)
+    config.write_text(json.dumps(_gateway_config(fakes, auth_dir), indent=2))  # JSON is YAML
     log = workdir / "gateway.log"
     port = _free_port()
     with log.open("wb") as out:

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 CLIENTS = ("claude-code", "codex", "gemini-cli")
-PREFIXES = {"anthropic": "an", "openai-chat": "oa", "gemini": "ge"}  # upstream wire -> gateway prefix
+PREFIXES = {"anthropic": "an", "openai-chat": "oa", "gemini": "ge", "codex": "cx"}  # upstream wire -> gateway prefix
 SCENARIOS = ("plain", "stream", "tool")
 # (upstream wire, gateway alias) -> the model the upstream is asked for
 UPSTREAM_MODELS = {
@@ -55,6 +55,9 @@ UPSTREAM_MODELS = {
     ("gemini", "claude-sonnet-4-5"): "gemini-2.5-flash",
     ("gemini", "claude-haiku-4-5"): "gemini-2.5-flash-lite",
     ("gemini", "core-sonnet"): "gemini-2.5-pro",
+    ("codex", "claude-sonnet-4-5"): "gpt-5.5",  # a ChatGPT plan's models, through cliproxy-codex
+    ("codex", "claude-haiku-4-5"): "gpt-5.4-mini",
+    ("codex", "core-sonnet"): "gpt-5.4",
 }
 RUN_TIMEOUT = 180.0
 PIECE_DELAY = 0.12  # seconds between the pieces of a streamed answer

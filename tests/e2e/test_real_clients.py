@@ -2,7 +2,7 @@
 
 Each CLI, at the version pinned in package.json and configured exactly as docs/clients.md
 says, runs headless against the gateway in front of fake Anthropic, OpenAI Chat and Gemini
-upstreams: a plain prompt, a streamed answer, and a tool loop in which the fake model asks
+upstreams and a fake Codex backend (a ChatGPT account of cliproxy-codex): a plain prompt, a streamed answer, and a tool loop in which the fake model asks
 the CLI to run its own shell tool and answers once the output came back. Every run has a
 home of its own and a proxy that refuses anything but loopback; nothing may try to leave.
 """

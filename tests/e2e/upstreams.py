@@ -1,4 +1,5 @@
-"""Scriptable fake upstreams for the real-client suite: Anthropic, OpenAI Chat and Gemini.
+"""Scriptable fake upstreams for the real-client suite: Anthropic, OpenAI Chat, Gemini, and
+the Codex backend of a ChatGPT plan (reached through the cliproxy-codex plugin).
 
 Each fake is a :class:`cliproxy.testing.FakeUpstream` whose replies come from a *script*:
 a function that reads what the upstream was asked -- an :class:`Ask`, the same view for
@@ -18,7 +19,17 @@ import attrs
 import orjson
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply
 
-__all__ = ["Answer", "Ask", "Script", "ToolCall", "WireFake", "anthropic_fake", "gemini_fake", "openai_chat_fake"]
+__all__ = [
+    "Answer",
+    "Ask",
+    "Script",
+    "ToolCall",
+    "WireFake",
+    "anthropic_fake",
+    "codex_fake",
+    "gemini_fake",
+    "openai_chat_fake",
+]
 
 
 @attrs.frozen
@@ -382,6 +393,161 @@ def gemini_fake(script: Script, models: tuple[str, ...]) -> WireFake:
         models, ("v1beta", "v1"), ("generateContent", "streamGenerateContent", "countTokens")
     ):
         fake.server.add("POST", f"/{version}/models/{model}:{method}", generate)
+    return fake
+
+
+# -- the Codex backend (Responses over SSE, as a ChatGPT plan serves it) --------------------
+
+CODEX_BACKEND = "/backend-api/codex"
+_CODEX_REFUSED = ("max_output_tokens", "temperature", "top_p", "metadata", "previous_response_id")
+
+
+def _codex_ask(record: RecordedRequest) -> Ask:
+    body = record.json or {}
+    tools: dict[str, Mapping[str, Any]] = {}
+    for tool in body.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "namespace":  # Codex's grouped tools: members named inside their namespace
+            for member in tool.get("tools") or []:
+                tools[f"{tool.get('name')}.{member.get('name')}"] = member.get("parameters") or {}
+        elif "name" in tool:
+            tools[tool["name"]] = tool.get("parameters") or {}
+    items = [item for item in body.get("input") or [] if isinstance(item, dict)]
+    results = [_text_of(item.get("output")) for item in items if str(item.get("type", "")).endswith("call_output")]
+    last_is_result = bool(items) and str(items[-1].get("type", "")).endswith("call_output")
+    conversation = _text_of(body.get("instructions")) + "\n" + _text_of(items)
+    return Ask(
+        "codex", body.get("model", ""), bool(body.get("stream")), tools, tuple(results), last_is_result,
+        conversation, record,
+    )  # fmt: skip
+
+
+def _codex_refusal(body: Mapping[str, Any]) -> str | None:
+    """What the real backend refuses with a 400 (its ``detail``), if anything."""
+    for field in _CODEX_REFUSED:
+        if field in body:
+            return f"Unsupported parameter: {field}"
+    if body.get("store") is not False:
+        return "Store must be set to false"
+    if body.get("stream") is not True:
+        return "Stream must be set to true"
+    if not isinstance(body.get("instructions"), str):
+        return "Instructions are required"
+    return None
+
+
+def _codex_reply(ask: Ask, answer: Answer) -> Reply:
+    response_id = _next_id("resp_e2e")
+    head = {"id": response_id, "object": "response", "status": "in_progress", "model": ask.model, "output": []}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": head},
+        {"type": "response.in_progress", "response": head},
+    ]
+    if answer.pieces:
+        item_id = _next_id("msg_e2e")
+        opened = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+        events.append({"type": "response.output_item.added", "output_index": 0, "item": opened})
+        events.append(
+            {
+                "type": "response.content_part.added",
+                "output_index": 0,
+                "item_id": item_id,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": ""},
+            }
+        )
+        events.extend(
+            {
+                "type": "response.output_text.delta",
+                "output_index": 0,
+                "item_id": item_id,
+                "content_index": 0,
+                "delta": piece,
+            }
+            for piece in answer.pieces
+        )
+        part = {"type": "output_text", "text": answer.full_text, "annotations": []}
+        events.append(
+            {
+                "type": "response.output_text.done",
+                "output_index": 0,
+                "item_id": item_id,
+                "content_index": 0,
+                "text": answer.full_text,
+            }
+        )
+        events.append(
+            {
+                "type": "response.content_part.done",
+                "output_index": 0,
+                "item_id": item_id,
+                "content_index": 0,
+                "part": part,
+            }
+        )
+        done = {**opened, "status": "completed", "content": [part]}
+        events.append({"type": "response.output_item.done", "output_index": 0, "item": done})
+    if answer.tool_call:
+        index = 1 if answer.pieces else 0
+        arguments = orjson.dumps(dict(answer.tool_call.arguments)).decode()
+        call = {
+            "id": _next_id("fc_e2e"),
+            "type": "function_call",
+            "call_id": _next_id("call_e2e"),
+            "name": answer.tool_call.name,
+        }
+        events.append(
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": {**call, "status": "in_progress", "arguments": ""},
+            }
+        )
+        events.append(
+            {
+                "type": "response.function_call_arguments.delta",
+                "output_index": index,
+                "item_id": call["id"],
+                "delta": arguments,
+            }
+        )
+        events.append(
+            {
+                "type": "response.output_item.done",
+                "output_index": index,
+                "item": {**call, "status": "completed", "arguments": arguments},
+            }
+        )
+    usage = {"input_tokens": 42, "output_tokens": 7, "total_tokens": 49}
+    # as the backend may: the final event without its output (the gateway rebuilds it)
+    events.append({"type": "response.completed", "response": {**head, "status": "completed", "usage": usage}})
+    headers = {
+        "x-codex-primary-used-percent": "12",
+        "x-codex-primary-window-minutes": "300",
+        "x-codex-plan-type": "plus",
+    }
+    return Reply.sse_events(events, named=True, chunk_delay=answer.piece_delay, headers=headers)
+
+
+def codex_fake(script: Script, models: tuple[str, ...]) -> WireFake:
+    """The Codex backend (``/backend-api/codex/responses``, its models list and the usage
+    endpoint), as strict as the real one about ``store``, ``stream``, ``instructions`` and
+    the fields it refuses."""
+    fake = WireFake("codex", FakeUpstream(), script)
+
+    def responses(record: RecordedRequest) -> Reply:
+        refusal = _codex_refusal(record.json or {})
+        if refusal is not None:
+            return Reply.json({"detail": refusal}, status=400)
+        ask = _codex_ask(record)
+        return _codex_reply(ask, fake.answer(ask))
+
+    listed = {"models": [{"slug": model, "visibility": "list"} for model in models]}
+    usage = {"plan_type": "plus", "rate_limit": {"primary_window": {"used_percent": 12, "limit_window_seconds": 18000}}}
+    fake.server.add("POST", CODEX_BACKEND + "/responses", responses)
+    fake.server.add("GET", CODEX_BACKEND + "/models", Reply.json(listed))
+    fake.server.add("GET", "/backend-api/wham/usage", Reply.json(usage))
     return fake
 
 

@@ -29,7 +29,7 @@ from cliproxy.quota import Quota, QuotaWindow
 from cliproxy.routing import ModelInfo
 from cliproxy.state import StateStore
 from cliproxy.state.base import Cooldown
-from cliproxy.tokens import TokenManager, TokenSet, write_token_file
+from cliproxy.tokens import SIGN_IN_AGAIN, TokenManager, TokenSet, write_token_file
 from cliproxy.translate import (
     ClientTranslator,
     Door,
@@ -41,6 +41,7 @@ from cliproxy.translate import (
 from cliproxy.version import USER_AGENT, __version__
 
 __all__ = [
+    "SIGN_IN_AGAIN",
     "USER_AGENT",
     "AuthType",
     "Call",

@@ -37,7 +37,7 @@ from cliproxy.management import (
 )
 from cliproxy.plugins import Plugins
 from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
-from cliproxy.responses_door import door_endpoint, stored_response_routes
+from cliproxy.responses_door import compact_routes, door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.translate import ClientTranslator
 from cliproxy.version import __version__
@@ -179,6 +179,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
                 continue
             taken[key] = translator.name
             routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
+    routes += compact_routes(gateway)  # before the kept responses: /v1/responses/{response_id} would match
     routes += stored_response_routes(gateway)  # after the doors: /v1/responses/input_tokens is one
     if gateway.metrics is not None:
         routes.append(Route(gateway.metrics.path, MetricsEndpoint(gateway, gateway.metrics), methods=["GET"]))

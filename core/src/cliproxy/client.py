@@ -24,7 +24,7 @@ __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner
 
 log = logging.getLogger("cliproxy.client")
 
-Action = Literal["generate", "count_tokens"]
+Action = Literal["generate", "count_tokens", "compact"]
 
 
 def owner_of_name(name: str) -> str:
@@ -78,7 +78,7 @@ class ClientRequest:
         stream: Whether the client asked for a stream.
         headers: Request headers, lower-case names.
         query: Query parameters of the request URL.
-        action: ``generate`` or ``count_tokens``.
+        action: ``generate``, ``count_tokens`` or ``compact`` (``/v1/responses/compact``).
         identity: Who the caller is, per inbound auth.
         created: Unix time the request arrived.
         exchange: The door's record of the request (its id, who answered, usage), which

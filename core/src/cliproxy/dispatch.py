@@ -141,7 +141,7 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
     provider = gateway.providers[cand.credential.provider]
     try:
-        result = await provider.send(call)
+        result = await (provider.compact(call) if call.client.action == "compact" else provider.send(call))
     except GatewayError as error:
         let_go(error)  # failover keeps it: not the frames below, nor their bodies
         raise

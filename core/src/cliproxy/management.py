@@ -234,6 +234,6 @@ class MetricsEndpoint:
         except GatewayError as error:
             await send_bytes(send, error.status, encode_error(error))
             return
-        await self.metrics.state.refresh(gateway.state, gateway.credentials, gateway.clock())
+        await self.metrics.state.refresh(gateway.state, gateway.credentials, gateway.clock(), gateway.quotas)
         content_type = [(b"content-type", self.metrics.content_type.encode())]
         await send_bytes(send, 200, self.metrics.render(), content_type)

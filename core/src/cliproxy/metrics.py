@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cliproxy.client import ClientIdentity
@@ -27,6 +27,7 @@ from cliproxy.credentials import Credential
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
 from cliproxy.ir import Usage
+from cliproxy.quota import Quota
 from cliproxy.routing import Candidate
 from cliproxy.state import StateStore
 from cliproxy.state.base import WHOLE
@@ -259,8 +260,23 @@ class _StateCollector:
         self._model = model_label
         self._credentials: list[tuple[str, str, str]] = []  # provider, label, state
         self._cooldowns: list[tuple[str, str, str, float]] = []  # provider, label, model, seconds
+        self._quotas: list[tuple[str, str, str, float | None, float | None]] = []  # ..., window, percent, reset in
 
-    async def refresh(self, state: StateStore, served: Iterable[Credential], now: float) -> None:
+    async def refresh(
+        self, state: StateStore, served: Iterable[Credential], now: float, quotas: Mapping[str, Quota] | None = None
+    ) -> None:
+        served = list(served)
+        self._quotas = [
+            (
+                cred.provider,
+                cred.label,
+                window.name,
+                window.percent,
+                None if window.resets_at is None else max(0.0, window.resets_at - now),
+            )
+            for cred in served
+            for window in (quotas or {}).get(cred.id, Quota()).windows
+        ]
         try:
             cooldowns = await state.cooldowns()
         except Exception as exc:  # a scrape must still show the counters
@@ -304,3 +320,20 @@ class _StateCollector:
         for provider, label, model, seconds in self._cooldowns:
             resting.add_metric((provider, label, model), seconds)
         yield resting
+        used = GaugeMetricFamily(
+            "cliproxy_quota_used_percent",
+            "Share of each metered window of an account used (0-100), as its provider last read it.",
+            labels=("provider", "credential", "window"),
+        )
+        resets = GaugeMetricFamily(
+            "cliproxy_quota_resets_in_seconds",
+            "Seconds until each metered window of an account starts afresh.",
+            labels=("provider", "credential", "window"),
+        )
+        for provider, label, window, percent, reset in self._quotas:
+            if percent is not None:
+                used.add_metric((provider, label, window), percent)
+            if reset is not None:
+                resets.add_metric((provider, label, window), reset)
+        yield used
+        yield resets

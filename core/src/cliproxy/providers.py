@@ -149,11 +149,16 @@ class Provider(abc.ABC):
         name: Unique provider name (``claude``), shown in status output and logs.
         config_keys: The top-level config blocks this provider owns.
         wire: The wire format its upstream speaks (a registered translator's name).
+        stores_responses: For a Responses upstream: whether it keeps its answers for
+            ``previous_response_id`` itself. False (the Codex backend, which takes only
+            ``store: false``) makes the gateway keep and continue them, as for upstreams
+            of other wires.
     """
 
     name: str = ""
     config_keys: tuple[str, ...] = ()
     wire: str = ""
+    stores_responses: bool = True
 
     @abc.abstractmethod
     def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
@@ -167,6 +172,17 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
         """Execute one call; raise :class:`~cliproxy.GatewayError` on failure."""
+
+    async def compact(self, call: Call) -> UpstreamResponse | DirectResponse:
+        """Serve ``POST /v1/responses/compact`` (the client's Responses body in
+        ``call.client.body``): return the upstream's whole JSON answer. The default
+        refuses with a 400 that names the provider."""
+        raise GatewayError.invalid(
+            f"POST /v1/responses/compact is served only for models whose upstream has a compact endpoint "
+            f"(the Codex backend); '{call.client.model}' is served by {self.name}: send the whole conversation "
+            "to /v1/responses instead",
+            code="compact_not_supported",
+        ).as_local()
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         """Models a credential serves when its entry lists none (a static catalogue)."""

@@ -11,7 +11,11 @@ is kept for its caller, linked to the answer it continued (see
 
 ``GET`` and ``DELETE /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items`` read
 and forget what the gateway kept for the caller; responses a Responses upstream keeps
-itself are not in the gateway's store, so these endpoints do not see them.
+itself are not in the gateway's store, so these endpoints do not see them. A Responses
+upstream that keeps nothing (``Provider.stores_responses`` False: the Codex backend) is
+treated like an upstream of another wire: the gateway keeps and continues its answers.
+
+``POST /v1/responses/compact`` goes to the model's provider (``Provider.compact``).
 """
 
 from __future__ import annotations
@@ -52,9 +56,12 @@ from cliproxy.wire.openai_responses.stored import (
 )
 
 __all__ = [
+    "COMPACT_PATH",
+    "CompactEndpoint",
     "ContinuedRequest",
     "ResponsesDoor",
     "StoredResponseEndpoint",
+    "compact_routes",
     "door_endpoint",
     "owner_of",
     "stored_response_routes",
@@ -108,19 +115,20 @@ class ResponsesDoor(DoorEndpoint):
         return ContinuedRequest(**fields, previous=None, new_input=[*earlier, *input_items(client.body)])
 
     def _on_responses_upstream(self, model: str) -> bool:
-        """Whether any credential serving ``model`` speaks the Responses wire itself."""
+        """Whether any credential serving ``model`` speaks the Responses wire itself and
+        keeps its answers (``Provider.stores_responses``)."""
         gateway = self.gateway
         for candidate in gateway.router.resolve(model):
             credential = candidate.credential
             provider = gateway.providers.get(credential.provider)
             wire = getattr(credential.settings, "wire", None) or getattr(provider, "wire", None)
-            if wire == WIRE:
+            if wire == WIRE and getattr(provider, "stores_responses", True):
                 return True
         return False
 
     async def _respond(self, gateway: Gateway, outcome: Outcome, send: Send) -> None:
         client = outcome.call.client
-        if client.action != "generate" or client.body.get("store") is False or outcome.passthrough:
+        if client.action != "generate" or client.body.get("store") is False or self._kept_upstream(outcome):
             await respond(gateway, outcome, send)
             return
         if isinstance(client, ContinuedRequest):
@@ -131,6 +139,13 @@ class ResponsesDoor(DoorEndpoint):
         await respond(gateway, outcome, keeper)
         if keeper.record is not None:
             await self.store.save(keeper.record)
+
+    def _kept_upstream(self, outcome: Outcome) -> bool:
+        """The answer passes through from a Responses upstream that keeps it itself."""
+        if not outcome.passthrough:
+            return False
+        provider = self.gateway.providers.get(outcome.call.credential.provider)
+        return getattr(provider, "stores_responses", True)
 
 
 @attrs.define(eq=False)
@@ -170,6 +185,29 @@ def stored_response_routes(gateway: Gateway) -> list[BaseRoute]:
             methods=["GET"],
         ),
     ]
+
+
+COMPACT_PATH = "/v1/responses/compact"
+
+
+class CompactEndpoint(DoorEndpoint):
+    """``POST /v1/responses/compact``: the model's provider compacts the conversation
+    (``Provider.compact``; the Codex backend does), with the selection, failover and
+    cooldowns of any request. Other providers answer a 400 that says so."""
+
+    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers)
+        if client is not None:
+            client.action = "compact"
+        return client
+
+
+def compact_routes(gateway: Gateway) -> list[BaseRoute]:
+    """The compact route, when the gateway has a Responses door."""
+    if not gateway.translators.has_client(WIRE):
+        return []
+    endpoint = CompactEndpoint(gateway, gateway.translators.client(WIRE), Door(COMPACT_PATH, stream=False))
+    return [Route(COMPACT_PATH, endpoint, methods=["POST"])]
 
 
 class StoredResponseEndpoint:

@@ -11,7 +11,7 @@ and its backoff.
 ==========================================  ===========================  ===========================================
 upstream answer                             rests                        for
 ==========================================  ===========================  ===========================================
-401, 402, 403                               the whole credential         30 minutes
+401, 402, 403                               the whole credential         30 minutes (a longer rest stays)
 404, or any status saying model not found   that model on the credential 12 hours
 429                                         that model on the credential Retry-After / retry-after-ms / RetryInfo,
                                                                          else 1 s doubling per repeat up to 30 min
@@ -172,6 +172,10 @@ class Selector:
         if decision is None:
             return None
         whole_credential, cooldown = decision
+        if whole_credential:  # never shorten a longer rest (a sign-in refused for good rests for days)
+            current = (await self.state.get_cooldowns(*pair))[0]
+            if current is not None and current.until > cooldown.until:
+                return True, current
         await self.state.set_cooldown(cand.credential.id, None if whole_credential else cand.upstream_model, cooldown)
         return decision
 

@@ -210,6 +210,9 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
             )
         for model, cd in (cred.get("cooldowns") or {}).items():
             notes.append(f"{model}: resting {_ago(cd['seconds_left'])} (until {cd['until']}): {cd['reason']}")
+        quota = cred.get("quota")
+        if quota:  # (older gateways, and providers that cannot tell, send none)
+            notes.append(_quota_line(quota))
         details[i + 1] = notes
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
     for i, row in enumerate(rows):
@@ -223,23 +226,27 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
 
 
 def _quota_line(quota: Mapping[str, Any]) -> str:
-    """``quota (plan): premium_interactions 120/300 requests left, resets ...; note``."""
+    """``quota (plus): 5h: 83% used, resets 2026-12-06 14:20Z; premium_interactions:
+    120/300 requests left; ...`` -- one part per window, then the note."""
     parts = []
     for window in quota.get("windows") or ():
         left, limit, used = window.get("remaining"), window.get("limit"), window.get("used")
-        unit = f" {window['unit']}" if window.get("unit") else ""
+        unit = f" {window['unit']}" if window.get("unit") and window.get("unit") != "%" else ""
         if left is not None and limit is not None:
             amount = f"{left:g}/{limit:g}{unit} left"
         elif left is not None:
             amount = f"{left:g}{unit} left"
+        elif used is not None and limit is not None:
+            amount = f"{used:g} of {limit:g}{unit} used"
         elif window.get("used_percent") is not None:
             amount = f"{window['used_percent']:g}% used"
         elif used is not None:
             amount = f"{used:g}{unit} used"
         else:
             amount = "?"
-        reset = f", resets {window['resets_at']}" if window.get("resets_at") else ""
-        parts.append(f"{window.get('name')} {amount}{reset}")
+        resets = window.get("resets_at")
+        reset = f", resets {resets.replace('T', ' ')[:16]}Z" if isinstance(resets, str) else ""
+        parts.append(f"{window.get('name', '?')}: {amount}{reset}")
     if quota.get("note"):
         parts.append(str(quota["note"]))
     plan = f" ({quota['plan']})" if quota.get("plan") else ""

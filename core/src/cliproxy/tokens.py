@@ -11,13 +11,17 @@ to the matching auth type, and keeps the tokens in a :class:`TokenManager`, whic
 * writes refreshed tokens back to the file atomically (mode 0600; a directory it has to
   create gets 0700, an existing one is left alone);
 * marks a credential that cannot be refreshed as resting, with the reason, instead of
-  failing requests or the server.
+  failing requests or the server;
+* stops refreshing a credential whose auth type says its refresh token can never work
+  again (:data:`SIGN_IN_AGAIN`): it rests until a new sign-in replaces the token, on every
+  instance sharing the state store, and the refresh token is never offered again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -37,13 +41,21 @@ from cliproxy.proxies import resolve_proxy
 from cliproxy.redaction import Redactor, is_secret_name
 from cliproxy.state.base import Cooldown, StateStore
 
-__all__ = ["Refresher", "TokenManager", "TokenSet", "write_token_file"]
+__all__ = ["SIGN_IN_AGAIN", "Refresher", "TokenManager", "TokenSet", "write_token_file"]
 
 log = logging.getLogger("cliproxy.tokens")
 
 REFRESH_FAILURE_REST = 300.0
 REFRESH_FAILED = "token_refresh_failed"
 """The ``code`` of errors raised because a token could not be refreshed."""
+SIGN_IN_AGAIN = "sign_in_again"
+"""The ``code`` an :class:`~cliproxy.AuthType`'s ``refresh`` gives the error it raises when
+the refresh token can never work again (expired, revoked, already spent): the manager then
+offers it no more -- here or on another instance -- and rests the credential for
+:data:`SIGNED_OUT_REST`, or until a new sign-in brings another refresh token (its rest ends
+within one refresh-loop interval of the new token file being loaded)."""
+SIGNED_OUT_REST = 7 * 86400.0
+_SIGNED_OUT = "signed-out:"  # state key prefix: the fingerprint of a refresh token that can never work again
 
 
 @attrs.define
@@ -133,6 +145,8 @@ class _Entry:
     lock: asyncio.Lock = attrs.Factory(asyncio.Lock)
     attempts: int = 0
     failure: GatewayError | None = None
+    dead: bool = False  # its refresh token can never work again (SIGN_IN_AGAIN)
+    checked: bool = False  # the shared signed-out mark was compared with its refresh token
 
 
 class TokenManager:
@@ -231,6 +245,8 @@ class TokenManager:
                 if entry.failure is not None:
                     raise entry.failure
                 return entry.tokens
+            if entry.dead and entry.failure is not None:
+                raise entry.failure  # offered again, it would only be refused again
             now = self.clock()
             if not force and not entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 return entry.tokens
@@ -251,6 +267,9 @@ class TokenManager:
                 self._adopt(entry, shared)
                 if not shared.expires_within(entry.auth_type.refresh_lead, now):
                     return entry.tokens
+            signed_out = await self._signed_out(credential, entry)
+            if signed_out is not None:
+                raise signed_out
             try:
                 session, proxy = self._session(credential)
                 fresh = await entry.auth_type.refresh(entry.tokens, session, proxy)
@@ -263,7 +282,13 @@ class TokenManager:
                     provider=credential.provider,
                     code=REFRESH_FAILED,
                 )
-                await self._rest(credential, f"token refresh failed: {reason}")
+                if error.code == SIGN_IN_AGAIN:
+                    await self._sign_out(credential, entry)
+                await self._rest(
+                    credential,
+                    f"token refresh failed: {reason}",
+                    SIGNED_OUT_REST if entry.dead else REFRESH_FAILURE_REST,
+                )
                 raise entry.failure from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 entry.failure = GatewayError(
@@ -282,9 +307,15 @@ class TokenManager:
             return entry.tokens
 
     async def refresh_due(self) -> None:
-        """Refresh every token that expires within its lead time (the background loop)."""
+        """Refresh every token that expires within its lead time (the background loop);
+        end the rest of a credential signed out elsewhere whose token file was replaced by
+        a new sign-in."""
         now = self.clock()
         for entry in list(self._entries.values()):
+            if not entry.checked:
+                await self._check_signed_out(entry)
+            if entry.dead:
+                continue
             if entry.tokens.refresh_token and entry.tokens.expires_within(entry.auth_type.refresh_lead, now):
                 try:
                     await self.refresh(entry.credential)
@@ -322,11 +353,59 @@ class TokenManager:
             except OSError as exc:
                 log.error("could not write refreshed tokens to %s: %s", entry.path, exc)
 
-    async def _rest(self, credential: Credential, reason: str) -> None:
+    async def _rest(self, credential: Credential, reason: str, seconds: float = REFRESH_FAILURE_REST) -> None:
         log.error("%s credential %s: %s", credential.provider, credential.label, reason)
         await self._state.set_cooldown(
-            credential.id, None, Cooldown(until=self.clock() + REFRESH_FAILURE_REST, reason=reason, status=401)
+            credential.id, None, Cooldown(until=self.clock() + seconds, reason=reason, status=401)
         )
+
+    # -- refresh tokens that can never work again (SIGN_IN_AGAIN) ---------------------------------
+
+    async def _sign_out(self, credential: Credential, entry: _Entry) -> None:
+        """Remember, for every instance, that ``entry``'s refresh token is dead."""
+        entry.dead = entry.checked = True
+        mark = _fingerprint(entry.tokens.refresh_token)
+        await self._state.set_value(_SIGNED_OUT + credential.id, mark.encode(), ttl=SIGNED_OUT_REST)
+
+    async def _signed_out(self, credential: Credential, entry: _Entry) -> GatewayError | None:
+        """The error for a refresh token another instance found dead, or None."""
+        if not await self._check_signed_out(entry):
+            return None
+        entry.failure = GatewayError(
+            status=401,
+            kind=ErrorKind.AUTHENTICATION,
+            message=f"{credential.provider} credential {credential.label} could not be refreshed: its sign-in "
+            f"was refused for good (see /v0/status); sign in again with `cliproxy login {credential.provider}`",
+            provider=credential.provider,
+            code=REFRESH_FAILED,
+        )
+        return entry.failure
+
+    async def _check_signed_out(self, entry: _Entry) -> bool:
+        """Compare ``entry``'s refresh token with the shared signed-out mark: the same
+        token is dead here too; another one (a new sign-in) ends the rest the mark caused."""
+        entry.checked = True
+        if entry.dead:
+            return True
+        key = _SIGNED_OUT + entry.credential.id
+        mark = await self._state.get_value(key)
+        if mark is None:
+            return False
+        if mark.decode() == _fingerprint(entry.tokens.refresh_token):
+            entry.dead = True
+            return True
+        await self._state.delete_value(key)
+        cooldowns = (await self._state.cooldowns()).get(entry.credential.id) or {}
+        whole = cooldowns.get("*")
+        if whole is not None and whole.status == 401:
+            await self._state.clear_cooldown(entry.credential.id, None)
+            log.info("%s credential %s was signed in again", entry.credential.provider, entry.credential.label)
+        return False
+
+
+def _fingerprint(refresh_token: str | None) -> str:
+    """What the state store keeps of a dead refresh token (never the token itself)."""
+    return hashlib.sha256((refresh_token or "").encode()).hexdigest()[:32]
 
 
 def _newer(shared: TokenSet, held: TokenSet) -> bool:

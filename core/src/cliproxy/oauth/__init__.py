@@ -41,10 +41,11 @@ from cliproxy.oauth.store import save_token_file, token_file_name
 from cliproxy.oauth.times import format_expiry, parse_expiry
 from cliproxy.oauth.token_endpoint import TokenEndpoint, token_error
 from cliproxy.oauth.vendor import VendorFile, VendorPath, add_import_argument
-from cliproxy.tokens import TokenSet
+from cliproxy.tokens import SIGN_IN_AGAIN, TokenSet
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "SIGN_IN_AGAIN",
     "SLOW_DOWN_STEP",
     "AuthType",
     "Authorization",
