@@ -124,5 +124,5 @@ class RooAuthType:
             kind=ErrorKind.AUTHENTICATION,
             message=f"{what} (Roo tokens cannot be renewed); {sign_in_again(tokens)}",
             provider=self.provider,
-            code="sign_in_again",
+            code="token_expired",  # not SIGN_IN_AGAIN: a new sign-in of the Roo CLI is read at the next refresh
         )
