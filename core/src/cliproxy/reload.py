@@ -45,6 +45,7 @@ __all__ = [
     "RESTART_KEYS",
     "ReloadRefused",
     "ReloadResult",
+    "check_reload",
     "handle_reload_signal",
     "reload_gateway",
     "watch_files",
@@ -214,8 +215,9 @@ def _refuse_emptying(gateway: Gateway, staged: Snapshot) -> None:
     problems = []
     if gateway.credentials and not staged.credentials and not _same_config(old, new):
         count = len(gateway.credentials)
+        what = "it disables every credential" if staged.disabled else "it defines no credentials"
         problems.append(
-            f"it defines no credentials, so all {count} serving now would be removed "
+            f"{what}, so all {count} serving now would be removed "
             f"({_names(gateway.credentials, _SHOWN)}) and every model request would fail"
         )
     emptied = bool(old.api_keys) and not new.api_keys
@@ -263,13 +265,27 @@ def _warn_about_losses(old: Config, new: Config, removed: list[Credential], left
         )
 
 
-def _stage(gateway: Gateway, config: Config) -> tuple[Snapshot, TokenManager, tuple[str, ...]]:
+def check_reload(gateway: Gateway, config: Config, *, force: bool = False) -> Snapshot:
+    """What :func:`reload_gateway` would serve for ``config`` -- every owning plugin has
+    read its blocks, ``auth-dir`` is loaded -- without serving it, logging it or touching
+    the reload status: the check of an edit before it is written (the management API).
+
+    Raises:
+        ConfigError: As :func:`reload_gateway` would (:class:`ReloadRefused` unless ``force``).
+    """
+    staged, _, _ = _stage(gateway, config, quiet=True)
+    if not force:
+        _refuse_emptying(gateway, staged)
+    return staged
+
+
+def _stage(gateway: Gateway, config: Config, *, quiet: bool = False) -> tuple[Snapshot, TokenManager, tuple[str, ...]]:
     """Build the snapshot the new config needs beside the serving one, touching nothing
     it serves from (the plugins record tokens in a token manager of its own, taken over on
     the swap); raises :class:`ConfigError` as start-up would."""
     old = gateway.config
     kept = tuple(key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr))
-    for key in kept:
+    for key in () if quiet else kept:
         log.warning(
             "config reload: '%s' changed, which needs a restart of cliproxy serve; keeping the old value",
             key,

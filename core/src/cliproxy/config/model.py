@@ -65,9 +65,16 @@ class QuotaExceeded:
 
 @attrs.frozen
 class RemoteManagement:
-    """``remote-management:`` -- access to ``/v0/*`` from other hosts."""
+    """``remote-management:`` -- the management key and who may use it.
+
+    ``secret_key`` is the key itself or its hash (``cliproxy hash-key``): it opens
+    ``/v0/management`` (which is off without it) and ``/v0/status`` and friends from
+    other hosts. ``allow_remote`` lets other hosts than this one reach
+    ``/v0/management`` (with the key).
+    """
 
     secret_key: str | None = attrs.field(default=None, repr=False)
+    allow_remote: bool = False
 
 
 @attrs.frozen
@@ -163,6 +170,7 @@ class Config:
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
+    disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -200,4 +208,5 @@ CORE_KEYS = (
     "watch-config",
     "watch-interval",
     "access-log",
+    "disabled-credentials",
 )
