@@ -35,6 +35,8 @@ from cliproxy.gateway import Gateway
 from cliproxy.management_api.access import check_access
 from cliproxy.management_api.config_edit import ConfigEditor
 from cliproxy.management_api.login_sessions import LoginSessions
+from cliproxy.redaction import Redactor
+from cliproxy.reload import ReloadRefused
 from cliproxy.site_guard import check_json_body
 
 __all__ = [
@@ -196,6 +198,18 @@ def config_error_body(error: ConfigError, code: str = "config_invalid") -> dict[
     }
 
 
+def _redacted(data: Any, redactor: Redactor) -> Any:
+    """``data`` with every secret ``redactor`` knows taken out of its strings (keys
+    too); numbers and literals are left alone, so the answer stays valid JSON."""
+    if isinstance(data, str):
+        return redactor.text(data)
+    if isinstance(data, Mapping):
+        return {redactor.text(str(k)): _redacted(v, redactor) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_redacted(v, redactor) for v in data]
+    return data
+
+
 class _Endpoint:
     """The ASGI endpoint of one route (see the module doc)."""
 
@@ -223,6 +237,9 @@ class _Endpoint:
             status, data = error.status, error_body(error)
             if error.retry_after:
                 extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
+        except ReloadRefused as error:
+            error.hint = 'if that is what you want, send the request again with "force": true (or ?force=true)'
+            status, data = 422, config_error_body(error, "config_refused")
         except ConfigError as error:
             status, data = 422, config_error_body(error)
         except Exception:
@@ -236,7 +253,8 @@ class _Endpoint:
                     message="the management route failed unexpectedly; the gateway log has the details",
                 )
             )
-        body = gateway.redactor().body(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        data = _redacted(data, gateway.redactor())
+        body = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         out = [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *extra]
         await send_bytes(send, status, body, out)
 
@@ -274,9 +292,11 @@ class ManagementApi:
 
     def starlette_routes(self) -> list[BaseRoute]:
         """The routes, then a catch-all that answers unknown paths (after the guard)."""
-        found: list[BaseRoute] = [
-            Route(PREFIX + route.path, _Endpoint(self, route), methods=[route.method]) for route in self.routes
-        ]
+        found: list[BaseRoute] = []
+        for route in self.routes:
+            found.append(Route(PREFIX + route.path, _Endpoint(self, route), methods=[route.method]))
+            if not route.path:  # the root answers with a trailing slash too
+                found.append(Route(PREFIX + "/", _Endpoint(self, route), methods=[route.method]))
         catch_all = _Endpoint(self, None)
         found.append(Route(PREFIX, catch_all, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
         found.append(Route(PREFIX + "/{rest:path}", catch_all, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))

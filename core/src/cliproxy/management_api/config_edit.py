@@ -25,12 +25,14 @@ from typing import Any
 from cliproxy.config import Config, ConfigError, load_config_text
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
-from cliproxy.management_api.config_document import ConfigDocument, write_atomically
+from cliproxy.management_api.config_document import ConfigDocument, write_atomically, yaml_value
 from cliproxy.management_api.secret_refs import SecretRefs
 from cliproxy.reload import check_reload, reload_gateway
 from cliproxy.snapshot import Snapshot
 
 __all__ = ["ConfigEditor"]
+
+_PLAIN = (2, 2, 0)
 
 
 class ConfigEditor:
@@ -58,6 +60,12 @@ class ConfigEditor:
         return Path(file).expanduser()
 
     def read_text(self) -> str:
+        """The config file's text (for a gateway built from a mapping: that mapping as YAML,
+        for reading only)."""
+        config = self.gateway.config
+        if config.file.startswith("<"):
+            root = config.root
+            return ConfigDocument(yaml_value({k: root.raw(k) for k in root.keys()}), config.file, _PLAIN).dump()
         path = self.path()
         try:
             return path.read_text(encoding="utf-8")

@@ -49,6 +49,21 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {action.dest: action for action in parser._actions if action.option_strings}
 
 
+def _name(action: argparse.Action) -> str:
+    """An option's name in the API: its long flag without the dashes (``callback-port``)."""
+    return max(action.option_strings, key=len).lstrip("-")
+
+
+def _by_name(actions: dict[str, argparse.Action]) -> dict[str, argparse.Action]:
+    """Options by every name they answer to: each flag and the destination, with ``-`` and
+    ``_`` alike."""
+    found: dict[str, argparse.Action] = {}
+    for dest, action in actions.items():
+        for name in (dest, *(flag.lstrip("-") for flag in action.option_strings)):
+            found.setdefault(name.replace("-", "_"), action)
+    return found
+
+
 def _kind(action: argparse.Action) -> str:
     if action.nargs == 0:
         return "boolean"
@@ -65,7 +80,7 @@ def describe_options(flow: LoginFlow) -> list[dict[str, Any]]:
     for dest, action in _options(_parser(flow)).items():
         described.append(
             {
-                "name": dest.replace("_", "-"),
+                "name": _name(action),
                 "flag": max(action.option_strings, key=len),
                 "type": _kind(action),
                 "default": action.default if isinstance(action.default, str | int | float | bool) else None,
@@ -83,15 +98,15 @@ def flow_namespace(flow: LoginFlow, options: Mapping[str, Any]) -> argparse.Name
     wrong value, or a local-only one."""
     parser = _parser(flow)
     actions = _options(parser)
+    by_name = _by_name(actions)
     argv: list[str] = []
     for name, value in options.items():
-        dest = str(name).lstrip("-").replace("-", "_")
-        if dest in LOCAL_ONLY:
-            raise GatewayError.invalid(f"login option '{name}' is not available remotely: {LOCAL_ONLY[dest]}")
-        action = actions.get(dest)
+        action = by_name.get(str(name).lstrip("-").replace("-", "_"))
         if action is None:
-            known = ", ".join(sorted(d.replace("_", "-") for d in actions if d not in LOCAL_ONLY)) or "none"
+            known = ", ".join(sorted(_name(a) for d, a in actions.items() if d not in LOCAL_ONLY)) or "none"
             raise GatewayError.invalid(f"'{flow.provider}' has no login option '{name}' (it takes: {known})")
+        if action.dest in LOCAL_ONLY:
+            raise GatewayError.invalid(f"login option '{name}' is not available remotely: {LOCAL_ONLY[action.dest]}")
         flag = max(action.option_strings, key=len)
         if value is None:
             continue
