@@ -192,3 +192,16 @@ def test_the_client_key_change_applies_to_the_sdk_at_once(config_path, serve):
         assert served.chat("echo-1", key="client-key-0123456789-third")
         with pytest.raises(openai.AuthenticationError):
             served.chat("echo-1", key="client-key-unknown-000")
+
+
+def test_an_edit_that_would_turn_the_api_off_needs_force(config_path, serve):
+    before = config_path.read_bytes()
+    with serve(config_path) as served:
+        refused = served.api.delete("/config/settings/remote-management.secret-key")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "config_refused"
+        assert "turns this management API off" in refused.json()["error"]["message"]
+        assert config_path.read_bytes() == before
+        forced = served.api.delete("/config/settings/remote-management.secret-key", params={"force": "true"})
+        assert forced.status_code == 200
+        assert served.api.get("/keys").json()["error"]["code"] == "management_disabled"
+    assert "remote-management" not in config_path.read_text()

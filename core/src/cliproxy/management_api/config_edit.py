@@ -27,7 +27,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management_api.config_document import ConfigDocument, write_atomically, yaml_value
 from cliproxy.management_api.secret_refs import SecretRefs
-from cliproxy.reload import check_reload, reload_gateway
+from cliproxy.reload import ReloadRefused, check_reload, reload_gateway
 from cliproxy.snapshot import Snapshot
 
 __all__ = ["ConfigEditor"]
@@ -129,6 +129,12 @@ class ConfigEditor:
 
     def _check(self, text: str, force: bool) -> Config:
         config = load_config_text(text, self.gateway.config.file)
+        if not force and self.gateway.config.remote_management.secret_key and not config.remote_management.secret_key:
+            raise ReloadRefused(
+                message="refusing to apply the new config: it has no 'remote-management.secret-key', which turns "
+                "this management API off -- every later request, this one's answer aside, would get a 404",
+                file=config.file,
+            )
         check_reload(self.gateway, config, force=force)
         return config
 
