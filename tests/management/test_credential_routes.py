@@ -68,6 +68,8 @@ def test_a_disabled_credential_is_never_selected_and_stays_disabled(tmp_path, au
         answer = served.api.post(f"/credentials/{quote(first, safe='')}/disable", json={})
         assert answer.status_code == 200, answer.text
         assert answer.json()["credential"]["state"] == "disabled" and not answer.json()["credential"]["enabled"]
+        reload = answer.json()["reload"]
+        assert reload["credentials_disabled"] == ["echo #0"] and reload["credentials_removed"] == []
         for _ in range(6):
             served.chat("echo-1")
         assert requests_of(served, first) == 0 and requests_of(served, third) == 6
@@ -87,6 +89,7 @@ def test_a_disabled_credential_is_never_selected_and_stays_disabled(tmp_path, au
         assert requests_of(served, first) == 0
         enabled = served.api.post(f"/credentials/{quote(first, safe='')}/enable", json={})
         assert enabled.status_code == 200 and enabled.json()["credential"]["state"] == "ok"
+        assert enabled.json()["reload"]["credentials_enabled"] == ["echo #0"]
         for _ in range(4):
             served.chat("echo-1")
         assert requests_of(served, first) > 0

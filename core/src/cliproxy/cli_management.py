@@ -70,7 +70,16 @@ def _table(rows: Sequence[Sequence[Any]]) -> str:
 def _applied(answer: dict[str, Any]) -> str:
     reload = answer.get("reload") or {}
     parts = []
-    for what in ("credentials_added", "credentials_removed", "models_added", "models_removed", "settings_changed"):
+    kinds = (
+        "credentials_added",
+        "credentials_removed",
+        "credentials_disabled",
+        "credentials_enabled",
+        "models_added",
+        "models_removed",
+        "settings_changed",
+    )
+    for what in kinds:
         if reload.get(what):
             parts.append(f"{what.replace('_', ' ')}: {', '.join(reload[what])}")
     if reload.get("needs_restart"):

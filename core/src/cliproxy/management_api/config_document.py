@@ -21,10 +21,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import ScalarString
 
 from cliproxy.config import ConfigError
+from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["ConfigDocument", "plain", "walk_strings", "write_atomically", "yaml_value"]
+__all__ = ["ConfigDocument", "plain", "same_style", "walk_strings", "write_atomically", "yaml_value"]
 
 log = logging.getLogger("cliproxy.management")
 
@@ -85,8 +87,6 @@ class ConfigDocument:
     def mapping(self, path: tuple[str, ...], *, create: bool = False) -> CommentedMap | None:
         """The mapping at ``path`` (``("routing",)``), made on the way when ``create``;
         None when it is missing; a 409 when something else is in the way."""
-        from cliproxy.errors import ErrorKind, GatewayError
-
         node: Any = self.data
         for depth, key in enumerate(path):
             child = node.get(key)
@@ -119,6 +119,13 @@ def _style_of(data: Any, text: str) -> tuple[int, int, int]:
         if best_cost is None or changed < best_cost:
             best, best_cost = style, changed
     return best
+
+
+def same_style(original: Any, text: str) -> str:
+    """``text`` written as ``original`` was: a quoted scalar stays quoted."""
+    if isinstance(original, ScalarString):
+        return type(original)(text)  # type: ignore[call-arg,no-any-return]
+    return text
 
 
 def plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from cliproxy.config import ConfigError, ConfigNode, expand_env
 from cliproxy.credentials import mask_secret
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.management_api.api import ManagementApi, ManagementRequest, ManagementRoute, Reply
-from cliproxy.management_api.config_document import ConfigDocument
+from cliproxy.management_api.config_document import ConfigDocument, same_style
 from cliproxy.management_api.secret_refs import REFERENCE, SecretRefs
 
 __all__ = ["MIN_KEY_LENGTH", "routes"]
@@ -144,9 +144,7 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
             old = _find(keys, ref)
             raw = _key_list(document)
             assert raw is not None
-            raw[old["index"]] = (
-                type(raw[old["index"]])(_checked(new, keys)) if isinstance(raw[old["index"]], str) else new
-            )
+            raw[old["index"]] = same_style(raw[old["index"]], _checked(new, keys))
             renamed = _find(_keys(document, editor.refs), old["name"])
             return {"renamed": _shown(old), "key": _shown(renamed)}
 

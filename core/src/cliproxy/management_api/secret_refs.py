@@ -22,10 +22,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ruamel.yaml.scalarstring import ScalarString
-
 from cliproxy.config import Config, ConfigError
-from cliproxy.management_api.config_document import walk_strings
+from cliproxy.management_api.config_document import same_style, walk_strings
 from cliproxy.redaction import MIN_SECRET_LENGTH, header_secrets, is_secret_name, url_secrets
 
 __all__ = ["REFERENCE", "SecretRefs"]
@@ -68,13 +66,6 @@ def _walk(value: Any, name: str, *, secret: bool, headers: bool) -> Iterator[tup
                 yield from _walk(item, name, secret=secret, headers=False)
 
 
-def _same_kind(original: str, text: str) -> str:
-    """``text`` with ``original``'s quoting style (a quoted scalar stays quoted)."""
-    if isinstance(original, ScalarString):
-        return type(original)(text)  # type: ignore[call-arg]
-    return text
-
-
 class SecretRefs:
     """References for one gateway's config (see the module doc). The digests are keyed
     with the management key's configured value, so every worker of one gateway makes the
@@ -114,7 +105,7 @@ class SecretRefs:
             replaced = text
             for part in parts:
                 replaced = replaced.replace(part, self.reference(part))
-            container[key] = _same_kind(text, replaced)
+            container[key] = same_style(text, replaced)
         return masked
 
     def restore(self, data: Any, known: Mapping[str, str], file: str) -> None:
@@ -136,4 +127,4 @@ class SecretRefs:
                     )
                 return found
 
-            container[key] = _same_kind(text, REFERENCE.sub(secret_for, text))
+            container[key] = same_style(text, REFERENCE.sub(secret_for, text))
