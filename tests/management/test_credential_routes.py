@@ -243,8 +243,11 @@ def test_reset_ends_a_credentials_cooldowns(tmp_path, auth_dir, serve, upstream)
         served.recorder.secrets.add(UPSTREAM_KEY)
         with pytest.raises(openai.RateLimitError):
             served.chat("team/gpt-4.1-nano")
-        team = quote("team sk-u...amma", safe="")
+        ids = [c["id"] for c in served.api.get("/credentials").json()["credentials"]]
+        team_id = next(i for i in ids if i.startswith("openai-compatibility/team:"))  # an id with a '/'
+        team = quote(team_id, safe="")
         listed = served.api.get(f"/credentials/{team}").json()["credential"]
+        assert listed["id"] == team_id
         assert listed["state"] == "cooling" and listed["cooldowns"]["gpt-4.1-nano"]["status"] == 429
         answer = served.api.post(f"/credentials/{team}/reset", json={})
         assert answer.status_code == 200 and answer.json()["cleared"] == 1
