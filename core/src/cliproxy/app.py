@@ -35,6 +35,7 @@ from cliproxy.management import (
     ResetEndpoint,
     StatusEndpoint,
 )
+from cliproxy.management_api import management_routes
 from cliproxy.plugins import Plugins
 from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
 from cliproxy.responses_door import compact_routes, door_endpoint, stored_response_routes
@@ -106,7 +107,7 @@ def _index(gateway: Gateway) -> Any:
     paths = sorted({door.path for translator in gateway.translators.clients() for door in translator.doors})
 
     async def index(request: Request) -> Response:
-        endpoints = [*paths, "/v1/models", "/healthz", "/v0/status", "/v0/status/reset"]
+        endpoints = [*paths, "/v1/models", "/healthz", "/v0/status", "/v0/status/reset", "/v0/management"]
         return _json({"name": "cliproxy", "version": VERSION, "endpoints": endpoints})
 
     return index
@@ -169,6 +170,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
         Route("/v0/models/refresh", ModelsRefreshEndpoint(gateway), methods=["POST"]),
         Route("/v0/config/reload", ConfigReloadEndpoint(gateway), methods=["POST"]),
+        *management_routes(gateway),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():

@@ -16,11 +16,13 @@ from typing import Any
 
 from cliproxy.app import create_app, gateway_of
 from cliproxy.asgi import server_header_limit
+from cliproxy.cli_management import add_management_commands, remote_login
 from cliproxy.commands import LoginContext
 from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.gctune import tune_for_serving
+from cliproxy.keyhash import is_key_hash
 from cliproxy.logs import setup_logging
 from cliproxy.plugins import PluginError, Plugins
 from cliproxy.status import render_text
@@ -31,7 +33,18 @@ __all__ = ["main"]
 
 log = logging.getLogger("cliproxy.cli")
 
-BUILTIN_COMMANDS = ("serve", "check", "models", "plugins", "login", "status")
+BUILTIN_COMMANDS = (
+    "serve",
+    "check",
+    "models",
+    "plugins",
+    "login",
+    "status",
+    "keys",
+    "credentials",
+    "config",
+    "hash-key",
+)
 
 
 def _config_path(value: str | None) -> str:
@@ -182,7 +195,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     url = args.url or server_url(config)
     key = args.management_key or os.environ.get("CLIPROXY_MANAGEMENT_KEY")
     if key is None and config is not None:
-        key = config.remote_management.secret_key
+        secret = config.remote_management.secret_key
+        key = None if secret and is_key_hash(secret) else secret  # a hash is not the key
     try:
         if args.reset is not None:
             result = post_reset(url, key, args.reset, args.model)
@@ -204,6 +218,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _login_parsers(sub: Any, flows: dict[str, Any]) -> None:
     login = sub.add_parser("login", help="sign in to an OAuth provider and save its token in auth-dir")
+    login.add_argument(  # read by main() before this parser runs: the provider may be installed only remotely
+        "--remote",
+        metavar="PROVIDER",
+        help="sign in through a running gateway (its management API) instead of here: "
+        "cliproxy login --remote PROVIDER [--url URL] [flow options]",
+    )
     providers = login.add_subparsers(dest="provider", metavar="PROVIDER")
     providers.required = True
     for name, flow in sorted(flows.items()):
@@ -283,6 +303,7 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
 
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)
+    add_management_commands(sub)
 
     for name, command in commands.items():
         extra = sub.add_parser(name, help=command.help)
@@ -332,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if index + 1 < len(argv):
             level = argv[index + 1]
     setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", level))
+    if argv[:1] == ["login"] and any(a == "--remote" or a.startswith("--remote=") for a in argv):
+        return remote_login(argv[1:])
     commands, flows = _extensions()
     args = _parser(commands, flows).parse_args(argv)
     logging.getLogger().setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))

@@ -35,6 +35,7 @@ from cliproxy.deadlines import Deadlines
 from cliproxy.drain import Drain
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.host import Host
+from cliproxy.key_guard import KeyGuard
 from cliproxy.metrics import Metrics, create_metrics
 from cliproxy.plugins import Plugins, await_me_maybe
 from cliproxy.providers import Provider
@@ -81,6 +82,7 @@ class Gateway:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     host: Host = attrs.field(default=None)
+    key_guard: KeyGuard = attrs.field(default=None)  # management key checks, wrong-key lockout
     _sessions: ProxySessions | None = None
     _tasks: list[asyncio.Task[Any]] = attrs.Factory(list)
     _configured: tuple[Snapshot, Redactor] | None = None  # secrets of the config and credentials
@@ -88,6 +90,8 @@ class Gateway:
     def __attrs_post_init__(self) -> None:
         if self.host is None:
             self.host = Host(self)
+        if self.key_guard is None:
+            self.key_guard = KeyGuard(lambda: self.clock())
 
     # -- start-up --------------------------------------------------------------------------
 

@@ -2,16 +2,17 @@
 
 Open to requests from this machine (loopback, not forwarded by a proxy); from anywhere
 else only with ``remote-management.secret-key`` set and presented as ``Authorization:
-Bearer <key>`` or ``X-Management-Key: <key>`` (compared in constant time). Without the key
-configured, remote access is refused. Before that, :mod:`cliproxy.site_guard` turns away
+Bearer <key>`` or ``X-Management-Key: <key>`` (compared in constant time; the config may
+hold the key or its hash, and an address that keeps sending wrong keys is locked out:
+:mod:`cliproxy.key_guard`). Without the key configured, remote access is refused. The
+management API under ``/v0/management`` has stricter rules of its own
+(:mod:`cliproxy.management_api`). Before that, :mod:`cliproxy.site_guard` turns away
 requests a web page could have made (foreign ``Host`` or ``Origin``; state changes not
 sent as JSON).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
@@ -20,9 +21,10 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, read_body, send_bytes
-from cliproxy.config import Config, ConfigError
+from cliproxy.config import ConfigError
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
+from cliproxy.key_guard import KeyGuard
 from cliproxy.metrics import Metrics
 from cliproxy.reload import reload_gateway
 from cliproxy.site_guard import check_json_body, check_site, trusted_hosts
@@ -35,8 +37,11 @@ __all__ = [
     "ModelsRefreshEndpoint",
     "ResetEndpoint",
     "StatusEndpoint",
+    "caller_address",
     "check_management_access",
     "check_operator_request",
+    "is_local_caller",
+    "presented_management_key",
 ]
 
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
@@ -54,7 +59,9 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _presented(headers: Mapping[str, str]) -> str | None:
+def presented_management_key(headers: Mapping[str, str]) -> str | None:
+    """The management key a caller sent: ``Authorization: Bearer <key>`` (or a bare
+    ``Authorization`` value), else ``X-Management-Key``."""
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
@@ -62,11 +69,23 @@ def _presented(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-management-key") or None
 
 
-def check_management_access(scope: Scope, headers: Mapping[str, str], secret: str | None) -> None:
-    """Raise 401/403 unless the caller may use the management endpoints (see module doc)."""
+def caller_address(scope: Scope) -> str:
+    """The address the request came from, as the server saw it (``?`` when unknown)."""
     client = scope.get("client")
-    local = _is_loopback(client[0] if client else None) and not any(h in headers for h in _FORWARDED)
-    if local:
+    return str(client[0]) if client else "?"
+
+
+def is_local_caller(scope: Scope, headers: Mapping[str, str]) -> bool:
+    """A request from this machine that no proxy forwarded."""
+    client = scope.get("client")
+    return _is_loopback(client[0] if client else None) and not any(h in headers for h in _FORWARDED)
+
+
+async def check_management_access(
+    scope: Scope, headers: Mapping[str, str], secret: str | None, guard: KeyGuard
+) -> None:
+    """Raise 401/403/429 unless the caller may use the ``/v0`` endpoints (see module doc)."""
+    if is_local_caller(scope, headers):
         return
     if not secret:
         raise GatewayError(
@@ -75,16 +94,7 @@ def check_management_access(scope: Scope, headers: Mapping[str, str], secret: st
             message="remote management is disabled: call from this machine, or set remote-management.secret-key "
             "in config.yaml and send it as 'Authorization: Bearer <key>'",
         )
-    key = _presented(headers)
-    if key is None:
-        raise GatewayError(
-            status=401,
-            kind=ErrorKind.AUTHENTICATION,
-            message="missing management key: send remote-management.secret-key as 'Authorization: Bearer <key>' "
-            "or 'X-Management-Key: <key>'",
-        )
-    if not hmac.compare_digest(hashlib.sha256(key.encode()).digest(), hashlib.sha256(secret.encode()).digest()):
-        raise GatewayError(status=401, kind=ErrorKind.AUTHENTICATION, message="invalid management key")
+    await guard.check(caller_address(scope), presented_management_key(headers), secret)
 
 
 async def _send_json(send: Send, data: Any, status: int = 200) -> None:
@@ -95,12 +105,15 @@ async def _send_error(send: Send, error: GatewayError) -> None:
     await send_bytes(send, error.status, encode_error(error))
 
 
-def check_operator_request(scope: Scope, headers: Mapping[str, str], config: Config, *, changes_state: bool) -> None:
+async def check_operator_request(
+    scope: Scope, headers: Mapping[str, str], gateway: Gateway, *, changes_state: bool
+) -> None:
     """Everything an operator endpoint checks before it reads a body: the ``Host`` and
     ``Origin`` rules of :mod:`cliproxy.site_guard`, then the access rule of
     :func:`check_management_access`. Raises :class:`GatewayError`."""
+    config = gateway.config
     check_site(headers, trusted_hosts(config), changes_state=changes_state)
-    check_management_access(scope, headers, config.remote_management.secret_key)
+    await check_management_access(scope, headers, config.remote_management.secret_key, gateway.key_guard)
 
 
 class _OperatorEndpoint:
@@ -117,7 +130,7 @@ class _OperatorEndpoint:
         headers = header_map(scope)
         config = self.gateway.config
         try:
-            check_operator_request(scope, headers, config, changes_state=self.changes_state)
+            await check_operator_request(scope, headers, self.gateway, changes_state=self.changes_state)
             raw = b""
             if self.changes_state:
                 raw = await read_body(receive, headers, _BODY_LIMIT, config.body_read_timeout, self.gateway.deadlines)
@@ -230,7 +243,7 @@ class MetricsEndpoint:
             if self.metrics.public:  # open to anyone, but still not to a page through DNS rebinding
                 check_site(headers, trusted_hosts(gateway.config), changes_state=False)
             else:
-                check_operator_request(scope, headers, gateway.config, changes_state=False)
+                await check_operator_request(scope, headers, gateway, changes_state=False)
         except GatewayError as error:
             await send_bytes(send, error.status, encode_error(error))
             return

@@ -45,6 +45,7 @@ __all__ = [
     "RESTART_KEYS",
     "ReloadRefused",
     "ReloadResult",
+    "check_reload",
     "handle_reload_signal",
     "reload_gateway",
     "watch_files",
@@ -96,6 +97,8 @@ class ReloadResult:
     credentials_added: tuple[str, ...] = ()
     credentials_removed: tuple[str, ...] = ()
     credentials_changed: tuple[str, ...] = ()
+    credentials_disabled: tuple[str, ...] = ()
+    credentials_enabled: tuple[str, ...] = ()
     models_added: tuple[str, ...] = ()
     models_removed: tuple[str, ...] = ()
     settings_changed: tuple[str, ...] = ()
@@ -108,6 +111,8 @@ class ReloadResult:
                 self.credentials_added,
                 self.credentials_removed,
                 self.credentials_changed,
+                self.credentials_disabled,
+                self.credentials_enabled,
                 self.models_added,
                 self.models_removed,
                 self.settings_changed,
@@ -126,7 +131,13 @@ class ReloadResult:
 
         text = (
             f"config reloaded from {self.file}: credentials {part('added', self.credentials_added)}, "
-            f"{part('removed', self.credentials_removed)}, {part('changed', self.credentials_changed)}; "
+            f"{part('removed', self.credentials_removed)}, {part('changed', self.credentials_changed)}"
+            + "".join(
+                f", {part(what, names)}"
+                for what, names in (("disabled", self.credentials_disabled), ("enabled", self.credentials_enabled))
+                if names
+            )
+            + "; "
             f"models {part('added', self.models_added)}, {part('removed', self.models_removed)}"
         )
         if self.settings_changed:
@@ -176,6 +187,8 @@ async def reload_gateway(
         models_before = {m.id for m in gateway.router.models()}
         before = {c.id: c for c in gateway.credentials}
         after = {c.id: c for c in staged.credentials}
+        was_disabled = {c.id for c in gateway.snapshot.disabled}
+        now_disabled = {c.id for c in staged.disabled}
         # -- the swap: no await from here to the end of the block ---------------------------
         gateway.swap(staged, tokens)
         status.file = staged.config.file
@@ -187,6 +200,10 @@ async def reload_gateway(
         removed = [c for key, c in before.items() if key not in after]
         changed = [c for key, c in after.items() if key in before and before[key] is not c]
         await _restart_providers(gateway, {c.provider for c in (*added, *removed, *changed)})
+        enabled = [c for c in added if c.id in was_disabled]  # (disable-credentials: loaded, not served)
+        disabled = [c for c in removed if c.id in now_disabled]
+        added = [c for c in added if c.id not in was_disabled]
+        removed = [c for c in removed if c.id not in now_disabled]
         fresh = [c for c in (*added, *changed) if not c.models]
         if fresh:
             await gateway.discover_models(fresh)
@@ -195,6 +212,8 @@ async def reload_gateway(
         file=staged.config.file,
         credentials_added=tuple(c.label for c in added),
         credentials_removed=tuple(c.label for c in removed),
+        credentials_disabled=tuple(c.label for c in disabled),
+        credentials_enabled=tuple(c.label for c in enabled),
         credentials_changed=tuple(c.label for c in changed),
         models_added=tuple(sorted(models_after - models_before)),
         models_removed=tuple(sorted(models_before - models_after)),
@@ -202,7 +221,7 @@ async def reload_gateway(
         needs_restart=kept,
     )
     log.info("%s", result.summary())  # also when nothing changed: whoever sent SIGHUP sees it was read
-    _warn_about_losses(old, staged.config, removed, staged.credentials)
+    _warn_about_losses(old, staged.config, removed, staged.credentials, disabled)
     return result
 
 
@@ -214,8 +233,9 @@ def _refuse_emptying(gateway: Gateway, staged: Snapshot) -> None:
     problems = []
     if gateway.credentials and not staged.credentials and not _same_config(old, new):
         count = len(gateway.credentials)
+        what = "it disables every credential" if staged.disabled else "it defines no credentials"
         problems.append(
-            f"it defines no credentials, so all {count} serving now would be removed "
+            f"{what}, so all {count} serving now would be removed "
             f"({_names(gateway.credentials, _SHOWN)}) and every model request would fail"
         )
     emptied = bool(old.api_keys) and not new.api_keys
@@ -246,16 +266,21 @@ def _names(credentials: Iterable[Credential], limit: int) -> str:
     return shown + (f", +{len(named) - limit} more" if len(named) > limit else "")
 
 
-def _warn_about_losses(old: Config, new: Config, removed: list[Credential], left: list[Credential]) -> None:
-    """After a reload: name each credential it removed, and say it loudly when it left
-    the gateway with no credential or open to anyone (what a forced reload can do)."""
+def _warn_about_losses(
+    old: Config, new: Config, removed: list[Credential], left: list[Credential], disabled: list[Credential]
+) -> None:
+    """After a reload: name each credential it removed (or disabled), and say it loudly
+    when it left the gateway with no credential or open to anyone (what a forced reload
+    can do)."""
     if removed:
         log.warning(
             "config reload removed %d credential(s), which serve no more requests: %s",
             len(removed),
             _names(removed, _NAMED),
         )
-    if removed and not left:
+    if disabled:
+        log.info("config reload disabled %d credential(s): %s", len(disabled), _names(disabled, _NAMED))
+    if (removed or disabled) and not left:
         log.warning("the gateway has no credentials after this reload: every model request fails until one is added")
     if old.api_keys and not new.api_keys:
         log.warning(
@@ -263,13 +288,27 @@ def _warn_about_losses(old: Config, new: Config, removed: list[Credential], left
         )
 
 
-def _stage(gateway: Gateway, config: Config) -> tuple[Snapshot, TokenManager, tuple[str, ...]]:
+def check_reload(gateway: Gateway, config: Config, *, force: bool = False) -> Snapshot:
+    """What :func:`reload_gateway` would serve for ``config`` -- every owning plugin has
+    read its blocks, ``auth-dir`` is loaded -- without serving it, logging it or touching
+    the reload status: the check of an edit before it is written (the management API).
+
+    Raises:
+        ConfigError: As :func:`reload_gateway` would (:class:`ReloadRefused` unless ``force``).
+    """
+    staged, _, _ = _stage(gateway, config, quiet=True)
+    if not force:
+        _refuse_emptying(gateway, staged)
+    return staged
+
+
+def _stage(gateway: Gateway, config: Config, *, quiet: bool = False) -> tuple[Snapshot, TokenManager, tuple[str, ...]]:
     """Build the snapshot the new config needs beside the serving one, touching nothing
     it serves from (the plugins record tokens in a token manager of its own, taken over on
     the swap); raises :class:`ConfigError` as start-up would."""
     old = gateway.config
     kept = tuple(key for attr, key in RESTART_KEYS.items() if getattr(old, attr) != getattr(config, attr))
-    for key in kept:
+    for key in () if quiet else kept:
         log.warning(
             "config reload: '%s' changed, which needs a restart of cliproxy serve; keeping the old value",
             key,

@@ -62,12 +62,14 @@ _COMPARED = tuple(f.name for f in attrs.fields(Credential) if f.name not in ("di
 
 @attrs.frozen
 class Snapshot:
-    """The config and what it routes to (see the module doc)."""
+    """The config and what it routes to (see the module doc). ``disabled`` holds the
+    credentials ``disabled-credentials`` names: loaded, never routed to."""
 
     config: Config
     credentials: list[Credential]
     router: Router
     selector: Selector
+    disabled: tuple[Credential, ...] = ()
 
     @classmethod
     def load(
@@ -87,10 +89,11 @@ class Snapshot:
         _check_blocks(config, registry)
         credentials = _load_credentials(config, registry, host)
         if previous is not None:
-            credentials = _carry_over(previous.credentials, credentials)
+            credentials = _carry_over([*previous.credentials, *previous.disabled], credentials)
+        credentials, disabled = _split_disabled(config, credentials)
         selector = _selector(config, state, host, previous)
         router = _router(config, credentials, registry, previous.router if previous is not None else None)
-        return cls(config, credentials, router, selector)
+        return cls(config, credentials, router, selector, disabled)
 
     def with_routes(self, registry: Registry) -> Snapshot:
         """This snapshot with its routing table rebuilt (after discovery changed which
@@ -149,6 +152,22 @@ def _load_credentials(config: Config, registry: Registry, host: Host) -> list[Cr
             else:
                 log.warning("token file %s needs provider %r, which is not installed", cred.source, cred.provider)
     return dedupe(creds)
+
+
+def _split_disabled(config: Config, credentials: list[Credential]) -> tuple[list[Credential], tuple[Credential, ...]]:
+    """The credentials to serve, and those ``disabled-credentials`` names."""
+    wanted = set(config.disabled_credentials)
+    if not wanted:
+        return credentials, ()
+    disabled = tuple(c for c in credentials if c.id in wanted)
+    unknown = wanted - {c.id for c in disabled}
+    if unknown:
+        log.info(
+            "disabled-credentials names %d credential(s) not loaded now (a removed key or token file): %s",
+            len(unknown),
+            ", ".join(sorted(unknown)[:10]),
+        )
+    return [c for c in credentials if c.id not in wanted], disabled
 
 
 def _carry_over(running: Iterable[Credential], loaded: list[Credential]) -> list[Credential]:

@@ -17,7 +17,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.state.base import WHOLE, Cooldown
 
-__all__ = ["find_credentials", "render_text", "reset_cooldowns", "status_snapshot"]
+__all__ = ["credential_status", "find_credentials", "render_text", "reset_cooldowns", "status_snapshot"]
 
 
 def _iso(when: float) -> str:
@@ -48,8 +48,9 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     per credential.
 
     Each credential: ``id``, ``label`` (masked), ``provider``, ``group``, ``prefix``,
-    ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --, or
-    ``unhealthy`` -- the whole credential rests), ``unhealthy`` (the credential-wide rest),
+    ``priority``, ``weight``, ``state`` (``ok``, ``cooling`` -- some models rest --,
+    ``unhealthy`` -- the whole credential rests --, or ``disabled`` -- named in
+    ``disabled-credentials``, listed after the others), ``unhealthy`` (the credential-wide rest),
     ``cooldowns`` (per model), ``requests``, ``failures``, ``last_error``; with OAuth,
     ``token_expires``; where the provider reads it, ``quota`` (each window's use and
     reset, the plan, when it was read).
@@ -62,41 +63,10 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
     cooldowns = await gateway.state.cooldowns()
     usage = await gateway.state.usage()
     clients = await gateway.state.client_usage()
-    credentials = []
-    for cred in gateway.credentials:
-        rests = cooldowns.get(cred.id, {})
-        whole = rests.get(WHOLE)
-        models = {model: _cooldown(cd, now) for model, cd in sorted(rests.items()) if model != WHOLE}
-        totals = usage.get(cred.id, {})
-        last = max(
-            (t for t in totals.values() if t.last_error_at is not None),
-            key=lambda t: t.last_error_at or 0.0,
-            default=None,
-        )
-        entry: dict[str, Any] = {
-            "id": cred.id,
-            "label": cred.label,
-            "provider": cred.provider,
-            "group": cred.group,
-            "prefix": cred.prefix,
-            "priority": cred.priority,
-            "weight": cred.weight,
-            "state": "unhealthy" if whole is not None else "cooling" if models else "ok",
-            "unhealthy": None if whole is None else _cooldown(whole, now),
-            "cooldowns": models,
-            "requests": sum(t.requests for t in totals.values()),
-            "failures": sum(t.failures for t in totals.values()),
-            "last_error": None
-            if last is None or last.last_error_at is None
-            else {"at": _iso(last.last_error_at), "message": last.last_error},
-        }
-        if cred in gateway.tokens:
-            expires = gateway.tokens.tokens(cred).expires_at
-            entry["token_expires"] = None if expires is None else _iso(expires)
-        quota = gateway.quotas.get(cred.id)
-        if quota is not None:
-            entry["quota"] = _quota(quota.as_dict())
-        credentials.append(entry)
+    credentials = [credential_status(gateway, cred, cooldowns, usage, now) for cred in gateway.credentials]
+    credentials += [
+        credential_status(gateway, cred, cooldowns, usage, now, disabled=True) for cred in gateway.snapshot.disabled
+    ]
     routing = gateway.config.routing
     return {
         "time": _iso(now),
@@ -120,6 +90,53 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
             for name, t in sorted(clients.items())
         },
     }
+
+
+def credential_status(
+    gateway: Gateway,
+    cred: Credential,
+    cooldowns: Mapping[str, Mapping[str, Cooldown]],
+    usage: Mapping[str, Mapping[str, Any]],
+    now: float,
+    *,
+    disabled: bool = False,
+) -> dict[str, Any]:
+    """One credential's entry of the status document (see :func:`status_snapshot`):
+    ``cooldowns`` and ``usage`` as the state store reads them for every credential."""
+    rests = cooldowns.get(cred.id, {})
+    whole = rests.get(WHOLE)
+    models = {model: _cooldown(cd, now) for model, cd in sorted(rests.items()) if model != WHOLE}
+    totals = usage.get(cred.id, {})
+    last = max(
+        (t for t in totals.values() if t.last_error_at is not None),
+        key=lambda t: t.last_error_at or 0.0,
+        default=None,
+    )
+    state = "disabled" if disabled else "unhealthy" if whole is not None else "cooling" if models else "ok"
+    entry: dict[str, Any] = {
+        "id": cred.id,
+        "label": cred.label,
+        "provider": cred.provider,
+        "group": cred.group,
+        "prefix": cred.prefix,
+        "priority": cred.priority,
+        "weight": cred.weight,
+        "state": state,
+        "unhealthy": None if whole is None else _cooldown(whole, now),
+        "cooldowns": models,
+        "requests": sum(t.requests for t in totals.values()),
+        "failures": sum(t.failures for t in totals.values()),
+        "last_error": None
+        if last is None or last.last_error_at is None
+        else {"at": _iso(last.last_error_at), "message": last.last_error},
+    }
+    if cred in gateway.tokens:
+        expires = gateway.tokens.tokens(cred).expires_at
+        entry["token_expires"] = None if expires is None else _iso(expires)
+    quota = gateway.quotas.get(cred.id)
+    if quota is not None:
+        entry["quota"] = _quota(quota.as_dict())
+    return entry
 
 
 def find_credentials(credentials: Iterable[Credential], name: str) -> list[Credential]:

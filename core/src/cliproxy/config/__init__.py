@@ -1,7 +1,7 @@
 """Configuration: loading, the core model, and located access for plugin blocks."""
 
 from cliproxy.config.errors import ConfigError, suggest
-from cliproxy.config.loader import load_config, parse_config
+from cliproxy.config.loader import load_config, load_config_text, parse_config
 from cliproxy.config.model import (
     CORE_KEYS,
     Config,
@@ -31,6 +31,7 @@ __all__ = [
     "UpstreamLimits",
     "expand_env",
     "load_config",
+    "load_config_text",
     "parse_config",
     "suggest",
 ]

@@ -26,9 +26,10 @@ from cliproxy.config.model import (
 )
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.config.payload import read_payload_rules
+from cliproxy.keyhash import KeyHash, is_key_hash
 from cliproxy.proxies import check_proxy_url
 
-__all__ = ["load_config", "parse_config"]
+__all__ = ["load_config", "load_config_text", "parse_config"]
 
 
 def load_config(source: str | Path | Mapping[str, Any] | Config) -> Config:
@@ -49,6 +50,12 @@ def load_config(source: str | Path | Mapping[str, Any] | Config) -> Config:
     except IsADirectoryError:
         raise ConfigError(message=f"{path} is a directory, not a config file", file=str(path)) from None
     return parse_config(_parse_yaml(text, str(path)), file=str(path))
+
+
+def load_config_text(text: str, file: str) -> Config:
+    """Load a config from YAML ``text`` as if read from ``file`` (errors name ``file``
+    and the line in ``text``): what the management API checks an edit with."""
+    return parse_config(_parse_yaml(text, file), file=file)
 
 
 def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
@@ -131,6 +138,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         access_log=root.bool("access-log", True),
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
+        disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -247,7 +255,17 @@ def _quota(node: ConfigNode | None) -> QuotaExceeded:
 def _remote(node: ConfigNode | None) -> RemoteManagement:
     if node is None:
         return RemoteManagement()
-    result = RemoteManagement(secret_key=node.str("secret-key") or None)
+    secret = node.str("secret-key") or None
+    if secret is not None and is_key_hash(secret):
+        try:
+            KeyHash.parse(secret)
+        except ValueError as exc:
+            raise node.error(
+                "secret-key",
+                f"'remote-management.secret-key' looks like a key hash but is not one: {exc}",
+                hint="paste the whole line 'cliproxy hash-key' printed, or write the key itself",
+            ) from None
+    result = RemoteManagement(secret_key=secret, allow_remote=node.bool("allow-remote", False))
     node.done()
     return result
 

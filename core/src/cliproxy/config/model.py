@@ -66,9 +66,16 @@ class QuotaExceeded:
 
 @attrs.frozen
 class RemoteManagement:
-    """``remote-management:`` -- access to ``/v0/*`` from other hosts."""
+    """``remote-management:`` -- the management key and who may use it.
+
+    ``secret_key`` is the key itself or its hash (``cliproxy hash-key``): it opens
+    ``/v0/management`` (which is off without it) and ``/v0/status`` and friends from
+    other hosts. ``allow_remote`` lets other hosts than this one reach
+    ``/v0/management`` (with the key).
+    """
 
     secret_key: str | None = attrs.field(default=None, repr=False)
+    allow_remote: bool = False
 
 
 @attrs.frozen
@@ -166,6 +173,7 @@ class Config:
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
+    disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -205,4 +213,5 @@ CORE_KEYS = (
     "access-log",
     "payload",
     "thinking-suffixes",
+    "disabled-credentials",
 )

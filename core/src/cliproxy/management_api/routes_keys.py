@@ -1,0 +1,158 @@
+"""Routes: client keys (``api-keys``) -- list, add, remove, rename.
+
+Keys are never shown: each has a ``name`` (``key-1``..., its position, as in
+``/v0/status`` and the access log), an ``id`` (a keyed digest of the key, stable while
+the key stays) and a ``masked`` form. A route names a key by either. "Rename" gives a
+key a new value in its place, so its name, and the usage counted under it, carry on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml.comments import CommentedSeq
+
+from cliproxy.config import ConfigError, ConfigNode, expand_env
+from cliproxy.credentials import mask_secret
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.management_api.api import ManagementApi, ManagementRequest, ManagementRoute, Reply
+from cliproxy.management_api.config_document import ConfigDocument, same_style
+from cliproxy.management_api.secret_refs import REFERENCE, SecretRefs
+
+__all__ = ["MIN_KEY_LENGTH", "routes"]
+
+MIN_KEY_LENGTH = 8
+
+
+def _key_list(document: ConfigDocument, *, create: bool = False) -> CommentedSeq | None:
+    raw = document.data.get("api-keys")
+    if isinstance(raw, str):  # one key written without a list
+        raw = CommentedSeq([raw])
+        document.data["api-keys"] = raw
+    if raw is None:
+        if not create:
+            return None
+        raw = CommentedSeq()
+        document.data["api-keys"] = raw
+    if not isinstance(raw, list):
+        raise GatewayError(
+            status=409,
+            kind=ErrorKind.INVALID_REQUEST,
+            code="not_a_list",
+            message=f"'api-keys' in {document.file} is not a list; fix it by hand first",
+        )
+    return raw  # type: ignore[return-value]
+
+
+def _expanded(raw: list[Any], index: int, file: str) -> str:
+    text = str(raw[index])
+    try:
+        return expand_env(text, ConfigNode({}, file, "api-keys"), index)
+    except ConfigError:
+        return text
+
+
+def _keys(document: ConfigDocument, refs: SecretRefs) -> list[dict[str, Any]]:
+    """The keys in file order: their place in the list, name, id, masked form."""
+    raw = _key_list(document) or []
+    found = []
+    for index in range(len(raw)):
+        key = _expanded(raw, index, document.file)
+        if not key:
+            continue
+        found.append(
+            {
+                "index": index,
+                "name": f"key-{len(found) + 1}",
+                "id": REFERENCE.fullmatch(refs.reference(key)).group(1),  # type: ignore[union-attr]
+                "masked": mask_secret(key),
+                "from_env": "${" in str(raw[index]),
+                "value": key,
+            }
+        )
+    return found
+
+
+def _shown(key: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in key.items() if k not in ("value", "index")}
+
+
+def _find(keys: list[dict[str, Any]], ref: str) -> dict[str, Any]:
+    match = REFERENCE.fullmatch(ref)
+    wanted = match.group(1) if match else ref
+    for key in keys:
+        if wanted in (key["name"], key["id"]):
+            return key
+    known = ", ".join(f"{k['name']} ({k['id']})" for k in keys) or "none configured"
+    raise GatewayError(
+        status=404, kind=ErrorKind.NOT_FOUND, code="no_such_key", message=f"no client key '{ref}' (known: {known})"
+    )
+
+
+def _checked(key: Any, keys: list[dict[str, Any]], param: str = "key") -> str:
+    if not isinstance(key, str) or not key:
+        raise GatewayError.invalid(f"'{param}' must be the new key, as text", param=param)
+    if len(key) < MIN_KEY_LENGTH or any(c.isspace() or ord(c) < 32 for c in key) or "${" in key:
+        raise GatewayError.invalid(
+            f"a client key needs at least {MIN_KEY_LENGTH} characters and no spaces (the cliproxy CLI makes one "
+            "when you give none: cliproxy keys add)",
+            param=param,
+        )
+    if any(k["value"] == key for k in keys):
+        raise GatewayError(
+            status=409, kind=ErrorKind.INVALID_REQUEST, code="key_exists", message="that key is configured already"
+        )
+    return key
+
+
+def routes(api: ManagementApi) -> list[ManagementRoute]:
+    editor = api.editor
+
+    async def list_keys(request: ManagementRequest) -> Any:
+        keys = _keys(editor.document(), editor.refs)
+        return {"keys": [_shown(k) for k in keys], "open": not keys}
+
+    async def add(request: ManagementRequest) -> Any:
+        request.only("key", "force")
+        new = request.field("key", str, required=True)
+
+        def change(document: ConfigDocument) -> dict[str, Any]:
+            keys = _keys(document, editor.refs)
+            _checked(new, keys)
+            _key_list(document, create=True).append(new)  # type: ignore[union-attr]
+            return {"key": _shown(_find(_keys(document, editor.refs), editor.refs.reference(new)))}
+
+        return Reply(await editor.edit(change, force=request.flag("force")), 201)
+
+    async def remove(request: ManagementRequest) -> Any:
+        ref = request.param("ref")
+
+        def change(document: ConfigDocument) -> dict[str, Any]:
+            key = _find(_keys(document, editor.refs), ref)
+            del _key_list(document)[key["index"]]  # type: ignore[index]
+            return {"removed": _shown(key)}
+
+        return await editor.edit(change, force=request.flag("force"))
+
+    async def rename(request: ManagementRequest) -> Any:
+        request.only("key", "force")
+        ref = request.param("ref")
+        new = request.field("key", str, required=True)
+
+        def change(document: ConfigDocument) -> dict[str, Any]:
+            keys = _keys(document, editor.refs)
+            old = _find(keys, ref)
+            raw = _key_list(document)
+            assert raw is not None
+            raw[old["index"]] = same_style(raw[old["index"]], _checked(new, keys))
+            renamed = _find(_keys(document, editor.refs), old["name"])
+            return {"renamed": _shown(old), "key": _shown(renamed)}
+
+        return await editor.edit(change, force=request.flag("force"))
+
+    return [
+        ManagementRoute("GET", "/keys", list_keys, "client keys: name, id, masked"),
+        ManagementRoute("POST", "/keys", add, "add a client key"),
+        ManagementRoute("PATCH", "/keys/{ref}", rename, "give a client key a new value in its place"),
+        ManagementRoute("DELETE", "/keys/{ref}", remove, "remove a client key"),
+    ]
