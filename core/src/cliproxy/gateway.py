@@ -43,6 +43,7 @@ from cliproxy.redaction import Redactor, config_secrets, header_secrets, url_sec
 from cliproxy.refusals import CountRefusals
 from cliproxy.registry import Registry, Translators
 from cliproxy.reload_status import ReloadStatus
+from cliproxy.request_log_files import RequestLog
 from cliproxy.response_store import ResponseStore
 from cliproxy.routing import Router
 from cliproxy.selection import Selector
@@ -52,6 +53,7 @@ from cliproxy.state.base import Cooldown
 from cliproxy.tokens import TokenManager
 from cliproxy.translate import UpstreamTranslator
 from cliproxy.upstream import create_session
+from cliproxy.usage_ledger import UsageLedger
 
 __all__ = ["KNOWN_PLUGIN_BLOCKS", "Gateway"]
 
@@ -75,6 +77,8 @@ class Gateway:
     count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
     drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     quotas: dict[str, Quota] = attrs.Factory(dict)  # credential id -> its account's quota, as last read
+    ledger: UsageLedger = attrs.field(default=None)  # lasting usage per client, credential, model and day
+    request_log: RequestLog = attrs.Factory(RequestLog)  # kept requests (request-log, failed requests)
     http: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -86,6 +90,8 @@ class Gateway:
     def __attrs_post_init__(self) -> None:
         if self.host is None:
             self.host = Host(self)
+        if self.ledger is None:
+            self.ledger = UsageLedger(self.state, lambda: self.config, lambda: self.clock())
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -173,6 +179,7 @@ class Gateway:
             self.run_in_background(self.tokens.run_refresh_loop(), "cliproxy-refresh")
         if any(type(p).quota is not Provider.quota for p in self.providers.values()):
             self.run_in_background(self._read_quotas_forever(), "cliproxy-quota")
+        self.run_in_background(self.ledger.keep_writing(), "cliproxy-usage-snapshot")
         log.info(
             "serving %d models from %d credentials (%s)",
             len(self.router.models()),
@@ -271,6 +278,8 @@ class Gateway:
                 log.exception("provider %s failed to stop cleanly", provider.name)
         if self._sessions is not None:
             await self._sessions.close()
+        await self.ledger.flush()  # the memory store's usage, into its snapshot file
+        await self.request_log.close()
         await self.state.close()
 
     # -- what a host offers ----------------------------------------------------------------
