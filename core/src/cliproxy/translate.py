@@ -86,6 +86,10 @@ class StreamDecoder(Protocol):
     decoder keeps incomplete frames until the rest arrives. ``close`` is called once at
     end of input and returns whatever the remaining bytes complete -- a stream that ends
     without its terminal event yields a :class:`~cliproxy.ir.StreamError`.
+
+    A decoder may also offer ``usage_so_far() -> Usage``: the usage the stream reported
+    before its end, which a stream that fails midway never sends in a
+    :class:`~cliproxy.ir.StreamFinish` (the gateway still counts those tokens).
     """
 
     def feed(self, data: bytes) -> list[StreamEvent]: ...

@@ -38,6 +38,7 @@ from cliproxy.ir import (
     ToolCallEnd,
     ToolCallPart,
     ToolCallStart,
+    Usage,
     merge_metadata,
 )
 from cliproxy.ir.parts import Metadata
@@ -124,6 +125,10 @@ class GeminiStreamDecoder:
             for event in self._sse.feed(data):
                 self._event(event.data, out)
         return out
+
+    def usage_so_far(self) -> Usage:
+        """The usage the stream reported so far (what a stream that failed midway used)."""
+        return self._reader.usage
 
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
