@@ -137,13 +137,15 @@ class Exchange:
         self.ending: Callable[[GatewayError], bytes] | None = None
 
     async def __call__(self, message: Message) -> None:
-        if self.capture is not None:
-            self.capture.sent(message)
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
             message = {**message, "headers": [*message.get("headers", ()), (_HEADER, self.request_id.encode())]}
+            if self.capture is not None:
+                self.capture.sent(message)
         elif kind == "http.response.body":
+            if self.capture is not None:
+                self.capture.sent(message)
             if not message.get("more_body", False):
                 await self.send(message)
                 self.answered = True

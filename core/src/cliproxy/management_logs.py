@@ -42,7 +42,7 @@ def log_routes(gateway: Gateway, guard: Guard = operator_guard) -> list[Route]:
             methods=["GET", "DELETE"],
         ),
         Route(
-            PREFIX + "/{id}",
+            PREFIX + "/{id:path}",  # (a client's own x-request-id may hold a slash)
             ManagementEndpoint(gateway, {"GET": read_log, "DELETE": delete_log}, guard=guard),
             methods=["GET", "DELETE"],
         ),
