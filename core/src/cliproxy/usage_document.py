@@ -87,7 +87,7 @@ def decode_rows(document: Any) -> Rows:
         day, key, counts = _row(entry, index)
         table = rows.setdefault(day, {})
         held = table.get(key)
-        table[key] = counts if held is None else held + counts
+        table[key] = counts if held is None else held.plus(counts)
     return rows
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -134,7 +135,7 @@ class UsageLedger:
                 parts = {"client": key.client, "credential": key.credential, "model": key.model, "day": day}
                 group = tuple(parts[name] for name in groups)
                 held = summed.get(group)
-                summed[group] = counts if held is None else held + counts
+                summed[group] = counts if held is None else held.plus(counts)
         out = []
         for group in sorted(summed):
             entry: dict[str, Any] = dict(zip(groups, group, strict=True))
@@ -144,7 +145,7 @@ class UsageLedger:
                 entry["provider"] = provider
             entry.update(_figures(summed[group]))
             out.append(entry)
-        total = sum(summed.values(), DailyCounts())
+        total = functools.reduce(DailyCounts.plus, summed.values(), DailyCounts())
         return {"from": first, "to": last, "by": groups, "rows": out, "total": _figures(total)}
 
     async def client_costs(self, first: str, last: str) -> dict[str, dict[str, Any]]:
@@ -153,7 +154,7 @@ class UsageLedger:
         for table in (await self.rows(first, last)).values():
             for key, counts in table.items():
                 held = per_client.get(key.client)
-                per_client[key.client] = counts if held is None else held + counts
+                per_client[key.client] = counts if held is None else held.plus(counts)
         return {
             name: {"cost_usd": _cost_usd(counts), "unpriced_requests": counts.unpriced}
             for name, counts in per_client.items()
@@ -250,7 +251,7 @@ def _add(into: Rows, rows: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> None
         target = into.setdefault(day, {})
         for key, counts in table.items():
             held = target.get(key)
-            target[key] = counts if held is None else held + counts
+            target[key] = counts if held is None else held.plus(counts)
 
 
 def _cost_usd(counts: DailyCounts) -> float | None:

@@ -9,9 +9,10 @@ memory store (and by the Redis store while Redis is down).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-
-import attrs
+import functools
+import operator
+from collections.abc import Mapping
+from typing import NamedTuple
 
 __all__ = [
     "COUNTERS",
@@ -39,8 +40,7 @@ COUNTERS = (
 _MAX_PART = 200  # characters kept of a client, credential or model name
 
 
-@attrs.frozen(slots=True)
-class DailyKey:
+class DailyKey(NamedTuple):
     """Whose usage a row counts: the caller's name, the credential id (``-``: none was
     tried) and the model (the upstream's name once one was tried, else the one asked for)."""
 
@@ -67,9 +67,8 @@ OVERFLOW = DailyKey("other", "other", "other")
 """The row a day's usage past its ``max_rows`` distinct rows is counted in."""
 
 
-@attrs.frozen(slots=True)
-class DailyCounts:
-    """Counts of one row.
+class DailyCounts(NamedTuple):
+    """Counts of one row (a tuple: add two with :meth:`plus`, not ``+``).
 
     Attributes:
         requests: Client requests (each once, however many upstream attempts it took).
@@ -91,31 +90,9 @@ class DailyCounts:
     cost_nanos: int = 0
     unpriced: int = 0
 
-    def __add__(self, other: DailyCounts) -> DailyCounts:
-        return DailyCounts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
-
-    def __sub__(self, other: DailyCounts) -> DailyCounts:
-        return DailyCounts(*(a - b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
-
-    def __bool__(self) -> bool:
-        return any(self.as_tuple())
-
-    def as_tuple(self) -> tuple[int, ...]:
-        return (
-            self.requests,
-            self.failures,
-            self.input_tokens,
-            self.output_tokens,
-            self.cache_read_tokens,
-            self.cache_write_tokens,
-            self.reasoning_tokens,
-            self.cost_nanos,
-            self.unpriced,
-        )
-
-    @classmethod
-    def from_values(cls, values: Iterable[int]) -> DailyCounts:
-        return cls(*values)
+    def plus(self, other: DailyCounts) -> DailyCounts:
+        """Both counts added up."""
+        return DailyCounts._make(map(operator.add, self, other))
 
 
 Day = dict[DailyKey, DailyCounts]
@@ -123,21 +100,28 @@ Day = dict[DailyKey, DailyCounts]
 
 def day_of(when: float) -> str:
     """The UTC day (``YYYY-MM-DD``) of Unix time ``when``."""
-    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d")
+    return _day_name(int(when // 86400))
 
 
+@functools.lru_cache(maxsize=8)
+def _day_name(number: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=number)).isoformat()
+
+
+@functools.lru_cache(maxsize=32)
 def first_kept_day(today: str, keep_days: int) -> str:
     """The oldest day kept when ``today`` is the newest and ``keep_days`` are kept."""
     return (dt.date.fromisoformat(today) - dt.timedelta(days=max(1, keep_days) - 1)).isoformat()
 
 
 class DailyTable:
-    """Daily rows in memory: ``{day: {key: counts}}``, bounded as the module says."""
+    """Daily rows in memory: ``{day: {key: counts}}``, bounded as the module says (the
+    counts are held as lists and added up in place)."""
 
     __slots__ = ("_days",)
 
     def __init__(self) -> None:
-        self._days: dict[str, Day] = {}
+        self._days: dict[str, dict[DailyKey, list[int]]] = {}
 
     def add(self, day: str, rows: Mapping[DailyKey, DailyCounts], *, oldest: str, max_rows: int) -> bool:
         """Add ``rows`` to ``day``; rows past ``max_rows`` distinct ones go to
@@ -152,10 +136,14 @@ class DailyTable:
             table = self._days[day] = {}
         for key, counts in rows.items():
             held = table.get(key)
-            if held is None and len(table) >= max_rows and key != OVERFLOW:
-                key = OVERFLOW
-                held = table.get(key)
-            table[key] = counts if held is None else held + counts
+            if held is None:
+                if len(table) >= max_rows and key != OVERFLOW:
+                    key = OVERFLOW
+                    held = table.get(key)
+                if held is None:
+                    table[key] = list(counts)
+                    continue
+            held[:] = map(operator.add, held, counts)
         return True
 
     def subtract(self, handed: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> None:
@@ -169,17 +157,19 @@ class DailyTable:
                 held = table.get(key)
                 if held is None:
                     continue
-                left = held - counts
-                if left:
-                    table[key] = left
-                else:
+                held[:] = map(operator.sub, held, counts)
+                if not any(held):
                     del table[key]
             if not table:
                 del self._days[day]
 
-    def rows(self, first: str = "", last: str = "9999-12-31") -> dict[str, Day]:
+    def rows(self, first: str = "", last: str = "9999-12-31") -> dict[str, dict[DailyKey, DailyCounts]]:
         """A copy of the rows of the days from ``first`` to ``last`` (inclusive)."""
-        return {day: dict(table) for day, table in self._days.items() if first <= day <= last}
+        return {
+            day: {key: DailyCounts(*counts) for key, counts in table.items()}
+            for day, table in self._days.items()
+            if first <= day <= last
+        }
 
     def __bool__(self) -> bool:
         return bool(self._days)

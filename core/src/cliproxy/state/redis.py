@@ -685,7 +685,7 @@ class RedisStore:
             args: list[Any] = [max_rows, ttl, _row_name(OVERFLOW)]
             for key, counts in items[start : start + _DAILY_BATCH]:
                 args.append(_row_name(key))
-                args.extend(str(n) for n in counts.as_tuple())
+                args.extend(str(n) for n in counts)
             await self._add_daily(keys=[self._daily_key(day)], args=args)
 
     async def daily_usage(self, first: str, last: str) -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
