@@ -52,6 +52,10 @@ class _Content:
     async def iter_any(self) -> AsyncIterator[bytes]:
         yield self.body
 
+    async def readany(self) -> bytes:
+        body, self.body = self.body, b""
+        return body
+
 
 class FakeResponse:
     """Enough of aiohttp's ClientResponse for both apps."""

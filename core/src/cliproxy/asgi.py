@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Message, Receive, Scope, Send
 
 from cliproxy.config import Config
+from cliproxy.deadlines import Deadlines
 from cliproxy.errors import ErrorKind, GatewayError
 
 __all__ = [
@@ -62,44 +63,37 @@ def query_map(scope: Scope) -> dict[str, str]:
     return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, timeout: float | None = None) -> bytes:
+async def read_body(
+    receive: Receive,
+    headers: Mapping[str, str],
+    limit: int,
+    timeout: float | None = None,
+    deadlines: Deadlines | None = None,
+) -> bytes:
     """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 408
     when it has not all arrived ``timeout`` seconds after the call (a client that stalls
     mid-body then holds nothing: the server closes a connection whose body was not read).
+    The timeout is kept by ``deadlines`` (the gateway's one sweeper); without it, there
+    is none.
 
     A client that leaves while sending raises :class:`asyncio.CancelledError`.
     """
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    if timeout is None:
+    if timeout is None or deadlines is None:
         return await _receive_body(receive, limit)
     task = asyncio.current_task()
     assert task is not None
-    deadline = _Deadline(task)
-    timer = asyncio.get_running_loop().call_later(timeout, deadline)  # cheaper than asyncio.timeout()
+    deadlines.watch(task, timeout)
     try:
         return await _receive_body(receive, limit)
     except asyncio.CancelledError:
-        if not deadline.expired or task.uncancel() > 0:
+        if not deadlines.release(task) or task.uncancel() > 0:
             raise  # cancelled by someone else (too)
         raise _too_slow(timeout) from None
     finally:
-        timer.cancel()
-
-
-class _Deadline:
-    """Cancels the task reading a body when its time is up, and notes that it did."""
-
-    __slots__ = ("expired", "task")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.expired = False
-
-    def __call__(self) -> None:
-        self.expired = True
-        self.task.cancel()
+        deadlines.release(task)
 
 
 async def _receive_body(receive: Receive, limit: int) -> bytes:

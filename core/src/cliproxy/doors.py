@@ -136,7 +136,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise GatewayError.invalid(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise GatewayError.invalid(f"the request body must be a JSON object, not {kind_of(body)}")
-    if len(raw) > 2 * MAX_NESTING and _probe.too_deep(body):  # (shorter bodies cannot nest that deep)
+    size = len(raw)
+    if (
+        size > 2 * MAX_NESTING  # shorter bodies cannot nest that deep; nor can small ones with few brackets
+        and (size > 4096 or raw.count(b"{") + raw.count(b"[") > MAX_NESTING)
+        and _probe.too_deep(body)
+    ):
         raise _too_deep()
     return body
 
@@ -241,7 +246,8 @@ class DoorEndpoint:
         if exchange is not None:
             exchange.client = identity.name
         try:
-            raw = await read_body(receive, headers, gateway.config.max_body_bytes, gateway.config.body_read_timeout)
+            config = gateway.config
+            raw = await read_body(receive, headers, config.max_body_bytes, config.body_read_timeout, gateway.deadlines)
         except GatewayError:
             raise
         except BaseException:  # disconnect while reading the body

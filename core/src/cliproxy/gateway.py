@@ -31,6 +31,7 @@ from cliproxy.auth import presented_key
 from cliproxy.client import ClientIdentity, InboundRequest
 from cliproxy.config import Config
 from cliproxy.credentials import Credential, ModelEntry
+from cliproxy.deadlines import Deadlines
 from cliproxy.drain import Drain
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.host import Host
@@ -76,6 +77,7 @@ class Gateway:
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
     count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
     drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
+    deadlines: Deadlines = attrs.Factory(Deadlines)  # body reads' timeouts, one sweeper for all
     quotas: dict[str, Quota] = attrs.Factory(dict)  # credential id -> its account's quota, as last read
     ledger: UsageLedger = attrs.field(default=None)  # lasting usage per client, credential, model and day
     request_log: RequestLog = attrs.Factory(RequestLog)  # kept requests (request-log, failed requests)
@@ -265,6 +267,7 @@ class Gateway:
 
     async def stop(self) -> None:
         self.drain.close()
+        await self.deadlines.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

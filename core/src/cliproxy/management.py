@@ -120,7 +120,7 @@ class _OperatorEndpoint:
             check_operator_request(scope, headers, config, changes_state=self.changes_state)
             raw = b""
             if self.changes_state:
-                raw = await read_body(receive, headers, _BODY_LIMIT, config.body_read_timeout)
+                raw = await read_body(receive, headers, _BODY_LIMIT, config.body_read_timeout, self.gateway.deadlines)
                 check_json_body(headers, raw)
             result = await self.answer(raw)
         except GatewayError as error:
