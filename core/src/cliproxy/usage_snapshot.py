@@ -72,7 +72,7 @@ def add_to_snapshot(
         table = DailyTable()
         for source in (held, rows):
             for day, day_rows in source.items():
-                table.add(day, day_rows, oldest=oldest, max_rows=max_rows)
+                table.add(day, day_rows, oldest=lambda: oldest, max_rows=max_rows)
         _write_atomically(file, orjson.dumps(encode_rows(table.rows(), now=now)))
 
 

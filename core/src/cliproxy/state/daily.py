@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 __all__ = [
@@ -123,15 +123,16 @@ class DailyTable:
     def __init__(self) -> None:
         self._days: dict[str, dict[DailyKey, list[int]]] = {}
 
-    def add(self, day: str, rows: Mapping[DailyKey, DailyCounts], *, oldest: str, max_rows: int) -> bool:
+    def add(self, day: str, rows: Mapping[DailyKey, DailyCounts], *, oldest: Callable[[], str], max_rows: int) -> bool:
         """Add ``rows`` to ``day``; rows past ``max_rows`` distinct ones go to
-        :data:`OVERFLOW`. Days before ``oldest`` are dropped, and False is returned (nothing
-        added) when ``day`` is one of them."""
+        :data:`OVERFLOW`. When ``day`` is new, days before ``oldest()`` are dropped first,
+        and False is returned (nothing added) when ``day`` is one of them."""
         table = self._days.get(day)
         if table is None:
-            for old in [d for d in self._days if d < oldest]:
+            first = oldest()
+            for old in [d for d in self._days if d < first]:
                 del self._days[old]
-            if day < oldest:
+            if day < first:
                 return False
             table = self._days[day] = {}
         for key, counts in rows.items():

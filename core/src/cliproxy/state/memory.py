@@ -284,8 +284,7 @@ class MemoryStore:
     async def add_daily_usage(
         self, day: str, rows: Mapping[DailyKey, DailyCounts], *, keep_days: int, max_rows: int
     ) -> None:
-        oldest = first_kept_day(day_of(self.clock()), keep_days)
-        self._daily.add(day, rows, oldest=oldest, max_rows=max_rows)
+        self._daily.add(day, rows, oldest=lambda: first_kept_day(day_of(self.clock()), keep_days), max_rows=max_rows)
 
     async def daily_usage(self, first: str, last: str) -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
         return self._daily.rows(first, last)
