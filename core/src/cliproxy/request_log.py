@@ -13,7 +13,7 @@ When the request is over, :func:`build_record` turns the exchange into the recor
 writer keeps (:mod:`cliproxy.request_log_files`): the full capture, or -- for a failed
 request while ``request-log`` is off -- what the exchange knows without one (the client's
 request, the failed attempts, the error). Secrets are taken out by the writer, off the
-event loop, with the redactor :func:`record_redactor` builds here.
+event loop.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import Message, Scope
 
 from cliproxy.exchange import CLIENT_LEFT, NONE, Exchange
-from cliproxy.redaction import Redactor, header_secrets, url_secrets
 
 if TYPE_CHECKING:
     from cliproxy.gateway import Gateway
@@ -40,7 +39,6 @@ __all__ = [
     "RequestCapture",
     "build_record",
     "keep_request",
-    "record_redactor",
 ]
 
 log = logging.getLogger("cliproxy.request_log")
@@ -250,26 +248,6 @@ def build_record(exchange: Exchange, scope: Scope, *, full: bool, wall_start: fl
     return record
 
 
-def record_redactor(gateway_redactor: Redactor, record: Mapping[str, Any]) -> Redactor:
-    """``gateway_redactor`` (every secret the gateway holds) plus the secrets this request
-    itself carried: credentials in the client's and each attempt's headers, keys and
-    passwords in their URLs (a wrong key a client sent is no configured secret, but still
-    its secret)."""
-    extra: list[str] = []
-    request = record.get("request") or {}
-    extra.extend(header_secrets(request.get("headers") or {}))
-    if request.get("query"):
-        extra.extend(url_secrets("http://x/?" + str(request["query"])))
-    for attempt in record.get("attempts") or ():
-        extra.extend(header_secrets(attempt["request"]["headers"]))
-        extra.extend(url_secrets(attempt["url"]))
-    return Redactor.of(_strings(extra), known=gateway_redactor)
-
-
-def _strings(items: Iterable[Any]) -> list[str]:
-    return [item for item in items if isinstance(item, str)]
-
-
 def keep_request(gateway: Gateway, exchange: Exchange, scope: Scope) -> None:
     """Hand a finished request to the request log when it is kept: every request while
     ``request-log`` is on (it then has a capture), else a failed request of a known
@@ -285,6 +263,6 @@ def keep_request(gateway: Gateway, exchange: Exchange, scope: Scope) -> None:
                 return
         wall_start = time.time() - (time.perf_counter() - exchange.start)
         record = build_record(exchange, scope, full=full, wall_start=wall_start)
-        gateway.request_log.keep(record, record_redactor(gateway.redactor(), record), settings)
+        gateway.request_log.keep(record, gateway.redactor(), settings)
     except Exception:
         log.exception("request log: could not keep request %s", exchange.request_id)

@@ -27,7 +27,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,9 @@ import attrs
 import orjson
 
 from cliproxy.config import RequestLogConfig
-from cliproxy.redaction import REDACTED, Redactor
+from cliproxy.redaction import REDACTED, Redactor, header_secrets, url_secrets
 
-__all__ = ["MAX_QUEUED", "MAX_QUEUED_BYTES", "RequestLog", "file_id", "record_size"]
+__all__ = ["MAX_QUEUED", "MAX_QUEUED_BYTES", "RequestLog", "encode_record", "file_id", "record_redactor", "record_size"]
 
 log = logging.getLogger("cliproxy.request_log")
 
@@ -112,8 +112,10 @@ class RequestLog:
     # -- the event loop's side -------------------------------------------------------------
 
     def keep(self, record: dict[str, Any], redactor: Redactor, settings: RequestLogConfig) -> bool:
-        """Queue ``record`` for writing into ``settings.dir``; False when it was dropped
-        (the queue is full, or there is no directory). Never blocks."""
+        """Queue ``record`` for writing into ``settings.dir``, with every secret
+        ``redactor`` knows (and those the request carried, see :func:`record_redactor`)
+        taken out; False when it was dropped (the queue is full, or there is no
+        directory). Never blocks."""
         if settings.dir is None:
             return False
         size = record_size(record)
@@ -195,7 +197,7 @@ class RequestLog:
 
     def _write(self, record: dict[str, Any], redactor: Redactor, settings: RequestLogConfig) -> None:
         assert settings.dir is not None
-        data = encode_record(record, redactor)
+        data = encode_record(record, record_redactor(redactor, record))
         directory = Path(settings.dir)
         directory.mkdir(parents=True, exist_ok=True)
         error = record.get("kind") == "error"
@@ -310,6 +312,30 @@ def _names_of(directory: Path, request_id: str) -> list[str]:
 
 
 # -- encoding, with the secrets taken out --------------------------------------------------
+
+
+def record_redactor(gateway_redactor: Redactor, record: Mapping[str, Any]) -> Redactor:
+    """``gateway_redactor`` (every secret the gateway holds) plus the secrets this request
+    itself carried: credentials in the client's and each attempt's headers, keys and
+    passwords in their URLs (a wrong key a client sent is no configured secret, but still
+    its secret)."""
+    extra: list[str] = []
+    request = record.get("request") or {}
+    extra.extend(header_secrets(request.get("headers") or {}))
+    if request.get("query"):
+        extra.extend(url_secrets("http://x/?" + str(request["query"])))
+    for attempt in record.get("attempts") or ():
+        extra.extend(header_secrets(attempt["request"]["headers"]))
+        extra.extend(url_secrets(attempt["url"]))
+    return Redactor.of(_strings(extra), known=gateway_redactor)
+
+
+def _strings(items: Iterable[Any]) -> list[str]:
+    return [item for item in items if isinstance(item, str)]
+
+
+def _strings(items: Iterable[Any]) -> list[str]:
+    return [item for item in items if isinstance(item, str)]
 
 
 def encode_record(record: Mapping[str, Any], redactor: Redactor) -> bytes:
