@@ -72,6 +72,9 @@ class FakeResponse:
     def release(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
     async def __aenter__(self) -> FakeResponse:
         return self
 

@@ -14,7 +14,7 @@ import cliproxy_gemini
 import openai
 import pytest
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
-from cliproxy.wire.gemini.encode import SKIP_SIGNATURE
+from cliproxy.wire.gemini.request_encode import SKIP_SIGNATURE
 from cliproxy.wire.sealed import seal
 
 RECORDINGS = Path(__file__).parents[1] / "recordings" / "gemini"

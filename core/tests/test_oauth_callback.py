@@ -228,3 +228,39 @@ async def test_no_answer_in_time_is_a_clear_timeout(tmp_path):
     with pytest.raises(GatewayError) as caught:
         await authorize_in_browser(remote(tmp_path), build, ports=[0], path="/callback", state="s1", timeout=0.1)
     assert caught.value.kind is ErrorKind.TIMEOUT and "no sign-in arrived" in caught.value.message
+
+
+# -- a sign-in page that hands over the token itself (Roo Code: ?token=...&state=...) ----------
+
+
+def test_pasted_forms_with_another_code_parameter():
+    assert parse_redirect("http://127.0.0.1:5/callback?token=t.k.n&state=s1", "token") == Authorization("t.k.n", "s1")
+    assert parse_redirect("token=t.k.n&state=s1", "token") == Authorization("t.k.n", "s1")
+    assert parse_redirect("t.k.n", "token") == Authorization("t.k.n", None)
+    with pytest.raises(GatewayError, match="no 'token' parameter"):
+        parse_redirect("http://127.0.0.1:5/callback?code=abc&state=s1", "token")
+
+
+async def test_the_callback_and_the_paste_take_the_named_parameter(tmp_path):
+    async with CallbackServer(path="/callback", state="s1", code_param="token") as server:
+        port = await server.start([0])
+        waiting = asyncio.create_task(server.wait(timeout=10))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as browser:
+            with_code = await browser.get("/callback", params={"code": "abc", "state": "s1"})
+            with_token = await browser.get("/callback", params={"token": "t.k.n", "state": "s1"})
+        answer = await waiting
+    assert with_code.status_code == 400 and with_token.status_code == 200
+    assert answer == Authorization("t.k.n", "s1")
+
+    ctx = remote(tmp_path)
+    flow = asyncio.create_task(
+        authorize_in_browser(
+            ctx, build, ports=[0], path="/callback", state="s2", redirect_host="127.0.0.1", code_param="token"
+        )
+    )
+    redirect = redirect_of((await ctx.next_challenge(timeout=5)).url)
+    while ctx.awaiting_redirect is None:
+        await asyncio.sleep(0)
+    ctx.supply_redirect(f"{redirect}?token=pasted.jwt.value&state=s2")
+    answer = await flow
+    assert redirect.startswith("http://127.0.0.1:") and answer.code == "pasted.jwt.value"

@@ -20,7 +20,7 @@ from cliproxy.sse import SSEParser
 from cliproxy.translate import EncodeContext
 from cliproxy.wire.anthropic import Anthropic
 from cliproxy.wire.gemini import Gemini
-from cliproxy.wire.gemini.encode import SKIP_SIGNATURE
+from cliproxy.wire.gemini.request_encode import SKIP_SIGNATURE
 from cliproxy.wire.openai_chat import OpenAIChat
 from cliproxy.wire.openai_responses import OpenAIResponses
 from cliproxy.wire.sealed import PREFIX, Sealed, seal, unseal

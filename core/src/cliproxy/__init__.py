@@ -38,10 +38,10 @@ from cliproxy.translate import (
     StreamEncoder,
     UpstreamTranslator,
 )
-
-__version__ = "0.1.0"
+from cliproxy.version import USER_AGENT, __version__
 
 __all__ = [
+    "USER_AGENT",
     "AuthType",
     "Call",
     "ClientIdentity",

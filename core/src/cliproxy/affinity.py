@@ -92,7 +92,7 @@ class Affinity:
             return None
         who = client.identity.name if client.identity is not None else ""
         digest = hashlib.blake2b(digest_size=16)
-        for part in (who, client.model, value):
+        for part in (who, client.route_model, value):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         return KEY_PREFIX + digest.hexdigest()

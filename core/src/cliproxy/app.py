@@ -42,10 +42,11 @@ from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, 
 from cliproxy.responses_door import door_endpoint, stored_response_routes
 from cliproxy.state import StateStore
 from cliproxy.translate import ClientTranslator
+from cliproxy.version import __version__
 
 __all__ = ["create_app", "gateway_of", "reload_app"]
 
-VERSION = "0.1.0"
+VERSION = __version__
 
 log = logging.getLogger("cliproxy.app")
 
@@ -68,8 +69,7 @@ class ModelsEndpoint:
         query = query_map(scope)
         translator = gateway.translators.client("openai-chat")
         for candidate in gateway.translators.clients():
-            answers = getattr(candidate, "answers_models", None)
-            if answers is not None and hasattr(candidate, "encode_models") and answers(headers, query):
+            if candidate.answers_models(headers, query):
                 translator = candidate
                 break
         try:
@@ -77,9 +77,9 @@ class ModelsEndpoint:
         except GatewayError as error:
             await send_error(send, translator, error)
             return
-        models = gateway.router.models()
+        models = gateway.listed_models()
         if translator.name != "openai-chat":
-            body = translator.encode_models(models)  # type: ignore[attr-defined]
+            body = translator.encode_models(models)
             await Response(body, media_type="application/json")(scope, receive, send)
             return
         if "anthropic-version" in headers:
@@ -128,8 +128,7 @@ def error_translator(gateway: Gateway, scope: Scope) -> ClientTranslator:
     headers = header_map(scope)
     query = query_map(scope)
     for translator in translators.clients():
-        answers = getattr(translator, "answers_models", None)
-        if answers is not None and answers(headers, query):
+        if translator.answers_models(headers, query):
             return translator
     for name, hinted in (
         ("anthropic", "anthropic-version" in headers or path.startswith("/v1/messages")),

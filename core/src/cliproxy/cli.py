@@ -156,7 +156,7 @@ def _any_note(gateway: Any) -> str:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     gateway = _build(args)
-    for model in gateway.router.models():
+    for model in gateway.listed_models():
         print(f"{model.id}\t{model.owned_by}")
     return 0
 

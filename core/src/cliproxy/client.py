@@ -16,7 +16,8 @@ import attrs
 
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
-from cliproxy.ir import Request
+from cliproxy.ir import Reasoning, Request
+from cliproxy.thinking_suffix import apply_suffix
 from cliproxy.translate import ClientTranslator
 
 __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner_of_name"]
@@ -82,6 +83,10 @@ class ClientRequest:
         created: Unix time the request arrived.
         exchange: The door's record of the request (its id, who answered, usage), which
             the gateway fills in as it serves it; None outside a door.
+        thinking: The reasoning a thinking suffix on the model name asks for
+            (``model(high)``, see :mod:`cliproxy.thinking_suffix`), which overrides the
+            body's amount; None without a suffix.
+        base_model: The model name without its thinking suffix (None without one).
     """
 
     wire: str
@@ -96,7 +101,14 @@ class ClientRequest:
     identity: ClientIdentity | None = None
     created: int = 0
     exchange: Exchange | None = None
+    thinking: Reasoning | None = None
+    base_model: str | None = None
     _ir: Request | None = None
+
+    @property
+    def route_model(self) -> str:
+        """The name to route by: the model asked for, without a thinking suffix."""
+        return self.base_model if self.base_model is not None else self.model
 
     @property
     def ir(self) -> Request:
@@ -107,7 +119,10 @@ class ClientRequest:
         """
         if self._ir is None:
             try:
-                self._ir = self.translator.decode_request(self.body, model=self.model, stream=self.stream)
+                decoded = self.translator.decode_request(self.body, model=self.route_model, stream=self.stream)
+                if self.thinking is not None:
+                    decoded = attrs.evolve(decoded, reasoning=apply_suffix(decoded.reasoning, self.thinking))
+                self._ir = decoded
             except GatewayError as error:
                 raise error.as_local() from None
             except (RecursionError, MemoryError):

@@ -26,7 +26,7 @@ async def count_tokens(gateway: Gateway, client: ClientRequest) -> tuple[int, st
     estimate; an upstream that said it cannot count a model is not asked again for a while
     (:class:`CountRefusals`).
     """
-    route = gateway.router.resolve(client.model)
+    route = gateway.router.resolve(client.route_model)
     try:
         selection = await gateway.selector.select(route, client.model)
     except GatewayError:

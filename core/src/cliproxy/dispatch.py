@@ -20,7 +20,7 @@ from cliproxy.gateway import Gateway
 from cliproxy.ir import StreamError, StreamEvent, StreamFinish, StreamStart
 from cliproxy.outcome import Outcome
 from cliproxy.providers import Call
-from cliproxy.routing import Candidate
+from cliproxy.routing import Candidate, Route
 from cliproxy.selection import Selection, is_model_missing
 from cliproxy.tokens import REFRESH_FAILED
 from cliproxy.translate import StreamDecoder
@@ -45,7 +45,9 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     until the first candidate frees up, when waiting can help); a request that found every
     candidate resting before trying any gets 429 ``model_cooldown`` with ``Retry-After``.
     """
-    route = gateway.router.resolve(client.model)
+    route = gateway.router.resolve(client.route_model)
+    if client.thinking is not None and not client.thinking.disabled:
+        route = _able_to_reason(gateway, route, client)
     config = gateway.config
     selector = gateway.selector
     affinity = selector.affinity
@@ -87,6 +89,24 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     if last_error is not None:
         raise last_error
     raise GatewayError(status=503, kind=ErrorKind.UNAVAILABLE, message=f"no credential could serve '{client.model}'")
+
+
+def _able_to_reason(gateway: Gateway, route: Route, client: ClientRequest) -> Route:
+    """``route`` without the candidates whose provider says the model cannot think; a
+    400 when none is left (a thinking suffix on a model that cannot think)."""
+    providers = gateway.providers
+    able = [
+        c for c in route if providers[c.credential.provider].can_reason(c.credential, c.upstream_model) is not False
+    ]
+    if len(able) == len(route):
+        return route
+    if not able:
+        raise GatewayError.invalid(
+            f"'{client.route_model}' cannot think, so '{client.model}' asks for what it cannot do; "
+            "use the model name without the suffix",
+            param="model",
+        ).as_local()
+    return Route.of(route.key, able)
 
 
 def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
@@ -136,10 +156,9 @@ async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Sel
         else:
             assert result.body is not None
             translator = gateway.translators.upstream(result.wire)
-            check = getattr(translator, "check_response", None) if outcome.passthrough else None
-            if check is not None:  # passed through: parse once, check, no IR
+            if translator.checks_response and outcome.passthrough:  # passed through: parse once, check, no IR
                 outcome.parsed = parse_json_body(result.body)
-                outcome.usage = check(outcome.parsed)
+                outcome.usage = translator.check_response(outcome.parsed)
             else:
                 outcome.response = translator.decode_response(result.body)
     except BaseException as error:

@@ -30,6 +30,7 @@ from cliproxy.gateway import Gateway
 from cliproxy.outcome import Outcome
 from cliproxy.request_log import RequestCapture, keep_request
 from cliproxy.respond import respond
+from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
 
@@ -264,6 +265,10 @@ class DoorEndpoint:
             raise GatewayError.invalid("'model' is required: name the model to use", param="model")
         if not isinstance(model, str):
             raise GatewayError.invalid(f"'model' must be a string, not {kind_of(model)}", param="model")
+        base_model, thinking = None, None
+        if model.endswith(")") and not gateway.router.knows(model):
+            base, thinking = split_suffix(model)
+            base_model = base if thinking is not None else None
         stream = door.stream
         if stream is None:
             flag = body.get("stream", False)
@@ -282,12 +287,14 @@ class DoorEndpoint:
             action=door.action,
             identity=identity,
             created=int(time.time()),
+            thinking=thinking,
+            base_model=base_model,
         )
 
     async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
             await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.router.models())  # type: ignore[attr-defined]
+            body = self.translator.encode_models(self.gateway.listed_models())
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return
@@ -300,7 +307,7 @@ class DoorEndpoint:
             ctx = EncodeContext(
                 model=client.model, body=client.body, request=client._ir, created=client.created, query=client.query
             )
-            body = self.translator.encode_count(tokens, ctx)  # type: ignore[attr-defined]
+            body = self.translator.encode_count(tokens, ctx)
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return

@@ -46,7 +46,7 @@ from cliproxy.registry import Registry, Translators
 from cliproxy.reload_status import ReloadStatus
 from cliproxy.request_log_files import RequestLog
 from cliproxy.response_store import ResponseStore
-from cliproxy.routing import Router
+from cliproxy.routing import ModelInfo, Router
 from cliproxy.selection import Selector
 from cliproxy.snapshot import KNOWN_PLUGIN_BLOCKS, Snapshot
 from cliproxy.state import StateStore, create_store
@@ -149,6 +149,24 @@ class Gateway:
     def providers(self) -> dict[str, Provider]:
         return self.registry.providers
 
+    def listed_models(self) -> list[ModelInfo]:
+        """The model ids clients may request, for the model lists: each listed id, then
+        its ``thinking-suffixes`` variants where a provider of it may think."""
+        models = self.router.models()
+        suffixes = self.config.thinking_suffixes
+        if not suffixes:
+            return models
+        listed: list[ModelInfo] = []
+        for model in models:
+            listed.append(model)
+            route = self.router.resolve(model.id)
+            if any(
+                self.providers[c.credential.provider].can_reason(c.credential, c.upstream_model) is not False
+                for c in route
+            ):
+                listed.extend(ModelInfo(f"{model.id}({suffix})", model.owned_by) for suffix in suffixes)
+        return listed
+
     def swap(self, snapshot: Snapshot, tokens: TokenManager | None = None) -> None:
         """Serve ``snapshot`` from now on (with ``tokens`` staged for it). Synchronous:
         every request runs on the old snapshot or the new one, never a mix."""
@@ -243,14 +261,21 @@ class Gateway:
             return None
 
     async def _rest_until_reset(self, cred: Credential, quota: Quota) -> None:
-        """An exhausted account rests until its reset; a rest past the reset of an account
-        that has room again ends at the reset."""
+        """An exhausted account rests until its reset (only the models of a window that
+        meters some models, when that is what ran out); a rest past the reset of an
+        account that has room again ends at the reset."""
         now = self.clock()
         until = quota.exhausted_until()
         if until is not None and until > now:
-            reason = "quota exhausted: " + ", ".join(w.name for w in quota.windows if w.exhausted)
+            reason = "quota exhausted: " + ", ".join(w.name for w in quota.windows if w.exhausted and not w.models)
             await self.state.set_cooldown(cred.id, None, Cooldown(until=until, reason=reason, status=429))
             return
+        for model, model_until in quota.exhausted_models().items():
+            if model_until > now:
+                reason = "quota exhausted: " + ", ".join(
+                    w.name for w in quota.windows if w.exhausted and model in w.models
+                )
+                await self.state.set_cooldown(cred.id, model, Cooldown(until=model_until, reason=reason, status=429))
         reset = quota.next_reset()
         if reset is None:
             return

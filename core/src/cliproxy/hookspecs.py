@@ -46,11 +46,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_translators(register: Callable[[ClientTranslator | UpstreamTranslator], None]) -> None:
     """Register wire-format translators (IR <-> wire, requests, responses, streams, errors).
 
-    :param register: Call with each translator object. An object with the
-        :class:`~cliproxy.ClientTranslator` methods can serve a door; one with the
-        :class:`~cliproxy.UpstreamTranslator` methods can serve providers; the built-in
-        formats are both. Names must be unique; a second registration of a name is an error
-        reported with both plugins' names.
+    :param register: Call with each translator object. A subclass of
+        :class:`~cliproxy.ClientTranslator` can serve a door; one of
+        :class:`~cliproxy.UpstreamTranslator` can serve providers; the built-in formats
+        subclass both. (An object with a role's methods but not its base class is adapted,
+        its optional members defaulted.) Names must be unique; a second registration of a
+        name is an error reported with both plugins' names.
 
     Runs once at start-up. All implementations are called.
 

@@ -49,5 +49,4 @@ class Outcome:
             and result.decoder is None
         ):
             return False
-        check = getattr(client.translator, "can_pass_through", None)
-        return check is None or bool(check(client))
+        return client.translator.can_pass_through(client)

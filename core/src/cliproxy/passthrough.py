@@ -125,7 +125,7 @@ class PassthroughStream:
         translator: UpstreamTranslator,
         drop: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
-        self._key = orjson.dumps(getattr(translator, "model_field", "model"))
+        self._key = orjson.dumps(translator.model_field)
         self._replacement = orjson.dumps(client)
         self._translator = translator
         self._drop = drop

@@ -14,7 +14,7 @@ method is handed the plugin's :class:`~cliproxy.Host` (a call carries it as ``ca
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,7 +32,10 @@ from cliproxy.wire.sealed import PREFIX as _SEALED_PREFIX
 
 __all__ = ["Call", "Provider"]
 
-_SEALED = _SEALED_PREFIX.encode()  # in the raw body of a request that carries sealed values
+_SEALED = _SEALED_PREFIX.encode()
+
+ErrorDecoder = Callable[[int, Mapping[str, str], bytes], GatewayError]
+"""``(status, headers, body) -> GatewayError``: a provider's own reading of error bodies."""  # in the raw body of a request that carries sealed values
 
 
 @attrs.define(eq=False)
@@ -67,27 +70,30 @@ class Call:
 
         When the client spoke ``wire`` too, this is the client's own body with only the
         model name changed, so fields nobody modelled reach the upstream intact -- less what
-        the client translator's optional ``forwarded_body(body)`` takes out (values the
+        the client translator's ``forwarded_body(body)`` takes out (values the
         gateway sealed for other upstreams). Otherwise the IR request is encoded by
         ``wire``'s translator.
         """
-        if wire == self.client.wire:
+        if wire == self.client.wire and self.client.thinking is None:  # (a suffix is applied through the IR)
             client = self.client
-            forward = getattr(client.translator, "forwarded_body", None)
-            if forward is None or _SEALED not in client.raw:  # a byte search, not a walk of the body
+            if _SEALED not in client.raw:  # a byte search, not a walk of the body
                 body = dict(client.body)
             else:
-                body = dict(forward(client.body))
+                body = dict(client.translator.forwarded_body(client.body))
             if "model" in body:
                 body["model"] = self.model
-            return body
-        request = self.client.ir
-        try:
-            return self.host.translator(wire).encode_request(request, self.model)
-        except GatewayError as error:
-            raise error.as_local() from None
-        except (RecursionError, MemoryError):
-            raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
+        else:
+            request = self.client.ir
+            try:
+                body = self.host.translator(wire).encode_request(request, self.model)
+            except GatewayError as error:
+                raise error.as_local() from None
+            except (RecursionError, MemoryError):
+                raise GatewayError.invalid("the request is nested too deeply to send on").as_local() from None
+        rules = self.host.config.payload
+        if rules:
+            body = rules.apply(body, model=self.model, asked=self.client.route_model, wire=wire, door=self.client.wire)
+        return body
 
     def redact(self, text: str, *extra: str | None) -> str:
         """``text`` without any secret the gateway holds (client keys, credentials' keys,
@@ -106,6 +112,7 @@ class Call:
         stream: bool | None = None,
         proxy: str | None = None,
         timeout: float | None = None,
+        decode_error: ErrorDecoder | None = None,
     ) -> UpstreamResponse:
         """POST to the upstream and return its answer in ``wire`` format.
 
@@ -114,7 +121,10 @@ class Call:
         and raised as :class:`~cliproxy.GatewayError` (with this provider's name and any
         retry hint); connection failures and timeouts raise 502/504 errors, and a whole
         answer larger than ``upstream-limits.response-body-mb`` a 502. ``stream`` defaults
-        to the client's choice; ``proxy`` to the gateway's ``proxy-url``.
+        to the client's choice; ``proxy`` to the gateway's ``proxy-url``. ``decode_error``
+        ``(status, headers, body) -> GatewayError`` reads error bodies instead of the
+        translator, for an upstream whose errors have an envelope of their own (it gets
+        the same bounded, redacted body).
         """
         return await post(
             self,
@@ -126,6 +136,7 @@ class Call:
             stream=self.stream if stream is None else stream,
             proxy=proxy,
             timeout=timeout,
+            decode_error=decode_error,
         )
 
 
@@ -172,6 +183,12 @@ class Provider(abc.ABC):
     async def count_tokens(self, call: Call) -> int | None:
         """Count the input tokens of ``call.request`` upstream; None when unsupported
         (the gateway then estimates locally)."""
+        return None
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        """Whether ``model`` can think (take a reasoning effort or budget) on this
+        credential: None when the provider cannot tell. A thinking suffix on a model that
+        cannot is refused with a 400."""
         return None
 
     async def quota(self, credential: Credential, host: Host) -> Quota | None:

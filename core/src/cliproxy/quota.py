@@ -29,6 +29,9 @@ class QuotaWindow:
         used_percent: Share used, 0-100, when the upstream reports only that.
         resets_at: Unix time the window starts afresh, when known.
         unit: What is counted (``requests``, ``tokens``, ``USD``...).
+        models: The upstream models the window meters, when it does not meter the whole
+            account (Copilot's premium requests: the included models go on when they run
+            out). Empty: every model.
     """
 
     name: str
@@ -38,6 +41,7 @@ class QuotaWindow:
     used_percent: float | None = None
     resets_at: float | None = None
     unit: str = ""
+    models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     @property
     def left(self) -> float | None:
@@ -68,7 +72,9 @@ class QuotaWindow:
         return percent is not None and percent >= 100.0
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in attrs.asdict(self).items() if v not in (None, "")}
+        data = {k: v for k, v in attrs.asdict(self).items() if v not in (None, "", ())}
+        if self.models:
+            data["models"] = list(self.models)
         percent = self.percent
         if percent is not None:
             data["used_percent"] = round(percent, 1)
@@ -92,11 +98,21 @@ class Quota:
     checked_at: float = 0.0
 
     def exhausted_until(self) -> float | None:
-        """When the account can be used again, if an exhausted window says: the latest
-        reset among the exhausted windows; None when none is exhausted (or no reset is
+        """When the account can be used again, if an exhausted window of the whole account
+        says: the latest reset among them; None when none is exhausted (or no reset is
         known)."""
-        resets = [w.resets_at for w in self.windows if w.exhausted and w.resets_at is not None]
+        resets = [w.resets_at for w in self.windows if not w.models and w.exhausted and w.resets_at is not None]
         return max(resets) if resets else None
+
+    def exhausted_models(self) -> dict[str, float]:
+        """Models an exhausted window of only some models stops, each with when it can be
+        used again (the latest reset among the windows that stop it)."""
+        until: dict[str, float] = {}
+        for window in self.windows:
+            if window.models and window.exhausted and window.resets_at is not None:
+                for model in window.models:
+                    until[model] = max(until.get(model, 0.0), window.resets_at)
+        return until
 
     def next_reset(self) -> float | None:
         """The soonest known reset of any window."""

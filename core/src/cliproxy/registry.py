@@ -16,11 +16,24 @@ from cliproxy.config import CORE_KEYS
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.plugins import PluginError, Plugins
 from cliproxy.providers import Provider
-from cliproxy.translate import ClientTranslator, UpstreamTranslator
+from cliproxy.translate import ClientTranslator, UpstreamTranslator, adapt_translator, implements
 
 __all__ = ["Registry", "Translators"]
 
 log = logging.getLogger("cliproxy.registry")
+
+# A door action -> the translator method that answers it.
+_DOOR_METHODS = {"count_tokens": "encode_count", "models": "encode_models"}
+
+
+def _door_problem(translator: ClientTranslator) -> str | None:
+    for door in translator.doors:
+        method = _DOOR_METHODS.get(door.action)
+        if method is not None and not implements(translator, method):
+            return f"its door {door.path!r} ({door.action}) needs an {method} method, which it lacks"
+    if implements(translator, "answers_models") and not implements(translator, "encode_models"):
+        return "it claims GET /v1/models (answers_models) but has no encode_models method"
+    return None
 
 
 class Translators:
@@ -32,7 +45,12 @@ class Translators:
         self._owner: dict[str, str] = {}
 
     def add(self, translator: object, plugin: str) -> None:
-        """Register ``translator`` (from ``plugin``) under its ``name``, in each role it can play."""
+        """Register ``translator`` (from ``plugin``) under its ``name``, in each role it can play.
+
+        A translator that does not subclass :class:`~cliproxy.ClientTranslator` /
+        :class:`~cliproxy.UpstreamTranslator` but has a role's methods is adapted once,
+        here; its missing optional members get the base classes' defaults.
+        """
         name = getattr(translator, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"plugin {plugin!r} registered a translator without a 'name': {translator!r}")
@@ -41,18 +59,21 @@ class Translators:
                 f"translator {name!r} is registered by both {self._owner[name]!r} and {plugin!r}; "
                 "disable one of them with CLIPROXY_DISABLE_PLUGINS"
             )
-        is_client = isinstance(translator, ClientTranslator)
-        is_upstream = isinstance(translator, UpstreamTranslator)
-        if not (is_client or is_upstream):
+        client, upstream = adapt_translator(translator)
+        if client is None and upstream is None:
             raise TypeError(
                 f"plugin {plugin!r} registered {type(translator).__name__} as translator {name!r}, but it implements "
-                "neither the ClientTranslator nor the UpstreamTranslator methods"
+                "neither the ClientTranslator nor the UpstreamTranslator methods; subclass cliproxy.ClientTranslator "
+                "and/or cliproxy.UpstreamTranslator and implement their abstract methods"
             )
+        problem = _door_problem(client) if client is not None else None
+        if problem is not None:
+            raise TypeError(f"plugin {plugin!r} registered translator {name!r}, but {problem}")
         self._owner[name] = plugin
-        if is_client:
-            self._client[name] = translator  # type: ignore[assignment]
-        if is_upstream:
-            self._upstream[name] = translator  # type: ignore[assignment]
+        if client is not None:
+            self._client[name] = client
+        if upstream is not None:
+            self._upstream[name] = upstream
 
     def client(self, name: str) -> ClientTranslator:
         try:

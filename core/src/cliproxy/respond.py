@@ -32,7 +32,7 @@ from cliproxy.ir import (
 )
 from cliproxy.outcome import Outcome
 from cliproxy.passthrough import PassthroughStream, rewrite_model
-from cliproxy.translate import EncodeContext
+from cliproxy.translate import EncodeContext, StreamEncoder
 
 __all__ = ["JSON_HEADERS", "STREAM_HEADERS", "respond"]
 
@@ -73,7 +73,7 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
     result = outcome.result
     if outcome.passthrough:
         assert isinstance(result, UpstreamResponse) and result.body is not None
-        field = getattr(gateway.translators.upstream(result.wire), "model_field", "model")
+        field = gateway.translators.upstream(result.wire).model_field
         if outcome.usage is not None:
             body = _renamed(result.body, outcome.parsed, field, client.model)
             usage = outcome.usage
@@ -162,8 +162,8 @@ async def _stream(
     return usage, error
 
 
-def _stream_headers(encoder: object) -> list[tuple[bytes, bytes]]:
-    media_type = getattr(encoder, "media_type", "text/event-stream")
+def _stream_headers(encoder: StreamEncoder) -> list[tuple[bytes, bytes]]:
+    media_type = encoder.media_type
     if media_type == "text/event-stream":
         return STREAM_HEADERS
     return [(b"content-type", media_type.encode()), *STREAM_HEADERS[1:]]
@@ -203,8 +203,7 @@ async def _stream_passthrough(
     result = outcome.result
     assert isinstance(result, UpstreamResponse)
     client = outcome.call.client
-    make_filter = getattr(client.translator, "passthrough_filter", None)
-    drop = make_filter(client.body) if make_filter is not None else None
+    drop = client.translator.passthrough_filter(client.body)
     relay = PassthroughStream(client.model, gateway.translators.upstream(result.wire), drop)
     if client.exchange is not None:
         client.exchange.ending = lambda error: (

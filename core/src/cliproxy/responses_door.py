@@ -86,7 +86,7 @@ class ResponsesDoor(DoorEndpoint):
         if client is None or not isinstance(previous, str) or not previous:
             return client
         kept = await self.store.conversation(previous, owner_of(client.identity))
-        on_responses = self._on_responses_upstream(client.model)
+        on_responses = self._on_responses_upstream(client.route_model)
         if kept is None:
             if on_responses:
                 return client  # that upstream keeps its own responses: pass it through

@@ -166,6 +166,10 @@ class Router:
                     return route
         raise self.not_found(model)
 
+    def knows(self, model: str) -> bool:
+        """Whether ``model`` is a listed id (a prefix that serves any model aside)."""
+        return model in self._routes
+
     def suggestions(self, model: str, limit: int = 3) -> list[str]:
         """Known ids closest to ``model``: the same name under a prefix first, then
         spelling neighbours."""

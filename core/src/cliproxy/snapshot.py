@@ -48,6 +48,7 @@ KNOWN_PLUGIN_BLOCKS = {
     "mlx": "cliproxy-mlx",
     "kiro": "cliproxy-kiro",
     "copilot": "cliproxy-copilot",
+    "copilot-oauth": "cliproxy-copilot",
     "codex": "cliproxy-codex",
     "roo": "cliproxy-roo",
     "kilo": "cliproxy-kilo",

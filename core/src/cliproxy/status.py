@@ -208,6 +208,8 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
             )
         )
         notes = []
+        if cred.get("quota"):
+            notes.append(_quota_line(cred["quota"]))
         whole = cred.get("unhealthy")
         if whole:
             notes.append(
@@ -225,6 +227,30 @@ def render_text(snapshot: Mapping[str, Any]) -> str:
         lines.append("")
         lines.extend(_table(_client_rows(clients)))
     return "\n".join(lines)
+
+
+def _quota_line(quota: Mapping[str, Any]) -> str:
+    """``quota (plan): premium_interactions 120/300 requests left, resets ...; note``."""
+    parts = []
+    for window in quota.get("windows") or ():
+        left, limit, used = window.get("remaining"), window.get("limit"), window.get("used")
+        unit = f" {window['unit']}" if window.get("unit") else ""
+        if left is not None and limit is not None:
+            amount = f"{left:g}/{limit:g}{unit} left"
+        elif left is not None:
+            amount = f"{left:g}{unit} left"
+        elif window.get("used_percent") is not None:
+            amount = f"{window['used_percent']:g}% used"
+        elif used is not None:
+            amount = f"{used:g}{unit} used"
+        else:
+            amount = "?"
+        reset = f", resets {window['resets_at']}" if window.get("resets_at") else ""
+        parts.append(f"{window.get('name')} {amount}{reset}")
+    if quota.get("note"):
+        parts.append(str(quota["note"]))
+    plan = f" ({quota['plan']})" if quota.get("plan") else ""
+    return f"quota{plan}: " + ("; ".join(parts) or "nothing metered")
 
 
 def _client_rows(clients: Mapping[str, Any]) -> list[tuple[str, ...]]:

@@ -81,6 +81,7 @@ async def post(
     stream: bool,
     proxy: str | None,
     timeout: float | None,
+    decode_error: Callable[[int, Mapping[str, str], bytes], GatewayError] | None = None,
 ) -> UpstreamResponse:
     """See :meth:`cliproxy.Call.post`."""
     host = call.host
@@ -130,7 +131,7 @@ async def post(
     # Errors are raised only once this frame no longer refers to the response: a traceback
     # keeps its frames' locals, and the response holds what it buffered of the body.
     if response.status >= 400:
-        error = await _upstream_error(call, response, wire, url, send_headers, attempt)
+        error = await _upstream_error(call, response, wire, url, send_headers, decode_error, attempt)
         del response
         raise error
 
@@ -216,6 +217,7 @@ async def _upstream_error(
     wire: str,
     url: str,
     sent: Mapping[str, str],
+    decode_error: Callable[[int, Mapping[str, str], bytes], GatewayError] | None = None,
     attempt: AttemptCapture | None = None,
 ) -> GatewayError:
     """The error an upstream's non-2xx answer stands for, decoded by ``wire``'s translator
@@ -237,7 +239,8 @@ async def _upstream_error(
     body = own.body(body, truncated=truncated)
     body = everything.body(body, truncated=truncated, head=_REDACTED_HEAD)
     try:
-        error = host.translator(wire).decode_error(response.status, response.headers, body)
+        decode = decode_error or host.translator(wire).decode_error
+        error = decode(response.status, response.headers, body)
     except Exception:  # a translator bug must not hide that the upstream failed
         log.exception("the %s translator could not decode an upstream error", wire)
         error = GatewayError.from_status(response.status, f"the upstream answered {response.status}")

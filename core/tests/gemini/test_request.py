@@ -23,7 +23,7 @@ from cliproxy.ir import (
     ToolResultPart,
 )
 from cliproxy.wire.gemini import Gemini
-from cliproxy.wire.gemini.encode import SKIP_SIGNATURE
+from cliproxy.wire.gemini.request_encode import SKIP_SIGNATURE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

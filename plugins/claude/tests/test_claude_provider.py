@@ -9,7 +9,7 @@ import anthropic
 import cliproxy_claude
 import openai
 import pytest
-from cliproxy import ConfigError
+from cliproxy import USER_AGENT, ConfigError
 from cliproxy.testing import (
     FakeUpstream,
     RecordedRequest,
@@ -391,3 +391,10 @@ def test_config_mistakes_are_located(upstream):
     with pytest.raises(ConfigError) as oauth:
         gateway_app({"claude-oauth": {"client_id": "x"}}, plugins=[cliproxy_claude])
     assert "client-id" in str(oauth.value)
+
+
+def test_upstream_requests_name_cliproxy_as_their_user_agent(upstream, live, recording):
+    upstream.add("POST", MESSAGES, whole(recording, "aibridge-anthropic_multi_thinking_builtin_tool.nonstream.json"))
+    with live() as url:
+        claude(url).messages.create(model="sonnet", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert upstream.requests_to(MESSAGES)[0].headers["user-agent"] == USER_AGENT

@@ -14,7 +14,7 @@ import httpx
 import openai
 import orjson
 import pytest
-from cliproxy import ConfigError
+from cliproxy import USER_AGENT, ConfigError
 from cliproxy.app import gateway_of
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 from google import genai
@@ -439,3 +439,14 @@ def test_a_model_gemini_cannot_count_keeps_generating(upstream: FakeUpstream, li
     assert len(upstream.requests_to(FLASH + ":countTokens")) == 1  # remembered: not asked again
     assert answer.text
     assert all(not cred.get("cooldowns") for cred in status["credentials"])
+
+
+def test_upstream_requests_name_cliproxy_as_their_user_agent(upstream: FakeUpstream, live: Any) -> None:
+    upstream.add(
+        "POST",
+        FLASH + ":generateContent",
+        Reply.json(json.loads(recorded("vercel-google-reasoning.json").read_text())),
+    )
+    with live() as url:
+        gemini_client(url).models.generate_content(model="flash", contents="hi")
+    assert upstream.requests_to(FLASH + ":generateContent")[0].headers["user-agent"] == USER_AGENT

@@ -8,6 +8,7 @@ import types
 import cliproxy_openai
 import openai
 import pytest
+from cliproxy import USER_AGENT
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 SIMPLE = "openai-chat/aibridge-chat_simple.nonstream.json"
@@ -228,3 +229,10 @@ def test_model_lists_refresh_on_request(upstream, live):
         refreshed = httpx.post(url + "/v0/models/refresh", timeout=10).json()
         assert "new-model" in refreshed["models"] and "old-model" not in refreshed["models"]
         assert "loc/new-model" in {m.id for m in c.models.list()}
+
+
+def test_upstream_requests_name_cliproxy_as_their_user_agent(upstream, live, recording):
+    upstream.add("POST", "/v1/chat/completions", Reply.json(json.loads(recording(SIMPLE).read_text())))
+    with live() as url:
+        client(url).chat.completions.create(model="nano", messages=[{"role": "user", "content": "hi"}])
+    assert upstream.requests_to("/v1/chat/completions")[0].headers["user-agent"] == USER_AGENT

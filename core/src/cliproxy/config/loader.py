@@ -28,6 +28,7 @@ from cliproxy.config.model import (
     UsageConfig,
 )
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.config.payload import read_payload_rules
 from cliproxy.pricing import Price, PriceTable
 from cliproxy.proxies import check_proxy_url
 
@@ -136,10 +137,29 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         usage=_usage(root),
         pricing=_pricing(root),
         logging=_logging(root),
+        payload=read_payload_rules(root),
+        thinking_suffixes=_thinking_suffixes(root),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
     return config
+
+
+_SUFFIX_LEVELS = ("none", "auto", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+def _thinking_suffixes(root: ConfigNode) -> tuple[str, ...]:
+    """``thinking-suffixes``: the ``model(<suffix>)`` names listed beside each model that
+    can reason (levels or token budgets); the suffixes work whether listed or not."""
+    suffixes = root.str_list("thinking-suffixes")
+    for i, suffix in enumerate(suffixes):
+        if suffix not in _SUFFIX_LEVELS and not suffix.lstrip("-").isdigit():
+            raise root.error(
+                "thinking-suffixes",
+                f"'{suffix}' (item {i + 1}) is neither a level nor a token budget",
+                hint="levels: " + ", ".join(_SUFFIX_LEVELS) + "; or a number such as 8192",
+            )
+    return suffixes
 
 
 def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:

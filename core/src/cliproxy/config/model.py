@@ -12,6 +12,7 @@ from typing import Literal
 import attrs
 
 from cliproxy.config.nodes import ConfigNode
+from cliproxy.config.payload import PayloadRules
 from cliproxy.pricing import PriceTable
 
 __all__ = [
@@ -211,6 +212,8 @@ class Config:
     usage: UsageConfig = UsageConfig()
     pricing: PriceTable = attrs.field(factory=PriceTable)
     logging: LoggingConfig = LoggingConfig()
+    payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
+    thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -255,4 +258,6 @@ CORE_KEYS = (
     "usage",
     "pricing",
     "logging",
+    "payload",
+    "thinking-suffixes",
 )

@@ -2,8 +2,12 @@
 
 Requests, messages and parts; responses, usage and finish reasons; stream events with a
 start/delta/end lifecycle. All values are frozen attrs classes with slots.
+
+Helpers for stream decoders live here too: :class:`BlockWriter` (indexes, one open block,
+its end) and :class:`ThinkTagSplitter` (reasoning written inline as ``<think>...</think>``).
 """
 
+from cliproxy.ir.blocks import BlockKind, BlockWriter, block_end, block_start
 from cliproxy.ir.events import (
     FileOutput,
     ReasoningDelta,
@@ -45,10 +49,13 @@ from cliproxy.ir.request import (
     ToolChoice,
 )
 from cliproxy.ir.response import Finish, FinishReason, Response, Usage
+from cliproxy.ir.think_tags import ThinkSegment, ThinkTagSplitter, split_think_tags
 
 __all__ = [
     "BLOCK_SEPARATOR",
     "REASONING_BUDGETS",
+    "BlockKind",
+    "BlockWriter",
     "FileOutput",
     "FilePart",
     "Finish",
@@ -75,6 +82,8 @@ __all__ = [
     "TextEnd",
     "TextPart",
     "TextStart",
+    "ThinkSegment",
+    "ThinkTagSplitter",
     "Tool",
     "ToolCallDelta",
     "ToolCallEnd",
@@ -83,7 +92,10 @@ __all__ = [
     "ToolChoice",
     "ToolResultPart",
     "Usage",
+    "block_end",
+    "block_start",
     "merge_metadata",
     "metadata_for",
     "response_events",
+    "split_think_tags",
 ]

@@ -43,6 +43,7 @@ async def authorize_in_browser(
     redirect_host: str = "localhost",
     bind_host: str = "127.0.0.1",
     name: str = "cliproxy",
+    code_param: str = "code",
 ) -> AuthorizationCode:
     """Run the browser step of a PKCE login and return the authorization code.
 
@@ -59,8 +60,10 @@ async def authorize_in_browser(
         redirect_host: Host of the ``redirect_uri`` (``localhost`` or ``127.0.0.1``).
         bind_host: Loopback address the callback server listens on.
         name: How the success page names the program to return to.
+        code_param: The redirect's parameter that holds the code (``token`` for a sign-in
+            page that hands over the token itself, as Roo Code's does).
     """
-    listening = CallbackServer(path=path, state=state, host=bind_host, name=name)
+    listening = CallbackServer(path=path, state=state, host=bind_host, name=name, code_param=code_param)
     server: CallbackServer | None = listening
     candidates = list(ports[:1]) if ctx.no_browser else list(ports)
     try:
@@ -74,16 +77,19 @@ async def authorize_in_browser(
     redirect_uri = f"http://{redirect_host}:{port}{path}"
     try:
         await ctx.show_url(build_url(redirect_uri), hint)
-        answer = await _first_answer(ctx, server, state, timeout)
+        answer = await _first_answer(ctx, server, state, timeout, code_param)
     finally:
         if server is not None:
             await server.close()
     return AuthorizationCode(answer.code, redirect_uri, answer.state)
 
 
-async def _first_answer(ctx: LoginContext, server: CallbackServer | None, state: str, timeout: float) -> Authorization:
+async def _first_answer(
+    ctx: LoginContext, server: CallbackServer | None, state: str, timeout: float, code_param: str
+) -> Authorization:
     callback = asyncio.ensure_future(server.wait()) if server is not None else None
-    paste = asyncio.ensure_future(_pasted(ctx, state, PASTE_PROMPT if ctx.no_browser else PASTE_TOO_PROMPT))
+    prompt = PASTE_PROMPT if ctx.no_browser else PASTE_TOO_PROMPT
+    paste = asyncio.ensure_future(_pasted(ctx, state, prompt, code_param))
     waiting = {task for task in (callback, paste) if task is not None}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -119,7 +125,7 @@ async def _first_answer(ctx: LoginContext, server: CallbackServer | None, state:
         await asyncio.gather(*started, return_exceptions=True)  # settled, their errors retrieved
 
 
-async def _pasted(ctx: LoginContext, state: str, prompt: str) -> Authorization:
-    answer = parse_redirect(await ctx.ask_redirect(prompt))
+async def _pasted(ctx: LoginContext, state: str, prompt: str, code_param: str) -> Authorization:
+    answer = parse_redirect(await ctx.ask_redirect(prompt), code_param)
     check_state(answer, state)
     return answer

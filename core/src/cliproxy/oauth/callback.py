@@ -42,15 +42,20 @@ def _page(title: str, text: str, status: int = 200) -> web.Response:
 
 
 class CallbackServer:
-    """Listens on loopback for ``GET <path>?code=...&state=...``.
+    """Listens on loopback for ``GET <path>?code=...&state=...`` (``code_param`` renames
+    ``code``).
 
     Use as ``async with CallbackServer(path="/callback", state=state) as server:``
     after ``await server.start(ports)``; :meth:`wait` returns the
     :class:`~cliproxy.oauth.Authorization`.
     """
 
-    def __init__(self, *, path: str, state: str, host: str = "127.0.0.1", name: str = "cliproxy") -> None:
+    def __init__(
+        self, *, path: str, state: str, host: str = "127.0.0.1", name: str = "cliproxy", code_param: str = "code"
+    ) -> None:
         self.path = path if path.startswith("/") else "/" + path
+        self.code_param = code_param
+        """The query parameter the code arrives in (``token`` for Roo Code's sign-in page)."""
         self.host = host
         self.port: int | None = None
         self.refused = 0
@@ -103,7 +108,7 @@ class CallbackServer:
             return _page("Already done", "This sign-in has already finished; you can close this window.")
         query = {key: value for key, value in request.query.items()}
         try:
-            answer = authorization_from_query(query)
+            answer = authorization_from_query(query, self.code_param)
         except GatewayError as error:
             if error.kind is ErrorKind.AUTHENTICATION:  # the user or the server said no: that ends it
                 arrived.set_exception(error)

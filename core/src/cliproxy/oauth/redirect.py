@@ -36,27 +36,28 @@ def _refused(error: str, description: str | None) -> GatewayError:
     )
 
 
-def authorization_from_query(query: Mapping[str, str]) -> Authorization:
+def authorization_from_query(query: Mapping[str, str], code_param: str = "code") -> Authorization:
     """The code and state of a redirect's query; raises if it reports an error or
-    carries no code."""
+    carries no code. ``code_param`` names the parameter the code comes in (``token`` for a
+    sign-in page that hands over the token itself, as Roo Code's does)."""
     if query.get("error"):
         raise _refused(query["error"], query.get("error_description"))
-    code = query.get("code")
+    code = query.get(code_param)
     if not code:
-        raise _invalid("the address has no 'code' parameter; copy the whole address the browser ended on")
+        raise _invalid(f"the address has no '{code_param}' parameter; copy the whole address the browser ended on")
     code, _, inline_state = code.partition("#")  # some pages show code#state inside the URL too
     return Authorization(code, query.get("state") or inline_state or None)
 
 
-def parse_redirect(text: str) -> Authorization:
-    """What the user pasted, read."""
+def parse_redirect(text: str, code_param: str = "code") -> Authorization:
+    """What the user pasted, read (``code_param``: see :func:`authorization_from_query`)."""
     text = text.strip()
     if not text:
         raise _invalid("nothing was pasted; paste the whole address your browser was sent to after signing in")
-    if "://" in text or text.startswith("?") or "code=" in text or "error=" in text:
+    if "://" in text or text.startswith("?") or f"{code_param}=" in text or "error=" in text:
         raw = urlsplit(text).query if "://" in text else text.lstrip("?")
         query = {key: values[0] for key, values in parse_qs(raw).items() if values}
-        answer = authorization_from_query(query)
+        answer = authorization_from_query(query, code_param)
         # A redirect always carries the state it was sent with; one that lost it is not ours.
         return answer if answer.state is not None else Authorization(answer.code, "")
     code, _, state = text.partition("#")

@@ -151,6 +151,7 @@ class FakeUpstream:
         self._stop: asyncio.Event | None = None
         self.port = 0
         self.disconnects = 0
+        self._everything: Reply | None = None
 
     @property
     def url(self) -> str:
@@ -161,9 +162,15 @@ class FakeUpstream:
         function of the recorded request."""
         self._routes[(method.upper(), path)] = list(reply) if isinstance(reply, list) else reply
 
+    def answer_all(self, reply: Reply | None) -> None:
+        """Answer every request with ``reply`` from now on, whatever its method and path
+        (an upstream that has started to fail); None goes back to the scripted routes."""
+        self._everything = reply
+
     def clear(self) -> None:
         self._routes.clear()
         self.requests.clear()
+        self._everything = None
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -211,6 +218,8 @@ class FakeUpstream:
         await self._runner.cleanup()
 
     def _reply_for(self, record: RecordedRequest) -> Reply:
+        if self._everything is not None:
+            return self._everything
         route = self._routes.get((record.method, record.path))
         if route is None:
             return Reply.error(404, f"the fake upstream has no reply for {record.method} {record.path}")

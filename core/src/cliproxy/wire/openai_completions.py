@@ -41,7 +41,7 @@ from cliproxy.ir import (
     Usage,
 )
 from cliproxy.sse import frame
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
 from cliproxy.wire.openai_chat import encode_error
 from cliproxy.wire.openai_chat.common import decode_stop
@@ -185,10 +185,8 @@ def encode_response(response: Response, ctx: EncodeContext) -> bytes:
     )
 
 
-class CompletionStreamEncoder:
+class CompletionStreamEncoder(StreamEncoder):
     """IR events -> ``text_completion`` SSE chunks (see :class:`cliproxy.StreamEncoder`)."""
-
-    media_type = "text/event-stream"
 
     def __init__(self, ctx: EncodeContext) -> None:
         self._ctx = ctx
@@ -241,7 +239,7 @@ class CompletionStreamEncoder:
         return b""
 
 
-class OpenAICompletions:
+class OpenAICompletions(ClientTranslator):
     """The ``openai-completions`` translator (client side only)."""
 
     name = WIRE

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from cliproxy import (
+    USER_AGENT,
     Call,
     ConfigNode,
     Credential,
@@ -30,7 +31,6 @@ from cliproxy_claude.shaping import COUNT_FIELDS, shape_body
 __all__ = ["ClaudeProvider"]
 
 WIRE = "anthropic"
-USER_AGENT = "cliproxy/0.1"
 
 
 def _split(value: str | None) -> list[str]:
@@ -91,6 +91,11 @@ class ClaudeProvider(Provider):
                 )
             )
         return credentials
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        """Claude 3.7 and later think; older Claude models cannot; other names: unknown."""
+        caps = caps_for(model)
+        return None if caps is None else caps.thinking != "none"
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         return tuple(ModelEntry(name) for name in CATALOGUE)

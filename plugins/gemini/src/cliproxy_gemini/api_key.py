@@ -17,6 +17,7 @@ from urllib.parse import quote
 import attrs
 import orjson
 from cliproxy import (
+    USER_AGENT,
     Call,
     ConfigNode,
     Credential,
@@ -30,7 +31,7 @@ from cliproxy import (
     read_common_fields,
 )
 
-from cliproxy_gemini.catalogue import API_MODELS
+from cliproxy_gemini.catalogue import API_MODELS, can_reason
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -43,7 +44,6 @@ __all__ = [
 
 WIRE = "gemini"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-USER_AGENT = "cliproxy/0.1"
 _VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 MAX_MODEL_PAGES = 20
 
@@ -103,6 +103,9 @@ class GeminiProvider(Provider):
                 )
             )
         return credentials
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        return can_reason(model)
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         return API_MODELS

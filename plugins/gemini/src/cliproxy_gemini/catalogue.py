@@ -6,6 +6,8 @@ API keys start from this list and then ask ``GET /v1beta/models`` for the real o
 
 from __future__ import annotations
 
+import re
+
 from cliproxy import ModelEntry
 
 __all__ = ["API_MODELS", "CODE_ASSIST_MODELS"]
@@ -39,3 +41,14 @@ CODE_ASSIST_MODELS = tuple(
         "gemini-2.5-flash",
     )
 )
+
+
+_GENERATION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
+
+
+def can_reason(model: str) -> bool | None:
+    """Gemini 2.5 and later think; earlier generations cannot; other names: unknown."""
+    match = _GENERATION.search(model.lower())
+    if match is None:
+        return None
+    return (int(match.group(1)), int(match.group(2) or 0)) >= (2, 5)

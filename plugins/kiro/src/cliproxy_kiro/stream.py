@@ -31,7 +31,7 @@ provider passes an estimate, output from the text that streamed) and marked
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from cliproxy import ErrorKind, GatewayError, estimate_tokens, ir
@@ -91,10 +91,7 @@ class KiroStreamDecoder:
         self._started = False
         self._done = False
         self._seen_frame = False
-        self._next_index = 0
-        self._open: tuple[str, int] | None = None  # (kind, index) of the open block
-        self._open_meta: ir.Metadata = None
-        self._tool_id: str | None = None
+        self._blocks = ir.BlockWriter()  # an open tool call's key is its toolUseId
         self._tool_args = False  # the open tool call has received arguments
         self._finished_tools: set[str] = set()
         self._usage: ir.Usage | None = None
@@ -139,7 +136,7 @@ class KiroStreamDecoder:
                 ),
             )
             return out
-        if self._tool_id is not None:
+        if self._blocks.kind == "tool":
             finish = ir.Finish(ir.FinishReason.LENGTH, "tool_use_incomplete")
         elif self._finished_tools:
             finish = ir.Finish(ir.FinishReason.TOOL_CALLS, self._stop_reason or "tool_use")
@@ -197,9 +194,10 @@ class KiroStreamDecoder:
         if isinstance(redacted, str) and redacted:
             values["redacted_data"] = redacted
         if values:
-            if self._open is None or self._open[0] != "reasoning":
-                self._open_block("reasoning", out)
-            self._open_meta = ir.merge_metadata(self._open_meta, {WIRE: values})
+            if self._blocks.kind != "reasoning":
+                self._start(out)
+                self._blocks.open("reasoning", out)
+            self._blocks.add_metadata({WIRE: values})
 
     def _tool_use(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         call_id = payload.get("toolUseId")
@@ -207,31 +205,26 @@ class KiroStreamDecoder:
         if not isinstance(call_id, str) or not call_id or call_id in self._finished_tools:
             return
         self._text_segments(self._thinking.flush(), out)
-        if call_id != self._tool_id:
+        blocks = self._blocks
+        if call_id != blocks.key:
             if not isinstance(name, str) or not name:
                 return
-            self._close_block(out)
             self._start(out)
-            index = self._next_index
-            self._next_index += 1
-            out.append(ir.ToolCallStart(index, call_id, self._tool_names.get(name, name)))
-            self._open, self._open_meta = ("tool", index), None
-            self._tool_id, self._tool_args = call_id, False
-        index = self._open[1] if self._open is not None else 0
+            blocks.open_tool(call_id, self._tool_names.get(name, name), out, key=call_id)
+            self._tool_args = False
         arguments = payload.get("input")
         if isinstance(arguments, str) and arguments:
             self._tool_args = True
             self._output.append(arguments)
-            out.append(ir.ToolCallDelta(index, arguments))
+            blocks.arguments(arguments, out)
         elif isinstance(arguments, Mapping) and arguments and not self._tool_args:
             text = orjson.dumps(dict(arguments)).decode()
             self._tool_args = True
             self._output.append(text)
-            out.append(ir.ToolCallDelta(index, text))
+            blocks.arguments(text, out)
         if payload.get("stop") is True:
             self._finished_tools.add(call_id)
-            self._tool_id = None
-            self._close_block(out)
+            blocks.close(out)
 
     def _metadata(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         usage = usage_from(payload)
@@ -269,37 +262,16 @@ class KiroStreamDecoder:
             self._started = True
             out.append(ir.StreamStart())
 
-    def _open_block(self, kind: str, out: list[ir.StreamEvent]) -> int:
-        self._close_block(out)
-        self._start(out)
-        index = self._next_index
-        self._next_index += 1
-        out.append(ir.TextStart(index) if kind == "text" else ir.ReasoningStart(index))
-        self._open, self._open_meta = (kind, index), None
-        return index
-
-    def _close_block(self, out: list[ir.StreamEvent]) -> None:
-        if self._open is None:
-            return
-        kind, index = self._open
-        meta = self._open_meta
-        if kind == "text":
-            out.append(ir.TextEnd(index, meta))
-        elif kind == "reasoning":
-            out.append(ir.ReasoningEnd(index, meta))
-        else:
-            out.append(ir.ToolCallEnd(index, meta))
-        self._open, self._open_meta, self._tool_id = None, None, None
-
-    def _delta(self, kind: str, text: str, out: list[ir.StreamEvent]) -> None:
-        if self._open is None or self._open[0] != kind:
-            self._open_block(kind, out)
-        assert self._open is not None
+    def _delta(self, kind: Literal["text", "reasoning"], text: str, out: list[ir.StreamEvent]) -> None:
+        if self._blocks.kind != kind:
+            self._start(out)  # before the block's start event
         self._output.append(text)
-        index = self._open[1]
-        out.append(ir.TextDelta(index, text) if kind == "text" else ir.ReasoningDelta(index, text))
+        if kind == "text":
+            self._blocks.text(text, out)
+        else:
+            self._blocks.reasoning(text, out)
 
-    def _text_segments(self, segments: list[tuple[str, str]], out: list[ir.StreamEvent]) -> None:
+    def _text_segments(self, segments: list[ir.ThinkSegment], out: list[ir.StreamEvent]) -> None:
         for kind, text in segments:
             if text:
                 self._delta(kind, text, out)
@@ -325,7 +297,7 @@ class KiroStreamDecoder:
 
     def _finish(self, out: list[ir.StreamEvent], finish: ir.Finish) -> None:
         self._text_segments(self._thinking.close(), out)
-        self._close_block(out)
+        self._blocks.close(out)
         self._start(out)
         self._done = True
         out.append(ir.StreamFinish(finish, self._final_usage(), {WIRE: dict(self._meta)} if self._meta else None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cliproxy import GatewayError, ir
+from cliproxy import GatewayError, UpstreamTranslator, ir
 
 from cliproxy_kiro.errors import decode_error
 from cliproxy_kiro.request import build_request
@@ -16,7 +16,7 @@ __all__ = ["WIRE", "KiroTranslator"]
 WIRE = "kiro"
 
 
-class KiroTranslator:
+class KiroTranslator(UpstreamTranslator):
     """Upstream side of the ``kiro`` wire (see :class:`cliproxy.UpstreamTranslator`).
 
     Kiro always answers with an event stream; :meth:`decode_response` folds a whole one,

@@ -5,7 +5,9 @@ Servers started without a reasoning parser (mlx-openai-server, llama.cpp without
 style thinking inline in ``content``. :class:`ThinkSplitter` rewrites a stream's events so
 the first text block's leading ``<think>`` section becomes a reasoning block; tags may be
 split anywhere across chunks. The result is the same as :func:`split_think` on the whole
-text: reasoning and answer with the whitespace around the tags trimmed.
+text: reasoning and answer with the whitespace around the tags trimmed. The splitting is
+the core's (:class:`cliproxy.ir.ThinkTagSplitter`), the block bookkeeping too
+(:class:`cliproxy.ir.BlockWriter`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,7 @@ CLOSE = "</think>"
 def split_think(text: str) -> tuple[str, str]:
     """``(reasoning, answer)`` for a whole text; reasoning is "" when the text does not
     open with ``<think>`` (then the answer is the text unchanged)."""
-    body = text.lstrip()
-    if not body.startswith(OPEN):
-        return "", text
-    rest = body[len(OPEN) :]
-    end = rest.find(CLOSE)
-    if end < 0:
-        return rest.strip(), ""
-    return rest[:end].strip(), rest[end + len(CLOSE) :].lstrip()
+    return ir.split_think_tags(text, OPEN, CLOSE)
 
 
 def split_response(response: ir.Response) -> ir.Response:
@@ -52,28 +47,16 @@ def split_response(response: ir.Response) -> ir.Response:
     return response
 
 
-def _partial_suffix(text: str, tag: str) -> int:
-    """Length of the longest end of ``text`` that could be the start of ``tag``."""
-    for k in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:k]):
-            return k
-    return 0
-
-
 class ThinkSplitter:
     """Rewrites IR stream events: the first text block's ``<think>`` section becomes a
     reasoning block. Block indexes are renumbered so they still count up in order."""
 
     def __init__(self) -> None:
-        self._next = 0
-        self._indexes: dict[int, int] = {}
+        self._blocks = ir.BlockWriter()  # our indexes; the split text block's blocks
+        self._indexes: dict[int, int] = {}  # upstream index -> ours, for the other blocks
         self._seen_text = False
         self._target: int | None = None  # upstream index of the text block being split
-        self._mode = "head"  # head -> think -> after -> text, or head -> text
-        self._buffer = ""
-        self._reasoning: int | None = None  # our index of the reasoning block, once open
-        self._reasoning_done = False
-        self._text: int | None = None  # our index of the answer's text block, once open
+        self._tags = ir.ThinkTagSplitter(OPEN, CLOSE)
 
     def feed(self, events: Iterable[ir.StreamEvent]) -> list[ir.StreamEvent]:
         out: list[ir.StreamEvent] = []
@@ -84,7 +67,7 @@ class ThinkSplitter:
                 continue
             if self._target is not None:
                 if isinstance(event, ir.TextDelta) and event.index == self._target:
-                    self._consume(event.text, out)
+                    self._write(self._tags.feed(event.text), out)
                     continue
                 if isinstance(event, ir.TextEnd) and event.index == self._target:
                     self._finish(out, event.provider_metadata)
@@ -96,96 +79,30 @@ class ThinkSplitter:
 
     # -- the rest of the stream --------------------------------------------------------
 
-    def _alloc(self) -> int:
-        index = self._next
-        self._next += 1
-        return index
-
     def _renumber(self, event: ir.StreamEvent) -> ir.StreamEvent:
         index = getattr(event, "index", None)
         if index is None:
             return event
         if isinstance(event, ir.TextStart | ir.ReasoningStart | ir.ToolCallStart | ir.FileOutput):
-            self._indexes[index] = self._alloc()
-        return attrs.evolve(event, index=self._indexes.get(index, index))  # type: ignore[misc]
+            self._indexes[index] = self._blocks.take_index()
+        return attrs.evolve(event, index=self._indexes.get(index, index))
 
     # -- the first text block ----------------------------------------------------------
 
-    def _emit_reasoning(self, text: str, out: list[ir.StreamEvent]) -> None:
-        if not text:
-            return
-        if self._reasoning is None:
-            self._reasoning = self._alloc()
-            out.append(ir.ReasoningStart(self._reasoning))
-        out.append(ir.ReasoningDelta(self._reasoning, text))
-
-    def _end_reasoning(self, out: list[ir.StreamEvent]) -> None:
-        if self._reasoning is not None and not self._reasoning_done:
-            out.append(ir.ReasoningEnd(self._reasoning))
-        self._reasoning_done = True
-
-    def _emit_text(self, text: str, out: list[ir.StreamEvent]) -> None:
-        if not text:
-            return
-        if self._text is None:
-            self._text = self._alloc()
-            out.append(ir.TextStart(self._text))
-        out.append(ir.TextDelta(self._text, text))
-
-    def _consume(self, chunk: str, out: list[ir.StreamEvent]) -> None:
-        if self._mode == "text":
-            self._emit_text(chunk, out)
-            return
-        self._buffer += chunk
-        if self._mode == "head":
-            body = self._buffer.lstrip()
-            if not body or (len(body) < len(OPEN) and OPEN.startswith(body)):
-                return  # not decided yet
-            if not body.startswith(OPEN):
-                self._mode = "text"
-                text, self._buffer = self._buffer, ""
-                self._emit_text(text, out)
-                return
-            self._mode = "think"
-            self._buffer = body[len(OPEN) :]
-        if self._mode == "think":
-            end = self._buffer.find(CLOSE)
-            if end < 0:
-                keep = _partial_suffix(self._buffer, CLOSE)
-                ready, tail = (
-                    self._buffer[: len(self._buffer) - keep],
-                    self._buffer[len(self._buffer) - keep :],
-                )
-                if self._reasoning is None:
-                    ready = ready.lstrip()
-                body = ready.rstrip()
-                self._emit_reasoning(body, out)
-                self._buffer = ready[len(body) :] + tail  # trailing whitespace waits
-                return
-            inner = self._buffer[:end]
-            if self._reasoning is None:
-                inner = inner.lstrip()
-            self._emit_reasoning(inner.rstrip(), out)
-            self._end_reasoning(out)
-            self._mode = "after"
-            self._buffer = self._buffer[end + len(CLOSE) :]
-        if self._mode == "after":
-            answer = self._buffer.lstrip()
-            self._buffer = ""
-            if answer:
-                self._mode = "text"
-                self._emit_text(answer, out)
+    def _write(self, segments: list[ir.ThinkSegment], out: list[ir.StreamEvent]) -> None:
+        blocks = self._blocks
+        for kind, text in segments:
+            if kind == "reasoning":
+                blocks.reasoning(text, out)
+            else:
+                blocks.text(text, out)  # ends the reasoning block first
+        if self._tags.reasoning_done and blocks.kind == "reasoning":
+            blocks.close(out)  # the section ended: so does its block, answer or not
 
     def _finish(self, out: list[ir.StreamEvent], metadata: ir.Metadata) -> None:
-        rest, self._buffer = self._buffer, ""
-        if self._mode == "head":
-            self._emit_text(rest, out)
-        elif self._mode == "think":
-            if self._reasoning is None:
-                rest = rest.lstrip()
-            self._emit_reasoning(rest.rstrip(), out)
-        self._end_reasoning(out)
-        if self._text is not None:
-            out.append(ir.TextEnd(self._text, metadata))
+        self._write(self._tags.close(), out)
+        blocks = self._blocks
+        if blocks.kind == "text":
+            blocks.metadata = metadata  # the upstream text block's end values go on the answer's
+        blocks.close(out)
         self._target = None
-        self._mode = "text"

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 from cliproxy import (
+    USER_AGENT,
     Call,
     ConfigNode,
     Credential,
@@ -24,7 +25,6 @@ __all__ = ["PRESETS", "OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset
 
 WIRE = "openai-chat"
 RESPONSES_WIRE = "openai-responses"
-USER_AGENT = "cliproxy/0.1"
 _WIRES = {"chat": WIRE, "responses": RESPONSES_WIRE}
 
 

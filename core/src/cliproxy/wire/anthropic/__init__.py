@@ -3,9 +3,8 @@
 Serves the Anthropic door (what Claude Code and the ``anthropic`` SDKs speak) and every
 Anthropic-style upstream. Facts: ``reference/wire/FACTS.md`` section 3.
 
-Modules: :mod:`.blocks` (content blocks <-> parts), :mod:`.request` (requests),
-:mod:`.response` (whole messages, usage, stop reasons), :mod:`.stream` (event streams),
-:mod:`.errors` (error bodies).
+Modules follow the wire layout (see CONTRIBUTING.md); :mod:`.parts` holds the content
+blocks <-> IR parts, shared by requests and responses.
 """
 
 from __future__ import annotations
@@ -16,18 +15,14 @@ from typing import Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
-from cliproxy.wire.anthropic.blocks import WIRE
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
+from cliproxy.wire.anthropic.common import WIRE, extract_usage
 from cliproxy.wire.anthropic.errors import decode_error, encode_error
-from cliproxy.wire.anthropic.request import (
-    DEFAULT_MAX_TOKENS,
-    MIN_THINKING_BUDGET,
-    decode_request,
-    encode_request,
-    forwarded_body,
-)
-from cliproxy.wire.anthropic.response import decode_response, encode_response, extract_usage
-from cliproxy.wire.anthropic.stream import MessageStreamDecoder, MessageStreamEncoder
+from cliproxy.wire.anthropic.request_decode import decode_request, forwarded_body
+from cliproxy.wire.anthropic.request_encode import DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET, encode_request
+from cliproxy.wire.anthropic.response import decode_response, encode_response
+from cliproxy.wire.anthropic.stream_decode import MessageStreamDecoder
+from cliproxy.wire.anthropic.stream_encode import MessageStreamEncoder
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -39,7 +34,7 @@ __all__ = [
 ]
 
 
-class Anthropic:
+class Anthropic(ClientTranslator, UpstreamTranslator):
     """The ``anthropic`` translator (client and upstream side)."""
 
     name = WIRE

@@ -19,24 +19,25 @@ Assist); :class:`Gemini`, :class:`GeminiStreamDecoder`, :class:`GeminiStreamEnco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.gemini.common import WIRE, decode_usage
-from cliproxy.wire.gemini.encode import encode_request
 from cliproxy.wire.gemini.errors import (
     decode_error,
     encode_error,
     error_from_status,
     parse_duration,
 )
-from cliproxy.wire.gemini.request import decode_request
+from cliproxy.wire.gemini.request_decode import decode_request
+from cliproxy.wire.gemini.request_encode import encode_request
 from cliproxy.wire.gemini.response import decode_response, encode_response
 from cliproxy.wire.gemini.schema import clean_schema, function_parameters
-from cliproxy.wire.gemini.stream import GeminiStreamDecoder, GeminiStreamEncoder
+from cliproxy.wire.gemini.stream_decode import GeminiStreamDecoder
+from cliproxy.wire.gemini.stream_encode import GeminiStreamEncoder
 
 if TYPE_CHECKING:
     from cliproxy.client import ClientRequest
@@ -53,7 +54,7 @@ __all__ = [
     "parse_duration",
 ]
 
-_METHODS = (
+_METHODS: tuple[tuple[str, Literal["generate", "count_tokens"], bool], ...] = (
     ("generateContent", "generate", False),
     ("streamGenerateContent", "generate", True),
     ("countTokens", "count_tokens", False),
@@ -68,7 +69,7 @@ def _doors() -> tuple[Door, ...]:
             action=action,
             model_param="model",
             stream=stream,
-        )  # type: ignore[arg-type]
+        )
         for version in ("v1beta", "v1")
         for method, action, stream in _METHODS
     ]
@@ -81,7 +82,7 @@ def sse_requested(query: Mapping[str, str]) -> bool:
     return query.get("alt", "").lower() == "sse"
 
 
-class Gemini:
+class Gemini(ClientTranslator, UpstreamTranslator):
     """The ``gemini`` translator (client and upstream side)."""
 
     name = WIRE

@@ -36,7 +36,6 @@ from cliproxy.ir import (
 )
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
-from cliproxy.wire.gemini.blocks import PartAssembler
 from cliproxy.wire.gemini.common import (
     GENERATED_ID_PREFIX,
     decode_usage,
@@ -47,7 +46,7 @@ from cliproxy.wire.gemini.common import (
     signature_of,
 )
 from cliproxy.wire.gemini.errors import error_from_status
-from cliproxy.wire.gemini.parts import encode_call, encode_file, encode_text
+from cliproxy.wire.gemini.parts import PartAssembler, encode_call, encode_file, encode_text
 
 __all__ = ["ResponseReader", "decode_response", "encode_parts", "encode_response", "wants_thoughts"]
 

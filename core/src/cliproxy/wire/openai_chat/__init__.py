@@ -17,16 +17,14 @@ from typing import Any
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
-from cliproxy.wire.openai_chat.common import WIRE, decode_error, decode_usage, encode_error
-from cliproxy.wire.openai_chat.request import decode_request, encode_request
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
+from cliproxy.wire.openai_chat.common import WIRE, decode_usage, extract_usage
+from cliproxy.wire.openai_chat.errors import decode_error, encode_error
+from cliproxy.wire.openai_chat.request_decode import decode_request
+from cliproxy.wire.openai_chat.request_encode import encode_request
 from cliproxy.wire.openai_chat.response import check_response, decode_response, encode_response
-from cliproxy.wire.openai_chat.stream_decoder import (
-    ChatStreamDecoder,
-    extract_usage,
-    usage_only_chunk,
-)
-from cliproxy.wire.openai_chat.stream_encoder import ChatStreamEncoder
+from cliproxy.wire.openai_chat.stream_decode import ChatStreamDecoder, usage_only_chunk
+from cliproxy.wire.openai_chat.stream_encode import ChatStreamEncoder
 
 __all__ = [
     "WIRE",
@@ -46,7 +44,7 @@ __all__ = [
 ]
 
 
-class OpenAIChat:
+class OpenAIChat(ClientTranslator, UpstreamTranslator):
     """The ``openai-chat`` translator (client and upstream side)."""
 
     name = WIRE

@@ -19,18 +19,9 @@ from cliproxy.ir import (
 )
 from cliproxy.translate import EncodeContext
 from cliproxy.wire import common as c
-from cliproxy.wire.openai_chat.common import (
-    FINISH_OUT,
-    WIRE,
-    content_parts,
-    decode_finish,
-    decode_tool_call,
-    decode_usage,
-    encode_tool_call,
-    encode_usage,
-    error_from_body,
-    error_status,
-)
+from cliproxy.wire.openai_chat.common import FINISH_OUT, WIRE, decode_finish, decode_usage, encode_usage
+from cliproxy.wire.openai_chat.errors import error_from_body, error_status
+from cliproxy.wire.openai_chat.parts import content_parts, decode_tool_call, encode_tool_call
 from cliproxy.wire.reasoning_details import details_for, metadata_from_details
 
 

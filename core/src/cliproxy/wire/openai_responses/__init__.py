@@ -21,28 +21,19 @@ from typing import Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
-from cliproxy.translate import Door, EncodeContext
-from cliproxy.wire.openai_chat import decode_error as _decode_error
-from cliproxy.wire.openai_chat import encode_error as _encode_error
-from cliproxy.wire.openai_responses.common import WIRE, decode_usage
+from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
+from cliproxy.wire.openai_responses.common import WIRE, extract_usage
+from cliproxy.wire.openai_responses.errors import decode_error, encode_error
 from cliproxy.wire.openai_responses.request_decode import decode_request, forwarded_body
 from cliproxy.wire.openai_responses.request_encode import encode_request
-from cliproxy.wire.openai_responses.response_object import decode_response, encode_response
-from cliproxy.wire.openai_responses.stream_decoder import ResponsesStreamDecoder
-from cliproxy.wire.openai_responses.stream_encoder import ResponsesStreamEncoder
+from cliproxy.wire.openai_responses.response import decode_response, encode_response
+from cliproxy.wire.openai_responses.stream_decode import ResponsesStreamDecoder
+from cliproxy.wire.openai_responses.stream_encode import ResponsesStreamEncoder
 
 __all__ = ["WIRE", "OpenAIResponses", "ResponsesStreamDecoder", "ResponsesStreamEncoder"]
 
 
-def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
-    """Usage from a response object or a stream event carrying one."""
-    response = obj.get("response")
-    if isinstance(response, Mapping):
-        return decode_usage(response.get("usage"))
-    return decode_usage(obj.get("usage"))
-
-
-class OpenAIResponses:
+class OpenAIResponses(ClientTranslator, UpstreamTranslator):
     """The ``openai-responses`` translator (client and upstream side)."""
 
     name = WIRE
@@ -60,7 +51,7 @@ class OpenAIResponses:
         return ResponsesStreamEncoder(ctx)
 
     def encode_error(self, error: GatewayError) -> bytes:
-        return _encode_error(error)
+        return encode_error(error)
 
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"object": "response.input_tokens", "input_tokens": tokens})
@@ -79,7 +70,7 @@ class OpenAIResponses:
         return ResponsesStreamDecoder()
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
-        return _decode_error(status, headers, body)
+        return decode_error(status, headers, body)
 
     def extract_usage(self, obj: Mapping[str, Any]) -> Usage | None:
         return extract_usage(obj)

@@ -1,5 +1,5 @@
-"""What the Responses request, response and stream code share: usage, finish, errors,
-reasoning items and custom-tool arguments.
+"""What the Responses request, response and stream code share: usage, finish, reasoning
+items and custom-tool arguments.
 
 Reasoning items keep their opaque values in ``provider_metadata["openai"]`` (``id``,
 ``encrypted_content``), the key ``reasoning_details`` also uses, so they round-trip to
@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import Finish, FinishReason, Metadata, ReasoningPart, Usage
 from cliproxy.wire import common as c
 from cliproxy.wire import sealed
@@ -39,7 +38,7 @@ __all__ = [
     "custom_input",
     "decode_usage",
     "encode_usage",
-    "error_from_event",
+    "extract_usage",
     "finish_from_status",
     "reasoning_item",
     "reasoning_metadata",
@@ -97,6 +96,14 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
     }
 
 
+def extract_usage(obj: Mapping[str, Any]) -> Usage | None:
+    """Usage from a response object or a stream event carrying one."""
+    response = obj.get("response")
+    if isinstance(response, Mapping):
+        return decode_usage(response.get("usage"))
+    return decode_usage(obj.get("usage"))
+
+
 # -- finish and status ---------------------------------------------------------------------
 
 _INCOMPLETE = {"max_output_tokens": FinishReason.LENGTH, "content_filter": FinishReason.CONTENT_FILTER}
@@ -123,30 +130,6 @@ def status_for(finish: Finish) -> tuple[str, dict[str, Any] | None]:
     if finish.reason is FinishReason.ERROR:
         return "failed", None
     return "completed", None
-
-
-def error_from_event(obj: Mapping[str, Any], *, status: int = 502) -> GatewayError:
-    """A gateway error from a stream ``error`` event (flat, as the SDK types it, or with a
-    nested ``error`` object, as recorded in the wild) or a failed response's ``error``."""
-    err = obj.get("error") if isinstance(obj.get("error"), Mapping) else obj
-    message = err.get("message")
-    code = err.get("code")
-    err_type = err.get("type")
-    code_text = str(code) if code is not None else None
-    if {code_text, err_type} & {"rate_limit_exceeded", "rate_limit_error", "insufficient_quota"}:
-        status = 429
-    elif code_text == "context_length_exceeded" or err_type == "invalid_request_error":
-        status = 400
-    error = GatewayError.from_status(
-        status,
-        str(message) if message else "the upstream reported an error mid-stream",
-        code=code_text,
-        param=err.get("param") if isinstance(err.get("param"), str) else None,
-        upstream_type=err_type if isinstance(err_type, str) else None,
-    )
-    if code_text == "insufficient_quota":
-        error.kind = ErrorKind.BILLING
-    return error
 
 
 # -- reasoning items -----------------------------------------------------------------------

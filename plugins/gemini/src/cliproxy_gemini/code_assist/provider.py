@@ -38,7 +38,7 @@ from cliproxy import (
 )
 
 from cliproxy_gemini.api_key import total_tokens
-from cliproxy_gemini.catalogue import CODE_ASSIST_MODELS
+from cliproxy_gemini.catalogue import CODE_ASSIST_MODELS, can_reason
 from cliproxy_gemini.code_assist.auth import PROVIDER, Account
 from cliproxy_gemini.code_assist.options import read_options
 from cliproxy_gemini.code_assist.translator import WIRE, Unwrapper, unwrap_body
@@ -90,6 +90,9 @@ class GeminiCLIProvider(Provider):
     def load_config(self, key: str, node: ConfigNode, host: Host) -> Iterable[Credential]:
         read_options(node, strict=True)  # report typos; token files hold the credentials
         return []
+
+    def can_reason(self, credential: Credential, model: str) -> bool | None:
+        return can_reason(model)
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         return CODE_ASSIST_MODELS

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from cliproxy import GatewayError
+from cliproxy import GatewayError, UpstreamTranslator
 from cliproxy.ir import Request, Response, StreamEvent, Usage
 from cliproxy.wire.gemini import Gemini
 
@@ -103,7 +103,7 @@ class CodeAssistStreamDecoder:
         return events + self._inner.close()
 
 
-class CodeAssist:
+class CodeAssist(UpstreamTranslator):
     """The ``gemini-code-assist`` upstream translator."""
 
     name = WIRE
