@@ -103,6 +103,8 @@ async def test_each_client_request_counts_once_through_failover(upstream, record
             "output_tokens": 400,
             "cache_read_tokens": 0,
             "reasoning_tokens": 0,
+            "cost_usd_month": pytest.approx(2 * (19 * 0.10 + 200 * 0.40) / 1e6),  # gpt-4.1-nano's list price
+            "unpriced_requests_month": 0,
         },
         "key-2": {
             "requests": 1,
@@ -111,6 +113,8 @@ async def test_each_client_request_counts_once_through_failover(upstream, record
             "output_tokens": 200,
             "cache_read_tokens": 0,
             "reasoning_tokens": 0,
+            "cost_usd_month": pytest.approx((19 * 0.10 + 200 * 0.40) / 1e6),
+            "unpriced_requests_month": 0,
         },
     }
 
@@ -166,16 +170,22 @@ def test_cliproxy_status_prints_a_table_per_client():
                 "output_tokens": 560,
                 "cache_read_tokens": 7,
                 "reasoning_tokens": 0,
+                "cost_usd_month": 0.01234,
+                "unpriced_requests_month": 0,
             },
+            "team": {"requests": 2, "failures": 0, "cost_usd_month": 0.5, "unpriced_requests_month": 1},
+            "local": {"requests": 1, "failures": 0, "cost_usd_month": None, "unpriced_requests_month": 1},
             "other": {"requests": 3, "failures": 0},  # a field an older gateway lacks reads as 0
         },
     }
     lines = render_text(snapshot).splitlines()
     start = lines.index(next(line for line in lines if line.startswith("CLIENT")))
     assert [line.split() for line in lines[start:]] == [
-        ["CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE", "READ", "REASONING"],
-        ["key-1", "12", "1", "3400", "560", "7", "0"],
-        ["other", "3", "0", "0", "0", "0", "0"],
+        ["CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE", "READ", "REASONING", "COST", "(MONTH)"],
+        ["key-1", "12", "1", "3400", "560", "7", "0", "$0.0123"],
+        ["team", "2", "0", "0", "0", "0", "0", "$0.5000+?"],  # some requests had no price
+        ["local", "1", "0", "0", "0", "0", "0", "?"],  # none had
+        ["other", "3", "0", "0", "0", "0", "0", "-"],  # an older gateway's: not said
     ]
     assert "CLIENT" not in render_text({**snapshot, "clients": {}})  # nothing counted yet: no table
 

@@ -2,9 +2,11 @@
 cooldown table, usage, metrics, the access log) and what an answer used.
 
 Each client request counts once for its client, where it ends: :func:`settle` for an
-answer that went out, :func:`count_failure` for one that did not. Upstream attempts count
-for their credentials each, through :func:`failed`. Only upstream answers come here: the
-gateway's own failures (``GatewayError.local``) never rest a credential.
+answer that went out, :func:`count_failure` for one that did not -- in the client counters
+and in the lasting usage (:mod:`cliproxy.usage_ledger`, with its cost; a stream that
+failed midway counts its tokens there). Upstream attempts count for their credentials
+each, through :func:`failed`. Only upstream answers come here: the gateway's own failures
+(``GatewayError.local``) never rest a credential.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cliproxy.ir import Usage
 from cliproxy.outcome import Outcome
 from cliproxy.routing import Candidate
 from cliproxy.selection import Selection
+from cliproxy.usage_ledger import NO_CREDENTIAL
 
 __all__ = ["count_failure", "failed", "settle"]
 
@@ -32,6 +35,7 @@ async def failed(
     the failure for its credential (and in the metrics and the access log), log it."""
     if client.exchange is not None:
         client.exchange.attempted(cand, error.status)
+        client.exchange.failed_attempt(cand, error.status, error.message)
     if gateway.metrics is not None:
         gateway.metrics.failed(cand, error)
     rested = await gateway.selector.record_failure(cand, error, selection)
@@ -93,6 +97,8 @@ async def settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayE
                 # tokens of successful answers only, like the credential's counters
                 lost = error is not None
                 await gateway.state.add_client_usage(identity.name, None if lost else usage, failed=lost)
+                # the lasting usage counts what the answer used, a failed stream's tokens too
+                await _record(gateway, identity.name, cand, cand.upstream_model, usage, failed=lost)
 
 
 async def count_failure(gateway: Gateway, client: ClientRequest) -> None:
@@ -100,4 +106,23 @@ async def count_failure(gateway: Gateway, client: ClientRequest) -> None:
     model, everything resting) as a failure of its client. Answered requests are counted
     by :func:`settle`, once, whatever their attempts. Shielded like the other accounting."""
     if client.identity is not None:
-        await finish_shielded(gateway.state.add_client_usage(client.identity.name, None, failed=True))
+        await finish_shielded(_count_failure(gateway, client, client.identity.name))
+
+
+async def _count_failure(gateway: Gateway, client: ClientRequest, name: str) -> None:
+    await gateway.state.add_client_usage(name, None, failed=True)
+    exchange = client.exchange
+    if exchange is not None and exchange.credential_id != NO_CREDENTIAL:  # the last credential tried
+        credential, model = exchange.credential_id, exchange.upstream_model
+    else:
+        credential, model = NO_CREDENTIAL, client.model
+    await gateway.ledger.record(name, credential, model, None, failed=True)
+
+
+async def _record(
+    gateway: Gateway, name: str, cand: Candidate, model: str, usage: Usage | None, *, failed: bool
+) -> None:
+    """Count an answered request in the lasting usage, and its cost in the metrics."""
+    cost = await gateway.ledger.record(name, cand.credential.id, model, usage, failed=failed)
+    if cost and gateway.metrics is not None:
+        gateway.metrics.cost(name, cand.credential.provider, model, cost)

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.app import create_app, gateway_of
+from cliproxy.app_log import add_log_file
 from cliproxy.asgi import server_header_limit
+from cliproxy.cli_logs import add_logs_command
 from cliproxy.cli_management import add_management_commands, remote_login
+from cliproxy.cli_usage import add_usage_command
 from cliproxy.commands import LoginContext
 from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
@@ -44,6 +47,8 @@ BUILTIN_COMMANDS = (
     "credentials",
     "config",
     "hash-key",
+    "usage",
+    "logs",
 )
 
 
@@ -103,6 +108,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
         return run_workers(hc)
 
+    add_log_file(config.logging)
     app = create_app(config, strict_plugins=args.strict_plugins, reload_on_sighup=True)
     tune_for_serving()
     _run(_serve_forever(app, hc))
@@ -300,6 +306,9 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     )
     status.add_argument("--model", help="with --reset: only this model's cooldown")
     status.set_defaults(handler=_cmd_status)
+
+    add_usage_command(sub)
+    add_logs_command(sub)
 
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)

@@ -28,6 +28,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.gateway import Gateway
 from cliproxy.outcome import Outcome
+from cliproxy.request_log import RequestCapture, keep_request
 from cliproxy.respond import respond
 from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
@@ -168,6 +169,8 @@ class DoorEndpoint:
             headers = too_large
         request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
         exchange = Exchange(send, self.translator.name, request_id)
+        if gateway.config.request_logs.enabled and self.door.action != "models":
+            exchange.capture = RequestCapture()
         token = current.set(exchange)
         metrics = gateway.metrics
         if metrics is not None:
@@ -188,6 +191,8 @@ class DoorEndpoint:
                 metrics.finished(exchange, self.door)
             if gateway.config.access_log:
                 exchange.log()
+            if exchange.capture is not None or exchange.error is not None:
+                keep_request(gateway, exchange, scope)
             current.reset(token)
 
     async def _cut_short(self, exchange: Exchange) -> None:
@@ -248,6 +253,8 @@ class DoorEndpoint:
             raise
         except BaseException:  # disconnect while reading the body
             return None
+        if exchange is not None:
+            exchange.request_body = raw  # (for the request log)
         body = parse_json_object(raw)
         door = self.door
         if door.model_param is not None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from cliproxy.errors import GatewayError
     from cliproxy.ir import Usage
+    from cliproxy.request_log import RequestCapture
     from cliproxy.routing import Candidate
 
 __all__ = ["CLIENT_LEFT", "REQUEST_ID_HEADER", "Exchange", "client_request_id", "current", "new_request_id"]
@@ -97,9 +98,15 @@ class Exchange:
         client: The caller's identity name, once inbound auth accepted it.
         model: The model the client asked for.
         provider, credential, upstream_model: Who answered (or failed last).
+        credential_id: That credential's id.
         upstream_status: The last upstream attempt's status.
         attempts: Upstream attempts made.
+        failures: The upstream attempts that failed, as (provider, credential, model,
+            status, error) -- None until one does.
         usage: Tokens of the answer.
+        request_body: The request body as received (kept for the request log).
+        capture: With ``request-log: true``: everything the request log keeps of it, as
+            it happens (see :mod:`cliproxy.request_log`); None otherwise.
         ending: Once a stream started: the bytes that end it with an error event in the
             client's wire format (used when shutdown ends the request).
     """
@@ -107,15 +114,19 @@ class Exchange:
     __slots__ = (
         "answered",
         "attempts",
+        "capture",
         "client",
         "credential",
+        "credential_id",
         "door",
         "ending",
         "error",
         "error_status",
+        "failures",
         "first_byte",
         "model",
         "provider",
+        "request_body",
         "request_id",
         "send",
         "start",
@@ -139,10 +150,14 @@ class Exchange:
         self.model = NONE
         self.provider = NONE
         self.credential = NONE
+        self.credential_id = NONE
         self.upstream_model = NONE
         self.upstream_status = 0
         self.attempts = 0
+        self.failures: list[tuple[str, str, str, int, str]] | None = None
         self.usage: Usage | None = None
+        self.request_body: bytes | None = None
+        self.capture: RequestCapture | None = None
         self.ending: Callable[[GatewayError], bytes] | None = None
 
     async def __call__(self, message: Message) -> None:
@@ -150,7 +165,11 @@ class Exchange:
         if kind == "http.response.start":
             self.status = message["status"]
             message = {**message, "headers": [*message.get("headers", ()), (_HEADER, self.request_id.encode())]}
+            if self.capture is not None:
+                self.capture.sent(message)
         elif kind == "http.response.body":
+            if self.capture is not None:
+                self.capture.sent(message)
             if not message.get("more_body", False):
                 await self.send(message)
                 self.answered = True
@@ -170,9 +189,19 @@ class Exchange:
         cred = cand.credential
         self.provider = cred.provider
         self.credential = cred.label
+        self.credential_id = cred.id
         self.upstream_model = cand.upstream_model
         self.upstream_status = status
         self.attempts += 1
+
+    def failed_attempt(self, cand: Candidate, status: int, message: str) -> None:
+        """An upstream attempt with ``cand`` failed with ``status``, saying ``message``."""
+        cred = cand.credential
+        failure = (cred.provider, cred.label, cand.upstream_model, status, message[:500])
+        if self.failures is None:
+            self.failures = [failure]
+        elif len(self.failures) < 50:
+            self.failures.append(failure)
 
     @property
     def final_status(self) -> int:

@@ -45,6 +45,7 @@ from cliproxy.redaction import Redactor, config_secrets, header_secrets, url_sec
 from cliproxy.refusals import CountRefusals
 from cliproxy.registry import Registry, Translators
 from cliproxy.reload_status import ReloadStatus
+from cliproxy.request_log_files import RequestLog
 from cliproxy.response_store import ResponseStore
 from cliproxy.routing import ModelInfo, Router
 from cliproxy.selection import Selector
@@ -54,6 +55,7 @@ from cliproxy.state.base import Cooldown
 from cliproxy.tokens import TokenManager
 from cliproxy.translate import UpstreamTranslator
 from cliproxy.upstream import create_session
+from cliproxy.usage_ledger import UsageLedger
 
 __all__ = ["KNOWN_PLUGIN_BLOCKS", "Gateway"]
 
@@ -78,6 +80,8 @@ class Gateway:
     drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     deadlines: Deadlines = attrs.Factory(Deadlines)  # body reads' timeouts, one sweeper for all
     quotas: dict[str, Quota] = attrs.Factory(dict)  # credential id -> its account's quota, as last read
+    ledger: UsageLedger = attrs.field(default=None)  # lasting usage per client, credential, model and day
+    request_log: RequestLog = attrs.Factory(RequestLog)  # kept requests (request-log, failed requests)
     http: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -92,6 +96,8 @@ class Gateway:
             self.host = Host(self)
         if self.key_guard is None:
             self.key_guard = KeyGuard(lambda: self.clock())
+        if self.ledger is None:
+            self.ledger = UsageLedger(self.state, lambda: self.config, lambda: self.clock())
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class Gateway:
             self.run_in_background(self.tokens.run_refresh_loop(), "cliproxy-refresh")
         if any(type(p).quota is not Provider.quota for p in self.providers.values()):
             self.run_in_background(self._read_quotas_forever(), "cliproxy-quota")
+        self.run_in_background(self.ledger.keep_writing(), "cliproxy-usage-snapshot")
         log.info(
             "serving %d models from %d credentials (%s)",
             len(self.router.models()),
@@ -303,6 +310,8 @@ class Gateway:
                 log.exception("provider %s failed to stop cleanly", provider.name)
         if self._sessions is not None:
             await self._sessions.close()
+        await self.ledger.flush()  # the memory store's usage, into its snapshot file
+        await self.request_log.close()
         await self.state.close()
 
     # -- what a host offers ----------------------------------------------------------------

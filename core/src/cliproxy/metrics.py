@@ -109,6 +109,13 @@ class Metrics:
             ("client", "provider", "model", "kind"),
             registry=reg,
         )
+        self.cost_usd = Counter(
+            "cliproxy_cost_usd",
+            "Estimated cost of answered requests in USD (list prices, or the upstream's reported cost); "
+            "requests of models without a price are not in it.",
+            ("client", "provider", "model"),
+            registry=reg,
+        )
         self.duration = Histogram(
             "cliproxy_request_duration_seconds",
             "Seconds from a client request's arrival to its last byte.",
@@ -128,6 +135,7 @@ class Metrics:
         reg.register(self.state)
         self._attempts: dict[tuple[str, str, int], Any] = {}
         self._tokens: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._costs: dict[tuple[str, str, str], Any] = {}
         self._models: dict[str, str] = {}
         self._clients: dict[str, str] = {}
         self._requests: dict[tuple[str, str, str, str, int], Any] = {}
@@ -202,6 +210,14 @@ class Metrics:
         ):
             if count:
                 child.inc(count)
+
+    def cost(self, client: str, provider: str, model: str, nanos: int) -> None:
+        """Add an answer's estimated cost (nano-dollars) for ``client``."""
+        key = (self.client_label(client), provider, self.model_label(model))
+        child = self._costs.get(key)
+        if child is None:
+            child = self._costs[key] = self.cost_usd.labels(*key)
+        child.inc(nanos / 1e9)
 
     # -- requests (called by the doors) ----------------------------------------------------
 

@@ -60,11 +60,12 @@ RESTART_KEYS = {
     "upstream_timeouts": "upstream-timeouts",
     "responses_store": "responses-store",
     "metrics": "metrics",
+    "logging": "logging",
 }
 """Config attributes a running gateway cannot change (bound socket, open state store and
 HTTP session, routes and metrics built at start-up), with their config keys. Every other key --
 api-keys, provider blocks, auth-dir, routing, retries, proxy-url, max-body-size-mb,
-remote-management -- applies on reload."""
+remote-management, request-log, usage, pricing -- applies on reload."""
 
 _SHOWN = 10  # names listed per kind in the summary line
 _NAMED = 100  # credentials named in one warning about removed credentials

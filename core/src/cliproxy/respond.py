@@ -154,6 +154,10 @@ async def _stream(
         error = exc
         data = encoder.encode([StreamError(exc)])
         await send({"type": "http.response.body", "body": data, "more_body": True})
+    if error is not None:  # no StreamFinish brought the usage: take what the stream said before it failed
+        so_far = getattr(outcome.decoder, "usage_so_far", None)
+        if so_far is not None:
+            usage = usage.merge(so_far())
     await send({"type": "http.response.body", "body": encoder.close(), "more_body": False})
     return usage, error
 

@@ -16,6 +16,7 @@ from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.state.base import WHOLE, Cooldown
+from cliproxy.state.daily import day_of
 
 __all__ = ["credential_status", "find_credentials", "render_text", "reset_cooldowns", "status_snapshot"]
 
@@ -57,12 +58,16 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
 
     Then ``clients``: per caller name (``key-1``..., ``anonymous``, a plugin's names;
     ``other`` past the cap), its requests counted once each however many upstream
-    attempts they took, ``failures`` (the client got an error), and tokens.
+    attempts they took, ``failures`` (the client got an error), tokens, and the estimated
+    cost of this month so far (UTC; ``cost_usd_month`` None when nothing it used has a
+    price, ``unpriced_requests_month`` counting the requests whose model has none).
     """
     now = gateway.clock()
     cooldowns = await gateway.state.cooldowns()
     usage = await gateway.state.usage()
     clients = await gateway.state.client_usage()
+    today = day_of(now)
+    costs = await gateway.ledger.client_costs(today[:8] + "01", today)
     credentials = [credential_status(gateway, cred, cooldowns, usage, now) for cred in gateway.credentials]
     credentials += [
         credential_status(gateway, cred, cooldowns, usage, now, disabled=True) for cred in gateway.snapshot.disabled
@@ -86,6 +91,8 @@ async def status_snapshot(gateway: Gateway) -> dict[str, Any]:
                 "output_tokens": t.output_tokens,
                 "cache_read_tokens": t.cache_read_tokens,
                 "reasoning_tokens": t.reasoning_tokens,
+                "cost_usd_month": costs.get(name, {}).get("cost_usd", 0.0),
+                "unpriced_requests_month": costs.get(name, {}).get("unpriced_requests", 0),
             }
             for name, t in sorted(clients.items())
         },
@@ -271,11 +278,25 @@ def _quota_line(quota: Mapping[str, Any]) -> str:
 
 
 def _client_rows(clients: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    rows = [("CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE READ", "REASONING")]
+    rows = [("CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE READ", "REASONING", "COST (MONTH)")]
     for name, c in clients.items():
         counts = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
-        rows.append((str(name), *(str(c.get(field, 0)) for field in counts)))
+        rows.append((str(name), *(str(c.get(field, 0)) for field in counts), format_cost(c)))
     return rows
+
+
+def format_cost(
+    entry: Mapping[str, Any], field: str = "cost_usd_month", unpriced: str = "unpriced_requests_month"
+) -> str:
+    """A cost for tables: ``$1.2345``; ``+?`` when some requests had no price; ``?`` when
+    none had; ``-`` when the gateway did not say (older gateways)."""
+    if field not in entry:
+        return "-"
+    cost = entry[field]
+    missing = bool(entry.get(unpriced))
+    if cost is None:
+        return "?"
+    return f"${cost:.4f}" + ("+?" if missing else "")
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:

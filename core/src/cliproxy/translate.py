@@ -99,7 +99,10 @@ class StreamDecoder(Protocol):
     end of input and returns whatever the remaining bytes complete -- a stream that ends
     without its terminal event yields a :class:`~cliproxy.ir.StreamError`.
 
-    A protocol, not a base class: any object with these two methods will do.
+    A protocol, not a base class: any object with these two methods will do. A decoder may
+    also offer ``usage_so_far() -> Usage``: the usage the stream reported before its end,
+    which a stream that fails midway never sends in a :class:`~cliproxy.ir.StreamFinish`
+    (the gateway still counts those tokens).
     """
 
     def feed(self, data: bytes) -> list[StreamEvent]: ...

@@ -14,11 +14,15 @@ import orjson
 from cliproxy.answers import UpstreamResponse
 from cliproxy.credentials import Credential
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.exchange import current
 from cliproxy.host import Host
 from cliproxy.redaction import Redactor, header_secrets, url_secrets
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from cliproxy.config import Timeouts
+    from cliproxy.request_log import AttemptCapture
 
 
 class _Call(Protocol):
@@ -93,46 +97,63 @@ async def post(
     options: dict[str, Any] = {}
     if timeout is not None:
         options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
+    exchange = current.get()
+    capture = None if exchange is None else exchange.capture
+    attempt = None if capture is None else capture.attempt(url, send_headers, payload)
     try:
         session, proxy_arg = host.http_for(call.credential, proxy)
         response = await session.post(url, data=payload, headers=send_headers, proxy=proxy_arg, **options)
     except TimeoutError:  # (the address goes to the log; clients learn which provider, not where it lives)
         log.info("%s at %s did not answer in time", provider, _host(url))
-        raise GatewayError(
+        error = GatewayError(
             status=504,
             kind=ErrorKind.TIMEOUT,
             message=f"{provider} ({call.credential.label}) did not answer in time",
             provider=provider,
-        ) from None
+        )
+        if attempt is not None:
+            attempt.failed(error.message)
+        raise error from None
     except aiohttp.ClientError as exc:
         log.info("could not reach %s at %s: %s", provider, _host(url), type(exc).__name__)
-        raise GatewayError(
+        error = GatewayError(
             status=502,
             kind=ErrorKind.UPSTREAM,
             message=f"could not reach {provider} ({call.credential.label}): {type(exc).__name__}",
             provider=provider,
-        ) from None
+        )
+        if attempt is not None:
+            attempt.failed(error.message)
+        raise error from None
+    if attempt is not None:
+        attempt.answered(response.status, response.headers)
 
     # Errors are raised only once this frame no longer refers to the response: a traceback
     # keeps its frames' locals, and the response holds what it buffered of the body.
     if response.status >= 400:
-        error = await _upstream_error(call, response, wire, url, send_headers, decode_error)
+        error = await _upstream_error(call, response, wire, url, send_headers, decode_error, attempt)
         del response
         raise error
 
     if stream:
+        chunks = _read_chunks(response, provider)
         return UpstreamResponse(
             wire=wire,
             status=response.status,
             headers=response.headers,
-            chunks=_read_chunks(response, provider),
+            chunks=chunks if attempt is None else _captured(chunks, attempt),
             release=_releaser(response),
         )
     status, answer_headers = response.status, response.headers
     body = await _read_whole(response, provider, host.config.upstream_limits.response_body_bytes)
     del response
     if isinstance(body, GatewayError):
+        if attempt is not None:
+            attempt.failed(body.message)
         raise body
+    if attempt is not None:
+        attempt.chunk(body)
+        attempt.done()
     return UpstreamResponse(wire=wire, status=status, headers=answer_headers, body=body)
 
 
@@ -197,6 +218,7 @@ async def _upstream_error(
     url: str,
     sent: Mapping[str, str],
     decode_error: Callable[[int, Mapping[str, str], bytes], GatewayError] | None = None,
+    attempt: AttemptCapture | None = None,
 ) -> GatewayError:
     """The error an upstream's non-2xx answer stands for, decoded by ``wire``'s translator
     from at most ``upstream-limits.error-body-kb`` of its body, with every secret the
@@ -225,6 +247,9 @@ async def _upstream_error(
     error.provider = error.provider or call.credential.provider
     everything.error(error, limit=MAX_ERROR_MESSAGE)
     error.message = _CONTROL.sub(" ", error.message).strip() or f"the upstream answered {response.status}"
+    if attempt is not None:
+        attempt.chunk(body)
+        attempt.failed(error.message)
     return error
 
 
@@ -273,6 +298,19 @@ async def _read_chunks(response: aiohttp.ClientResponse, provider: str):  # type
         ) from None
     finally:
         response.release()
+
+
+async def _captured(chunks: AsyncIterator[bytes], attempt: AttemptCapture) -> AsyncIterator[bytes]:
+    """``chunks``, each noted in the request log's ``attempt`` as it passes."""
+    try:
+        async for chunk in chunks:
+            attempt.chunk(chunk)
+            yield chunk
+    except GatewayError as error:
+        attempt.failed(error.message)
+        raise
+    finally:
+        attempt.done()
 
 
 def parse_json_body(body: bytes) -> Any:

@@ -6,7 +6,8 @@ import os
 
 from starlette.applications import Starlette
 
-from cliproxy.app import create_app
+from cliproxy.app import create_app, gateway_of
+from cliproxy.app_log import add_log_file
 from cliproxy.gctune import tune_for_serving
 from cliproxy.logs import setup_logging
 
@@ -18,5 +19,6 @@ def app() -> Starlette:
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
         reload_on_sighup=True,
     )
+    add_log_file(gateway_of(built).config.logging)
     tune_for_serving()
     return built

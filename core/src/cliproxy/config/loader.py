@@ -15,18 +15,22 @@ from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
     Config,
+    LoggingConfig,
     MetricsConfig,
     QuotaExceeded,
     RemoteManagement,
+    RequestLogConfig,
     ResponsesStoreConfig,
     RoutingConfig,
     StateConfig,
     Timeouts,
     UpstreamLimits,
+    UsageConfig,
 )
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.config.payload import read_payload_rules
 from cliproxy.keyhash import KeyHash, is_key_hash
+from cliproxy.pricing import Price, PriceTable
 from cliproxy.proxies import check_proxy_url
 
 __all__ = ["load_config", "load_config_text", "parse_config"]
@@ -136,6 +140,10 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
             hint="seconds between checks of the config file and auth-dir, e.g. 'watch-interval: 1'",
         ),
         access_log=root.bool("access-log", True),
+        request_logs=_request_logs(root),
+        usage=_usage(root),
+        pricing=_pricing(root),
+        logging=_logging(root),
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
@@ -358,3 +366,133 @@ def _metrics(root: ConfigNode) -> MetricsConfig:
     if path in ("/", "/healthz") or path.startswith(_TAKEN_PATHS):
         raise node.error("path", f"'metrics.path' '{path}' is taken by the gateway's own endpoints", hint=hint)
     return MetricsConfig(enabled=enabled, path=path, public=public)
+
+
+# -- operations: request logs, usage, pricing, the log file ---------------------------------
+
+_NO_FILE = ("<dict>", "<config>")
+
+
+def _beside_config(file: str, path: str) -> str:
+    """``path`` made absolute: a relative one is taken from the config file's directory
+    (from the working directory for a config that is not a file)."""
+    expanded = Path(path).expanduser()
+    if not expanded.is_absolute():
+        base = Path.cwd() if file in _NO_FILE else Path(file).expanduser().resolve().parent
+        expanded = base / expanded
+    return str(expanded)
+
+
+def _default_beside(file: str, name: str) -> str | None:
+    """``name`` in the config file's directory; None for a config that is not a file."""
+    return None if file in _NO_FILE else _beside_config(file, name)
+
+
+def _request_logs(root: ConfigNode) -> RequestLogConfig:
+    logs_dir = root.str("logs-dir")
+    total = _megabytes(
+        root,
+        "logs-max-total-size-mb",
+        100.0,
+        hint="all kept request logs together, e.g. 'logs-max-total-size-mb: 100'; the oldest go first",
+    )
+    return RequestLogConfig(
+        enabled=root.bool("request-log", False),
+        dir=_beside_config(root.file, logs_dir) if logs_dir else _default_beside(root.file, "logs"),
+        max_total_mb=total,
+        error_max_files=root.int("error-logs-max-files", 10, minimum=0),
+    )
+
+
+def _usage(root: ConfigNode) -> UsageConfig:
+    node = root.node("usage")
+    default_file = _default_beside(root.file, "usage.json")
+    if node is None:
+        return UsageConfig(snapshot_file=default_file)
+    days = node.int("retention-days", 90, minimum=1)
+    rows = node.int("max-rows-per-day", 10_000, minimum=1)
+    raw_file = node.raw("snapshot-file")
+    if raw_file is False:
+        snapshot: str | None = None
+    elif raw_file is None:
+        snapshot = default_file
+    else:
+        text = node.str("snapshot-file")
+        if not text:
+            raise node.error(
+                "snapshot-file",
+                "'usage.snapshot-file' is empty",
+                hint="name a file (default: usage.json beside the config), or write 'snapshot-file: false' "
+                "to keep usage in memory only",
+            )
+        snapshot = _beside_config(root.file, text)
+    interval = _seconds(
+        node,
+        "snapshot-interval",
+        60.0,
+        hint="seconds between writes of the usage snapshot, e.g. 'snapshot-interval: 60'",
+    )
+    node.done()
+    return UsageConfig(retention_days=days, max_rows_per_day=rows, snapshot_file=snapshot, snapshot_interval=interval)
+
+
+_PRICE_KEYS = (("input", True), ("output", True), ("cache-read", False), ("cache-write", False))
+_PRICING_HINT = "give USD per million tokens, e.g. 'pricing: {\"my-model-*\": {input: 3, output: 15, cache-read: 0.3}}'"
+
+
+def _pricing(root: ConfigNode) -> PriceTable:
+    """``pricing:``: model glob -> USD per million tokens of input, output (required),
+    cache-read and cache-write (optional: billed as input when absent)."""
+    raw = root.raw("pricing")
+    if raw is None:
+        return PriceTable()
+    if not isinstance(raw, Mapping):
+        raise root.error("pricing", "'pricing' must be a mapping of model names (globs) to prices", hint=_PRICING_HINT)
+    node = ConfigNode(raw, root.file, "pricing")
+    overrides: list[tuple[str, Price]] = []
+    for pattern in node.keys():
+        if not pattern.strip():
+            raise node.error(pattern, "a 'pricing' entry has an empty model name", hint=_PRICING_HINT)
+        if not isinstance(node.raw(pattern), Mapping):
+            raise node.error(
+                pattern,
+                f"'pricing.{pattern}' must be a mapping with 'input' and 'output' (USD per million tokens)",
+                hint=_PRICING_HINT,
+            )
+        entry = node.node(pattern)
+        assert entry is not None
+        values: dict[str, float | None] = {}
+        for key, required in _PRICE_KEYS:
+            value = entry.float(key, required=required)
+            if value is not None and not 0 <= value < math.inf:
+                raise entry.error(
+                    key,
+                    f"'{entry.qualified(key)}' must be a price of 0 or more (USD per million tokens), not {value:g}",
+                )
+            values[key] = value
+        entry.done()
+        overrides.append(
+            (
+                pattern,
+                Price(
+                    input=values["input"] or 0.0,
+                    output=values["output"] or 0.0,
+                    cache_read=values["cache-read"],
+                    cache_write=values["cache-write"],
+                ),
+            )
+        )
+    return PriceTable.of(overrides)
+
+
+def _logging(root: ConfigNode) -> LoggingConfig:
+    node = root.node("logging")
+    if node is None:
+        return LoggingConfig()
+    file = node.str("file")
+    size = _megabytes(
+        node, "max-size-mb", 10.0, hint="the log file's size before it is rotated, e.g. 'max-size-mb: 10'"
+    )
+    backups = node.int("backups", 3, minimum=0)
+    node.done()
+    return LoggingConfig(file=_beside_config(root.file, file) if file else None, max_size_mb=size, backups=backups)

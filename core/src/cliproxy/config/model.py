@@ -13,18 +13,22 @@ import attrs
 
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.config.payload import PayloadRules
+from cliproxy.pricing import PriceTable
 
 __all__ = [
     "CORE_KEYS",
     "Config",
+    "LoggingConfig",
     "MetricsConfig",
     "QuotaExceeded",
     "RemoteManagement",
+    "RequestLogConfig",
     "ResponsesStoreConfig",
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
     "UpstreamLimits",
+    "UsageConfig",
 ]
 
 
@@ -136,6 +140,46 @@ class UpstreamLimits:
         return int(self.response_body_mb * 1024 * 1024)
 
 
+@attrs.frozen
+class UsageConfig:
+    """``usage:`` -- usage kept per client key, credential, model and UTC day (requests,
+    failures, tokens, cost), for ``retention_days`` days, at most ``max_rows_per_day``
+    distinct rows a day. With the memory state store it is merged into ``snapshot_file``
+    every ``snapshot_interval`` seconds and at shutdown (None: not kept across restarts)."""
+
+    retention_days: int = 90
+    max_rows_per_day: int = 10_000
+    snapshot_file: str | None = None
+    snapshot_interval: float = 60.0
+
+
+@attrs.frozen
+class RequestLogConfig:
+    """``request-log``, ``logs-dir``, ``logs-max-total-size-mb``, ``error-logs-max-files``:
+    keeping requests in files (every request when ``enabled``; else failed ones, at most
+    ``error_max_files``), in ``dir`` (None: nowhere), all files together at most
+    ``max_total_mb``."""
+
+    enabled: bool = False
+    dir: str | None = None
+    max_total_mb: float = 100.0
+    error_max_files: int = 10
+
+    @property
+    def max_total_bytes(self) -> int:
+        return int(self.max_total_mb * 1024 * 1024)
+
+
+@attrs.frozen
+class LoggingConfig:
+    """``logging:`` -- the gateway's own log also goes to ``file`` (rotated at
+    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr."""
+
+    file: str | None = None
+    max_size_mb: float = 10.0
+    backups: int = 3
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration: core settings plus the raw file for plugin blocks.
@@ -171,6 +215,10 @@ class Config:
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
+    request_logs: RequestLogConfig = RequestLogConfig()
+    usage: UsageConfig = UsageConfig()
+    pricing: PriceTable = attrs.field(factory=PriceTable)
+    logging: LoggingConfig = LoggingConfig()
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
@@ -211,6 +259,13 @@ CORE_KEYS = (
     "watch-config",
     "watch-interval",
     "access-log",
+    "request-log",
+    "logs-dir",
+    "logs-max-total-size-mb",
+    "error-logs-max-files",
+    "usage",
+    "pricing",
+    "logging",
     "payload",
     "thinking-suffixes",
     "disabled-credentials",

@@ -1,7 +1,8 @@
 """The state store contract: what gateway instances share.
 
 Cooldowns and health per credential (and per credential + model), round-robin cursors,
-usage counters (per credential + model, and per client), small values (refreshed OAuth
+usage counters (per credential + model, and per client), daily usage rows (per client,
+credential, model and UTC day: what usage reports and cost come from), small values (refreshed OAuth
 tokens), linked values in spaces of bounded size (kept Responses answers), and a lock for
 single-flight token refresh. ``memory`` keeps it in the process; ``redis`` shares it between processes and
 machines. Both pass the same contract tests (:mod:`cliproxy.testing.state_contract`).
@@ -20,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from cliproxy.ir import Usage
+from cliproxy.state.daily import DailyCounts, DailyKey
 
 __all__ = [
     "LINGER",
@@ -191,6 +193,21 @@ class StateStore(Protocol):
 
     async def client_usage(self) -> Mapping[str, UsageTotals]:
         """Counters per client name (``last_error`` is not kept for clients)."""
+        ...
+
+    async def add_daily_usage(
+        self, day: str, rows: Mapping[DailyKey, DailyCounts], *, keep_days: int, max_rows: int
+    ) -> None:
+        """Add ``rows`` to the usage of ``day`` (UTC, ``YYYY-MM-DD``), all in one atomic
+        step (one round trip on a shared store). A day holds at most ``max_rows`` distinct
+        rows: later ones are counted in :data:`~cliproxy.state.daily.OVERFLOW`. A day is
+        kept ``keep_days`` days (``day`` and the ``keep_days - 1`` after it), then
+        forgotten; rows of a day already past that are dropped."""
+        ...
+
+    async def daily_usage(self, first: str, last: str) -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
+        """The rows of each day from ``first`` to ``last`` (inclusive) that has any:
+        ``{day: {key: counts}}``."""
         ...
 
     async def get_value(self, key: str) -> bytes | None:

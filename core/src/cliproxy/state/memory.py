@@ -20,6 +20,7 @@ from cliproxy.state.base import (
     CooldownPair,
     UsageTotals,
 )
+from cliproxy.state.daily import DailyCounts, DailyKey, DailyTable, day_of, first_kept_day
 
 __all__ = ["MemoryStore"]
 
@@ -136,6 +137,7 @@ class MemoryStore:
         self._cursors: dict[str, int] = defaultdict(int)
         self._usage: dict[str, dict[str, _Counters]] = defaultdict(dict)
         self._clients: dict[str, _Counters] = {}
+        self._daily = DailyTable()
         self.client_name = ClientNames()
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._spaces: dict[str, _Space] = {}
@@ -278,6 +280,23 @@ class MemoryStore:
     def subtract_client_usage(self, handed: Mapping[str, UsageTotals]) -> None:
         """:meth:`subtract_usage` for :meth:`client_usage`'s counters."""
         _subtract(self._clients, handed)
+
+    async def add_daily_usage(
+        self, day: str, rows: Mapping[DailyKey, DailyCounts], *, keep_days: int, max_rows: int
+    ) -> None:
+        self._daily.add(day, rows, oldest=lambda: first_kept_day(day_of(self.clock()), keep_days), max_rows=max_rows)
+
+    async def daily_usage(self, first: str, last: str) -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
+        return self._daily.rows(first, last)
+
+    def daily_rows(self) -> dict[str, dict[DailyKey, DailyCounts]]:
+        """Every daily row held (a copy), for handing them over to where they are kept."""
+        return self._daily.rows()
+
+    def subtract_daily_usage(self, handed: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> None:
+        """Take ``handed`` (a copy of :meth:`daily_rows`, kept elsewhere now) off; what
+        was added since stays."""
+        self._daily.subtract(handed)
 
     # -- values, locks ---------------------------------------------------------------------
 

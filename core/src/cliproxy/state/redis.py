@@ -21,7 +21,9 @@ outage, and one that is not is a single outage, over at the first probe that rea
 
 Keys, under ``key_prefix``: ``cd:<credential>\\t<model or *>`` (cooldown),
 ``rr:<pool>`` (cursor), ``usage:<credential>`` (hash of ``<model>\\t<counter>``),
-``clients`` (hash of ``<client>\\t<counter>``),
+``clients`` (hash of ``<client>\\t<counter>``), ``ud:<YYYY-MM-DD>`` (daily usage: a hash of
+``<client>\\t<credential>\\t<model>\\t<counter>`` and ``#rows``, the day's distinct rows,
+expiring ``keep_days`` after the day; one script adds a request's row),
 ``v:<key>`` (values), ``lock:<key>`` (locks), and per space of linked values
 ``lv:<space>:i`` (sorted set of keys by expiry), ``lv:<space>:s`` and ``lv:<space>:p``
 (hashes of their sizes and parents), ``lv:<space>:t`` (their total bytes) and
@@ -33,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import math
 import os
 import re
 import struct
@@ -46,6 +50,7 @@ import orjson
 
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_LINKS, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
+from cliproxy.state.daily import COUNTERS, OVERFLOW, DailyCounts, DailyKey
 from cliproxy.state.memory import MemoryStore
 
 try:
@@ -117,6 +122,43 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+_ADD_DAILY = (
+    """
+-- KEYS[1]: a day's usage hash. ARGV[1]: its most distinct rows, ARGV[2]: seconds until it
+-- expires, ARGV[3]: the overflow row; then per row its name and its counts (as
+-- COUNTERS orders them). A new row past the most goes to the overflow row.
+local day, most = KEYS[1], tonumber(ARGV[1])
+local kind = redis.call('type', day).ok
+if kind ~= 'none' and kind ~= 'hash' then
+  return redis.error_reply('WRONGTYPE usage key ' .. day .. ' holds a ' .. kind .. ', not a hash')
+end
+local names = {"""
+    + ", ".join(f"'{name}'" for name in COUNTERS)
+    + """}
+local width = #names + 1
+for i = 4, #ARGV, width do
+  local row = ARGV[i]
+  if redis.call('hexists', day, row .. '\\trequests') == 0 then
+    if row ~= ARGV[3] and tonumber(redis.call('hget', day, '#rows') or '0') >= most then
+      row = ARGV[3]
+    end
+    if redis.call('hexists', day, row .. '\\trequests') == 0 then
+      redis.call('hincrby', day, '#rows', 1)
+    end
+  end
+  for j = 1, #names do
+    local count = ARGV[i + j]
+    if j == 1 or count ~= '0' then
+      redis.call('hincrby', day, row .. '\\t' .. names[j], count)
+    end
+  end
+end
+redis.call('expire', day, ARGV[2])
+return 1
+"""
+)
+_DAILY_BATCH = 500  # rows per script call when many are written at once
+_MAX_DAYS = 400  # days one read of daily usage covers at most
 
 # Scripts on a space of linked values. KEYS: its index (sorted set of keys by expiry),
 # sizes and parents (hashes), total (counter); ARGV[1]: the prefix of its value keys,
@@ -263,6 +305,8 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._keep_later = self._redis.register_script(_KEEP_LATER)
         self._add_usage = self._redis.register_script(_ADD_USAGE)
+        self._add_daily = self._redis.register_script(_ADD_DAILY)
+        self._daily_limits = (90, 10_000)  # keep_days, max_rows as last asked (the write-back uses them)
         self._put_linked = self._redis.register_script(_PUT_LINKED)
         self._get_chain = self._redis.register_script(_GET_CHAIN)
         self._delete_linked = self._redis.register_script(_DELETE_LINKED)
@@ -393,7 +437,8 @@ class RedisStore:
             records = self._local.records()
             counted = await self._local.usage()
             clients = await self._local.client_usage()
-            if not records and not counted and not clients:
+            daily = self._local.daily_rows()
+            if not records and not counted and not clients and not daily:
                 return cooldowns, usage
             cooldowns += await self._write_cooldowns(records)
             await self._write_usage(counted, clients)
@@ -401,6 +446,13 @@ class RedisStore:
             self._local.subtract_usage(counted)
             self._local.subtract_client_usage(clients)
             usage += sum(len(models) for models in counted.values()) + len(clients)
+            keep_days, max_rows = self._daily_limits
+            for day, rows in daily.items():  # day by day, so a failure leaves only the days not written
+                expires = _day_expiry(day, keep_days)
+                if expires > self.clock():
+                    await self._write_daily(day, rows, expires, max_rows)
+                self._local.subtract_daily_usage({day: rows})
+                usage += len(rows)
         return None
 
     async def _write_cooldowns(self, records: Mapping[tuple[str, str], Cooldown]) -> int:
@@ -441,6 +493,9 @@ class RedisStore:
     @property
     def _clients_key(self) -> str:
         return f"{self.prefix}clients"
+
+    def _daily_key(self, day: str) -> str:
+        return f"{self.prefix}ud:{day}"
 
     async def _scan(self, pattern: str) -> list[bytes]:
         return [key async for key in self._redis.scan_iter(match=pattern, count=500)]
@@ -608,6 +663,45 @@ class RedisStore:
 
         return await self._run(remote, self._local.client_usage)
 
+    async def add_daily_usage(
+        self, day: str, rows: Mapping[DailyKey, DailyCounts], *, keep_days: int, max_rows: int
+    ) -> None:
+        self._daily_limits = (keep_days, max_rows)
+        expires = _day_expiry(day, keep_days)
+        if expires <= self.clock():
+            return
+
+        async def remote() -> None:
+            await self._write_daily(day, rows, expires, max_rows)
+
+        await self._run(remote, lambda: self._local.add_daily_usage(day, rows, keep_days=keep_days, max_rows=max_rows))
+
+    async def _write_daily(self, day: str, rows: Mapping[DailyKey, DailyCounts], expires: float, max_rows: int) -> None:
+        """Add ``rows`` to ``day``'s hash, which expires at ``expires`` (by the store's
+        clock): one script call per :data:`_DAILY_BATCH` rows."""
+        items = list(rows.items())
+        ttl = max(1, math.ceil(expires - self.clock()))
+        for start in range(0, len(items), _DAILY_BATCH):
+            args: list[Any] = [max_rows, ttl, _row_name(OVERFLOW)]
+            for key, counts in items[start : start + _DAILY_BATCH]:
+                args.append(_row_name(key))
+                args.extend(str(n) for n in counts)
+            await self._add_daily(keys=[self._daily_key(day)], args=args)
+
+    async def daily_usage(self, first: str, last: str) -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
+        days = _days_between(first, last)
+
+        async def remote() -> Mapping[str, Mapping[DailyKey, DailyCounts]]:
+            if not days:
+                return {}
+            pipe = self._redis.pipeline(transaction=False)
+            for day in days:
+                pipe.hgetall(self._daily_key(day))
+            hashes = await pipe.execute()
+            return {day: rows for day, fields in zip(days, hashes, strict=True) if (rows := _daily_rows(fields))}
+
+        return await self._run(remote, lambda: self._local.daily_usage(first, last))
+
     # -- values, locks ---------------------------------------------------------------------
 
     async def get_value(self, key: str) -> bytes | None:
@@ -773,6 +867,41 @@ def _totals(fields: Mapping[bytes, bytes]) -> dict[str, UsageTotals]:
                 counters["last_error"] = str(message)
                 counters["last_error_at"] = float(when)
     return {name: UsageTotals(**c) for name, c in per_name.items()}
+
+
+def _row_name(key: DailyKey) -> str:
+    return f"{key.client}\t{key.credential}\t{key.model}"
+
+
+def _daily_rows(fields: Mapping[bytes, bytes]) -> dict[DailyKey, DailyCounts]:
+    """A day's hash as rows (fields that are not ``<row>\\t<counter>`` are skipped)."""
+    values: dict[str, dict[str, int]] = {}
+    for raw_field, raw_value in fields.items():
+        row, _, counter = raw_field.decode().rpartition("\t")
+        if row and counter in COUNTERS:
+            with contextlib.suppress(ValueError):
+                values.setdefault(row, {})[counter] = int(raw_value)
+    rows: dict[DailyKey, DailyCounts] = {}
+    for row, counts in values.items():
+        parts = row.split("\t")
+        if len(parts) == 3:
+            rows[DailyKey(*parts)] = DailyCounts(**counts)
+    return rows
+
+
+def _day_expiry(day: str, keep_days: int) -> float:
+    """Unix time a day's usage is forgotten: ``keep_days`` days after the day began."""
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    return start.timestamp() + max(1, keep_days) * 86400
+
+
+def _days_between(first: str, last: str) -> list[str]:
+    """The days from ``first`` to ``last``, inclusive, at most :data:`_MAX_DAYS` (the latest)."""
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    if end < start:
+        return []
+    start = max(start, end - dt.timedelta(days=_MAX_DAYS - 1))
+    return [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
 def _usage_changes(models: Mapping[str, UsageTotals]) -> dict[str, list[list[Any]]]:

@@ -26,6 +26,7 @@ import pytest
 
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, MAX_LINKS, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
+from cliproxy.state.daily import OVERFLOW, DailyCounts, DailyKey, day_of
 from cliproxy.testing.clock import FakeClock
 
 __all__ = ["StateStoreContract"]
@@ -201,6 +202,48 @@ class StateStoreContract:
         assert clients[OTHER_CLIENTS].requests == 5 and clients[OTHER_CLIENTS].output_tokens == 5
         assert clients["user-0"].requests == 2
         assert f"user-{MAX_CLIENT_NAMES}" not in clients
+
+    # -- daily usage -----------------------------------------------------------------------
+
+    async def test_daily_rows_add_up_per_day_and_key(self, store: Any, clock: FakeClock) -> None:
+        today = day_of(clock())
+        one = DailyKey("key-1", CRED, MODEL)
+        two = DailyKey("team\tb:*", "-", "unknown\nmodel")  # stored with tabs and newlines made spaces
+        two = DailyKey.of(two.client, two.credential, two.model)
+        big = DailyCounts(1, 0, 10, 5, 2, 3, 1, 4_000_000_000_000, 0)  # costs beyond 2**32 nano-dollars
+        await store.add_daily_usage(today, {one: big}, keep_days=30, max_rows=100)
+        await store.add_daily_usage(
+            today, {one: DailyCounts(requests=1, failures=1, unpriced=1), two: big}, keep_days=30, max_rows=100
+        )
+        await store.add_daily_usage("2026-12-31", {one: DailyCounts(requests=7)}, keep_days=30, max_rows=100)
+        rows = await store.daily_usage(today, today)
+        assert rows == {today: {one: DailyCounts(2, 1, 10, 5, 2, 3, 1, 4_000_000_000_000, 1), two: big}}
+        assert two.client == "team b:*" and two.model == "unknown model"
+        assert await store.daily_usage("2026-12-31", "2026-12-31") == {"2026-12-31": {one: DailyCounts(requests=7)}}
+        assert set(await store.daily_usage("2026-12-01", today)) == {"2026-12-31", today}
+        assert await store.daily_usage("2020-01-01", "2020-01-31") == {}
+
+    async def test_daily_rows_past_the_cap_count_in_one_overflow_row(self, store: Any, clock: FakeClock) -> None:
+        today = day_of(clock())
+        for n in range(5):
+            await store.add_daily_usage(
+                today, {DailyKey(f"user-{n}", CRED, MODEL): DailyCounts(requests=1)}, keep_days=30, max_rows=3
+            )
+        await store.add_daily_usage(
+            today, {DailyKey("user-0", CRED, MODEL): DailyCounts(requests=1)}, keep_days=30, max_rows=3
+        )
+        rows = (await store.daily_usage(today, today))[today]
+        assert len(rows) == 4
+        assert rows[OVERFLOW] == DailyCounts(requests=2)
+        assert rows[DailyKey("user-0", CRED, MODEL)] == DailyCounts(requests=2)
+
+    async def test_a_day_older_than_kept_is_not_added(self, store: Any, clock: FakeClock) -> None:
+        today = day_of(clock())
+        week_ago = day_of(clock() - 7 * 86400)
+        key = DailyKey("key-1", CRED, MODEL)
+        await store.add_daily_usage(week_ago, {key: DailyCounts(requests=1)}, keep_days=3, max_rows=10)
+        await store.add_daily_usage(week_ago, {key: DailyCounts(requests=1)}, keep_days=30, max_rows=10)
+        assert await store.daily_usage(week_ago, today) == {week_ago: {key: DailyCounts(requests=1)}}
 
     # -- values ----------------------------------------------------------------------------
 

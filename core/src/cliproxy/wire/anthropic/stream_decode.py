@@ -76,6 +76,10 @@ class MessageStreamDecoder:
                 self._event(event.event, event.data, out)
         return out
 
+    def usage_so_far(self) -> Usage:
+        """The usage the stream reported so far (what a stream that failed midway used)."""
+        return self._usage_now()
+
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for event in self._sse.close():

@@ -15,6 +15,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     StreamError,
     StreamEvent,
+    Usage,
 )
 from cliproxy.sse import SSEParser
 from cliproxy.wire import common as c
@@ -96,6 +97,10 @@ class GeminiStreamDecoder:
             for event in self._sse.feed(data):
                 self._event(event.data, out)
         return out
+
+    def usage_so_far(self) -> Usage:
+        """The usage the stream reported so far (what a stream that failed midway used)."""
+        return self._reader.usage
 
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []

@@ -46,6 +46,10 @@ class ChatStreamDecoder:
                 self._event(event.data, out)
         return out
 
+    def usage_so_far(self) -> Usage:
+        """The usage the stream reported so far (what a stream that failed midway used)."""
+        return self._usage
+
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for event in self._sse.close():

@@ -1,0 +1,70 @@
+"""The gateway's own log in a file (``logging.file``), and reading its end back.
+
+:func:`add_log_file` makes ``cliproxy serve`` write its log -- the same lines as on
+stderr, each with its request id -- to ``logging.file`` as well, rotated at
+``logging.max-size-mb`` with ``logging.backups`` old files kept, so it never grows
+without bound. :func:`tail` reads the last lines (or those after an offset, to follow
+it); it does file I/O, so call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+from typing import Any
+
+from cliproxy.config import LoggingConfig
+from cliproxy.logs import FORMAT, RequestIdFilter
+
+__all__ = ["MAX_TAIL_BYTES", "add_log_file", "tail"]
+
+MAX_TAIL_BYTES = 1024 * 1024
+"""Bytes of the file one :func:`tail` reads at most."""
+
+
+def add_log_file(config: LoggingConfig) -> logging.Handler | None:
+    """Log to ``config.file`` too (see the module doc); the handler, or None when no file
+    is configured."""
+    if config.file is None:
+        return None
+    path = Path(config.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=int(config.max_size_mb * 1024 * 1024), backupCount=config.backups, encoding="utf-8"
+    )
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(FORMAT))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def tail(path: str, *, lines: int = 200, after: int | None = None) -> dict[str, Any]:
+    """The end of the log file at ``path``: its last ``lines`` lines, or -- with
+    ``after``, an offset a previous call returned -- the complete lines written since
+    (from the start when the file was rotated meanwhile). At most
+    :data:`MAX_TAIL_BYTES` are read.
+
+    Returns ``{"file", "size", "offset", "lines", "rotated"}``; ``offset`` is where the
+    next call continues.
+
+    Raises:
+        FileNotFoundError: No log file (yet).
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        rotated = after is not None and after > size
+        if after is None:
+            start = max(0, size - MAX_TAIL_BYTES)
+        else:
+            start = 0 if rotated else after
+        file.seek(start)
+        data = file.read(min(MAX_TAIL_BYTES, size - start))
+    end = data.rfind(b"\n") + 1  # complete lines only; the rest is read next time
+    texts = data[:end].decode("utf-8", "replace").splitlines()
+    if after is None:
+        if start > 0 and texts:
+            texts = texts[1:]  # the first line read may be cut
+        texts = texts[-lines:] if lines > 0 else []
+    return {"file": path, "size": size, "offset": start + end, "lines": texts, "rotated": rotated}
