@@ -56,17 +56,17 @@ class RawJson:
     data: bytes
 
 
-Guard = Callable[[Scope, Mapping[str, str], Config, bool], None]
+Guard = Callable[[Gateway, Scope, Mapping[str, str], bool], Awaitable[None]]
 """Decides whether a request may use the management API: raises :class:`GatewayError`
 (401, 403...) when not. Arguments: the ASGI scope, the request headers (lower-case
-names), the config in force, and whether the request changes state."""
+names), and whether the request changes state."""
 
 Handler = Callable[[Gateway, ManagementRequest], Awaitable[Any]]
 
 
-def operator_guard(scope: Scope, headers: Mapping[str, str], config: Config, changes_state: bool) -> None:
-    """The ``/v0`` rule of today (see :func:`cliproxy.management.check_operator_request`)."""
-    check_operator_request(scope, headers, config, changes_state=changes_state)
+async def operator_guard(gateway: Gateway, scope: Scope, headers: Mapping[str, str], changes_state: bool) -> None:
+    """The ``/v0`` rule (see :func:`cliproxy.management.check_operator_request`)."""
+    await check_operator_request(scope, headers, gateway, changes_state=changes_state)
 
 
 class ManagementEndpoint:
@@ -108,7 +108,7 @@ class ManagementEndpoint:
                     kind=ErrorKind.INVALID_REQUEST,
                     message=f"{method} is not allowed on {scope.get('path')}; use {', '.join(self.methods)}",
                 )
-            self.guard(scope, headers, config, method != "GET")
+            await self.guard(self.gateway, scope, headers, method != "GET")
             body = b""
             if method in _WITH_BODY:
                 body = await read_body(receive, headers, self.body_limit(config), config.body_read_timeout)

@@ -39,14 +39,12 @@ def log_routes(gateway: Gateway, guard: Guard = operator_guard) -> list[Route]:
         Route(
             PREFIX,
             ManagementEndpoint(gateway, {"GET": list_logs, "DELETE": delete_logs}, guard=guard),
-            methods=["GET", "DELETE"],
         ),
         Route(
             PREFIX + "/{id:path}",  # (a client's own x-request-id may hold a slash)
             ManagementEndpoint(gateway, {"GET": read_log, "DELETE": delete_log}, guard=guard),
-            methods=["GET", "DELETE"],
         ),
-        Route(APP_LOG, ManagementEndpoint(gateway, {"GET": app_log}, guard=guard), methods=["GET"]),
+        Route(APP_LOG, ManagementEndpoint(gateway, {"GET": app_log}, guard=guard)),
     ]
 
 

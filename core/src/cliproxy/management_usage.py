@@ -35,9 +35,9 @@ PREFIX = "/v0/management/usage"
 def usage_routes(gateway: Gateway, guard: Guard = operator_guard) -> list[Route]:
     """The usage routes, guarded by ``guard``."""
     return [
-        Route(PREFIX, ManagementEndpoint(gateway, {"GET": query_usage}, guard=guard), methods=["GET"]),
-        Route(f"{PREFIX}/export", ManagementEndpoint(gateway, {"GET": export_usage}, guard=guard), methods=["GET"]),
-        Route(f"{PREFIX}/import", ManagementEndpoint(gateway, {"POST": import_usage}, guard=guard), methods=["POST"]),
+        Route(PREFIX, ManagementEndpoint(gateway, {"GET": query_usage}, guard=guard)),
+        Route(f"{PREFIX}/export", ManagementEndpoint(gateway, {"GET": export_usage}, guard=guard)),
+        Route(f"{PREFIX}/import", ManagementEndpoint(gateway, {"POST": import_usage}, guard=guard)),
     ]
 
 
