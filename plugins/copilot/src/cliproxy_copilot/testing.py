@@ -23,12 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from cliproxy.testing import FakeUpstream, RecordedRequest, Reply
+from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, wire_answer
 
 __all__ = [
     "API",
     "CLAUDE",
     "CODEX",
+    "ENDPOINT_WIRES",
     "GITHUB_TOKEN",
     "GPT",
     "USER",
@@ -91,6 +92,10 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"family": "text-embedding-3-small", "type": "embeddings"},
     },
 ]
+
+
+ENDPOINT_WIRES = {"/chat/completions": "openai-chat", "/responses": "openai-responses", "/v1/messages": "anthropic"}
+"""The Copilot API's model endpoints, and the wire each speaks."""
 
 
 def next_month() -> dt.datetime:
@@ -206,6 +211,23 @@ class FakeCopilot:
 
     def api_requests(self) -> list[RecordedRequest]:
         return [r for r in self.server.requests if r.path.startswith(API) and r.path != API + "/models"]
+
+    def answer_plainly(self, text: str = "Hello from the fake Copilot.") -> None:
+        """Answer every model, at every endpoint it is served at, with ``text`` in that
+        endpoint's wire (after the same token and endpoint checks), instead of the
+        recordings, which differ from endpoint to endpoint."""
+        for endpoint, wire in ENDPOINT_WIRES.items():
+            self.server.add("POST", API + endpoint, self._plain(endpoint, wire_answer(wire, text)))
+
+    def _plain(self, endpoint: str, answer: Callable[[RecordedRequest], Reply]) -> Callable[[RecordedRequest], Reply]:
+        def handler(request: RecordedRequest) -> Reply:
+            refused = self._refused(request)
+            if refused is not None:
+                return refused
+            _, wrong = self._model(request, endpoint)
+            return wrong or answer(request)
+
+        return handler
 
     # -- github.com: the device flow ---------------------------------------------------------
 
