@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from cliproxy.state import Cooldown, MemoryStore
 from cliproxy.state.redis import RedisStore
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, asgi_client, gateway_app
@@ -71,7 +72,8 @@ class TokenServer:
         return self.ok
 
 
-def token_file(directory: Path, upstream: FakeUpstream, *, access: str, refresh: str, expires_at: float) -> Path:
+def token_file(directory: Path, upstream: FakeUpstream | str, *, access: str, refresh: str, expires_at: float) -> Path:
+    url = upstream if isinstance(upstream, str) else upstream.url
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "test-oauth-me.json"
     path.write_text(
@@ -82,8 +84,8 @@ def token_file(directory: Path, upstream: FakeUpstream, *, access: str, refresh:
                 "access_token": access,
                 "refresh_token": refresh,
                 "expires_at": expires_at,
-                "base_url": upstream.url + "/v1",
-                "token_url": upstream.url + "/oauth/token",
+                "base_url": url + "/v1",
+                "token_url": url + "/oauth/token",
             }
         )
     )
@@ -237,6 +239,83 @@ async def test_a_provider_that_refreshes_on_its_own_is_not_refreshed_twice(upstr
     assert answer.status_code == 401 and "account suspended" in answer.json()["error"]["message"]
     assert server.spent == ["refresh-0"]  # the provider's refresh; the gateway saw the token change
     assert len(upstream.requests_to("/v1/chat/completions")) == 2
+
+
+class RotatedUnderLoad:
+    """An upstream on this loop whose access token was rotated elsewhere: ``requests``
+    stale requests arrive together; the first is refused at once, the others only once a
+    request with a fresh token came in -- so by then the gateway holds that token, and
+    they were sent before it did. The token endpoint issues rotating tokens."""
+
+    def __init__(self, ok: bytes, requests: int) -> None:
+        self.ok = ok
+        self.access = "access-rotated-elsewhere"
+        self.refresh = "refresh-0"
+        self.spent: list[str] = []
+        self.sent: list[str] = []
+        self.stale_count = requests
+        self.stale: list[asyncio.Event] = []
+        self.all_stale = asyncio.Event()
+        self.fresh_seen = asyncio.Event()
+        self.url = ""
+        self._runner: Any = None
+
+    async def token(self, request: web.Request) -> web.Response:
+        offered = (await request.json())["refresh_token"]
+        if offered != self.refresh:
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        self.spent.append(offered)
+        n = len(self.spent)
+        self.access, self.refresh = f"access-{n}", f"refresh-{n}"
+        return web.json_response({"access_token": self.access, "refresh_token": self.refresh, "expires_in": 3600})
+
+    async def chat(self, request: web.Request) -> web.Response:
+        await request.read()
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+        self.sent.append(sent)
+        if sent == self.access:
+            self.fresh_seen.set()
+            return web.Response(body=self.ok, content_type="application/json")
+        first = not self.stale
+        self.stale.append(asyncio.Event())
+        if len(self.stale) == self.stale_count:
+            self.all_stale.set()
+        await asyncio.wait_for(self.all_stale.wait(), 10)
+        if not first:
+            await asyncio.wait_for(self.fresh_seen.wait(), 10)
+        return web.json_response({"error": {"message": "invalid or expired token"}}, status=401)
+
+    async def __aenter__(self) -> RotatedUnderLoad:
+        app = web.Application()
+        app.router.add_post("/oauth/token", self.token)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+async def test_requests_refused_while_another_refreshed_retry_with_the_new_token(recording, tmp_path):
+    """Several requests meet a 401 at once; one refreshes the token. The others, whose
+    token changed during their attempt, try once more with the new one -- no second
+    refresh -- instead of resting the credential for every client."""
+    requests = 4
+    async with RotatedUnderLoad(recording(SIMPLE).read_bytes(), requests) as server:
+        token_file(tmp_path, server.url, access="access-0", refresh="refresh-0", expires_at=time.time() + 3600)
+        app = gateway_app(config(tmp_path), plugins=[oauth.Plugin()])
+        async with asgi_client(app) as client:
+            answers = await asyncio.gather(*(chat(client) for _ in range(requests)))
+            status = (await client.get("/v0/status")).json()["credentials"][0]
+    assert [a.status_code for a in answers] == [200] * requests, [a.text for a in answers]
+    assert server.spent == ["refresh-0"]  # one refresh: the others used the token it brought
+    assert sorted(server.sent) == ["access-0"] * requests + ["access-1"] * requests
+    assert status["state"] == "ok" and not status["cooldowns"], status
 
 
 # -- write_token_file --------------------------------------------------------------------------

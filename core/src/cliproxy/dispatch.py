@@ -121,8 +121,16 @@ def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayE
 
 
 async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
-    """Attempt; after a 401 on an OAuth credential, refresh its token once and try again
-    (another instance may have rotated it), before the credential is rested."""
+    """Attempt; after a 401 on an OAuth credential, try once more with a fresh token
+    before the credential is rested.
+
+    The token the upstream refused decides how: if it is still the current one, refresh
+    it (another instance may have rotated it) and retry -- unless the token changed during
+    the attempt, which means the provider refreshed and retried on its own and was refused
+    again. If the refused token is an older one (another request refreshed meanwhile, as
+    happens when many requests meet an expired token at once), retry with the current
+    token, refreshing nothing.
+    """
     tokens = gateway.tokens
     if cand.credential not in tokens:
         return await _attempt(gateway, call, cand, selection)
@@ -132,9 +140,11 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
     except GatewayError as error:
         if error.status != 401 or error.code == REFRESH_FAILED or error.local:
             raise  # (a refresh that just failed is not tried again at once)
-        if tokens.tokens(cand.credential).access_token != held:
-            raise  # refreshed during the attempt (a provider that retries on its own): refused too
-    await tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
+        current = tokens.tokens(cand.credential).access_token
+        if current != held and call.refused_with(current):
+            raise  # the provider retried with the new token on its own: refused too
+    if tokens.tokens(cand.credential).access_token == held:  # nobody refreshed: the refused token is current
+        await tokens.refresh(cand.credential, force=True)  # raises a telling 401 if it cannot
     return await _attempt(gateway, attrs.evolve(call, attempt=call.attempt + 1), cand, selection)
 
 

@@ -48,6 +48,9 @@ class Call:
         model: The model name to ask the upstream for (prefix stripped, alias resolved).
         host: The plugin's view of the gateway: HTTP sessions, translators, tokens, state.
         attempt: 0 for the first attempt, then 1, 2... across failovers.
+        refused: The URL and headers of the last request :meth:`post` sent that the
+            upstream refused (an error status); None while none was. The gateway reads it
+            after a 401 to tell whether the token it holds now was the one refused.
     """
 
     client: ClientRequest
@@ -55,6 +58,7 @@ class Call:
     model: str
     host: Host
     attempt: int = 0
+    refused: tuple[str, Mapping[str, str]] | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def stream(self) -> bool:
@@ -94,6 +98,14 @@ class Call:
         if rules:
             body = rules.apply(body, model=self.model, asked=self.client.route_model, wire=wire, door=self.client.wire)
         return body
+
+    def refused_with(self, secret: str) -> bool:
+        """Whether the last request the upstream refused (:attr:`refused`) carried
+        ``secret`` -- in a header or its URL; False when none was refused."""
+        if self.refused is None or not secret:
+            return False
+        url, headers = self.refused
+        return secret in url or any(secret in value for value in headers.values())
 
     def redact(self, text: str, *extra: str | None) -> str:
         """``text`` without any secret the gateway holds (client keys, credentials' keys,

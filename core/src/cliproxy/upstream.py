@@ -30,6 +30,7 @@ class _Call(Protocol):
 
     credential: Credential
     host: Host
+    refused: tuple[str, Mapping[str, str]] | None
 
 
 __all__ = ["create_session", "post"]
@@ -131,6 +132,7 @@ async def post(
     # Errors are raised only once this frame no longer refers to the response: a traceback
     # keeps its frames' locals, and the response holds what it buffered of the body.
     if response.status >= 400:
+        call.refused = (url, send_headers)
         error = await _upstream_error(call, response, wire, url, send_headers, decode_error, attempt)
         del response
         raise error
