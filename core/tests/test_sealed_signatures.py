@@ -1,8 +1,11 @@
-"""Gemini signatures through the Anthropic and Responses doors (pure translators).
+"""Gemini signatures through the Anthropic and Responses doors, and OpenAI's encrypted
+reasoning through the Anthropic door (pure translators).
 
 A recorded Gemini answer goes to a client, the client's next request echoes what it got
 (as Claude Code and Codex do), and the Gemini encoder must put the very signatures Gemini
-issued back on their parts -- not the skip-validator sentinel.
+issued back on their parts -- not the skip-validator sentinel. Likewise a recorded
+Responses answer's encrypted reasoning goes back to a Responses upstream (the Codex
+backend behind Claude Code), and to no other.
 """
 
 from __future__ import annotations
@@ -629,3 +632,86 @@ def test_both_doors_bring_gemini_back_what_it_would_get_itself(parts: list[dict[
         RESPONSES.decode_request(responses_echo(responses_items(answer, stream=stream))),
     ):
         assert [c for c in next_gemini_body(request)["contents"] if c["role"] == "model"] == expected
+
+
+# -- OpenAI's encrypted reasoning through the Anthropic door (the Codex backend behind Claude Code) --
+
+
+RESPONSES_WHOLE = "openai-responses/vercel-openai-reasoning-encrypted-content.1.json"
+RESPONSES_STREAM = "openai-responses/vercel-openai-reasoning-encrypted-content.1.chunks.txt"
+
+
+def openai_reasoning_blocks(recording, *, stream: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A recorded Responses answer with encrypted reasoning, as an Anthropic client gets it;
+    and the reasoning item the upstream sent."""
+    ctx = EncodeContext(model="gpt-5", body={})
+    if not stream:
+        raw = recording(RESPONSES_WHOLE).read_bytes()
+        item = orjson.loads(raw)["output"][0]
+        blocks = orjson.loads(ANTHROPIC.encode_response(RESPONSES.decode_response(raw), ctx))["content"]
+        return blocks, item
+    recorded = [json.loads(line) for line in recording(RESPONSES_STREAM).read_text().splitlines() if line.strip()]
+    end = next(n for n, e in enumerate(recorded) if e["type"] == "response.completed")
+    events = recorded[: end + 1]  # the first of the recorded turns: reasoning, then a tool call
+    item = next(e["item"] for e in events if e["type"] == "response.output_item.done")
+    data = b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in events)
+    decoder = RESPONSES.stream_decoder()
+    encoder = ANTHROPIC.stream_encoder(ctx)
+    return anthropic_stream_blocks(encoder.encode(decoder.feed(data) + decoder.close()) + encoder.close()), item
+
+
+def anthropic_turn_after(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Claude Code's next request: the answer as it came, then the tools' results (or a question)."""
+    results = [
+        {"type": "tool_result", "tool_use_id": b["id"], "content": "done"} for b in blocks if b["type"] == "tool_use"
+    ]
+    return {
+        "model": "gpt-5",
+        "max_tokens": 1000,
+        "messages": [
+            {"role": "user", "content": "go on"},
+            {"role": "assistant", "content": blocks},
+            {"role": "user", "content": results or "and then?"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_door_carries_openai_encrypted_reasoning_back(recording, stream: bool) -> None:
+    blocks, item = openai_reasoning_blocks(recording, stream=stream)
+    kinds = [b["type"] for b in blocks]
+    assert kinds == ["thinking", "tool_use" if stream else "text"]  # no carrier for the call or the text
+    signature = blocks[0]["signature"]
+    assert unseal(signature) == Sealed({"openai": {"id": item["id"], "encrypted_content": item["encrypted_content"]}})
+    request = ANTHROPIC.decode_request(anthropic_turn_after(blocks))
+    sent = RESPONSES.encode_request(request, "gpt-5")["input"]
+    reasoning = [i for i in sent if i.get("type") == "reasoning"]
+    assert [(i["id"], i["encrypted_content"]) for i in reasoning] == [(item["id"], item["encrypted_content"])]
+    assert PREFIX not in orjson.dumps(sent).decode()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_encrypted_reasoning_never_reaches_another_upstream(recording, stream: bool) -> None:
+    blocks, item = openai_reasoning_blocks(recording, stream=stream)
+    body = anthropic_turn_after(blocks)
+    request = ANTHROPIC.decode_request(body)
+    to_anthropic = ANTHROPIC.encode_request(request, "claude-sonnet-4-5")
+    assert "thinking" not in [b["type"] for b in to_anthropic["messages"][1]["content"]]
+    forwarded = ANTHROPIC.forwarded_body(body)  # passed through to an Anthropic upstream
+    assert "thinking" not in [b["type"] for b in forwarded["messages"][1]["content"]]
+    for sent in (to_anthropic, forwarded, OpenAIChat().encode_request(request, "gpt-5"), next_gemini_body(request)):
+        text = orjson.dumps(sent).decode()
+        assert PREFIX not in text and item["encrypted_content"] not in text
+
+
+def test_reasoning_of_other_wires_still_gets_an_empty_signature() -> None:
+    """A chat upstream's reasoning (DeepSeek's ``reasoning_content``) is not carried: it
+    must not go back to an upstream that refuses it."""
+    response = Response(
+        id="r",
+        model="m",
+        parts=[ReasoningPart("hm", {"openai-chat": {"field": "reasoning_content"}}), TextPart("hi")],
+        finish=Finish(FinishReason.STOP),
+    )
+    content = orjson.loads(ANTHROPIC.encode_response(response, EncodeContext(model="m", body={})))["content"]
+    assert content[0] == {"type": "thinking", "thinking": "hm", "signature": ""}

@@ -1,6 +1,7 @@
 """Every client door reaches the Codex backend: Claude Code's Anthropic Messages (the
 ``anthropic`` SDK), Chat Completions (the ``openai`` SDK) and Gemini (``google-genai``),
-streaming and not, with tools and reasoning, over a tool-calling turn and the next."""
+streaming and not, with tools and reasoning, over a tool-calling turn and the next -- in
+which the backend gets its encrypted reasoning back, also from Claude Code."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import anthropic
 import openai
 import pytest
 from cliproxy.testing import serve_app
+from cliproxy.wire.sealed import PREFIX as SEALED
 from cliproxy_codex.testing import KEY, RESPONSES
 from google import genai
 from google.genai import types
@@ -63,6 +65,9 @@ def test_claude_code_on_the_anthropic_door_with_thinking_and_tools(codex_app, ba
         assert first["instructions"] == "You are a coding agent." and first["tools"][0]["name"] == "get_weather"
         session = backend.server.requests_to(RESPONSES)[-1].headers["session_id"]
 
+        # the client holds the encrypted reasoning sealed in the thinking block's signature
+        assert blocks["thinking"].signature.startswith(SEALED) and "enc-reasoning-1" not in blocks["thinking"].signature
+
         # the next turn: Claude Code sends the thinking block back; the backend gets its own reasoning
         result = {"type": "tool_result", "tool_use_id": blocks["tool_use"].id, "content": "sunny"}
         params["messages"] = [
@@ -76,9 +81,17 @@ def test_claude_code_on_the_anthropic_door_with_thinking_and_tools(codex_app, ba
     check_body(second)
     assert [item.get("type", "message") for item in second["input"]] == [
         "message",
+        "reasoning",
         "function_call",
         "function_call_output",
     ]
+    assert second["input"][1] == {  # the first answer's reasoning, as the backend issued it
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Thinking it over."}],
+        "encrypted_content": "enc-reasoning-1",
+    }
+    assert SEALED not in json.dumps(second)
     assert backend.server.requests_to(RESPONSES)[-1].headers["session_id"] == session  # the cache key holds
 
 

@@ -1,26 +1,40 @@
 """Sealed carriers: other providers' opaque values, passed through a client that has no
 field for them.
 
-A Gemini ``thoughtSignature`` must come back on the very part it was issued with, but the
-Anthropic door has no slot for it on a ``tool_use`` block (nor on a ``thinking`` block,
-whose ``signature`` Anthropic checks), and the Responses door none on a ``function_call``
-item. The doors therefore hand such values to the client *sealed* -- :data:`PREFIX` plus
-the base64url of a JSON record -- in a field the client echoes back unread: a thinking
-block's ``signature``, a reasoning item's ``encrypted_content``. The record is the part's
-foreign metadata (``{"gemini": {"thoughtSignature": ...}}``) and, for a carrier that stands
-for a tool call, that call's id under :data:`CALL_KEY`. Decoding the client's next request
-unseals it back onto the reasoning part, or onto the tool call with that id.
+The doors hand such values to the client *sealed* -- :data:`PREFIX` plus the base64url of
+a JSON record -- in a field the client echoes back unread: a thinking block's
+``signature``, a reasoning item's ``encrypted_content``. The record is the foreign
+metadata, keyed by the wire it belongs to (``{"gemini": {"thoughtSignature": ...}}``).
+Decoding the client's next request unseals it back where it came from.
 
-Gemini also signs plain text parts (typically the last part of an answer, or an empty text
-part that only carries the signature). A text part has no id, so its carrier is placed
-right after it and says so (:data:`TEXT_KEY`); decoding puts the values back on the text
-part just before the carrier (:func:`attach_text`) -- or, when the client left that part
-out (an empty text block), on an empty text part in its place. Text parts without such
-values get no carrier.
+**Reasoning.** A reasoning part has such a slot, but each door's slot holds only its own
+provider's value. A Responses client's ``encrypted_content`` carries every other wire's
+reasoning values (Claude's signatures reach Codex). An Anthropic client's ``signature``
+carries those of :data:`REASONING_WIRES`: Gemini's thought signatures, and the Responses
+API's encrypted reasoning (``{"openai": {"id", "encrypted_content"}}``), which the Codex
+backend -- storing nothing -- needs back to go on from where it stopped. Other wires'
+reasoning gets an empty signature there (a chat upstream's ``reasoning_content`` is not
+sent back to it: DeepSeek refuses it).
 
-A sealed value is the gateway's own: it is never forwarded to a real Anthropic or OpenAI
-upstream (they would reject a signature they did not issue). Anything that fails to unseal
-is ignored.
+**Tool calls and text.** A Gemini ``thoughtSignature`` must come back on the very part it
+was issued with, but the Anthropic door has no slot for it on a ``tool_use`` block, and
+the Responses door none on a ``function_call`` item. Such a call is given a *carrier*: a
+thinking block (reasoning item) with no text, whose sealed record also names the call's
+id (:data:`CALL_KEY`); decoding puts the values back on the tool call with that id. Gemini
+also signs plain text parts (typically the last part of an answer, or an empty text part
+that only carries the signature). A text part has no id, so its carrier is placed right
+after it and says so (:data:`TEXT_KEY`); decoding puts the values back on the text part
+just before the carrier (:func:`attach_text`) -- or, when the client left that part out
+(an empty text block), on an empty text part in its place. Carriers are made for the
+values of :data:`CARRIED_WIRES` only: other wires' values on calls and text (item ids,
+citations) need not come back, and a carrier is a block the client sees.
+
+A sealed value is the gateway's own and never reaches an upstream: a body passed through
+to an upstream of the door's own wire loses its sealed blocks and items
+(``forwarded_body``), and an unsealed value goes back under its wire's name, which only
+that wire's upstream encoder reads -- Anthropic gets only the signatures it issued,
+Gemini only Gemini's, a Responses upstream only ``openai`` reasoning. Anything that fails
+to unseal is ignored.
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ __all__ = [
     "CALL_KEY",
     "CARRIED_WIRES",
     "PREFIX",
+    "REASONING_WIRES",
     "TEXT_KEY",
     "Sealed",
     "attach_text",
@@ -56,9 +71,12 @@ CALL_KEY = "@call"
 TEXT_KEY = "@text"
 """The record key (value ``true``) of a carrier for the text part just before it."""
 CARRIED_WIRES = frozenset({"gemini"})
-"""Wires whose values the doors carry for parts they cannot otherwise hold: Gemini's
-signatures (and the function-call ids it gives). Values of other wires stay behind, so
-what other upstreams receive does not change."""
+"""Wires whose values the doors carry for parts they cannot otherwise hold (tool calls,
+text): Gemini's signatures (and the function-call ids it gives). Values of other wires
+stay behind, so what other upstreams receive does not change."""
+REASONING_WIRES = CARRIED_WIRES | {"openai"}
+"""Wires whose reasoning values an Anthropic client carries sealed in a thinking block's
+``signature``: Gemini's thought signatures and the Responses API's encrypted reasoning."""
 
 
 @attrs.frozen
@@ -123,15 +141,15 @@ def part_metadata(value: Any) -> Metadata:
     return record.metadata or None
 
 
-def carried(metadata: Metadata, door_wires: Collection[str] = ()) -> dict[str, dict[str, Any]] | None:
-    """The values of :data:`CARRIED_WIRES` in ``metadata`` that the door (speaking
-    ``door_wires``) cannot hold itself; None when there are none."""
+def carried(
+    metadata: Metadata, door_wires: Collection[str] = (), wires: Collection[str] = CARRIED_WIRES
+) -> dict[str, dict[str, Any]] | None:
+    """The values of ``wires`` (default :data:`CARRIED_WIRES`) in ``metadata`` that the
+    door (speaking ``door_wires``) cannot hold itself; None when there are none."""
     if not metadata:
         return None
     out = {
-        wire: dict(values)
-        for wire, values in metadata.items()
-        if wire in CARRIED_WIRES and wire not in door_wires and values
+        wire: dict(values) for wire, values in metadata.items() if wire in wires and wire not in door_wires and values
     }
     return out or None
 

@@ -326,11 +326,12 @@ def encode_tool_result(part: ToolResultPart, at: str) -> dict[str, Any]:
 
 def client_signature(meta: Metadata) -> str:
     """The ``signature`` a client gets for a thinking block: Anthropic's own, else the
-    other provider's values sealed, else empty."""
+    values of :data:`~cliproxy.wire.sealed.REASONING_WIRES` sealed (Gemini's signature,
+    the Responses API's encrypted reasoning), else empty."""
     signature = signature_of(meta)
     if signature is not None:
         return signature
-    values = sealed.carried(meta, (WIRE,))
+    values = sealed.carried(meta, (WIRE,), sealed.REASONING_WIRES)
     return sealed.seal(values) if values else ""
 
 
