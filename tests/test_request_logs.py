@@ -51,6 +51,7 @@ SECRETS = (
 )
 PLUGINS = [cliproxy_openai, cliproxy_claude, cliproxy_gemini]
 CHAT = "/v1/chat/completions"
+OPERATOR = {"authorization": f"Bearer {MANAGEMENT_SECRET}"}  # the management key, as every management route needs
 
 
 def chat_answer(text: str = "hi") -> dict[str, Any]:
@@ -93,7 +94,7 @@ def settle(url: str, expected: int, timeout: float = 30.0) -> dict[str, Any]:
     """The listing of kept requests once the writer has written ``expected`` records."""
     deadline = time.monotonic() + timeout
     while True:
-        listing = httpx.get(url + "/v0/management/logs", params={"limit": 10_000}).json()
+        listing = httpx.get(url + "/v0/management/logs", params={"limit": 10_000}, headers=OPERATOR).json()
         writer = listing["writer"]
         if writer["written"] + writer["dropped"] + writer["write_errors"] >= expected and writer["queued"] == 0:
             return listing
@@ -154,7 +155,7 @@ def test_a_kept_request_holds_the_client_request_each_attempt_and_the_answer(ups
         assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == "Hello"
         request_id = raw.headers["x-request-id"]
         settle(url, 1)
-        record = httpx.get(url + f"/v0/management/logs/{request_id}").json()
+        record = httpx.get(url + f"/v0/management/logs/{request_id}", headers=OPERATOR).json()
     assert record["id"] == request_id and record["kind"] == "request" and record["status"] == 200
     assert record["client"] == "key-1" and record["model"] == "nano"
     request = record["request"]
@@ -318,8 +319,8 @@ def test_failed_requests_are_kept_with_request_log_off_up_to_their_cap(upstream,
             httpx.post(url + CHAT, headers={"authorization": "Bearer nope"}, json={"model": "nano"}).status_code == 401
         )
         listing = settle(url, 5)
-        record = httpx.get(url + f"/v0/management/logs/{ids[-1]}").json()
-        gone = httpx.get(url + f"/v0/management/logs/{ids[0]}")
+        record = httpx.get(url + f"/v0/management/logs/{ids[-1]}", headers=OPERATOR).json()
+        gone = httpx.get(url + f"/v0/management/logs/{ids[0]}", headers=OPERATOR)
     assert [entry["kind"] for entry in listing["logs"]] == ["error"] * 3  # the newest three; no success, no 401
     assert [entry["id"] for entry in listing["logs"]] == ids[:1:-1]
     assert listing["request_log"] is False
@@ -451,7 +452,7 @@ def test_cliproxy_logs_lists_prints_and_deletes_kept_requests(upstream, tmp_path
         assert "no kept request" in capsys.readouterr().err
         assert main(["logs", *key, "--delete", "all"]) == 0
         assert "deleted 1 file(s)" in capsys.readouterr().out
-        assert httpx.get(url + "/v0/management/logs").json()["count"] == 0
+        assert httpx.get(url + "/v0/management/logs", headers=OPERATOR).json()["count"] == 0
         assert main(["logs", *key]) == 1  # no logging.file: it says how to get one
         assert "set 'logging: {file: cliproxy.log}'" in capsys.readouterr().err
     assert f"request {request_id}" in printed and "client key-1" in printed
@@ -467,14 +468,16 @@ def test_the_app_log_is_read_through_the_api_and_cliproxy_logs(upstream, tmp_pat
     log_file.write_text("".join(f"line {n}\n" for n in range(300)))
     config = base_config(upstream, tmp_path / "logs", logging={"file": str(log_file)})
     with serve_app(gateway_app(config, plugins=PLUGINS)) as url:
-        assert main(["logs", "--url", url, "-n", "3"]) == 0
+        assert main(["logs", "--url", url, "--management-key", MANAGEMENT_SECRET, "-n", "3"]) == 0
         assert capsys.readouterr().out.splitlines() == ["line 297", "line 298", "line 299"]
-        tail = httpx.get(url + "/v0/management/app-log", params={"lines": 2}).json()
+        tail = httpx.get(url + "/v0/management/app-log", params={"lines": 2}, headers=OPERATOR).json()
         with log_file.open("a") as out:
             out.write("line 300\nhalf a li")
-        more = httpx.get(url + "/v0/management/app-log", params={"after": tail["offset"]}).json()
+        more = httpx.get(url + "/v0/management/app-log", params={"after": tail["offset"]}, headers=OPERATOR).json()
         log_file.write_text("rotated 1\n")
-        after_rotation = httpx.get(url + "/v0/management/app-log", params={"after": more["offset"]}).json()
+        after_rotation = httpx.get(
+            url + "/v0/management/app-log", params={"after": more["offset"]}, headers=OPERATOR
+        ).json()
     assert tail["lines"] == ["line 298", "line 299"]
     assert more["lines"] == ["line 300"]  # the half-written line comes when it is whole
     assert after_rotation["rotated"] is True and after_rotation["lines"] == ["rotated 1"]
@@ -483,12 +486,14 @@ def test_the_app_log_is_read_through_the_api_and_cliproxy_logs(upstream, tmp_pat
 def test_without_a_logs_dir_the_api_says_how_to_get_one(upstream):
     config = {
         "api-keys": [CLIENT_KEY],
+        "remote-management": {"secret-key": MANAGEMENT_SECRET},
         "openai-compatibility": [{"name": "t", "base-url": upstream.url, "models": ["m"]}],
     }
     with serve_app(gateway_app(config, plugins=PLUGINS)) as url:
-        listing = httpx.get(url + "/v0/management/logs").json()
-        one = httpx.get(url + "/v0/management/logs/abc")
-        remote = httpx.get(url + "/v0/management/logs", headers={"x-forwarded-for": "203.0.113.9"})
+        listing = httpx.get(url + "/v0/management/logs", headers=OPERATOR).json()
+        one = httpx.get(url + "/v0/management/logs/abc", headers=OPERATOR)
+        remote = httpx.get(url + "/v0/management/logs", headers={**OPERATOR, "x-forwarded-for": "203.0.113.9"})
     assert listing["dir"] is None and listing["logs"] == []
     assert one.status_code == 404 and "set 'logs-dir'" in one.json()["error"]["message"]
-    assert remote.status_code == 403  # guarded like the rest of /v0
+    assert remote.status_code == 403  # guarded like the rest of /v0/management: this machine only
+    assert remote.json()["error"]["code"] == "remote_management_disabled"

@@ -22,6 +22,9 @@ from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 
 CHAT = "/v1/chat/completions"
 KEYS = ["sk-client-one-0000000000000001", "sk-client-two-0000000000000002"]
+MANAGEMENT_KEY = "mgmt-key-usage-0123456789"
+MANAGEMENT = {"remote-management": {"secret-key": MANAGEMENT_KEY}}  # the management API is off without it
+OPERATOR = {"authorization": f"Bearer {MANAGEMENT_KEY}"}
 UPSTREAM_KEYS = ["sk-up-alpha-000000000000001", "sk-up-beta-000000000000002"]
 PLUGINS = [cliproxy_openai, cliproxy_claude, cliproxy_gemini, cliproxy_openrouter]
 
@@ -59,6 +62,7 @@ def openai_block(upstream: FakeUpstream) -> list[dict[str, Any]]:
 def write_config(directory: Path, upstream: FakeUpstream, **extra: Any) -> Path:
     config = {
         "api-keys": KEYS,
+        **MANAGEMENT,
         "auth-dir": str(directory / "auth"),
         "routing": {"strategy": "fill-first"},
         "watch-config": False,
@@ -75,7 +79,7 @@ def sdk(url: str, key: str = KEYS[0]) -> openai.OpenAI:
 
 
 def usage(url: str, **query: str) -> dict[str, Any]:
-    answer = httpx.get(url + "/v0/management/usage", params=query)
+    answer = httpx.get(url + "/v0/management/usage", params=query, headers=OPERATOR)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -117,6 +121,7 @@ def test_usage_is_shared_between_two_instances_on_redis(upstream, redis_url, red
     upstream.add("POST", CHAT, Reply.json(chat_answer()))
     config = {
         "api-keys": KEYS,
+        **MANAGEMENT,
         "openai-compatibility": openai_block(upstream),
         "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
     }
@@ -137,24 +142,28 @@ def test_export_then_import_elsewhere_gives_the_same_usage(tmp_path, upstream, s
         for key in KEYS:
             sdk(url, key).chat.completions.create(model="smart", messages=[{"role": "user", "content": "hi"}])
         sdk(url).chat.completions.create(model="llama", messages=[{"role": "user", "content": "hi"}])
-        exported = httpx.get(url + "/v0/management/usage/export").json()
+        exported = httpx.get(url + "/v0/management/usage/export", headers=OPERATOR).json()
         report = usage(url)
     assert exported["format"] == "cliproxy-usage" and len(exported["rows"]) == 3
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with serve_app(create_app(write_config(elsewhere, upstream), plugins=PLUGINS, load_entrypoints=False)) as url:
         assert usage(url)["rows"] == []
-        imported = httpx.post(url + "/v0/management/usage/import", json=exported)
+        imported = httpx.post(url + "/v0/management/usage/import", json=exported, headers=OPERATOR)
         assert imported.status_code == 200, imported.text
         assert imported.json()["imported_rows"] == 3
         assert usage(url)["rows"] == report["rows"]
-        again = httpx.post(url + "/v0/management/usage/import", json=exported)
+        again = httpx.post(url + "/v0/management/usage/import", json=exported, headers=OPERATOR)
         assert again.status_code == 409 and "?again=true" in again.json()["error"]["message"]
-        forced = httpx.post(url + "/v0/management/usage/import", params={"again": "true"}, json=exported)
+        forced = httpx.post(
+            url + "/v0/management/usage/import", params={"again": "true"}, json=exported, headers=OPERATOR
+        )
         assert forced.status_code == 200
         assert usage(url)["total"]["requests"] == 2 * report["total"]["requests"]
         bad = httpx.post(
-            url + "/v0/management/usage/import", json={"format": "cliproxy-usage", "version": 1, "rows": [{"day": "x"}]}
+            url + "/v0/management/usage/import",
+            json={"format": "cliproxy-usage", "version": 1, "rows": [{"day": "x"}]},
+            headers=OPERATOR,
         )
         assert bad.status_code == 400 and "rows[0].day" in bad.json()["error"]["message"]
     assert report["total"]["unpriced_requests"] == 1  # local-llama has no price: its cost is unknown, not 0
@@ -206,6 +215,7 @@ def test_cost_follows_each_providers_usage_shape(upstream):
     upstream.add("POST", "/api/v1/chat/completions", Reply.json(openrouter))
     config = {
         "api-keys": KEYS,
+        **MANAGEMENT,
         "openai-compatibility": openai_block(upstream),
         "claude-api-key": [
             {
@@ -281,6 +291,7 @@ def test_a_stream_that_fails_midway_counts_as_a_failure_with_its_tokens(upstream
     upstream.add("POST", "/v1/messages", midway_failing_stream())
     config = {
         "api-keys": KEYS,
+        **MANAGEMENT,
         "claude-api-key": [
             {
                 "api-key": "sk-ant-upstream-0001",
@@ -303,7 +314,7 @@ def test_a_stream_that_fails_midway_counts_as_a_failure_with_its_tokens(upstream
 
 def test_requests_no_answer_started_for_count_as_failures_of_the_credential_tried(upstream):
     upstream.add("POST", CHAT, Reply.error(500, "upstream broke"))
-    config = {"api-keys": KEYS, "request-retry": 0, "openai-compatibility": openai_block(upstream)}
+    config = {"api-keys": KEYS, **MANAGEMENT, "request-retry": 0, "openai-compatibility": openai_block(upstream)}
     with serve_app(gateway_app(config, plugins=PLUGINS)) as url:
         with pytest.raises(openai.InternalServerError):
             sdk(url).chat.completions.create(model="smart", messages=[{"role": "user", "content": "hi"}])
@@ -321,25 +332,26 @@ def test_requests_no_answer_started_for_count_as_failures_of_the_credential_trie
 
 
 def test_the_query_says_what_is_wrong_with_it(upstream):
-    config = {"api-keys": KEYS, "openai-compatibility": openai_block(upstream)}
+    config = {"api-keys": KEYS, **MANAGEMENT, "openai-compatibility": openai_block(upstream)}
     with serve_app(gateway_app(config, plugins=PLUGINS)) as url:
         for query, says in (
             ({"from": "yesterday"}, "'from' must be a date written YYYY-MM-DD"),
             ({"from": "2026-12-06", "to": "2026-12-01"}, "'from' (2026-12-06) is after 'to' (2026-12-01)"),
             ({"by": "client,week"}, "'by' names 'week'"),
         ):
-            answer = httpx.get(url + "/v0/management/usage", params=query)
+            answer = httpx.get(url + "/v0/management/usage", params=query, headers=OPERATOR)
             assert answer.status_code == 400 and says in answer.json()["error"]["message"], answer.text
         total_only = usage(url, by="")
         assert total_only["by"] == [] and total_only["rows"] == [] and total_only["total"]["requests"] == 0
-        assert httpx.get(url + "/v0/management/usage", headers={"host": "evil.example"}).status_code == 403
-        assert httpx.post(url + "/v0/management/usage").status_code == 405
+        assert httpx.get(url + "/v0/management/usage", headers={**OPERATOR, "host": "evil.example"}).status_code == 403
+        assert httpx.post(url + "/v0/management/usage", headers=OPERATOR).status_code == 405
 
 
 # -- the CLI -------------------------------------------------------------------------------
 
 
-def test_cliproxy_usage_prints_a_table_json_and_moves_usage(tmp_path, upstream, served_file, capsys):
+def test_cliproxy_usage_prints_a_table_json_and_moves_usage(tmp_path, upstream, served_file, capsys, monkeypatch):
+    monkeypatch.setenv("CLIPROXY_MANAGEMENT_KEY", MANAGEMENT_KEY)
     upstream.add("POST", CHAT, Reply.json(chat_answer()))
     with served_file() as url:
         sdk(url).chat.completions.create(model="smart", messages=[{"role": "user", "content": "hi"}])

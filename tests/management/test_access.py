@@ -63,6 +63,33 @@ async def test_the_key_is_needed_from_this_machine_too(configured):
     assert by_bearer.headers["cache-control"] == "no-store"
 
 
+USAGE_AND_LOGS = [
+    ("GET", "/v0/management/usage"),
+    ("GET", "/v0/management/usage/export"),
+    ("POST", "/v0/management/usage/import"),
+    ("GET", "/v0/management/logs"),
+    ("DELETE", "/v0/management/logs"),
+    ("GET", "/v0/management/logs/req-1"),
+    ("DELETE", "/v0/management/logs/req-1"),
+    ("GET", "/v0/management/app-log"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), USAGE_AND_LOGS)
+async def test_usage_and_logs_follow_the_same_rules(method, path):
+    async with asgi_client(app_for()) as client:
+        off = await client.request(method, path, headers=bearer())
+    async with asgi_client(app_for(**{"secret-key": MANAGEMENT_KEY})) as client:
+        keyless = await client.request(method, path)
+        wrong = await client.request(method, path, headers=bearer("not-the-key-000"))
+    async with asgi_client(app_for(**{"secret-key": MANAGEMENT_KEY}), host=REMOTE) as client:
+        remote = await client.request(method, path, headers=bearer())
+    assert off.status_code == 404 and off.json()["error"]["code"] == "management_disabled"
+    assert keyless.status_code == 401 and keyless.json()["error"]["code"] == "missing_management_key"
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_management_key"
+    assert remote.status_code == 403 and remote.json()["error"]["code"] == "remote_management_disabled"
+
+
 async def test_other_hosts_are_refused_unless_allowed():
     async with asgi_client(app_for(**{"secret-key": MANAGEMENT_KEY}), host=REMOTE) as client:
         refused = await client.get("/v0/management/keys", headers=bearer())
@@ -181,6 +208,12 @@ def test_the_served_api_answers_the_key_over_a_real_socket(config_path, serve):
         unknown = served.api.get("/no/such/thing")
         wrong_method = served.api.put("/keys", json={})
         index = httpx.get(served.url + "/").json()
+        listed = {(r["method"], r["path"]) for r in served.api.get("").json()["routes"]}
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "no_such_route"
     assert wrong_method.status_code == 405 and "it takes GET, POST" in wrong_method.json()["error"]["message"]
     assert index["endpoints"][-1] == "/v0/management"
+    assert set(USAGE_AND_LOGS) - listed == {
+        ("GET", "/v0/management/logs/req-1"),
+        ("DELETE", "/v0/management/logs/req-1"),
+    }
+    assert {("GET", "/v0/management/logs/{id:path}"), ("DELETE", "/v0/management/logs/{id:path}")} <= listed

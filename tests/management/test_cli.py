@@ -128,3 +128,40 @@ def test_the_cli_says_what_to_do_without_a_key_or_a_gateway(config_path, serve, 
     started = time.monotonic()
     assert main(["keys", "--url", served.url, "--management-key", MANAGEMENT_KEY]) == 1
     assert "is 'cliproxy serve' running?" in capsys.readouterr().err and time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["status", "--reset", "all"],
+        ["keys"],
+        ["credentials"],
+        ["config"],
+        ["usage"],
+        ["logs"],
+        ["logs", "--list"],
+        ["login", "--remote", "claude"],
+    ],
+    ids=" ".join,
+)
+def test_every_command_that_drives_a_gateway_takes_the_same_options(command, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config.yaml here: --url names the gateway
+    assert main([*command, "--url", "http://127.0.0.1:9", "--management-key", MANAGEMENT_KEY, "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not reach http://127.0.0.1:9") and "is 'cliproxy serve' running?" in err
+
+
+def test_a_hashed_key_in_the_config_is_no_obstacle_where_no_key_is_needed(
+    config_path, serve, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("CLIPROXY_MANAGEMENT_KEY", raising=False)
+    hashed = tmp_path / "hashed.yaml"
+    hashed.write_text("remote-management:\n  secret-key: 'scrypt$32768$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA'\n")
+    with serve(config_path) as served:
+        capsys.readouterr()
+        assert main(["status", "--url", served.url, "--config", str(hashed), "--json"]) == 0  # this machine: open
+        assert json.loads(capsys.readouterr().out)["credentials"]
+        assert main(["usage", "--url", served.url, "--config", str(hashed)]) == 1
+        err = capsys.readouterr().err
+    assert "answered 401" in err and "holds a hash of the management key" in err and "CLIPROXY_MANAGEMENT_KEY" in err

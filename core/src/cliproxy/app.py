@@ -36,8 +36,6 @@ from cliproxy.management import (
     StatusEndpoint,
 )
 from cliproxy.management_api import management_routes
-from cliproxy.management_logs import log_routes
-from cliproxy.management_usage import usage_routes
 from cliproxy.plugins import Plugins
 from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
 from cliproxy.responses_door import compact_routes, door_endpoint, stored_response_routes
@@ -172,8 +170,6 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/v0/status/reset", ResetEndpoint(gateway), methods=["POST"]),
         Route("/v0/models/refresh", ModelsRefreshEndpoint(gateway), methods=["POST"]),
         Route("/v0/config/reload", ConfigReloadEndpoint(gateway), methods=["POST"]),
-        *usage_routes(gateway),
-        *log_routes(gateway),
         *management_routes(gateway),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}

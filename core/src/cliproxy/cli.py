@@ -17,6 +17,7 @@ from typing import Any
 from cliproxy.app import create_app, gateway_of
 from cliproxy.app_log import add_log_file
 from cliproxy.asgi import server_header_limit
+from cliproxy.cli_gateway import add_gateway_options, gateway_command
 from cliproxy.cli_logs import add_logs_command
 from cliproxy.cli_management import add_management_commands, remote_login
 from cliproxy.cli_usage import add_usage_command
@@ -25,11 +26,10 @@ from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.gctune import tune_for_serving
-from cliproxy.keyhash import is_key_hash
 from cliproxy.logs import setup_logging
+from cliproxy.management_client import ManagementClient
 from cliproxy.plugins import PluginError, Plugins
 from cliproxy.status import render_text
-from cliproxy.status_client import StatusError, fetch_status, post_reset, server_url
 from cliproxy.workers import run_workers
 
 __all__ = ["main"]
@@ -192,29 +192,15 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 # -- status ------------------------------------------------------------------------------
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
-
-    config = None
-    path = _config_path(args.config)
-    if args.url is None or args.management_key is None:
-        config = load_config(path) if Path(path).exists() or args.config else None
-    url = args.url or server_url(config)
-    key = args.management_key or os.environ.get("CLIPROXY_MANAGEMENT_KEY")
-    if key is None and config is not None:
-        secret = config.remote_management.secret_key
-        key = None if secret and is_key_hash(secret) else secret  # a hash is not the key
-    try:
-        if args.reset is not None:
-            result = post_reset(url, key, args.reset, args.model)
-            if args.json:
-                print(json.dumps(result, indent=2))
-            else:
-                print(f"cleared {result['cleared']} cooldown(s) of {len(result['credentials'])} credential(s)")
-            return 0
-        snapshot = fetch_status(url, key)
-    except StatusError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+def _cmd_status(client: ManagementClient, args: argparse.Namespace) -> int:
+    if args.reset is not None:
+        result = client.reset_cooldowns(args.reset, args.model)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"cleared {result['cleared']} cooldown(s) of {len(result['credentials'])} credential(s)")
+        return 0
+    snapshot = client.status()
     print(json.dumps(snapshot, indent=2) if args.json else render_text(snapshot))
     return 0
 
@@ -293,19 +279,12 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
         "status",
         help="show every credential's health, cooldowns and counts (from a running gateway's /v0/status)",
     )
-    status.add_argument("--config", "-c", help="config.yaml to find the gateway and key in (default: as for serve)")
-    status.add_argument("--url", help="the gateway's base URL (default: host and port from the config)")
-    status.add_argument(
-        "--management-key",
-        help="remote-management.secret-key, needed from other hosts "
-        "(default: $CLIPROXY_MANAGEMENT_KEY, else the config's)",
-    )
-    status.add_argument("--json", action="store_true", help="print the status document as JSON")
+    add_gateway_options(status)
     status.add_argument(
         "--reset", metavar="CREDENTIAL", help="end the cooldowns of a credential (id or label), or of 'all'"
     )
     status.add_argument("--model", help="with --reset: only this model's cooldown")
-    status.set_defaults(handler=_cmd_status)
+    status.set_defaults(handler=gateway_command(_cmd_status))
 
     add_usage_command(sub)
     add_logs_command(sub)

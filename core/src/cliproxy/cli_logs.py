@@ -1,5 +1,6 @@
 """``cliproxy logs``: the end of a running gateway's own log (``logging.file``), and the
-requests it kept (``/v0/management/logs``), printed by their ``x-request-id``."""
+requests it kept (``/v0/management/logs``), printed by their ``x-request-id``. Options as
+for every command that drives a gateway (:mod:`cliproxy.cli_gateway`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import sys
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from cliproxy.usage_client import ManagementClient, StatusError, add_gateway_options, client_for
+from cliproxy.cli_gateway import add_gateway_options, gateway_command
+from cliproxy.management_client import ManagementClient, quoted
 
 __all__ = ["add_logs_command", "render_record"]
 
@@ -34,41 +35,30 @@ def add_logs_command(sub: Any) -> None:
     parser.add_argument("--list", action="store_true", help="list the kept requests, newest first")
     parser.add_argument("--limit", type=int, default=50, help="with --list: how many (default 50)")
     parser.add_argument("--delete", action="store_true", help="delete the kept request REQUEST_ID ('all': every one)")
-    parser.set_defaults(handler=run_logs)
+    parser.set_defaults(handler=gateway_command(run_logs))
 
 
-def run_logs(args: argparse.Namespace) -> int:
-    client = client_for(args)
-    try:
-        if args.delete:
-            if not args.request_id:
-                print("error: --delete needs a REQUEST_ID, or 'all'", file=sys.stderr)
-                return 2
-            path = (
-                "/v0/management/logs" if args.request_id == "all" else f"/v0/management/logs/{_quoted(args.request_id)}"
-            )
-            print(f"deleted {client.delete(path)['deleted']} file(s)")
-            return 0
-        if args.list:
-            listing = client.get("/v0/management/logs", {"limit": args.limit})
-            print(json.dumps(listing, indent=2) if args.json else _render_list(listing))
-            return 0
-        if args.request_id:
-            record = json.loads(client.call("GET", f"/v0/management/logs/{_quoted(args.request_id)}"))
-            print(json.dumps(record, indent=2) if args.json else render_record(record))
-            return 0
-        return _print_app_log(client, args)
-    except StatusError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-def _quoted(request_id: str) -> str:
-    return quote(request_id, safe="")
+def run_logs(client: ManagementClient, args: argparse.Namespace) -> int:
+    if args.delete:
+        if not args.request_id:
+            print("error: --delete needs a REQUEST_ID, or 'all'", file=sys.stderr)
+            return 2
+        path = "/logs" if args.request_id == "all" else f"/logs/{quoted(args.request_id)}"
+        print(f"deleted {client.delete(path)['deleted']} file(s)")
+        return 0
+    if args.list:
+        listing = client.get("/logs", limit=args.limit)
+        print(json.dumps(listing, indent=2) if args.json else _render_list(listing))
+        return 0
+    if args.request_id:
+        record = client.get(f"/logs/{quoted(args.request_id)}")
+        print(json.dumps(record, indent=2) if args.json else render_record(record))
+        return 0
+    return _print_app_log(client, args)
 
 
 def _print_app_log(client: ManagementClient, args: argparse.Namespace) -> int:
-    answer = client.get("/v0/management/app-log", {"lines": args.lines})
+    answer = client.get("/app-log", lines=args.lines)
     if args.json and not args.follow:
         print(json.dumps(answer, indent=2))
         return 0
@@ -78,7 +68,7 @@ def _print_app_log(client: ManagementClient, args: argparse.Namespace) -> int:
     while args.follow:
         sys.stdout.flush()
         time.sleep(_FOLLOW_EVERY)
-        answer = client.get("/v0/management/app-log", {"after": offset})
+        answer = client.get("/app-log", after=offset)
         for line in answer["lines"]:
             print(line)
         offset = answer["offset"]

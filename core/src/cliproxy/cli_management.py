@@ -1,9 +1,8 @@
 """``cliproxy keys | credentials | config | login --remote | hash-key``: a running
 gateway, driven through its management API (as ``cliproxy status`` reads ``/v0/status``).
 
-Each command takes ``--url`` (default: host and port of the config), ``--management-key``
-(default: ``$CLIPROXY_MANAGEMENT_KEY``, else the config's key unless it is a hash),
-``--config`` and ``--json`` (the API's answer as it is, instead of a table).
+Each command takes the options of :mod:`cliproxy.cli_gateway` (``--url``,
+``--management-key``, ``--config``, ``--json``).
 """
 
 from __future__ import annotations
@@ -11,50 +10,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cliproxy.cli_gateway import add_gateway_options, client_for, gateway_command, report
 from cliproxy.keyhash import hash_key
-from cliproxy.management_client import ManagementClient, ManagementError, connect, quoted
+from cliproxy.management_client import ManagementClient, ManagementError, quoted
 
 __all__ = ["add_management_commands", "remote_login"]
-
-Runner = Callable[[ManagementClient, argparse.Namespace], Any]
-
-
-def _config_default() -> str:
-    return os.environ.get("CLIPROXY_CONFIG") or "config.yaml"
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", help="config.yaml to find the gateway and key in (default: as for serve)")
-    parser.add_argument("--url", help="the gateway's base URL (default: host and port from the config)")
-    parser.add_argument(
-        "--management-key", help="the management key (default: $CLIPROXY_MANAGEMENT_KEY, else the config's)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the API's answer as JSON")
-
-
-def _run(runner: Runner) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        try:
-            client = connect(args.url, args.management_key, args.config, _config_default())
-            result = runner(client, args)
-        except ManagementError as error:
-            print(f"error: {error}", file=sys.stderr)
-            hint = error.error.get("hint")
-            if hint:
-                print(f"  {hint}", file=sys.stderr)
-            return 1
-        if isinstance(result, int):
-            return result
-        return 0
-
-    return handler
 
 
 def _print_json(data: Any) -> None:
@@ -352,17 +318,15 @@ def remote_login(argv: Sequence[str]) -> int:
         "code and takes the pasted redirect; the new credential is live at once.",
     )
     parser.add_argument("--remote", metavar="PROVIDER", required=True, help="the provider to sign in to")
-    _common(parser)
+    add_gateway_options(parser)
     parser.add_argument(
         "--option", action="append", default=[], metavar="NAME=VALUE", help="a login option (also: --name value)"
     )
     args, extra = parser.parse_known_args(list(argv))
     try:
-        client = connect(args.url, args.management_key, args.config, _config_default())
-        return _drive_login(client, args, _options(extra, args.option))
+        return _drive_login(client_for(args), args, _options(extra, args.option))
     except ManagementError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report(error)
 
 
 def _drive_login(client: ManagementClient, args: argparse.Namespace, options: dict[str, Any]) -> int:
@@ -416,8 +380,8 @@ def add_management_commands(sub: Any) -> None:
     keys.add_argument("ref", nargs="?", help="add: the key (default: a new random one); remove/rename: name or id")
     keys.add_argument("value", nargs="?", help="rename: the new key (default: a new random one)")
     keys.add_argument("--force", action="store_true", help="apply even if it empties api-keys")
-    _common(keys)
-    keys.set_defaults(handler=_run(_keys_args))
+    add_gateway_options(keys)
+    keys.set_defaults(handler=gateway_command(_keys_args))
 
     creds = sub.add_parser(
         "credentials", help="list, enable, disable, test, upload, delete or reset credentials on a running gateway"
@@ -434,8 +398,8 @@ def add_management_commands(sub: Any) -> None:
     creds.add_argument("--replace", action="store_true", help="upload: overwrite a token file of that name")
     creds.add_argument("--refresh", action="store_true", help="quota: read it from the upstream now")
     creds.add_argument("--force", action="store_true", help="disable: even the last serving credential")
-    _common(creds)
-    creds.set_defaults(handler=_run(_credentials))
+    add_gateway_options(creds)
+    creds.set_defaults(handler=gateway_command(_credentials))
 
     config = sub.add_parser("config", help="show, check or change the config of a running gateway")
     config.add_argument(
@@ -447,8 +411,8 @@ def add_management_commands(sub: Any) -> None:
     config.add_argument("name", nargs="?", help="check/replace: a YAML file; get/set/unset: a setting (a.b.c)")
     config.add_argument("value", nargs="?", help="set: the value, read as YAML (3, true, fill-first, [a, b])")
     config.add_argument("--force", action="store_true", help="apply even if it leaves no credential or no api-keys")
-    _common(config)
-    config.set_defaults(handler=_run(_config))
+    add_gateway_options(config)
+    config.set_defaults(handler=gateway_command(_config))
 
     hashing = sub.add_parser("hash-key", help="print the hash of a management key, for remote-management.secret-key")
     hashing.add_argument("key", nargs="?", help="the key (default: asked for, or read from stdin)")

@@ -1,5 +1,6 @@
 """``cliproxy usage``: what each client key used, per credential, model and day, from a
-running gateway (``/v0/management/usage``); ``--export`` and ``--import`` move it."""
+running gateway (``/v0/management/usage``); ``--export`` and ``--import`` move it.
+Options as for every command that drives a gateway (:mod:`cliproxy.cli_gateway`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cliproxy.cli_gateway import add_gateway_options, gateway_command
+from cliproxy.management_client import ManagementClient
 from cliproxy.status import format_cost
-from cliproxy.usage_client import StatusError, add_gateway_options, client_for
 
 __all__ = ["add_usage_command", "render_usage"]
 
@@ -44,36 +46,36 @@ def add_usage_command(sub: Any) -> None:
     parser.add_argument("--export", metavar="FILE", help="write the usage of the days asked (default: all) to FILE")
     parser.add_argument("--import", dest="import_file", metavar="FILE", help="add the usage FILE holds (an export)")
     parser.add_argument("--again", action="store_true", help="with --import: import a file imported before")
-    parser.set_defaults(handler=run_usage)
+    parser.set_defaults(handler=gateway_command(run_usage))
 
 
-def run_usage(args: argparse.Namespace) -> int:
-    client = client_for(args)
-    try:
-        if args.import_file:
+def run_usage(client: ManagementClient, args: argparse.Namespace) -> int:
+    if args.import_file:
+        try:
             document = json.loads(Path(args.import_file).read_text(encoding="utf-8"))
-            result = client.post("/v0/management/usage/import", document, {"again": "true" if args.again else None})
-            if args.json:
-                print(json.dumps(result, indent=2))
-            else:
-                print(
-                    f"imported {result['imported_rows']} row(s) of {len(result['days'])} day(s)"
-                    + (
-                        f"; skipped {result['skipped_rows']} older than {result['oldest_kept_day']}"
-                        if result["skipped_rows"]
-                        else ""
-                    )
-                )
-            return 0
-        if args.export:
-            document = client.get("/v0/management/usage/export", {"from": args.first, "to": args.last})
+        except (OSError, ValueError) as error:
+            print(f"error: cannot read {args.import_file} as JSON: {error}", file=sys.stderr)
+            return 1
+        result = client.post("/usage/import", document, again="true" if args.again else None)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            skipped = result["skipped_rows"]
+            print(
+                f"imported {result['imported_rows']} row(s) of {len(result['days'])} day(s)"
+                + (f"; skipped {skipped} older than {result['oldest_kept_day']}" if skipped else "")
+            )
+        return 0
+    if args.export:
+        document = client.get("/usage/export", **{"from": args.first, "to": args.last})
+        try:
             Path(args.export).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-            print(f"wrote {len(document['rows'])} row(s) to {args.export}")
-            return 0
-        report = client.get("/v0/management/usage", {"from": args.first, "to": args.last, "by": args.by})
-    except (StatusError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        except OSError as error:
+            print(f"error: cannot write {args.export}: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(document['rows'])} row(s) to {args.export}")
+        return 0
+    report = client.get("/usage", **{"from": args.first, "to": args.last, "by": args.by})
     print(json.dumps(report, indent=2) if args.json else render_usage(report))
     return 0
 

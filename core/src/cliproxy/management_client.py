@@ -1,24 +1,29 @@
-"""The CLI's side of ``/v0/management``: JSON requests with the management key."""
+"""The CLI's side of a running gateway: its management API (``/v0/management``) and
+``/v0/status``, over HTTP with the management key.
+
+Every command that drives a running gateway -- ``status``, ``keys``, ``credentials``,
+``config``, ``login --remote``, ``usage``, ``logs`` -- uses one :class:`ManagementClient`,
+made by :func:`cliproxy.cli_gateway.client_for` from the command's options.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from cliproxy.keyhash import is_key_hash
-from cliproxy.status_client import server_url
 
 if TYPE_CHECKING:
     from cliproxy.config import Config
 
-__all__ = ["KEY_ENV", "ManagementClient", "ManagementError", "connect"]
+__all__ = ["KEY_ENV", "ManagementClient", "ManagementError", "quoted", "server_url"]
 
 KEY_ENV = "CLIPROXY_MANAGEMENT_KEY"
+"""The environment variable the CLI reads the management key from."""
+
+_MANAGEMENT = "/v0/management"
+_ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
 
 
 class ManagementError(Exception):
@@ -34,25 +39,74 @@ class ManagementError(Exception):
         self.error = error or {}
 
 
-class ManagementClient:
-    """Requests to one gateway's management API."""
+def server_url(config: Config | None) -> str:
+    """Where the config's gateway listens (a wildcard bind is reached on loopback)."""
+    if config is None:
+        return "http://127.0.0.1:8317"
+    host = "127.0.0.1" if config.host in _ANY_HOST else config.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}"
 
-    def __init__(self, base_url: str, key: str | None, *, timeout: float = 90.0) -> None:
+
+def quoted(ref: str) -> str:
+    """A credential id, label, key name or request id as one path segment (``/`` included)."""
+    return urllib.parse.quote(ref, safe="")
+
+
+class ManagementClient:
+    """Requests to one gateway: ``get``/``post``/``put``/``patch``/``delete`` take paths
+    under ``/v0/management`` (``"/keys"``); :meth:`status` and :meth:`reset_cooldowns` are
+    ``/v0/status``'s.
+
+    ``key_hint`` says why no key is sent (the config holds only its hash): it is added to
+    the error when the gateway asks for the key.
+    """
+
+    def __init__(self, base_url: str, key: str | None, *, timeout: float = 90.0, key_hint: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
-        self.timeout = timeout
-
-    def url(self, path: str, query: dict[str, Any] | None = None) -> str:
-        url = f"{self.base_url}/v0/management{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        return url
+        self.timeout = timeout  # above the longest wait a route takes (60 s)
+        self.key_hint = key_hint
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
     ) -> Any:
-        """Send one request; the JSON answer, or :class:`ManagementError`."""
-        url = self.url(path, query)
+        """One management API request; the JSON answer, or :class:`ManagementError`."""
+        return self._send(method, _MANAGEMENT + path, body, query)
+
+    def get(self, path: str, **query: Any) -> Any:
+        return self.request("GET", path, query=query or None)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, **query: Any) -> Any:
+        return self.request("POST", path, {} if body is None else body, query or None)
+
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("PUT", path, body)
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("PATCH", path, body)
+
+    def delete(self, path: str, **query: Any) -> Any:
+        return self.request("DELETE", path, query=query or None)
+
+    def status(self) -> dict[str, Any]:
+        """``GET /v0/status``: every credential's health, cooldowns and counts."""
+        return self._send("GET", "/v0/status")  # type: ignore[no-any-return]
+
+    def reset_cooldowns(self, credential: str, model: str | None = None) -> dict[str, Any]:
+        """``POST /v0/status/reset``: end a credential's (or ``all``) cooldowns."""
+        body: dict[str, Any] = {"credential": credential}
+        if model:
+            body["model"] = model
+        return self._send("POST", "/v0/status/reset", body)  # type: ignore[no-any-return]
+
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
+    ) -> Any:
+        url = self.base_url + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         headers = {"accept": "application/json"}
         if self.key:
             headers["authorization"] = f"Bearer {self.key}"
@@ -70,51 +124,11 @@ class ManagementClient:
                 message = detail["message"]
             except (ValueError, KeyError, TypeError):
                 detail, message = {}, str(error.reason)
+            if error.code == 401 and not self.key and self.key_hint:
+                message = f"{message} -- {self.key_hint}"
             raise ManagementError(f"{method} {url} answered {error.code}: {message}", error.code, detail) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise ManagementError(
                 f"could not reach {self.base_url} ({reason}); is 'cliproxy serve' running? pass --url to name it"
             ) from None
-
-    def get(self, path: str, **query: Any) -> Any:
-        return self.request("GET", path, query=query or None)
-
-    def post(self, path: str, body: dict[str, Any] | None = None, **query: Any) -> Any:
-        return self.request("POST", path, {} if body is None else body, query or None)
-
-    def put(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("PUT", path, body)
-
-    def patch(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("PATCH", path, body)
-
-    def delete(self, path: str, **query: Any) -> Any:
-        return self.request("DELETE", path, query=query or None)
-
-
-def quoted(ref: str) -> str:
-    """A credential id, label or key name as one path segment (``/`` included)."""
-    return urllib.parse.quote(ref, safe="")
-
-
-def connect(url: str | None, key: str | None, config_path: str | None, default_path: str) -> ManagementClient:
-    """A client for the gateway at ``url`` (else the config's host and port), with ``key``
-    (else ``$CLIPROXY_MANAGEMENT_KEY``, else the config's key when it holds the key
-    itself rather than its hash)."""
-    from cliproxy.config import load_config
-
-    config: Config | None = None
-    key = key or os.environ.get(KEY_ENV) or None
-    path = config_path or default_path
-    if (url is None or key is None) and (config_path or Path(path).exists()):
-        config = load_config(path)
-    if key is None and config is not None:
-        secret = config.remote_management.secret_key
-        if secret and is_key_hash(secret):
-            raise ManagementError(
-                f"{config.file} holds a hash of the management key, not the key: set ${KEY_ENV} "
-                "(or pass --management-key)"
-            )
-        key = secret
-    return ManagementClient(url or server_url(config), key)

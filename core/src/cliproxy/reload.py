@@ -38,6 +38,7 @@ import attrs
 from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.credentials import Credential
 from cliproxy.gateway import Gateway
+from cliproxy.management_client import server_url
 from cliproxy.snapshot import Snapshot
 from cliproxy.tokens import TokenManager
 
@@ -72,8 +73,6 @@ _NAMED = 100  # credentials named in one warning about removed credentials
 
 
 def _force_hint(config: Config) -> str:
-    from cliproxy.status_client import server_url
-
     url = server_url(config) + "/v0/config/reload"
     return (
         'if that is what you want, apply it on purpose: POST /v0/config/reload with the body {"force": true} '

@@ -11,11 +11,13 @@ Route groups, one module each, each offering ``routes(api) -> list[ManagementRou
 * :mod:`.routes_keys` -- client keys;
 * :mod:`.routes_providers` -- provider blocks, entries and their keys;
 * :mod:`.routes_credentials` -- credentials: enable/disable, test, reset, quota, token files;
-* :mod:`.routes_oauth` -- remote sign-in.
+* :mod:`.routes_oauth` -- remote sign-in;
+* :mod:`.routes_usage` -- lasting usage: query, export, import;
+* :mod:`.routes_logs` -- kept requests and the gateway's log file.
 
-A new group (usage, logs...) is a module with a ``routes`` function added to
-:data:`ROUTE_GROUPS`; it gets the guard, body handling, error shapes and answer
-redaction of :mod:`.api` for free.
+A new group is a module with a ``routes`` function added to :data:`ROUTE_GROUPS`; it gets
+the guard, body handling, error shapes, index entry and answer redaction of :mod:`.api`
+for free.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from cliproxy.management_api import (
     routes_credentials,
     routes_index,
     routes_keys,
+    routes_logs,
     routes_oauth,
     routes_providers,
+    routes_usage,
 )
 from cliproxy.management_api.api import PREFIX, ManagementApi, ManagementRequest, ManagementRoute, Reply
 
@@ -52,6 +56,8 @@ ROUTE_GROUPS: tuple[Callable[[ManagementApi], list[ManagementRoute]], ...] = (
     routes_providers.routes,
     routes_credentials.routes,
     routes_oauth.routes,
+    routes_usage.routes,
+    routes_logs.routes,
 )
 """Every route group, in the order their routes are matched."""
 

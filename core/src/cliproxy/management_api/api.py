@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.asgi import header_map, query_map, read_body, send_bytes
-from cliproxy.config import ConfigError
+from cliproxy.config import Config, ConfigError
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management_api.access import check_access
@@ -72,13 +72,19 @@ Handler = Callable[["ManagementRequest"], Awaitable[Any]]
 class ManagementRoute:
     """One route: ``method`` and ``path`` under ``/v0/management`` (``""`` for the root;
     Starlette path syntax, ``{name}`` / ``{name:path}``), its handler, a one-line summary
-    (listed by ``GET /v0/management``), and the largest body it reads."""
+    (listed by ``GET /v0/management``), and the largest body it reads: bytes, or a
+    function of the running config (``max-body-size-mb`` for a document that grows with
+    the gateway's data)."""
 
     method: str
     path: str
     handler: Handler
     summary: str
-    body_limit: int = DEFAULT_BODY_LIMIT
+    body_limit: int | Callable[[Config], int] = DEFAULT_BODY_LIMIT
+
+    def body_limit_for(self, config: Config) -> int:
+        """The largest body this route reads under ``config``."""
+        return self.body_limit if isinstance(self.body_limit, int) else self.body_limit(config)
 
 
 def _field_type(value: Any) -> str:
@@ -229,7 +235,8 @@ class _Endpoint:
                 raise api.no_route(scope["method"], scope["path"])
             raw = b""
             if changes_state:
-                raw = await read_body(receive, headers, self.route.body_limit, gateway.config.body_read_timeout)
+                config = gateway.config
+                raw = await read_body(receive, headers, self.route.body_limit_for(config), config.body_read_timeout)
                 check_json_body(headers, raw)
             result = await self.route.handler(ManagementRequest(api, scope, headers, raw))
             status, data = (result.status, result.data) if isinstance(result, Reply) else (200, result)
