@@ -34,7 +34,7 @@ from cliproxy.state.base import WHOLE
 from cliproxy.translate import Door
 
 if TYPE_CHECKING:
-    from prometheus_client.metrics import MetricWrapperBase
+    from prometheus_client import Histogram
 
 
 __all__ = ["MAX_CLIENTS", "MAX_MODELS", "Metrics", "create_metrics"]
@@ -139,7 +139,7 @@ class Metrics:
         self._models: dict[str, str] = {}
         self._clients: dict[str, str] = {}
         self._requests: dict[tuple[str, str, str, str, int], Any] = {}
-        self._timers: dict[tuple[str, str], tuple[MetricWrapperBase, MetricWrapperBase]] = {}
+        self._timers: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
         self._gauges: dict[str, Any] = {}
 
     # -- labels ----------------------------------------------------------------------------
@@ -298,14 +298,15 @@ class _StateCollector:
         except Exception as exc:  # a scrape must still show the counters
             log.warning("metrics: could not read cooldowns from the state store: %s", exc)
             cooldowns = None
-        credentials, resting = [], []
+        credentials: list[tuple[str, str, str]] = []
+        resting: list[tuple[str, str, str, float]] = []
         for cred in served:
             rests = {} if cooldowns is None else cooldowns.get(cred.id, {})
             if cooldowns is None:
-                state = "unknown"
+                health = "unknown"
             else:
-                state = "unhealthy" if WHOLE in rests else "cooling" if rests else "ok"
-            credentials.append((cred.provider, cred.label, state))
+                health = "unhealthy" if WHOLE in rests else "cooling" if rests else "ok"
+            credentials.append((cred.provider, cred.label, health))
             for model, cooldown in rests.items():
                 label = model if model == WHOLE else self._model(model)
                 resting.append((cred.provider, cred.label, label, cooldown.remaining(now)))

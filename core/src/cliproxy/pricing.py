@@ -119,7 +119,8 @@ def _claude(input: float, output: float, read: float, write: float, **longer: fl
     if not longer:
         return Price(input, output, read, write)
     above = int(longer.pop("above"))
-    return Price(input, output, read, write, above, Price(*(float(longer[k]) for k in ("i", "o", "r", "w"))))
+    tier = Price(float(longer["i"]), float(longer["o"]), float(longer["r"]), float(longer["w"]))
+    return Price(input, output, read, write, above, tier)
 
 
 # Anthropic: https://platform.claude.com/docs/en/about-claude/pricing ("Model pricing",

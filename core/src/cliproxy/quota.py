@@ -9,11 +9,16 @@ windows is known to reset sooner, the rest ends at the reset.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 __all__ = ["Quota", "QuotaWindow"]
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -41,7 +46,7 @@ class QuotaWindow:
     used_percent: float | None = None
     resets_at: float | None = None
     unit: str = ""
-    models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    models: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     @property
     def left(self) -> float | None:
@@ -81,6 +86,10 @@ class QuotaWindow:
         return data
 
 
+def _windows(value: Iterable[QuotaWindow]) -> tuple[QuotaWindow, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Quota:
     """An account's allowances, as read at ``checked_at``.
@@ -92,7 +101,7 @@ class Quota:
         checked_at: Unix time it was read (set by the gateway).
     """
 
-    windows: tuple[QuotaWindow, ...] = attrs.field(default=(), converter=tuple)
+    windows: tuple[QuotaWindow, ...] = attrs.field(default=(), converter=_windows)
     plan: str | None = None
     note: str | None = None
     checked_at: float = 0.0

@@ -115,7 +115,7 @@ class Redactor:
         """``text`` with every secret replaced; with ``limit``, cut to that many characters
         first (no secret is cut in two: the window searched is a secret longer)."""
         cut = limit is not None and len(text) > limit
-        if cut:
+        if limit is not None and cut:
             text = text[: limit + self.longest]
         for needle in self.needles:
             if needle in text:

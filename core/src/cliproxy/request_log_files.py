@@ -334,10 +334,6 @@ def _strings(items: Iterable[Any]) -> list[str]:
     return [item for item in items if isinstance(item, str)]
 
 
-def _strings(items: Iterable[Any]) -> list[str]:
-    return [item for item in items if isinstance(item, str)]
-
-
 def encode_record(record: Mapping[str, Any], redactor: Redactor) -> bytes:
     """The record as indented JSON, bodies as text, every secret replaced by ``[redacted]``."""
     return orjson.dumps(_clean(record, redactor), option=orjson.OPT_INDENT_2)

@@ -278,7 +278,9 @@ def _quota_line(quota: Mapping[str, Any]) -> str:
 
 
 def _client_rows(clients: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    rows = [("CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE READ", "REASONING", "COST (MONTH)")]
+    rows: list[tuple[str, ...]] = [
+        ("CLIENT", "REQUESTS", "FAILURES", "INPUT", "OUTPUT", "CACHE READ", "REASONING", "COST (MONTH)")
+    ]
     for name, c in clients.items():
         counts = ("requests", "failures", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
         rows.append((str(name), *(str(c.get(field, 0)) for field in counts), format_cost(c)))

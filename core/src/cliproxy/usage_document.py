@@ -117,7 +117,7 @@ def _row(entry: Any, index: int) -> tuple[str, DailyKey, DailyCounts]:
             raise UsageDocumentError(f"{where}.cost_usd must be a number of 0 or more")
         cost = usd_to_nanos(usd)
     unpriced = _count(entry, "unpriced_requests", where)
-    return day, DailyKey.of(*parts), DailyCounts(*values, cost, unpriced)
+    return day, DailyKey.of(*parts), DailyCounts._make([*values, cost, unpriced])
 
 
 def _count(entry: Mapping[str, Any], name: str, where: str) -> int:

@@ -8,6 +8,7 @@ rejects keys nobody read, suggesting the closest known key.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -82,8 +83,9 @@ class ConfigNode:
 
     __slots__ = ("_data", "_read", "file", "path")
 
-    def __init__(self, data: Mapping[str, Any], file: str = "<config>", path: str = "") -> None:
-        self._data = data
+    def __init__(self, data: Mapping[str, Any] | list[Any], file: str = "<config>", path: str = "") -> None:
+        # A list is wrapped only to point at one of its items (``error(index, ...)``).
+        self._data: Any = data
         self.file = file
         self.path = path
         self._read: set[str] = set()
@@ -158,7 +160,14 @@ class ConfigNode:
             raise self.error(key, f"'{self.qualified(key)}' must be a list, not {_type_name(value)}")
         return value
 
-    def str(self, key: str, default: Any = None, *, required: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    def str(
+        self,
+        key: builtins.str,
+        default: Any = None,
+        *,
+        required: builtins.bool = False,
+        choices: tuple[builtins.str, ...] = (),
+    ) -> Any:
         """A string (``${ENV}`` expanded); numbers are accepted and turned into text."""
         value = self._get(key, default, required, "text")
         if value is default:
@@ -174,7 +183,14 @@ class ConfigNode:
             )
         return text
 
-    def int(self, key: str, default: Any = None, *, required: bool = False, minimum: int | None = None) -> Any:
+    def int(
+        self,
+        key: builtins.str,
+        default: Any = None,
+        *,
+        required: builtins.bool = False,
+        minimum: builtins.int | None = None,
+    ) -> Any:
         value = self._get(key, default, required, "number")
         if value is default:
             return value
@@ -190,7 +206,14 @@ class ConfigNode:
             raise self.error(key, f"'{self.qualified(key)}' must be at least {minimum}, not {value}")
         return value
 
-    def float(self, key: str, default: Any = None, *, required: bool = False, minimum: float | None = None) -> Any:
+    def float(
+        self,
+        key: builtins.str,
+        default: Any = None,
+        *,
+        required: builtins.bool = False,
+        minimum: builtins.float | None = None,
+    ) -> Any:
         value = self._get(key, default, required, "number")
         if value is default:
             return value
@@ -206,7 +229,7 @@ class ConfigNode:
             raise self.error(key, f"'{self.qualified(key)}' must be at least {minimum}, not {value}")
         return float(value)
 
-    def bool(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+    def bool(self, key: builtins.str, default: Any = None, *, required: builtins.bool = False) -> Any:
         value = self._get(key, default, required, "true|false")
         if value is default:
             return value
@@ -220,7 +243,7 @@ class ConfigNode:
             raise self.error(key, f"'{self.qualified(key)}' must be true or false, not {_type_name(value)}")
         return value
 
-    def str_list(self, key: str, *, required: bool = False) -> tuple[str, ...]:
+    def str_list(self, key: builtins.str, *, required: builtins.bool = False) -> tuple[builtins.str, ...]:
         """A list of strings; a single string is accepted as a one-item list."""
         value = self._list_value(key, required)
         if value is None:
@@ -238,7 +261,7 @@ class ConfigNode:
             out.append(expand_env(str(item), ConfigNode(value, self.file, self.qualified(key)), i))
         return tuple(out)
 
-    def str_map(self, key: str) -> dict[str, str]:
+    def str_map(self, key: builtins.str) -> dict[builtins.str, builtins.str]:
         """A mapping of strings to strings (HTTP headers)."""
         node = self.node(key)
         if node is None:
@@ -248,7 +271,7 @@ class ConfigNode:
             out[name] = node.str(name)
         return out
 
-    def node(self, key: str, *, required: bool = False) -> ConfigNode | None:
+    def node(self, key: builtins.str, *, required: builtins.bool = False) -> ConfigNode | None:
         """A nested mapping, as its own node."""
         value = self._get(key, None, required, "mapping")
         if value is None:
@@ -259,7 +282,7 @@ class ConfigNode:
             )
         return ConfigNode(value, self.file, self.qualified(key))
 
-    def nodes(self, key: str, *, required: bool = False) -> list[ConfigNode]:
+    def nodes(self, key: builtins.str, *, required: builtins.bool = False) -> list[ConfigNode]:
         """A list of mappings (provider entries), each as its own node."""
         value = self._list_value(key, required)
         if value is None:
@@ -272,7 +295,7 @@ class ConfigNode:
         return list(ConfigNode.items_of(value, self.file, self.qualified(key)))
 
     @staticmethod
-    def items_of(value: list[Any], file: str, path: str) -> Iterator[ConfigNode]:
+    def items_of(value: list[Any], file: builtins.str, path: builtins.str) -> Iterator[ConfigNode]:
         """Each mapping of a YAML list, as a node; anything else is an error."""
         for i, item in enumerate(value):
             if not isinstance(item, Mapping):
@@ -286,7 +309,7 @@ class ConfigNode:
                 )
             yield ConfigNode(item, file, f"{path}[{i}]")
 
-    def done(self, *, known: tuple[str, ...] = ()) -> None:
+    def done(self, *, known: tuple[builtins.str, ...] = ()) -> None:
         """Reject keys that were never read, suggesting the closest read key."""
         valid = self._read | set(known)
         for key in self._data:

@@ -9,7 +9,7 @@ and sending it there is an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -25,6 +25,11 @@ __all__ = [
     "merge_metadata",
     "metadata_for",
 ]
+
+
+def _content(value: Iterable[TextPart | FilePart]) -> tuple[TextPart | FilePart, ...]:
+    return tuple(value)
+
 
 Metadata = Mapping[str, Mapping[str, Any]] | None
 """Provider metadata: ``{wire_name: {key: value}}``, or None."""
@@ -76,7 +81,7 @@ class ToolResultPart:
     """
 
     call_id: str
-    content: tuple[TextPart | FilePart, ...] = attrs.field(default=(), converter=tuple)
+    content: tuple[TextPart | FilePart, ...] = attrs.field(default=(), converter=_content)
     is_error: bool = False
     name: str | None = None
     provider_metadata: Metadata = None

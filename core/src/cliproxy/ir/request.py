@@ -7,7 +7,7 @@ format, so a request that leaves in the format it arrived in loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -26,6 +26,23 @@ __all__ = [
     "Tool",
     "ToolChoice",
 ]
+
+
+def _parts(value: Iterable[Part]) -> tuple[Part, ...]:
+    return tuple(value)
+
+
+def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _tools(value: Iterable[Tool | ProviderTool]) -> tuple[Tool | ProviderTool, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -48,7 +65,7 @@ class Message:
     """
 
     role: Role
-    parts: tuple[Part, ...] = attrs.field(converter=tuple)
+    parts: tuple[Part, ...] = attrs.field(converter=_parts)
     provider_metadata: Metadata = None
 
     @property
@@ -197,15 +214,15 @@ class Request:
     """
 
     model: str
-    messages: tuple[Message, ...] = attrs.field(converter=tuple)
-    tools: tuple[Tool | ProviderTool, ...] = attrs.field(default=(), converter=tuple)
+    messages: tuple[Message, ...] = attrs.field(converter=_messages)
+    tools: tuple[Tool | ProviderTool, ...] = attrs.field(default=(), converter=_tools)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
-    stop: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    stop: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     seed: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 import attrs
@@ -9,6 +10,10 @@ import attrs
 from cliproxy.ir.parts import Metadata, Part, TextPart
 
 __all__ = ["Finish", "FinishReason", "Response", "Usage"]
+
+
+def _parts(value: Iterable[Part]) -> tuple[Part, ...]:
+    return tuple(value)
 
 
 class FinishReason(StrEnum):
@@ -100,7 +105,7 @@ class Response:
 
     id: str
     model: str
-    parts: tuple[Part, ...] = attrs.field(converter=tuple)
+    parts: tuple[Part, ...] = attrs.field(converter=_parts)
     finish: Finish = Finish()
     usage: Usage = Usage()
     created: int | None = None

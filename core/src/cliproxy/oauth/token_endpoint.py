@@ -54,7 +54,7 @@ def _reason(body: bytes) -> tuple[str | None, str | None]:
     if isinstance(code, dict):
         code, detail = code.get("type") or code.get("code"), code.get("message") or detail
     if not isinstance(code, str) or not code:
-        code = data.get("code") if isinstance(data.get("code"), str) else None
+        code = found if isinstance(found := data.get("code"), str) else None
     return code or None, detail if isinstance(detail, str) and detail else None
 
 

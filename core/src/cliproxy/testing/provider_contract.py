@@ -314,8 +314,8 @@ class ProviderContract(Contract):
                     )
                     answers.append((f"{door.name} answer to an upstream {status}", reply.content))
                     await client.post("/v0/status/reset", json={"credential": "all"})
-            status = await client.get("/v0/status")
-            answers.append(("/v0/status", status.content))
+            document = await client.get("/v0/status")
+            answers.append(("/v0/status", document.content))
             secrets |= self._secrets(host)
         leaks = [
             f"{where} shows {form!r}"
@@ -402,7 +402,7 @@ class ProviderContract(Contract):
 
     async def _fail_once(
         self, config: Mapping[str, Any], upstream: Any, status: int, *, stream: bool
-    ) -> tuple[dict[str, dict[str, Cooldown]], httpx.Response]:
+    ) -> tuple[Mapping[str, Mapping[str, Cooldown]], httpx.Response]:
         async with self._gateway(config) as (client, host):
             before = await host.state.cooldowns()
             assert not before, f"something rested before the upstream failed: {_show(before)}"

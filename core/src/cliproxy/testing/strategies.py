@@ -30,9 +30,7 @@ __all__ = [
     "tool_names",
 ]
 
-texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40
-)
+texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=40)
 """Non-empty text, any Unicode but surrogates and NUL."""
 
 tool_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,20}", fullmatch=True)
@@ -102,7 +100,8 @@ def requests(
             for i in range(draw(st.integers(0, 2)))
         ]
         text = draw(st.none() | texts)
-        parts: list[ir.Part] = ([ir.TextPart(text)] if text else []) + calls
+        parts: list[ir.Part] = [ir.TextPart(text)] if text else []
+        parts.extend(calls)
         if not parts:
             parts = [ir.TextPart(draw(texts))]
         messages.append(ir.Message("assistant", parts))

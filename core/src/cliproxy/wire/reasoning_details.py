@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cliproxy.ir import Metadata, ReasoningPart
+from cliproxy.ir import ReasoningPart
 
 __all__ = ["details_for", "metadata_from_details"]
 
@@ -56,7 +56,7 @@ def details_for(part: ReasoningPart, index: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-def metadata_from_details(details: Sequence[Any]) -> tuple[str, Metadata]:
+def metadata_from_details(details: Sequence[Any]) -> tuple[str, dict[str, dict[str, Any]]]:
     """Text and provider metadata from received ``reasoning_details`` entries.
 
     Known formats become metadata under their wire's key; the raw entries are kept under

@@ -54,7 +54,7 @@ def error_from_body(status: int | None, obj: Any, headers: Mapping[str, str] | N
         err = obj.get("error", obj)
         if isinstance(err, dict):
             message = str(err.get("message") or message)
-            err_type = err.get("type") if isinstance(err.get("type"), str) else None
+            err_type = found if isinstance(found := err.get("type"), str) else None
         elif isinstance(err, str):
             message = err
     if status is None:

@@ -119,13 +119,13 @@ class MessageStreamDecoder:
             if block is not None:
                 self._end(block, out)
         elif kind == "message_start":
-            message = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+            message = found if isinstance(found := obj.get("message"), dict) else {}
             self._usage(message.get("usage"))
             if not self._started:
                 self._started = True
                 out.append(StreamStart(id=message.get("id") or None, model=message.get("model") or None))
         elif kind == "message_delta":
-            delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
+            delta = found if isinstance(found := obj.get("delta"), dict) else {}
             if delta.get("stop_reason"):
                 self._finish = finish_from(delta["stop_reason"])
             if isinstance(delta.get("stop_sequence"), str):

@@ -149,7 +149,7 @@ class MessageStreamEncoder(StreamEncoder):
 
     def _message_start(self, start: StreamStart | None) -> bytes:
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": (start.id if start is not None and start.id else None) or c.new_id("msg_"),
             "type": "message",
             "role": "assistant",

@@ -226,7 +226,7 @@ class PartAssembler:
     # -- function calls ------------------------------------------------------------------
 
     def _function_call(self, call: Mapping[str, Any], signature: str | None, out: list[StreamEvent]) -> None:
-        name = call.get("name") if isinstance(call.get("name"), str) else None
+        name = found if isinstance(found := call.get("name"), str) else None
         partial = call.get("partialArgs")
         more = call.get("willContinue") is True
         pending = self._pending

@@ -413,7 +413,7 @@ def _merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
                 merged.setdefault(name, sub)
             out["properties"] = merged
         elif key == "required" and isinstance(value, list):
-            existing = out.get("required") if isinstance(out.get("required"), list) else []
+            existing = found if isinstance(found := out.get("required"), list) else []
             out["required"] = list(dict.fromkeys([*existing, *value]))
         else:
             out.setdefault(key, value)

@@ -180,7 +180,7 @@ def _reasoning(body: Mapping[str, Any]) -> Reasoning | None:
     block = body.get("reasoning")
     if isinstance(block, dict):
         budget = block.get("max_tokens")
-        level = block.get("effort") if isinstance(block.get("effort"), str) else effort
+        level = found if isinstance(found := block.get("effort"), str) else effort
         if block.get("enabled") is False or (block.get("exclude") is True and level is None and budget is None):
             return Reasoning(effort="none") if block.get("enabled") is False else None
         return Reasoning(

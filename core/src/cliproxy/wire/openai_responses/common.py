@@ -113,7 +113,9 @@ def finish_from_status(status: Any, incomplete: Any, has_tool_calls: bool) -> Fi
     """The IR finish for a response's ``status`` and ``incomplete_details``."""
     if status == "incomplete":
         reason = incomplete.get("reason") if isinstance(incomplete, Mapping) else None
-        return Finish(_INCOMPLETE.get(reason, FinishReason.OTHER), reason if isinstance(reason, str) else "incomplete")
+        if not isinstance(reason, str):
+            return Finish(FinishReason.OTHER, "incomplete")
+        return Finish(_INCOMPLETE.get(reason, FinishReason.OTHER), reason)
     if has_tool_calls:
         return Finish(FinishReason.TOOL_CALLS, status if isinstance(status, str) else None)
     if status in (None, "completed"):

@@ -15,7 +15,7 @@ __all__ = ["decode_error", "encode_error", "error_from_event"]
 def error_from_event(obj: Mapping[str, Any], *, status: int = 502) -> GatewayError:
     """A gateway error from a stream ``error`` event (flat, as the SDK types it, or with a
     nested ``error`` object, as recorded in the wild) or a failed response's ``error``."""
-    err = obj.get("error") if isinstance(obj.get("error"), Mapping) else obj
+    err = found if isinstance(found := obj.get("error"), Mapping) else obj
     message = err.get("message")
     code = err.get("code")
     err_type = err.get("type")

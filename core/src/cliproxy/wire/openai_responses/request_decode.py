@@ -286,10 +286,10 @@ def _item(item: Mapping[str, Any], at: str, conv: _Conversation) -> None:
             conv.text_carrier(carrier.metadata)  # the text part's before it
             return
         summary = c.get_list(item, "summary", at + ".")
-        texts = [s.get("text") for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str)]
+        texts = [s["text"] for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str)]
         if not texts:
             raw = item.get("content")
-            texts = [p.get("text") for p in raw or () if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            texts = [p["text"] for p in raw or () if isinstance(p, dict) and isinstance(p.get("text"), str)]
         meta = reasoning_metadata(item.get("id"), item.get("encrypted_content"))
         conv.add("assistant", [ReasoningPart("\n\n".join(texts), meta)])
     elif kind == "item_reference":

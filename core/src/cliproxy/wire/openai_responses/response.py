@@ -76,8 +76,8 @@ class ResponseShell:
         # must be unique, since the gateway keeps answers under it for previous_response_id.
         self.id = response_id if response_id and response_id.startswith("resp_") else c.new_id("resp_")
         self.created_at = created or ctx.created or int(time.time())
-        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
-        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        reasoning = found if isinstance(found := body.get("reasoning"), dict) else {}
+        text = found if isinstance(found := body.get("text"), dict) else {}
         self.fields: dict[str, Any] = {
             "instructions": body.get("instructions") if isinstance(body.get("instructions"), str) else None,
             "max_output_tokens": body.get("max_output_tokens"),
@@ -291,7 +291,7 @@ def item_parts(item: Mapping[str, Any]) -> list[Part]:
             )
         ]
     if kind == "custom_tool_call":
-        text = item.get("input") if isinstance(item.get("input"), str) else ""
+        text = found if isinstance(found := item.get("input"), str) else ""
         return [
             ToolCallPart(
                 str(item.get("call_id") or ""),

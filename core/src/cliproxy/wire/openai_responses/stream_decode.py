@@ -19,8 +19,10 @@ import orjson
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.ir import (
     FileOutput,
+    FilePart,
     Finish,
     FinishReason,
+    Metadata,
     ReasoningDelta,
     ReasoningEnd,
     ReasoningPart,
@@ -182,13 +184,14 @@ class ResponsesStreamDecoder:
             return
         kind = str(raw.get("type"))
         item = _Item(kind, raw.get("id") if isinstance(raw.get("id"), str) else None)
-        item.phase = raw.get("phase") if isinstance(raw.get("phase"), str) else None
+        item.phase = found if isinstance(found := raw.get("phase"), str) else None
         self._items[obj.get("output_index", len(self._items))] = item
         if kind == "reasoning":
             self._open_reasoning(item, raw, out)
         elif kind in ("function_call", "custom_tool_call"):
             self._has_calls = True
             item.index = self._new_index()
+            meta: Metadata
             if kind == "custom_tool_call":
                 name, meta = str(raw.get("name") or ""), {WIRE: {"custom": True}}
             else:
@@ -242,7 +245,7 @@ class ResponsesStreamDecoder:
         content_index = obj.get("content_index", 0)
         part_done = obj.get("type") == "response.content_part.done"
         if part_done:
-            part = obj.get("part") if isinstance(obj.get("part"), Mapping) else {}
+            part = found if isinstance(found := obj.get("part"), Mapping) else {}
             refusal = part.get("type") == "refusal"
             text = part.get("refusal") if refusal else part.get("text")
         else:
@@ -335,7 +338,7 @@ class ResponsesStreamDecoder:
         if item is None:  # no added event: emit the whole item
             self._whole_item(raw, out)
         elif kind == "message":
-            contents = raw.get("content") if isinstance(raw.get("content"), list) else []
+            contents = found if isinstance(found := raw.get("content"), list) else []
             for content_index, content in enumerate(contents):
                 if isinstance(content, Mapping):
                     refusal = content.get("type") == "refusal"
@@ -385,7 +388,7 @@ class ResponsesStreamDecoder:
                         ToolCallEnd(index),
                     )
                 )
-            else:
+            elif isinstance(part, FilePart):
                 out.append(FileOutput(index, part))
 
     def _close_all(self, out: list[StreamEvent]) -> None:
@@ -403,7 +406,7 @@ class ResponsesStreamDecoder:
     # -- the end -----------------------------------------------------------------------------
 
     def _completed(self, obj: Mapping[str, Any], out: list[StreamEvent]) -> None:
-        response = obj.get("response") if isinstance(obj.get("response"), Mapping) else {}
+        response = found if isinstance(found := obj.get("response"), Mapping) else {}
         self._close_all(out)
         self._done = True
         finish = finish_from_status(response.get("status"), response.get("incomplete_details"), self._has_calls)
@@ -417,7 +420,7 @@ class ResponsesStreamDecoder:
         if obj.get("type") == "error":
             error = error_from_event(obj)
         else:
-            response = obj.get("response") if isinstance(obj.get("response"), Mapping) else {}
+            response = found if isinstance(found := obj.get("response"), Mapping) else {}
             raw = response.get("error")
             error = error_from_event(
                 raw if isinstance(raw, Mapping) else {"message": "the upstream could not complete the response"}
