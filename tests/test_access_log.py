@@ -16,6 +16,7 @@ import cliproxy_openai
 import httpx
 import openai
 import pytest
+from cliproxy.servers import SERVERS
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 
 CHAT_OK = {
@@ -114,14 +115,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_every_log_line_of_a_request_carries_its_id(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_every_log_line_of_a_request_carries_its_id(tmp_path: Path, server: str) -> None:
     """Through ``cliproxy serve``: the access line and the pipeline's own lines of one
-    request show the id its client saw."""
+    request show the id its client saw; the server writes no access line of its own."""
     config_file = tmp_path / "config.yaml"
     config_file.write_text("api-keys: [k]\necho:\n  - models: [echo-1]\n")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cliproxy", "serve", "--config", str(config_file), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "cliproxy",
+            "serve",
+            "--config",
+            str(config_file),
+            "--port",
+            str(port),
+            "--server",
+            server,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -147,4 +160,5 @@ def test_every_log_line_of_a_request_carries_its_id(tmp_path: Path) -> None:
         output = process.communicate(timeout=20)[0]
     mine = [line for line in output.splitlines() if "[req-abc]" in line]
     assert any("cliproxy.access" in line and "200 'echo-1' -> echo" in line for line in mine), output
+    assert not [line for line in output.splitlines() if "/v1/chat/completions" in line or "/healthz" in line], output
     assert all("[req-abc]" not in line for line in output.splitlines() if "serving" in line)

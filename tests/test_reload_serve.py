@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cliproxy.servers import SERVERS
 
 CONFIG = "watch-config: false\necho:\n  - models: [{models}]\n    delay-ms: 40\n"
 
@@ -71,10 +72,11 @@ def stop(process: subprocess.Popen[bytes]) -> int:
             process.wait(10)
 
 
-def test_sighup_reloads_while_a_stream_runs(tmp_path: Path):
+@pytest.mark.parametrize("server", SERVERS)
+def test_sighup_reloads_while_a_stream_runs(tmp_path: Path, server: str):
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(models="echo-1"))
-    process, url = serve(config, tmp_path / "serve.log")
+    process, url = serve(config, tmp_path / "serve.log", "--server", server)
     try:
         until(
             lambda: httpx.get(url + "/healthz", timeout=1).status_code == 200,
@@ -102,11 +104,12 @@ def test_sighup_reloads_while_a_stream_runs(tmp_path: Path):
     assert "config reloaded from" in log and "models 1 added (echo-2)" in log
 
 
-def test_sighup_reloads_every_worker(tmp_path: Path):
+@pytest.mark.parametrize("server", SERVERS)
+def test_sighup_reloads_every_worker(tmp_path: Path, server: str):
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(models="echo-1"))
     log = tmp_path / "serve.log"
-    process, url = serve(config, log, "--workers", "2")
+    process, url = serve(config, log, "--workers", "2", "--server", server)
     try:
         until(lambda: log.read_text().count("serving 1 models") == 2, "the workers did not start")
         until(

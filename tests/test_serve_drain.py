@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cliproxy.servers import SERVERS
 
 
 def free_port() -> int:
@@ -19,12 +20,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_sigterm_drains_a_running_stream(tmp_path: Path):
+@pytest.mark.parametrize("server", SERVERS)
+def test_sigterm_drains_a_running_stream(tmp_path: Path, server: str):
     config = tmp_path / "config.yaml"
     config.write_text("echo:\n  - models: [echo-1]\n    delay-ms: 40\n")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cliproxy", "serve", "--config", str(config), "--port", str(port)],
+        [sys.executable, "-m", "cliproxy", "serve", "--config", str(config), "--port", str(port), "--server", server],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -62,8 +64,9 @@ def test_sigterm_drains_a_running_stream(tmp_path: Path):
             process.wait(10)
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("workers", [1, 2])
-def test_streams_outliving_the_graceful_timeout_end_with_an_error_event(tmp_path: Path, workers: int):
+def test_streams_outliving_the_graceful_timeout_end_with_an_error_event(tmp_path: Path, workers: int, server: str):
     """Streams still running when --graceful-timeout expires are ended by the gateway
     with their door's error event (OpenAI and Anthropic clients here), quietly: no
     traceback in the log, exit code 0."""
@@ -71,7 +74,7 @@ def test_streams_outliving_the_graceful_timeout_end_with_an_error_event(tmp_path
     config.write_text("echo:\n  - models: [echo-1]\n    delay-ms: 200\n")
     port = free_port()
     command = [sys.executable, "-m", "cliproxy", "serve", "--config", str(config), "--port", str(port)]
-    command += ["--graceful-timeout", "1", "--workers", str(workers)]
+    command += ["--graceful-timeout", "1", "--workers", str(workers), "--server", server]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     words = " ".join(f"w{i}" for i in range(60))  # 12 s of streaming: far past the timeout

@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 from cliproxy import DirectResponse, Provider, hookimpl, ir
+from cliproxy.servers import SERVERS
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app
 
 KEY = {"authorization": "Bearer k1"}
@@ -274,12 +275,13 @@ async def test_translated_stream_with_usage_is_valid_json(upstream):
     assert payloads[-1]["choices"] == [] and payloads[-1]["usage"]["completion_tokens"] == 3
 
 
-def test_client_disconnect_cancels_the_upstream_call(upstream):
+@pytest.mark.parametrize("server", SERVERS)
+def test_client_disconnect_cancels_the_upstream_call(upstream, server):
     slow = Reply.sse(
         [b'data: {"id":"1","model":"m1","choices":[{"index":0,"delta":{"content":"w"}}]}\n\n'] * 200, chunk_delay=0.05
     )
     upstream.add("POST", "/v1/chat/completions", slow)
-    with serve_app(upstream_app(upstream)) as url:
+    with serve_app(upstream_app(upstream), server=server) as url:
         host, port = url.removeprefix("http://").split(":")
         body = json.dumps({"model": "m1", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
         sock = socket.create_connection((host, int(port)))
@@ -293,9 +295,10 @@ def test_client_disconnect_cancels_the_upstream_call(upstream):
         assert upstream.wait_for_disconnect(timeout=5), "the gateway kept the upstream stream open"
 
 
-def test_client_disconnect_cancels_a_slow_whole_response(upstream):
+@pytest.mark.parametrize("server", SERVERS)
+def test_client_disconnect_cancels_a_slow_whole_response(upstream, server):
     upstream.add("POST", "/v1/chat/completions", Reply.json(COMPLETION, delay=3))
-    with serve_app(upstream_app(upstream)) as url:
+    with serve_app(upstream_app(upstream), server=server) as url:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(
                 url + "/v1/chat/completions",

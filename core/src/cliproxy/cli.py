@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cliproxy.app import create_app, gateway_of
+from cliproxy.app import create_app
 from cliproxy.app_log import add_log_file
 from cliproxy.asgi import server_header_limit
 from cliproxy.cli_gateway import add_gateway_options, gateway_command
@@ -29,6 +28,16 @@ from cliproxy.gctune import tune_for_serving
 from cliproxy.logs import setup_logging
 from cliproxy.management_client import ManagementClient
 from cliproxy.plugins import PluginError, Plugins
+from cliproxy.servers import (
+    SERVERS,
+    ServeOptions,
+    bind,
+    default_server,
+    installed,
+    raise_fd_limit,
+    run_loop,
+    serve_until_signalled,
+)
 from cliproxy.status import render_text
 from cliproxy.workers import run_workers
 
@@ -78,73 +87,66 @@ def _build(args: argparse.Namespace) -> Any:
 # -- serve ---------------------------------------------------------------------------------
 
 
-def _hypercorn_config(config: Config, args: argparse.Namespace) -> Any:
-    from hypercorn.config import Config as HypercornConfig
+def _server_name(config: Config, args: argparse.Namespace) -> str:
+    """``--server``, else the config's ``server:``, else the fastest one installed."""
+    name = args.server or config.server
+    if name is None:
+        return default_server()
+    if not installed(name):
+        why = f"the {name} server is not installed"
+        hint = "install it with the speed extra (pip install 'cliproxy[speed]'), or choose hypercorn"
+        if args.server:
+            raise ConfigError(file="command line", message=f"--server {name}: {why}", hint=hint)
+        raise config.root.error("server", f"'server' is {name}, but {why}", hint=hint)
+    return name
 
-    hc = HypercornConfig()
-    hc.bind = [f"{args.host or config.host}:{args.port if args.port is not None else config.port}"]
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("hypercorn.error")
-    hc.graceful_timeout = float(args.graceful_timeout)
-    hc.keep_alive_timeout = 75.0
-    hc.include_server_header = False
-    # Above the gateway's own header limit, so a client over it gets the gateway's 431 in
-    # its own error format, not the server's empty one.
-    hc.h11_max_incomplete_size = server_header_limit(config)
-    return hc
+
+def _serve_options(config: Config, args: argparse.Namespace) -> ServeOptions:
+    cert, key = args.tls_cert, args.tls_key
+    if (cert is None) != (key is None):
+        raise ConfigError(
+            file="command line", message="--tls-cert and --tls-key go together", hint="give both, or neither"
+        )
+    if cert is None and config.tls is not None:
+        cert, key = config.tls.cert, config.tls.key
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(
+                file="command line", message=f"{flag} {path}: no such file", hint="give the PEM file's path"
+            )
+    return ServeOptions(
+        graceful_timeout=float(args.graceful_timeout),
+        header_limit=server_header_limit(config),
+        tls_cert=cert,
+        tls_key=key,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     config = load_config(path)
-    hc = _hypercorn_config(config, args)
+    server = _server_name(config, args)
+    options = _serve_options(config, args)
+    raise_fd_limit()
+    host = args.host or config.host
+    port = args.port if args.port is not None else config.port
+    try:
+        sock = bind(host, port)
+    except OSError as error:
+        print(f"error: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
+        return 1
     if args.workers > 1:
-        _build(args)  # report config and plugin errors once, before forking
+        _build(args)  # report config and plugin errors once, before starting workers
         os.environ["CLIPROXY_CONFIG"] = str(Path(path).resolve())
         os.environ["CLIPROXY_STRICT_PLUGINS"] = "1" if args.strict_plugins else "0"
         os.environ["CLIPROXY_LOG_LEVEL"] = str(args.log_level)  # workers log as the parent does
-        hc.application_path = "cliproxy.worker:app()"
-        hc.workers = args.workers
-        hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
-        return run_workers(hc)
+        return run_workers(server, options, sock, args.workers)
 
     add_log_file(config.logging)
     app = create_app(config, strict_plugins=args.strict_plugins, reload_on_sighup=True)
     tune_for_serving()
-    _run(_serve_forever(app, hc))
+    run_loop(serve_until_signalled(app, server, options, sock))
     return 0
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _run(coro: Any) -> None:
-    if _has_uvloop():
-        import uvloop
-
-        uvloop.run(coro)
-    else:
-        asyncio.run(coro)
-
-
-async def _serve_forever(app: Any, hc: Any) -> None:
-    import signal
-
-    from hypercorn.asyncio import serve
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    log.info("listening on http://%s", hc.bind[0])
-
-    await serve(app, hc, shutdown_trigger=gateway_of(app).drain.after(stop.wait, hc.graceful_timeout))
 
 
 # -- check / models / plugins -----------------------------------------------------------
@@ -262,6 +264,13 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     serve.add_argument("--port", type=int, help="port to bind (default: the config's port, 8317)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--graceful-timeout", type=float, default=60.0, help="seconds to let streams finish on SIGTERM")
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help="the HTTP server (default: the config's server:, else the fastest installed: granian, uvicorn, hypercorn)",
+    )
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain (with --tls-key)")
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (with --tls-cert)")
     serve.set_defaults(handler=_cmd_serve)
 
     check = sub.add_parser("check", help="validate the config and plugins without serving")

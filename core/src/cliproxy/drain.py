@@ -77,6 +77,14 @@ class Drain:
 
         return shutdown
 
+    async def settled(self, timeout: float, poll: float = 0.05) -> None:
+        """Return once no request is in flight, or after ``timeout`` seconds (for a server
+        that runs the app's shutdown without waiting for its requests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(not task.done() for task in self._tasks) and loop.time() < deadline:
+            await asyncio.sleep(poll)
+
     def cut(self) -> int:
         """End every request in flight now; returns how many there were."""
         self.cutting = True

@@ -62,6 +62,8 @@ RESTART_KEYS = {
     "responses_store": "responses-store",
     "metrics": "metrics",
     "logging": "logging",
+    "server": "server",
+    "tls": "tls",
 }
 """Config attributes a running gateway cannot change (bound socket, open state store and
 HTTP session, routes and metrics built at start-up), with their config keys. Every other key --

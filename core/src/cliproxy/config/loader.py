@@ -14,6 +14,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
+    SERVERS,
     Config,
     LoggingConfig,
     MetricsConfig,
@@ -24,6 +25,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    TlsConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -147,6 +149,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
+        server=root.str("server", choices=SERVERS),
+        tls=_tls(root),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -483,6 +487,27 @@ def _pricing(root: ConfigNode) -> PriceTable:
             )
         )
     return PriceTable.of(overrides)
+
+
+def _tls(root: ConfigNode) -> TlsConfig | None:
+    """``tls: {cert, key}``: PEM files (relative to the config file's directory), both
+    required, both readable now -- a typo fails at start-up, not at the first handshake."""
+    node = root.node("tls")
+    if node is None:
+        return None
+    paths = {}
+    for key in ("cert", "key"):
+        value = node.str(key, required=True)
+        path = _beside_config(root.file, value)
+        if not Path(path).is_file():
+            raise node.error(
+                key,
+                f"'tls.{key}' is {value!r}, which is not a file ({path})",
+                hint="give the PEM file's path, absolute or relative to the config file",
+            )
+        paths[key] = path
+    node.done()
+    return TlsConfig(cert=paths["cert"], key=paths["key"])
 
 
 def _logging(root: ConfigNode) -> LoggingConfig:

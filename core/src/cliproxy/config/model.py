@@ -180,6 +180,18 @@ class LoggingConfig:
     backups: int = 3
 
 
+SERVERS = ("hypercorn", "uvicorn", "granian")
+"""The HTTP servers ``cliproxy serve`` runs on (``server:``, ``--server``)."""
+
+
+@attrs.frozen
+class TlsConfig:
+    """``tls:`` -- serve HTTPS with this certificate chain and private key (PEM files)."""
+
+    cert: str
+    key: str
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration: core settings plus the raw file for plugin blocks.
@@ -222,6 +234,8 @@ class Config:
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
+    server: str | None = None  # the HTTP server of `cliproxy serve`: hypercorn, uvicorn, granian (None: fastest)
+    tls: TlsConfig | None = None  # serve HTTPS (cliproxy serve)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -269,4 +283,6 @@ CORE_KEYS = (
     "payload",
     "thinking-suffixes",
     "disabled-credentials",
+    "server",
+    "tls",
 )

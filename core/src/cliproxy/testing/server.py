@@ -15,11 +15,13 @@ __all__ = ["LiveServer", "asgi_client", "serve_app"]
 
 
 class LiveServer:
-    """An ASGI app served by Hypercorn on a loopback port, in a thread of its own."""
+    """An ASGI app served by Hypercorn (or ``server``: uvicorn, granian, as ``cliproxy serve
+    --server`` runs them) on a loopback port, in a thread of its own."""
 
-    def __init__(self, app: Any, *, graceful_timeout: float = 5.0) -> None:
+    def __init__(self, app: Any, *, graceful_timeout: float = 5.0, server: str = "hypercorn") -> None:
         self.app = app
         self.graceful_timeout = graceful_timeout
+        self.server = server
         self.port = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,7 +64,20 @@ class LiveServer:
 
         async def main() -> None:
             self._stop = asyncio.Event()
-            task = asyncio.ensure_future(serve(self.app, config, shutdown_trigger=self._stop.wait))
+            if self.server == "hypercorn":
+                task = asyncio.ensure_future(serve(self.app, config, shutdown_trigger=self._stop.wait))
+            else:
+                from cliproxy.servers import ServeOptions, launcher
+
+                options = ServeOptions(
+                    graceful_timeout=self.graceful_timeout, header_limit=config.h11_max_incomplete_size
+                )
+                stop = self._stop
+
+                async def stopped() -> None:
+                    await stop.wait()
+
+                task = asyncio.ensure_future(launcher(self.server)(self.app, options, sock, stopped))
             await self._wait_until_serving(task)
             await task
 
@@ -109,10 +124,11 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve ``app`` with Hypercorn on loopback; yields its base URL."""
-    with LiveServer(app) as server:
-        yield server.url
+def serve_app(app: Any, *, server: str = "hypercorn") -> Iterator[str]:
+    """Serve ``app`` with Hypercorn (or ``server``: uvicorn, granian) on loopback; yields
+    its base URL."""
+    with LiveServer(app, server=server) as live:
+        yield live.url
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,142 @@
+"""The HTTP servers ``cliproxy serve`` runs the gateway on, behind one small interface.
+
+Each launcher module (:mod:`.hypercorn`, :mod:`.uvicorn`, :mod:`.granian`) has one
+coroutine, ``serve(app, options, sock, shutdown)``: serve ``app`` on the listening socket
+``sock`` (bound by :func:`bind`, so every server binds the same way and a port in use
+fails the same way) until ``shutdown()`` returns, then stop accepting, let the requests in
+flight finish (the gateway's :class:`~cliproxy.drain.Drain` ends those still running at
+the graceful deadline), run the app's lifespan shutdown and return. Signals, workers and
+reload stay with cliproxy, identical on every server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import resource
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import attrs
+
+from cliproxy.config.model import SERVERS
+
+__all__ = [
+    "SERVERS",
+    "Launcher",
+    "ServeOptions",
+    "bind",
+    "default_server",
+    "installed",
+    "launcher",
+    "raise_fd_limit",
+    "run_loop",
+    "serve_until_signalled",
+]
+
+log = logging.getLogger("cliproxy.serve")
+
+FASTEST_FIRST = ("granian", "uvicorn", "hypercorn")
+"""The order :func:`default_server` picks in, by the benchmark (benchmarks/README.md)."""
+
+_MODULES = {"hypercorn": "hypercorn", "uvicorn": "uvicorn", "granian": "granian"}
+
+BACKLOG = 4096
+"""The listen queue: room for a burst of thousands of clients connecting at once."""
+
+
+@attrs.frozen
+class ServeOptions:
+    """What every server is told, whichever it is."""
+
+    graceful_timeout: float = 60.0
+    header_limit: int = 80 * 1024  # request head bytes the server itself accepts
+    keep_alive: float = 75.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+class Launcher(Protocol):
+    async def __call__(
+        self, app: Any, options: ServeOptions, sock: socket.socket, shutdown: Callable[[], Awaitable[None]]
+    ) -> None: ...
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def default_server() -> str:
+    """The fastest server installed (Hypercorn, a dependency of cliproxy, always is)."""
+    return next(name for name in FASTEST_FIRST if installed(name))
+
+
+def launcher(name: str) -> Launcher:
+    """The ``serve`` coroutine of server ``name`` (one of :data:`SERVERS`)."""
+    module = importlib.import_module(f"cliproxy.servers.{name}")
+    return module.serve  # type: ignore[no-any-return]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, inheritable by worker processes."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard one (each open stream holds two: the
+    client's connection and the upstream's); returns the (old, new) soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft, soft
+    return soft, target
+
+
+async def serve_until_signalled(app: Any, name: str, options: ServeOptions, sock: socket.socket) -> None:
+    """Serve ``app`` on server ``name`` until SIGINT or SIGTERM, then drain: the server
+    stops accepting, the gateway's drain ends what is still running shortly before
+    ``options.graceful_timeout``. SIGHUP (the app's reload) is the app's own."""
+    from cliproxy.app import gateway_of
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    host, port = sock.getsockname()[:2]
+    log.info("listening on %s://%s:%d (%s)", options.scheme, f"[{host}]" if ":" in host else host, port, name)
+    await launcher(name)(app, options, sock, gateway_of(app).drain.after(stop.wait, options.graceful_timeout))
+
+
+def run_loop(coro: Any) -> None:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
