@@ -74,7 +74,7 @@ def _http_protocol() -> Any:
             if self._head_complete:
                 return
             self._head_bytes += len(data)
-            if self._head_bytes > self.config.h11_max_incomplete_event_size and not self.transport.is_closing():
+            if self._head_bytes > (self.config.h11_max_incomplete_event_size or 0) and not self.transport.is_closing():
                 self.transport.write(_TOO_LARGE)
                 self.transport.close()
 
