@@ -37,9 +37,9 @@ def free_port() -> int:
 
 
 def test_the_default_is_the_fastest_server_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert default_server() == "granian"  # the speed extra is in the dev environment
-    monkeypatch.setattr("cliproxy.servers.installed", lambda name: name != "granian")
-    assert default_server() == "uvicorn"
+    assert default_server() == "uvicorn"  # the speed extra is in the dev environment
+    monkeypatch.setattr("cliproxy.servers.installed", lambda name: name != "uvicorn")
+    assert default_server() == "granian"
     monkeypatch.setattr("cliproxy.servers.installed", lambda name: name == "hypercorn")
     assert default_server() == "hypercorn"
 
@@ -48,11 +48,11 @@ def test_a_server_that_is_not_installed_is_a_located_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text("echo:\n  - models: [echo-1]\nserver: uvicorn\n")
+    config.write_text("echo:\n  - models: [echo-1]\nserver: granian\n")
     monkeypatch.setattr(cli, "installed", lambda name: name == "hypercorn")
     assert cli.main(["serve", "--config", str(config), "--port", str(free_port())]) == 2
     error = capsys.readouterr().err
-    assert f"{config}:3:" in error and "uvicorn" in error and "cliproxy[speed]" in error
+    assert f"{config}:3:" in error and "granian" in error and "cliproxy[speed]" in error
 
 
 def test_server_and_tls_keys_are_checked_where_they_are_written(tmp_path: Path) -> None:

@@ -267,7 +267,7 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     serve.add_argument(
         "--server",
         choices=SERVERS,
-        help="the HTTP server (default: the config's server:, else the fastest installed: granian, uvicorn, hypercorn)",
+        help="the HTTP server (default: the config's server:, else the fastest installed: uvicorn, granian, hypercorn)",
     )
     serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain (with --tls-key)")
     serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (with --tls-cert)")

@@ -234,7 +234,9 @@ class Config:
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
-    server: str | None = None  # the HTTP server of `cliproxy serve`: hypercorn, uvicorn, granian (None: fastest)
+    server: str | None = (
+        None  # the HTTP server of `cliproxy serve`: hypercorn, uvicorn, granian (None: the fastest installed)
+    )
     tls: TlsConfig | None = None  # serve HTTPS (cliproxy serve)
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
