@@ -1,13 +1,13 @@
-"""The floor: a bare Starlette + Hypercorn + aiohttp pass-through.
+"""The floor: a bare Starlette + aiohttp pass-through, on Hypercorn, uvicorn or granian.
 
-What any gateway on this stack pays before doing any gateway work: Hypercorn parses the
+What any gateway on this stack pays before doing any gateway work: the server parses the
 client's request, Starlette routes it, the body goes unread and unparsed to the upstream
 over one pooled aiohttp session, and the answer comes back as the upstream sent it -- a
 whole body in one send, a stream one ASGI send per network read. No auth, no routing
 table, no JSON, no translation, no usage accounting. Served exactly as ``cliproxy serve``
-serves (Hypercorn, uvloop, no access log, one worker).
+serves (the same server launchers, uvloop, no access log, one worker).
 
-Run: ``python benchmarks/bare.py --port 9200 --upstream http://127.0.0.1:9100``.
+Run: ``python benchmarks/bare.py --port 9200 --upstream http://127.0.0.1:9100 [--server uvicorn]``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import signal
 from collections.abc import AsyncIterator
 
 import aiohttp
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from cliproxy.servers import SERVERS, ServeOptions, bind, launcher
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -92,17 +91,16 @@ class Bare:
         return Starlette(routes=routes, lifespan=self.lifespan)
 
 
-async def main_async(host: str, port: int, upstream: str) -> None:
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.keep_alive_timeout = 75.0
-    config.include_server_header = False
+async def main_async(host: str, port: int, upstream: str, server: str = "hypercorn") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(Bare(upstream).app(), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    async def stopped() -> None:
+        await stop.wait()
+
+    await launcher(server)(Bare(upstream).app(), ServeOptions(graceful_timeout=5.0), bind(host, port), stopped)
 
 
 def main() -> None:
@@ -110,13 +108,14 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9200)
     parser.add_argument("--upstream", default="http://127.0.0.1:9100")
+    parser.add_argument("--server", choices=SERVERS, default="hypercorn")
     args = parser.parse_args()
     try:
         import uvloop
 
-        uvloop.run(main_async(args.host, args.port, args.upstream))
+        uvloop.run(main_async(args.host, args.port, args.upstream, args.server))
     except ImportError:
-        asyncio.run(main_async(args.host, args.port, args.upstream))
+        asyncio.run(main_async(args.host, args.port, args.upstream, args.server))
 
 
 if __name__ == "__main__":

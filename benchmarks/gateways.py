@@ -1,4 +1,5 @@
-"""The three contestants: cliproxy, LiteLLM's proxy and the bare pass-through.
+"""The contestants: cliproxy (on each server, and with two workers), LiteLLM's proxy, the
+bare pass-through on each server, and nginx (the physical limit of a proxy here).
 
 Each writes its config into the run directory, starts one worker pointed at the mock,
 and says how it is checked for readiness.
@@ -7,6 +8,7 @@ and says how it is checked for readiness.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -101,12 +103,21 @@ class Gateway:
 
 
 class Cliproxy(Gateway):
+    """``cliproxy serve`` on ``server`` (None: its default, the fastest installed) with
+    ``workers`` worker processes."""
+
     name = "cliproxy"
 
-    def __init__(self, *args: object, capabilities: set[str]) -> None:
+    def __init__(self, *args: object, capabilities: set[str], server: str | None = None, workers: int = 1) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.capabilities = capabilities
-        self.config = self.run_dir / "cliproxy.yaml"
+        self.server = server
+        self.workers = workers
+        if server:
+            self.name = f"cliproxy-{server}"
+        if workers > 1:
+            self.name += f"-w{workers}"
+        self.config = self.run_dir / f"{self.name}.yaml"
         self.config.write_text(self._config())
 
     def _config(self) -> str:
@@ -124,6 +135,7 @@ class Cliproxy(Gateway):
                 models:
                   - name: mock-gpt
                   - name: mock-slow
+                  - name: mock-drip
             """
         )
         if "claude-provider" in self.capabilities:
@@ -149,7 +161,15 @@ class Cliproxy(Gateway):
             str(self.config),
             "--port",
             str(port),
+            *(["--server", self.server] if self.server else []),
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
+
+    def process(self, port: int | None = None, log_name: str | None = None) -> Proc:
+        proc = super().process(port, log_name)
+        if self.workers > 1:  # the workers get both cores (the mock and wrk share the second)
+            proc.argv = [*self.cpus.prefix("all"), *proc.argv[len(self.cpus.prefix("gateway")) :]]
+        return proc
 
     def supports(self, needs: tuple[str, ...]) -> str | None:
         missing = [need for need in needs if need not in self.capabilities]
@@ -157,7 +177,15 @@ class Cliproxy(Gateway):
 
 
 class Bare(Gateway):
+    """The bare pass-through on ``server`` (``bare`` is Hypercorn's, as before)."""
+
     name = "bare"
+
+    def __init__(self, *args: object, server: str = "hypercorn") -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.server = server
+        if server != "hypercorn":
+            self.name = f"bare-{server}"
 
     def argv(self, port: int) -> list[str]:
         return [
@@ -167,7 +195,67 @@ class Bare(Gateway):
             str(port),
             "--upstream",
             f"http://127.0.0.1:{self.mock_port}",
+            "--server",
+            self.server,
         ]
+
+
+class Nginx(Gateway):
+    """nginx as a plain reverse proxy to the mock (one worker process, keep-alive upstream,
+    no buffering, no access log): what forwarding costs with no Python at all."""
+
+    name = "nginx"
+
+    def argv(self, port: int) -> list[str]:
+        folder = self.run_dir / f"nginx-{port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        conf = folder / "nginx.conf"
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        conf.write_text(
+            textwrap.dedent(
+                f"""\
+                {user}worker_processes 1;
+                daemon off;
+                pid {folder}/nginx.pid;
+                error_log {folder}/error.log warn;
+                worker_rlimit_nofile 65536;
+                events {{ worker_connections 32768; }}
+                http {{
+                  access_log off;
+                  client_body_temp_path {folder}/body;
+                  proxy_temp_path {folder}/proxy;
+                  fastcgi_temp_path {folder}/fastcgi;
+                  uwsgi_temp_path {folder}/uwsgi;
+                  scgi_temp_path {folder}/scgi;
+                  upstream mock {{ server 127.0.0.1:{self.mock_port}; keepalive 256; }}
+                  server {{
+                    listen 127.0.0.1:{port} reuseport backlog=4096;
+                    keepalive_requests 1000000;
+                    location / {{
+                      proxy_pass http://mock;
+                      proxy_http_version 1.1;
+                      proxy_set_header Connection "";
+                      proxy_buffering off;
+                      proxy_read_timeout 600s;
+                    }}
+                  }}
+                }}
+                """
+            )
+        )
+        return [nginx_path() or "nginx", "-c", str(conf), "-p", str(folder)]
+
+
+def nginx_path() -> str | None:
+    """nginx's path, installing Debian's package when missing and running as root."""
+    found = shutil.which("nginx") or (shutil.which("nginx", path="/usr/sbin:/sbin"))
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    install = ["apt-get", "install", "-y", "-q", "nginx"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+        subprocess.run(install, capture_output=True)
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 
 
 class LiteLLM(Gateway):

@@ -14,7 +14,10 @@ Endpoints (HTTP/1.1, keep-alive):
 * ``GET /v1/models``, ``GET /healthz``.
 
 A request whose body names the model ``mock-slow`` gets its stream spread out, one chunk
-every ``--slow-interval`` seconds: the memory run holds a thousand of these open.
+every ``--slow-interval`` seconds: the memory run holds a thousand of these open. The
+model ``mock-drip`` gets ``--drip-chunks`` content tokens, one every ``--drip-interval``
+seconds on a fixed schedule (token k at start + k * interval): the open-streams run holds
+ten thousand of these.
 
 Run: ``python benchmarks/mock_upstream.py --port 9100``.
 """
@@ -94,6 +97,13 @@ def openai_events(model: str) -> list[bytes]:
     events.append(chunk({}, usage=usage, choices=False))
     events.append(b"data: [DONE]\n\n")
     return events
+
+
+def drip_events(count: int) -> list[bytes]:
+    """``count`` one-token chunks between the role chunk and the finish, usage and [DONE]."""
+    base = openai_events("mock-drip")
+    token = base[1].replace(b'"content":"The"', b'"content":" tok"')
+    return [base[0], *([token] * count), *base[-3:]]
 
 
 def anthropic_whole(model: str) -> bytes:
@@ -225,6 +235,8 @@ class MockProtocol(asyncio.Protocol):
     """HTTP/1.1 with keep-alive and content-length or chunked request bodies."""
 
     slow_interval = 1.0
+    drip_interval = 0.1
+    drip_events: list[bytes] = []
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -279,7 +291,9 @@ class MockProtocol(asyncio.Protocol):
         method, path = parts[0], parts[1].split(b"?", 1)[0]
         stream = b'"stream":true' in body or b'"stream": true' in body
         if method == b"post" and path.endswith(b"/chat/completions"):
-            if b"mock-slow" in body:
+            if b"mock-drip" in body:
+                self.drip()
+            elif b"mock-slow" in body:
                 self.spread(CANNED.openai_events)
             else:
                 transport.write(CANNED.openai_stream if stream else CANNED.openai)
@@ -316,6 +330,27 @@ class MockProtocol(asyncio.Protocol):
 
         step()
 
+    def drip(self) -> None:
+        """The role chunk now, then one token every ``drip_interval`` seconds, on a fixed
+        schedule (a late tick does not push the later ones back), then the ending."""
+        assert self.transport is not None
+        events = self.drip_events
+        self.transport.write(STREAM_HEAD + _chunk(events[0]))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        last = len(events) - 4  # the index of the last token
+
+        def step(k: int) -> None:
+            if self.transport is None:
+                return
+            if k < last:
+                self.transport.write(_chunk(events[k]))
+                self.slow[0] = loop.call_at(start + (k + 1) * self.drip_interval, step, k + 1)
+            else:
+                self.transport.write(b"".join(map(_chunk, events[k:])) + STREAM_END)
+
+        self.slow[:] = [loop.call_at(start + self.drip_interval, step, 1)]
+
 
 def _dechunk(buffer: bytes, start: int) -> tuple[bytes, int] | None:
     """A chunked body starting at ``start``: ``(body, end)``, or None if incomplete."""
@@ -336,8 +371,10 @@ def _dechunk(buffer: bytes, start: int) -> tuple[bytes, int] | None:
         pos += size + 2
 
 
-async def serve(host: str, port: int, slow_interval: float) -> None:
+async def serve(host: str, port: int, slow_interval: float, drip: tuple[float, int] = (0.1, 600)) -> None:
     MockProtocol.slow_interval = slow_interval
+    MockProtocol.drip_interval = drip[0]
+    MockProtocol.drip_events = drip_events(drip[1])
     loop = asyncio.get_running_loop()
     server = await loop.create_server(MockProtocol, host, port, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
@@ -357,13 +394,16 @@ def main() -> None:
         default=1.0,
         help="seconds between chunks of a mock-slow stream",
     )
+    parser.add_argument("--drip-interval", type=float, default=0.1, help="seconds between mock-drip tokens")
+    parser.add_argument("--drip-chunks", type=int, default=600, help="tokens in a mock-drip stream")
     args = parser.parse_args()
+    drip = (args.drip_interval, args.drip_chunks)
     try:
         import uvloop
 
-        uvloop.run(serve(args.host, args.port, args.slow_interval))
+        uvloop.run(serve(args.host, args.port, args.slow_interval, drip))
     except ImportError:
-        asyncio.run(serve(args.host, args.port, args.slow_interval))
+        asyncio.run(serve(args.host, args.port, args.slow_interval, drip))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class Cpus:
         self.gateway = "0"
         self.load = "1" if count >= 2 else "0"
         self.mock = self.load
+        self.all = "0,1" if count >= 2 else "0"
 
     def prefix(self, role: str) -> list[str]:
         if not self.enabled:

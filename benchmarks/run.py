@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,21 @@ import report  # noqa: E402
 from procs import Cpus, Proc, RssSampler, free_port, peak_kb, raise_fd_limit, rss_kb  # noqa: E402
 from scenarios import SCENARIOS, Scenario, check_answer, client_body  # noqa: E402
 
-GATEWAYS = ("cliproxy", "litellm", "bare")
+DRIP_INTERVAL = 0.1  # seconds between the tokens of an open-streams stream
+
+GATEWAYS = (
+    "cliproxy",  # on its default server: the fastest installed
+    "cliproxy-granian",
+    "cliproxy-hypercorn",
+    "cliproxy-w2",  # --workers 2, on both cores
+    "litellm",
+    "bare",  # Hypercorn
+    "bare-uvicorn",
+    "bare-granian",
+    "nginx",
+)
+MAIN = ("cliproxy", "litellm", "bare")
+"""The gateways the memory and start-up phases measure."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +78,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--streams", type=int, help="slow streams held open at once (default 1000; quick 200)")
     p.add_argument("--startup-runs", type=int, help="start-up measurements per gateway (default 5; quick 2)")
-    p.add_argument("--skip", default="", help="phases to skip: throughput, memory, startup")
+    p.add_argument(
+        "--open-streams",
+        type=int,
+        help="concurrent slow streams through one worker in the open-streams phase (default 10000; quick 1000)",
+    )
+    p.add_argument(
+        "--open-streams-workers",
+        type=int,
+        help="the same through cliproxy --workers 2 (default 1000; quick 200)",
+    )
+    p.add_argument(
+        "--open-streams-seconds",
+        type=float,
+        help="how long each of those streams lasts, a token every 100 ms (default 60; quick 10)",
+    )
+    p.add_argument("--skip", default="", help="phases to skip: throughput, memory, streams, startup")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs with taskset")
     p.add_argument("--out", type=Path, default=HERE / "results", help="where to write the report and JSON")
     args = p.parse_args(argv)
@@ -74,6 +104,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.litellm_growth_requests = args.litellm_growth_requests or (500 if quick else 2000)
     args.streams = args.streams or (200 if quick else 1000)
     args.startup_runs = args.startup_runs or (2 if quick else 5)
+    args.open_streams = args.open_streams or (1000 if quick else 10_000)
+    args.open_streams_workers = args.open_streams_workers or (200 if quick else 1000)
+    args.open_streams_seconds = args.open_streams_seconds or (10.0 if quick else 60.0)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     args.gateways = [g for g in args.gateways.split(",") if g]
     unknown = set(args.gateways) - set(GATEWAYS)
@@ -97,7 +130,17 @@ def machine(cpus: Cpus) -> dict[str, object]:
     except OSError:
         pass
     versions = {}
-    for dist in ("cliproxy", "hypercorn", "starlette", "aiohttp", "orjson", "uvloop", "h11"):
+    for dist in (
+        "cliproxy",
+        "hypercorn",
+        "uvicorn",
+        "granian",
+        "httptools",
+        "starlette",
+        "aiohttp",
+        "orjson",
+        "uvloop",
+    ):
         try:
             from importlib.metadata import version
 
@@ -149,6 +192,7 @@ class Bench:
         self.mock: Proc | None = None
         self.mock_port = free_port()
         self.gateways: dict[str, gw.Gateway] = {}
+        self.drip_tokens = max(1, round(args.open_streams_seconds / DRIP_INTERVAL))
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -180,18 +224,30 @@ class Bench:
                 str(self.mock_port),
                 "--slow-interval",
                 slow,
+                "--drip-interval",
+                str(DRIP_INTERVAL),
+                "--drip-chunks",
+                str(self.drip_tokens),
             ],
             log=self.run_dir / "logs" / "mock.log",
         ).start()
         self.mock.wait_ready(self.mock_port, "/healthz", 10)
+        if "nginx" in self.args.gateways and not gw.nginx_path():
+            self.log("nginx is not installed and could not be (apt-get install nginx): skipped")
+            self.args.gateways.remove("nginx")
         for name in self.args.gateways:
             port = free_port()
-            if name == "cliproxy":
-                self.gateways[name] = gw.Cliproxy(self.run_dir, self.cpus, port, self.mock_port, capabilities=caps)
+            where = (self.run_dir, self.cpus, port, self.mock_port)
+            if name.startswith("cliproxy"):
+                server = name.split("-")[1] if "-" in name and not name.endswith("-w2") else None
+                workers = 2 if name.endswith("-w2") else 1
+                self.gateways[name] = gw.Cliproxy(*where, capabilities=caps, server=server, workers=workers)
             elif name == "litellm":
-                self.gateways[name] = gw.LiteLLM(self.run_dir, self.cpus, port, self.mock_port)
+                self.gateways[name] = gw.LiteLLM(*where)
+            elif name == "nginx":
+                self.gateways[name] = gw.Nginx(*where)
             else:
-                self.gateways[name] = gw.Bare(self.run_dir, self.cpus, port, self.mock_port)
+                self.gateways[name] = gw.Bare(*where, server=name.split("-")[1] if "-" in name else "hypercorn")
 
     def teardown(self) -> None:
         for gateway in self.gateways.values():
@@ -331,7 +387,7 @@ class Bench:
         b = next(s for s in SCENARIOS if s.name == "openai-stream")
         slow_body = json.dumps(client_body("openai", "mock-slow", True), separators=(",", ":")).encode()
         for name, gateway in self.gateways.items():
-            if gateway.proc is None or not gateway.proc.alive():
+            if name not in MAIN or gateway.proc is None or not gateway.proc.alive():
                 continue
             entry: dict[str, object] = {}
             out[name] = entry
@@ -400,12 +456,64 @@ class Bench:
             )
             time.sleep(2.0)  # let the closed streams unwind before the next gateway
 
+    # -- many open streams ------------------------------------------------------------------
+
+    def open_streams(self) -> None:
+        """Thousands of slow streams (a token every 100 ms) held to the end: straight at the
+        mock (the floor of the measurement), through one cliproxy worker, and a smaller
+        number through --workers 2."""
+        out: dict[str, object] = {}
+        self.results["open_streams"] = out
+        runs = [("mock", None, self.args.open_streams)]
+        if "cliproxy" in self.gateways:
+            runs.append(("cliproxy", self.gateways["cliproxy"], self.args.open_streams))
+        if "cliproxy-w2" in self.gateways:
+            runs.append(("cliproxy-w2", self.gateways["cliproxy-w2"], self.args.open_streams_workers))
+        for name, gateway, count in runs:
+            port = self.mock_port if gateway is None else gateway.port
+            if gateway is not None and (gateway.proc is None or not gateway.proc.alive()):
+                continue
+            self.log(f"open streams: {count:,} through {name}, {self.drip_tokens} tokens each")
+            argv = [
+                *self.cpus.prefix("load"), sys.executable, str(HERE / "streams.py"), "--port", str(port),
+                "--count", str(count), "--tokens", str(self.drip_tokens), "--interval", str(DRIP_INTERVAL),
+            ]  # fmt: skip
+            sampler = RssSampler(gateway.proc, interval=0.5) if gateway is not None and gateway.proc else None
+            before = rss_kb(gateway.proc) if gateway is not None and gateway.proc else 0
+            if sampler:
+                sampler.__enter__()
+            try:
+                done = subprocess.run(
+                    argv, capture_output=True, text=True, timeout=self.args.open_streams_seconds + 300
+                )
+            finally:
+                if sampler:
+                    sampler.__exit__(None, None, None)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("STREAMS_JSON ")), None)
+            if line is None:
+                self.log(f"open streams: {name}: no result ({done.returncode}): {done.stderr[-500:]}")
+                continue
+            entry = json.loads(line.removeprefix("STREAMS_JSON "))
+            entry["rss_before_kb"] = before
+            entry["rss_peak_kb"] = sampler.peak_kb if sampler else 0
+            entry["cpu_s"] = round(sampler.cpu_s, 1) if sampler else 0
+            out[name] = entry
+            self.log(
+                f"open streams: {name}: {entry['complete']}/{entry['streams']} complete "
+                f"({entry['short']} short, {entry['failed']} failed), added delay p50 {entry['added_ms']['p50']:.0f} "
+                f"p99 {entry['added_ms']['p99']:.0f} max {entry['added_ms']['max']:.0f} ms, "
+                f"RSS {entry['rss_peak_kb'] / 1024:.0f} MB"
+            )
+            time.sleep(2.0)
+
     # -- start-up -------------------------------------------------------------------------
 
     def startup(self) -> None:
         out: dict[str, object] = {}
         self.results["startup"] = out
         for name, gateway in self.gateways.items():
+            if name not in MAIN:
+                continue
             runs = 2 if name == "litellm" else self.args.startup_runs
             times = []
             for i in range(runs):
@@ -427,12 +535,14 @@ class Bench:
         try:
             self.setup()
             self.measure_mock()
-            if "throughput" not in self.args.skip or "memory" not in self.args.skip:
+            if not {"throughput", "memory", "streams"} <= self.args.skip:
                 self.start_gateways()
             if "throughput" not in self.args.skip:
                 self.throughput()
             if "memory" not in self.args.skip:
                 self.memory()
+            if "streams" not in self.args.skip:
+                self.open_streams()
             for gateway in self.gateways.values():
                 gateway.stop()
             if "startup" not in self.args.skip:
