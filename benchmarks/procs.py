@@ -32,8 +32,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def raise_fd_limit() -> int:
-    """Raise this process's open-file limit to the hard limit (children inherit it)."""
+def raise_fd_limit(wanted: int = 1 << 18) -> int:
+    """Raise this process's open-file limit (children inherit it): to ``wanted`` where
+    allowed (root), else to the hard limit. Ten thousand open streams need 20,000 and more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        pass
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

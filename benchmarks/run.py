@@ -464,7 +464,7 @@ class Bench:
         number through --workers 2."""
         out: dict[str, object] = {}
         self.results["open_streams"] = out
-        runs = [("mock", None, self.args.open_streams)]
+        runs: list[tuple[str, gw.Gateway | None, int]] = [("mock", None, self.args.open_streams)]
         if "cliproxy" in self.gateways:
             runs.append(("cliproxy", self.gateways["cliproxy"], self.args.open_streams))
         if "cliproxy-w2" in self.gateways:

@@ -172,7 +172,7 @@ def main() -> None:
     p.add_argument("--wave", type=int, default=500, help="connections opened at once, every 50 ms")
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the runner raised it (procs.raise_fd_limit)
     try:
         import uvloop
 

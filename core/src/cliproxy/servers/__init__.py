@@ -107,13 +107,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def raise_fd_limit() -> tuple[int, int]:
-    """Raise the soft limit on open files to the hard one (each open stream holds two: the
-    client's connection and the upstream's); returns the (old, new) soft limit."""
+def raise_fd_limit(wanted: int = 1 << 18) -> tuple[int, int]:
+    """Raise the limit on open files (each open stream holds two: the client's connection
+    and the upstream's) to ``wanted``, or as far as allowed: the hard limit for anyone,
+    above it for a process that may (root); returns the (old, new) soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft == resource.RLIM_INFINITY or soft >= target:
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
         return soft, soft
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))  # permitted to root only
+            return soft, wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError):
