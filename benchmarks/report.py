@@ -206,19 +206,20 @@ def _open_streams(results: dict[str, Any]) -> list[str]:
     if not runs:
         return []
     lines = [
-        "## Many open streams (a token every 100 ms)",
+        f"## Many open streams (a token every {1000 * next(iter(runs.values())).get('interval_s', 0.1):g} ms)",
         "",
-        "Added delay: time between two reads of a stream beyond the 100 ms the mock waits; "
+        "Added delay: time between two reads of a stream beyond the interval the mock waits; "
         "`mock` is the client straight at the mock, the floor of the measurement.",
         "",
-        "| through | streams | complete | short / failed | seconds to open | added p50 ms | p99 ms | p99.9 ms | max ms "
+        "| through | streams | complete | short / failed / unfinished | seconds to open | added p50 ms | p99 ms | p99.9 ms | max ms "
         "| peak RSS MB | CPU s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         a = r["added_ms"]
         lines.append(
-            f"| {name} | {r['streams']:,} | {r['complete'] / r['streams']:.1%} | {r['short']} / {r['failed']} "
+            f"| {name} | {r['streams']:,} | {r['complete'] / r['streams']:.1%} "
+            f"| {r['short']} / {r['failed']} / {r.get('unfinished', '-')} "
             f"| {r['seconds_to_open']:.1f} | {a['p50']:.0f} | {a['p99']:.0f} | {a['p999']:.0f} | {a['max']:.0f} "
             f"| {_mb(r.get('rss_peak_kb')) if r.get('rss_peak_kb') else '-'} | {r.get('cpu_s') or '-'} |"
         )

@@ -33,8 +33,6 @@ import report  # noqa: E402
 from procs import Cpus, Proc, RssSampler, free_port, peak_kb, raise_fd_limit, rss_kb  # noqa: E402
 from scenarios import SCENARIOS, Scenario, check_answer, client_body  # noqa: E402
 
-DRIP_INTERVAL = 0.1  # seconds between the tokens of an open-streams stream
-
 GATEWAYS = (
     "cliproxy",  # on its default server: the fastest installed
     "cliproxy-granian",
@@ -92,6 +90,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--open-streams-seconds",
         type=float,
         help="how long each of those streams lasts, a token every 100 ms (default 60; quick 10)",
+    )
+    p.add_argument(
+        "--open-streams-interval",
+        type=float,
+        default=0.1,
+        help="seconds between the tokens of those streams (default 0.1)",
     )
     p.add_argument("--skip", default="", help="phases to skip: throughput, memory, streams, startup")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs with taskset")
@@ -192,7 +196,8 @@ class Bench:
         self.mock: Proc | None = None
         self.mock_port = free_port()
         self.gateways: dict[str, gw.Gateway] = {}
-        self.drip_tokens = max(1, round(args.open_streams_seconds / DRIP_INTERVAL))
+        self.drip_interval = args.open_streams_interval
+        self.drip_tokens = max(1, round(args.open_streams_seconds / self.drip_interval))
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -225,7 +230,7 @@ class Bench:
                 "--slow-interval",
                 slow,
                 "--drip-interval",
-                str(DRIP_INTERVAL),
+                str(self.drip_interval),
                 "--drip-chunks",
                 str(self.drip_tokens),
             ],
@@ -473,10 +478,12 @@ class Bench:
             port = self.mock_port if gateway is None else gateway.port
             if gateway is not None and (gateway.proc is None or not gateway.proc.alive()):
                 continue
-            self.log(f"open streams: {count:,} through {name}, {self.drip_tokens} tokens each")
+            self.log(
+                f"open streams: {count:,} through {name}, {self.drip_tokens} tokens each, every {self.drip_interval:g} s"
+            )
             argv = [
                 *self.cpus.prefix("load"), sys.executable, str(HERE / "streams.py"), "--port", str(port),
-                "--count", str(count), "--tokens", str(self.drip_tokens), "--interval", str(DRIP_INTERVAL),
+                "--count", str(count), "--tokens", str(self.drip_tokens), "--interval", str(self.drip_interval),
             ]  # fmt: skip
             sampler = RssSampler(gateway.proc, interval=0.5) if gateway is not None and gateway.proc else None
             before = rss_kb(gateway.proc) if gateway is not None and gateway.proc else 0
@@ -497,10 +504,12 @@ class Bench:
             entry["rss_before_kb"] = before
             entry["rss_peak_kb"] = sampler.peak_kb if sampler else 0
             entry["cpu_s"] = round(sampler.cpu_s, 1) if sampler else 0
+            entry["interval_s"] = self.drip_interval
             out[name] = entry
             self.log(
                 f"open streams: {name}: {entry['complete']}/{entry['streams']} complete "
-                f"({entry['short']} short, {entry['failed']} failed), added delay p50 {entry['added_ms']['p50']:.0f} "
+                f"({entry['short']} short, {entry['failed']} failed {entry.get('errors', {})}, "
+                f"{entry.get('unfinished', 0)} unfinished), added delay p50 {entry['added_ms']['p50']:.0f} "
                 f"p99 {entry['added_ms']['p99']:.0f} max {entry['added_ms']['max']:.0f} ms, "
                 f"RSS {entry['rss_peak_kb'] / 1024:.0f} MB"
             )

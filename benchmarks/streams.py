@@ -32,6 +32,11 @@ class Stats:
         self.failed = 0
         self.short = 0  # ended without every token or without [DONE]
         self.opened = 0
+        self.errors: dict[str, int] = {}  # why streams failed
+
+    def error(self, why: str) -> None:
+        self.failed += 1
+        self.errors[why] = self.errors.get(why, 0) + 1
 
     def percentile(self, q: float) -> float:
         total = sum(self.hist)
@@ -73,7 +78,7 @@ class DripClient(asyncio.Protocol):
             if end < 0:
                 return
             if not self.head.startswith(b"HTTP/1.1 200"):
-                self._end(failed=True)
+                self._end(failed=True, why=self.head[:12].decode("latin-1"))
                 return
             data = self.head[end + 4 :]
             self.in_body = True
@@ -90,12 +95,12 @@ class DripClient(asyncio.Protocol):
         if b"[DONE]" in data:
             self._end(failed=False)
 
-    def _end(self, failed: bool) -> None:
+    def _end(self, failed: bool, why: str = "") -> None:
         if self.finished:
             return
         self.finished = True
         if failed:
-            self.stats.failed += 1
+            self.stats.error(why or "closed before the answer")
         elif self.seen == self.tokens:
             self.stats.complete += 1
         else:
@@ -130,8 +135,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await loop.create_connection(
                 lambda: DripClient(request, args.interval, args.tokens, stats, done), "127.0.0.1", args.port
             )
-        except OSError:
-            stats.failed += 1
+        except OSError as error:
+            stats.error(f"connect: {error.strerror or type(error).__name__}")
             done.set_result(None)
 
     for i in range(0, args.count, args.wave):
@@ -147,7 +152,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "opened": stats.opened,
         "complete": stats.complete,
         "short": stats.short,
-        "failed": stats.failed + sum(1 for f in futures if not f.done()),
+        "failed": stats.failed,
+        "unfinished": sum(1 for f in futures if not f.done()),  # still streaming at the deadline
+        "errors": stats.errors,
         "chunks": stats.chunks,
         "seconds_to_open": round(to_open, 2),
         "seconds": round(time.perf_counter() - started, 1),
