@@ -49,6 +49,9 @@ def run_workers(server: str, options: ServeOptions, sock: socket.socket, count: 
         worker = ctx.Process(target=_worker, args=(server, options, sock))
         worker.start()
         processes.append(worker)
+    # Each worker has its own copy now. Closing this one lets the port refuse connections
+    # once every worker stopped listening (drain), instead of queueing them for no one.
+    sock.close()
     for name in ("SIGINT", "SIGTERM"):
         signal.signal(getattr(signal, name), stop)
     signal.signal(signal.SIGHUP, lambda *_: signal_all(signal.SIGHUP))
