@@ -223,9 +223,9 @@ class DoorEndpoint:
             await send_error(exchange, translator, error)
             return
         except Exception as exc:
-            error = _internal(exc)
-            exchange.error = error.message
-            await send_error(exchange, translator, error)
+            internal = _internal(exc)
+            exchange.error = internal.message
+            await send_error(exchange, translator, internal)
             return
         if client is None:
             return  # the client left while sending its body
@@ -284,7 +284,7 @@ class DoorEndpoint:
             stream=stream,
             headers=headers,
             query=query,
-            action=door.action,
+            action="count_tokens" if door.action == "count_tokens" else "generate",  # (a models door never gets here)
             identity=identity,
             created=int(time.time()),
             thinking=thinking,
