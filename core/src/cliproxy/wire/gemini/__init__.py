@@ -105,6 +105,12 @@ class Gemini(ClientTranslator, UpstreamTranslator):
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
 
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        """A blank line, in both framings: SSE parsers dispatch nothing for it, and it is
+        whitespace between the JSON-array stream's values. (Not an SSE comment:
+        google-genai parses every line of a stream that is not ``data:`` as JSON.)"""
+        return b"\n"
+
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"totalTokens": tokens})
 
