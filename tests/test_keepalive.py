@@ -76,9 +76,7 @@ def config(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream) -> Iterator[str]:
-    settings = config(
-        upstream, streaming={"keepalive-seconds": INTERVAL}, **{"nonstream-keepalive-interval": INTERVAL}
-    )
+    settings = config(upstream, streaming={"keepalive-seconds": INTERVAL}, **{"nonstream-keepalive-interval": INTERVAL})
     app = gateway_app(settings, plugins=[cliproxy_openai, cliproxy_claude, cliproxy_gemini])
     with serve_app(app) as url:
         yield url
