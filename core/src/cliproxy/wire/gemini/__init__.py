@@ -60,6 +60,7 @@ _METHODS: tuple[tuple[str, Literal["generate", "count_tokens"], bool], ...] = (
     ("countTokens", "count_tokens", False),
 )
 GENERATION_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+EMBEDDING_METHODS = ["embedContent", "batchEmbedContents"]
 
 
 def _doors() -> tuple[Door, ...]:
@@ -123,7 +124,7 @@ class Gemini(ClientTranslator, UpstreamTranslator):
                         "baseModelId": m.id,
                         "displayName": m.id,
                         "description": f"{m.id}, served by {m.owned_by}",
-                        "supportedGenerationMethods": GENERATION_METHODS,
+                        "supportedGenerationMethods": EMBEDDING_METHODS if m.embeds else GENERATION_METHODS,
                     }
                     for m in models
                 ]
