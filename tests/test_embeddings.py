@@ -116,7 +116,7 @@ def test_openai_sdk_gets_vectors_in_either_encoding(gateway: str, encoding: str)
         import base64
         from array import array
 
-        vectors = [array("f", base64.b64decode(d.embedding)).tolist() for d in answer.data]  # type: ignore[arg-type]
+        vectors: list[list[float]] = [array("f", base64.b64decode(d.embedding)).tolist() for d in answer.data]  # type: ignore[arg-type,misc]
     else:
         vectors = [d.embedding for d in answer.data]
     assert vectors == [[1.0, 0.5, -2.0], [3.0, 0.5, -2.0]]

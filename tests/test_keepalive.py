@@ -210,7 +210,7 @@ def test_the_sdks_parse_json_answers_after_blank_lines(gateway: str) -> None:
     answer = chat.chat.completions.create(model="gpt-4o", **CHAT)  # type: ignore[call-overload]
     assert answer.choices[0].message.content == "Hello through the silence."
     claude = anthropic.Anthropic(base_url=gateway, api_key=KEY, max_retries=0)
-    message = claude.messages.create(model="claude-sonnet-4-5", max_tokens=10, **CHAT)  # type: ignore[arg-type]
+    message = claude.messages.create(model="claude-sonnet-4-5", max_tokens=10, **CHAT)  # type: ignore[call-overload]
     assert message.content[0].text == "Hello through the silence."  # type: ignore[union-attr]
     client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=gateway, api_version="v1beta"))
     assert client.models.generate_content(model="gemini-2.5-flash", contents="hi").text == "Hello through the silence."
