@@ -286,7 +286,9 @@ async def test_in_process_with_usage_and_the_access_log(
         status = (await http.get("/v0/status")).json()
     line = next(r.getMessage() for r in caplog.records if r.name == "cliproxy.access")
     assert "'small' -> openai-compatibility" in line and "text-embedding-3-small" in line and "in=2" in line
-    assert orjson.dumps(status).count(b"embed-key") == 0  # (the status names keys, never shows them)
+    (client_usage,) = status["clients"].values()  # counted for the key that asked
+    assert client_usage["requests"] == 1 and client_usage["input_tokens"] == 2
+    assert b"embed-key" not in orjson.dumps(status)  # (the status names keys, never shows them)
 
 
 # -- the provider hook -----------------------------------------------------------------------
