@@ -26,6 +26,7 @@ from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.gctune import tune_for_serving
+from cliproxy.init_wizard import add_init_command
 from cliproxy.logs import setup_logging
 from cliproxy.management_client import ManagementClient
 from cliproxy.plugins import PluginError, Plugins
@@ -49,6 +50,7 @@ BUILTIN_COMMANDS = (
     "hash-key",
     "usage",
     "logs",
+    "init",
 )
 
 
@@ -292,6 +294,7 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)
     add_management_commands(sub)
+    add_init_command(sub, _loaded_plugins)
 
     for name, command in commands.items():
         extra = sub.add_parser(name, help=command.help)
@@ -299,6 +302,10 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
             command.add_arguments(extra)
         extra.set_defaults(handler=_plugin_command(command))
     return parser
+
+
+def _loaded_plugins() -> set[str]:
+    return {info.name for info in Plugins.load(strict=False).infos.values() if info.status == "loaded"}
 
 
 def _plugin_command(command: Any) -> Any:
