@@ -236,4 +236,5 @@ class Exchange:
             tokens,
             elapsed,
             error,
+            extra={"exchange": self, "duration_ms": round(elapsed, 1)},
         )

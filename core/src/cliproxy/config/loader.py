@@ -494,5 +494,13 @@ def _logging(root: ConfigNode) -> LoggingConfig:
         node, "max-size-mb", 10.0, hint="the log file's size before it is rotated, e.g. 'max-size-mb: 10'"
     )
     backups = node.int("backups", 3, minimum=0)
+    form = node.str("format", "text", choices=("text", "json"))
+    level = node.str("level", None, choices=("debug", "info", "warning", "error"))
     node.done()
-    return LoggingConfig(file=_beside_config(root.file, file) if file else None, max_size_mb=size, backups=backups)
+    return LoggingConfig(
+        file=_beside_config(root.file, file) if file else None,
+        max_size_mb=size,
+        backups=backups,
+        format=form,
+        level=level,
+    )

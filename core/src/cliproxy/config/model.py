@@ -173,11 +173,15 @@ class RequestLogConfig:
 @attrs.frozen
 class LoggingConfig:
     """``logging:`` -- the gateway's own log also goes to ``file`` (rotated at
-    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr."""
+    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr.
+    ``format`` is ``text`` or ``json`` (one object per line); ``level`` applies unless
+    ``--log-level`` or ``CLIPROXY_LOG_LEVEL`` says otherwise."""
 
     file: str | None = None
     max_size_mb: float = 10.0
     backups: int = 3
+    format: str = "text"
+    level: str | None = None
 
 
 @attrs.frozen(kw_only=True)
