@@ -150,6 +150,9 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
 
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
     provider = gateway.providers[cand.credential.provider]
+    exchange = call.client.exchange
+    if exchange is not None and exchange.trace is not None:
+        exchange.trace.attempt(cand, call.attempt)
     try:
         result = await (provider.compact(call) if call.client.action == "compact" else provider.send(call))
     except GatewayError as error:

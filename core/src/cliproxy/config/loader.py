@@ -24,6 +24,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    TracingConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -132,6 +133,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         upstream_limits=_upstream_limits(root.node("upstream-limits")),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
+        tracing=_tracing(root),
         watch_config=root.bool("watch-config", True),
         watch_interval=_seconds(
             root,
@@ -366,6 +368,22 @@ def _metrics(root: ConfigNode) -> MetricsConfig:
     if path in ("/", "/healthz") or path.startswith(_TAKEN_PATHS):
         raise node.error("path", f"'metrics.path' '{path}' is taken by the gateway's own endpoints", hint=hint)
     return MetricsConfig(enabled=enabled, path=path, public=public)
+
+
+def _tracing(root: ConfigNode) -> TracingConfig:
+    node = _switchable_block(
+        root,
+        "tracing",
+        "'enabled', 'service-name' and 'propagate-upstream'",
+        "write 'tracing: {enabled: true}' to turn it on",
+    )
+    if node is None:
+        return TracingConfig()
+    enabled = node.bool("enabled", False)
+    name = node.str("service-name", "cliproxy")
+    propagate = node.str("propagate-upstream", "local", choices=("local", "all", "none"))
+    node.done()
+    return TracingConfig(enabled=enabled, service_name=name, propagate_upstream=propagate)
 
 
 # -- operations: request logs, usage, pricing, the log file ---------------------------------

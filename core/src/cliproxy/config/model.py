@@ -27,6 +27,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "TracingConfig",
     "UpstreamLimits",
     "UsageConfig",
 ]
@@ -112,6 +113,18 @@ class MetricsConfig:
     enabled: bool = False
     path: str = "/metrics"
     public: bool = False
+
+
+@attrs.frozen
+class TracingConfig:
+    """``tracing:`` -- OpenTelemetry spans (off by default; ``pip install 'cliproxy[otel]'``):
+    one per client request, one per upstream attempt. ``propagate-upstream`` says which
+    upstreams get the ``traceparent`` header: ``local`` (loopback and private addresses,
+    the default), ``all`` or ``none``."""
+
+    enabled: bool = False
+    service_name: str = "cliproxy"
+    propagate_upstream: str = "local"
 
 
 @attrs.frozen
@@ -216,6 +229,7 @@ class Config:
     upstream_limits: UpstreamLimits = UpstreamLimits()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
@@ -260,6 +274,7 @@ CORE_KEYS = (
     "upstream-limits",
     "responses-store",
     "metrics",
+    "tracing",
     "watch-config",
     "watch-interval",
     "access-log",
