@@ -173,6 +173,9 @@ class DoorEndpoint:
         exchange = Exchange(send, self.translator.name, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
+        if gateway.tracing is not None:
+            traced = headers if isinstance(headers, dict) else None
+            exchange.trace = gateway.tracing.begin(scope["method"], scope["path"], traced, exchange)
         token = current.set(exchange)
         metrics = gateway.metrics
         if metrics is not None:
@@ -195,6 +198,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if exchange.trace is not None:
+                exchange.trace.finish(exchange)
             current.reset(token)
 
     async def _cut_short(self, exchange: Exchange) -> None:

@@ -99,6 +99,9 @@ async def post(
     if timeout is not None:
         options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
     exchange = current.get()
+    trace = None if exchange is None else exchange.trace
+    if trace is not None:
+        trace.inject(url, send_headers)
     capture = None if exchange is None else exchange.capture
     attempt = None if capture is None else capture.attempt(url, send_headers, payload)
     try:
@@ -128,6 +131,8 @@ async def post(
         raise error from None
     if attempt is not None:
         attempt.answered(response.status, response.headers)
+    if trace is not None:
+        trace.answered(response.status)
 
     # Errors are raised only once this frame no longer refers to the response: a traceback
     # keeps its frames' locals, and the response holds what it buffered of the body.
