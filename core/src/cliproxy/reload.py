@@ -61,6 +61,7 @@ RESTART_KEYS = {
     "upstream_timeouts": "upstream-timeouts",
     "responses_store": "responses-store",
     "metrics": "metrics",
+    "tracing": "tracing",
     "logging": "logging",
     "server": "server",
     "tls": "tls",

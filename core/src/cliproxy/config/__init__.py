@@ -15,6 +15,7 @@ from cliproxy.config.model import (
     StateConfig,
     Timeouts,
     TlsConfig,
+    TracingConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "StateConfig",
     "Timeouts",
     "TlsConfig",
+    "TracingConfig",
     "UpstreamLimits",
     "UsageConfig",
     "expand_env",

@@ -85,7 +85,8 @@ def default_server() -> str:
 def launcher(name: str) -> Launcher:
     """The ``serve`` coroutine of server ``name`` (one of :data:`SERVERS`)."""
     module = importlib.import_module(f"cliproxy.servers.{name}")
-    return module.serve  # type: ignore[no-any-return]
+    serve: Launcher = module.serve
+    return serve
 
 
 def bind(host: str, port: int) -> socket.socket:

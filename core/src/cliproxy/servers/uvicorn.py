@@ -62,7 +62,7 @@ def _http_protocol() -> Any:
     except ImportError:
         return "h11"
 
-    class BoundedHttpTools(HttpToolsProtocol):  # type: ignore[misc]
+    class BoundedHttpTools(HttpToolsProtocol):
         """Closes with a bare 431 a connection whose request head outgrows the limit
         (``h11_max_incomplete_event_size``): httptools would buffer it without end."""
 
