@@ -19,6 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.accounting import count_failure
+from cliproxy.activity import note_activity
 from cliproxy.asgi import checked_headers, client_disconnect_cancels, query_map, read_body
 from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
@@ -193,6 +194,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if gateway.config.remote_management.secret_key:  # the panel's activity: only with the API on
+                note_activity(gateway, exchange)
             current.reset(token)
 
     async def _cut_short(self, exchange: Exchange) -> None:
