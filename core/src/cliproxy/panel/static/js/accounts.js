@@ -1,6 +1,6 @@
 // Sign in a new account through the gateway's remote sign-in sessions.
 import { api, enc } from "./api.js";
-import { act, field, h, toast } from "./dom.js";
+import { act, field, fill, h, toast } from "./dom.js";
 
 function optionInput(option) {
   if (option.type === "boolean") return h("input", { type: "checkbox", checked: option.default === true, "data-option": option.name });
@@ -52,7 +52,7 @@ export function signInPanel(reload) {
 
   function showOptions() {
     const flow = providers.find((p) => p.provider === providerSelect.value);
-    optionsBox.replaceChildren();
+    fill(optionsBox);
     if (!flow) return;
     if (flow.help) optionsBox.append(h("p", { class: "muted" }, flow.help));
     for (const option of flow.options.filter((o) => o.remote)) {
@@ -74,7 +74,7 @@ export function signInPanel(reload) {
   });
 
   function render() {
-    if (!session) return sessionBox.replaceChildren();
+    if (!session) return fill(sessionBox);
     const key = JSON.stringify([session.id, session.state, session.awaiting_redirect, session.challenge && session.challenge.url]);
     if (key === shown) return;
     shown = key;
@@ -122,15 +122,15 @@ export function signInPanel(reload) {
       toast(`signed in: ${who}`);
     }
     if (session.state === "failed" && session.error) parts.push(h("p", { class: "located", role: "alert" }, session.error.message));
-    sessionBox.replaceChildren(...parts);
+    fill(sessionBox, ...parts);
   }
 
   async function refresh() {
     if (!providers.length) {
       providers = (await api("GET", "/oauth/providers")).providers;
-      providerSelect.replaceChildren(...providers.map((p) => h("option", { value: p.provider }, p.provider)));
+      fill(providerSelect, ...providers.map((p) => h("option", { value: p.provider }, p.provider)));
       if (!providers.length) {
-        form.replaceChildren(h("p", { class: "muted" }, "No installed plugin offers a sign-in flow."));
+        fill(form, h("p", { class: "muted" }, "No installed plugin offers a sign-in flow."));
       }
       showOptions();
     }

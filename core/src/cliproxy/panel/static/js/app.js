@@ -1,11 +1,13 @@
 // The panel: sign-in, the page router and the polling loop.
 import { api, onRefused, session } from "./api.js";
-import { h } from "./dom.js";
 import * as overview from "./overview.js";
 import * as credentials from "./credentials.js";
+import * as models from "./models.js";
+import * as keys from "./keys.js";
+import * as config from "./config.js";
+import * as logs from "./logs.js";
 
-const PAGES = { overview, credentials };
-const extra = {};
+const PAGES = { overview, credentials, models, keys, config, logs };
 
 const view = document.getElementById("view");
 const signInSection = document.getElementById("sign-in");
@@ -14,17 +16,8 @@ const signOutButton = document.getElementById("sign-out");
 let current = null;
 let generation = 0;
 
-async function pageModule(name) {
-  if (PAGES[name]) return PAGES[name];
-  if (extra[name]) {
-    try {
-      PAGES[name] = await import(extra[name]);
-      return PAGES[name];
-    } catch {
-      return null;
-    }
-  }
-  return null;
+function pageModule(name) {
+  return Object.hasOwn(PAGES, name) ? PAGES[name] : null;
 }
 
 function showSignIn(message) {
@@ -54,7 +47,7 @@ async function poll(mine, page) {
 async function route() {
   if (!session.key) return showSignIn();
   const name = (window.location.hash.replace(/^#\/?/, "") || "overview").split("?")[0];
-  const module = await pageModule(name);
+  const module = pageModule(name);
   if (!module) {
     window.location.hash = "#/overview";
     return;
@@ -114,4 +107,3 @@ if (session.key) {
   showSignIn();
 }
 
-export { h };

@@ -1,6 +1,6 @@
 // Credentials: state with a live cooldown countdown, actions, token upload, new sign-ins.
 import { api, enc } from "./api.js";
-import { act, field, fmt, h, toast } from "./dom.js";
+import { act, field, fill, fmt, h, toast } from "./dom.js";
 import { signInPanel } from "./accounts.js";
 
 export const title = "Credentials";
@@ -117,11 +117,11 @@ function row(c, reload) {
   }
   cells.Actions.append(h("div", { class: "actions" }, toggle, test, reset, c.source && c.source.kind === "token-file" ? remove : null));
   function update(fresh) {
-    cells.Credential.replaceChildren(...nameCell(fresh));
-    cells.State.replaceChildren(...stateCell(fresh));
+    fill(cells.Credential, ...nameCell(fresh));
+    fill(cells.State, ...stateCell(fresh));
     cells["Last error"].replaceChildren(fresh.last_error ? h("span", {}, fresh.last_error.message, h("div", { class: "muted" }, fmt.time(fresh.last_error.at))) : h("span", { class: "muted" }, "-"));
     cells["Requests / failures"].replaceChildren(`${fmt.int(fresh.requests)} / ${fmt.int(fresh.failures)}`);
-    cells.Quota.replaceChildren(...[quotaCell(fresh)].flat(2).filter(Boolean));
+    fill(cells.Quota, ...[quotaCell(fresh)].flat(2).filter(Boolean));
     toggle.dataset.enabled = String(fresh.enabled);
     toggle.textContent = fresh.enabled ? "Disable" : "Enable";
     reset.disabled = fresh.state !== "cooling" && fresh.state !== "unhealthy";

@@ -19,6 +19,13 @@ function add(el, children) {
   }
 }
 
+/** Replace an element's children (null, false and nested lists allowed, as for h). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  add(el, children);
+  return el;
+}
+
 /** h("button", {onclick, class}, "text", child...) */
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);

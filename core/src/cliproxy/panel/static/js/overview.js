@@ -1,7 +1,7 @@
 // Overview: traffic over the last hour, errors, tokens, cost, health.
 import { api } from "./api.js";
 import { lineChart } from "./chart.js";
-import { fmt, h, table } from "./dom.js";
+import { fill, fmt, h, table } from "./dom.js";
 
 export const title = "Overview";
 
@@ -38,7 +38,7 @@ export function mount(root) {
       const config = activity.config;
       const labels = minutes.map((m) => m.time.slice(11, 16));
       const failed = config.last_reload_error;
-      body.replaceChildren(
+      fill(body, 
         h(
           "div",
           { class: "cards" },
@@ -107,7 +107,7 @@ export function mount(root) {
       );
     },
     error(e) {
-      body.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
+      fill(body, h("p", { class: "error", role: "alert" }, e.message));
     },
   };
 }
