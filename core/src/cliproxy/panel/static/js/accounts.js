@@ -86,7 +86,8 @@ export function signInPanel(reload) {
         parts.push(h("p", {}, "Enter this code: ", h("span", { class: "user-code", "data-user-code": "" }, challenge.user_code)));
       }
       const url = challenge.url_complete || challenge.url;
-      if (url) parts.push(h("p", {}, h("a", { href: url, target: "_blank", rel: "noopener noreferrer", "data-sign-in-url": "" }, "Open the sign-in page"), h("div", { class: "muted" }, h("code", {}, url))));
+      if (url && !/^https?:\/\//i.test(url)) parts.push(h("p", {}, "Open: ", h("code", {}, url)));
+      else if (url) parts.push(h("p", {}, h("a", { href: url, target: "_blank", rel: "noopener noreferrer", "data-sign-in-url": "" }, "Open the sign-in page"), h("div", { class: "muted" }, h("code", {}, url))));
       if (session.awaiting_redirect) {
         const paste = h("input", { type: "url", size: 60, required: true });
         const send = h("button", { type: "submit", class: "primary" }, "Finish sign-in");

@@ -64,7 +64,15 @@ function row(c, reload) {
   const test = h("button", { type: "button" }, "Test");
   const reset = h("button", { type: "button" }, "Reset cooldown");
   const remove = h("button", { type: "button", class: "danger" }, "Delete");
+  const quota = h("button", { type: "button" }, "Refresh quota");
   let armed = null;
+  quota.addEventListener("click", () =>
+    act(quota, async () => {
+      const answer = await api("POST", `/credentials/${ref}/quota/refresh`, {});
+      toast(answer.quota ? `${c.label}: quota read` : `${c.label}: the provider told no quota`);
+      await reload();
+    }),
+  );
   toggle.addEventListener("click", () =>
     act(toggle, async () => {
       const enabling = toggle.dataset.enabled !== "true";
@@ -115,7 +123,9 @@ function row(c, reload) {
     cells[name] = td;
     tr.append(td);
   }
-  cells.Actions.append(h("div", { class: "actions" }, toggle, test, reset, c.source && c.source.kind === "token-file" ? remove : null));
+  cells.Actions.append(
+    h("div", { class: "actions" }, toggle, test, reset, c.quota_supported ? quota : null, c.source && c.source.kind === "token-file" ? remove : null),
+  );
   function update(fresh) {
     fill(cells.Credential, ...nameCell(fresh));
     fill(cells.State, ...stateCell(fresh));
@@ -126,7 +136,7 @@ function row(c, reload) {
     toggle.textContent = fresh.enabled ? "Disable" : "Enable";
     reset.disabled = fresh.state !== "cooling" && fresh.state !== "unhealthy";
   }
-  return { tr, update, kind: c.source ? c.source.kind : "" };
+  return { tr, update, kind: `${c.source ? c.source.kind : ""} ${c.quota_supported}` };
 }
 
 function uploadPanel(reload) {
@@ -178,7 +188,7 @@ export function mount(root) {
     credentials.forEach((c, index) => {
       seen.add(c.id);
       let found = rows.get(c.id);
-      if (!found || found.kind !== (c.source ? c.source.kind : "")) {
+      if (!found || found.kind !== `${c.source ? c.source.kind : ""} ${c.quota_supported}`) {
         if (found) found.tr.remove();
         found = row(c, reload);
         rows.set(c.id, found);
