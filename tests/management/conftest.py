@@ -210,8 +210,9 @@ def page(browser: Any) -> Iterator[Any]:
     tab.set_default_timeout(20_000)
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
     try:
         yield tab
     finally:
         context.close()
-    assert not errors, f"the panel raised script errors: {errors}"
+    assert not errors, f"the panel raised script errors or broke its content security policy: {errors}"

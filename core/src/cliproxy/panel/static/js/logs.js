@@ -81,6 +81,7 @@ export function mount(root) {
   const recent = h("div", {}, h("p", { class: "muted" }, "Loading..."));
   const kept = h("div", {});
   const shown = h("section", { class: "panel", "aria-live": "polite", hidden: true });
+  let rounds = 0;
 
   async function open(id, button) {
     await act(button, async () => {
@@ -168,7 +169,8 @@ export function mount(root) {
     interval: 2000,
     async refresh() {
       if (!live.checked) return;
-      await Promise.all([loadRecent(), loadKept()]);
+      rounds += 1;
+      await Promise.all([loadRecent(), rounds % 5 === 1 ? loadKept() : null]); // the files: every 10 s
     },
     error(e) {
       fill(recent, h("p", { class: "error" }, e.message));
