@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,6 +36,25 @@ RECENT = 500
 """Requests kept in the recent list."""
 
 _MAX_ERROR = 300
+_FIELDS = (
+    "id",
+    "time",
+    "door",
+    "client",
+    "model",
+    "provider",
+    "credential",
+    "credential_id",
+    "upstream_model",
+    "status",
+    "upstream_status",
+    "attempts",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "error",
+    "kept",
+)
 _MAX_NAMES = 64  # distinct doors / providers counted per minute; later ones go under "other"
 
 
@@ -80,7 +99,7 @@ class Activity:
 
     def __init__(self, *, minutes: int = MINUTES, recent: int = RECENT) -> None:
         self._minutes: deque[Minute] = deque(maxlen=minutes)
-        self._recent: deque[dict[str, Any]] = deque(maxlen=recent)
+        self._recent: deque[tuple[Any, ...]] = deque(maxlen=recent)
         self.kept_minutes = minutes
 
     def record(self, exchange: Exchange, *, now: float, cost_nanos: int | None, kept: bool) -> None:
@@ -102,25 +121,25 @@ class Activity:
         _count(minute.doors, exchange.door)
         _count(minute.providers, exchange.provider)
         self._recent.append(
-            {
-                "id": exchange.request_id,
-                "time": _iso(now),
-                "door": exchange.door,
-                "client": exchange.client,
-                "model": exchange.model,
-                "provider": exchange.provider,
-                "credential": exchange.credential,
-                "credential_id": exchange.credential_id,
-                "upstream_model": exchange.upstream_model,
-                "status": status,
-                "upstream_status": exchange.upstream_status,
-                "attempts": exchange.attempts,
-                "duration_ms": round((time.perf_counter() - exchange.start) * 1000.0, 1),
-                "input_tokens": tokens_in,
-                "output_tokens": tokens_out,
-                "error": None if exchange.error is None else exchange.error[:_MAX_ERROR],
-                "kept": kept,
-            }
+            (
+                exchange.request_id,
+                now,
+                exchange.door,
+                exchange.client,
+                exchange.model,
+                exchange.provider,
+                exchange.credential,
+                exchange.credential_id,
+                exchange.upstream_model,
+                status,
+                exchange.upstream_status,
+                exchange.attempts,
+                (time.perf_counter() - exchange.start) * 1000.0,
+                tokens_in,
+                tokens_out,
+                exchange.error,
+                kept,
+            )
         )
 
     def minutes(self, count: int, now: float) -> list[dict[str, Any]]:
@@ -130,9 +149,15 @@ class Activity:
         found = {m.start: m for m in self._minutes}
         return [found.get(start, Minute(start)).as_dict() for start in range(last - 60 * (count - 1), last + 1, 60)]
 
-    def recent(self) -> Iterable[dict[str, Any]]:
-        """The kept requests, newest first."""
-        return reversed(self._recent)
+    def recent(self) -> Iterator[dict[str, Any]]:
+        """The kept requests, newest first (made readable here, not on the request's path)."""
+        for entry in reversed(self._recent):
+            found = dict(zip(_FIELDS, entry, strict=True))
+            found["time"] = _iso(found["time"])
+            found["duration_ms"] = round(found["duration_ms"], 1)
+            if found["error"] is not None:
+                found["error"] = found["error"][:_MAX_ERROR]
+            yield found
 
 
 def note_activity(gateway: Gateway, exchange: Exchange) -> None:
