@@ -36,7 +36,7 @@ function showSignIn(message) {
 async function poll(mine, page) {
   while (mine === generation) {
     try {
-      await page.refresh();
+      if (!document.hidden) await page.refresh(); // a tab in the background asks nothing
     } catch (error) {
       if (mine === generation && page.error) page.error(error);
     }
