@@ -31,7 +31,8 @@ from cliproxy.gateway import Gateway
 from cliproxy.ir import StreamError
 from cliproxy.keepalive import BLANK_LINE, Keepalive
 from cliproxy.outcome import Outcome
-from cliproxy.request_log import RequestCapture, keep_request
+from cliproxy.request_capture import RequestCapture
+from cliproxy.request_log import keep_request
 from cliproxy.respond import JSON_HEADERS, respond, stream_headers
 from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
