@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
+from cliproxy.embedding import EmbeddingRequest
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
 from cliproxy.ir import Reasoning, Request
@@ -24,7 +25,7 @@ __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner
 
 log = logging.getLogger("cliproxy.client")
 
-Action = Literal["generate", "count_tokens", "compact"]
+Action = Literal["generate", "count_tokens", "compact", "embed"]
 
 
 def owner_of_name(name: str) -> str:
@@ -87,6 +88,7 @@ class ClientRequest:
             (``model(high)``, see :mod:`cliproxy.thinking_suffix`), which overrides the
             body's amount; None without a suffix.
         base_model: The model name without its thinking suffix (None without one).
+        embedding: For ``action="embed"`` (the embeddings doors): what to embed.
     """
 
     wire: str
@@ -103,6 +105,7 @@ class ClientRequest:
     exchange: Exchange | None = None
     thinking: Reasoning | None = None
     base_model: str | None = None
+    embedding: EmbeddingRequest | None = None
     _ir: Request | None = None
 
     @property

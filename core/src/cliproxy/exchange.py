@@ -83,7 +83,7 @@ def client_request_id(headers: Any) -> str | None:
     """The client's ``x-request-id``, when it is short and plain enough to echo and log."""
     value = headers.get(REQUEST_ID_HEADER)
     if value and len(value) <= _MAX_CLIENT_ID and _ID_CHARS.issuperset(value):
-        return value  # type: ignore[no-any-return]
+        return value
     return None
 
 

@@ -159,13 +159,15 @@ class Gateway:
     def listed_models(self) -> list[ModelInfo]:
         """The model ids clients may request, for the model lists: each listed id, then
         its ``thinking-suffixes`` variants where a provider of it may think."""
-        models = self.router.models()
+        models = [self._marked(model) for model in self.router.models()]
         suffixes = self.config.thinking_suffixes
         if not suffixes:
             return models
         listed: list[ModelInfo] = []
         for model in models:
             listed.append(model)
+            if model.embeds:
+                continue
             route = self.router.resolve(model.id)
             if any(
                 self.providers[c.credential.provider].can_reason(c.credential, c.upstream_model) is not False
@@ -173,6 +175,14 @@ class Gateway:
             ):
                 listed.extend(ModelInfo(f"{model.id}({suffix})", model.owned_by) for suffix in suffixes)
         return listed
+
+    def _marked(self, model: ModelInfo) -> ModelInfo:
+        """``model``, marked as embedding when a provider of it says it embeds."""
+        providers = self.providers
+        for c in self.router.resolve(model.id):
+            if providers[c.credential.provider].embeds(c.credential, c.upstream_model):
+                return ModelInfo(model.id, model.owned_by, embeds=True)
+        return model
 
     def swap(self, snapshot: Snapshot, tokens: TokenManager | None = None) -> None:
         """Serve ``snapshot`` from now on (with ``tokens`` staged for it). Synchronous:

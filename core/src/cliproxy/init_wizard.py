@@ -235,7 +235,7 @@ gemini -m {model}
 # -- the command ---------------------------------------------------------------------------
 
 
-def add_init_command(sub: argparse._SubParsersAction, installed: Callable[[], set[str]]) -> None:  # type: ignore[type-arg]
+def add_init_command(sub: argparse._SubParsersAction, installed: Callable[[], set[str]]) -> None:
     """Add ``cliproxy init``; ``installed`` names the plugins that loaded."""
     parser = sub.add_parser("init", help="write a first config.yaml: providers, keys, sign-ins, client settings")
     parser.add_argument("--config", "-c", default="config.yaml", help="where to write the config (./config.yaml)")

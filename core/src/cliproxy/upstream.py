@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -287,7 +287,7 @@ def _releaser(response: aiohttp.ClientResponse) -> Callable[[], None]:
     return release
 
 
-async def _read_chunks(response: aiohttp.ClientResponse, provider: str):  # type: ignore[no-untyped-def]
+async def _read_chunks(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
     """Yield the stream's bytes as each network read delivers them."""
     try:
         async for chunk in response.content.iter_any():

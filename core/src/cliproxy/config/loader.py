@@ -149,6 +149,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
+        stream_keepalive=_stream_keepalive(root),
+        nonstream_keepalive=_optional_seconds(
+            root,
+            "nonstream-keepalive-interval",
+            hint="seconds between the blank lines a waiting JSON answer gets, e.g. 'nonstream-keepalive-interval: 15'"
+            " (0 or absent: off)",
+        ),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -170,6 +177,36 @@ def _thinking_suffixes(root: ConfigNode) -> tuple[str, ...]:
                 hint="levels: " + ", ".join(_SUFFIX_LEVELS) + "; or a number such as 8192",
             )
     return suffixes
+
+
+def _stream_keepalive(root: ConfigNode) -> float | None:
+    """``streaming: {keepalive-seconds: N}``: None (off) when absent or 0."""
+    node = _switchable_block(
+        root, "streaming", "'keepalive-seconds'", "write 'streaming: {keepalive-seconds: 15}' to turn keepalives on"
+    )
+    if node is None:
+        return None
+    seconds = _optional_seconds(
+        node,
+        "keepalive-seconds",
+        hint="seconds of upstream silence before a stream gets a keepalive, e.g. 'keepalive-seconds: 15' (0: off)",
+    )
+    node.done()
+    return seconds
+
+
+def _optional_seconds(node: ConfigNode, key: str, *, hint: str) -> float | None:
+    """A positive, finite number of seconds, or None when ``key`` is absent or 0 (off)."""
+    try:
+        value: float | None = node.float(key, None)
+    except ConfigError as exc:
+        exc.hint = exc.hint or hint
+        raise
+    if value is None or value == 0:
+        return None
+    if not 0 < value < math.inf:  # also rejects nan
+        raise node.error(key, f"'{node.qualified(key)}' must be a positive number of seconds, not {value:g}", hint=hint)
+    return value
 
 
 def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:

@@ -240,6 +240,8 @@ class Config:
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
+    stream_keepalive: float | None = None  # streaming.keepalive-seconds: a door keepalive after this much silence
+    nonstream_keepalive: float | None = None  # nonstream-keepalive-interval: whitespace while a JSON answer waits
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -288,4 +290,6 @@ CORE_KEYS = (
     "payload",
     "thinking-suffixes",
     "disabled-credentials",
+    "streaming",
+    "nonstream-keepalive-interval",
 )
