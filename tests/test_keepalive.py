@@ -4,6 +4,7 @@ read by the official SDKs, with failover still working behind the keepalives."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ import openai
 import orjson
 import pytest
 from cliproxy.config import ConfigError, load_config
-from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app, wire_answer
+from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app, serve_app, wire_answer
 from google import genai
 from google.genai import types
 
@@ -56,7 +57,14 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 FLAKY = ["flaky-stream", "flaky-json"]  # 'down' fails them, 'ok' answers
-BROKEN = ["broken-stream", "broken-sdk", "broken-json", "broken-quiet"]  # only 'down' serves them
+BROKEN = [
+    "broken-stream",
+    "broken-sdk",
+    "broken-json",
+    "broken-quiet",
+    "broken-log-stream",
+    "broken-log-json",
+]  # only 'down' serves them
 
 
 def config(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
@@ -187,6 +195,21 @@ def test_a_stream_that_fails_after_a_keepalive_ends_with_its_error_event(gateway
     with pytest.raises(openai.APIError, match="overloaded"):
         for _ in client.chat.completions.create(model="broken-sdk", stream=True, **CHAT):  # type: ignore[call-overload]
             pass
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_the_access_log_has_the_status_a_committed_failure_could_not_send(
+    upstream: FakeUpstream, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    settings = config(upstream, streaming={"keepalive-seconds": INTERVAL}, **{"nonstream-keepalive-interval": INTERVAL})
+    app = gateway_app(settings, plugins=[cliproxy_openai, cliproxy_claude, cliproxy_gemini])
+    caplog.set_level(logging.INFO, logger="cliproxy.access")
+    async with asgi_client(app, headers={"authorization": f"Bearer {KEY}"}) as http:
+        model = "broken-log-stream" if stream else "broken-log-json"
+        response = await http.post("/v1/chat/completions", json={**CHAT, "model": model, "stream": stream})
+    assert response.status_code == 200 and b"overloaded" in response.content
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "cliproxy.access"]
+    assert " 503 " in line and "overloaded" in line
 
 
 def test_without_the_setting_a_silent_stream_sends_nothing_until_it_answers(quiet_gateway: str) -> None:
