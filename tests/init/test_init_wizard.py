@@ -162,7 +162,8 @@ def test_a_key_already_in_the_environment_is_referenced_not_stored(tmp_path: Pat
     assert 'api-key: "${ANTHROPIC_API_KEY}"' in (tmp_path / "config.yaml").read_text()
     assert not (tmp_path / "cliproxy.env").exists()
     assert "sk-ant-env-key-1" not in term.output
-    assert "ANTHROPIC_MODEL=claude-sonnet-4-5" in term.output
+    assert "ANTHROPIC_MODEL=claude-sonnet-4-6" in term.output
+    assert "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-5-5" in term.output
 
 
 def test_yes_asks_nothing_and_an_existing_config_is_kept(tmp_path: Path):
