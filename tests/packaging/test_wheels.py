@@ -77,6 +77,7 @@ class Case:
     model: str
     routes: dict[tuple[str, str], dict[str, Any]] = attrs.field(factory=dict)
     with_echo: bool = False
+    credentials: int = 1  # the plugin's, which `cliproxy check` counts
 
 
 CASES: dict[str, Case] = {
@@ -154,11 +155,35 @@ CASES: dict[str, Case] = {
         "echo-1",
         with_echo=True,
     ),
-    "cliproxy-roo": Case(lambda url: {"roo": []}, "echo-1", with_echo=True),
-    "cliproxy-copilot": Case(lambda url: {"copilot": []}, "echo-1", with_echo=True),
-    "cliproxy-codex": Case(lambda url: {"codex": {"base-url": url}}, "echo-1", with_echo=True),
-    "cliproxy-kiro": Case(lambda url: {"kiro": []}, "echo-1", with_echo=True),
-    "cliproxy-echo": Case(lambda url: {}, "echo-1", with_echo=True),
+    "cliproxy-roo": Case(
+        lambda url: {"roo": [{"token": "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "base-url": url + "/proxy"}]},
+        "echo-1",
+        with_echo=True,
+    ),
+    "cliproxy-copilot": Case(
+        lambda url: {"copilot": [{"github-token": "ghu_packaging", "github-api-url": url, "models": ["gpt-4.1"]}]},
+        "echo-1",
+        with_echo=True,
+    ),
+    # Codex accounts come only from `cliproxy login codex` token files: none here.
+    "cliproxy-codex": Case(lambda url: {"codex": {"base-url": url}}, "echo-1", with_echo=True, credentials=0),
+    "cliproxy-kiro": Case(
+        lambda url: {
+            "kiro": [
+                {
+                    "access-token": "aoa-packaging",
+                    "refresh-token": "aor-packaging",
+                    "profile-arn": "arn:aws:codewhisperer:us-east-1:123456789012:profile/TEST",
+                    "base-url": url,
+                    "auth-url": url,
+                    "oidc-url": url,
+                }
+            ]
+        },
+        "echo-1",
+        with_echo=True,
+    ),
+    "cliproxy-echo": Case(lambda url: {}, "echo-1", with_echo=True, credentials=0),
 }
 
 
@@ -327,6 +352,8 @@ def test_a_plugin_installs_alone_and_serves(name: str, venvs: dict[str, Path], t
         config_file.write_text(json.dumps(config, indent=2))
         checked = run(cliproxy, "check", "--config", config_file, cwd=tmp_path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+        expected = case.credentials + (1 if case.with_echo else 0)
+        assert f"credentials: {expected}\n" in checked.stdout, checked.stdout
 
         for url in serve(cliproxy, config_file):
             answer = httpx.post(

@@ -57,8 +57,8 @@ CHOICES: tuple[Choice, ...] = (
         "claude",
         "Claude with an Anthropic API key",
         '# Anthropic API (cliproxy-claude): more keys or a prefix in plugins/claude/README.md.\nclaude-api-key:\n  - api-key: "${{{env}}}"\n',
-        "claude-sonnet-4-5",
-        "claude-haiku-4-5",
+        "claude-sonnet-4-6",
+        "claude-haiku-5-5",
         env="ANTHROPIC_API_KEY",
     ),
     Choice(
@@ -67,8 +67,8 @@ CHOICES: tuple[Choice, ...] = (
         "Claude with a Claude subscription (cliproxy login claude)",
         "# Claude subscription: `cliproxy login claude` wrote its token file into auth-dir;\n"
         "# every signed-in account there serves (cliproxy-claude).\n",
-        "claude-sonnet-4-5",
-        "claude-haiku-4-5",
+        "claude-sonnet-4-6",
+        "claude-haiku-5-5",
         login="claude",
     ),
     Choice(
