@@ -187,7 +187,7 @@ def test_a_chat_model_asked_to_embed_is_a_clear_400(gateway: str, upstream: Fake
     ],
 )
 def test_bad_requests_get_openai_shaped_errors(gateway: str, body: dict[str, Any], says: str) -> None:
-    response = httpx.post(gateway + "/v1/embeddings", json=body, headers={"authorization": f"Bearer {KEY}"})
+    response = httpx.post(gateway + "/v1/embeddings", json=body, headers={"authorization": f"Bearer {KEY}"}, timeout=30)
     assert response.status_code in (400, 404)
     assert says in response.json()["error"]["message"]
 
@@ -238,6 +238,7 @@ def test_the_embed_content_door_answers_one_embedding(gateway: str) -> None:
         gateway + "/v1beta/models/small:embedContent",
         json={"content": {"parts": [{"text": "abcd"}]}},
         headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 200 and response.json() == {"embedding": {"values": [4.0, 0.5, -2.0]}}
 
@@ -247,12 +248,16 @@ def test_gemini_doors_answer_errors_in_gemini_shape(gateway: str) -> None:
         gateway + "/v1beta/models/gemini-2.5-flash:batchEmbedContents",
         json={"requests": [{"content": {"parts": [{"text": "x"}]}}]},
         headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert "not an embedding model" in response.json()["error"]["message"]
     response = httpx.post(
-        gateway + "/v1beta/models/small:batchEmbedContents", json={"requests": []}, headers={"x-goog-api-key": KEY}
+        gateway + "/v1beta/models/small:batchEmbedContents",
+        json={"requests": []},
+        headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 400 and "'requests'" in response.json()["error"]["message"]
 
@@ -285,7 +290,12 @@ async def test_in_process_with_usage_and_the_access_log(
         assert [d.embedding for d in answer.data] == [[1.0, 0.5, -2.0], [2.0, 0.5, -2.0]]
         status = (await http.get("/v0/status")).json()
     line = next(r.getMessage() for r in caplog.records if r.name == "cliproxy.access")
-    assert "'small' -> openai-compatibility" in line and "text-embedding-3-small" in line and "in=2" in line
+    assert (
+        line.startswith("openai-embeddings ")
+        and "'small' -> openai-compatibility" in line
+        and "text-embedding-3-small" in line
+        and "in=2" in line
+    )
     (client_usage,) = status["clients"].values()  # counted for the key that asked
     assert client_usage["requests"] == 1 and client_usage["input_tokens"] == 2
     assert b"embed-key" not in orjson.dumps(status)  # (the status names keys, never shows them)
