@@ -292,4 +292,4 @@ async def reload_app(
 
 def gateway_of(app: Starlette) -> Gateway:
     """The :class:`Gateway` behind an app made by :func:`create_app`."""
-    return app.state.gateway  # type: ignore[no-any-return]
+    return app.state.gateway

@@ -166,6 +166,9 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
     provider = gateway.providers[cand.credential.provider]
     action = call.client.action
+    exchange = call.client.exchange
+    if exchange is not None and exchange.trace is not None:
+        exchange.trace.attempt(cand, call.attempt)
     try:
         if action == "embed":
             return Outcome(call, cand, selection, await provider.embed(call))

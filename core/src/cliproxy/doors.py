@@ -174,6 +174,9 @@ class DoorEndpoint:
         exchange = Exchange(send, self.label, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
+        if gateway.tracing is not None:
+            traced = headers if isinstance(headers, dict) else None
+            exchange.trace = gateway.tracing.begin(scope["method"], scope["path"], traced, exchange)
         token = current.set(exchange)
         metrics = gateway.metrics
         if metrics is not None:
@@ -196,6 +199,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if exchange.trace is not None:
+                exchange.trace.finish(exchange)
             current.reset(token)
 
     async def _cut_short(self, exchange: Exchange) -> None:
@@ -226,9 +231,9 @@ class DoorEndpoint:
             await send_error(exchange, translator, error)
             return
         except Exception as exc:
-            error = _internal(exc)
-            exchange.error = error.message
-            await send_error(exchange, translator, error)
+            internal = _internal(exc)
+            exchange.error = internal.message
+            await send_error(exchange, translator, internal)
             return
         if client is None:
             return  # the client left while sending its body
@@ -287,7 +292,7 @@ class DoorEndpoint:
             stream=stream,
             headers=headers,
             query=query,
-            action=door.action,
+            action="count_tokens" if door.action == "count_tokens" else "generate",  # (a models door never gets here)
             identity=identity,
             created=int(time.time()),
             thinking=thinking,

@@ -53,6 +53,7 @@ from cliproxy.snapshot import KNOWN_PLUGIN_BLOCKS, Snapshot
 from cliproxy.state import StateStore, create_store
 from cliproxy.state.base import Cooldown
 from cliproxy.tokens import TokenManager
+from cliproxy.tracing import Tracing, create_tracing
 from cliproxy.translate import UpstreamTranslator
 from cliproxy.upstream import create_session
 from cliproxy.usage_ledger import UsageLedger
@@ -76,6 +77,7 @@ class Gateway:
     reload_status: ReloadStatus
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
+    tracing: Tracing | None = None  # OpenTelemetry spans (tracing.enabled)
     count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
     drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     deadlines: Deadlines = attrs.Factory(Deadlines)  # body reads' timeouts, one sweeper for all
@@ -118,6 +120,7 @@ class Gateway:
             if config.responses_store.enabled
             else None,
             metrics=create_metrics(config) if config.metrics.enabled else None,
+            tracing=create_tracing(config.tracing, config.file) if config.tracing.enabled else None,
         )
         tokens.redact = gateway.redact
         gateway.snapshot = Snapshot.load(config, registry, gateway.host.staging(config, tokens), state)

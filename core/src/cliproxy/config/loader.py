@@ -24,6 +24,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    TracingConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -132,6 +133,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         upstream_limits=_upstream_limits(root.node("upstream-limits")),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
+        tracing=_tracing(root),
         watch_config=root.bool("watch-config", True),
         watch_interval=_seconds(
             root,
@@ -405,6 +407,22 @@ def _metrics(root: ConfigNode) -> MetricsConfig:
     return MetricsConfig(enabled=enabled, path=path, public=public)
 
 
+def _tracing(root: ConfigNode) -> TracingConfig:
+    node = _switchable_block(
+        root,
+        "tracing",
+        "'enabled', 'service-name' and 'propagate-upstream'",
+        "write 'tracing: {enabled: true}' to turn it on",
+    )
+    if node is None:
+        return TracingConfig()
+    enabled = node.bool("enabled", False)
+    name = node.str("service-name", "cliproxy")
+    propagate = node.str("propagate-upstream", "local", choices=("local", "all", "none"))
+    node.done()
+    return TracingConfig(enabled=enabled, service_name=name, propagate_upstream=propagate)
+
+
 # -- operations: request logs, usage, pricing, the log file ---------------------------------
 
 _NO_FILE = ("<dict>", "<config>")
@@ -531,5 +549,13 @@ def _logging(root: ConfigNode) -> LoggingConfig:
         node, "max-size-mb", 10.0, hint="the log file's size before it is rotated, e.g. 'max-size-mb: 10'"
     )
     backups = node.int("backups", 3, minimum=0)
+    form = node.str("format", "text", choices=("text", "json"))
+    level = node.str("level", None, choices=("debug", "info", "warning", "error"))
     node.done()
-    return LoggingConfig(file=_beside_config(root.file, file) if file else None, max_size_mb=size, backups=backups)
+    return LoggingConfig(
+        file=_beside_config(root.file, file) if file else None,
+        max_size_mb=size,
+        backups=backups,
+        format=form,
+        level=level,
+    )

@@ -27,6 +27,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "TracingConfig",
     "UpstreamLimits",
     "UsageConfig",
 ]
@@ -115,6 +116,18 @@ class MetricsConfig:
 
 
 @attrs.frozen
+class TracingConfig:
+    """``tracing:`` -- OpenTelemetry spans (off by default; ``pip install 'cliproxy[otel]'``):
+    one per client request, one per upstream attempt. ``propagate-upstream`` says which
+    upstreams get the ``traceparent`` header: ``local`` (loopback and private addresses,
+    the default), ``all`` or ``none``."""
+
+    enabled: bool = False
+    service_name: str = "cliproxy"
+    propagate_upstream: str = "local"
+
+
+@attrs.frozen
 class Timeouts:
     """``upstream-timeouts:`` -- seconds to connect, and to wait between upstream bytes."""
 
@@ -173,11 +186,15 @@ class RequestLogConfig:
 @attrs.frozen
 class LoggingConfig:
     """``logging:`` -- the gateway's own log also goes to ``file`` (rotated at
-    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr."""
+    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr.
+    ``format`` is ``text`` or ``json`` (one object per line); ``level`` applies unless
+    ``--log-level`` or ``CLIPROXY_LOG_LEVEL`` says otherwise."""
 
     file: str | None = None
     max_size_mb: float = 10.0
     backups: int = 3
+    format: str = "text"
+    level: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -212,6 +229,7 @@ class Config:
     upstream_limits: UpstreamLimits = UpstreamLimits()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
@@ -258,6 +276,7 @@ CORE_KEYS = (
     "upstream-limits",
     "responses-store",
     "metrics",
+    "tracing",
     "watch-config",
     "watch-interval",
     "access-log",

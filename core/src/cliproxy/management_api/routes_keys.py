@@ -54,8 +54,8 @@ def _expanded(raw: list[Any], index: int, file: str) -> str:
 
 def _keys(document: ConfigDocument, refs: SecretRefs) -> list[dict[str, Any]]:
     """The keys in file order: their place in the list, name, id, masked form."""
-    raw = _key_list(document) or []
-    found = []
+    raw: CommentedSeq | list[Any] = _key_list(document) or []
+    found: list[dict[str, Any]] = []
     for index in range(len(raw)):
         key = _expanded(raw, index, document.file)
         if not key:
@@ -129,7 +129,9 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
 
         def change(document: ConfigDocument) -> dict[str, Any]:
             key = _find(_keys(document, editor.refs), ref)
-            del _key_list(document)[key["index"]]  # type: ignore[index]
+            listed = _key_list(document)
+            if listed is not None:  # (_find found the key in it)
+                del listed[key["index"]]
             return {"removed": _shown(key)}
 
         return await editor.edit(change, force=request.flag("force"))

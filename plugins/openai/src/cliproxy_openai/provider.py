@@ -12,6 +12,7 @@ from cliproxy import (
     Call,
     ConfigNode,
     Credential,
+    DirectResponse,
     EmbeddingInput,
     Embeddings,
     GatewayError,
@@ -165,7 +166,12 @@ class OpenAIChatProvider(Provider):
         limit = getattr(settings, "embedding_batch_size", DEFAULT_EMBEDDING_BATCH)
         return await in_batches(request.inputs, limit, batch)
 
-    async def send(self, call: Call) -> UpstreamResponse:
+    async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
+        return await self.send_upstream(call)
+
+    async def send_upstream(self, call: Call) -> UpstreamResponse:
+        """POST the call to the upstream's chat or Responses endpoint (what :meth:`send`
+        does; a subclass that answers in its own way builds on this)."""
         settings: OpenAISettings = call.credential.settings
         wire = getattr(settings, "wire", WIRE)
         if wire == RESPONSES_WIRE:
