@@ -164,6 +164,7 @@ class DoorEndpoint:
         self.gateway = gateway
         self.door = door
         self.translator = translator
+        self.label = translator.name  # the door's name in the access log, metrics and request logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -172,7 +173,7 @@ class DoorEndpoint:
         except GatewayError as too_large:
             headers = too_large
         request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
-        exchange = Exchange(send, self.translator.name, request_id)
+        exchange = Exchange(send, self.label, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
         if gateway.tracing is not None:
