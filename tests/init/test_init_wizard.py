@@ -119,6 +119,7 @@ def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_
     text = config.read_text()
     assert TYPED_KEY not in text
     assert 'api-key: "${CLIPROXY_ANTHROPIC_API_KEY}"' in text
+    assert "\nenv-file: cliproxy.env\n" in text  # read by the gateway itself: nothing to source
     assert text.startswith("# cliproxy config written by `cliproxy init`")
     (client_key,) = re.findall(r'^  - "(sk-cliproxy-[\w-]+)"$', text, re.M)
     assert len(client_key) > 40
@@ -139,8 +140,9 @@ def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_
     assert gemini == {k: client_key if v == DOC_KEY else v for k, v in recipes.gemini_env.items()}
     assert "gemini -m echo-1" in out
 
-    # Serve the written config (its env file loaded) and ask as Claude Code would.
-    monkeypatch.setenv("CLIPROXY_ANTHROPIC_API_KEY", TYPED_KEY)
+    # Serve the written config as `cliproxy serve` would -- the typed key comes from the
+    # env file the config names, not from this environment -- and ask as Claude Code would.
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "CLIPROXY_ANTHROPIC_API_KEY"})
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # auth-dir: ~/.cliproxy/auth, of this run
     app = create_app(load_config(config))
     with serve_app(app) as url:
