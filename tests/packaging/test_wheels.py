@@ -14,6 +14,7 @@ through the echo demo installed beside it.
 from __future__ import annotations
 
 import email.parser
+import importlib.util
 import json
 import os
 import shutil
@@ -367,3 +368,35 @@ def test_a_plugin_installs_alone_and_serves(name: str, venvs: dict[str, Path], t
             assert content == ("ping" if case.with_echo else "pong")
         if case.routes:
             assert [r.path for r in upstream.requests if r.method == "POST"], "the plugin's upstream was not asked"
+
+
+def _walkthrough_module() -> Any:
+    """tests/test_plugin_walkthrough.py, which reads the walkthrough out of docs/plugins.md."""
+    spec = importlib.util.spec_from_file_location("plugin_walkthrough", ROOT / "tests" / "test_plugin_walkthrough.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_plugin_walkthrough_passes_the_kit_with_cliproxy_testing_alone(dist: Path, tmp_path: Path):
+    """docs/plugins.md's "write a provider in 50 lines", as its author runs it: the plugin
+    and ``cliproxy[testing]`` (this wheel, with what its extra declares -- nothing from the
+    workspace) in a clean venv, then ``pytest``: every check of the contract passes."""
+    walkthrough = _walkthrough_module()
+    project = tmp_path / "cliproxy-hello"
+    for name, text in walkthrough.walkthrough().items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    venv = tmp_path / "venv"
+    made = run(UV, "venv", "--python", sys.executable, venv, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    python = venv / "bin" / "python"
+    core = f"cliproxy[testing] @ {wheel_of(dist, 'cliproxy').as_uri()}"
+    done = run(UV, "pip", "install", "--python", python, core, project, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tested = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, timeout=600)
+    output = tested.stdout + tested.stderr
+    assert tested.returncode == 0, output
+    summary = output.strip().splitlines()[-1]
+    assert summary.startswith(f"{walkthrough.CONTRACT_TESTS} passed"), output
