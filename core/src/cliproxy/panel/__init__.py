@@ -25,9 +25,8 @@ from starlette.types import Receive, Scope, Send
 from cliproxy.asgi import header_map, send_bytes
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
-from cliproxy.management import is_local_caller
+from cliproxy.management_api.access import check_reachable
 from cliproxy.management_api.api import error_body
-from cliproxy.site_guard import check_site, trusted_hosts
 
 __all__ = ["PATH", "check_panel_access", "panel_files", "panel_routes"]
 
@@ -74,26 +73,15 @@ def check_panel_access(gateway: Gateway, scope: Scope) -> None:
     """Raise a :class:`GatewayError` unless this request may load the panel: the
     management API's rules but the key (a page load carries none; every call the panel
     then makes needs it)."""
-    headers = header_map(scope)
-    config = gateway.config
-    check_site(headers, trusted_hosts(config), changes_state=False)
-    remote = config.remote_management
-    if not remote.secret_key:
-        raise GatewayError(
-            status=404,
-            kind=ErrorKind.NOT_FOUND,
-            code="management_disabled",
-            message="the web panel is off, as the management API is: set 'remote-management: {secret-key: <key>}' "
-            "in config.yaml (the key itself, or the hash 'cliproxy hash-key' prints), then sign in with that key",
-        )
-    if not remote.allow_remote and not is_local_caller(scope, headers):
-        raise GatewayError(
-            status=403,
-            kind=ErrorKind.PERMISSION,
-            code="remote_management_disabled",
-            message="the web panel answers requests from this machine only; set "
-            "'remote-management.allow-remote: true' in config.yaml to use it from other hosts",
-        )
+    check_reachable(
+        gateway,
+        scope,
+        header_map(scope),
+        changes_state=False,
+        what="the web panel",
+        off="the web panel is off, as the management API is: set 'remote-management: {secret-key: <key>}' "
+        "in config.yaml (the key itself, or the hash 'cliproxy hash-key' prints), then sign in with that key",
+    )
 
 
 class PanelEndpoint:
