@@ -17,6 +17,7 @@ import attrs
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
 from cliproxy.ir import Reasoning, Request
+from cliproxy.key_policy import KeyPolicy
 from cliproxy.thinking_suffix import apply_suffix
 from cliproxy.translate import ClientTranslator
 
@@ -42,6 +43,8 @@ class ClientIdentity:
     under, so only the same caller reads it again: stable across restarts, instances and
     reordered ``api-keys``, and holding no secret. The core's identities derive it from
     the key (a salted fingerprint); one built with just a name derives it from the name.
+    ``policy`` is what the caller may do (models, rates, budgets; see
+    :mod:`cliproxy.key_policy`): None for no limits.
     """
 
     name: str
@@ -49,6 +52,7 @@ class ClientIdentity:
     owner: str = attrs.field(
         kw_only=True, default=attrs.Factory(lambda self: owner_of_name(self.name), takes_self=True)
     )
+    policy: KeyPolicy | None = attrs.field(kw_only=True, default=None)
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.gateway import Gateway
 from cliproxy.outcome import Outcome
+from cliproxy.policy import check_model
 from cliproxy.request_log import RequestCapture, keep_request
 from cliproxy.respond import respond
 from cliproxy.thinking_suffix import split_suffix
@@ -269,6 +270,7 @@ class DoorEndpoint:
         if model.endswith(")") and not gateway.router.knows(model):
             base, thinking = split_suffix(model)
             base_model = base if thinking is not None else None
+        check_model(identity, base_model or model)
         stream = door.stream
         if stream is None:
             flag = body.get("stream", False)
@@ -293,8 +295,8 @@ class DoorEndpoint:
 
     async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
-            await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.listed_models())
+            identity = await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
+            body = self.translator.encode_models(self.gateway.listed_models(identity))
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return

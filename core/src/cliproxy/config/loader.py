@@ -11,6 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
+from cliproxy.config.client_keys import read_client_keys
 from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
@@ -104,11 +105,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         problem = check_proxy_url(proxy_url)
         if problem:
             raise root.error("proxy-url", problem)
+    client_keys = read_client_keys(root)
     config = Config(
         file=file,
         host=root.str("host", "127.0.0.1") or "127.0.0.1",
         port=root.int("port", 8317, minimum=0),
-        api_keys=tuple(k for k in root.str_list("api-keys") if k),
+        api_keys=tuple(k.key for k in client_keys),
+        client_keys=client_keys,
         auth_dir=root.str("auth-dir", "~/.cliproxy/auth"),
         proxy_url=proxy_url,
         request_retry=root.int("request-retry", 3, minimum=0),

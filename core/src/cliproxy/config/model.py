@@ -13,6 +13,7 @@ import attrs
 
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.config.payload import PayloadRules
+from cliproxy.key_policy import ClientKey
 from cliproxy.pricing import PriceTable
 
 __all__ = [
@@ -194,6 +195,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8317
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    client_keys: tuple[ClientKey, ...] = attrs.field(default=(), repr=False)  # api-keys with names and policy
     auth_dir: str = "~/.cliproxy/auth"
     proxy_url: str | None = None
     request_retry: int = 3
