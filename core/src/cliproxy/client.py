@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -22,6 +22,9 @@ from cliproxy.thinking_suffix import apply_suffix
 from cliproxy.translate import ClientTranslator
 
 __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner_of_name"]
+
+if TYPE_CHECKING:
+    from cliproxy.limits import Ticket
 
 log = logging.getLogger("cliproxy.client")
 
@@ -91,6 +94,7 @@ class ClientRequest:
             (``model(high)``, see :mod:`cliproxy.thinking_suffix`), which overrides the
             body's amount; None without a suffix.
         base_model: The model name without its thinking suffix (None without one).
+        ticket: The request's hold on its key's rates and budgets (None: no such limits).
     """
 
     wire: str
@@ -107,6 +111,7 @@ class ClientRequest:
     exchange: Exchange | None = None
     thinking: Reasoning | None = None
     base_model: str | None = None
+    ticket: Ticket | None = None
     _ir: Request | None = None
 
     @property

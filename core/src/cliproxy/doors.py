@@ -24,9 +24,11 @@ from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
 from cliproxy.dispatch import dispatch
 from cliproxy.drain import shutdown_error
+from cliproxy.eager import finish_shielded
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.gateway import Gateway
+from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
 from cliproxy.policy import check_model
 from cliproxy.request_log import RequestCapture, keep_request
@@ -54,6 +56,8 @@ def error_response(translator: ClientTranslator, error: GatewayError) -> tuple[i
         log.exception("translator %s could not encode an error", translator.name)
         body = orjson.dumps({"error": {"message": error.message, "type": str(error.kind)}})
     headers = [(b"content-type", b"application/json"), *_retry_after_header(error)]
+    if error.headers:
+        headers += [(name.encode(), value.encode()) for name, value in error.headers]
     return error.status, headers, body
 
 
@@ -324,6 +328,24 @@ class DoorEndpoint:
         if client.action == "count_tokens":
             await self._count(gateway, client, send)
             return
+        policy = None if client.identity is None else client.identity.policy
+        if policy is None or not policy.limits_rate:
+            await self._dispatch(gateway, client, send)
+            return
+        try:
+            ticket = await admit(gateway, client, policy)
+        except GatewayError as error:
+            if client.exchange is not None:
+                client.exchange.error = error.message
+            await send_error(send, self.translator, error)
+            return
+        client.ticket = ticket
+        try:
+            await self._dispatch(gateway, client, send)
+        finally:
+            await finish_shielded(ticket.release())
+
+    async def _dispatch(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
             outcome = await dispatch(gateway, client)
         except GatewayError as error:
