@@ -149,7 +149,7 @@ def test_max_parallel_refuses_only_while_requests_are_in_flight(upstream: FakeUp
 def claude_config(upstream: FakeUpstream) -> dict[str, Any]:
     return {
         "api-keys": [
-            {"key": TOKENS, "name": "tokens", "daily-tokens": 1205},
+            {"key": TOKENS, "name": "tokens", "daily-tokens": 1204},
             {"key": DOLLARS, "name": "dollars", "monthly-budget-usd": 0.0036},
         ],
         "request-retry": 0,
@@ -180,7 +180,7 @@ def test_budgets_are_settled_by_a_stream_that_fails_midway(upstream: FakeUpstrea
         with pytest.raises(openai.RateLimitError) as spent:
             tokens.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
         tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
-        assert "'tokens' has used its daily-tokens budget of 1205 tokens" in spent.value.message
+        assert "'tokens' has used its daily-tokens budget of 1204 tokens" in spent.value.message
         assert f"resets at {tomorrow} 00:00 UTC" in spent.value.message
         assert spent.value.code == "daily_tokens_exceeded"
         assert int(spent.value.response.headers["retry-after"]) > 0

@@ -86,7 +86,7 @@ def gateways(upstream: FakeUpstream, redis_url: str, redis_prefix: str, tmp_path
         ],
         "auth-dir": str(tmp_path / "no-auth"),
         "watch-config": False,
-        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},  # (a busy machine)
         "openai-compatibility": [
             {
                 "name": "pool",

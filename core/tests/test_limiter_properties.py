@@ -87,3 +87,14 @@ def test_two_redis_instances_never_admit_more_than_the_limits(
                 await store.close()
 
     asyncio.run(run())
+
+
+def test_body_estimates_count_text_and_images_without_decoding() -> None:
+    from cliproxy.estimate import IMAGE_TOKENS, estimate_body_tokens
+
+    text = {"model": "m", "messages": [{"role": "user", "content": "a" * 400}]}
+    assert 100 <= estimate_body_tokens(text) <= 110
+    image = "data:image/png;base64," + "A" * 100_000
+    with_image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": image}}]}]}
+    assert IMAGE_TOKENS <= estimate_body_tokens(with_image) < IMAGE_TOKENS + 20
+    assert estimate_body_tokens({"contents": [{"parts": [{"text": "日本語のテキスト"}]}]}) >= 8

@@ -23,7 +23,7 @@ import os
 from typing import TYPE_CHECKING
 
 from cliproxy.errors import ErrorKind, GatewayError
-from cliproxy.estimate import estimate_request_tokens
+from cliproxy.estimate import estimate_body_tokens
 from cliproxy.ir import Usage
 from cliproxy.key_policy import KeyPolicy
 from cliproxy.pricing import nanos_to_usd
@@ -104,7 +104,7 @@ async def admit(gateway: Gateway, client: ClientRequest, policy: KeyPolicy) -> T
     limits = limits_of(policy)
     tokens = cost = 0
     if policy.counts_tokens:
-        tokens = max(1, estimate_request_tokens(client.ir))
+        tokens = max(1, estimate_body_tokens(client.body))
         if policy.monthly_budget_nanos is not None:
             cost = _input_cost(gateway, client.route_model, tokens)
     ticket_id = os.urandom(12).hex()

@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import attrs
 
+from cliproxy.state.daily import day_of
+
 __all__ = ["WINDOW", "Admission", "MemoryLimiter", "RateLimits", "month_of", "next_day", "next_month"]
 
 WINDOW = 60.0
@@ -66,7 +68,8 @@ class Admission:
 
 
 def month_of(when: float) -> str:
-    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m")
+    """The UTC month (``YYYY-MM``) of Unix time ``when``."""
+    return day_of(when)[:7]
 
 
 def next_day(when: float) -> float:
@@ -81,18 +84,28 @@ def next_month(when: float) -> float:
     return float(calendar.timegm((year, month, 1, 0, 0, 0)))
 
 
-def day_of(when: float) -> str:
-    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d")
-
-
 class _Client:
     """One client's windows and budgets, in memory."""
 
-    __slots__ = ("day", "day_used", "inflight", "month", "month_used", "requests", "tokens", "tokens_total")
+    __slots__ = (
+        "charged",
+        "day",
+        "day_used",
+        "inflight",
+        "month",
+        "month_used",
+        "requests",
+        "tokens",
+        "tokens_total",
+    )
 
     def __init__(self) -> None:
         self.requests: deque[float] = deque()
-        self.tokens: deque[tuple[float, str, int]] = deque()  # (time, ticket, tokens), oldest first
+        # The tpm window: (time, ticket) oldest first, and what each ticket is charged in it
+        # now (time, tokens); an entry of the deque whose ticket was charged again later is
+        # stale, and skipped.
+        self.tokens: deque[tuple[float, str]] = deque()
+        self.charged: dict[str, tuple[float, int]] = {}
         self.tokens_total = 0
         self.inflight: dict[str, float] = {}  # ticket -> lease end
         self.day = self.month = ""
@@ -103,7 +116,11 @@ class _Client:
         while self.requests and self.requests[0] <= since:
             self.requests.popleft()
         while self.tokens and self.tokens[0][0] <= since:
-            self.tokens_total -= self.tokens.popleft()[2]
+            when, ticket = self.tokens.popleft()
+            held = self.charged.get(ticket)
+            if held is not None and held[0] == when:
+                del self.charged[ticket]
+                self.tokens_total -= held[1]
         if self.inflight:
             for ticket in [t for t, end in self.inflight.items() if end <= now]:
                 del self.inflight[ticket]
@@ -119,11 +136,27 @@ class _Client:
         if wanted > limit:
             return None
         excess = self.tokens_total + wanted - limit
-        for when, _, tokens in self.tokens:
-            excess -= tokens
+        for when, ticket in self.tokens:
+            held = self.charged.get(ticket)
+            if held is None or held[0] != when:
+                continue
+            excess -= held[1]
             if excess <= 0:
                 return max(0.0, when + WINDOW - now)
         return WINDOW
+
+    def charge(self, ticket: str, when: float, tokens: int) -> None:
+        """Charge ``ticket`` ``tokens`` at ``when`` in the tpm window (replacing its charge)."""
+        self.uncharge(ticket)
+        if tokens > 0:
+            self.tokens.append((when, ticket))
+            self.charged[ticket] = (when, tokens)
+            self.tokens_total += tokens
+
+    def uncharge(self, ticket: str) -> None:
+        held = self.charged.pop(ticket, None)
+        if held is not None:
+            self.tokens_total -= held[1]
 
 
 class MemoryLimiter:
@@ -158,8 +191,7 @@ class MemoryLimiter:
         if limits.rpm is not None:
             state.requests.append(now)
         if limits.tpm is not None:
-            state.tokens.append((now, ticket, tokens))
-            state.tokens_total += tokens
+            state.charge(ticket, now, tokens)
         if limits.parallel is not None:
             state.inflight[ticket] = now + lease
         if limits.daily_tokens is not None:
@@ -187,14 +219,8 @@ class MemoryLimiter:
         state.inflight.pop(ticket, None)
         tokens, cost = used
         if limits.tpm is not None:
-            for i, entry in enumerate(state.tokens):
-                if entry[1] == ticket:
-                    del state.tokens[i]
-                    state.tokens_total -= entry[2]
-                    break
-            if tokens > 0:
-                state.tokens.append((now, ticket, tokens))
-                state.tokens_total += tokens
+            state.expire(now)
+            state.charge(ticket, now, tokens)
         if limits.daily_tokens is not None and state.day == admission.day:
             state.day_used += tokens - charged[0]
         if limits.monthly_nanos is not None and state.month == admission.month:
