@@ -95,6 +95,8 @@ class ClientRequest:
             body's amount; None without a suffix.
         base_model: The model name without its thinking suffix (None without one).
         ticket: The request's hold on its key's rates and budgets (None: no such limits).
+        fallback_from: The model the client asked for, when this is a request for a model
+            of its ``fallback-models`` chain instead (None: it is not).
     """
 
     wire: str
@@ -112,6 +114,7 @@ class ClientRequest:
     thinking: Reasoning | None = None
     base_model: str | None = None
     ticket: Ticket | None = None
+    fallback_from: str | None = None
     _ir: Request | None = None
 
     @property

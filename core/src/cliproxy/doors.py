@@ -27,6 +27,7 @@ from cliproxy.drain import shutdown_error
 from cliproxy.eager import finish_shielded
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
+from cliproxy.fallback import dispatch_with_fallbacks
 from cliproxy.gateway import Gateway
 from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
@@ -347,7 +348,10 @@ class DoorEndpoint:
 
     async def _dispatch(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
-            outcome = await dispatch(gateway, client)
+            if gateway.config.fallback_models:
+                outcome = await dispatch_with_fallbacks(gateway, client)
+            else:
+                outcome = await dispatch(gateway, client)
         except GatewayError as error:
             await self._unanswered(gateway, client, error, send)
             return

@@ -150,10 +150,40 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
+        disable_cooling=root.bool("disable-cooling", False),
+        fallback_models=_fallback_models(root),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
     return config
+
+
+_FALLBACK_HINT = "e.g. 'fallback-models: {sonnet: [gpt-5, gemini-2.5-pro]}' (a model, then the models to try next)"
+
+
+def _fallback_models(root: ConfigNode) -> dict[str, tuple[str, ...]]:
+    """``fallback-models``: model name -> the models to try, in order, when it cannot answer."""
+    raw = root.raw("fallback-models")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise root.error(
+            "fallback-models", "'fallback-models' must be a mapping of models to lists", hint=_FALLBACK_HINT
+        )
+    node = ConfigNode(raw, root.file, "fallback-models")
+    chains: dict[str, tuple[str, ...]] = {}
+    for model in node.keys():
+        chain = node.str_list(model)
+        if not model.strip() or not chain or not all(m.strip() for m in chain):
+            raise node.error(
+                model, f"'fallback-models.{model}' needs a model name and its fallbacks", hint=_FALLBACK_HINT
+            )
+        if model in chain:
+            raise node.error(
+                model, f"'fallback-models.{model}' lists '{model}' as its own fallback", hint=_FALLBACK_HINT
+            )
+        chains[model] = tuple(dict.fromkeys(chain))
+    return chains
 
 
 _SUFFIX_LEVELS = ("none", "auto", "minimal", "low", "medium", "high", "xhigh", "max")

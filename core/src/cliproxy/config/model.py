@@ -7,6 +7,7 @@ them in :attr:`Config.root` untouched until the plugins are loaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import attrs
@@ -224,6 +225,8 @@ class Config:
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
+    disable_cooling: bool = False  # failures fail over but never rest a credential
+    fallback_models: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # model -> models to try next
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -271,4 +274,6 @@ CORE_KEYS = (
     "payload",
     "thinking-suffixes",
     "disabled-credentials",
+    "disable-cooling",
+    "fallback-models",
 )
