@@ -115,12 +115,13 @@ def url(upstream: FakeUpstream) -> Iterator[str]:
         yield served
 
 
-def test_a_model_that_cannot_answer_falls_back_and_says_which_model_answered(url: str) -> None:
+def test_a_model_that_cannot_answer_falls_back_and_says_which_model_answered(url: str, upstream: FakeUpstream) -> None:
     client = openai.OpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0)
     raw = client.chat.completions.with_raw_response.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
     completion = raw.parse()
     assert raw.headers["x-cliproxy-model"] == "gpt-5" and raw.headers["x-cliproxy-fallback-from"] == "sonnet"
     assert completion.model == "gpt-5" and completion.choices[0].message.content == "from gpt-4.1-nano"
+    assert upstream.requests_to("/spare/v1/chat/completions")[0].json["model"] == "gpt-4.1-nano"
 
     with anthropic.Anthropic(api_key=KEY, base_url=url, max_retries=0).messages.stream(
         model="sonnet", max_tokens=32, messages=[{"role": "user", "content": "hi"}]

@@ -98,3 +98,18 @@ def test_body_estimates_count_text_and_images_without_decoding() -> None:
     with_image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": image}}]}]}
     assert IMAGE_TOKENS <= estimate_body_tokens(with_image) < IMAGE_TOKENS + 20
     assert estimate_body_tokens({"contents": [{"parts": [{"text": "日本語のテキスト"}]}]}) >= 8
+
+
+def test_the_memory_limiter_forgets_idle_clients_past_its_cap(monkeypatch) -> None:
+    from cliproxy.state import limiter
+
+    monkeypatch.setattr(limiter, "MAX_CLIENTS", 3)
+    clock = FakeClock()
+    memory = limiter.MemoryLimiter(clock)
+    limits = RateLimits(rpm=1)
+    for name in ("a", "b", "c"):
+        assert memory.acquire(name, "t", limits, 1, 0, 60).admitted
+    clock.advance(61)  # their windows are empty now
+    assert memory.acquire("d", "t", limits, 1, 0, 60).admitted
+    assert set(memory._clients) == {"d"}
+    assert not memory.acquire("d", "t2", limits, 1, 0, 60).admitted  # a live client is never forgotten

@@ -55,8 +55,11 @@ def test_key_policies_from_the_command_line(config_path, serve, cli):
         assert status == 0 and out.startswith("added team-a ("), err
         status, out, _ = cli(served.url, "keys", "edit", "team-a", "--set", "rpm=60", "--set", "models=")
         assert status == 0 and out.strip() == "team-a: rpm=60"
+        status, out, _ = cli(served.url, "keys", "edit", "team-a", "--set", "metadata={owner: ana}", "--json")
+        assert status == 0 and json.loads(out)["edit"]["key"]["policy"] == {"rpm": 60, "metadata": {"owner": "ana"}}
         status, out, _ = cli(served.url, "keys")
-        assert [line.split()[-1] for line in out.splitlines() if line.startswith("team-a")] == ["rpm=60"]
+        team = [line for line in out.splitlines() if line.startswith("team-a")]
+        assert len(team) == 1 and team[0].rstrip().endswith('rpm=60 metadata={"owner": "ana"}')
         status, _, err = cli(served.url, "keys", "edit", "team-a", "--set", "rpm=many")
         assert status != 0 and "'api-keys[2].rpm' must be a whole number" in err and "Traceback" not in err
         status, _, err = cli(served.url, "keys", "edit", "team-a")

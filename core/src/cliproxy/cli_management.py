@@ -118,7 +118,17 @@ def _policy_fields(settings: Sequence[str]) -> dict[str, Any]:
         field, sep, text = setting.partition("=")
         if not sep or not field:
             raise ManagementError(f"--set takes FIELD=VALUE (e.g. rpm=60, models=[claude-*]), not '{setting}'")
-        fields[field.strip()] = _parse_value(text) if text.strip() else None
+        value = _parse_value(text) if text.strip() else None
+        if isinstance(value, str) and value.lstrip().startswith("{"):  # metadata={owner: ana}
+            from ruamel.yaml import YAML
+            from ruamel.yaml.error import YAMLError
+
+            try:
+                parsed = YAML(typ="safe", pure=True).load(value)
+            except YAMLError:
+                parsed = None
+            value = parsed if isinstance(parsed, dict) else value
+        fields[field.strip()] = value
     return fields
 
 

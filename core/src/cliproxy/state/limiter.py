@@ -33,6 +33,10 @@ __all__ = ["WINDOW", "Admission", "MemoryLimiter", "RateLimits", "month_of", "ne
 WINDOW = 60.0
 """Seconds of the rpm and tpm windows."""
 
+MAX_CLIENTS = 10_000
+"""Clients past which a memory limiter forgets those with nothing in their windows and no
+budget spent this day and month (live ones are kept, so a limit is never forgotten)."""
+
 
 @attrs.frozen(slots=True)
 class RateLimits:
@@ -171,6 +175,8 @@ class MemoryLimiter:
         day, month = day_of(now), month_of(now)
         state = self._clients.get(client)
         if state is None:
+            if len(self._clients) >= MAX_CLIENTS:
+                self._sweep(now, day)
             state = self._clients[client] = _Client()
         state.expire(now)
         state.budgets(day, month)
@@ -199,6 +205,18 @@ class MemoryLimiter:
         if limits.monthly_nanos is not None:
             state.month_used += cost
         return Admission(None, None, day, month)
+
+    def _sweep(self, now: float, day: str) -> None:
+        """Forget clients with nothing in their windows, in flight or spent this day and month."""
+        month = day[:7]
+        for name in list(self._clients):
+            state = self._clients[name]
+            state.expire(now)
+            if state.requests or state.charged or state.inflight:
+                continue
+            if (state.day == day and state.day_used) or (state.month == month and state.month_used):
+                continue
+            del self._clients[name]
 
     def release(
         self,
