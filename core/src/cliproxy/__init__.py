@@ -20,6 +20,7 @@ from cliproxy.credentials import (
     mask_secret,
     read_common_fields,
 )
+from cliproxy.embedding import EmbeddingInput, EmbeddingRequest, Embeddings, in_batches, text_only
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.hookspecs import hookimpl
@@ -39,6 +40,8 @@ from cliproxy.translate import (
     UpstreamTranslator,
 )
 from cliproxy.version import USER_AGENT, __version__
+from cliproxy.wire import openai_embeddings
+from cliproxy.wire.gemini import embeddings as gemini_embeddings
 
 __all__ = [
     "SIGN_IN_AGAIN",
@@ -57,6 +60,9 @@ __all__ = [
     "Credential",
     "DirectResponse",
     "Door",
+    "EmbeddingInput",
+    "EmbeddingRequest",
+    "Embeddings",
     "EncodeContext",
     "ErrorKind",
     "GatewayError",
@@ -82,11 +88,15 @@ __all__ = [
     "estimate_request_tokens",
     "estimate_tokens",
     "gateway_of",
+    "gemini_embeddings",
     "hookimpl",
+    "in_batches",
     "ir",
     "mask_secret",
+    "openai_embeddings",
     "read_common_fields",
     "reload_app",
+    "text_only",
     "write_token_file",
 ]
 

@@ -36,6 +36,8 @@ async def failed(
     if client.exchange is not None:
         client.exchange.attempted(cand, error.status)
         client.exchange.failed_attempt(cand, error.status, error.message)
+        if client.exchange.trace is not None:
+            client.exchange.trace.failed(error.status, error.message)
     if gateway.metrics is not None:
         gateway.metrics.failed(cand, error)
     rested = await gateway.selector.record_failure(cand, error, selection)
@@ -83,6 +85,8 @@ async def settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayE
             cand = outcome.candidate
             if exchange is not None:
                 exchange.usage = usage
+                if exchange.trace is not None:
+                    exchange.trace.settled(usage, None if error is None else error.message)
             if error is not None:
                 if exchange is not None:
                     exchange.attempts -= 1  # (counted again as the failure it turned into)

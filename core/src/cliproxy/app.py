@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from cliproxy.asgi import header_map, query_map
 from cliproxy.config import Config, load_config
 from cliproxy.doors import DoorEndpoint, error_response, inbound, send_error
+from cliproxy.embeddings_door import embedding_routes
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.management import (
@@ -39,6 +40,7 @@ from cliproxy.management_api import management_routes
 from cliproxy.plugins import Plugins
 from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
 from cliproxy.responses_door import compact_routes, door_endpoint, stored_response_routes
+from cliproxy.routing import ModelInfo
 from cliproxy.state import StateStore
 from cliproxy.translate import ClientTranslator
 from cliproxy.version import __version__
@@ -94,9 +96,16 @@ class ModelsEndpoint:
         else:
             data = {
                 "object": "list",
-                "data": [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in models],
+                "data": [_openai_model(m) for m in models],
             }
         await _json(data)(scope, receive, send)
+
+
+def _openai_model(model: ModelInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": model.id, "object": "model", "created": 0, "owned_by": model.owned_by}
+    if model.embeds:
+        entry["capabilities"] = ["embeddings"]  # served at POST /v1/embeddings
+    return entry
 
 
 async def healthz(request: Request) -> Response:
@@ -181,6 +190,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
                 continue
             taken[key] = translator.name
             routes.append(Route(door.path, door_endpoint(gateway, translator, door), methods=[door.method]))
+    routes += embedding_routes(gateway)
     routes += compact_routes(gateway)  # before the kept responses: /v1/responses/{response_id} would match
     routes += stored_response_routes(gateway)  # after the doors: /v1/responses/input_tokens is one
     if gateway.metrics is not None:
@@ -282,4 +292,4 @@ async def reload_app(
 
 def gateway_of(app: Starlette) -> Gateway:
     """The :class:`Gateway` behind an app made by :func:`create_app`."""
-    return app.state.gateway  # type: ignore[no-any-return]
+    return app.state.gateway

@@ -1,6 +1,9 @@
-"""The gateway's own log in a file (``logging.file``), and reading its end back.
+"""The gateway's own log: its format and level, in a file (``logging.file``), and
+reading its end back.
 
-:func:`add_log_file` makes ``cliproxy serve`` write its log -- the same lines as on
+:func:`configure_logging` applies ``logging:`` to a serving process: the format
+(``text``, or ``json`` lines, see :mod:`cliproxy.log_json`) of the log on stderr, the
+level, and the file. :func:`add_log_file` makes ``cliproxy serve`` write its log -- the same lines as on
 stderr, each with its request id -- to ``logging.file`` as well, rotated at
 ``logging.max-size-mb`` with ``logging.backups`` old files kept, so it never grows
 without bound. :func:`tail` reads the last lines (or those after an offset, to follow
@@ -18,10 +21,34 @@ from typing import Any
 from cliproxy.config import LoggingConfig
 from cliproxy.logs import FORMAT, RequestIdFilter
 
-__all__ = ["MAX_TAIL_BYTES", "add_log_file", "tail"]
+__all__ = ["MAX_TAIL_BYTES", "add_log_file", "configure_logging", "formatter", "tail"]
 
 MAX_TAIL_BYTES = 1024 * 1024
 """Bytes of the file one :func:`tail` reads at most."""
+
+
+def formatter(config: LoggingConfig) -> logging.Formatter:
+    """The formatter of ``config.format``."""
+    if config.format == "json":
+        from cliproxy.log_json import JsonFormatter
+
+        return JsonFormatter()
+    return logging.Formatter(FORMAT)
+
+
+def configure_logging(config: LoggingConfig, *, level: str | None = None) -> logging.Handler | None:
+    """Apply ``config`` to this process's log: the format of the handlers
+    :func:`cliproxy.logs.setup_logging` installed, the level (``level``, from the command
+    line, wins over ``config.level``), and the file (returned, when there is one)."""
+    root = logging.getLogger()
+    chosen = level or config.level
+    if chosen:
+        root.setLevel(getattr(logging, chosen.upper(), logging.INFO))
+    if config.format != "text":
+        for handler in root.handlers:
+            if any(isinstance(f, RequestIdFilter) for f in handler.filters):
+                handler.setFormatter(formatter(config))
+    return add_log_file(config)
 
 
 def add_log_file(config: LoggingConfig) -> logging.Handler | None:
@@ -35,7 +62,7 @@ def add_log_file(config: LoggingConfig) -> logging.Handler | None:
         path, maxBytes=int(config.max_size_mb * 1024 * 1024), backupCount=config.backups, encoding="utf-8"
     )
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(formatter(config))
     logging.getLogger().addHandler(handler)
     return handler
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.app import create_app, gateway_of
-from cliproxy.app_log import add_log_file
+from cliproxy.app_log import configure_logging
 from cliproxy.asgi import server_header_limit
 from cliproxy.cli_gateway import add_gateway_options, gateway_command
 from cliproxy.cli_logs import add_logs_command
@@ -26,6 +26,7 @@ from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.gctune import tune_for_serving
+from cliproxy.init_wizard import add_init_command
 from cliproxy.logs import setup_logging
 from cliproxy.management_client import ManagementClient
 from cliproxy.plugins import PluginError, Plugins
@@ -49,6 +50,7 @@ BUILTIN_COMMANDS = (
     "hash-key",
     "usage",
     "logs",
+    "init",
 )
 
 
@@ -98,17 +100,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     config = load_config(path)
     hc = _hypercorn_config(config, args)
+    level = args.log_level if getattr(args, "log_level_given", True) else None  # else logging.level may set it
     if args.workers > 1:
         _build(args)  # report config and plugin errors once, before forking
         os.environ["CLIPROXY_CONFIG"] = str(Path(path).resolve())
         os.environ["CLIPROXY_STRICT_PLUGINS"] = "1" if args.strict_plugins else "0"
-        os.environ["CLIPROXY_LOG_LEVEL"] = str(args.log_level)  # workers log as the parent does
+        os.environ["CLIPROXY_LOG_LEVEL"] = str(level or config.logging.level or args.log_level)  # as the parent
         hc.application_path = "cliproxy.worker:app()"
         hc.workers = args.workers
         hc.worker_class = "uvloop" if _has_uvloop() else "asyncio"
         return run_workers(hc)
 
-    add_log_file(config.logging)
+    configure_logging(config.logging, level=level)
     app = create_app(config, strict_plugins=args.strict_plugins, reload_on_sighup=True)
     tune_for_serving()
     _run(_serve_forever(app, hc))
@@ -292,6 +295,7 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)
     add_management_commands(sub)
+    add_init_command(sub, _loaded_plugins)
 
     for name, command in commands.items():
         extra = sub.add_parser(name, help=command.help)
@@ -299,6 +303,10 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
             command.add_arguments(extra)
         extra.set_defaults(handler=_plugin_command(command))
     return parser
+
+
+def _loaded_plugins() -> set[str]:
+    return {info.name for info in Plugins.load(strict=False).infos.values() if info.status == "loaded"}
 
 
 def _plugin_command(command: Any) -> Any:
@@ -346,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands, flows = _extensions()
     args = _parser(commands, flows).parse_args(argv)
     logging.getLogger().setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    args.log_level_given = "CLIPROXY_LOG_LEVEL" in os.environ or any(a.startswith("--log-level") for a in argv)
     try:
         return int(args.handler(args) or 0)
     except ConfigError as error:

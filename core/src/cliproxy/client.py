@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from cliproxy.embedding import EmbeddingRequest
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
 from cliproxy.ir import Reasoning, Request
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cliproxy.client")
 
-Action = Literal["generate", "count_tokens", "compact"]
+Action = Literal["generate", "count_tokens", "compact", "embed"]
 
 
 def owner_of_name(name: str) -> str:
@@ -97,6 +98,7 @@ class ClientRequest:
         ticket: The request's hold on its key's rates and budgets (None: no such limits).
         fallback_from: The model the client asked for, when this is a request for a model
             of its ``fallback-models`` chain instead (None: it is not).
+        embedding: For ``action="embed"`` (the embeddings doors): what to embed.
     """
 
     wire: str
@@ -115,6 +117,7 @@ class ClientRequest:
     base_model: str | None = None
     ticket: Ticket | None = None
     fallback_from: str | None = None
+    embedding: EmbeddingRequest | None = None
     _ir: Request | None = None
 
     @property

@@ -15,6 +15,7 @@ import attrs
 from cliproxy.accounting import failed
 from cliproxy.answers import DirectResponse, UpstreamResponse
 from cliproxy.client import ClientRequest
+from cliproxy.embedding import not_embedding
 from cliproxy.errors import ErrorKind, GatewayError, let_go
 from cliproxy.gateway import Gateway
 from cliproxy.ir import StreamError, StreamEvent, StreamFinish, StreamStart
@@ -49,6 +50,8 @@ async def dispatch(gateway: Gateway, client: ClientRequest, *, wait: bool = True
     route = gateway.router.resolve(client.route_model)
     if client.thinking is not None and not client.thinking.disabled:
         route = _able_to_reason(gateway, route, client)
+    elif client.action == "embed":
+        route = _able_to_embed(gateway, route, client)
     config = gateway.config
     selector = gateway.selector
     affinity = selector.affinity
@@ -110,6 +113,18 @@ def _able_to_reason(gateway: Gateway, route: Route, client: ClientRequest) -> Ro
     return Route.of(route.key, able)
 
 
+def _able_to_embed(gateway: Gateway, route: Route, client: ClientRequest) -> Route:
+    """``route`` without the candidates whose provider says the model does not embed; a
+    400 when none is left (a chat model asked for embeddings)."""
+    providers = gateway.providers
+    able = [c for c in route if providers[c.credential.provider].embeds(c.credential, c.upstream_model) is not False]
+    if len(able) == len(route):
+        return route
+    if not able:
+        raise not_embedding(client.model, route.candidates[0].credential.provider)
+    return Route.of(route.key, able)
+
+
 def _give_up(cooling: GatewayError, last_error: GatewayError | None) -> GatewayError:
     """The error for a request no candidate served: the last upstream error (it says what
     went wrong), told when to retry if waiting can help; else the all-resting error."""
@@ -151,8 +166,14 @@ async def _attempt_refreshing(gateway: Gateway, call: Call, cand: Candidate, sel
 
 async def _attempt(gateway: Gateway, call: Call, cand: Candidate, selection: Selection) -> Outcome:
     provider = gateway.providers[cand.credential.provider]
+    action = call.client.action
+    exchange = call.client.exchange
+    if exchange is not None and exchange.trace is not None:
+        exchange.trace.attempt(cand, call.attempt)
     try:
-        result = await (provider.compact(call) if call.client.action == "compact" else provider.send(call))
+        if action == "embed":
+            return Outcome(call, cand, selection, await provider.embed(call))
+        result = await (provider.compact(call) if action == "compact" else provider.send(call))
     except GatewayError as error:
         let_go(error)  # failover keeps it: not the frames below, nor their bodies
         raise

@@ -29,11 +29,13 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
 from cliproxy.fallback import dispatch_with_fallbacks
 from cliproxy.gateway import Gateway
+from cliproxy.ir import StreamError
+from cliproxy.keepalive import BLANK_LINE, Keepalive
 from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
 from cliproxy.policy import check_model
 from cliproxy.request_log import RequestCapture, keep_request
-from cliproxy.respond import respond
+from cliproxy.respond import JSON_HEADERS, respond, stream_headers
 from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
 from cliproxy.wire.common import kind_of
@@ -177,6 +179,9 @@ class DoorEndpoint:
         exchange = Exchange(send, self.translator.name, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
+        if gateway.tracing is not None:
+            traced = headers if isinstance(headers, dict) else None
+            exchange.trace = gateway.tracing.begin(scope["method"], scope["path"], traced, exchange)
         token = current.set(exchange)
         metrics = gateway.metrics
         if metrics is not None:
@@ -199,6 +204,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if exchange.trace is not None:
+                exchange.trace.finish(exchange)
             current.reset(token)
 
     async def _cut_short(self, exchange: Exchange) -> None:
@@ -229,9 +236,9 @@ class DoorEndpoint:
             await send_error(exchange, translator, error)
             return
         except Exception as exc:
-            error = _internal(exc)
-            exchange.error = error.message
-            await send_error(exchange, translator, error)
+            internal = _internal(exc)
+            exchange.error = internal.message
+            await send_error(exchange, translator, internal)
             return
         if client is None:
             return  # the client left while sending its body
@@ -291,7 +298,7 @@ class DoorEndpoint:
             stream=stream,
             headers=headers,
             query=query,
-            action=door.action,
+            action="count_tokens" if door.action == "count_tokens" else "generate",  # (a models door never gets here)
             identity=identity,
             created=int(time.time()),
             thinking=thinking,
@@ -331,7 +338,7 @@ class DoorEndpoint:
             return
         policy = None if client.identity is None else client.identity.policy
         if policy is None or not policy.limits_rate:
-            await self._dispatch(gateway, client, send)
+            await self._kept_alive(gateway, client, send)
             return
         try:
             ticket = await admit(gateway, client, policy)
@@ -342,11 +349,53 @@ class DoorEndpoint:
             return
         client.ticket = ticket
         try:
-            await self._dispatch(gateway, client, send)
+            await self._kept_alive(gateway, client, send)
         finally:
             await finish_shielded(ticket.release())
 
-    async def _dispatch(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
+    async def _kept_alive(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
+        config = gateway.config
+        if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is not None:
+            keepalive = self._keepalive(client, send)
+            if keepalive is not None:
+                try:
+                    await self._answer(gateway, client, keepalive)
+                finally:
+                    keepalive.stop()
+                return
+        await self._answer(gateway, client, send)
+
+    def _keepalive(self, client: ClientRequest, send: Send) -> Keepalive | None:
+        """The ``send`` with keepalives this request gets (see :mod:`cliproxy.keepalive`);
+        None for a stream whose framing has none."""
+        exchange = client.exchange
+        if exchange is None:
+            return None
+        config = self.gateway.config
+        translator = self.translator
+        if client.stream:
+            ping = translator.keepalive(client.query)
+            if ping is None or config.stream_keepalive is None:
+                return None
+            ctx = EncodeContext(model=client.model, body=client.body, created=client.created, query=client.query)
+
+            def ending(error: GatewayError) -> bytes:
+                encoder = translator.stream_encoder(ctx)
+                return encoder.encode([StreamError(error)]) + encoder.close()
+
+            headers = stream_headers(translator.stream_encoder(ctx))
+            return Keepalive(exchange, config.stream_keepalive, ping, headers, stream=True, ending=ending)
+        assert config.nonstream_keepalive is not None
+        return Keepalive(
+            exchange,
+            config.nonstream_keepalive,
+            BLANK_LINE,
+            JSON_HEADERS,
+            stream=False,
+            ending=lambda error: error_response(translator, error)[2],
+        )
+
+    async def _answer(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
             if gateway.config.fallback_models:
                 outcome = await dispatch_with_fallbacks(gateway, client)
@@ -370,7 +419,10 @@ class DoorEndpoint:
         if client.exchange is not None:
             client.exchange.error = error.message
         await count_failure(gateway, client)
-        await send_error(send, self.translator, error)
+        if isinstance(send, Keepalive) and send.committed:
+            await send.fail(error)
+        else:
+            await send_error(send, self.translator, error)
 
     async def _respond(self, gateway: Gateway, outcome: Outcome, send: Send) -> None:
         """Send the answer (doors that keep what they answered override this)."""

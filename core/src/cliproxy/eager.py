@@ -27,7 +27,7 @@ async def finish_shielded(coro: Coroutine[Any, Any, T]) -> T:
     try:
         waiting = coro.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     rest = asyncio.ensure_future(_resume(coro, waiting))
     _running.add(rest)
     rest.add_done_callback(_running.discard)
@@ -55,9 +55,9 @@ async def _resume(coro: Coroutine[Any, Any, T], waiting: Any) -> T:
             try:
                 waiting = coro.throw(exc)
             except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                return done.value
         else:
             try:
                 waiting = coro.send(sent)
             except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                return done.value

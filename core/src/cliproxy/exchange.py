@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cliproxy.ir import Usage
     from cliproxy.request_log import RequestCapture
     from cliproxy.routing import Candidate
+    from cliproxy.tracing import RequestTrace
 
 __all__ = ["CLIENT_LEFT", "REQUEST_ID_HEADER", "Exchange", "client_request_id", "current", "new_request_id"]
 
@@ -82,7 +83,7 @@ def client_request_id(headers: Any) -> str | None:
     """The client's ``x-request-id``, when it is short and plain enough to echo and log."""
     value = headers.get(REQUEST_ID_HEADER)
     if value and len(value) <= _MAX_CLIENT_ID and _ID_CHARS.issuperset(value):
-        return value  # type: ignore[no-any-return]
+        return value
     return None
 
 
@@ -109,6 +110,7 @@ class Exchange:
             it happens (see :mod:`cliproxy.request_log`); None otherwise.
         ending: Once a stream started: the bytes that end it with an error event in the
             client's wire format (used when shutdown ends the request).
+        trace: With ``tracing.enabled``: the request's spans (see :mod:`cliproxy.tracing`).
     """
 
     __slots__ = (
@@ -131,6 +133,7 @@ class Exchange:
         "send",
         "start",
         "status",
+        "trace",
         "upstream_model",
         "upstream_status",
         "usage",
@@ -159,6 +162,7 @@ class Exchange:
         self.request_body: bytes | None = None
         self.capture: RequestCapture | None = None
         self.ending: Callable[[GatewayError], bytes] | None = None
+        self.trace: RequestTrace | None = None
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
@@ -236,4 +240,5 @@ class Exchange:
             tokens,
             elapsed,
             error,
+            extra={"exchange": self, "duration_ms": round(elapsed, 1)},
         )

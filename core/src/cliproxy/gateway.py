@@ -53,6 +53,7 @@ from cliproxy.snapshot import KNOWN_PLUGIN_BLOCKS, Snapshot
 from cliproxy.state import StateStore, create_store
 from cliproxy.state.base import Cooldown
 from cliproxy.tokens import TokenManager
+from cliproxy.tracing import Tracing, create_tracing
 from cliproxy.translate import UpstreamTranslator
 from cliproxy.upstream import create_session
 from cliproxy.usage_ledger import UsageLedger
@@ -76,6 +77,7 @@ class Gateway:
     reload_status: ReloadStatus
     responses: ResponseStore | None = None  # kept Responses answers (responses-store)
     metrics: Metrics | None = None  # Prometheus metrics (metrics.enabled)
+    tracing: Tracing | None = None  # OpenTelemetry spans (tracing.enabled)
     count_refusals: CountRefusals = attrs.Factory(CountRefusals)  # upstreams that cannot count a model
     drain: Drain = attrs.Factory(Drain)  # requests in flight, ended at the shutdown deadline
     deadlines: Deadlines = attrs.Factory(Deadlines)  # body reads' timeouts, one sweeper for all
@@ -118,6 +120,7 @@ class Gateway:
             if config.responses_store.enabled
             else None,
             metrics=create_metrics(config) if config.metrics.enabled else None,
+            tracing=create_tracing(config.tracing, config.file) if config.tracing.enabled else None,
         )
         tokens.redact = gateway.redact
         gateway.snapshot = Snapshot.load(config, registry, gateway.host.staging(config, tokens), state)
@@ -157,7 +160,7 @@ class Gateway:
         """The model ids clients may request, for the model lists: each listed id, then
         its ``thinking-suffixes`` variants where a provider of it may think -- only those
         ``identity``'s key may use, when its policy lists models."""
-        models = self.router.models()
+        models = [self._marked(model) for model in self.router.models()]
         policy = None if identity is None else identity.policy
         if policy is not None and policy.models:
             models = [m for m in models if policy.allows(m.id)]
@@ -167,6 +170,8 @@ class Gateway:
         listed: list[ModelInfo] = []
         for model in models:
             listed.append(model)
+            if model.embeds:
+                continue
             route = self.router.resolve(model.id)
             if any(
                 self.providers[c.credential.provider].can_reason(c.credential, c.upstream_model) is not False
@@ -174,6 +179,14 @@ class Gateway:
             ):
                 listed.extend(ModelInfo(f"{model.id}({suffix})", model.owned_by) for suffix in suffixes)
         return listed
+
+    def _marked(self, model: ModelInfo) -> ModelInfo:
+        """``model``, marked as embedding when a provider of it says it embeds."""
+        providers = self.providers
+        for c in self.router.resolve(model.id):
+            if providers[c.credential.provider].embeds(c.credential, c.upstream_model):
+                return ModelInfo(model.id, model.owned_by, embeds=True)
+        return model
 
     def swap(self, snapshot: Snapshot, tokens: TokenManager | None = None) -> None:
         """Serve ``snapshot`` from now on (with ``tokens`` staged for it). Synchronous:

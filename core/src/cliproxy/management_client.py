@@ -92,14 +92,14 @@ class ManagementClient:
 
     def status(self) -> dict[str, Any]:
         """``GET /v0/status``: every credential's health, cooldowns and counts."""
-        return self._send("GET", "/v0/status")  # type: ignore[no-any-return]
+        return self._send("GET", "/v0/status")
 
     def reset_cooldowns(self, credential: str, model: str | None = None) -> dict[str, Any]:
         """``POST /v0/status/reset``: end a credential's (or ``all``) cooldowns."""
         body: dict[str, Any] = {"credential": credential}
         if model:
             body["model"] = model
-        return self._send("POST", "/v0/status/reset", body)  # type: ignore[no-any-return]
+        return self._send("POST", "/v0/status/reset", body)
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None

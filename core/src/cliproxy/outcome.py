@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from cliproxy.answers import DirectResponse, UpstreamResponse
+from cliproxy.embedding import Embeddings
 from cliproxy.ir import Response, StreamEvent, Usage
 from cliproxy.providers import Call
 from cliproxy.routing import Candidate
@@ -25,7 +26,7 @@ class Outcome:
     call: Call
     candidate: Candidate
     selection: Selection
-    result: UpstreamResponse | DirectResponse
+    result: UpstreamResponse | DirectResponse | Embeddings
     response: Response | None = None  # whole responses, decoded
     head: list[StreamEvent] = attrs.Factory(list)  # stream events decoded while checking the start
     head_bytes: bytes = b""  # the raw bytes those events came from

@@ -23,6 +23,7 @@ from cliproxy.answers import DirectResponse, UpstreamResponse
 from cliproxy.client import ClientRequest
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.credentials import Credential, ModelEntry
+from cliproxy.embedding import EmbeddingRequest, Embeddings, not_embedding
 from cliproxy.errors import GatewayError
 from cliproxy.host import Host
 from cliproxy.ir import Request
@@ -63,6 +64,14 @@ class Call:
     @property
     def stream(self) -> bool:
         return self.client.stream
+
+    @property
+    def embedding(self) -> EmbeddingRequest:
+        """What to embed (for :meth:`Provider.embed`; a 400 for a call that is not one)."""
+        request = self.client.embedding
+        if request is None:
+            raise GatewayError.invalid("this request asks for no embeddings").as_local()
+        return request
 
     @property
     def request(self) -> Request:
@@ -195,6 +204,20 @@ class Provider(abc.ABC):
             "to /v1/responses instead",
             code="compact_not_supported",
         ).as_local()
+
+    def embeds(self, credential: Credential, model: str) -> bool | None:
+        """Whether ``model`` is an embedding model on this credential: True (``GET
+        /v1/models`` marks it), False (it is not: asking it to embed is a 400 before any
+        upstream call), None (cannot tell: :meth:`embed` is tried). The default, False,
+        says the provider does not embed."""
+        return False
+
+    async def embed(self, call: Call) -> Embeddings:
+        """Embed ``call.embedding`` (its inputs, dimensions...) with ``call.model``; the
+        vectors in the inputs' order. Split the inputs to the upstream's batch limit with
+        :func:`cliproxy.in_batches`; raise :class:`~cliproxy.GatewayError` on failure, as
+        :meth:`send` does. The default refuses with a 400 (the provider does not embed)."""
+        raise not_embedding(call.client.model, self.name)
 
     def default_models(self, credential: Credential) -> Sequence[ModelEntry]:
         """Models a credential serves when its entry lists none (a static catalogue)."""

@@ -61,6 +61,7 @@ RESTART_KEYS = {
     "upstream_timeouts": "upstream-timeouts",
     "responses_store": "responses-store",
     "metrics": "metrics",
+    "tracing": "tracing",
     "logging": "logging",
 }
 """Config attributes a running gateway cannot change (bound socket, open state store and

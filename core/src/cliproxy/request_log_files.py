@@ -213,11 +213,11 @@ class RequestLog:
             with contextlib.suppress(OSError):
                 temporary.unlink()
             raise
-        self.written += 1
         held = self._view(directory)
         held.entries.append(_Entry(name, len(data), error))
         held.total += len(data)
         self._prune(directory, held, settings)
+        self.written += 1  # counted once the directory is within its caps again
 
     def _view(self, directory: Path) -> _Directory:
         key = str(directory)

@@ -35,7 +35,7 @@ from cliproxy.outcome import Outcome
 from cliproxy.passthrough import PassthroughStream, rewrite_model
 from cliproxy.translate import EncodeContext, StreamEncoder
 
-__all__ = ["JSON_HEADERS", "STREAM_HEADERS", "respond"]
+__all__ = ["JSON_HEADERS", "STREAM_HEADERS", "respond", "stream_headers"]
 
 log = logging.getLogger("cliproxy.pipeline")
 
@@ -142,9 +142,7 @@ async def _stream(
         await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, STREAM_HEADERS)})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
-    await send(
-        {"type": "http.response.start", "status": 200, "headers": _answered_by(client, _stream_headers(encoder))}
-    )
+    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, stream_headers(encoder))})
     if client.exchange is not None:
         client.exchange.ending = lambda error: encoder.encode([StreamError(error)]) + encoder.close()
     usage = Usage()
@@ -176,7 +174,8 @@ async def _stream(
     return usage, error
 
 
-def _stream_headers(encoder: StreamEncoder) -> list[tuple[bytes, bytes]]:
+def stream_headers(encoder: StreamEncoder) -> list[tuple[bytes, bytes]]:
+    """The headers of a stream ``encoder`` writes (its media type)."""
     media_type = encoder.media_type
     if media_type == "text/event-stream":
         return STREAM_HEADERS

@@ -106,7 +106,9 @@ class ResponsesDoor(DoorEndpoint):
         # The body keeps the id, so the answer echoes it -- except for a pool with a
         # Responses upstream, which would receive the body as sent and not know the id.
         body = expanded if on_responses else {**expanded, "previous_response_id": previous}
-        fields = {field.alias: getattr(client, field.name) for field in attrs.fields(ClientRequest)}
+        fields: dict[str, Any] = {
+            field.alias or field.name: getattr(client, field.name) for field in attrs.fields(ClientRequest)
+        }
         # raw follows the body: it now holds kept output the client never sent (see Call.body_for)
         fields.update(body=body, raw=orjson.dumps(body), ir=request)
         if len(kept.records) < MAX_LINKS:

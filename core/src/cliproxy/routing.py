@@ -76,10 +76,12 @@ class Route:
 
 @attrs.frozen
 class ModelInfo:
-    """A model id clients may request, and who serves it."""
+    """A model id clients may request, who serves it, and whether it embeds (a provider
+    of it says so: ``Provider.embeds``)."""
 
     id: str
     owned_by: str
+    embeds: bool = False
 
 
 class Router:

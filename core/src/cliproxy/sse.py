@@ -12,7 +12,11 @@ from typing import NamedTuple
 
 from cliproxy.errors import ErrorKind, GatewayError
 
-__all__ = ["MAX_LINE", "SSEEvent", "SSEParser", "frame", "line_too_long"]
+__all__ = ["KEEPALIVE_COMMENT", "MAX_LINE", "SSEEvent", "SSEParser", "frame", "line_too_long"]
+
+KEEPALIVE_COMMENT = b": keepalive\n\n"
+"""An SSE comment: the keepalive of the OpenAI and Gemini doors' event streams (every
+event-stream parser drops comments)."""
 
 
 class SSEEvent(NamedTuple):

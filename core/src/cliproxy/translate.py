@@ -202,6 +202,13 @@ class ClientTranslator(ABC):
         drop nothing."""
         return None
 
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        """The bytes a stream of this wire gets while its upstream is silent, with
+        ``streaming.keepalive-seconds`` set (an SSE comment, Anthropic's ``ping`` event):
+        whole events a client skips. ``query`` is the request's (Gemini streams SSE only
+        with ``alt=sse``). Default: None, no keepalives for this wire's streams."""
+        return None
+
     def forwarded_body(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
         """The client's body as sent to an upstream of the same wire (``Call.body_for``):
         a copy without the values the gateway sealed for other providers
@@ -275,6 +282,7 @@ _CLIENT_OPTIONAL = (
     "can_pass_through",
     "passthrough_filter",
     "forwarded_body",
+    "keepalive",
 )
 _UPSTREAM_REQUIRED = ("encode_request", "decode_response", "stream_decoder", "decode_error", "extract_usage")
 

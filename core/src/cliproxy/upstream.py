@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -99,6 +99,9 @@ async def post(
     if timeout is not None:
         options["timeout"] = aiohttp.ClientTimeout(total=None, connect=min(timeout, 30.0), sock_read=timeout)
     exchange = current.get()
+    trace = None if exchange is None else exchange.trace
+    if trace is not None:
+        trace.inject(url, send_headers)
     capture = None if exchange is None else exchange.capture
     attempt = None if capture is None else capture.attempt(url, send_headers, payload)
     try:
@@ -128,6 +131,8 @@ async def post(
         raise error from None
     if attempt is not None:
         attempt.answered(response.status, response.headers)
+    if trace is not None:
+        trace.answered(response.status)
 
     # Errors are raised only once this frame no longer refers to the response: a traceback
     # keeps its frames' locals, and the response holds what it buffered of the body.
@@ -282,7 +287,7 @@ def _releaser(response: aiohttp.ClientResponse) -> Callable[[], None]:
     return release
 
 
-async def _read_chunks(response: aiohttp.ClientResponse, provider: str):  # type: ignore[no-untyped-def]
+async def _read_chunks(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
     """Yield the stream's bytes as each network read delivers them."""
     try:
         async for chunk in response.content.iter_any():

@@ -6,19 +6,22 @@ import os
 
 from starlette.applications import Starlette
 
-from cliproxy.app import create_app, gateway_of
-from cliproxy.app_log import add_log_file
+from cliproxy.app import create_app
+from cliproxy.app_log import configure_logging
+from cliproxy.config import load_config
 from cliproxy.gctune import tune_for_serving
 from cliproxy.logs import setup_logging
 
 
 def app() -> Starlette:
-    setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", "info"))  # a spawned process starts bare
+    level = os.environ.get("CLIPROXY_LOG_LEVEL", "info")
+    setup_logging(level)  # a spawned process starts bare
+    config = load_config(os.environ.get("CLIPROXY_CONFIG", "config.yaml"))
+    configure_logging(config.logging, level=level)
     built = create_app(
-        os.environ.get("CLIPROXY_CONFIG", "config.yaml"),
+        config,
         strict_plugins=os.environ.get("CLIPROXY_STRICT_PLUGINS") == "1",
         reload_on_sighup=True,
     )
-    add_log_file(gateway_of(built).config.logging)
     tune_for_serving()
     return built

@@ -16,7 +16,7 @@ from functools import partial
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 from hypercorn.asyncio.run import _run, worker_serve
 from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
@@ -66,8 +66,8 @@ def run_workers(config: Any) -> int:
                 exitcode = exitcode or (failed[0] if failed else 0)
                 shutdown.set()
     finally:
-        for process in processes:
-            process.join()
+        for child in processes:
+            child.join()
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
     return exitcode
@@ -85,7 +85,7 @@ def _worker(config: Any, sockets: Any, shutdown_event: Any) -> None:
 
         loop_factory = uvloop.new_event_loop
     _run(
-        partial(worker_serve, wrap_app(app, config.wsgi_max_body_size, "asgi"), config, sockets=sockets),
+        partial(worker_serve, wrap_app(cast(Any, app), config.wsgi_max_body_size, "asgi"), config, sockets=sockets),
         debug=config.debug,
         shutdown_trigger=trigger,
         loop_factory=loop_factory,

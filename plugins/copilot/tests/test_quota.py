@@ -49,7 +49,9 @@ def test_cliproxy_status_shows_the_remaining_premium_requests(copilot, copilot_a
     out = capsys.readouterr().out
     assert status == 0
     shown = RESET.replace("T", " ")[:16] + "Z"
-    assert f"quota (individual_pro): premium_interactions: 120/300 requests left, resets {shown}; chat: unlimited" in out
+    assert (
+        f"quota (individual_pro): premium_interactions: 120/300 requests left, resets {shown}; chat: unlimited" in out
+    )
 
 
 async def test_spent_premium_requests_rest_the_premium_models_until_the_reset(copilot, copilot_app):

@@ -121,11 +121,13 @@ async def test_models_are_discovered_with_the_key(upstream: FakeUpstream, record
     )
     async with asgi_client(app) as http:
         for _ in range(500):  # discovery runs in the background once the gateway starts
-            ids = [m["id"] for m in (await http.get("/v1/models")).json()["data"]]
+            listed = (await http.get("/v1/models")).json()["data"]
+            ids = [m["id"] for m in listed]
             if "gemini-discovered-9" in ids:
                 break
             await asyncio.sleep(0.01)
-    assert ids == ["gemini-2.5-flash", "gemini-discovered-9"]  # embeddings are not chat models
+    assert ids == ["gemini-2.5-flash", "gemini-discovered-9", "gemini-embedding-001"]
+    assert [m["id"] for m in listed if m.get("capabilities") == ["embeddings"]] == ["gemini-embedding-001"]
     asked = upstream.requests_to("/v1beta/models")
     assert asked[0].headers["x-goog-api-key"] == "AIza-k" and asked[0].query["pageSize"] == "1000"
     assert asked[1].query["pageToken"] == "p2"

@@ -10,7 +10,7 @@ import pytest
 from cliproxy import ConfigError, ir
 from cliproxy.testing import serve_app
 from cliproxy.wire.openai_chat import OpenAIChat
-from cliproxy_minimax.think import ThinkSplitter, split_response
+from cliproxy_minimax.think import ThinkSplitter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -245,7 +245,7 @@ def test_the_splitter_reads_the_same_however_the_text_is_cut(text, cuts):
     starts = [e.index for e in events if isinstance(e, ir.TextStart | ir.ReasoningStart)]
     assert starts == list(range(len(starts)))  # indexes count up in the order blocks start
     streamed = _fold(events)
-    whole = split_response(ir.Response(id="1", model="m", parts=(ir.TextPart(text),)))
+    whole = ir.split_think_response(ir.Response(id="1", model="m", parts=(ir.TextPart(text),)), trim=False)
     assert [(type(p).__name__, p.text) for p in streamed.parts] == [(type(p).__name__, p.text) for p in whole.parts]
 
 

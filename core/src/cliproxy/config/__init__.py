@@ -14,6 +14,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    TracingConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "TracingConfig",
     "UpstreamLimits",
     "UsageConfig",
     "expand_env",

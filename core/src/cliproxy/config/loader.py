@@ -25,6 +25,7 @@ from cliproxy.config.model import (
     RoutingConfig,
     StateConfig,
     Timeouts,
+    TracingConfig,
     UpstreamLimits,
     UsageConfig,
 )
@@ -135,6 +136,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         upstream_limits=_upstream_limits(root.node("upstream-limits")),
         responses_store=_responses_store(root),
         metrics=_metrics(root),
+        tracing=_tracing(root),
         watch_config=root.bool("watch-config", True),
         watch_interval=_seconds(
             root,
@@ -152,6 +154,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
         disable_cooling=root.bool("disable-cooling", False),
         fallback_models=_fallback_models(root),
+        stream_keepalive=_stream_keepalive(root),
+        nonstream_keepalive=_optional_seconds(
+            root,
+            "nonstream-keepalive-interval",
+            hint="seconds between the blank lines a waiting JSON answer gets, e.g. 'nonstream-keepalive-interval: 15'"
+            " (0 or absent: off)",
+        ),
         root=root,
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
@@ -201,6 +210,36 @@ def _thinking_suffixes(root: ConfigNode) -> tuple[str, ...]:
                 hint="levels: " + ", ".join(_SUFFIX_LEVELS) + "; or a number such as 8192",
             )
     return suffixes
+
+
+def _stream_keepalive(root: ConfigNode) -> float | None:
+    """``streaming: {keepalive-seconds: N}``: None (off) when absent or 0."""
+    node = _switchable_block(
+        root, "streaming", "'keepalive-seconds'", "write 'streaming: {keepalive-seconds: 15}' to turn keepalives on"
+    )
+    if node is None:
+        return None
+    seconds = _optional_seconds(
+        node,
+        "keepalive-seconds",
+        hint="seconds of upstream silence before a stream gets a keepalive, e.g. 'keepalive-seconds: 15' (0: off)",
+    )
+    node.done()
+    return seconds
+
+
+def _optional_seconds(node: ConfigNode, key: str, *, hint: str) -> float | None:
+    """A positive, finite number of seconds, or None when ``key`` is absent or 0 (off)."""
+    try:
+        value: float | None = node.float(key, None)
+    except ConfigError as exc:
+        exc.hint = exc.hint or hint
+        raise
+    if value is None or value == 0:
+        return None
+    if not 0 < value < math.inf:  # also rejects nan
+        raise node.error(key, f"'{node.qualified(key)}' must be a positive number of seconds, not {value:g}", hint=hint)
+    return value
 
 
 def _allowed_hosts(root: ConfigNode) -> tuple[str, ...]:
@@ -401,6 +440,22 @@ def _metrics(root: ConfigNode) -> MetricsConfig:
     return MetricsConfig(enabled=enabled, path=path, public=public)
 
 
+def _tracing(root: ConfigNode) -> TracingConfig:
+    node = _switchable_block(
+        root,
+        "tracing",
+        "'enabled', 'service-name' and 'propagate-upstream'",
+        "write 'tracing: {enabled: true}' to turn it on",
+    )
+    if node is None:
+        return TracingConfig()
+    enabled = node.bool("enabled", False)
+    name = node.str("service-name", "cliproxy")
+    propagate = node.str("propagate-upstream", "local", choices=("local", "all", "none"))
+    node.done()
+    return TracingConfig(enabled=enabled, service_name=name, propagate_upstream=propagate)
+
+
 # -- operations: request logs, usage, pricing, the log file ---------------------------------
 
 _NO_FILE = ("<dict>", "<config>")
@@ -527,5 +582,13 @@ def _logging(root: ConfigNode) -> LoggingConfig:
         node, "max-size-mb", 10.0, hint="the log file's size before it is rotated, e.g. 'max-size-mb: 10'"
     )
     backups = node.int("backups", 3, minimum=0)
+    form = node.str("format", "text", choices=("text", "json"))
+    level = node.str("level", None, choices=("debug", "info", "warning", "error"))
     node.done()
-    return LoggingConfig(file=_beside_config(root.file, file) if file else None, max_size_mb=size, backups=backups)
+    return LoggingConfig(
+        file=_beside_config(root.file, file) if file else None,
+        max_size_mb=size,
+        backups=backups,
+        format=form,
+        level=level,
+    )

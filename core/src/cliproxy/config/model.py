@@ -29,6 +29,7 @@ __all__ = [
     "RoutingConfig",
     "StateConfig",
     "Timeouts",
+    "TracingConfig",
     "UpstreamLimits",
     "UsageConfig",
 ]
@@ -117,6 +118,18 @@ class MetricsConfig:
 
 
 @attrs.frozen
+class TracingConfig:
+    """``tracing:`` -- OpenTelemetry spans (off by default; ``pip install 'cliproxy[otel]'``):
+    one per client request, one per upstream attempt. ``propagate-upstream`` says which
+    upstreams get the ``traceparent`` header: ``local`` (loopback and private addresses,
+    the default), ``all`` or ``none``."""
+
+    enabled: bool = False
+    service_name: str = "cliproxy"
+    propagate_upstream: str = "local"
+
+
+@attrs.frozen
 class Timeouts:
     """``upstream-timeouts:`` -- seconds to connect, and to wait between upstream bytes."""
 
@@ -175,11 +188,15 @@ class RequestLogConfig:
 @attrs.frozen
 class LoggingConfig:
     """``logging:`` -- the gateway's own log also goes to ``file`` (rotated at
-    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr."""
+    ``max_size_mb``, ``backups`` old files kept) when set; it always goes to stderr.
+    ``format`` is ``text`` or ``json`` (one object per line); ``level`` applies unless
+    ``--log-level`` or ``CLIPROXY_LOG_LEVEL`` says otherwise."""
 
     file: str | None = None
     max_size_mb: float = 10.0
     backups: int = 3
+    format: str = "text"
+    level: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +232,7 @@ class Config:
     upstream_limits: UpstreamLimits = UpstreamLimits()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     metrics: MetricsConfig = MetricsConfig()
+    tracing: TracingConfig = TracingConfig()
     watch_config: bool = True  # reload when the config file or a token file changes
     watch_interval: float = 1.0  # seconds between those checks
     access_log: bool = True  # one INFO line per client request (logger cliproxy.access)
@@ -227,6 +245,8 @@ class Config:
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
     disable_cooling: bool = False  # failures fail over but never rest a credential
     fallback_models: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # model -> models to try next
+    stream_keepalive: float | None = None  # streaming.keepalive-seconds: a door keepalive after this much silence
+    nonstream_keepalive: float | None = None  # nonstream-keepalive-interval: whitespace while a JSON answer waits
     root: ConfigNode = attrs.field(factory=lambda: ConfigNode({}), repr=False, eq=False)
     plugin_keys: tuple[str, ...] = ()
 
@@ -261,6 +281,7 @@ CORE_KEYS = (
     "upstream-limits",
     "responses-store",
     "metrics",
+    "tracing",
     "watch-config",
     "watch-interval",
     "access-log",
@@ -276,4 +297,6 @@ CORE_KEYS = (
     "disabled-credentials",
     "disable-cooling",
     "fallback-models",
+    "streaming",
+    "nonstream-keepalive-interval",
 )

@@ -4,7 +4,8 @@ Requests, messages and parts; responses, usage and finish reasons; stream events
 start/delta/end lifecycle. All values are frozen attrs classes with slots.
 
 Helpers for stream decoders live here too: :class:`BlockWriter` (indexes, one open block,
-its end) and :class:`ThinkTagSplitter` (reasoning written inline as ``<think>...</think>``).
+its end), :class:`ThinkTagSplitter` (reasoning written inline as ``<think>...</think>``) and
+:class:`ThinkBlockSplitter` (that reasoning turned into reasoning blocks of a stream).
 """
 
 from cliproxy.ir.blocks import BlockKind, BlockWriter, block_end, block_start
@@ -49,6 +50,7 @@ from cliproxy.ir.request import (
     ToolChoice,
 )
 from cliproxy.ir.response import Finish, FinishReason, Response, Usage
+from cliproxy.ir.think_blocks import ThinkBlockSplitter, split_think_response
 from cliproxy.ir.think_tags import ThinkSegment, ThinkTagSplitter, split_think_tags
 
 __all__ = [
@@ -82,6 +84,7 @@ __all__ = [
     "TextEnd",
     "TextPart",
     "TextStart",
+    "ThinkBlockSplitter",
     "ThinkSegment",
     "ThinkTagSplitter",
     "Tool",
@@ -97,5 +100,6 @@ __all__ = [
     "merge_metadata",
     "metadata_for",
     "response_events",
+    "split_think_response",
     "split_think_tags",
 ]

@@ -104,7 +104,7 @@ class ConfigDocument:
                     message=f"'{where}' in {self.file} is not a mapping (key: value lines), so it has no keys to set",
                 )
             node = child
-        return node  # type: ignore[no-any-return]
+        return node
 
 
 def _style_of(data: Any, text: str) -> tuple[int, int, int]:
@@ -124,7 +124,7 @@ def _style_of(data: Any, text: str) -> tuple[int, int, int]:
 def same_style(original: Any, text: str) -> str:
     """``text`` written as ``original`` was: a quoted scalar stays quoted."""
     if isinstance(original, ScalarString):
-        return type(original)(text)  # type: ignore[call-arg,no-any-return]
+        return type(original)(text)
     return text
 
 

@@ -93,10 +93,10 @@ def _set_disabled(document: ConfigDocument, cred: Credential, disabled: bool) ->
         if isinstance(current, CommentedSeq) and current.fa.flow_style() is not True:
             current.yaml_add_eol_comment(cred.label.replace("\n", " "), len(current) - 1)
         return True
-    if cred.id not in listed:
+    if current is None or cred.id not in listed:
         return False
     for index in reversed([i for i, item in enumerate(listed) if item == cred.id]):
-        del current[index]  # type: ignore[index]
+        del current[index]
     if not current:
         del document.data[DISABLED]
     return True

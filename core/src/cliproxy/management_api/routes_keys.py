@@ -73,7 +73,7 @@ def _policy(item: Any) -> dict[str, Any]:
 
 def _keys(document: ConfigDocument, refs: SecretRefs) -> list[dict[str, Any]]:
     """The keys in file order: their place in the list, name, id, masked form."""
-    raw: list[Any] = _key_list(document) or []
+    raw: CommentedSeq | list[Any] = _key_list(document) or []
     found: list[dict[str, Any]] = []
     for index in range(len(raw)):
         key = _expanded(raw, index, document.file)
@@ -153,7 +153,9 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
 
         def change(document: ConfigDocument) -> dict[str, Any]:
             key = _find(_keys(document, editor.refs), ref)
-            del _key_list(document)[key["index"]]  # type: ignore[index,union-attr]
+            listed = _key_list(document)
+            if listed is not None:  # (_find found the key in it)
+                del listed[key["index"]]
             return {"removed": _shown(key)}
 
         return await editor.edit(change, force=request.flag("force"))
@@ -185,9 +187,9 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
                     item = CommentedMap([("key", item)])
                 for field, value in fields.items():
                     if value is None:
-                        item.pop(field, None)  # type: ignore[attr-defined]
+                        item.pop(field, None)
                     else:
-                        item[field] = value  # type: ignore[index]
+                        item[field] = value
             raw[old["index"]] = item
             named = item.get("name") if isinstance(item, Mapping) else None
             edited = _find(_keys(document, editor.refs), str(named) if named else old["name"])

@@ -314,7 +314,9 @@ class RedisStore:
         self.timeout = timeout
         self.retry_interval = retry_interval
         self._local = MemoryStore(clock)
-        self._redis = aioredis.Redis.from_url(
+        # redis-py types every answer ``bytes | str`` (it cannot know ``decode_responses``);
+        # this client never decodes, so its answers are bytes: typed Any, read as bytes.
+        self._redis: Any = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,

@@ -40,7 +40,7 @@ from cliproxy.ir import (
     TextPart,
     Usage,
 )
-from cliproxy.sse import frame
+from cliproxy.sse import KEEPALIVE_COMMENT, frame
 from cliproxy.translate import ClientTranslator, Door, EncodeContext, StreamEncoder
 from cliproxy.wire import common as c
 from cliproxy.wire.openai_chat import encode_error
@@ -258,3 +258,6 @@ class OpenAICompletions(ClientTranslator):
 
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
+
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        return KEEPALIVE_COMMENT

@@ -195,16 +195,18 @@ def _shape_thinking(body: dict[str, Any], caps: ModelCaps | None, explicit_max: 
     config = dict(body["output_config"]) if isinstance(body.get("output_config"), Mapping) else {}
     kind = thinking.get("type") if thinking else None
     level = config.get("effort") if isinstance(config.get("effort"), str) else None
-    budget = thinking.get("budget_tokens") if thinking and isinstance(thinking.get("budget_tokens"), int) else None
+    asked_budget = thinking.get("budget_tokens") if thinking else None
+    budget: int | None = asked_budget if isinstance(asked_budget, int) else None
     cap = caps.max_output if caps else None
-    max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else DEFAULT_MAX_TOKENS
+    asked_max = body.get("max_tokens")
+    max_tokens: int = asked_max if isinstance(asked_max, int) else DEFAULT_MAX_TOKENS
 
     mode = kind  # enabled | adaptive | disabled | None
     if caps is not None:
         if caps.thinking == "none":
             mode, level = None, None
         elif mode == "adaptive" and caps.thinking == "budget":
-            mode, budget = "enabled", REASONING_BUDGETS[level if level in REASONING_BUDGETS else "high"]
+            mode, budget = "enabled", REASONING_BUDGETS.get(level or "high", REASONING_BUDGETS["high"])
         elif mode == "enabled" and caps.thinking in ("adaptive", "always"):
             mode, level = "adaptive", level or Reasoning(budget_tokens=budget).requested_level()
         if mode == "disabled" and caps.thinking == "always":

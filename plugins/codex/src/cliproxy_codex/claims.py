@@ -55,8 +55,8 @@ def account_claims(id_token: str | None, access_token: str | None = None) -> Acc
     ident, access = jwt_claims(id_token), jwt_claims(access_token)
     account = plan = email = None
     for claims in (ident, access):
-        auth = claims.get(_AUTH) if isinstance(claims.get(_AUTH), dict) else {}
-        profile = claims.get(_PROFILE) if isinstance(claims.get(_PROFILE), dict) else {}
+        auth = found if isinstance(found := claims.get(_AUTH), dict) else {}
+        profile = found if isinstance(found := claims.get(_PROFILE), dict) else {}
         account = account or _text(auth.get("chatgpt_account_id")) or _text(claims.get("chatgpt_account_id"))
         plan = plan or _text(auth.get("chatgpt_plan_type"))
         email = email or _text(claims.get("email")) or _text(profile.get("email"))

@@ -106,9 +106,10 @@ def _fields(obj: Any) -> tuple[str | None, str | None, str, Mapping[str, Any]]:
     if kind == "error" and error is obj:  # a flat stream event: {"type": "error", "code", "message"}
         kind = None
     code = error.get("code") if isinstance(error.get("code"), str) else None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
-    if not message and isinstance(obj.get("detail"), str):
-        message = obj["detail"]
+    found = error.get("message")
+    message = found if isinstance(found, str) else ""
+    if not message and isinstance(detail := obj.get("detail"), str):
+        message = detail
     return kind, code, message[:_MAX_MESSAGE], error
 
 

@@ -148,7 +148,7 @@ class FakeChatGPT:
 
     def _refresh(self, body: dict[str, Any]) -> Reply:
         self.refreshes.append(body)
-        offered = body.get("refresh_token")
+        offered = str(body.get("refresh_token") or "")
         with self._lock:
             if body.get("grant_type") != "refresh_token" or body.get("client_id") not in self.client_ids:
                 return Reply.json({"error": {"code": "invalid_client", "message": "unknown client"}}, status=400)

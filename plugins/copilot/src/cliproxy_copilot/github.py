@@ -67,7 +67,7 @@ def refusal(status: int, body: bytes, *, what: str, github_token: str | None = N
     except orjson.JSONDecodeError:
         data = None
     data = data if isinstance(data, Mapping) else {}
-    details = data.get("error_details") if isinstance(data.get("error_details"), Mapping) else {}
+    details = found if isinstance(found := data.get("error_details"), Mapping) else {}
     notice = details.get("notification_id") if isinstance(details.get("notification_id"), str) else None
     message = next(
         (m for m in (details.get("message"), data.get("message")) if isinstance(m, str) and m.strip()),
@@ -166,7 +166,7 @@ async def exchange_token(
         expiry = now + float(refresh_in) + 60.0
     else:
         expiry = now + 25 * 60.0  # what the tokens have lived so far
-    endpoints = data.get("endpoints") if isinstance(data.get("endpoints"), Mapping) else {}
+    endpoints = found if isinstance(found := data.get("endpoints"), Mapping) else {}
     api = endpoints.get("api")
     api_url = api.rstrip("/") if isinstance(api, str) and api.startswith(("https://", "http://")) else DEFAULT_API_URL
     sku = data.get("sku") if isinstance(data.get("sku"), str) else None

@@ -174,17 +174,24 @@ def sign_in_from(path: Path, data: Mapping[str, Any]) -> tuple[str, str | None, 
     for key, entry in data.items():
         if not isinstance(entry, Mapping):
             continue
-        token = entry.get("oauth_token")
+        oauth_token = entry.get("oauth_token")
         host, _, app = str(key).partition(":")
-        if host != "github.com" or not isinstance(token, str) or not token:
+        if host != "github.com" or not isinstance(oauth_token, str) or not oauth_token:
             continue
-        user = entry.get("user") if isinstance(entry.get("user"), str) and entry.get("user") else None
-        found.append((app == VSCODE_COPILOT_CLIENT_ID, token, user, app or None))
+        name = entry.get("user")
+        found.append(
+            (
+                app == VSCODE_COPILOT_CLIENT_ID,
+                oauth_token,
+                name if isinstance(name, str) and name else None,
+                app or None,
+            )
+        )
     if not found:
         raise COPILOT_FILES.malformed(path, "it holds no github.com sign-in with an oauth_token")
     found.sort(key=lambda item: not item[0])  # the Copilot editor app's first
-    _, token, user, app = found[0]
-    return token, user, app
+    _, token, user, app_id = found[0]
+    return token, user, app_id
 
 
 async def import_sign_in(where: str, ctx: LoginContext) -> str:

@@ -98,16 +98,16 @@ def _info(entry: Mapping[str, Any]) -> ModelInfo | None:
     model = entry.get("id")
     if not isinstance(model, str) or not model:
         return None
-    capabilities = entry.get("capabilities") if isinstance(entry.get("capabilities"), Mapping) else {}
+    capabilities = found if isinstance(found := entry.get("capabilities"), Mapping) else {}
     kind = capabilities.get("type")
     if kind is not None and kind != "chat":  # embeddings, code completions
         return None
-    policy = entry.get("policy") if isinstance(entry.get("policy"), Mapping) else {}
+    policy = found if isinstance(found := entry.get("policy"), Mapping) else {}
     if policy.get("state") == "disabled":  # switched off in the account's Copilot settings
         return None
     listed = entry.get("supported_endpoints")
     endpoints = tuple(dict.fromkeys(_KNOWN[e] for e in listed if e in _KNOWN)) if isinstance(listed, list) else ()
-    supports = capabilities.get("supports") if isinstance(capabilities.get("supports"), Mapping) else {}
+    supports = found if isinstance(found := capabilities.get("supports"), Mapping) else {}
     vision = supports.get("vision")
     vendor = entry.get("vendor")
     return ModelInfo(

@@ -155,7 +155,7 @@ def merge_choices(body: bytes) -> bytes | None:
     calls: list[Any] = []
     message: dict[str, Any] = {"role": "assistant"}
     for choice in choices:
-        part = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        part = found if isinstance(found := choice.get("message"), dict) else {}
         for key, value in part.items():
             if key == "content":
                 if isinstance(value, str) and value:

@@ -114,11 +114,11 @@ class StableIds:
                 for index, item in enumerate(output):
                     if isinstance(item, dict):
                         changed = self._stable(index, item, "id") or changed
-        index = event.get("output_index")
+        position = event.get("output_index")
         item = event.get("item")
         if isinstance(item, dict):
-            changed = self._stable(index, item, "id") or changed
-        return self._stable(index, event, "item_id") or changed
+            changed = self._stable(position, item, "id") or changed
+        return self._stable(position, event, "item_id") or changed
 
 
 _OTHER_INDEX = re.compile(rb'"index"\s*:\s*[1-9]')

@@ -47,7 +47,7 @@ def quota_from(data: Mapping[str, Any], premium_models: Sequence[str] = ()) -> Q
     the models premium requests pay for (empty: unknown, the window then meters the whole
     account)."""
     reset = _reset(data)
-    snapshots = data.get("quota_snapshots") if isinstance(data.get("quota_snapshots"), Mapping) else {}
+    snapshots = found if isinstance(found := data.get("quota_snapshots"), Mapping) else {}
     windows: list[QuotaWindow] = []
     notes: list[str] = []
     for name in WINDOWS:

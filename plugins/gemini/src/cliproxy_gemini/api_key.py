@@ -21,14 +21,19 @@ from cliproxy import (
     Call,
     ConfigNode,
     Credential,
+    EmbeddingInput,
+    Embeddings,
     GatewayError,
     Host,
     ModelEntry,
     Provider,
     UpstreamResponse,
     credential_id,
+    gemini_embeddings,
+    in_batches,
     mask_secret,
     read_common_fields,
+    text_only,
 )
 
 from cliproxy_gemini.catalogue import API_MODELS, can_reason
@@ -129,6 +134,32 @@ class GeminiProvider(Provider):
             proxy=settings.proxy_url,
         )
 
+    def embeds(self, credential: Credential, model: str) -> bool | None:
+        """``gemini-embedding-001``, ``text-embedding-004``...: the names say ``embedding``."""
+        return "embedding" in model
+
+    async def embed(self, call: Call) -> Embeddings:
+        """``batchEmbedContents``, 100 texts at a time (the API's limit)."""
+        settings: GeminiSettings = call.credential.settings
+        request = call.embedding
+        texts = text_only(request, "the Gemini API")
+
+        async def batch(inputs: Sequence[EmbeddingInput]) -> Embeddings:
+            answer = await call.post(
+                self.url(settings, call.model, "batchEmbedContents"),
+                wire=WIRE,
+                json=gemini_embeddings.upstream_body(request, [str(text) for text in inputs], call.model),
+                headers=self.headers(settings),
+                proxy=settings.proxy_url,
+                stream=False,
+            )
+            try:
+                return gemini_embeddings.decode_response(answer.body or b"")
+            finally:
+                await answer.aclose()
+
+        return await in_batches(texts, gemini_embeddings.BATCH_LIMIT, batch)
+
     async def count_tokens(self, call: Call) -> int | None:
         settings: GeminiSettings = call.credential.settings
         if call.client.wire == WIRE:
@@ -164,7 +195,7 @@ class GeminiProvider(Provider):
             for model in page.get("models") or ():
                 methods = model.get("supportedGenerationMethods") or ()
                 name = str(model.get("name") or "")
-                if name and "generateContent" in methods:
+                if name and ("generateContent" in methods or "embedContent" in methods):
                     found.append(name.removeprefix("models/"))
             token = page.get("nextPageToken")
             if not token:

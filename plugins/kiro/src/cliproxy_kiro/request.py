@@ -197,7 +197,8 @@ def _pair_tools(turns: list[_Turn]) -> None:
             continue
         previous = turns[i - 1] if i and turns[i - 1].role == "assistant" else None
         asked = {use["toolUseId"] for use in previous.tool_uses} if previous else set()
-        kept, orphans = [], []
+        kept: list[dict[str, Any]] = []
+        orphans: list[dict[str, Any]] = []
         for result in current.results:
             if result["toolUseId"] not in asked:
                 orphans.append(result)

@@ -158,7 +158,7 @@ class MiniMaxAuthType:
         data = await endpoint.post(http, payload, proxy=proxy, require=None)
         access = data.get("access_token")
         if not isinstance(access, str) or not access or data.get("status") == "error":
-            resp = data.get("base_resp") if isinstance(data.get("base_resp"), Mapping) else {}
+            resp = found if isinstance(found := data.get("base_resp"), Mapping) else {}
             said = f"{resp.get('status_msg') or 'no access token'} ({resp.get('status_code', '-')})"
             raise GatewayError(
                 status=401,

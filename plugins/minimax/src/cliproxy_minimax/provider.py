@@ -21,6 +21,7 @@ from cliproxy import (
     QuotaWindow,
     UpstreamResponse,
     credential_id,
+    ir,
     mask_secret,
     read_common_fields,
 )
@@ -30,7 +31,7 @@ from cliproxy_minimax.catalogue import canonical, default_entries
 from cliproxy_minimax.errors import BaseRespGuard, envelope_of, error_decoder, raise_for_envelope
 from cliproxy_minimax.settings import ANTHROPIC, OPENAI, REGIONS, WIRES, MiniMaxSettings, api_root
 from cliproxy_minimax.shaping import shape_anthropic, shape_openai
-from cliproxy_minimax.think import ThinkSplitter, split_response
+from cliproxy_minimax.think import ThinkSplitter
 
 __all__ = ["MiniMaxProvider"]
 
@@ -158,7 +159,7 @@ class MiniMaxProvider(Provider):
             raise_for_envelope(body_bytes, reset_in)
             if not split_thinking:
                 return result
-            response = split_response(host.translator(OPENAI).decode_response(body_bytes))
+            response = ir.split_think_response(host.translator(OPENAI).decode_response(body_bytes), trim=False)
         except BaseException:
             await result.aclose()
             raise

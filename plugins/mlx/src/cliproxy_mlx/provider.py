@@ -20,6 +20,7 @@ from cliproxy import (
     GatewayError,
     Host,
     ModelEntry,
+    UpstreamResponse,
     credential_id,
     estimate_request_tokens,
     mask_secret,
@@ -116,7 +117,7 @@ class MLXProvider(OpenAIChatProvider):
 
     # -- requests ----------------------------------------------------------------------
 
-    async def send(self, call: Call) -> DirectResponse:
+    async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
         cred = call.credential
         settings: MLXSettings = cred.settings
         self._ask_for(cred, call.model)
@@ -131,7 +132,7 @@ class MLXProvider(OpenAIChatProvider):
             )
 
         try:
-            result = await super().send(call)
+            result = await self.send_upstream(call)
         except GatewayError as error:
             if error.status in (502, 503, 504):
                 self._check_soon(cred)

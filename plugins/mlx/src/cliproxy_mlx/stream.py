@@ -14,8 +14,6 @@ from typing import Any
 import attrs
 from cliproxy import GatewayError, StreamDecoder, UpstreamResponse, estimate_tokens, ir
 
-from cliproxy_mlx.think import ThinkSplitter, split_response
-
 __all__ = ["LocalEvents", "fill_usage", "local_response"]
 
 
@@ -45,7 +43,7 @@ def fill_usage(usage: ir.Usage, input_tokens: Callable[[], int | None], output_t
 def local_response(response: ir.Response, *, think_tags: bool, input_tokens: Callable[[], int | None]) -> ir.Response:
     """A whole response with ``<think>`` split out and usage filled in."""
     if think_tags:
-        response = split_response(response)
+        response = ir.split_think_response(response)
     usage = fill_usage(response.usage, input_tokens, _output_text(response.parts))
     return response if usage is response.usage else attrs.evolve(response, usage=usage)
 
@@ -71,7 +69,7 @@ class LocalEvents:
         self._result = result
         self._chunks = result.chunks.__aiter__()
         self._decoder = decoder
-        self._splitter = ThinkSplitter() if think_tags else None
+        self._splitter = ir.ThinkBlockSplitter() if think_tags else None
         self._input_tokens = input_tokens
         self._explain = explain
         self._pending: deque[ir.StreamEvent] = deque()

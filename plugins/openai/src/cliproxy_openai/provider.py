@@ -12,12 +12,17 @@ from cliproxy import (
     Call,
     ConfigNode,
     Credential,
+    DirectResponse,
+    EmbeddingInput,
+    Embeddings,
     GatewayError,
     Host,
     Provider,
     UpstreamResponse,
     credential_id,
+    in_batches,
     mask_secret,
+    openai_embeddings,
     read_common_fields,
 )
 
@@ -26,6 +31,7 @@ __all__ = ["PRESETS", "OpenAIChatProvider", "OpenAICompatibility", "OpenAIPreset
 WIRE = "openai-chat"
 RESPONSES_WIRE = "openai-responses"
 _WIRES = {"chat": WIRE, "responses": RESPONSES_WIRE}
+DEFAULT_EMBEDDING_BATCH = 2048  # OpenAI's own limit of inputs per /embeddings request
 
 
 def read_wire(entry: ConfigNode) -> str:
@@ -47,6 +53,9 @@ class OpenAISettings:
         wire: ``openai-chat`` or ``openai-responses``: which API ``send`` calls.
         timeout: Seconds to wait for each upstream read -- the first token included --
             before giving up with a 504 (None: the gateway's ``upstream-timeouts.read``).
+        embedding_models: Models that embed although their names lack ``embed``.
+        embedding_batch_size: The most inputs one upstream ``/embeddings`` call carries;
+            longer requests are split.
     """
 
     base_url: str
@@ -56,6 +65,17 @@ class OpenAISettings:
     completion_tokens_field: str = "max_tokens"
     wire: str = WIRE
     timeout: float | None = None
+    embedding_models: tuple[str, ...] = ()
+    embedding_batch_size: int = DEFAULT_EMBEDDING_BATCH
+
+
+def read_embedding_fields(entry: ConfigNode) -> dict[str, Any]:
+    """The entry's ``embedding-models`` (models that embed though their names do not say
+    ``embed``) and ``embedding-batch-size`` (inputs per upstream ``/embeddings`` call)."""
+    return {
+        "embedding_models": tuple(entry.str_list("embedding-models")),
+        "embedding_batch_size": entry.int("embedding-batch-size", DEFAULT_EMBEDDING_BATCH, minimum=1),
+    }
 
 
 class OpenAIChatProvider(Provider):
@@ -115,7 +135,43 @@ class OpenAIChatProvider(Provider):
     def models_url(self, credential: Credential) -> str:
         return credential.settings.base_url + "/models"
 
-    async def send(self, call: Call) -> UpstreamResponse:
+    def embeddings_url(self, credential: Credential) -> str:
+        return credential.settings.base_url + "/embeddings"
+
+    def embeds(self, credential: Credential, model: str) -> bool | None:
+        """Models named ``*embed*`` (``text-embedding-3-small``, ``nomic-embed-text``), and
+        those the entry lists in ``embedding-models``."""
+        return "embed" in model.lower() or model in getattr(credential.settings, "embedding_models", ())
+
+    async def embed(self, call: Call) -> Embeddings:
+        """``POST /embeddings``, ``embedding-batch-size`` inputs at a time."""
+        settings: OpenAISettings = call.credential.settings
+        request = call.embedding
+
+        async def batch(inputs: Sequence[EmbeddingInput]) -> Embeddings:
+            answer = await call.post(
+                self.embeddings_url(call.credential),
+                wire=WIRE,
+                json=openai_embeddings.upstream_body(request, inputs, call.model),
+                headers=self.headers(call.credential),
+                stream=False,
+                proxy=settings.proxy_url,
+                timeout=getattr(settings, "timeout", None),
+            )
+            try:
+                return openai_embeddings.decode_response(answer.body or b"")
+            finally:
+                await answer.aclose()
+
+        limit = getattr(settings, "embedding_batch_size", DEFAULT_EMBEDDING_BATCH)
+        return await in_batches(request.inputs, limit, batch)
+
+    async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
+        return await self.send_upstream(call)
+
+    async def send_upstream(self, call: Call) -> UpstreamResponse:
+        """POST the call to the upstream's chat or Responses endpoint (what :meth:`send`
+        does; a subclass that answers in its own way builds on this)."""
         settings: OpenAISettings = call.credential.settings
         wire = getattr(settings, "wire", WIRE)
         if wire == RESPONSES_WIRE:
@@ -163,6 +219,7 @@ class OpenAICompatibility(OpenAIChatProvider):
                 raise entry.error(None, f"'{entry.path}.base-url' is required", hint="add 'base-url: https://host/v1'")
             disabled = entry.bool("disabled", False)
             wire = read_wire(entry)
+            embedding = read_embedding_fields(entry)
             keys = entry.nodes("api-key-entries")
             entry.done()
             if disabled:
@@ -178,7 +235,12 @@ class OpenAICompatibility(OpenAIChatProvider):
                 key_entries.append((None, fields.proxy_url, fields.weight, entry.location()))
             for api_key, proxy, weight, where in key_entries:
                 settings = OpenAISettings(
-                    base_url=fields.base_url, api_key=api_key, headers=fields.headers, proxy_url=proxy, wire=wire
+                    base_url=fields.base_url,
+                    api_key=api_key,
+                    headers=fields.headers,
+                    proxy_url=proxy,
+                    wire=wire,
+                    **embedding,
                 )
                 credentials.append(
                     fields.credential(
@@ -209,6 +271,7 @@ class OpenAIPreset(OpenAIChatProvider):
         for entry in node.nodes(key):
             fields = read_common_fields(entry, api_key=True, base_url=self.default_base_url)
             wire = read_wire(entry)
+            embedding = read_embedding_fields(entry)
             entry.done()
             settings = OpenAISettings(
                 base_url=fields.base_url or self.default_base_url,
@@ -217,6 +280,7 @@ class OpenAIPreset(OpenAIChatProvider):
                 proxy_url=fields.proxy_url,
                 completion_tokens_field=self.completion_tokens_field,
                 wire=wire,
+                **embedding,
             )
             credentials.append(
                 fields.credential(

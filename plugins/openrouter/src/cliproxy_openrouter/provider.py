@@ -13,6 +13,7 @@ from cliproxy import (
     Call,
     ConfigNode,
     Credential,
+    DirectResponse,
     ErrorKind,
     GatewayError,
     Host,
@@ -137,7 +138,7 @@ class OpenRouterProvider(OpenAIChatProvider):
         apply_provider_defaults(body, settings.provider_preferences)
         return body
 
-    async def send(self, call: Call) -> UpstreamResponse:
+    async def send(self, call: Call) -> UpstreamResponse | DirectResponse:
         try:
             return await super().send(call)
         except GatewayError as error:

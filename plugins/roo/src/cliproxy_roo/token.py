@@ -38,7 +38,7 @@ def claims_of(token: str) -> TokenClaims:
     if not isinstance(payload, Mapping):
         return TokenClaims()
     exp = payload.get("exp")
-    roles = payload.get("r") if isinstance(payload.get("r"), Mapping) else {}
+    roles = found if isinstance(found := payload.get("r"), Mapping) else {}
     user = roles.get("u") or payload.get("sub")
     org = roles.get("o")
     return TokenClaims(

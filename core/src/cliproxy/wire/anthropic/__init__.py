@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 
+PING_EVENT = b'event: ping\ndata: {"type": "ping"}\n\n'
+"""The keepalive of the Messages door's streams: the ``ping`` event Anthropic's own API sends."""
+
+
 class Anthropic(ClientTranslator, UpstreamTranslator):
     """The ``anthropic`` translator (client and upstream side)."""
 
@@ -58,6 +62,9 @@ class Anthropic(ClientTranslator, UpstreamTranslator):
 
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
+
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        return PING_EVENT
 
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"input_tokens": tokens})

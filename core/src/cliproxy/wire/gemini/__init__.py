@@ -60,6 +60,7 @@ _METHODS: tuple[tuple[str, Literal["generate", "count_tokens"], bool], ...] = (
     ("countTokens", "count_tokens", False),
 )
 GENERATION_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+EMBEDDING_METHODS = ["embedContent", "batchEmbedContents"]
 
 
 def _doors() -> tuple[Door, ...]:
@@ -105,6 +106,12 @@ class Gemini(ClientTranslator, UpstreamTranslator):
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
 
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        """A blank line, in both framings: SSE parsers dispatch nothing for it, and it is
+        whitespace between the JSON-array stream's values. (Not an SSE comment:
+        google-genai parses every line of a stream that is not ``data:`` as JSON.)"""
+        return b"\n"
+
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"totalTokens": tokens})
 
@@ -117,7 +124,7 @@ class Gemini(ClientTranslator, UpstreamTranslator):
                         "baseModelId": m.id,
                         "displayName": m.id,
                         "description": f"{m.id}, served by {m.owned_by}",
-                        "supportedGenerationMethods": GENERATION_METHODS,
+                        "supportedGenerationMethods": EMBEDDING_METHODS if m.embeds else GENERATION_METHODS,
                     }
                     for m in models
                 ]

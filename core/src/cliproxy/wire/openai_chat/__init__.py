@@ -17,6 +17,7 @@ from typing import Any
 
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
+from cliproxy.sse import KEEPALIVE_COMMENT
 from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.openai_chat.common import WIRE, decode_usage, extract_usage
 from cliproxy.wire.openai_chat.errors import decode_error, encode_error
@@ -63,6 +64,9 @@ class OpenAIChat(ClientTranslator, UpstreamTranslator):
 
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
+
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        return KEEPALIVE_COMMENT
 
     def encode_request(self, request: Request, model: str) -> dict[str, Any]:
         return encode_request(request, model)

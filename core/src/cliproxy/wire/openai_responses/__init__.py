@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, Usage
+from cliproxy.sse import KEEPALIVE_COMMENT
 from cliproxy.translate import ClientTranslator, Door, EncodeContext, UpstreamTranslator
 from cliproxy.wire.openai_responses.common import WIRE, extract_usage
 from cliproxy.wire.openai_responses.errors import decode_error, encode_error
@@ -52,6 +53,9 @@ class OpenAIResponses(ClientTranslator, UpstreamTranslator):
 
     def encode_error(self, error: GatewayError) -> bytes:
         return encode_error(error)
+
+    def keepalive(self, query: Mapping[str, str]) -> bytes | None:
+        return KEEPALIVE_COMMENT
 
     def encode_count(self, tokens: int, ctx: EncodeContext) -> bytes:
         return orjson.dumps({"object": "response.input_tokens", "input_tokens": tokens})

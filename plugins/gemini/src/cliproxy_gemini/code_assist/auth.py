@@ -105,7 +105,7 @@ class GeminiCLIAuth:
         projects = project_ids(data.get("project_id"))
         if not projects:
             raise ValueError("it names no project_id; run 'cliproxy login gemini' again (--project-id ID picks one)")
-        token = data.get("token") if isinstance(data.get("token"), Mapping) else data
+        token = found if isinstance(found := data.get("token"), Mapping) else data
         access = token.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("it has no access_token; run 'cliproxy login gemini' again")

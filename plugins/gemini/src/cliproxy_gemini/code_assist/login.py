@@ -241,7 +241,7 @@ class _Flow:
             status, raw = response.status, await response.read()
         answer = _json(raw)
         if status >= 400:
-            error = answer.get("error") if isinstance(answer.get("error"), Mapping) else {}
+            error = found if isinstance(found := answer.get("error"), Mapping) else {}
             message = error.get("message") or raw[:300].decode("utf-8", "replace") or f"HTTP {status}"
             raise GatewayError.from_status(status, f"Code Assist {method.lstrip(':/')} failed: {message}")
         return answer
@@ -286,7 +286,7 @@ class _Flow:
             polls += 1
             await asyncio.sleep(self.login.poll_interval)
             operation = await self._call(access, "/" + name)
-        result = operation.get("response") if isinstance(operation.get("response"), Mapping) else {}
+        result = found if isinstance(found := operation.get("response"), Mapping) else {}
         companion = result.get("cloudaicompanionProject")
         found = companion.get("id") if isinstance(companion, Mapping) else companion
         found = found or project

@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping
+from typing import TypedDict
 
 import attrs
 from cliproxy import ConfigNode
@@ -110,12 +111,17 @@ def _url(node: ConfigNode, key: str, default: str) -> str:
     return value
 
 
-def _client(client_id: str | None, secret: str | None) -> dict[str, str | None]:
+class _Client(TypedDict):
+    client_id: str
+    client_secret: str | None
+
+
+def _client(client_id: str | None, secret: str | None) -> _Client:
     """The client to sign in with: the one configured (whose secret must be configured
     too), else Gemini CLI's."""
     if client_id is None or client_id == GEMINI_CLI_CLIENT_ID:
-        return {"client_id": GEMINI_CLI_CLIENT_ID, "client_secret": secret or GEMINI_CLI_CLIENT_SECRET}
-    return {"client_id": client_id, "client_secret": secret}
+        return _Client(client_id=GEMINI_CLI_CLIENT_ID, client_secret=secret or GEMINI_CLI_CLIENT_SECRET)
+    return _Client(client_id=client_id, client_secret=secret)
 
 
 def read_options(root: ConfigNode, *, strict: bool = False) -> CodeAssistOptions:

@@ -1,11 +1,10 @@
-"""``<think>`` splitting: whole texts, streams split anywhere, stream folded == whole."""
+"""``<think>`` sections as reasoning blocks: whole texts, streams split anywhere, stream folded == whole."""
 
 from __future__ import annotations
 
 import pytest
 from cliproxy import ir
 from cliproxy.wire.openai_chat import OpenAIChat
-from cliproxy_mlx.think import ThinkSplitter, split_response, split_think
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
     ],
 )
 def test_split_think(text, expected):
-    assert split_think(text) == expected
+    assert ir.split_think_tags(text) == expected
 
 
 def content_stream(pieces: list[str], *, tool: bool = False) -> list[ir.StreamEvent]:
@@ -48,7 +47,7 @@ def fold(events: list[ir.StreamEvent]) -> ir.Response:
 
 
 def split_stream(events: list[ir.StreamEvent], batches: int = 1) -> list[ir.StreamEvent]:
-    splitter = ThinkSplitter()
+    splitter = ir.ThinkBlockSplitter()
     out: list[ir.StreamEvent] = []
     step = max(1, len(events) // batches)
     for i in range(0, len(events), step):
@@ -100,10 +99,10 @@ def test_any_split_gives_the_whole_texts_split(words, data, tool):
     events = split_stream(content_stream(pieces, tool=tool), batches)
     check_lifecycle(events)
     streamed = fold(events)
-    reasoning, answer = split_think(text)
+    reasoning, answer = ir.split_think_tags(text)
     assert "".join(p.text for p in streamed.parts if isinstance(p, ir.ReasoningPart)) == reasoning
     assert streamed.text == answer
-    whole = split_response(ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else []))
+    whole = ir.split_think_response(ir.Response(id="id-1", model="m", parts=[ir.TextPart(text)] if text else []))
     assert [p for p in streamed.parts if not isinstance(p, ir.ToolCallPart)] == list(whole.parts)
 
 
@@ -112,7 +111,7 @@ def test_reasoning_content_from_the_server_is_left_alone(recording):
     raw = recording(
         "local-openai-compat/CONSTRUCTED-llamacpp-server-stream-reasoning-usage-timings.sse.txt"
     ).read_bytes()
-    events = ThinkSplitter().feed(decoder.feed(raw) + decoder.close())
+    events = ir.ThinkBlockSplitter().feed(decoder.feed(raw) + decoder.close())
     check_lifecycle(events)
     response = fold(events)
     assert [(type(p).__name__, p.text) for p in response.parts] == [
