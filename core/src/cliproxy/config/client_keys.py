@@ -32,14 +32,12 @@ _EXAMPLE = "e.g. '- {key: sk-team-a-..., name: team-a, models: [\"claude-*\"], r
 
 def read_client_keys(root: ConfigNode) -> tuple[ClientKey, ...]:
     """Every ``api-keys`` entry, in order; empty strings are skipped (an unset variable)."""
-    raw = root.raw("api-keys")
-    if raw is None:
-        return ()
-    if isinstance(raw, str):
+    if isinstance(root.raw("api-keys"), str):
         key = root.str("api-keys")
         return (ClientKey(key, "key-1"),) if key else ()
-    if not isinstance(raw, list):
-        raise root.error("api-keys", "'api-keys' must be a list of keys", hint=_EXAMPLE)
+    raw = root.raw_list("api-keys")  # (a located error for 'api-keys:' with nothing after it)
+    if raw is None:
+        return ()
     keys: list[ClientKey] = []
     names: dict[str, int] = {}
     seen: dict[bytes, int] = {}

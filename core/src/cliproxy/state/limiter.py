@@ -229,11 +229,16 @@ class MemoryLimiter:
         used: tuple[int, int],
     ) -> None:
         """Free ``ticket``'s slot; replace what it was charged (tokens, cost) by what it
-        used: its tokens enter the tpm window now, its budgets get the difference."""
+        used: its tokens enter the tpm window now, its budgets get the difference. (A
+        ticket a shared store admitted, released here while it is down, leaves only the
+        difference, which is written back with the rest.)"""
+        now = self.clock()
         state = self._clients.get(client)
         if state is None:
-            return
-        now = self.clock()
+            if len(self._clients) >= MAX_CLIENTS:
+                self._sweep(now, day_of(now))
+            state = self._clients[client] = _Client()
+        state.budgets(day_of(now), month_of(now))
         state.inflight.pop(ticket, None)
         tokens, cost = used
         if limits.tpm is not None:
