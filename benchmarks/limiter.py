@@ -9,8 +9,8 @@ Three numbers (reported, not asserted):
    wall microseconds on Redis (two Lua calls: one round trip each, when a Redis answers);
 2. the gateway's own CPU per request (benchmarks/inprocess.py's method: the ASGI app
    driven directly, the upstream answering at once) with a plain key, and with the same
-   key carrying all those limits on the memory store -- the difference is the limiter's
-   overhead on the hot path, token estimate included.
+   key carrying all those limits on the memory store (``--limits rpm``: rpm alone, no token
+   estimate or price) -- the difference is the limiter's overhead on the hot path.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ sys.path.insert(0, str(HERE))
 import inprocess  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
-LIMITS_YAML = (
-    'api-keys: [{key: "sk-bench", name: bench, rpm: 100000000, tpm: 1000000000000, max-parallel: 1000, '
-    "daily-tokens: 1000000000000, monthly-budget-usd: 1000000}]"
-)
+LIMITS_YAML = {
+    "all": 'api-keys: [{key: "sk-bench", name: bench, rpm: 100000000, tpm: 1000000000000, max-parallel: 1000, '
+    "daily-tokens: 1000000000000, monthly-budget-usd: 1000000}]",
+    "rpm": 'api-keys: [{key: "sk-bench", name: bench, rpm: 100000000}]',
+}
 
 
 async def _store_cost(store: Any, requests: int, repeats: int, clock: Any) -> float:
@@ -85,8 +86,9 @@ async def gateway(args: argparse.Namespace) -> None:
     plain_config = Path(gateway_of(plain_app).config.file)
     limited_config = run_dir / "cliproxy-limited.yaml"
     text = plain_config.read_text()
-    limited_config.write_text(text.replace('api-keys: ["sk-bench"]', LIMITS_YAML))
-    assert LIMITS_YAML in limited_config.read_text(), "the benchmark config's api-keys line changed"
+    limits = LIMITS_YAML[args.limits]
+    limited_config.write_text(text.replace('api-keys: ["sk-bench"]', limits))
+    assert limits in limited_config.read_text(), "the benchmark config's api-keys line changed"
     limited_app = create_app(limited_config)
     apps = [plain_app, limited_app]
     lifespans = [app.router.lifespan_context(app) for app in apps]
@@ -124,6 +126,9 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="'' to skip the Redis store")
+    p.add_argument(
+        "--limits", choices=sorted(LIMITS_YAML), default="all", help="the limited key's: every limit, or rpm only"
+    )
     args = p.parse_args()
     args.scenarios = [s for s in SCENARIOS if s.name in args.scenarios.split(",")]
     asyncio.run(main_async(args))

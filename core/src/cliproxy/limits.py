@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -37,6 +38,17 @@ if TYPE_CHECKING:
 __all__ = ["LEASE", "Ticket", "admit", "limits_of"]
 
 log = logging.getLogger("cliproxy.limits")
+
+_TICKETS = itertools.count()
+_INSTANCE = os.urandom(8).hex()  # ticket ids are unique across instances sharing a store
+
+
+def _new_instance() -> None:
+    global _INSTANCE
+    _INSTANCE = os.urandom(8).hex()
+
+
+os.register_at_fork(after_in_child=_new_instance)  # (a forked worker is an instance of its own)
 
 LEASE = 900.0
 """Seconds a request holds its ``max-parallel`` slot at most (a gateway that dies with
@@ -107,7 +119,7 @@ async def admit(gateway: Gateway, client: ClientRequest, policy: KeyPolicy) -> T
         tokens = max(1, estimate_body_tokens(client.body))
         if policy.monthly_budget_nanos is not None:
             cost = _input_cost(gateway, client.route_model, tokens)
-    ticket_id = os.urandom(12).hex()
+    ticket_id = f"{_INSTANCE}{next(_TICKETS):x}"
     admission = await gateway.state.acquire(name, ticket_id, limits, tokens=tokens, cost=cost, lease=LEASE)
     if not admission.admitted:
         raise refusal(name, policy, admission, client.wire, tokens, gateway.clock())
