@@ -25,7 +25,7 @@ from cliproxy.translate import ClientTranslator
 __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner_of_name"]
 
 if TYPE_CHECKING:
-    from cliproxy.limits import Ticket
+    from cliproxy.ticket import Ticket
 
 log = logging.getLogger("cliproxy.client")
 

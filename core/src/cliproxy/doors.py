@@ -19,6 +19,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.accounting import count_failure
+from cliproxy.activity import note_activity
 from cliproxy.asgi import checked_headers, client_disconnect_cancels, query_map, read_body
 from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
@@ -34,7 +35,8 @@ from cliproxy.keepalive import BLANK_LINE, Keepalive
 from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
 from cliproxy.policy import check_model
-from cliproxy.request_log import RequestCapture, keep_request
+from cliproxy.request_capture import RequestCapture
+from cliproxy.request_log import keep_request
 from cliproxy.respond import JSON_HEADERS, respond, stream_headers
 from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
@@ -168,6 +170,7 @@ class DoorEndpoint:
         self.gateway = gateway
         self.door = door
         self.translator = translator
+        self.label = translator.name  # the door's name in the access log, metrics and request logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -176,7 +179,7 @@ class DoorEndpoint:
         except GatewayError as too_large:
             headers = too_large
         request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
-        exchange = Exchange(send, self.translator.name, request_id)
+        exchange = Exchange(send, self.label, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
         if gateway.tracing is not None:
@@ -204,6 +207,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if gateway.config.remote_management.secret_key:  # the panel's activity: only with the API on
+                note_activity(gateway, exchange)
             if exchange.trace is not None:
                 exchange.trace.finish(exchange)
             current.reset(token)

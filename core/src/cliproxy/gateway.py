@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from cliproxy.activity import Activity
 from cliproxy.auth import presented_key
 from cliproxy.client import ClientIdentity, InboundRequest
 from cliproxy.config import Config
@@ -84,6 +85,7 @@ class Gateway:
     quotas: dict[str, Quota] = attrs.Factory(dict)  # credential id -> its account's quota, as last read
     ledger: UsageLedger = attrs.field(default=None)  # lasting usage per client, credential, model and day
     request_log: RequestLog = attrs.Factory(RequestLog)  # kept requests (request-log, failed requests)
+    activity: Activity = attrs.Factory(Activity)  # the panel's recent requests and per-minute counts
     http: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from cliproxy.config.client_keys import read_client_keys
+from cliproxy.config.env_file import load_env_file
 from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
@@ -95,6 +96,7 @@ def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
 def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
     """Read the core keys of a parsed config mapping; plugin blocks are left for later."""
     root = ConfigNode(data, file)
+    load_env_file(root)  # before any ${NAME} is expanded
     routing = root.node("routing")
     state = root.node("state")
     quota = root.node("quota-exceeded")

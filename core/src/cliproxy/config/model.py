@@ -264,6 +264,7 @@ CORE_KEYS = (
     "port",
     "api-keys",
     "auth-dir",
+    "env-file",
     "proxy-url",
     "request-retry",
     "max-retry-interval",
