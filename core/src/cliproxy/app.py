@@ -75,11 +75,11 @@ class ModelsEndpoint:
                 translator = candidate
                 break
         try:
-            await gateway.authenticate(inbound(scope, headers, query))
+            identity = await gateway.authenticate(inbound(scope, headers, query))
         except GatewayError as error:
             await send_error(send, translator, error)
             return
-        models = gateway.listed_models()
+        models = gateway.listed_models(identity)
         if translator.name != "openai-chat":
             body = translator.encode_models(models)
             await Response(body, media_type="application/json")(scope, receive, send)

@@ -25,12 +25,16 @@ from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
 from cliproxy.dispatch import dispatch
 from cliproxy.drain import shutdown_error
+from cliproxy.eager import finish_shielded
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
+from cliproxy.fallback import dispatch_with_fallbacks
 from cliproxy.gateway import Gateway
 from cliproxy.ir import StreamError
 from cliproxy.keepalive import BLANK_LINE, Keepalive
+from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
+from cliproxy.policy import check_model
 from cliproxy.request_capture import RequestCapture
 from cliproxy.request_log import keep_request
 from cliproxy.respond import JSON_HEADERS, respond, stream_headers
@@ -57,6 +61,8 @@ def error_response(translator: ClientTranslator, error: GatewayError) -> tuple[i
         log.exception("translator %s could not encode an error", translator.name)
         body = orjson.dumps({"error": {"message": error.message, "type": str(error.kind)}})
     headers = [(b"content-type", b"application/json"), *_retry_after_header(error)]
+    if error.headers:
+        headers += [(name.encode(), value.encode()) for name, value in error.headers]
     return error.status, headers, body
 
 
@@ -281,6 +287,7 @@ class DoorEndpoint:
         if model.endswith(")") and not gateway.router.knows(model):
             base, thinking = split_suffix(model)
             base_model = base if thinking is not None else None
+        check_model(identity, base_model or model)
         stream = door.stream
         if stream is None:
             flag = body.get("stream", False)
@@ -305,8 +312,8 @@ class DoorEndpoint:
 
     async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
-            await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.listed_models())
+            identity = await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
+            body = self.translator.encode_models(self.gateway.listed_models(identity))
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return
@@ -334,6 +341,24 @@ class DoorEndpoint:
         if client.action == "count_tokens":
             await self._count(gateway, client, send)
             return
+        policy = None if client.identity is None else client.identity.policy
+        if policy is None or not policy.limits_rate:
+            await self._kept_alive(gateway, client, send)
+            return
+        try:
+            ticket = await admit(gateway, client, policy)
+        except GatewayError as error:
+            if client.exchange is not None:
+                client.exchange.error = error.message
+            await send_error(send, self.translator, error)
+            return
+        client.ticket = ticket
+        try:
+            await self._kept_alive(gateway, client, send)
+        finally:
+            await finish_shielded(ticket.release())
+
+    async def _kept_alive(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         config = gateway.config
         if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is not None:
             keepalive = self._keepalive(client, send)
@@ -377,7 +402,10 @@ class DoorEndpoint:
 
     async def _answer(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
-            outcome = await dispatch(gateway, client)
+            if gateway.config.fallback_models:
+                outcome = await dispatch_with_fallbacks(gateway, client)
+            else:
+                outcome = await dispatch(gateway, client)
         except GatewayError as error:
             await self._unanswered(gateway, client, error, send)
             return

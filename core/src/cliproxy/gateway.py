@@ -158,10 +158,14 @@ class Gateway:
     def providers(self) -> dict[str, Provider]:
         return self.registry.providers
 
-    def listed_models(self) -> list[ModelInfo]:
+    def listed_models(self, identity: ClientIdentity | None = None) -> list[ModelInfo]:
         """The model ids clients may request, for the model lists: each listed id, then
-        its ``thinking-suffixes`` variants where a provider of it may think."""
+        its ``thinking-suffixes`` variants where a provider of it may think -- only those
+        ``identity``'s key may use, when its policy lists models."""
         models = [self._marked(model) for model in self.router.models()]
+        policy = None if identity is None else identity.policy
+        if policy is not None and policy.models:
+            models = [m for m in models if policy.allows(m.id)]
         suffixes = self.config.thinking_suffixes
         if not suffixes:
             return models
