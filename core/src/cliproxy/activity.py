@@ -23,7 +23,7 @@ from cliproxy.exchange import CLIENT_LEFT, NONE, Exchange
 from cliproxy.pricing import nanos_to_usd
 
 if TYPE_CHECKING:
-    from cliproxy.gateway import Gateway
+    from cliproxy.config import Config
 
 __all__ = ["MINUTES", "RECENT", "Activity", "Minute", "note_activity"]
 
@@ -160,12 +160,13 @@ class Activity:
             yield found
 
 
-def note_activity(gateway: Gateway, exchange: Exchange) -> None:
-    """Count a finished request in ``gateway.activity``, with its estimated cost and
-    whether its request log was kept (as :func:`cliproxy.request_log.keep_request`
-    decides). Never raises: the panel's counts must not fail a request."""
+def note_activity(activity: Activity, config: Config, now: float, exchange: Exchange) -> None:
+    """Count a finished request in ``activity``, with its estimated cost (``config``'s
+    prices) and whether its request log was kept (as
+    :func:`cliproxy.request_log.keep_request` decides). Never raises: the panel's counts
+    must not fail a request."""
     try:
-        settings = gateway.config.request_logs
+        settings = config.request_logs
         status = exchange.final_status
         kept = settings.dir is not None and (
             exchange.capture is not None
@@ -174,7 +175,7 @@ def note_activity(gateway: Gateway, exchange: Exchange) -> None:
         usage = exchange.usage
         cost = None
         if usage is not None and exchange.upstream_model != NONE:
-            cost = gateway.config.pricing.cost(exchange.upstream_model, usage)
-        gateway.activity.record(exchange, now=gateway.clock(), cost_nanos=cost, kept=kept)
+            cost = config.pricing.cost(exchange.upstream_model, usage)
+        activity.record(exchange, now=now, cost_nanos=cost, kept=kept)
     except Exception:
         log.exception("activity: could not count request %s", exchange.request_id)

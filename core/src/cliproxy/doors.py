@@ -208,7 +208,7 @@ class DoorEndpoint:
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
             if gateway.config.remote_management.secret_key:  # the panel's activity: only with the API on
-                note_activity(gateway, exchange)
+                note_activity(gateway.activity, gateway.config, gateway.clock(), exchange)
             if exchange.trace is not None:
                 exchange.trace.finish(exchange)
             current.reset(token)
