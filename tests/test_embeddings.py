@@ -15,7 +15,7 @@ import httpx
 import openai
 import orjson
 import pytest
-from cliproxy import Call, Credential, GatewayError, Provider, UpstreamResponse
+from cliproxy import Call, Credential, GatewayError, ModelEntry, Provider, UpstreamResponse, hookimpl
 from cliproxy.embedding import EmbeddingRequest, Embeddings, in_batches
 from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, asgi_client, gateway_app, serve_app
 from google import genai
@@ -82,10 +82,51 @@ def config(upstream: FakeUpstream) -> dict[str, Any]:
             {"api-key": "g-key", "base-url": upstream.url, "models": ["gemini-embedding-001", "gemini-2.5-flash"]}
         ],
         "claude-api-key": [{"api-key": "sk-ant", "base-url": upstream.url, "models": ["claude-sonnet-4-5"]}],
+        "openai-api-key": [
+            {"api-key": "sk-openai", "base-url": upstream.url + "/v1", "models": ["text-embedding-3-large", "gpt-4.1"]}
+        ],
+        "local-embedder": [{"models": ["hash-embed", "local-chat"]}],
     }
 
 
-PLUGINS = [cliproxy_openai, cliproxy_gemini, cliproxy_claude]
+class LocalEmbedder(Provider):
+    """A third-party plugin's provider that embeds locally: the hook, end to end."""
+
+    name = "local-embedder"
+    config_keys = ("local-embedder",)
+    wire = "openai-chat"
+
+    def load_config(self, key: str, node: Any, host: Any) -> list[Credential]:
+        credentials = []
+        for entry in node.nodes(key):
+            models = tuple(ModelEntry(m) for m in entry.str_list("models"))
+            entry.done()
+            credentials.append(Credential(id="local", provider=self.name, label="local", models=models))
+        return credentials
+
+    async def send(self, call: Call) -> UpstreamResponse:
+        raise GatewayError.invalid("this demo only embeds").as_local()
+
+    def embeds(self, credential: Credential, model: str) -> bool | None:
+        return model == "hash-embed"
+
+    async def embed(self, call: Call) -> Embeddings:
+        request = call.embedding
+
+        async def batch(inputs: Any) -> Embeddings:
+            return Embeddings([[float(len(text)), 1.0] for text in inputs], input_tokens=len(inputs))
+
+        return await in_batches(request.inputs, 2, batch)
+
+
+class LocalEmbedderPlugin:
+    @staticmethod
+    @hookimpl
+    def register_providers(register: Any) -> None:
+        register(LocalEmbedder())
+
+
+PLUGINS = [cliproxy_openai, cliproxy_gemini, cliproxy_claude, LocalEmbedderPlugin]
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +182,28 @@ def test_long_inputs_are_split_to_the_upstream_batch_size_in_order(gateway: str,
     assert answer.usage.prompt_tokens == 7  # summed over the batches
 
 
+def test_openai_api_key_entries_embed(gateway: str, upstream: FakeUpstream) -> None:
+    answer = sdk(gateway).embeddings.create(model="text-embedding-3-large", input="abcd", encoding_format="float")
+    assert answer.data[0].embedding == [4.0, 0.5, -2.0]
+    sent = upstream.requests_to("/v1/embeddings")[-1]
+    assert sent.headers["authorization"] == "Bearer sk-openai" and sent.json["model"] == "text-embedding-3-large"
+    with pytest.raises(openai.BadRequestError, match="not an embedding model"):
+        sdk(gateway).embeddings.create(model="gpt-4.1", input="abcd")
+
+
+def test_a_plugin_provider_embeds_through_the_hook(gateway: str) -> None:
+    answer = sdk(gateway).embeddings.create(model="hash-embed", input=["a", "bb", "ccc"])
+    assert [d.embedding for d in answer.data] == [[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]
+    assert answer.usage.prompt_tokens == 3
+    client = google(gateway)
+    result = client.models.embed_content(model="hash-embed", contents="abcd")
+    assert [e.values for e in result.embeddings or []] == [[4.0, 1.0]]
+    with pytest.raises(openai.BadRequestError, match="not an embedding model"):
+        sdk(gateway).embeddings.create(model="local-chat", input="x")
+    listed = {m.id: m.model_extra or {} for m in sdk(gateway).models.list()}
+    assert listed["hash-embed"]["capabilities"] == ["embeddings"] and "capabilities" not in listed["local-chat"]
+
+
 def test_token_arrays_reach_an_openai_upstream(gateway: str, upstream: FakeUpstream) -> None:
     answer = sdk(gateway).embeddings.create(model="small", input=[[1, 2, 3], [4]], encoding_format="float")
     assert [d.embedding[0] for d in answer.data] == [1003.0, 1001.0]
@@ -187,7 +250,7 @@ def test_a_chat_model_asked_to_embed_is_a_clear_400(gateway: str, upstream: Fake
     ],
 )
 def test_bad_requests_get_openai_shaped_errors(gateway: str, body: dict[str, Any], says: str) -> None:
-    response = httpx.post(gateway + "/v1/embeddings", json=body, headers={"authorization": f"Bearer {KEY}"})
+    response = httpx.post(gateway + "/v1/embeddings", json=body, headers={"authorization": f"Bearer {KEY}"}, timeout=30)
     assert response.status_code in (400, 404)
     assert says in response.json()["error"]["message"]
 
@@ -238,6 +301,7 @@ def test_the_embed_content_door_answers_one_embedding(gateway: str) -> None:
         gateway + "/v1beta/models/small:embedContent",
         json={"content": {"parts": [{"text": "abcd"}]}},
         headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 200 and response.json() == {"embedding": {"values": [4.0, 0.5, -2.0]}}
 
@@ -247,12 +311,16 @@ def test_gemini_doors_answer_errors_in_gemini_shape(gateway: str) -> None:
         gateway + "/v1beta/models/gemini-2.5-flash:batchEmbedContents",
         json={"requests": [{"content": {"parts": [{"text": "x"}]}}]},
         headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 400
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert "not an embedding model" in response.json()["error"]["message"]
     response = httpx.post(
-        gateway + "/v1beta/models/small:batchEmbedContents", json={"requests": []}, headers={"x-goog-api-key": KEY}
+        gateway + "/v1beta/models/small:batchEmbedContents",
+        json={"requests": []},
+        headers={"x-goog-api-key": KEY},
+        timeout=30,
     )
     assert response.status_code == 400 and "'requests'" in response.json()["error"]["message"]
 
@@ -285,7 +353,12 @@ async def test_in_process_with_usage_and_the_access_log(
         assert [d.embedding for d in answer.data] == [[1.0, 0.5, -2.0], [2.0, 0.5, -2.0]]
         status = (await http.get("/v0/status")).json()
     line = next(r.getMessage() for r in caplog.records if r.name == "cliproxy.access")
-    assert "'small' -> openai-compatibility" in line and "text-embedding-3-small" in line and "in=2" in line
+    assert (
+        line.startswith("openai-embeddings ")
+        and "'small' -> openai-compatibility" in line
+        and "text-embedding-3-small" in line
+        and "in=2" in line
+    )
     (client_usage,) = status["clients"].values()  # counted for the key that asked
     assert client_usage["requests"] == 1 and client_usage["input_tokens"] == 2
     assert b"embed-key" not in orjson.dumps(status)  # (the status names keys, never shows them)

@@ -164,3 +164,52 @@ def test_tracing_config_is_checked(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert "config.yaml:3:" in str(error.value) and "local, all, none" in str(error.value)
+
+
+def test_cliproxy_serve_exports_its_spans_over_otlp(tmp_path):
+    """Without a tracer provider of its own, ``cliproxy serve`` sets one up that exports
+    over OTLP/HTTP where ``OTEL_EXPORTER_OTLP_ENDPOINT`` says -- here, a fake collector."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with FakeUpstream() as collector:
+        collector.add("POST", "/v1/traces", Reply.json({}))
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "watch-config: false\ntracing: {enabled: true, service-name: gw-test}\necho:\n  - models: [echo-1]\n"
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cliproxy", "serve", "--config", str(config), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline and process.poll() is None, "cliproxy serve did not come up"
+                time.sleep(0.1)
+            body = {"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]}
+            assert httpx.post(url + "/v1/chat/completions", json=body).status_code == 200
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)  # the SDK flushes what it holds at exit
+        exported = b"".join(r.body for r in collector.requests if r.path == "/v1/traces")
+    assert b"POST /v1/chat/completions" in exported and b"upstream echo" in exported
+    assert b"gw-test" in exported  # service.name

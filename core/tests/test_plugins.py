@@ -112,7 +112,7 @@ def test_allow_and_block_lists(plugin_dir, monkeypatch):
 def test_plugins_command_lists_versions_and_hooks(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"openai\s+cliproxy-openai\s+0\.1\.0\s+loaded\s+register_providers", out)
+    assert re.search(r"openai\s+cliproxy-openai\s+0\.1\.0\s+loaded\s+register_init_choices, register_providers", out)
     assert "cliproxy (built in)" in out and "authenticate_client" in out
 
 
@@ -433,12 +433,38 @@ def test_hook_register_login_flows(plugin_dir, tmp_path, monkeypatch, capsys):
     assert "saved credentials to" in capsys.readouterr().out
 
 
+INIT_PLUGIN = """
+from cliproxy import hookimpl, InitChoice
+
+@hookimpl
+def register_init_choices(register):
+    register(InitChoice("acme-key", "Acme with an API key", 'acme:\\n  - api-key: "${{{env}}}"\\n',
+                        "acme-large", "acme-small", env="ACME_API_KEY"))
+    register(InitChoice("echo", "takes a name another plugin has", "", "x"))
+"""
+
+
+def test_hook_register_init_choices(plugin_dir, tmp_path, monkeypatch, capsys, caplog):
+    plugin_dir("acme_init", INIT_PLUGIN)
+    monkeypatch.setenv("ACME_API_KEY", "sk-acme-test")
+    config = tmp_path / "config.yaml"
+    code = main(["init", "--config", str(config), "--provider", "acme-key", "--yes", "--no-login"])
+    out = capsys.readouterr().out
+    text = config.read_text()
+    assert 'acme:\n  - api-key: "${ACME_API_KEY}"' in text  # the block, with the key's variable
+    assert "sk-acme-test" not in text + out  # referenced, never written out
+    assert "ANTHROPIC_MODEL=acme-large" in out and "ANTHROPIC_DEFAULT_HAIKU_MODEL=acme-small" in out
+    assert code == 1  # (no plugin serves the made-up `acme` block: the check says so, and init says to fix it)
+    assert "init choice 'echo' is already taken" in caplog.text  # the echo demo registered it first
+
+
 def test_hook_names_are_stable():
     assert sorted(HOOKS) == [
         "authenticate_client",
         "prepare_upstream_request",
         "register_auth_types",
         "register_commands",
+        "register_init_choices",
         "register_login_flows",
         "register_providers",
         "register_translators",

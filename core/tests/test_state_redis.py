@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from cliproxy.ir import Usage
 from cliproxy.state import Cooldown, MemoryStore
+from cliproxy.state.limiter import RateLimits
 from cliproxy.state.redis import RedisStore, safe_url
 from cliproxy.testing import FakeClock
 from redis.asyncio.connection import Connection
@@ -603,3 +604,33 @@ async def test_a_lock_taken_over_a_stale_connection_is_held_in_redis(switch, red
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_recovery_writes_back_client_budgets_spent_during_the_outage(switch, cut_store, twin, clock):
+    limits = RateLimits(rpm=2, daily_tokens=1000, monthly_nanos=10_000)
+    store = cut_store
+    await switch.down()
+    first = await store.acquire("team", "t1", limits, tokens=100, cost=1_000, lease=60)
+    await store.acquire("team", "t2", limits, tokens=100, cost=1_000, lease=60)
+    assert store.degraded and first.admitted
+    assert not (await store.acquire("team", "t3", limits, tokens=1, cost=0, lease=60)).admitted  # still limited
+    await store.release("team", "t1", limits, first, charged=(100, 1_000), used=(600, 7_000))
+    await switch.up()
+    await _probe_until(store, lambda: not store.degraded)
+    # 700 tokens and 8000 nano-dollars were spent meanwhile: the shared budgets know it
+    assert (await twin.acquire("team", "t4", limits, tokens=300, cost=2_000, lease=60)).admitted
+    assert (await twin.acquire("team", "t5", limits, tokens=1, cost=0, lease=60)).refused == "daily-tokens"
+
+
+async def test_a_request_admitted_on_redis_and_settled_during_an_outage_still_counts(switch, cut_store, twin):
+    limits = RateLimits(daily_tokens=1000)
+    store = cut_store
+    admitted = await store.acquire("team", "t1", limits, tokens=100, cost=0, lease=60)  # on Redis
+    await switch.down()
+    await store.get_cooldowns("c", "m")
+    assert store.degraded
+    await store.release("team", "t1", limits, admitted, charged=(100, 0), used=(900, 0))  # settled locally
+    await switch.up()
+    await _probe_until(store, lambda: not store.degraded)
+    assert not (await twin.acquire("team", "t2", limits, tokens=101, cost=0, lease=60)).admitted  # 900 used
+    assert (await twin.acquire("team", "t3", limits, tokens=100, cost=0, lease=60)).admitted

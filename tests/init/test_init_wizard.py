@@ -83,9 +83,12 @@ class Terminal:
         return os.waitstatus_to_exitcode(status)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")
-    return {**{k: v for k, v in os.environ.items() if k in keep}, "TERM": "dumb", **extra}
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a first run: no keys, and a home of its own (auth-dir is under it)."""
+    keep = ("PATH", "LANG", "TMPDIR", "SYSTEMROOT")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {**{k: v for k, v in os.environ.items() if k in keep}, "HOME": str(home), "TERM": "dumb", **extra}
 
 
 def exports(text: str, title: str) -> dict[str, str]:
@@ -97,7 +100,7 @@ def exports(text: str, title: str) -> dict[str, str]:
 
 
 def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_path: Path, monkeypatch):
-    term = Terminal(["init"], tmp_path, clean_env())
+    term = Terminal(["init"], tmp_path, clean_env(tmp_path))
     term.expect("Which providers should the gateway use?")
     term.expect("Numbers or ids")
     term.send("99")  # not on the menu: asked again
@@ -116,6 +119,7 @@ def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_
     text = config.read_text()
     assert TYPED_KEY not in text
     assert 'api-key: "${CLIPROXY_ANTHROPIC_API_KEY}"' in text
+    assert "\nenv-file: cliproxy.env\n" in text  # read by the gateway itself: nothing to source
     assert text.startswith("# cliproxy config written by `cliproxy init`")
     (client_key,) = re.findall(r'^  - "(sk-cliproxy-[\w-]+)"$', text, re.M)
     assert len(client_key) > 40
@@ -136,8 +140,10 @@ def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_
     assert gemini == {k: client_key if v == DOC_KEY else v for k, v in recipes.gemini_env.items()}
     assert "gemini -m echo-1" in out
 
-    # Serve the written config (its env file loaded) and ask as Claude Code would.
-    monkeypatch.setenv("CLIPROXY_ANTHROPIC_API_KEY", TYPED_KEY)
+    # Serve the written config as `cliproxy serve` would -- the typed key comes from the
+    # env file the config names, not from this environment -- and ask as Claude Code would.
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "CLIPROXY_ANTHROPIC_API_KEY"})
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # auth-dir: ~/.cliproxy/auth, of this run
     app = create_app(load_config(config))
     with serve_app(app) as url:
         client = anthropic.Anthropic(base_url=url, auth_token=claude["ANTHROPIC_AUTH_TOKEN"], max_retries=0)
@@ -149,30 +155,33 @@ def test_a_first_run_at_a_terminal_ends_with_claude_code_settings_that_work(tmp_
 
 
 def test_a_key_already_in_the_environment_is_referenced_not_stored(tmp_path: Path):
-    term = Terminal(["init", "--provider", "claude-key"], tmp_path, clean_env(ANTHROPIC_API_KEY="sk-ant-env-key-1"))
+    term = Terminal(
+        ["init", "--provider", "claude-key"], tmp_path, clean_env(tmp_path, ANTHROPIC_API_KEY="sk-ant-env-key-1")
+    )
     term.expect("Use $ANTHROPIC_API_KEY from your environment for claude-key? [Y/n]")
     term.send("")
     assert term.wait() == 0, term.output
     assert 'api-key: "${ANTHROPIC_API_KEY}"' in (tmp_path / "config.yaml").read_text()
     assert not (tmp_path / "cliproxy.env").exists()
     assert "sk-ant-env-key-1" not in term.output
-    assert "ANTHROPIC_MODEL=claude-sonnet-4-5" in term.output
+    assert "ANTHROPIC_MODEL=claude-sonnet-4-6" in term.output
+    assert "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-5-5" in term.output
 
 
 def test_yes_asks_nothing_and_an_existing_config_is_kept(tmp_path: Path):
-    term = Terminal(["init", "--yes", "-p", "echo", "--port", "9001"], tmp_path, clean_env())
+    term = Terminal(["init", "--yes", "-p", "echo", "--port", "9001"], tmp_path, clean_env(tmp_path))
     assert term.wait() == 0, term.output
     config = load_config(tmp_path / "config.yaml")
     assert config.port == 9001 and len(config.api_keys) == 1
     assert "export ANTHROPIC_BASE_URL=http://127.0.0.1:9001" in term.output
     before = (tmp_path / "config.yaml").read_text()
 
-    again = Terminal(["init", "--yes", "-p", "echo"], tmp_path, clean_env())
+    again = Terminal(["init", "--yes", "-p", "echo"], tmp_path, clean_env(tmp_path))
     assert again.wait() == 2
     assert "exists; pass --force" in again.output
     assert (tmp_path / "config.yaml").read_text() == before
 
-    asked = Terminal(["init", "-p", "echo"], tmp_path, clean_env())
+    asked = Terminal(["init", "-p", "echo"], tmp_path, clean_env(tmp_path))
     asked.expect("config.yaml exists. Overwrite it? [y/N]")
     asked.send("")
     assert asked.wait() == 2
@@ -187,7 +196,18 @@ def test_yes_asks_nothing_and_an_existing_config_is_kept(tmp_path: Path):
     ],
 )
 def test_bad_choices_are_refused_with_what_to_do(tmp_path: Path, args: list[str], message: str):
-    term = Terminal(["init", *args], tmp_path, clean_env())
+    term = Terminal(["init", *args], tmp_path, clean_env(tmp_path))
     assert term.wait() == 2
     assert message in term.output
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_a_sign_in_can_be_left_for_later(tmp_path: Path):
+    term = Terminal(["init", "--provider", "codex-login,echo"], tmp_path, clean_env(tmp_path))
+    term.expect("Sign in to codex now (cliproxy login codex --config config.yaml)? [Y/n]")
+    term.send("n")
+    assert term.wait() == 0, term.output
+    assert "sign in later with: cliproxy login codex --config config.yaml" in term.output
+    assert "ANTHROPIC_MODEL=gpt-5-codex" not in term.output  # not served until signed in: a served model instead
+    assert "ANTHROPIC_MODEL=echo-1" in term.output
+    assert "# ChatGPT plan: `cliproxy login codex`" in (tmp_path / "config.yaml").read_text()

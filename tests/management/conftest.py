@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,45 @@ def serve(recorder: Recorder) -> Callable[..., contextlib.AbstractContextManager
         recorder.note_config(config)
 
     return run
+
+
+# -- the web panel's browser tests ---------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CLIPROXY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium from the distribution's packages, driven by Playwright. Missing
+    Chromium fails the test with how to install it (never a skip)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"the web panel's browser tests need Chromium, and there is none at {CHROMIUM}: install it with "
+            "'apt-get install -y chromium chromium-driver' (.ci/run does), or point CLIPROXY_CHROMIUM at one",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser tab (laptop-sized; its own sessionStorage), failing its test on any
+    script error of the panel."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, f"the panel raised script errors or broke its content security policy: {errors}"

@@ -28,7 +28,7 @@ def cli(monkeypatch, capsys):
 def test_keys_from_the_command_line(config_path, serve, cli):
     with serve(config_path) as served:
         status, out, _ = cli(served.url, "keys")
-        assert status == 0 and out.splitlines()[0].split() == ["NAME", "ID", "KEY", "FROM", "ENV"]
+        assert status == 0 and out.splitlines()[0].split() == ["NAME", "ID", "KEY", "FROM", "ENV", "POLICY"]
         assert "key-1" in out and "clie...irst" in out and CLIENT_KEY not in out
 
         status, out, _ = cli(served.url, "keys", "add")
@@ -45,6 +45,31 @@ def test_keys_from_the_command_line(config_path, serve, cli):
 
         status, _, err = cli(served.url, "keys", "remove", "key-9")
         assert status == 1 and "answered 404: no client key 'key-9'" in err and "Traceback" not in err
+
+
+def test_key_policies_from_the_command_line(config_path, serve, cli):
+    with serve(config_path) as served:
+        new_key = "client-key-with-policy-0001"
+        served.recorder.secrets.add(new_key)
+        status, out, err = cli(served.url, "keys", "add", new_key, "--set", "name=team-a", "--set", "models=[echo-*]")
+        assert status == 0 and out.startswith("added team-a ("), err
+        status, out, _ = cli(served.url, "keys", "edit", "team-a", "--set", "rpm=60", "--set", "models=")
+        assert status == 0 and out.strip() == "team-a: rpm=60"
+        status, out, _ = cli(served.url, "keys", "edit", "team-a", "--set", "metadata={owner: ana}", "--json")
+        assert status == 0 and json.loads(out)["edit"]["key"]["policy"] == {"rpm": 60, "metadata": {"owner": "ana"}}
+        status, out, _ = cli(served.url, "keys")
+        team = [line for line in out.splitlines() if line.startswith("team-a")]
+        assert len(team) == 1 and team[0].rstrip().endswith('rpm=60 metadata={"owner": "ana"}')
+        status, _, err = cli(served.url, "keys", "edit", "team-a", "--set", "rpm=many")
+        assert status != 0 and "'api-keys[2].rpm' must be a whole number" in err and "Traceback" not in err
+        status, _, err = cli(served.url, "keys", "edit", "team-a")
+        assert status == 1 and "needs --set FIELD=VALUE" in err
+
+
+def test_hash_key_for_a_client_key(capsys):
+    assert main(["hash-key", "--client", "sk-some-client-key"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("sha256:") and len(printed) == len("sha256:") + 64
 
 
 def test_credentials_from_the_command_line(config_path, serve, cli, tmp_path):

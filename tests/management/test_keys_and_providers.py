@@ -64,11 +64,11 @@ def test_bad_keys_are_refused_with_a_reason(config_path, serve):
         short = served.api.post("/keys", json={"key": "abc"})
         again = served.api.post("/keys", json={"key": CLIENT_KEY})
         missing = served.api.delete("/keys/key-9")
-        unknown_field = served.api.post("/keys", json={"key": NEW_KEY, "name": "x"})
+        unknown_field = served.api.post("/keys", json={"key": NEW_KEY, "nickname": "x"})
     assert short.status_code == 400 and "at least 8 characters" in short.json()["error"]["message"]
     assert again.status_code == 409 and again.json()["error"]["code"] == "key_exists"
     assert missing.status_code == 404 and "key-1" in missing.json()["error"]["message"]
-    assert unknown_field.status_code == 400 and unknown_field.json()["error"]["param"] == "name"
+    assert unknown_field.status_code == 400 and unknown_field.json()["error"]["param"] == "nickname"
     assert config_path.read_bytes() == before
 
 

@@ -14,6 +14,7 @@ through the echo demo installed beside it.
 from __future__ import annotations
 
 import email.parser
+import importlib.util
 import json
 import os
 import shutil
@@ -77,6 +78,7 @@ class Case:
     model: str
     routes: dict[tuple[str, str], dict[str, Any]] = attrs.field(factory=dict)
     with_echo: bool = False
+    credentials: int = 1  # the plugin's, which `cliproxy check` counts
 
 
 CASES: dict[str, Case] = {
@@ -154,11 +156,35 @@ CASES: dict[str, Case] = {
         "echo-1",
         with_echo=True,
     ),
-    "cliproxy-roo": Case(lambda url: {"roo": []}, "echo-1", with_echo=True),
-    "cliproxy-copilot": Case(lambda url: {"copilot": []}, "echo-1", with_echo=True),
-    "cliproxy-codex": Case(lambda url: {"codex": {"base-url": url}}, "echo-1", with_echo=True),
-    "cliproxy-kiro": Case(lambda url: {"kiro": []}, "echo-1", with_echo=True),
-    "cliproxy-echo": Case(lambda url: {}, "echo-1", with_echo=True),
+    "cliproxy-roo": Case(
+        lambda url: {"roo": [{"token": "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "base-url": url + "/proxy"}]},
+        "echo-1",
+        with_echo=True,
+    ),
+    "cliproxy-copilot": Case(
+        lambda url: {"copilot": [{"github-token": "ghu_packaging", "github-api-url": url, "models": ["gpt-4.1"]}]},
+        "echo-1",
+        with_echo=True,
+    ),
+    # Codex accounts come only from `cliproxy login codex` token files: none here.
+    "cliproxy-codex": Case(lambda url: {"codex": {"base-url": url}}, "echo-1", with_echo=True, credentials=0),
+    "cliproxy-kiro": Case(
+        lambda url: {
+            "kiro": [
+                {
+                    "access-token": "aoa-packaging",
+                    "refresh-token": "aor-packaging",
+                    "profile-arn": "arn:aws:codewhisperer:us-east-1:123456789012:profile/TEST",
+                    "base-url": url,
+                    "auth-url": url,
+                    "oidc-url": url,
+                }
+            ]
+        },
+        "echo-1",
+        with_echo=True,
+    ),
+    "cliproxy-echo": Case(lambda url: {}, "echo-1", with_echo=True, credentials=0),
 }
 
 
@@ -327,6 +353,8 @@ def test_a_plugin_installs_alone_and_serves(name: str, venvs: dict[str, Path], t
         config_file.write_text(json.dumps(config, indent=2))
         checked = run(cliproxy, "check", "--config", config_file, cwd=tmp_path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+        expected = case.credentials + (1 if case.with_echo else 0)
+        assert f"credentials: {expected}\n" in checked.stdout, checked.stdout
 
         for url in serve(cliproxy, config_file):
             answer = httpx.post(
@@ -340,3 +368,35 @@ def test_a_plugin_installs_alone_and_serves(name: str, venvs: dict[str, Path], t
             assert content == ("ping" if case.with_echo else "pong")
         if case.routes:
             assert [r.path for r in upstream.requests if r.method == "POST"], "the plugin's upstream was not asked"
+
+
+def _walkthrough_module() -> Any:
+    """tests/test_plugin_walkthrough.py, which reads the walkthrough out of docs/plugins.md."""
+    spec = importlib.util.spec_from_file_location("plugin_walkthrough", ROOT / "tests" / "test_plugin_walkthrough.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_plugin_walkthrough_passes_the_kit_with_cliproxy_testing_alone(dist: Path, tmp_path: Path):
+    """docs/plugins.md's "write a provider in 50 lines", as its author runs it: the plugin
+    and ``cliproxy[testing]`` (this wheel, with what its extra declares -- nothing from the
+    workspace) in a clean venv, then ``pytest``: every check of the contract passes."""
+    walkthrough = _walkthrough_module()
+    project = tmp_path / "cliproxy-hello"
+    for name, text in walkthrough.walkthrough().items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    venv = tmp_path / "venv"
+    made = run(UV, "venv", "--python", sys.executable, venv, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    python = venv / "bin" / "python"
+    core = f"cliproxy[testing] @ {wheel_of(dist, 'cliproxy').as_uri()}"
+    done = run(UV, "pip", "install", "--python", python, core, project, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tested = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, timeout=600)
+    output = tested.stdout + tested.stderr
+    assert tested.returncode == 0, output
+    summary = output.strip().splitlines()[-1]
+    assert summary.startswith(f"{walkthrough.CONTRACT_TESTS} passed"), output

@@ -25,6 +25,7 @@ from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.estimate import estimate_request_tokens, estimate_tokens
 from cliproxy.hookspecs import hookimpl
 from cliproxy.host import Host
+from cliproxy.init_choice import InitChoice
 from cliproxy.providers import Call, Provider
 from cliproxy.quota import Quota, QuotaWindow
 from cliproxy.routing import ModelInfo
@@ -68,6 +69,7 @@ __all__ = [
     "GatewayError",
     "Host",
     "InboundRequest",
+    "InitChoice",
     "LoginContext",
     "LoginFlow",
     "ModelEntry",

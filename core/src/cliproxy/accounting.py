@@ -102,13 +102,17 @@ async def settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayE
                 lost = error is not None
                 await gateway.state.add_client_usage(identity.name, None if lost else usage, failed=lost)
                 # the lasting usage counts what the answer used, a failed stream's tokens too
-                await _record(gateway, identity.name, cand, cand.upstream_model, usage, failed=lost)
+                cost = await _record(gateway, identity.name, cand, cand.upstream_model, usage, failed=lost)
+                if client.ticket is not None:  # (its key's budgets: what it used, not the estimate)
+                    client.ticket.spent(usage, cost)
 
 
 async def count_failure(gateway: Gateway, client: ClientRequest) -> None:
     """Count a request no answer was started for (every candidate failed, an unknown
     model, everything resting) as a failure of its client. Answered requests are counted
     by :func:`settle`, once, whatever their attempts. Shielded like the other accounting."""
+    if client.ticket is not None and client.ticket.used is None:
+        client.ticket.unanswered()
     if client.identity is not None:
         await finish_shielded(_count_failure(gateway, client, client.identity.name))
 
@@ -125,8 +129,10 @@ async def _count_failure(gateway: Gateway, client: ClientRequest, name: str) -> 
 
 async def _record(
     gateway: Gateway, name: str, cand: Candidate, model: str, usage: Usage | None, *, failed: bool
-) -> None:
-    """Count an answered request in the lasting usage, and its cost in the metrics."""
+) -> int | None:
+    """Count an answered request in the lasting usage, and its cost in the metrics;
+    returns the cost (nano-dollars; None: unknown)."""
     cost = await gateway.ledger.record(name, cand.credential.id, model, usage, failed=failed)
     if cost and gateway.metrics is not None:
         gateway.metrics.cost(name, cand.credential.provider, model, cost)
+    return cost

@@ -37,6 +37,7 @@ from cliproxy.management import (
     StatusEndpoint,
 )
 from cliproxy.management_api import management_routes
+from cliproxy.panel import panel_routes
 from cliproxy.plugins import Plugins
 from cliproxy.reload import ReloadResult, handle_reload_signal, reload_gateway, watch_files
 from cliproxy.responses_door import compact_routes, door_endpoint, stored_response_routes
@@ -74,11 +75,11 @@ class ModelsEndpoint:
                 translator = candidate
                 break
         try:
-            await gateway.authenticate(inbound(scope, headers, query))
+            identity = await gateway.authenticate(inbound(scope, headers, query))
         except GatewayError as error:
             await send_error(send, translator, error)
             return
-        models = gateway.listed_models()
+        models = gateway.listed_models(identity)
         if translator.name != "openai-chat":
             body = translator.encode_models(models)
             await Response(body, media_type="application/json")(scope, receive, send)
@@ -180,6 +181,7 @@ def routes_for(gateway: Gateway) -> list[BaseRoute]:
         Route("/v0/models/refresh", ModelsRefreshEndpoint(gateway), methods=["POST"]),
         Route("/v0/config/reload", ConfigReloadEndpoint(gateway), methods=["POST"]),
         *management_routes(gateway),
+        *panel_routes(gateway),
     ]
     taken: dict[tuple[str, str], str] = {("GET", "/v1/models"): "core"}
     for translator in gateway.translators.clients():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from cliproxy.client import ClientIdentity, InboundRequest
+from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.key_policy import NO_POLICY, ClientKey
 
 __all__ = ["ANONYMOUS", "check_api_key", "key_owner", "presented_key"]
 
@@ -28,16 +32,25 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 
 
 @lru_cache(maxsize=16)
-def _known(keys: tuple[str, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
+def _known(keys: tuple[str | ClientKey, ...]) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
     """Per set of configured keys, computed once: digest -> position, the digests, and
-    the identity each key stands for: named ``key-1``, ``key-2``... by position in
-    ``api-keys`` (a label for logs and metrics that holds nothing of the key), owned by
-    :func:`key_owner` of the key (which moving the key in the list does not change)."""
-    digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
+    the identity each key stands for: named as configured, else ``key-1``, ``key-2``... by
+    position in ``api-keys`` (a label for logs and metrics that holds nothing of the key),
+    owned by :func:`key_owner` of the key (which moving the key in the list does not
+    change), carrying the key's policy."""
+    entries = tuple(k if isinstance(k, ClientKey) else ClientKey(k, f"key-{i + 1}") for i, k in enumerate(keys))
+    digests = tuple(entry.digest for entry in entries)
     return (
         {d: i for i, d in enumerate(digests)},
         digests,
-        tuple(ClientIdentity(f"key-{i + 1}", owner=key_owner(key)) for i, key in enumerate(keys)),
+        tuple(
+            ClientIdentity(
+                entry.name,
+                owner=_digest_owner(entry.digest) if entry.hashed else key_owner(entry.key),
+                policy=None if entry.policy == NO_POLICY else entry.policy,
+            )
+            for entry in entries
+        ),
     )
 
 
@@ -48,8 +61,16 @@ def key_owner(key: str) -> str:
     return "key:" + hmac.new(_OWNER_SALT, key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdentity | None:
-    """The identity for a valid key; None for a missing or unknown key.
+def _digest_owner(digest: bytes) -> str:
+    """The owner of a key configured as its hash (the key itself is not known here)."""
+    return "keyhash:" + hmac.new(_OWNER_SALT, digest, hashlib.sha256).hexdigest()[:32]
+
+
+def check_api_key(
+    request: InboundRequest, keys: Sequence[str | ClientKey], now: float | None = None
+) -> ClientIdentity | None:
+    """The identity for a valid key; None for a missing or unknown key. An expired key
+    is refused with a 401 that says so.
 
     Keys are compared by SHA-256 digest, then with :func:`hmac.compare_digest`, so the time
     taken says nothing about how much of a key was right.
@@ -60,8 +81,19 @@ def check_api_key(request: InboundRequest, keys: tuple[str, ...]) -> ClientIdent
     if key is None:
         return None
     digest = hashlib.sha256(key.encode()).digest()
-    index_of, digests, identities = _known(keys)
+    index_of, digests, identities = _known(tuple(keys))
     index = index_of.get(digest)
     if index is None or not hmac.compare_digest(digests[index], digest):
         return None
-    return identities[index]
+    identity = identities[index]
+    policy = identity.policy
+    expires = None if policy is None else policy.expires
+    if expires is not None and (time.time() if now is None else now) >= expires:
+        raise GatewayError(
+            status=401,
+            kind=ErrorKind.AUTHENTICATION,
+            code="expired_api_key",
+            message=f"this API key ({identity.name}) expired at "
+            f"{dt.datetime.fromtimestamp(expires, dt.UTC):%Y-%m-%d %H:%M} UTC; ask for a new one",
+        )
+    return identity

@@ -29,4 +29,4 @@ def register_translators(register: Callable[[object], None]) -> None:
 
 @hookimpl
 def authenticate_client(request: InboundRequest, config: Config) -> ClientIdentity | None:
-    return check_api_key(request, config.api_keys)
+    return check_api_key(request, config.client_keys or config.api_keys)

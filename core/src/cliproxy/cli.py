@@ -25,6 +25,7 @@ from cliproxy.config import Config, ConfigError, load_config
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.gctune import tune_for_serving
+from cliproxy.init_choice import InitChoice
 from cliproxy.init_wizard import add_init_command
 from cliproxy.logs import setup_logging
 from cliproxy.management_client import ManagementClient
@@ -253,7 +254,9 @@ def _cmd_login(args: argparse.Namespace) -> int:
 # -- main ---------------------------------------------------------------------------------
 
 
-def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.ArgumentParser:
+def _parser(
+    commands: dict[str, Any], flows: dict[str, Any], choices: Sequence[InitChoice] = ()
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cliproxy", description="A pluggable LLM gateway.")
     parser.add_argument(
         "--log-level", default=os.environ.get("CLIPROXY_LOG_LEVEL", "info"), help="debug, info, warning, error"
@@ -304,7 +307,7 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
     _login_parsers(sub, flows)
     sub.choices["login"].set_defaults(handler=_cmd_login)
     add_management_commands(sub)
-    add_init_command(sub, _loaded_plugins)
+    add_init_command(sub, choices)
 
     for name, command in commands.items():
         extra = sub.add_parser(name, help=command.help)
@@ -312,10 +315,6 @@ def _parser(commands: dict[str, Any], flows: dict[str, Any]) -> argparse.Argumen
             command.add_arguments(extra)
         extra.set_defaults(handler=_plugin_command(command))
     return parser
-
-
-def _loaded_plugins() -> set[str]:
-    return {info.name for info in Plugins.load(strict=False).infos.values() if info.status == "loaded"}
 
 
 def _plugin_command(command: Any) -> Any:
@@ -332,8 +331,9 @@ async def _awaited(value: Any) -> Any:
     return await value
 
 
-def _extensions() -> tuple[dict[str, Any], dict[str, Any]]:
-
+def _extensions() -> tuple[dict[str, Any], dict[str, Any], list[InitChoice]]:
+    """What the installed plugins add to the command line: commands, login flows and
+    ``cliproxy init`` choices (a name taken twice keeps the first)."""
     plugins = Plugins.load(strict=False)
     commands: dict[str, Any] = {}
     for plugin, command in plugins.commands():
@@ -347,7 +347,13 @@ def _extensions() -> tuple[dict[str, Any], dict[str, Any]]:
             log.error("plugin %r: login flow %r is already taken; skipped", plugin, flow.provider)
             continue
         flows[flow.provider] = flow
-    return commands, flows
+    choices: dict[str, InitChoice] = {}
+    for plugin, choice in plugins.init_choices():
+        if choice.id in choices:
+            log.error("plugin %r: init choice %r is already taken; skipped", plugin, choice.id)
+            continue
+        choices[choice.id] = choice
+    return commands, flows, list(choices.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -360,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(os.environ.get("CLIPROXY_LOG_LEVEL", level))
     if argv[:1] == ["login"] and any(a == "--remote" or a.startswith("--remote=") for a in argv):
         return remote_login(argv[1:])
-    commands, flows = _extensions()
-    args = _parser(commands, flows).parse_args(argv)
+    commands, flows, choices = _extensions()
+    args = _parser(commands, flows, choices).parse_args(argv)
     logging.getLogger().setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
     args.log_level_given = "CLIPROXY_LOG_LEVEL" in os.environ or any(a.startswith("--log-level") for a in argv)
     try:

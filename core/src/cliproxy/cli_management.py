@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.cli_gateway import add_gateway_options, client_for, gateway_command, report
+from cliproxy.key_policy import client_key_hash
 from cliproxy.keyhash import hash_key
 from cliproxy.management_client import ManagementClient, ManagementError, quoted
 
@@ -69,12 +70,15 @@ def _keys(client: ManagementClient, args: argparse.Namespace) -> Any:
         if not answer["keys"]:
             print("no client keys: the gateway accepts requests from anyone who can reach it")
             return None
-        rows = [("NAME", "ID", "KEY", "FROM ENV")]
-        rows += [(k["name"], k["id"], k["masked"], "yes" if k["from_env"] else "") for k in answer["keys"]]
+        rows = [("NAME", "ID", "KEY", "FROM ENV", "POLICY")]
+        rows += [
+            (k["name"], k["id"], k["masked"], "yes" if k["from_env"] else "", _policy_text(k.get("policy") or {}))
+            for k in answer["keys"]
+        ]
         return print(_table(rows))
     if action == "add":
         key = args.value or _new_key()
-        answer = client.post("/keys", {"key": key, "force": args.force})
+        answer = client.post("/keys", {"key": key, "force": args.force, **_policy_fields(args.set or ())})
         added = answer["edit"]["key"]
         shown = key if not args.value else added["masked"]
         return _print_json(answer) if args.json else print(f"added {added['name']} ({added['id']}): {shown}")
@@ -84,11 +88,48 @@ def _keys(client: ManagementClient, args: argparse.Namespace) -> Any:
         answer = client.delete(f"/keys/{quoted(args.ref)}", force="true" if args.force else None)
         gone = answer["edit"]["removed"]
         return _print_json(answer) if args.json else print(f"removed {gone['name']} ({gone['masked']})")
+    if action == "edit":
+        fields = _policy_fields(args.set or ())
+        if not fields:
+            raise ManagementError("cliproxy keys edit needs --set FIELD=VALUE (e.g. --set rpm=60, --set models=)")
+        answer = client.patch(f"/keys/{quoted(args.ref)}", {"force": args.force, **fields})
+        edited = answer["edit"]["key"]
+        return _print_json(answer) if args.json else print(f"{edited['name']}: {_policy_text(edited['policy'])}")
     key = args.value or _new_key()
     answer = client.patch(f"/keys/{quoted(args.ref)}", {"key": key, "force": args.force})
     renamed = answer["edit"]["key"]
     shown = key if not args.value else renamed["masked"]
     return _print_json(answer) if args.json else print(f"{renamed['name']} is now {shown} (id {renamed['id']})")
+
+
+def _policy_text(policy: dict[str, Any]) -> str:
+    """A key's policy in one line: ``models=claude-*,team/ rpm=60``."""
+    parts = []
+    for field, value in policy.items():
+        shown = ",".join(str(v) for v in value) if isinstance(value, list) else json.dumps(value).strip('"')
+        parts.append(f"{field}={shown}")
+    return " ".join(parts) or "-"
+
+
+def _policy_fields(settings: Sequence[str]) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` options as policy fields (values read as YAML; empty: remove)."""
+    fields: dict[str, Any] = {}
+    for setting in settings:
+        field, sep, text = setting.partition("=")
+        if not sep or not field:
+            raise ManagementError(f"--set takes FIELD=VALUE (e.g. rpm=60, models=[claude-*]), not '{setting}'")
+        value = _parse_value(text) if text.strip() else None
+        if isinstance(value, str) and value.lstrip().startswith("{"):  # metadata={owner: ana}
+            from ruamel.yaml import YAML
+            from ruamel.yaml.error import YAMLError
+
+            try:
+                parsed = YAML(typ="safe", pure=True).load(value)
+            except YAMLError:
+                parsed = None
+            value = parsed if isinstance(parsed, dict) else value
+        fields[field.strip()] = value
+    return fields
 
 
 # -- credentials --------------------------------------------------------------------------
@@ -266,7 +307,7 @@ def _hash_key(args: argparse.Namespace) -> int:
     if not key:
         print("error: no key given", file=sys.stderr)
         return 1
-    print(hash_key(key))
+    print(client_key_hash(key) if args.client else hash_key(key))
     return 0
 
 
@@ -375,10 +416,17 @@ def _drive_login(client: ManagementClient, args: argparse.Namespace, options: di
 
 def add_management_commands(sub: Any) -> None:
     """Add ``keys``, ``credentials``, ``config`` and ``hash-key`` to ``cliproxy``'s parser."""
-    keys = sub.add_parser("keys", help="list, add, remove or rename client keys (api-keys) on a running gateway")
-    keys.add_argument("action", nargs="?", choices=("list", "add", "remove", "rename"), help="default: list")
-    keys.add_argument("ref", nargs="?", help="add: the key (default: a new random one); remove/rename: name or id")
+    keys = sub.add_parser("keys", help="list, add, remove, rename or edit client keys (api-keys) on a running gateway")
+    keys.add_argument("action", nargs="?", choices=("list", "add", "remove", "rename", "edit"), help="default: list")
+    keys.add_argument("ref", nargs="?", help="add: the key (default: a new random one); remove/rename/edit: name or id")
     keys.add_argument("value", nargs="?", help="rename: the new key (default: a new random one)")
+    keys.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="add/edit: a policy field (name, models, rpm, tpm, max-parallel, daily-tokens, monthly-budget-usd, "
+        "expires), value as YAML: --set 'models=[claude-*]' --set rpm=60; empty removes it",
+    )
     keys.add_argument("--force", action="store_true", help="apply even if it empties api-keys")
     add_gateway_options(keys)
     keys.set_defaults(handler=gateway_command(_keys_args))
@@ -416,6 +464,9 @@ def add_management_commands(sub: Any) -> None:
 
     hashing = sub.add_parser("hash-key", help="print the hash of a management key, for remote-management.secret-key")
     hashing.add_argument("key", nargs="?", help="the key (default: asked for, or read from stdin)")
+    hashing.add_argument(
+        "--client", action="store_true", help="hash a client key for api-keys (sha256:...), not the management key"
+    )
     hashing.set_defaults(handler=_hash_key)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -18,10 +18,14 @@ from cliproxy.embedding import EmbeddingRequest
 from cliproxy.errors import GatewayError
 from cliproxy.exchange import Exchange
 from cliproxy.ir import Reasoning, Request
+from cliproxy.key_policy import KeyPolicy
 from cliproxy.thinking_suffix import apply_suffix
 from cliproxy.translate import ClientTranslator
 
 __all__ = ["Action", "ClientIdentity", "ClientRequest", "InboundRequest", "owner_of_name"]
+
+if TYPE_CHECKING:
+    from cliproxy.ticket import Ticket
 
 log = logging.getLogger("cliproxy.client")
 
@@ -43,6 +47,8 @@ class ClientIdentity:
     under, so only the same caller reads it again: stable across restarts, instances and
     reordered ``api-keys``, and holding no secret. The core's identities derive it from
     the key (a salted fingerprint); one built with just a name derives it from the name.
+    ``policy`` is what the caller may do (models, rates, budgets; see
+    :mod:`cliproxy.key_policy`): None for no limits.
     """
 
     name: str
@@ -50,6 +56,7 @@ class ClientIdentity:
     owner: str = attrs.field(
         kw_only=True, default=attrs.Factory(lambda self: owner_of_name(self.name), takes_self=True)
     )
+    policy: KeyPolicy | None = attrs.field(kw_only=True, default=None)
 
 
 @attrs.frozen
@@ -88,6 +95,9 @@ class ClientRequest:
             (``model(high)``, see :mod:`cliproxy.thinking_suffix`), which overrides the
             body's amount; None without a suffix.
         base_model: The model name without its thinking suffix (None without one).
+        ticket: The request's hold on its key's rates and budgets (None: no such limits).
+        fallback_from: The model the client asked for, when this is a request for a model
+            of its ``fallback-models`` chain instead (None: it is not).
         embedding: For ``action="embed"`` (the embeddings doors): what to embed.
     """
 
@@ -105,6 +115,8 @@ class ClientRequest:
     exchange: Exchange | None = None
     thinking: Reasoning | None = None
     base_model: str | None = None
+    ticket: Ticket | None = None
+    fallback_from: str | None = None
     embedding: EmbeddingRequest | None = None
     _ir: Request | None = None
 

@@ -35,7 +35,7 @@ HEAD_LIMIT = 4 * 1048576
 """Bytes of an upstream stream held while waiting for its first event (see ``_read_head``)."""
 
 
-async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
+async def dispatch(gateway: Gateway, client: ClientRequest, *, wait: bool = True) -> Outcome:
     """Find a candidate that answers; raise the most telling error if none does.
 
     A round tries every available candidate in selection order; a retriable failure rests
@@ -45,6 +45,7 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
     When no round succeeds, the client gets the last upstream error (with ``Retry-After``
     until the first candidate frees up, when waiting can help); a request that found every
     candidate resting before trying any gets 429 ``model_cooldown`` with ``Retry-After``.
+    Without ``wait`` (a fallback model is next), it never waits for a rest to end.
     """
     route = gateway.router.resolve(client.route_model)
     if client.thinking is not None and not client.thinking.disabled:
@@ -61,10 +62,10 @@ async def dispatch(gateway: Gateway, client: ClientRequest) -> Outcome:
         try:
             selection = await selector.select(route, client.model, session)
         except GatewayError as cooling:
-            wait = cooling.retry_after or 0.0
-            if wait > config.max_retry_interval:
+            pause = cooling.retry_after or 0.0
+            if not wait or pause > config.max_retry_interval:
                 raise _give_up(cooling, last_error) from None
-            await gateway.sleep(wait)
+            await gateway.sleep(pause)
             try:
                 selection = await selector.select(route, client.model, session)
             except GatewayError as still:  # another instance rested them meanwhile

@@ -19,18 +19,24 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from cliproxy.accounting import count_failure
+from cliproxy.activity import note_activity
 from cliproxy.asgi import checked_headers, client_disconnect_cancels, query_map, read_body
 from cliproxy.client import ClientRequest, InboundRequest
 from cliproxy.counting import count_tokens
 from cliproxy.dispatch import dispatch
 from cliproxy.drain import shutdown_error
+from cliproxy.eager import finish_shielded
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.exchange import Exchange, client_request_id, current, new_request_id
+from cliproxy.fallback import dispatch_with_fallbacks
 from cliproxy.gateway import Gateway
 from cliproxy.ir import StreamError
 from cliproxy.keepalive import BLANK_LINE, Keepalive
+from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
-from cliproxy.request_log import RequestCapture, keep_request
+from cliproxy.policy import check_model
+from cliproxy.request_capture import RequestCapture
+from cliproxy.request_log import keep_request
 from cliproxy.respond import JSON_HEADERS, respond, stream_headers
 from cliproxy.thinking_suffix import split_suffix
 from cliproxy.translate import ClientTranslator, Door, EncodeContext
@@ -55,6 +61,8 @@ def error_response(translator: ClientTranslator, error: GatewayError) -> tuple[i
         log.exception("translator %s could not encode an error", translator.name)
         body = orjson.dumps({"error": {"message": error.message, "type": str(error.kind)}})
     headers = [(b"content-type", b"application/json"), *_retry_after_header(error)]
+    if error.headers:
+        headers += [(name.encode(), value.encode()) for name, value in error.headers]
     return error.status, headers, body
 
 
@@ -162,6 +170,7 @@ class DoorEndpoint:
         self.gateway = gateway
         self.door = door
         self.translator = translator
+        self.label = translator.name  # the door's name in the access log, metrics and request logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -170,7 +179,7 @@ class DoorEndpoint:
         except GatewayError as too_large:
             headers = too_large
         request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
-        exchange = Exchange(send, self.translator.name, request_id)
+        exchange = Exchange(send, self.label, request_id)
         if gateway.config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
         if gateway.tracing is not None:
@@ -198,6 +207,8 @@ class DoorEndpoint:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
+            if gateway.config.remote_management.secret_key:  # the panel's activity: only with the API on
+                note_activity(gateway.activity, gateway.config, gateway.clock(), exchange)
             if exchange.trace is not None:
                 exchange.trace.finish(exchange)
             current.reset(token)
@@ -276,6 +287,7 @@ class DoorEndpoint:
         if model.endswith(")") and not gateway.router.knows(model):
             base, thinking = split_suffix(model)
             base_model = base if thinking is not None else None
+        check_model(identity, base_model or model)
         stream = door.stream
         if stream is None:
             flag = body.get("stream", False)
@@ -300,8 +312,8 @@ class DoorEndpoint:
 
     async def _models(self, scope: Scope, send: Send, headers: dict[str, str]) -> None:
         try:
-            await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
-            body = self.translator.encode_models(self.gateway.listed_models())
+            identity = await self.gateway.authenticate(inbound(scope, headers, query_map(scope)))
+            body = self.translator.encode_models(self.gateway.listed_models(identity))
         except GatewayError as error:
             await send_error(send, self.translator, error)
             return
@@ -329,6 +341,24 @@ class DoorEndpoint:
         if client.action == "count_tokens":
             await self._count(gateway, client, send)
             return
+        policy = None if client.identity is None else client.identity.policy
+        if policy is None or not policy.limits_rate:
+            await self._kept_alive(gateway, client, send)
+            return
+        try:
+            ticket = await admit(gateway, client, policy)
+        except GatewayError as error:
+            if client.exchange is not None:
+                client.exchange.error = error.message
+            await send_error(send, self.translator, error)
+            return
+        client.ticket = ticket
+        try:
+            await self._kept_alive(gateway, client, send)
+        finally:
+            await finish_shielded(ticket.release())
+
+    async def _kept_alive(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         config = gateway.config
         if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is not None:
             keepalive = self._keepalive(client, send)
@@ -372,7 +402,10 @@ class DoorEndpoint:
 
     async def _answer(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
         try:
-            outcome = await dispatch(gateway, client)
+            if gateway.config.fallback_models:
+                outcome = await dispatch_with_fallbacks(gateway, client)
+            else:
+                outcome = await dispatch(gateway, client)
         except GatewayError as error:
             await self._unanswered(gateway, client, error, send)
             return

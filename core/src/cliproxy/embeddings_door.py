@@ -64,9 +64,12 @@ GEMINI_BATCH = EmbeddingCodec(
 class EmbeddingsDoor(DoorEndpoint):
     """One embeddings door; ``translator`` gives its error shape."""
 
-    def __init__(self, gateway: Gateway, translator: ClientTranslator, door: Door, codec: EmbeddingCodec) -> None:
+    def __init__(
+        self, gateway: Gateway, translator: ClientTranslator, door: Door, codec: EmbeddingCodec, label: str
+    ) -> None:
         super().__init__(gateway, translator, door)
         self.codec = codec
+        self.label = label
 
     async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
         client = await super()._client_request(scope, receive, headers)
@@ -97,12 +100,12 @@ def embedding_routes(gateway: Gateway) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     if translators.has_client("openai-chat"):
         door = Door("/v1/embeddings", stream=False)
-        endpoint = EmbeddingsDoor(gateway, translators.client("openai-chat"), door, OPENAI)
+        endpoint = EmbeddingsDoor(gateway, translators.client("openai-chat"), door, OPENAI, "openai-embeddings")
         routes.append(Route(door.path, endpoint, methods=["POST"]))
     if translators.has_client("gemini"):
         for version in ("v1beta", "v1"):
             for method, codec in (("embedContent", GEMINI_SINGLE), ("batchEmbedContents", GEMINI_BATCH)):
                 door = Door(f"/{version}/models/{{model:path}}:{method}", model_param="model", stream=False)
-                endpoint = EmbeddingsDoor(gateway, translators.client("gemini"), door, codec)
+                endpoint = EmbeddingsDoor(gateway, translators.client("gemini"), door, codec, "gemini-embeddings")
                 routes.append(Route(door.path, endpoint, methods=["POST"]))
     return routes

@@ -69,6 +69,8 @@ class GatewayError(Exception):
         param: The request field at fault, for invalid requests.
         code: A machine-readable code (``model_not_found``, ``context_length_exceeded``).
         upstream_type: The upstream's own error type string, kept for diagnostics.
+        headers: Extra response headers (lower-case names), e.g. the rate-limit headers
+            of a client key's limit.
         local: True when the gateway raised it itself -- the client's request could not be
             decoded or encoded, or the gateway failed -- rather than an upstream answering
             with it. Only upstream answers move the cooldown table: a local error never
@@ -83,6 +85,7 @@ class GatewayError(Exception):
     param: str | None = None
     code: str | None = None
     upstream_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
     local: bool = False
 
     def __str__(self) -> str:

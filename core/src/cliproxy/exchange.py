@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from cliproxy.errors import GatewayError
     from cliproxy.ir import Usage
-    from cliproxy.request_log import RequestCapture
+    from cliproxy.request_capture import RequestCapture
     from cliproxy.routing import Candidate
     from cliproxy.tracing import RequestTrace
 

@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from cliproxy.activity import Activity
 from cliproxy.auth import presented_key
 from cliproxy.client import ClientIdentity, InboundRequest
 from cliproxy.config import Config
@@ -84,6 +85,7 @@ class Gateway:
     quotas: dict[str, Quota] = attrs.Factory(dict)  # credential id -> its account's quota, as last read
     ledger: UsageLedger = attrs.field(default=None)  # lasting usage per client, credential, model and day
     request_log: RequestLog = attrs.Factory(RequestLog)  # kept requests (request-log, failed requests)
+    activity: Activity = attrs.Factory(Activity)  # the panel's recent requests and per-minute counts
     http: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -156,10 +158,14 @@ class Gateway:
     def providers(self) -> dict[str, Provider]:
         return self.registry.providers
 
-    def listed_models(self) -> list[ModelInfo]:
+    def listed_models(self, identity: ClientIdentity | None = None) -> list[ModelInfo]:
         """The model ids clients may request, for the model lists: each listed id, then
-        its ``thinking-suffixes`` variants where a provider of it may think."""
+        its ``thinking-suffixes`` variants where a provider of it may think -- only those
+        ``identity``'s key may use, when its policy lists models."""
         models = [self._marked(model) for model in self.router.models()]
+        policy = None if identity is None else identity.policy
+        if policy is not None and policy.models:
+            models = [m for m in models if policy.allows(m.id)]
         suffixes = self.config.thinking_suffixes
         if not suffixes:
             return models

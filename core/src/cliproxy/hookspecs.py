@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cliproxy.client import ClientIdentity, InboundRequest
     from cliproxy.commands import Command, LoginFlow
     from cliproxy.config import Config
+    from cliproxy.init_choice import InitChoice
     from cliproxy.providers import Call, Provider
     from cliproxy.translate import ClientTranslator, UpstreamTranslator
 
@@ -142,6 +143,21 @@ def register_commands(register: Callable[[Command], None]) -> None:
     Runs once when the command line starts. All implementations are called.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    """Offer ``cliproxy init`` ways to set up this plugin's provider.
+
+    :param register: Call with each :class:`~cliproxy.InitChoice`: its menu line, the
+        config block it writes, the API key variable it asks for or the ``cliproxy
+        login`` flow it runs, and the models to suggest to clients.
+
+    Runs once when the command line starts. All implementations are called; a choice
+    whose ``id`` is already taken is skipped with an error in the log.
+
+    .. versionadded:: 0.2
     """
 
 

@@ -23,120 +23,13 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["CHOICES", "Choice", "add_init_command", "client_settings", "render_config"]
+from cliproxy.init_choice import InitChoice
 
-
-@attrs.frozen
-class Choice:
-    """One way to reach a provider that ``init`` can set up.
-
-    Attributes:
-        id: What ``--provider`` takes.
-        plugin: The plugin (entry-point name) it needs installed.
-        title: One line for the menu.
-        block: The config lines it adds (``{env}`` is the key's variable).
-        env: The environment variable an API key is usually in (none: no key to ask).
-        login: The ``cliproxy login`` provider to run (none: no sign-in).
-        model: A model it serves, for the client settings.
-        small_model: A small model it serves (Claude Code's haiku slot).
-    """
-
-    id: str
-    plugin: str
-    title: str
-    block: str
-    model: str
-    small_model: str = ""
-    env: str = ""
-    login: str = ""
-
-
-CHOICES: tuple[Choice, ...] = (
-    Choice(
-        "claude-key",
-        "claude",
-        "Claude with an Anthropic API key",
-        '# Anthropic API (cliproxy-claude): more keys or a prefix in plugins/claude/README.md.\nclaude-api-key:\n  - api-key: "${{{env}}}"\n',
-        "claude-sonnet-4-5",
-        "claude-haiku-4-5",
-        env="ANTHROPIC_API_KEY",
-    ),
-    Choice(
-        "claude-login",
-        "claude",
-        "Claude with a Claude subscription (cliproxy login claude)",
-        "# Claude subscription: `cliproxy login claude` wrote its token file into auth-dir;\n"
-        "# every signed-in account there serves (cliproxy-claude).\n",
-        "claude-sonnet-4-5",
-        "claude-haiku-4-5",
-        login="claude",
-    ),
-    Choice(
-        "gemini-key",
-        "gemini",
-        "Gemini with a Google AI Studio API key",
-        '# Gemini API (cliproxy-gemini).\ngemini-api-key:\n  - api-key: "${{{env}}}"\n',
-        "gemini-2.5-pro",
-        "gemini-2.5-flash",
-        env="GEMINI_API_KEY",
-    ),
-    Choice(
-        "gemini-login",
-        "gemini",
-        "Gemini with a Google account, as Gemini CLI (cliproxy login gemini)",
-        "# Gemini CLI account: `cliproxy login gemini` wrote its token file into auth-dir (cliproxy-gemini).\n",
-        "gemini-2.5-pro",
-        "gemini-2.5-flash",
-        login="gemini",
-    ),
-    Choice(
-        "openai-key",
-        "openai",
-        "OpenAI with an API key",
-        '# OpenAI API (cliproxy-openai).\nopenai-api-key:\n  - api-key: "${{{env}}}"\n',
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        env="OPENAI_API_KEY",
-    ),
-    Choice(
-        "openrouter-key",
-        "openrouter",
-        "OpenRouter with an API key",
-        '# OpenRouter (cliproxy-openrouter): every model it lists is served.\nopenrouter:\n  - api-key: "${{{env}}}"\n',
-        "anthropic/claude-sonnet-4.5",
-        "anthropic/claude-haiku-4.5",
-        env="OPENROUTER_API_KEY",
-    ),
-    Choice(
-        "codex-login",
-        "codex",
-        "Codex models on a ChatGPT plan (cliproxy login codex)",
-        "# ChatGPT plan: `cliproxy login codex` wrote its token file into auth-dir (cliproxy-codex).\n",
-        "gpt-5-codex",
-        login="codex",
-    ),
-    Choice(
-        "copilot-login",
-        "copilot",
-        "GitHub Copilot (cliproxy login copilot)",
-        "# GitHub Copilot: `cliproxy login copilot` wrote its token file into auth-dir (cliproxy-copilot).\n",
-        "claude-sonnet-4.5",
-        login="copilot",
-    ),
-    Choice(
-        "echo",
-        "echo",
-        "The offline demo provider (echoes what it is sent)",
-        "# The offline demo provider (cliproxy-echo): echoes the last user message.\necho:\n  - models: [echo-1]\n",
-        "echo-1",
-    ),
-)
-
-_BY_ID = {choice.id: choice for choice in CHOICES}
+__all__ = ["add_init_command", "client_settings", "render_config"]
 
 
 def render_config(
-    choices: Sequence[Choice],
+    choices: Sequence[InitChoice],
     *,
     client_key: str,
     host: str,
@@ -151,14 +44,15 @@ def render_config(
         "# Every key is explained in the README's Configuration table and in",
         "# examples/config.yaml; `cliproxy check --config <this file>` validates it.",
     ]
+    lines.append("")
     if env_file is not None:
         lines += [
-            f"# The API keys you typed are in {env_file} (mode 0600), referenced below as",
-            "# ${NAME}: load it into the environment before serving, e.g.",
-            f"#   set -a; . {env_file}; set +a; cliproxy serve --config <this file>",
+            "# The API keys you typed are in this file (mode 0600), referenced below as ${NAME};",
+            "# the gateway reads it at start-up (variables already in the environment win).",
+            f"env-file: {env_file}",
+            "",
         ]
     lines += [
-        "",
         f"host: {host}          # the interface to listen on; 0.0.0.0 for every interface",
         f"port: {port}",
         "",
@@ -235,8 +129,8 @@ gemini -m {model}
 # -- the command ---------------------------------------------------------------------------
 
 
-def add_init_command(sub: argparse._SubParsersAction, installed: Callable[[], set[str]]) -> None:
-    """Add ``cliproxy init``; ``installed`` names the plugins that loaded."""
+def add_init_command(sub: argparse._SubParsersAction, choices: Sequence[InitChoice]) -> None:
+    """Add ``cliproxy init``, offering ``choices`` (those the installed plugins register)."""
     parser = sub.add_parser("init", help="write a first config.yaml: providers, keys, sign-ins, client settings")
     parser.add_argument("--config", "-c", default="config.yaml", help="where to write the config (./config.yaml)")
     parser.add_argument(
@@ -245,7 +139,8 @@ def add_init_command(sub: argparse._SubParsersAction, installed: Callable[[], se
         action="append",
         default=[],
         metavar="ID",
-        help="a provider to set up (repeat, or comma-separate): " + ", ".join(c.id for c in CHOICES),
+        help="a provider to set up (repeat, or comma-separate): "
+        + (", ".join(c.id for c in choices) or "none installed"),
     )
     parser.add_argument("--yes", "-y", action="store_true", help="ask nothing: keys come from the environment")
     parser.add_argument("--force", action="store_true", help="overwrite an existing config file")
@@ -253,7 +148,7 @@ def add_init_command(sub: argparse._SubParsersAction, installed: Callable[[], se
     parser.add_argument("--port", type=int, default=8317, help="the port to listen on (8317)")
     parser.add_argument("--env-file", help="where typed API keys are kept (default: cliproxy.env beside the config)")
     parser.add_argument("--no-login", action="store_true", help="do not run the sign-ins now; print their commands")
-    parser.set_defaults(handler=lambda args: Wizard(args, installed(), input, getpass.getpass).run())
+    parser.set_defaults(handler=lambda args: Wizard(args, tuple(choices), input, getpass.getpass).run())
 
 
 class InitError(Exception):
@@ -263,7 +158,7 @@ class InitError(Exception):
 @attrs.define
 class Wizard:
     args: argparse.Namespace
-    installed: set[str]
+    choices: tuple[InitChoice, ...]
     ask: Callable[[str], str]
     ask_secret: Callable[[str], str]
 
@@ -295,7 +190,7 @@ class Wizard:
             host=self.args.host,
             port=self.args.port,
             env_names=env_names,
-            env_file=env_file if typed else None,
+            env_file=_relative_to(env_file, config.parent) if typed else None,
         )
         config.parent.mkdir(parents=True, exist_ok=True)
         _write_private(config, text)
@@ -312,8 +207,7 @@ class Wizard:
         url = f"http://{host}:{self.args.port}"
         print()
         print("Next: start the gateway")
-        prefix = f"set -a; . {env_file}; set +a; " if typed else ""
-        print(f"  {prefix}cliproxy serve --config {config}")
+        print(f"  cliproxy serve --config {config}")
         print()
         print("and point your clients at it (docs/clients.md explains each setting):")
         print()
@@ -322,18 +216,18 @@ class Wizard:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _choose(self) -> list[Choice]:
-        available = [c for c in CHOICES if c.plugin in self.installed]
+    def _choose(self) -> list[InitChoice]:
+        available = list(self.choices)
+        by_id = {choice.id: choice for choice in available}
         wanted = [part.strip() for value in self.args.provider for part in value.split(",") if part.strip()]
         if wanted:
             chosen = []
             for name in wanted:
-                choice = _BY_ID.get(name)
+                choice = by_id.get(name)
                 if choice is None:
-                    raise InitError(f"unknown provider {name!r}; choose from: {', '.join(_BY_ID)}")
-                if choice.plugin not in self.installed:
                     raise InitError(
-                        f"{name} needs the cliproxy-{choice.plugin} plugin: pip install cliproxy-{choice.plugin}"
+                        f"unknown provider {name!r}; the installed plugins offer: {', '.join(by_id) or 'nothing'} "
+                        "(more come with their plugins: pip install cliproxy-<name>)"
                     )
                 if choice not in chosen:
                     chosen.append(choice)
@@ -345,9 +239,7 @@ class Wizard:
         print("Which providers should the gateway use?")
         for number, choice in enumerate(available, 1):
             print(f"  {number}) {choice.id:<15} {choice.title}")
-        missing = sorted({c.plugin for c in CHOICES} - self.installed)
-        if missing:
-            print("  (more with: " + ", ".join(f"pip install cliproxy-{p}" for p in missing) + ")")
+        print("  (more providers come with their plugins: pip install cliproxy-<name>)")
         while True:
             answer = self.ask("Numbers or ids, separated by commas: ").strip()
             picked = self._parse_pick(answer, available)
@@ -356,23 +248,23 @@ class Wizard:
             print(f"  choose one or more of 1-{len(available)}")
 
     @staticmethod
-    def _parse_pick(answer: str, available: Sequence[Choice]) -> list[Choice]:
-        picked: list[Choice] = []
+    def _parse_pick(answer: str, available: Sequence[InitChoice]) -> list[InitChoice]:
+        picked: list[InitChoice] = []
         for part in answer.replace(" ", ",").split(","):
             part = part.strip()
             if not part:
                 continue
             if part.isdigit() and 1 <= int(part) <= len(available):
                 choice = available[int(part) - 1]
-            elif part in _BY_ID and _BY_ID[part] in available:
-                choice = _BY_ID[part]
+            elif (named := next((c for c in available if c.id == part), None)) is not None:
+                choice = named
             else:
                 return []
             if choice not in picked:
                 picked.append(choice)
         return picked
 
-    def _keys(self, choices: Sequence[Choice]) -> tuple[dict[str, str], dict[str, str]]:
+    def _keys(self, choices: Sequence[InitChoice]) -> tuple[dict[str, str], dict[str, str]]:
         """The variable each key is read from, and the keys typed now (variable -> key)."""
         names: dict[str, str] = {}
         typed: dict[str, str] = {}
@@ -399,7 +291,7 @@ class Wizard:
             names[choice.id] = name
         return names, typed
 
-    def _logins(self, choices: Sequence[Choice], config: Path, env: Mapping[str, str]) -> None:
+    def _logins(self, choices: Sequence[InitChoice], config: Path, env: Mapping[str, str]) -> None:
         for choice in choices:
             if not choice.login:
                 continue
@@ -441,6 +333,14 @@ class Wizard:
                 return False
 
 
+def _relative_to(path: Path, base: Path) -> Path:
+    """``path`` as the config names it: relative to the config's folder when inside it."""
+    try:
+        return path.resolve().relative_to(base.resolve())
+    except ValueError:
+        return path.resolve()
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path``, readable by its owner only from the first byte."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -460,7 +360,7 @@ def _models(config: Path, env: Mapping[str, str]) -> list[str]:
     return [line.split("\t")[0] for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
 
 
-def _pick_models(choices: Sequence[Choice], served: Sequence[str]) -> tuple[str, str]:
+def _pick_models(choices: Sequence[InitChoice], served: Sequence[str]) -> tuple[str, str]:
     """The first choice's model (or the first one served when it is not), and a small one."""
     first = choices[0]
     model = first.model if not served or first.model in served else served[0]

@@ -50,4 +50,4 @@ class Outcome:
             and result.decoder is None
         ):
             return False
-        return client.translator.can_pass_through(client)
+        return client.translator.can_pass_through(client.stream, client.query)

@@ -186,6 +186,9 @@ class Plugins:
     def login_flows(self) -> list[tuple[str, Any]]:
         return self._collect("register_login_flows")
 
+    def init_choices(self) -> list[tuple[str, Any]]:
+        return self._collect("register_init_choices")
+
     # -- per-request hooks ---------------------------------------------------------------
 
     def implementations(self, hook_name: str) -> list[Callable[..., Any]]:

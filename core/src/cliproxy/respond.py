@@ -18,6 +18,7 @@ from starlette.types import Send
 
 from cliproxy.accounting import settle
 from cliproxy.answers import DirectResponse, UpstreamResponse
+from cliproxy.client import ClientRequest
 from cliproxy.eager import finish_shielded
 from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
@@ -86,9 +87,20 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
         response = attrs.evolve(response, model=client.model)
         body = client.translator.encode_response(response, ctx)
         usage = response.usage
-    await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, JSON_HEADERS)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return usage, None
+
+
+def _answered_by(client: ClientRequest, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers``, and which model answered when a fallback model did."""
+    if client.fallback_from is None:
+        return headers
+    return [
+        *headers,
+        (b"x-cliproxy-model", client.model.encode()),
+        (b"x-cliproxy-fallback-from", client.fallback_from.encode()),
+    ]
 
 
 def _renamed(body: bytes, obj: Any, field: str, model: str) -> bytes:
@@ -127,10 +139,10 @@ async def _stream(
 ) -> tuple[Usage, GatewayError | None]:
     client = outcome.call.client
     if outcome.passthrough:
-        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, STREAM_HEADERS)})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
-    await send({"type": "http.response.start", "status": 200, "headers": stream_headers(encoder)})
+    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, stream_headers(encoder))})
     if client.exchange is not None:
         client.exchange.ending = lambda error: encoder.encode([StreamError(error)]) + encoder.close()
     usage = Usage()

@@ -94,11 +94,14 @@ class Selector:
         strategy: str = "round-robin",
         clock: Callable[[], float] = time.time,
         affinity: Affinity | None = None,
+        *,
+        cooling: bool = True,
     ) -> None:
         self.state = state
         self.strategy = strategy
         self.clock = clock
         self.affinity = affinity
+        self.cooling = cooling  # False (disable-cooling): failures fail over, never rest anything
 
     async def select(self, route: Route, model: str | None = None, session: str | None = None) -> Selection:
         """Available candidates, best first; 429 ``model_cooldown`` with ``retry_after``
@@ -162,7 +165,9 @@ class Selector:
         self, cand: Candidate, error: GatewayError, selection: Selection | None = None
     ) -> tuple[bool, Cooldown] | None:
         """Rest the candidate as the cooldown table says; returns ``(whole_credential,
-        cooldown)`` as set, or None when the error rests nothing."""
+        cooldown)`` as set, or None when the error rests nothing (or ``disable-cooling``)."""
+        if not self.cooling:
+            return None
         pair = (cand.credential.id, cand.upstream_model)
         if selection is not None:
             previous = selection.records.get(pair)

@@ -190,10 +190,11 @@ def _carry_over(running: Iterable[Credential], loaded: list[Credential]) -> list
 
 def _selector(config: Config, state: StateStore, host: Host, previous: Snapshot | None) -> Selector:
     routing = config.routing
-    if previous is not None and routing == previous.config.routing:
+    cooling = not config.disable_cooling
+    if previous is not None and routing == previous.config.routing and cooling == previous.selector.cooling:
         return previous.selector
     affinity = Affinity(state, routing.session_ttl) if routing.session_affinity else None
-    return Selector(state, routing.strategy, host.clock, affinity)
+    return Selector(state, routing.strategy, host.clock, affinity, cooling=cooling)
 
 
 def _router(config: Config, credentials: Sequence[Credential], registry: Registry, previous: Router | None) -> Router:

@@ -22,14 +22,13 @@ import ipaddress
 import logging
 import time
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from cliproxy.config import ConfigError, TracingConfig
 from cliproxy.version import __version__
 
 if TYPE_CHECKING:
-    from cliproxy.exchange import Exchange
     from cliproxy.ir import Usage
     from cliproxy.routing import Candidate
 
@@ -76,6 +75,25 @@ def _otlp_provider(service_name: str, file: str) -> Any:
     return provider
 
 
+class Served(Protocol):
+    """What a trace reads of the request it follows (a :class:`cliproxy.exchange.Exchange`)."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def door(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def final_status(self) -> int: ...
+
+
 class Tracing:
     """Starts a :class:`RequestTrace` per client request."""
 
@@ -86,7 +104,7 @@ class Tracing:
         self.propagator = TraceContextTextMapPropagator()
         self.propagate = config.propagate_upstream
 
-    def begin(self, method: str, path: str, headers: Mapping[str, str] | None, exchange: Exchange) -> RequestTrace:
+    def begin(self, method: str, path: str, headers: Mapping[str, str] | None, exchange: Served) -> RequestTrace:
         """The trace of the request ``exchange`` serves; ``headers`` may carry the
         client's ``traceparent``."""
         from opentelemetry.trace import SpanKind
@@ -186,7 +204,7 @@ class RequestTrace:
                 span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
         self._end_attempt(error)
 
-    def finish(self, exchange: Exchange) -> None:
+    def finish(self, exchange: Served) -> None:
         """The client request is over: end its spans."""
         from opentelemetry.trace import Status, StatusCode
 

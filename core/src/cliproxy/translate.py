@@ -33,7 +33,6 @@ from cliproxy.errors import GatewayError
 from cliproxy.ir import Request, Response, StreamEvent, Usage
 
 if TYPE_CHECKING:
-    from cliproxy.providers import ClientRequest
     from cliproxy.routing import ModelInfo
 
 __all__ = [
@@ -189,8 +188,8 @@ class ClientTranslator(ABC):
         Default: False (the OpenAI list shape answers)."""
         return False
 
-    def can_pass_through(self, client: ClientRequest) -> bool:
-        """False when this client asked for a framing the upstream's bytes do not have
+    def can_pass_through(self, stream: bool, query: Mapping[str, str]) -> bool:
+        """False when a client whose request had ``stream`` and ``query`` asked for a framing the upstream's bytes do not have
         (Gemini's JSON-array stream), so the answer is re-encoded even though client and
         upstream speak the same wire. Default: True."""
         return True

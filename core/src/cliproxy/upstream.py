@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from cliproxy.config import Timeouts
-    from cliproxy.request_log import AttemptCapture
+    from cliproxy.request_capture import AttemptCapture
 
 
 class _Call(Protocol):

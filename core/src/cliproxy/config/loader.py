@@ -11,6 +11,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
+from cliproxy.config.client_keys import read_client_keys
+from cliproxy.config.env_file import load_env_file
 from cliproxy.config.errors import ConfigError
 from cliproxy.config.model import (
     CORE_KEYS,
@@ -96,6 +98,7 @@ def _parse_yaml(text: str, file: str) -> Mapping[str, Any]:
 def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
     """Read the core keys of a parsed config mapping; plugin blocks are left for later."""
     root = ConfigNode(data, file)
+    load_env_file(root)  # before any ${NAME} is expanded
     routing = root.node("routing")
     state = root.node("state")
     quota = root.node("quota-exceeded")
@@ -107,11 +110,13 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         problem = check_proxy_url(proxy_url)
         if problem:
             raise root.error("proxy-url", problem)
+    client_keys = read_client_keys(root)
     config = Config(
         file=file,
         host=root.str("host", "127.0.0.1") or "127.0.0.1",
         port=root.int("port", 8317, minimum=0),
-        api_keys=tuple(k for k in root.str_list("api-keys") if k),
+        api_keys=tuple(k.key for k in client_keys),
+        client_keys=client_keys,
         auth_dir=root.str("auth-dir", "~/.cliproxy/auth"),
         proxy_url=proxy_url,
         request_retry=root.int("request-retry", 3, minimum=0),
@@ -151,6 +156,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         payload=read_payload_rules(root),
         thinking_suffixes=_thinking_suffixes(root),
         disabled_credentials=tuple(dict.fromkeys(i for i in root.str_list("disabled-credentials") if i)),
+        disable_cooling=root.bool("disable-cooling", False),
+        fallback_models=_fallback_models(root),
         stream_keepalive=_stream_keepalive(root),
         nonstream_keepalive=_optional_seconds(
             root,
@@ -164,6 +171,34 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> Config:
         plugin_keys=tuple(str(k) for k in data if k not in CORE_KEYS),
     )
     return config
+
+
+_FALLBACK_HINT = "e.g. 'fallback-models: {sonnet: [gpt-5, gemini-2.5-pro]}' (a model, then the models to try next)"
+
+
+def _fallback_models(root: ConfigNode) -> dict[str, tuple[str, ...]]:
+    """``fallback-models``: model name -> the models to try, in order, when it cannot answer."""
+    raw = root.raw("fallback-models")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise root.error(
+            "fallback-models", "'fallback-models' must be a mapping of models to lists", hint=_FALLBACK_HINT
+        )
+    node = ConfigNode(raw, root.file, "fallback-models")
+    chains: dict[str, tuple[str, ...]] = {}
+    for model in node.keys():
+        chain = node.str_list(model)
+        if not model.strip() or not chain or not all(m.strip() for m in chain):
+            raise node.error(
+                model, f"'fallback-models.{model}' needs a model name and its fallbacks", hint=_FALLBACK_HINT
+            )
+        if model in chain:
+            raise node.error(
+                model, f"'fallback-models.{model}' lists '{model}' as its own fallback", hint=_FALLBACK_HINT
+            )
+        chains[model] = tuple(dict.fromkeys(chain))
+    return chains
 
 
 _SUFFIX_LEVELS = ("none", "auto", "minimal", "low", "medium", "high", "xhigh", "max")

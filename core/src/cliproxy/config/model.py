@@ -7,12 +7,14 @@ them in :attr:`Config.root` untouched until the plugins are loaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import attrs
 
 from cliproxy.config.nodes import ConfigNode
 from cliproxy.config.payload import PayloadRules
+from cliproxy.key_policy import ClientKey
 from cliproxy.pricing import PriceTable
 
 __all__ = [
@@ -223,6 +225,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8317
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    client_keys: tuple[ClientKey, ...] = attrs.field(default=(), repr=False)  # api-keys with names and policy
     auth_dir: str = "~/.cliproxy/auth"
     proxy_url: str | None = None
     request_retry: int = 3
@@ -252,6 +255,8 @@ class Config:
     payload: PayloadRules = PayloadRules()  # fields set or removed in upstream bodies, by model
     thinking_suffixes: tuple[str, ...] = ()  # model(<suffix>) names listed in /v1/models
     disabled_credentials: tuple[str, ...] = ()  # credential ids never selected (the management API's disable)
+    disable_cooling: bool = False  # failures fail over but never rest a credential
+    fallback_models: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # model -> models to try next
     stream_keepalive: float | None = None  # streaming.keepalive-seconds: a door keepalive after this much silence
     nonstream_keepalive: float | None = None  # nonstream-keepalive-interval: whitespace while a JSON answer waits
     # the HTTP server of `cliproxy serve`: hypercorn, uvicorn, granian (None: the fastest installed)
@@ -274,6 +279,7 @@ CORE_KEYS = (
     "port",
     "api-keys",
     "auth-dir",
+    "env-file",
     "proxy-url",
     "request-retry",
     "max-retry-interval",
@@ -305,6 +311,8 @@ CORE_KEYS = (
     "payload",
     "thinking-suffixes",
     "disabled-credentials",
+    "disable-cooling",
+    "fallback-models",
     "streaming",
     "nonstream-keepalive-interval",
     "server",

@@ -13,7 +13,8 @@ Route groups, one module each, each offering ``routes(api) -> list[ManagementRou
 * :mod:`.routes_credentials` -- credentials: enable/disable, test, reset, quota, token files;
 * :mod:`.routes_oauth` -- remote sign-in;
 * :mod:`.routes_usage` -- lasting usage: query, export, import;
-* :mod:`.routes_logs` -- kept requests and the gateway's log file.
+* :mod:`.routes_logs` -- kept requests and the gateway's log file;
+* :mod:`.routes_activity` -- recent requests, per-minute counts, who serves each model (the panel).
 
 A new group is a module with a ``routes`` function added to :data:`ROUTE_GROUPS`; it gets
 the guard, body handling, error shapes, index entry and answer redaction of :mod:`.api`
@@ -28,6 +29,7 @@ from starlette.routing import BaseRoute
 
 from cliproxy.gateway import Gateway
 from cliproxy.management_api import (
+    routes_activity,
     routes_config,
     routes_credentials,
     routes_index,
@@ -58,6 +60,7 @@ ROUTE_GROUPS: tuple[Callable[[ManagementApi], list[ManagementRoute]], ...] = (
     routes_oauth.routes,
     routes_usage.routes,
     routes_logs.routes,
+    routes_activity.routes,
 )
 """Every route group, in the order their routes are matched."""
 

@@ -28,30 +28,45 @@ from cliproxy.gateway import Gateway
 from cliproxy.management import caller_address, is_local_caller, presented_management_key
 from cliproxy.site_guard import check_site, trusted_hosts
 
-__all__ = ["check_access"]
+__all__ = ["check_access", "check_reachable"]
+
+_API_OFF = (
+    "the management API is off: it needs a key. Set 'remote-management: {secret-key: <key>}' in "
+    "config.yaml -- the key itself, or the hash 'cliproxy hash-key' prints -- and send the key as "
+    "'Authorization: Bearer <key>' (the cliproxy CLI reads $CLIPROXY_MANAGEMENT_KEY)"
+)
 
 
 async def check_access(gateway: Gateway, scope: Scope, headers: Mapping[str, str], *, changes_state: bool) -> None:
     """Raise a :class:`GatewayError` unless this request may use the management API."""
+    secret_key = check_reachable(gateway, scope, headers, changes_state=changes_state)
+    await gateway.key_guard.check(caller_address(scope), presented_management_key(headers), secret_key)
+
+
+def check_reachable(
+    gateway: Gateway,
+    scope: Scope,
+    headers: Mapping[str, str],
+    *,
+    changes_state: bool,
+    what: str = "the management API",
+    off: str = _API_OFF,
+) -> str:
+    """The rules before the key: a trusted site, the API switched on (``off`` says how),
+    and this machine only unless ``allow-remote``. ``what`` names what is refused.
+    Returns the management key (plain or hashed) the caller must then present."""
     config = gateway.config
     check_site(headers, trusted_hosts(config), changes_state=changes_state)
     remote = config.remote_management
     if not remote.secret_key:
-        raise GatewayError(
-            status=404,
-            kind=ErrorKind.NOT_FOUND,
-            code="management_disabled",
-            message="the management API is off: it needs a key. Set 'remote-management: {secret-key: <key>}' in "
-            "config.yaml -- the key itself, or the hash 'cliproxy hash-key' prints -- and send the key as "
-            "'Authorization: Bearer <key>' (the cliproxy CLI reads $CLIPROXY_MANAGEMENT_KEY)",
-        )
+        raise GatewayError(status=404, kind=ErrorKind.NOT_FOUND, code="management_disabled", message=off)
     if not remote.allow_remote and not is_local_caller(scope, headers):
         raise GatewayError(
             status=403,
             kind=ErrorKind.PERMISSION,
             code="remote_management_disabled",
-            message="the management API answers requests from this machine only; set "
+            message=f"{what} answers requests from this machine only; set "
             "'remote-management.allow-remote: true' in config.yaml to use it from other hosts "
             "(requests through a proxy count as remote)",
         )
-    await gateway.key_guard.check(caller_address(scope), presented_management_key(headers), remote.secret_key)
+    return remote.secret_key

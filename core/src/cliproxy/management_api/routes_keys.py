@@ -1,27 +1,34 @@
-"""Routes: client keys (``api-keys``) -- list, add, remove, rename.
+"""Routes: client keys (``api-keys``) -- list, add, remove, rename, edit their policy.
 
-Keys are never shown: each has a ``name`` (``key-1``..., its position, as in
-``/v0/status`` and the access log), an ``id`` (a keyed digest of the key, stable while
-the key stays) and a ``masked`` form. A route names a key by either. "Rename" gives a
-key a new value in its place, so its name, and the usage counted under it, carry on.
+Keys are never shown: each has a ``name`` (its configured name, else ``key-1``..., its
+position, as in ``/v0/status`` and the access log), an ``id`` (a keyed digest of the key,
+stable while the key stays) and a ``masked`` form. A route names a key by either.
+"Rename" gives a key a new value in its place, so its name, and the usage counted under
+it, carry on. A key's policy (``models``, ``rpm``... see :mod:`cliproxy.key_policy`) is
+shown as ``policy`` and set by ``POST`` and ``PATCH`` with the same field names (null
+removes a field); a plain key becomes a mapping when it gets one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ruamel.yaml.comments import CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from cliproxy.config import ConfigError, ConfigNode, expand_env
+from cliproxy.config.client_keys import KEY_FIELDS
 from cliproxy.credentials import mask_secret
 from cliproxy.errors import ErrorKind, GatewayError
 from cliproxy.management_api.api import ManagementApi, ManagementRequest, ManagementRoute, Reply
-from cliproxy.management_api.config_document import ConfigDocument, same_style
+from cliproxy.management_api.config_document import ConfigDocument, plain, same_style
 from cliproxy.management_api.secret_refs import REFERENCE, SecretRefs
 
 __all__ = ["MIN_KEY_LENGTH", "routes"]
 
 MIN_KEY_LENGTH = 8
+POLICY_FIELDS = tuple(f for f in KEY_FIELDS if f != "key")
+"""The fields of a key besides the key itself: its name and policy."""
 
 
 def _key_list(document: ConfigDocument, *, create: bool = False) -> CommentedSeq | None:
@@ -44,12 +51,24 @@ def _key_list(document: ConfigDocument, *, create: bool = False) -> CommentedSeq
     return raw  # type: ignore[return-value]
 
 
+def _raw_key(item: Any) -> Any:
+    """The key of an ``api-keys`` item as written (a mapping's ``key``)."""
+    return item.get("key", "") if isinstance(item, Mapping) else item
+
+
 def _expanded(raw: list[Any], index: int, file: str) -> str:
-    text = str(raw[index])
+    text = str(_raw_key(raw[index]) or "")
     try:
         return expand_env(text, ConfigNode({}, file, "api-keys"), index)
     except ConfigError:
         return text
+
+
+def _policy(item: Any) -> dict[str, Any]:
+    """A mapping item's fields besides ``key`` and ``name``, as JSON data."""
+    if not isinstance(item, Mapping):
+        return {}
+    return {str(k): plain(v) for k, v in item.items() if k not in ("key", "name")}
 
 
 def _keys(document: ConfigDocument, refs: SecretRefs) -> list[dict[str, Any]]:
@@ -60,13 +79,16 @@ def _keys(document: ConfigDocument, refs: SecretRefs) -> list[dict[str, Any]]:
         key = _expanded(raw, index, document.file)
         if not key:
             continue
+        item = raw[index]
+        named = item.get("name") if isinstance(item, Mapping) else None
         found.append(
             {
                 "index": index,
-                "name": f"key-{len(found) + 1}",
+                "name": str(named) if named else f"key-{len(found) + 1}",
                 "id": REFERENCE.fullmatch(refs.reference(key)).group(1),  # type: ignore[union-attr]
                 "masked": mask_secret(key),
-                "from_env": "${" in str(raw[index]),
+                "from_env": "${" in str(_raw_key(item)),
+                "policy": _policy(item),
                 "value": key,
             }
         )
@@ -113,13 +135,15 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
         return {"keys": [_shown(k) for k in keys], "open": not keys}
 
     async def add(request: ManagementRequest) -> Any:
-        request.only("key", "force")
+        body = request.only("key", "force", *POLICY_FIELDS)
         new = request.field("key", str, required=True)
+        fields = {k: v for k, v in body.items() if k in POLICY_FIELDS and v is not None}
 
         def change(document: ConfigDocument) -> dict[str, Any]:
             keys = _keys(document, editor.refs)
             _checked(new, keys)
-            _key_list(document, create=True).append(new)  # type: ignore[union-attr]
+            item: Any = CommentedMap([("key", new), *fields.items()]) if fields else new
+            _key_list(document, create=True).append(item)  # type: ignore[union-attr]
             return {"key": _shown(_find(_keys(document, editor.refs), editor.refs.reference(new)))}
 
         return Reply(await editor.edit(change, force=request.flag("force")), 201)
@@ -137,24 +161,47 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
         return await editor.edit(change, force=request.flag("force"))
 
     async def rename(request: ManagementRequest) -> Any:
-        request.only("key", "force")
+        body = request.only("key", "force", *POLICY_FIELDS)
         ref = request.param("ref")
-        new = request.field("key", str, required=True)
+        new = request.field("key", str)
+        fields = {k: v for k, v in body.items() if k in POLICY_FIELDS}
+        if new is None and not fields:
+            raise GatewayError.invalid(
+                "send 'key' (a new value for the key) and/or policy fields: " + ", ".join(POLICY_FIELDS), param="key"
+            )
 
         def change(document: ConfigDocument) -> dict[str, Any]:
             keys = _keys(document, editor.refs)
             old = _find(keys, ref)
             raw = _key_list(document)
             assert raw is not None
-            raw[old["index"]] = same_style(raw[old["index"]], _checked(new, keys))
-            renamed = _find(_keys(document, editor.refs), old["name"])
-            return {"renamed": _shown(old), "key": _shown(renamed)}
+            item = raw[old["index"]]
+            if new is not None:
+                value = same_style(_raw_key(item), _checked(new, keys))
+                if isinstance(item, Mapping):
+                    item["key"] = value  # type: ignore[index]
+                else:
+                    item = value
+            if fields:
+                if not isinstance(item, Mapping):
+                    item = CommentedMap([("key", item)])
+                for field, value in fields.items():
+                    if value is None:
+                        item.pop(field, None)
+                    else:
+                        item[field] = value
+            raw[old["index"]] = item
+            named = item.get("name") if isinstance(item, Mapping) else None
+            edited = _find(_keys(document, editor.refs), str(named) if named else old["name"])
+            return {"renamed": _shown(old), "key": _shown(edited)}
 
         return await editor.edit(change, force=request.flag("force"))
 
     return [
-        ManagementRoute("GET", "/keys", list_keys, "client keys: name, id, masked"),
+        ManagementRoute("GET", "/keys", list_keys, "client keys: name, id, masked, policy"),
         ManagementRoute("POST", "/keys", add, "add a client key"),
-        ManagementRoute("PATCH", "/keys/{ref}", rename, "give a client key a new value in its place"),
+        ManagementRoute(
+            "PATCH", "/keys/{ref}", rename, "give a client key a new value in its place, or edit its policy"
+        ),
         ManagementRoute("DELETE", "/keys/{ref}", remove, "remove a client key"),
     ]

@@ -22,6 +22,7 @@ import attrs
 
 from cliproxy.ir import Usage
 from cliproxy.state.daily import DailyCounts, DailyKey
+from cliproxy.state.limiter import Admission, RateLimits
 
 __all__ = [
     "LINGER",
@@ -251,6 +252,31 @@ class StateStore(Protocol):
 
     async def linked_usage(self, space: str) -> tuple[int, int]:
         """How many entries ``space`` keeps, and their bytes."""
+        ...
+
+    async def acquire(
+        self, client: str, ticket: str, limits: RateLimits, *, tokens: int, cost: int, lease: float
+    ) -> Admission:
+        """Admit one request of ``client`` (its name) if every one of its ``limits`` has
+        room for it -- a request, ``tokens`` (its estimate) and ``cost`` (nano-dollars) --
+        and take that room, in one atomic step (one round trip on a shared store, so
+        instances racing never admit more than a limit); ``ticket`` (unique per request)
+        holds a parallel slot for at most ``lease`` seconds. See
+        :mod:`cliproxy.state.limiter`."""
+        ...
+
+    async def release(
+        self,
+        client: str,
+        ticket: str,
+        limits: RateLimits,
+        admission: Admission,
+        *,
+        charged: tuple[int, int],
+        used: tuple[int, int],
+    ) -> None:
+        """End an admitted request: free its parallel slot, and settle the (tokens, cost)
+        it was ``charged`` on admission against what it ``used``."""
         ...
 
     def lock(self, key: str, ttl: float = 30.0) -> AbstractAsyncContextManager[Any]:

@@ -21,6 +21,7 @@ from cliproxy.state.base import (
     UsageTotals,
 )
 from cliproxy.state.daily import DailyCounts, DailyKey, DailyTable, day_of, first_kept_day
+from cliproxy.state.limiter import Admission, MemoryLimiter, RateLimits
 
 __all__ = ["MemoryStore"]
 
@@ -144,6 +145,7 @@ class MemoryStore:
         self._locks: dict[str, asyncio.Lock] = {}
         self._sets = 0
         self._value_sets = 0
+        self.limiter = MemoryLimiter(lambda: self.clock())
 
     # -- cooldowns -------------------------------------------------------------------------
 
@@ -384,6 +386,25 @@ class MemoryStore:
         for key in [k for k, entry in kept.entries.items() if entry.expires <= now]:
             kept.drop(key)
         return len(kept.entries), kept.total
+
+    # -- client limits -----------------------------------------------------------------------
+
+    async def acquire(
+        self, client: str, ticket: str, limits: RateLimits, *, tokens: int, cost: int, lease: float
+    ) -> Admission:
+        return self.limiter.acquire(client, ticket, limits, tokens, cost, lease)
+
+    async def release(
+        self,
+        client: str,
+        ticket: str,
+        limits: RateLimits,
+        admission: Admission,
+        *,
+        charged: tuple[int, int],
+        used: tuple[int, int],
+    ) -> None:
+        self.limiter.release(client, ticket, limits, admission, charged=charged, used=used)
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:

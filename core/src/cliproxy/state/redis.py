@@ -51,7 +51,18 @@ import orjson
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_LINKS, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 from cliproxy.state.daily import COUNTERS, OVERFLOW, DailyCounts, DailyKey
+from cliproxy.state.limiter import Admission, RateLimits
 from cliproxy.state.memory import MemoryStore
+from cliproxy.state.redis_limiter import (
+    ACQUIRE,
+    ADD_BUDGETS,
+    RELEASE,
+    acquire_call,
+    admission_of,
+    budget_keys,
+    budget_ttls,
+    release_call,
+)
 
 try:
     import redis.asyncio as aioredis
@@ -264,6 +275,14 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
+def _day(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
+
+
+def _month(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m")
+
+
 def _glob_escape(text: str) -> str:
     return _GLOB.sub(r"\\\1", text)
 
@@ -313,6 +332,10 @@ class RedisStore:
         self._get_chain = self._redis.register_script(_GET_CHAIN)
         self._delete_linked = self._redis.register_script(_DELETE_LINKED)
         self._linked_usage = self._redis.register_script(_LINKED_USAGE)
+        self._limit_acquire = self._redis.register_script(ACQUIRE)
+        self._limit_release = self._redis.register_script(RELEASE)
+        self._add_budgets = self._redis.register_script(ADD_BUDGETS)
+        self._limits_warned = False  # warned that client limits hold per instance, this outage
         self._down_until = 0.0  # monotonic time before which Redis is not tried again
         self._down_since: float | None = None  # Unix time of the outage's first failure
         self._probing: asyncio.Future[None] | None = None
@@ -403,6 +426,7 @@ class RedisStore:
         self._down_since = None
         self._down_until = 0.0
         self._hand_over_failed = False
+        self._limits_warned = False
         log.warning(
             "state store: redis at %s is reachable again after %.0fs; wrote back %d cooldowns "
             "and %d usage entries recorded locally during the outage; sharing state again",
@@ -440,8 +464,17 @@ class RedisStore:
             counted = await self._local.usage()
             clients = await self._local.client_usage()
             daily = self._local.daily_rows()
-            if not records and not counted and not clients and not daily:
+            budgets = self._local.limiter.budget_counts()
+            if (
+                not records
+                and not counted
+                and not clients
+                and not daily
+                and not any(tokens or cost for _, tokens, _, cost in budgets.values())
+            ):
                 return cooldowns, usage
+            await self._write_budgets(budgets)
+            self._local.limiter.forget_budgets(budgets)
             cooldowns += await self._write_cooldowns(records)
             await self._write_usage(counted, clients)
             self._local.forget_records(records)
@@ -456,6 +489,18 @@ class RedisStore:
                 self._local.subtract_daily_usage({day: rows})
                 usage += len(rows)
         return None
+
+    async def _write_budgets(self, budgets: Mapping[str, tuple[str, int, str, int]]) -> None:
+        """Add the client budgets spent locally (tokens of a day, cost of a month) to Redis's."""
+        keys: list[str] = []
+        args: list[Any] = []
+        day_ttl, month_ttl = budget_ttls()
+        for client, (day, tokens, month, cost) in budgets.items():
+            day_key, month_key = budget_keys(self.prefix, client, day, month)
+            keys += [day_key, month_key]
+            args += [tokens, day_ttl, cost, month_ttl]
+        if keys:
+            await self._add_budgets(keys=keys, args=args)
 
     async def _write_cooldowns(self, records: Mapping[tuple[str, str], Cooldown]) -> int:
         """Save ``records`` in Redis, keeping any that already ends later there; returns
@@ -782,6 +827,46 @@ class RedisStore:
             return int(count), int(size)
 
         return await self._run(remote, lambda: self._local.linked_usage(space))
+
+    # -- client limits -----------------------------------------------------------------------
+
+    async def acquire(
+        self, client: str, ticket: str, limits: RateLimits, *, tokens: int, cost: int, lease: float
+    ) -> Admission:
+        async def remote() -> Admission:
+            now = self.clock()
+            day, month = _day(now), _month(now)
+            keys, args = acquire_call(self.prefix, client, ticket, limits, tokens, cost, lease, now, day, month)
+            return admission_of(await self._limit_acquire(keys=keys, args=args), day, month)
+
+        async def local() -> Admission:
+            if not self._limits_warned:
+                self._limits_warned = True
+                log.warning(
+                    "state store: redis is unavailable, so client key limits (rpm, tpm, max-parallel, budgets) "
+                    "hold per instance until it is back: each instance admits up to the whole limit"
+                )
+            return await self._local.acquire(client, ticket, limits, tokens=tokens, cost=cost, lease=lease)
+
+        return await self._run(remote, local)
+
+    async def release(
+        self,
+        client: str,
+        ticket: str,
+        limits: RateLimits,
+        admission: Admission,
+        *,
+        charged: tuple[int, int],
+        used: tuple[int, int],
+    ) -> None:
+        async def remote() -> None:
+            keys, args = release_call(self.prefix, client, ticket, limits, admission, charged, used, self.clock())
+            await self._limit_release(keys=keys, args=args)
+
+        await self._run(
+            remote, lambda: self._local.release(client, ticket, limits, admission, charged=charged, used=used)
+        )
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:

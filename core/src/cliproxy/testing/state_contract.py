@@ -27,6 +27,7 @@ import pytest
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, MAX_LINKS, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
 from cliproxy.state.daily import OVERFLOW, DailyCounts, DailyKey, day_of
+from cliproxy.state.limiter import RateLimits, next_day, next_month
 from cliproxy.testing.clock import FakeClock
 
 __all__ = ["StateStoreContract"]
@@ -322,6 +323,77 @@ class StateStoreContract:
             parent = f"k{n}"
         assert len(await store.get_chain(SPACE, parent)) == MAX_LINKS
         assert await store.get_chain(SPACE, parent, limit=2) == [b"v", b"v"]
+
+    # -- client limits -----------------------------------------------------------------------
+
+    async def test_rpm_admits_the_limit_per_sliding_minute(self, store: Any, clock: FakeClock) -> None:
+        limits = RateLimits(rpm=3)
+        for i in range(3):
+            assert (await store.acquire("team-a", f"t{i}", limits, tokens=1, cost=0, lease=60)).admitted
+            clock.advance(10)
+        refused = await store.acquire("team-a", "t3", limits, tokens=1, cost=0, lease=60)
+        assert refused.refused == "rpm" and refused.retry_after == pytest.approx(30)
+        assert (await store.acquire("team-b", "t4", limits, tokens=1, cost=0, lease=60)).admitted  # its own window
+        clock.advance(30)  # the first request leaves the window
+        assert (await store.acquire("team-a", "t5", limits, tokens=1, cost=0, lease=60)).admitted
+        assert not (await store.acquire("team-a", "t6", limits, tokens=1, cost=0, lease=60)).admitted
+
+    async def test_tpm_charges_estimates_then_actual_tokens(self, store: Any, clock: FakeClock) -> None:
+        limits = RateLimits(tpm=1000)
+        first = await store.acquire("c", "a", limits, tokens=600, cost=0, lease=60)
+        assert first.admitted
+        clock.advance(20)
+        refused = await store.acquire("c", "b", limits, tokens=500, cost=0, lease=60)
+        assert refused.refused == "tpm" and refused.retry_after == pytest.approx(40)
+        too_big = await store.acquire("c", "x", limits, tokens=1001, cost=0, lease=60)
+        assert too_big.refused == "tpm" and too_big.retry_after is None  # never fits
+        # the first used 300 tokens in the end, counted now: room for 700
+        await store.release("c", "a", limits, first, charged=(600, 0), used=(300, 0))
+        assert (await store.acquire("c", "b", limits, tokens=700, cost=0, lease=60)).admitted
+        assert not (await store.acquire("c", "d", limits, tokens=1, cost=0, lease=60)).admitted
+        clock.advance(60)
+        assert (await store.acquire("c", "d", limits, tokens=1000, cost=0, lease=60)).admitted
+
+    async def test_max_parallel_counts_requests_in_flight(self, store: Any, clock: FakeClock) -> None:
+        limits = RateLimits(parallel=2)
+        one = await store.acquire("c", "1", limits, tokens=0, cost=0, lease=600)
+        assert one.admitted and (await store.acquire("c", "2", limits, tokens=0, cost=0, lease=600)).admitted
+        refused = await store.acquire("c", "3", limits, tokens=0, cost=0, lease=600)
+        assert refused.refused == "max-parallel" and refused.retry_after is not None
+        await store.release("c", "1", limits, one, charged=(0, 0), used=(0, 0))
+        assert (await store.acquire("c", "3", limits, tokens=0, cost=0, lease=600)).admitted
+        assert not (await store.acquire("c", "4", limits, tokens=0, cost=0, lease=600)).admitted
+        clock.advance(601)  # the leases of an instance that died end by themselves
+        assert (await store.acquire("c", "4", limits, tokens=0, cost=0, lease=600)).admitted
+
+    async def test_budgets_reserve_then_settle_and_say_when_they_reset(self, store: Any, clock: FakeClock) -> None:
+        limits = RateLimits(daily_tokens=1000, monthly_nanos=5_000)
+        first = await store.acquire("c", "1", limits, tokens=400, cost=1_000, lease=60)
+        assert first.admitted
+        # the estimate is held: 400 + 700 > 1000
+        day = await store.acquire("c", "2", limits, tokens=700, cost=0, lease=60)
+        assert day.refused == "daily-tokens" and day.retry_after == pytest.approx(next_day(clock()) - clock())
+        # it used 200 tokens and cost 4500 nanos: now 800 tokens fit, and no cost
+        await store.release("c", "1", limits, first, charged=(400, 1_000), used=(200, 4_500))
+        assert (await store.acquire("c", "2", limits, tokens=800, cost=0, lease=60)).admitted
+        month = await store.acquire("c", "3", limits, tokens=0, cost=501, lease=60)
+        assert month.refused == "monthly-budget-usd"
+        assert month.retry_after == pytest.approx(next_month(clock()) - clock())
+        # a request that failed gives back what it reserved
+        held = await store.acquire("c", "4", limits, tokens=0, cost=500, lease=60)
+        assert held.admitted
+        await store.release("c", "4", limits, held, charged=(0, 500), used=(0, 0))
+        assert (await store.acquire("c", "5", limits, tokens=0, cost=500, lease=60)).admitted
+        clock.advance(next_day(clock()) - clock())  # a new day: tokens again (the month goes on)
+        assert (await store.acquire("c", "6", limits, tokens=1000, cost=0, lease=60)).admitted
+
+    async def test_concurrent_acquires_never_pass_the_limit(self, store: Any) -> None:
+        limits = RateLimits(rpm=7, parallel=5)
+        answers = await asyncio.gather(
+            *(store.acquire("c", f"t{i}", limits, tokens=1, cost=0, lease=60) for i in range(40))
+        )
+        assert sum(a.admitted for a in answers) == 5
+        assert {a.refused for a in answers if not a.admitted} == {"max-parallel"}
 
     # -- locks -----------------------------------------------------------------------------
 

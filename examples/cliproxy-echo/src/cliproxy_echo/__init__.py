@@ -30,6 +30,7 @@ from cliproxy import (
     Credential,
     DirectResponse,
     Host,
+    InitChoice,
     ModelEntry,
     Provider,
     credential_id,
@@ -158,3 +159,15 @@ class EchoProvider(Provider):
 @hookimpl
 def register_providers(register: Callable[[Provider], None]) -> None:
     register(EchoProvider())
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "echo",
+            "The offline demo provider (echoes what it is sent)",
+            "# The offline demo provider (cliproxy-echo): echoes the last user message.\necho:\n  - models: [echo-1]\n",
+            "echo-1",
+        )
+    )

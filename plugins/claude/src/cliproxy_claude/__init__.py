@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_claude.login import FLOW
 from cliproxy_claude.models import ModelCaps, caps_for
@@ -42,3 +42,29 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "claude-key",
+            "Claude with an Anthropic API key",
+            "# Anthropic API (cliproxy-claude): more keys or a prefix in plugins/claude/README.md.\n"
+            'claude-api-key:\n  - api-key: "${{{env}}}"\n',
+            "claude-sonnet-4-6",
+            "claude-haiku-5-5",
+            env="ANTHROPIC_API_KEY",
+        )
+    )
+    register(
+        InitChoice(
+            "claude-login",
+            "Claude with a Claude subscription (cliproxy login claude)",
+            "# Claude subscription: `cliproxy login claude` wrote its token file into auth-dir;\n"
+            "# every signed-in account there serves (cliproxy-claude).\n",
+            "claude-sonnet-4-6",
+            "claude-haiku-5-5",
+            login="claude",
+        )
+    )

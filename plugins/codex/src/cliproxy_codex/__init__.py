@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_codex.auth import CodexAuth
 from cliproxy_codex.login import FLOW
@@ -38,3 +38,16 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "codex-login",
+            "Codex models on a ChatGPT plan (cliproxy login codex)",
+            "# ChatGPT plan: `cliproxy login codex` wrote its token file into auth-dir (cliproxy-codex).\n",
+            "gpt-5-codex",
+            login="codex",
+        )
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_copilot.auth import CopilotAuth
 from cliproxy_copilot.login import FLOW
@@ -43,3 +43,16 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "copilot-login",
+            "GitHub Copilot (cliproxy login copilot)",
+            "# GitHub Copilot: `cliproxy login copilot` wrote its token file into auth-dir (cliproxy-copilot).\n",
+            "claude-sonnet-4.5",
+            login="copilot",
+        )
+    )

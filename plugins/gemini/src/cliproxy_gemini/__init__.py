@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_gemini.api_key import GeminiProvider, GeminiSettings
 from cliproxy_gemini.code_assist import (
@@ -53,3 +53,27 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(login_flow())
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "gemini-key",
+            "Gemini with a Google AI Studio API key",
+            '# Gemini API (cliproxy-gemini).\ngemini-api-key:\n  - api-key: "${{{env}}}"\n',
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            env="GEMINI_API_KEY",
+        )
+    )
+    register(
+        InitChoice(
+            "gemini-login",
+            "Gemini with a Google account, as Gemini CLI (cliproxy login gemini)",
+            "# Gemini CLI account: `cliproxy login gemini` wrote its token file into auth-dir (cliproxy-gemini).\n",
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            login="gemini",
+        )
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_kilo.auth import KiloAuthType
 from cliproxy_kilo.login import LOGIN_FLOW
@@ -39,3 +39,27 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(LOGIN_FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "kilo-key",
+            "Kilo AI with an API key",
+            '# Kilo AI (cliproxy-kilo): every model it lists is served.\nkilo:\n  - api-key: "${{{env}}}"\n',
+            "anthropic/claude-sonnet-4.5",
+            "anthropic/claude-haiku-4.5",
+            env="KILO_API_KEY",
+        )
+    )
+    register(
+        InitChoice(
+            "kilo-login",
+            "Kilo AI with a Kilo account (cliproxy login kilo)",
+            "# Kilo AI: `cliproxy login kilo` wrote its token file into auth-dir (cliproxy-kilo).\n",
+            "anthropic/claude-sonnet-4.5",
+            "anthropic/claude-haiku-4.5",
+            login="kilo",
+        )
+    )

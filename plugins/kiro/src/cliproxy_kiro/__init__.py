@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_kiro.auth import KiroAuthType
 from cliproxy_kiro.login import LOGIN_FLOW
@@ -51,3 +51,18 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(LOGIN_FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "kiro-login",
+            "Kiro (Amazon Q Developer) with a Kiro sign-in (cliproxy login kiro)",
+            "# Kiro: `cliproxy login kiro` (or `--import` of the Kiro IDE's sign-in) wrote its token\n"
+            "# file into auth-dir (cliproxy-kiro).\n",
+            "claude-sonnet-4-5",
+            "claude-haiku-4-5",
+            login="kiro",
+        )
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_minimax.auth import MiniMaxAuthType
 from cliproxy_minimax.login import LOGIN_FLOW
@@ -38,3 +38,16 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(LOGIN_FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "minimax-key",
+            "MiniMax with an API key",
+            '# MiniMax (cliproxy-minimax).\nminimax:\n  - api-key: "${{{env}}}"\n',
+            "MiniMax-M2.7",
+            env="MINIMAX_API_KEY",
+        )
+    )

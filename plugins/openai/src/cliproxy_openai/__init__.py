@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_openai.provider import (
     PRESETS,
@@ -31,3 +31,17 @@ def register_providers(register: Callable[[object], None]) -> None:
     register(OpenAICompatibility())
     for preset in PRESETS:
         register(preset)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "openai-key",
+            "OpenAI with an API key",
+            '# OpenAI API (cliproxy-openai).\nopenai-api-key:\n  - api-key: "${{{env}}}"\n',
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            env="OPENAI_API_KEY",
+        )
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_openrouter.provider import DEFAULT_BASE_URL, OpenRouterProvider, OpenRouterSettings
 
@@ -28,3 +28,18 @@ __all__ = ["DEFAULT_BASE_URL", "OpenRouterProvider", "OpenRouterSettings"]
 @hookimpl
 def register_providers(register: Callable[[object], None]) -> None:
     register(OpenRouterProvider())
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "openrouter-key",
+            "OpenRouter with an API key",
+            "# OpenRouter (cliproxy-openrouter): every model it lists is served.\n"
+            'openrouter:\n  - api-key: "${{{env}}}"\n',
+            "anthropic/claude-sonnet-4.5",
+            "anthropic/claude-haiku-4.5",
+            env="OPENROUTER_API_KEY",
+        )
+    )

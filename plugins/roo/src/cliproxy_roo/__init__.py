@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliproxy import hookimpl
+from cliproxy import InitChoice, hookimpl
 
 from cliproxy_roo.auth import RooAuthType
 from cliproxy_roo.login import LOGIN_FLOW
@@ -39,3 +39,16 @@ def register_auth_types(register: Callable[[object], None]) -> None:
 @hookimpl
 def register_login_flows(register: Callable[[object], None]) -> None:
     register(LOGIN_FLOW)
+
+
+@hookimpl
+def register_init_choices(register: Callable[[InitChoice], None]) -> None:
+    register(
+        InitChoice(
+            "roo-login",
+            "Roo Code Cloud with a Roo account (cliproxy login roo)",
+            "# Roo Code Cloud: `cliproxy login roo` wrote its token file into auth-dir (cliproxy-roo).\n",
+            "anthropic/claude-sonnet-4.5",
+            login="roo",
+        )
+    )

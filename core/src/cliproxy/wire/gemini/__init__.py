@@ -40,7 +40,6 @@ from cliproxy.wire.gemini.stream_decode import GeminiStreamDecoder
 from cliproxy.wire.gemini.stream_encode import GeminiStreamEncoder
 
 if TYPE_CHECKING:
-    from cliproxy.client import ClientRequest
     from cliproxy.routing import ModelInfo
 
 __all__ = [
@@ -135,10 +134,10 @@ class Gemini(ClientTranslator, UpstreamTranslator):
         """``GET /v1/models`` from a Google client gets Gemini's list shape."""
         return "x-goog-api-key" in headers or "x-goog-api-client" in headers or "key" in query
 
-    def can_pass_through(self, client: ClientRequest) -> bool:
+    def can_pass_through(self, stream: bool, query: Mapping[str, str]) -> bool:
         """Upstream bytes are server-sent events; a client that asked for a JSON-array
         stream needs them re-encoded."""
-        return not client.stream or sse_requested(client.query)
+        return not stream or sse_requested(query)
 
     # -- upstream side -------------------------------------------------------------------
 
