@@ -19,6 +19,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from cliproxy.servers import ServeOptions, run_loop, serve_until_signalled
+from cliproxy.worker import app as make_app
 
 __all__ = ["run_workers"]
 
@@ -76,7 +77,5 @@ def run_workers(server: str, options: ServeOptions, sock: socket.socket, count: 
 
 
 def _worker(server: str, options: ServeOptions, sock: socket.socket) -> None:
-    from cliproxy.worker import app as make_app
-
     app = make_app()
     run_loop(serve_until_signalled(app, server, options, sock))

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from cliproxy.app import gateway_of
 from cliproxy.config.model import SERVERS
 
 __all__ = [
@@ -131,8 +132,6 @@ async def serve_until_signalled(app: Any, name: str, options: ServeOptions, sock
     """Serve ``app`` on server ``name`` until SIGINT or SIGTERM, then drain: the server
     stops accepting, the gateway's drain ends what is still running shortly before
     ``options.graceful_timeout``. SIGHUP (the app's reload) is the app's own."""
-    from cliproxy.app import gateway_of
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -67,7 +67,7 @@ class LiveServer:
             if self.server == "hypercorn":
                 task = asyncio.ensure_future(serve(self.app, config, shutdown_trigger=self._stop.wait))
             else:
-                from cliproxy.servers import ServeOptions, launcher
+                from cliproxy.servers import ServeOptions, launcher  # (the server stack only when used)
 
                 options = ServeOptions(
                     graceful_timeout=self.graceful_timeout, header_limit=config.h11_max_incomplete_size
