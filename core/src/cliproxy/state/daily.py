@@ -52,7 +52,12 @@ class DailyKey(NamedTuple):
     def of(cls, client: str, credential: str, model: str) -> DailyKey:
         """A key with each part cut to 200 characters and tabs and newlines made spaces
         (shared stores join the parts with tabs)."""
-        return cls(_part(client), _part(credential), _part(model))
+        return _key(client, credential, model)
+
+
+@functools.lru_cache(maxsize=4096)  # (a request's names repeat: each is checked once)
+def _key(client: str, credential: str, model: str) -> DailyKey:
+    return DailyKey(_part(client), _part(credential), _part(model))
 
 
 def _part(text: str) -> str:
