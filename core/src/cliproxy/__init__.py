@@ -43,6 +43,7 @@ from cliproxy.translate import (
 from cliproxy.version import USER_AGENT, __version__
 from cliproxy.wire import openai_embeddings
 from cliproxy.wire.gemini import embeddings as gemini_embeddings
+from cliproxy.wire.reasoning_details import add_reasoning_details
 
 __all__ = [
     "SIGN_IN_AGAIN",
@@ -85,6 +86,7 @@ __all__ = [
     "UpstreamResponse",
     "UpstreamTranslator",
     "__version__",
+    "add_reasoning_details",
     "create_app",
     "credential_id",
     "estimate_request_tokens",

@@ -9,12 +9,12 @@ conversation with Claude or Gemini thinking keeps its signatures across turns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from cliproxy.ir import ReasoningPart
+from cliproxy.ir import ReasoningPart, Request
 
-__all__ = ["details_for", "metadata_from_details"]
+__all__ = ["SIGNATURE_WIRES", "add_reasoning_details", "details_for", "metadata_from_details"]
 
 FORMAT_BY_WIRE = {
     "anthropic": "anthropic-claude-v1",
@@ -23,17 +23,23 @@ FORMAT_BY_WIRE = {
 }
 WIRE_BY_FORMAT = {fmt: wire for wire, fmt in FORMAT_BY_WIRE.items()}
 SIGNATURE_KEY = {"anthropic": "signature", "gemini": "thoughtSignature", "openai": "encrypted_content"}
+SIGNATURE_WIRES = ("anthropic", "gemini")
+"""The wires whose reasoning signatures OpenRouter-style upstreams (OpenRouter, Kilo, Roo
+Code Cloud) take back in ``reasoning_details``."""
 
 
-def details_for(part: ReasoningPart, index: int = 0) -> list[dict[str, Any]]:
-    """The ``reasoning_details`` entries that carry ``part``'s opaque values (may be [])."""
+def details_for(
+    part: ReasoningPart, index: int = 0, wires: Collection[str] = tuple(FORMAT_BY_WIRE)
+) -> list[dict[str, Any]]:
+    """The ``reasoning_details`` entries that carry ``part``'s opaque values of ``wires``
+    (default: every wire that has a format; may be [])."""
     meta = part.provider_metadata or {}
     raw = (meta.get("openai-chat") or {}).get("reasoning_details")
     if raw:
         return list(raw)
     out: list[dict[str, Any]] = []
     for wire, fmt in FORMAT_BY_WIRE.items():
-        values = meta.get(wire)
+        values = meta.get(wire) if wire in wires else None
         if not values:
             continue
         if values.get("redacted_data"):
@@ -54,6 +60,30 @@ def details_for(part: ReasoningPart, index: int = 0) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def add_reasoning_details(body: dict[str, Any], request: Request, wires: Collection[str] = SIGNATURE_WIRES) -> None:
+    """Give the assistant messages of ``body`` (OpenAI chat, encoded from ``request``: one
+    entry per IR assistant message, in order) the ``reasoning_details`` that carry their
+    reasoning signatures of ``wires``, so an upstream that reads them (OpenRouter and the
+    gateways built like it) can continue a signed reasoning turn -- Claude thinking in a
+    tool loop. Messages that already carry ``reasoning_details`` keep theirs."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    encoded = iter(m for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+    for message in request.messages:
+        if message.role != "assistant":
+            continue
+        target = next(encoded, None)
+        if target is None:
+            return
+        if target.get("reasoning_details"):
+            continue
+        parts = [p for p in message.parts if isinstance(p, ReasoningPart)]
+        details = [d for i, part in enumerate(parts) for d in details_for(part, i, wires)]
+        if details:
+            target["reasoning_details"] = details
 
 
 def metadata_from_details(details: Sequence[Any]) -> tuple[str, dict[str, dict[str, Any]]]:

@@ -19,6 +19,7 @@ from cliproxy import (
     Host,
     ModelEntry,
     UpstreamResponse,
+    add_reasoning_details,
     credential_id,
     mask_secret,
     read_common_fields,
@@ -26,7 +27,6 @@ from cliproxy import (
 from cliproxy_openai import OpenAIChatProvider, OpenAISettings
 
 from cliproxy_openrouter.shaping import (
-    add_reasoning_details,
     apply_provider_defaults,
     reasoning_object,
 )

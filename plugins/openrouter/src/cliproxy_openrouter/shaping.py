@@ -14,17 +14,10 @@ from typing import Any
 
 from cliproxy import ir
 
-__all__ = ["add_reasoning_details", "apply_provider_defaults", "reasoning_object"]
+__all__ = ["apply_provider_defaults", "reasoning_object"]
 
 # OpenRouter's effort levels; the IR's "max" has no equivalent and becomes the highest.
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
-
-# Where other wire formats keep reasoning signatures in IR provider metadata, and the
-# ``reasoning_details`` format OpenRouter uses for them.
-_SIGNED = (
-    ("anthropic", "signature", "anthropic-claude-v1"),
-    ("gemini", "thoughtSignature", "google-gemini-v1"),
-)
 
 
 def reasoning_object(reasoning: ir.Reasoning) -> dict[str, Any]:
@@ -51,62 +44,6 @@ def reasoning_object(reasoning: ir.Reasoning) -> dict[str, Any]:
     if reasoning.include_thoughts is False and out.get("enabled") is not False:
         out["exclude"] = True
     return out
-
-
-def _details(part: ir.ReasoningPart, index: int) -> list[dict[str, Any]]:
-    meta = part.provider_metadata or {}
-    kept = (meta.get("openai-chat") or {}).get("reasoning_details")
-    if kept:
-        return list(kept)
-    out: list[dict[str, Any]] = []
-    for wire, key, fmt in _SIGNED:
-        values = meta.get(wire) or {}
-        if values.get("redacted_data"):
-            out.append(
-                {
-                    "type": "reasoning.encrypted",
-                    "data": values["redacted_data"],
-                    "format": fmt,
-                    "index": index,
-                }
-            )
-        elif values.get(key):
-            entry = {
-                "type": "reasoning.text",
-                "text": part.text,
-                "signature": values[key],
-                "format": fmt,
-                "index": index,
-            }
-            out.append(entry)
-    return out
-
-
-def add_reasoning_details(body: dict[str, Any], request: ir.Request) -> None:
-    """Give assistant messages the ``reasoning_details`` OpenRouter needs to continue a
-    signed reasoning turn (Claude thinking in a tool loop), from the IR's signatures.
-
-    The encoded body has one entry per IR assistant message, in order.
-    """
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        return
-    encoded = iter(m for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
-    for message in request.messages:
-        if message.role != "assistant":
-            continue
-        target = next(encoded, None)
-        if target is None:
-            return
-        if target.get("reasoning_details"):
-            continue
-        details = [
-            d
-            for i, part in enumerate(p for p in message.parts if isinstance(p, ir.ReasoningPart))
-            for d in _details(part, i)
-        ]
-        if details:
-            target["reasoning_details"] = details
 
 
 def apply_provider_defaults(body: dict[str, Any], defaults: Mapping[str, Any]) -> None:
