@@ -7,6 +7,7 @@ internals that may change.
 """
 
 from cliproxy import ir
+from cliproxy.affinity import session_value
 from cliproxy.answers import DirectResponse, UpstreamResponse
 from cliproxy.auth_types import AuthType
 from cliproxy.client import ClientIdentity, ClientRequest, InboundRequest
@@ -100,6 +101,7 @@ __all__ = [
     "openai_embeddings",
     "read_common_fields",
     "reload_app",
+    "session_value",
     "text_only",
     "write_token_file",
 ]

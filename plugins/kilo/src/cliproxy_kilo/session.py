@@ -13,33 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
-from cliproxy import ClientRequest
+from cliproxy import ClientRequest, session_value
 
 __all__ = ["task_id"]
-
-_HEADERS = ("x-session-id", "session_id", "conversation_id")
-
-
-def _session(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | None:
-    for name in _HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    for holder, key in ((body, "prompt_cache_key"), (body.get("metadata"), "user_id"), (body, "session_id")):
-        value = holder.get(key) if isinstance(holder, Mapping) else None
-        if isinstance(value, str) and value:
-            return value
-    inner = body.get("request")
-    value = inner.get("session_id") if isinstance(inner, Mapping) else None
-    return value if isinstance(value, str) and value else None
 
 
 def task_id(client: ClientRequest) -> str | None:
     """The task id for ``client``'s session, or None when it names no session."""
-    value = _session(client.headers, client.body)
+    value = session_value(client.headers, client.body)
     if value is None:
         return None
     caller = client.identity.name if client.identity is not None else ""
