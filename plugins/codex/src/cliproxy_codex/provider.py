@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import aiohttp
 import orjson
 from cliproxy import (
     Call,
@@ -34,13 +33,12 @@ from cliproxy import (
 )
 
 from cliproxy_codex.auth import CodexSettings
-from cliproxy_codex.errors import USAGE_LIMIT, stream_error
+from cliproxy_codex.errors import USAGE_LIMIT, decode_error, stream_error
 from cliproxy_codex.limits import RateLimits, from_headers, from_usage
 from cliproxy_codex.models import catalogue, served_slugs
 from cliproxy_codex.request import WIRE, build_body, build_headers, compact_body, session_id
 from cliproxy_codex.settings import PROVIDER, read_codex_config
 from cliproxy_codex.stream import PREAMBLE, Event, EventStream
-from cliproxy_codex.transport import open_response, read_chunks, read_whole
 
 __all__ = ["CodexProvider"]
 
@@ -78,10 +76,8 @@ class CodexProvider(Provider):
         token = await call.host.tokens.access_token(call.credential)
         headers = build_headers(call, token, session or str(uuid.uuid4()))
         try:
-            response = await open_response(
-                call, settings.config.base_url + "/responses", payload, headers, self._seen(call), token=token
-            )
-            return await self._stream(call, response)
+            answer = await self._post(call, settings.config.base_url + "/responses", payload, headers, stream=True)
+            return await self._stream(call, answer)
         except GatewayError as error:
             await self._rest(call, error)
             raise
@@ -94,20 +90,43 @@ class CodexProvider(Provider):
         token = await call.host.tokens.access_token(call.credential)
         headers = build_headers(call, token, session or str(uuid.uuid4()), stream=False)
         try:
-            response = await open_response(
-                call, settings.config.base_url + "/responses/compact", payload, headers, self._seen(call), token=token
+            return await self._post(
+                call, settings.config.base_url + "/responses/compact", payload, headers, stream=False
             )
-            body = await read_whole(response, call.host.config.upstream_limits.response_body_bytes)
         except GatewayError as error:
             await self._rest(call, error)
             raise
-        return UpstreamResponse(wire=WIRE, status=200, headers=response.headers, body=body)
 
-    async def _stream(self, call: Call, response: aiohttp.ClientResponse) -> UpstreamResponse:
+    async def _post(
+        self, call: Call, url: str, payload: bytes, headers: dict[str, str], *, stream: bool
+    ) -> UpstreamResponse:
+        """:meth:`Call.post` (proxy, hooks, bounded reads, redaction, request logs,
+        traces), with the account's rate-limit windows read from every answer's headers
+        -- refusals' too -- and refusals decoded as the backend writes them."""
+        seen, clock = self._seen(call), call.host.clock
+
+        def refused(status: int, answer_headers: Mapping[str, str], body: bytes) -> GatewayError:
+            seen(answer_headers)
+            return decode_error(status, answer_headers, body, clock())
+
+        answer = await call.post(
+            url,
+            wire=WIRE,
+            data=payload,
+            headers=headers,
+            stream=stream,
+            proxy=getattr(call.credential.settings, "proxy_url", None),
+            decode_error=refused,
+        )
+        seen(answer.headers)
+        return answer
+
+    async def _stream(self, call: Call, answer: UpstreamResponse) -> UpstreamResponse:
         """Read up to the first content event -- a failure the backend reports before any
         content is raised, so the gateway can fail over -- and hand on the rest."""
         events = EventStream()
-        chunks = read_chunks(response).__aiter__()
+        assert answer.chunks is not None  # (posted with stream=True)
+        chunks = answer.chunks.__aiter__()
         head: list[bytes] = []
         try:
             started = ended = False
@@ -128,14 +147,14 @@ class CodexProvider(Provider):
                             raise _no_start()
                     head.append(event.raw)
         except BaseException:
-            response.release()
+            await answer.aclose()
             raise
         return UpstreamResponse(
             wire=WIRE,
-            status=response.status,
-            headers=response.headers,
+            status=answer.status,
+            headers=answer.headers,
             chunks=_relay(head, events, chunks),
-            release=response.release,
+            release=answer.release,
         )
 
     def _check(self, call: Call, event: Event) -> None:
