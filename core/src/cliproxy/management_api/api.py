@@ -38,6 +38,7 @@ from cliproxy.management_api.login_sessions import LoginSessions
 from cliproxy.redaction import Redactor
 from cliproxy.reload import ReloadRefused
 from cliproxy.site_guard import check_json_body
+from cliproxy.wire.common import kind_of
 
 __all__ = [
     "PREFIX",
@@ -87,22 +88,6 @@ class ManagementRoute:
         return self.body_limit if isinstance(self.body_limit, int) else self.body_limit(config)
 
 
-def _field_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 class ManagementRequest:
     """What a handler is given: path parameters, query, headers and the JSON body."""
 
@@ -137,7 +122,7 @@ class ManagementRequest:
             except orjson.JSONDecodeError as exc:
                 raise GatewayError.invalid(f"the body is not valid JSON ({exc}); send a JSON object") from None
             if not isinstance(body, dict):
-                raise GatewayError.invalid(f"the body must be a JSON object, not {_field_type(body)}")
+                raise GatewayError.invalid(f"the body must be a JSON object, not {kind_of(body)}")
             self._body = body
         return self._body
 
@@ -162,8 +147,8 @@ class ManagementRequest:
         if isinstance(value, bool) and bool not in kinds:
             raise GatewayError.invalid(f"'{name}' must not be a boolean", param=name)
         if not isinstance(value, kinds):
-            wanted = " or ".join(_field_type(k()) for k in kinds)
-            raise GatewayError.invalid(f"'{name}' must be {wanted}, not {_field_type(value)}", param=name)
+            wanted = " or ".join(kind_of(k()) for k in kinds)
+            raise GatewayError.invalid(f"'{name}' must be {wanted}, not {kind_of(value)}", param=name)
         return value
 
     def flag(self, name: str) -> bool:
