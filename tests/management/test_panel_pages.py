@@ -24,6 +24,7 @@ from .conftest import CLIENT_KEY, base_config
 UPSTREAM_KEY = "sk-upstream-0123456789-pages"
 SHOTS = Path(__file__).parents[2] / "docs" / "panel"
 MANAGEMENT_KEY = "mgmt-key-0123456789-abcdef"
+KEYS_POLL_MS = 5000  # the Client keys page's polling interval (static/js/keys.js)
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_a_client_key_added_in_the_panel_answers_the_openai_sdk(config_path, ser
         assert served.chat("echo-1", key=renamed)
 
         usage = page.locator("section", has_text="Usage per key per day")
-        expect(usage.get_by_role("cell", name="key-3", exact=True)).to_be_visible()  # polled: no reload
+        # polled, no reload: the Client keys page asks every 5 s, so wait past one interval
+        expect(usage.get_by_role("cell", name="key-3", exact=True)).to_be_visible(timeout=KEYS_POLL_MS * 3)
         expect(usage.get_by_role("img")).to_be_visible()
         shot(page, "keys")
 
