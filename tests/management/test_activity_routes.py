@@ -67,3 +67,15 @@ def test_a_gateway_without_the_management_api_counts_nothing_for_the_panel(tmp_p
         assert served.chat("echo-1")
         assert list(served.gateway.activity.recent()) == []
         assert served.gateway.activity.minutes(1, served.gateway.clock())[0]["requests"] == 0
+
+
+def test_the_panel_counts_the_cost_the_lasting_usage_priced(tmp_path, auth_dir, serve):
+    path = tmp_path / "config.yaml"
+    path.write_text(base_config(auth_dir, extra='pricing:\n  "echo-*": {input: 2, output: 8}\n'))
+    with serve(path) as served:
+        assert served.chat("echo-1")
+        assert served.chat("echo-1")
+        usage = served.api.get("/usage").json()["total"]
+        now = served.api.get("/activity", params={"minutes": "1"}).json()["minutes"][-1]
+    assert usage["cost_usd"] > 0  # (priced: the echo demo reports its tokens)
+    assert now["requests"] == 2 and now["cost_usd"] == pytest.approx(usage["cost_usd"])

@@ -103,6 +103,8 @@ async def settle(gateway: Gateway, outcome: Outcome, sent: tuple[Usage, GatewayE
                 await gateway.state.add_client_usage(identity.name, None if lost else usage, failed=lost)
                 # the lasting usage counts what the answer used, a failed stream's tokens too
                 cost = await _record(gateway, identity.name, cand, cand.upstream_model, usage, failed=lost)
+                if exchange is not None:
+                    exchange.cost = cost
                 if client.ticket is not None:  # (its key's budgets: what it used, not the estimate)
                     client.ticket.spent(usage, cost)
 

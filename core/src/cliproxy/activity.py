@@ -161,8 +161,8 @@ class Activity:
 
 
 def note_activity(activity: Activity, config: Config, now: float, exchange: Exchange) -> None:
-    """Count a finished request in ``activity``, with its estimated cost (``config``'s
-    prices) and whether its request log was kept (as
+    """Count a finished request in ``activity``, with the cost the lasting usage gave it
+    and whether its request log was kept under ``config`` (as
     :func:`cliproxy.request_log.keep_request` decides). Never raises: the panel's counts
     must not fail a request."""
     try:
@@ -172,10 +172,6 @@ def note_activity(activity: Activity, config: Config, now: float, exchange: Exch
             exchange.capture is not None
             or (status >= 400 and status != CLIENT_LEFT and exchange.client != NONE and settings.error_max_files > 0)
         )
-        usage = exchange.usage
-        cost = None
-        if usage is not None and exchange.upstream_model != NONE:
-            cost = config.pricing.cost(exchange.upstream_model, usage)
-        activity.record(exchange, now=now, cost_nanos=cost, kept=kept)
+        activity.record(exchange, now=now, cost_nanos=exchange.cost, kept=kept)
     except Exception:
         log.exception("activity: could not count request %s", exchange.request_id)

@@ -105,6 +105,8 @@ class Exchange:
         failures: The upstream attempts that failed, as (provider, credential, model,
             status, error) -- None until one does.
         usage: Tokens of the answer.
+        cost: What the lasting usage priced the answer at (nano-dollars; None: unknown or
+            not counted).
         request_body: The request body as received (kept for the request log).
         capture: With ``request-log: true``: everything the request log keeps of it, as
             it happens (see :mod:`cliproxy.request_log`); None otherwise.
@@ -118,6 +120,7 @@ class Exchange:
         "attempts",
         "capture",
         "client",
+        "cost",
         "credential",
         "credential_id",
         "door",
@@ -159,6 +162,7 @@ class Exchange:
         self.attempts = 0
         self.failures: list[tuple[str, str, str, int, str]] | None = None
         self.usage: Usage | None = None
+        self.cost: int | None = None
         self.request_body: bytes | None = None
         self.capture: RequestCapture | None = None
         self.ending: Callable[[GatewayError], bytes] | None = None
