@@ -53,22 +53,33 @@ NONE = "-"
 
 class _Ids:
     """Request ids: a random prefix per process and a counter -- unique, and cheaper than
-    drawing random bytes for each request. The prefix is drawn on first use in each
-    process (a forked worker draws its own)."""
+    drawing random bytes for each request. The prefix is drawn on first use; a forked
+    worker forgets its parent's (an ``os.register_at_fork`` hook, set up on that first
+    use) and draws its own, so no request pays a ``getpid`` system call."""
 
-    __slots__ = ("count", "pid", "prefix")
+    __slots__ = ("count", "hooked", "prefix")
 
     def __init__(self) -> None:
-        self.pid = -1
-        self.prefix = ""
+        self.prefix: str | None = None
         self.count = itertools.count(1)
+        self.hooked = False
 
     def next(self) -> str:
-        if self.pid != os.getpid():
-            self.pid = os.getpid()
-            self.prefix = os.urandom(4).hex()
-            self.count = itertools.count(1)
-        return f"{self.prefix}{next(self.count) & 0xFFFFFFFF:08x}"
+        prefix = self.prefix
+        if prefix is None:
+            prefix = self._start()
+        return f"{prefix}{next(self.count) & 0xFFFFFFFF:08x}"
+
+    def _start(self) -> str:
+        if not self.hooked:
+            self.hooked = True
+            os.register_at_fork(after_in_child=self._forget)
+        self.prefix = prefix = os.urandom(4).hex()
+        self.count = itertools.count(1)
+        return prefix
+
+    def _forget(self) -> None:
+        self.prefix = None
 
 
 _ids = _Ids()
