@@ -516,6 +516,24 @@ def test_api_keys_are_checked_with_one_digest_and_identities_are_reused():
     assert check_api_key(request(None), ()) is ANONYMOUS
 
 
+def test_a_request_does_not_rebuild_or_rehash_the_key_table(monkeypatch):
+    """Many configured keys cost a request nothing: the table is found by the identity of
+    the config's key tuple, not rebuilt or looked up by hashing every key again."""
+    from cliproxy import auth
+    from cliproxy.client import InboundRequest
+
+    keys = tuple(f"key-number-{i}" for i in range(5000))
+    request = InboundRequest(
+        method="POST", path="/v1/chat/completions", headers={"authorization": "Bearer key-number-42"}, query={}
+    )
+    assert auth.check_api_key(request, keys).name == "key-43"  # type: ignore[union-attr]
+    built: list[int] = []
+    monkeypatch.setattr(auth, "_known", lambda keys: built.append(len(keys)))
+    for _ in range(100):
+        assert auth.check_api_key(request, keys).name == "key-43"  # type: ignore[union-attr]
+    assert built == []
+
+
 # -- doors answered ahead of Starlette's stack ----------------------------------------------------
 
 

@@ -54,6 +54,29 @@ def _known(keys: tuple[str | ClientKey, ...]) -> tuple[dict[bytes, int], tuple[b
     )
 
 
+class _LastTable:
+    """The key table of the keys last checked, by the identity of their tuple: the
+    config's tuple lives as long as the config, so a request finds its table without
+    hashing every configured key again (``_known``'s cache would)."""
+
+    __slots__ = ("keys", "table")
+
+    def __init__(self) -> None:
+        self.keys: object = None
+        self.table = _known(())
+
+    def of(
+        self, keys: Sequence[str | ClientKey]
+    ) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
+        if self.keys is not keys:
+            self.table = _known(tuple(keys))
+            self.keys = keys
+        return self.table
+
+
+_last = _LastTable()
+
+
 def key_owner(key: str) -> str:
     """The :attr:`~cliproxy.ClientIdentity.owner` of the caller presenting ``key``: a
     salted SHA-256 fingerprint, truncated to 128 bits -- the same on every instance and
@@ -81,7 +104,7 @@ def check_api_key(
     if key is None:
         return None
     digest = hashlib.sha256(key.encode()).digest()
-    index_of, digests, identities = _known(tuple(keys))
+    index_of, digests, identities = _last.of(keys)
     index = index_of.get(digest)
     if index is None or not hmac.compare_digest(digests[index], digest):
         return None
