@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from cliproxy import GatewayError, ir
 from cliproxy.testing.strategies import responses
@@ -75,3 +76,20 @@ def test_gateway_error_kinds_follow_status():
     assert GatewayError.from_status(429, "x").kind == "rate_limited"
     assert GatewayError.from_status(418, "x").client_fault is False
     assert GatewayError.from_status(422, "x").client_fault is True
+
+
+@given(response=responses())
+def test_named_keeps_every_field_but_the_model(response):
+    renamed = response.named("shown-" + response.model)
+    assert renamed == attrs.evolve(response, model="shown-" + response.model)
+    assert response.named(response.model) is response
+    # named() copies the fields by hand: a new field must be added there too
+    assert [f.name for f in attrs.fields(ir.Response)] == [
+        "id",
+        "model",
+        "parts",
+        "finish",
+        "usage",
+        "created",
+        "provider_metadata",
+    ]

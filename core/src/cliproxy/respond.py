@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import orjson
 from starlette.types import Send
 
@@ -84,7 +83,7 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
             usage = outcome.response.usage
     else:
         response = await _whole_response(outcome)
-        response = attrs.evolve(response, model=client.model)
+        response = response.named(client.model)
         body = client.translator.encode_response(response, ctx)
         usage = response.usage
     await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, JSON_HEADERS)})

@@ -113,5 +113,19 @@ class Response:
 
     @property
     def text(self) -> str:
-
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    def named(self, model: str) -> Response:
+        """This answer shown as ``model`` (itself when that is its name already). Cheaper
+        than ``attrs.evolve``, which looks the class's fields up on every call."""
+        if self.model == model:
+            return self
+        return Response(
+            id=self.id,
+            model=model,
+            parts=self.parts,
+            finish=self.finish,
+            usage=self.usage,
+            created=self.created,
+            provider_metadata=self.provider_metadata,
+        )

@@ -97,7 +97,8 @@ class ThinkBlockSplitter:
             return event
         if isinstance(event, TextStart | ReasoningStart | ToolCallStart | FileOutput):
             self._indexes[index] = self._blocks.take_index()
-        return attrs.evolve(event, index=self._indexes.get(index, index))
+        ours = self._indexes.get(index, index)
+        return event if ours == index else attrs.evolve(event, index=ours)
 
     # -- the first text block ----------------------------------------------------------
 
