@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -35,4 +36,9 @@ class ClaudeSettings:
     @property
     def is_anthropic(self) -> bool:
         """True for Anthropic's own API (which wants ``x-api-key``, not a bearer token)."""
-        return urlsplit(self.base_url).hostname == "api.anthropic.com"
+        return _is_anthropic(self.base_url)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_anthropic(base_url: str) -> bool:
+    return urlsplit(base_url).hostname == "api.anthropic.com"
