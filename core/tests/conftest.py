@@ -19,6 +19,8 @@ def clock() -> FakeClock:
 async def redis_store(redis_prefix: str, clock: FakeClock) -> AsyncIterator[object]:
     from cliproxy.state.redis import RedisStore
 
-    store = RedisStore(REDIS_URL, key_prefix=redis_prefix, clock=clock)
+    # A patient timeout: on a loaded machine, 50 connections opened at once can take longer
+    # than the default half second, and the store would (rightly) fall back to local state.
+    store = RedisStore(REDIS_URL, key_prefix=redis_prefix, clock=clock, timeout=5.0)
     yield store
     await store.close()

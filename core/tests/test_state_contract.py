@@ -22,7 +22,9 @@ class TestMemoryStore(StateStoreContract):
 class TestRedisStore(StateStoreContract):
     @pytest.fixture
     async def store(self, clock: FakeClock, redis_url: str, redis_prefix: str) -> AsyncIterator[RedisStore]:
-        store = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock)
+        # patient: 50 connections opened at once on a loaded machine can take longer than the
+        # default half second, and the store would (rightly) fall back to local state
+        store = RedisStore(redis_url, key_prefix=redis_prefix, clock=clock, timeout=5.0)
         yield store
         await store.close()
 
