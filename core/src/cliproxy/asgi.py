@@ -69,12 +69,13 @@ async def read_body(
     limit: int,
     timeout: float | None = None,
     deadlines: Deadlines | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> bytes:
     """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 408
     when it has not all arrived ``timeout`` seconds after the call (a client that stalls
     mid-body then holds nothing: the server closes a connection whose body was not read).
     The timeout is kept by ``deadlines`` (the gateway's one sweeper); without it, there
-    is none.
+    is none. ``task`` is the calling task, when the caller has it at hand already.
 
     A client that leaves while sending raises :class:`asyncio.CancelledError`.
     """
@@ -83,8 +84,9 @@ async def read_body(
         raise _too_large(limit)
     if timeout is None or deadlines is None:
         return await _receive_body(receive, limit)
-    task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        task = asyncio.current_task()
+        assert task is not None
     deadlines.watch(task, timeout)
     try:
         return await _receive_body(receive, limit)
@@ -141,7 +143,10 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[b
 
 
 async def client_disconnect_cancels(
-    work: Awaitable[Any], receive: Receive, answered: Callable[[], bool] | None = None
+    work: Awaitable[Any],
+    receive: Receive,
+    answered: Callable[[], bool] | None = None,
+    task: asyncio.Task[Any] | None = None,
 ) -> None:
     """Run ``work``; if the client disconnects first, cancel it (and its upstream call).
 
@@ -151,9 +156,12 @@ async def client_disconnect_cancels(
     servers report it at once), not the client leaving: the work finishes undisturbed.
     Once answered, the watcher is left to end on that disconnect, which ASGI servers send
     when ``receive`` is called after the response (cheaper than cancelling it).
+    ``task`` is the calling task, when the caller has it at hand already.
     """
-    task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        task = asyncio.current_task()
+        assert task is not None
+    caller = task
     disconnected = False
 
     async def watch() -> None:
@@ -163,7 +171,7 @@ async def client_disconnect_cancels(
             if message["type"] == "http.disconnect":
                 if answered is None or not answered():
                     disconnected = True
-                    task.cancel()
+                    caller.cancel()
                 return
 
     watcher = asyncio.get_running_loop().create_task(watch())
@@ -172,7 +180,7 @@ async def client_disconnect_cancels(
     except asyncio.CancelledError:
         if not disconnected:
             raise  # we were cancelled ourselves (shutdown), not by the client leaving
-        task.uncancel()
+        caller.uncancel()
     finally:
         if answered is None or not answered():
             watcher.cancel()

@@ -174,13 +174,14 @@ class DoorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
+        config = gateway.config  # (the request is served under the config it arrived under)
         try:
-            headers: dict[str, str] | GatewayError = checked_headers(scope, gateway.config.max_header_bytes)
+            headers: dict[str, str] | GatewayError = checked_headers(scope, config.max_header_bytes)
         except GatewayError as too_large:
             headers = too_large
         request_id = (client_request_id(headers) if isinstance(headers, dict) else None) or new_request_id()
         exchange = Exchange(send, self.label, request_id)
-        if gateway.config.request_logs.enabled and self.door.action != "models":
+        if config.request_logs.enabled and self.door.action != "models":
             exchange.capture = RequestCapture()
         if gateway.tracing is not None:
             traced = headers if isinstance(headers, dict) else None
@@ -190,9 +191,10 @@ class DoorEndpoint:
         if metrics is not None:
             metrics.started(exchange, self.door)
         drain = gateway.drain
-        task = drain.enter()
+        task = asyncio.current_task()
+        drain.enter(task)
         try:
-            await self._handle(scope, receive, exchange, headers)
+            await self._handle(scope, receive, exchange, headers, task)
         except asyncio.CancelledError:
             if not drain.cutting:
                 raise
@@ -203,12 +205,12 @@ class DoorEndpoint:
             drain.leave(task)
             if metrics is not None:
                 metrics.finished(exchange, self.door)
-            if gateway.config.access_log:
+            if config.access_log:
                 exchange.log()
             if exchange.capture is not None or exchange.error is not None:
                 keep_request(gateway, exchange, scope)
-            if gateway.config.remote_management.secret_key:  # the panel's activity: only with the API on
-                note_activity(gateway.activity, gateway.config, gateway.clock(), exchange)
+            if config.remote_management.secret_key:  # the panel's activity: only with the API on
+                note_activity(gateway.activity, config, gateway.clock(), exchange)
             if exchange.trace is not None:
                 exchange.trace.finish(exchange)
             current.reset(token)
@@ -226,7 +228,12 @@ class DoorEndpoint:
             await exchange({"type": "http.response.body", "body": tail, "more_body": False})
 
     async def _handle(
-        self, scope: Scope, receive: Receive, exchange: Exchange, headers: dict[str, str] | GatewayError
+        self,
+        scope: Scope,
+        receive: Receive,
+        exchange: Exchange,
+        headers: dict[str, str] | GatewayError,
+        task: asyncio.Task[Any] | None,
     ) -> None:
         translator = self.translator
         try:
@@ -235,7 +242,7 @@ class DoorEndpoint:
             if self.door.action == "models":
                 await self._models(scope, exchange, headers)
                 return
-            client = await self._client_request(scope, receive, headers)
+            client = await self._client_request(scope, receive, headers, task)
         except GatewayError as error:
             exchange.error = error.message
             await send_error(exchange, translator, error)
@@ -249,9 +256,11 @@ class DoorEndpoint:
             return  # the client left while sending its body
         client.exchange = exchange
         exchange.model = client.model
-        await client_disconnect_cancels(self._serve(self.gateway, client, exchange), receive, exchange.done)
+        await client_disconnect_cancels(self._serve(self.gateway, client, exchange), receive, exchange.done, task)
 
-    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
+    async def _client_request(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], task: asyncio.Task[Any] | None
+    ) -> ClientRequest | None:
         gateway = self.gateway
         if gateway.http is None:
             raise GatewayError(
@@ -266,7 +275,9 @@ class DoorEndpoint:
             exchange.client = identity.name
         try:
             config = gateway.config
-            raw = await read_body(receive, headers, config.max_body_bytes, config.body_read_timeout, gateway.deadlines)
+            raw = await read_body(
+                receive, headers, config.max_body_bytes, config.body_read_timeout, gateway.deadlines, task
+            )
         except GatewayError:
             raise
         except BaseException:  # disconnect while reading the body

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from cliproxy.errors import ErrorKind, GatewayError
 
@@ -48,14 +49,13 @@ class Drain:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def enter(self) -> asyncio.Task[object] | None:
-        """Register the calling task as a request in flight (returned for :meth:`leave`)."""
-        task = asyncio.current_task()
+    def enter(self, task: asyncio.Task[Any] | None) -> None:
+        """Register ``task`` (the request's, from ``asyncio.current_task()``) as a request
+        in flight, until :meth:`leave`."""
         if task is not None:
             self._tasks.add(task)
-        return task
 
-    def leave(self, task: asyncio.Task[object] | None) -> None:
+    def leave(self, task: asyncio.Task[Any] | None) -> None:
         if task is not None:
             self._tasks.discard(task)
 

@@ -10,6 +10,7 @@ door's shape. Errors come in the door's wire format (the chat wire's for ``/v1/e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -71,8 +72,10 @@ class EmbeddingsDoor(DoorEndpoint):
         self.codec = codec
         self.label = label
 
-    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
-        client = await super()._client_request(scope, receive, headers)
+    async def _client_request(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], task: asyncio.Task[Any] | None
+    ) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers, task)
         if client is None:
             return None
         if client.thinking is not None:

@@ -20,6 +20,7 @@ treated like an upstream of another wire: the gateway keeps and continues its an
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import attrs
@@ -87,8 +88,10 @@ class ResponsesDoor(DoorEndpoint):
         super().__init__(gateway, translator, door)
         self.store = store
 
-    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
-        client = await super()._client_request(scope, receive, headers)
+    async def _client_request(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], task: asyncio.Task[Any] | None
+    ) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers, task)
         previous = None if client is None else client.body.get("previous_response_id")
         if client is None or not isinstance(previous, str) or not previous:
             return client
@@ -197,8 +200,10 @@ class CompactEndpoint(DoorEndpoint):
     (``Provider.compact``; the Codex backend does), with the selection, failover and
     cooldowns of any request. Other providers answer a 400 that says so."""
 
-    async def _client_request(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> ClientRequest | None:
-        client = await super()._client_request(scope, receive, headers)
+    async def _client_request(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], task: asyncio.Task[Any] | None
+    ) -> ClientRequest | None:
+        client = await super()._client_request(scope, receive, headers, task)
         if client is not None:
             client.action = "compact"
         return client
