@@ -41,6 +41,11 @@ NO_CREDENTIAL = "-"
 _IMPORTED = "usage-import:"  # value key: ids of documents already imported
 
 
+_counts = tuple.__new__
+_ANSWERED_ALONE = DailyCounts(requests=1)
+_FAILED_ALONE = DailyCounts(requests=1, failures=1)
+
+
 class AlreadyImported(Exception):
     """The document was imported before (its ``id`` is remembered for the retention)."""
 
@@ -77,20 +82,24 @@ class UsageLedger:
         (None: unknown, the model has no price)."""
         config = self._config()
         day = day_of(self._clock())
-        cost = config.pricing.cost(model, usage, day)
         if usage is None:
-            counts = DailyCounts(requests=1, failures=int(failed))
+            cost: int | None = 0
+            counts = _FAILED_ALONE if failed else _ANSWERED_ALONE
         else:
-            counts = DailyCounts(
-                1,
-                int(failed),
-                usage.input_tokens or 0,
-                usage.output_tokens or 0,
-                usage.cache_read_tokens or 0,
-                usage.cache_write_tokens or 0,
-                usage.reasoning_tokens or 0,
-                cost or 0,
-                int(cost is None),
+            cost = config.pricing.cost(model, usage, day)
+            counts = _counts(  # (tuple.__new__: a NamedTuple's own __new__ is a Python call)
+                DailyCounts,
+                (
+                    1,
+                    1 if failed else 0,
+                    usage.input_tokens or 0,
+                    usage.output_tokens or 0,
+                    usage.cache_read_tokens or 0,
+                    usage.cache_write_tokens or 0,
+                    usage.reasoning_tokens or 0,
+                    cost or 0,
+                    1 if cost is None else 0,
+                ),
             )
         limits = config.usage
         await self.state.add_daily_usage(

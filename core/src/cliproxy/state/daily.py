@@ -149,7 +149,9 @@ class DailyTable:
                 if held is None:
                     table[key] = list(counts)
                     continue
-            held[:] = map(operator.add, held, counts)
+            for i, count in enumerate(counts):  # (most counts are 0: cheaper than adding all)
+                if count:
+                    held[i] += count
         return True
 
     def subtract(self, handed: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> None:
