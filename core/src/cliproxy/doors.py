@@ -354,7 +354,11 @@ class DoorEndpoint:
             return
         policy = None if client.identity is None else client.identity.policy
         if policy is None or not policy.limits_rate:
-            await self._kept_alive(gateway, client, send)
+            config = gateway.config
+            if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is None:
+                await self._answer(gateway, client, send)  # (the usual case: one coroutine less)
+            else:
+                await self._kept_alive(gateway, client, send)
             return
         try:
             ticket = await admit(gateway, client, policy)
