@@ -108,15 +108,26 @@ class Cliproxy(Gateway):
 
     name = "cliproxy"
 
-    def __init__(self, *args: object, capabilities: set[str], server: str | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        *args: object,
+        capabilities: set[str],
+        server: str | None = None,
+        workers: int = 1,
+        exe: Path | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.capabilities = capabilities
         self.server = server
         self.workers = workers
+        self.exe = exe or Path(sys.executable).with_name("cliproxy")  # another checkout's, for --baseline
         if server:
             self.name = f"cliproxy-{server}"
         if workers > 1:
             self.name += f"-w{workers}"
+        if name:
+            self.name = name
         self.config = self.run_dir / f"{self.name}.yaml"
         self.config.write_text(self._config())
 
@@ -151,9 +162,8 @@ class Cliproxy(Gateway):
         return text
 
     def argv(self, port: int) -> list[str]:
-        exe = Path(sys.executable).with_name("cliproxy")
         return [
-            str(exe),
+            str(self.exe),
             "--log-level",
             "warning",
             "serve",

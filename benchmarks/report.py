@@ -154,6 +154,11 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
         two = cells.get((scenario, c, "cliproxy-w2"))
         if two and "skipped" not in two and cell["rps"]:
             row["w2"] = two["rps"] / cell["rps"]
+        base = cells.get((scenario, c, "baseline"))  # --baseline: an earlier checkout, same run
+        if base and "skipped" not in base and base["rps"]:
+            row["baseline"] = cell["rps"] / base["rps"]
+            if cell.get("cpu_us_per_request") and base.get("cpu_us_per_request"):
+                row["baseline_cpu"] = base["cpu_us_per_request"] / cell["cpu_us_per_request"]
         rows.append(row)
     return rows
 
@@ -168,15 +173,17 @@ def _ratios(results: dict[str, Any]) -> list[str]:
         "req/s of cliproxy over the other's; in brackets, the same from CPU time per request (the",
         "other's over cliproxy's), which a busy machine disturbs less.",
         "",
-        "| scenario | c | cliproxy / LiteLLM | cliproxy / fastest bare | --workers 2 / 1 |",
-        "|---|---|---|---|---|",
+        "| scenario | c | cliproxy / LiteLLM | cliproxy / fastest bare | --workers 2 / 1 | cliproxy / baseline |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         lite = f"{row['litellm']:.1f}x ({row['litellm_cpu']:.1f}x)" if "litellm" in row else "-"
         bare = f"{row['bare']:.0%} ({row['bare_cpu']:.0%}) of {row['bare_name']}" if "bare" in row else "-"
         two = f"{row['w2']:.2f}x" if "w2" in row else "-"
+        base = f"{row['baseline']:.2f}x ({row.get('baseline_cpu', 0):.2f}x)" if "baseline" in row else "-"
         lines.append(
-            f"| {TITLES.get(row['scenario'], row['scenario'])} | {row['concurrency']} | {lite} | {bare} | {two} |"
+            f"| {TITLES.get(row['scenario'], row['scenario'])} | {row['concurrency']} | {lite} | {bare} | {two} "
+            f"| {base} |"
         )
     return [*lines, ""]
 

@@ -97,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.1,
         help="seconds between the tokens of those streams (default 0.1)",
     )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="an earlier checkout of cliproxy (its .venv set up with 'uv sync') to run beside this one, "
+        "as gateway 'baseline', on the server that checkout defaults to: the same-run regression check",
+    )
     p.add_argument("--skip", default="", help="phases to skip: throughput, memory, streams, startup")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs with taskset")
     p.add_argument("--out", type=Path, default=HERE / "results", help="where to write the report and JSON")
@@ -121,6 +127,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.scenarios:
         p.error(f"no such scenario; choose from {', '.join(names)}")
     args.skip = {s for s in args.skip.split(",") if s}
+    if args.baseline is not None:
+        exe = args.baseline.resolve() / ".venv" / "bin" / "cliproxy"
+        if not exe.exists():
+            p.error(f"--baseline {args.baseline}: no {exe}; run 'uv sync' in that checkout first")
+        args.baseline = exe
+        args.gateways.append("baseline")
     return args
 
 
@@ -247,6 +259,8 @@ class Bench:
                 server = name.split("-")[1] if "-" in name and not name.endswith("-w2") else None
                 workers = 2 if name.endswith("-w2") else 1
                 self.gateways[name] = gw.Cliproxy(*where, capabilities=caps, server=server, workers=workers)
+            elif name == "baseline":
+                self.gateways[name] = gw.Cliproxy(*where, capabilities=caps, exe=self.args.baseline, name="baseline")
             elif name == "litellm":
                 self.gateways[name] = gw.LiteLLM(*where)
             elif name == "nginx":
