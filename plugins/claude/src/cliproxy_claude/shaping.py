@@ -191,8 +191,9 @@ def _effort_for(level: str | None, caps: ModelCaps) -> str | None:
 def _shape_thinking(body: dict[str, Any], caps: ModelCaps | None, explicit_max: bool) -> bool:
     """Rewrite ``thinking``/``output_config.effort``/``max_tokens``; True when thinking is on."""
     raw = body.get("thinking")
-    thinking = dict(raw) if isinstance(raw, Mapping) else None
-    config = dict(body["output_config"]) if isinstance(body.get("output_config"), Mapping) else {}
+    thinking = dict(raw) if raw is not None and isinstance(raw, Mapping) else None  # (None first: no ABC check)
+    raw = body.get("output_config")
+    config = dict(raw) if raw is not None and isinstance(raw, Mapping) else {}
     kind = thinking.get("type") if thinking else None
     level = config.get("effort") if isinstance(config.get("effort"), str) else None
     asked_budget = thinking.get("budget_tokens") if thinking else None
