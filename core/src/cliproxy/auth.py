@@ -69,7 +69,9 @@ class _LastTable:
         self, keys: Sequence[str | ClientKey]
     ) -> tuple[dict[bytes, int], tuple[bytes, ...], tuple[ClientIdentity, ...]]:
         if self.keys is not keys:
-            self.table = _known(tuple(keys))
+            if type(keys) is not tuple:  # (a list could change in place: no identity to go by)
+                return _known(tuple(keys))
+            self.table = _known(keys)
             self.keys = keys
         return self.table
 
