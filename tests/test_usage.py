@@ -5,6 +5,7 @@ exported and imported, queried and printed by ``cliproxy usage``."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,19 +118,31 @@ def test_usage_survives_a_restart_on_the_memory_store(tmp_path, upstream, served
     assert [(r["client"], r["requests"]) for r in grown["rows"]] == [("key-1", 2), ("key-2", 1)]
 
 
-def test_usage_is_shared_between_two_instances_on_redis(upstream, redis_url, redis_prefix):
+@pytest.mark.parametrize("write_interval", [0, 1])
+def test_usage_is_shared_between_two_instances_on_redis(upstream, redis_url, redis_prefix, write_interval):
+    """Each instance writes what it counted every ``write-interval`` seconds (0: at once);
+    a read writes its own instance's first, so only the other's may lag that long."""
     upstream.add("POST", CHAT, Reply.json(chat_answer()))
     config = {
         "api-keys": KEYS,
         **MANAGEMENT,
         "openai-compatibility": openai_block(upstream),
         "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+        "usage": {"write-interval": write_interval},
     }
     with serve_app(gateway_app(config, plugins=PLUGINS)) as one, serve_app(gateway_app(config, plugins=PLUGINS)) as two:
         sdk(one).chat.completions.create(model="smart", messages=[{"role": "user", "content": "a"}])
         sdk(two).chat.completions.create(model="smart", messages=[{"role": "user", "content": "b"}])
         sdk(two, KEYS[1]).chat.completions.create(model="smart", messages=[{"role": "user", "content": "c"}])
-        seen_by_one, seen_by_two = usage(one, by="client"), usage(two, by="client")
+        asked = time.monotonic()
+        seen_by_one = usage(one, by="client")
+        if write_interval == 0:
+            assert seen_by_one["total"]["requests"] == 3  # written as counted
+        while seen_by_one["total"]["requests"] < 3 and time.monotonic() - asked < 10 * write_interval:
+            time.sleep(0.1)
+            seen_by_one = usage(one, by="client")
+        seen_by_two = usage(two, by="client")
+    assert seen_by_one["total"]["requests"] == 3, "the other instance's rows never reached Redis"
     assert seen_by_one == seen_by_two
     assert [(r["client"], r["requests"]) for r in seen_by_one["rows"]] == [("key-1", 2), ("key-2", 1)]
     assert seen_by_one["total"]["cost_usd"] == pytest.approx(3 * GPT5_COST)

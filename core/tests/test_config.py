@@ -321,3 +321,25 @@ async def test_state_timeouts_reach_the_redis_store_and_its_description():
         assert (info["timeout"], info["retry_interval"]) == (0.25, 2.0)
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("usage:\n  write-interval: -1\n", "'usage.write-interval' must be between 0 and 60 seconds, not -1"),
+        ("usage:\n  write-interval: 600\n", "'usage.write-interval' must be between 0 and 60 seconds, not 600"),
+        ("usage:\n  write-interval: .nan\n", "'usage.write-interval' must be between 0 and 60 seconds"),
+        ("usage:\n  write-interval: soon\n", "'usage.write-interval' must be a number"),
+    ],
+)
+def test_usage_write_interval_errors_name_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+    assert caught.value.line == 2
+
+
+def test_usage_write_interval_default_and_zero(tmp_path):
+    assert load_config({}).usage.write_interval == 1.0
+    assert load_config(write(tmp_path, "usage:\n  write-interval: 0\n")).usage.write_interval == 0.0

@@ -129,5 +129,61 @@ async def test_the_retention_bounds_what_the_memory_store_holds(clock):
     first = day_of(clock())
     clock.advance(2 * 86400)
     await counts.record("key-1", "-", "m", None, failed=False)
+    await counts.write_pending()
     assert list(store.daily_rows()) == [day_of(clock())]  # the first day is past its retention
     assert first not in await counts.rows("2000-01-01", "2100-01-01")
+
+
+async def test_requests_are_added_up_in_the_process_and_written_in_one_go(clock):
+    """With a write interval, counting touches no store; the rows reach it on the next
+    write (or read), added up -- one store call per day's rows, not per request."""
+    store = MemoryStore(clock)
+    config = parse_config({"usage": {"write-interval": 5}})
+    ledger = UsageLedger(store, lambda: config, clock)
+    for _ in range(3):
+        await ledger.record("key-1", "cred", "m", Usage(input_tokens=10, output_tokens=2), failed=False)
+    await ledger.record("key-1", "cred", "m", None, failed=True)
+    assert store.daily_rows() == {}
+    rows = await ledger.rows("2000-01-01", "2100-01-01")  # a read writes what is pending first
+    assert rows[day_of(clock())][DailyKey.of("key-1", "cred", "m")][:4] == (4, 1, 30, 6)
+    assert store.daily_rows() != {}
+
+
+async def test_with_no_write_interval_each_request_is_written_as_it_is_counted(clock):
+    store = MemoryStore(clock)
+    config = parse_config({"usage": {"write-interval": 0}})
+    ledger = UsageLedger(store, lambda: config, clock)
+    await ledger.record("key-1", "cred", "m", None, failed=False)
+    assert store.daily_rows()[day_of(clock())][DailyKey.of("key-1", "cred", "m")].requests == 1
+
+
+async def test_pending_rows_are_bounded_like_the_stores(clock):
+    """Rows past ``max-rows-per-day`` distinct ones are added up in the overflow row, so
+    clients naming endless models cannot grow what a process holds between writes."""
+    store = MemoryStore(clock)
+    config = parse_config({"usage": {"write-interval": 60, "max-rows-per-day": 5}})
+    ledger = UsageLedger(store, lambda: config, clock)
+    for i in range(100):
+        await ledger.record("key-1", "-", f"model-{i}", None, failed=True)
+    table = ledger._pending[day_of(clock())]
+    assert len(table) == 6  # five rows and the overflow row
+    assert table[OVERFLOW][:2] == [95, 95]
+
+
+async def test_rows_a_store_refused_are_kept_for_the_next_write(clock, caplog):
+    store = MemoryStore(clock)
+    config = parse_config({"usage": {"write-interval": 60}})
+    ledger = UsageLedger(store, lambda: config, clock)
+    await ledger.record("key-1", "cred", "m", None, failed=False)
+    real = store.add_daily_usage
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("store down")
+
+    store.add_daily_usage = broken  # type: ignore[method-assign]
+    await ledger.write_pending()
+    assert "could not write usage" in caplog.text
+    store.add_daily_usage = real  # type: ignore[method-assign]
+    await ledger.record("key-1", "cred", "m", None, failed=False)
+    await ledger.write_pending()
+    assert store.daily_rows()[day_of(clock())][DailyKey.of("key-1", "cred", "m")].requests == 2

@@ -222,6 +222,7 @@ class Gateway:
             self.run_in_background(self.tokens.run_refresh_loop(), "cliproxy-refresh")
         if any(type(p).quota is not Provider.quota for p in self.providers.values()):
             self.run_in_background(self._read_quotas_forever(), "cliproxy-quota")
+        self.run_in_background(self.ledger.keep_counting(), "cliproxy-usage-writer")
         self.run_in_background(self.ledger.keep_writing(), "cliproxy-usage-snapshot")
         log.info(
             "serving %d models from %d credentials (%s)",
@@ -329,7 +330,7 @@ class Gateway:
                 log.exception("provider %s failed to stop cleanly", provider.name)
         if self._sessions is not None:
             await self._sessions.close()
-        await self.ledger.flush()  # the memory store's usage, into its snapshot file
+        await self.ledger.flush()  # the usage counted here, into the store (and the memory store's snapshot file)
         await self.request_log.close()
         await self.state.close()
 

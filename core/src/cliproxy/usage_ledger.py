@@ -4,8 +4,11 @@ UTC day, with its estimated cost -- queried, exported and imported by the manage
 :meth:`UsageLedger.record` counts one request where its accounting ends (see
 :mod:`cliproxy.accounting`): once, however many upstream attempts it took, failed ones
 and the tokens of a stream that failed midway included. The rows live in the state store
-(:meth:`~cliproxy.state.StateStore.add_daily_usage`: shared and atomic on Redis, one round
-trip per request); with the memory store they are also added to ``usage.snapshot-file``
+(:meth:`~cliproxy.state.StateStore.add_daily_usage`: shared and atomic on Redis). A request
+is added up in the process, at the cost of a few dict operations, and the rows are
+written to the store every ``usage.write-interval`` seconds (one round trip per day's
+rows, not one per request; 0 writes each request as it is counted); reads write what is
+pending first. With the memory store they are also added to ``usage.snapshot-file``
 every ``usage.snapshot-interval`` seconds and at shutdown (:mod:`cliproxy.usage_snapshot`),
 so they survive a restart. Costs come from the config's :class:`~cliproxy.pricing.PriceTable`
 (or the upstream's reported cost).
@@ -17,14 +20,14 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from cliproxy.config import Config
 from cliproxy.ir import Usage
 from cliproxy.pricing import nanos_to_usd
 from cliproxy.state import MemoryStore, StateStore
-from cliproxy.state.daily import DailyCounts, DailyKey, day_of, first_kept_day
+from cliproxy.state.daily import OVERFLOW, DailyCounts, DailyKey, day_of, first_kept_day
 from cliproxy.usage_document import Rows, decode_rows, encode_rows
 from cliproxy.usage_snapshot import add_to_snapshot, read_snapshot
 
@@ -66,6 +69,8 @@ class UsageLedger:
         self._clock = clock
         self._writing = asyncio.Lock()  # one snapshot write (or read beside one) at a time
         self._write_failed = False
+        self._pending: dict[str, dict[DailyKey, list[int]]] = {}  # day -> rows not in the store yet
+        self._store_failed = False
 
     @property
     def _snapshot_file(self) -> str | None:
@@ -102,13 +107,52 @@ class UsageLedger:
                 ),
             )
         limits = config.usage
-        await self.state.add_daily_usage(
-            day,
-            {DailyKey.of(client, credential, model): counts},
-            keep_days=limits.retention_days,
-            max_rows=limits.max_rows_per_day,
-        )
+        key = DailyKey.of(client, credential, model)
+        if not limits.write_interval:
+            await self.state.add_daily_usage(
+                day, {key: counts}, keep_days=limits.retention_days, max_rows=limits.max_rows_per_day
+            )
+        else:
+            _add_pending(self._pending, day, key, counts, limits.max_rows_per_day)
         return cost
+
+    async def write_pending(self) -> None:
+        """Write the rows counted in this process since the last write to the state store.
+        Rows a store failed to take stay for the next write (and the failure is logged once)."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        limits = self._config().usage
+        for day, table in pending.items():
+            rows = {key: _counts(DailyCounts, counts) for key, counts in table.items()}
+            try:
+                await self.state.add_daily_usage(
+                    day, rows, keep_days=limits.retention_days, max_rows=limits.max_rows_per_day
+                )
+            except Exception as exc:
+                if not self._store_failed:
+                    log.warning(
+                        "could not write usage to the state store (%s: %s); it is kept in this process "
+                        "and written at the next try",
+                        type(exc).__name__,
+                        exc,
+                    )
+                self._store_failed = True
+                for key, counts in rows.items():
+                    _add_pending(self._pending, day, key, counts, limits.max_rows_per_day)
+                continue
+            if self._store_failed:
+                log.warning("usage written to the state store again")
+                self._store_failed = False
+
+    async def keep_counting(self) -> None:
+        """Write the pending rows every ``usage.write-interval`` seconds (a background
+        task; with 0, requests are written as they are counted and this only idles).
+        Cancelling it lets a write in progress finish."""
+        while True:
+            await asyncio.sleep(self._config().usage.write_interval or 1.0)
+            if self._pending:
+                await asyncio.shield(asyncio.ensure_future(self.write_pending()))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -122,6 +166,7 @@ class UsageLedger:
 
     async def rows(self, first: str, last: str) -> Rows:
         """Every row of the days from ``first`` to ``last`` (inclusive)."""
+        await self.write_pending()
         path = self._snapshot_file
         if path is None:
             return _copy(await self.state.daily_usage(first, last))
@@ -208,8 +253,10 @@ class UsageLedger:
     # -- the snapshot file (memory store) --------------------------------------------------
 
     async def flush(self) -> None:
-        """Add what the memory store counted since the last write to the snapshot file and
-        forget it there; on a write error, keep it for the next try. Never raises."""
+        """Write the pending rows to the store; then add what the memory store counted
+        since the last write to the snapshot file and forget it there; on a write error,
+        keep it for the next try. Never raises."""
+        await self.write_pending()
         path = self._snapshot_file
         if path is None:
             return
@@ -249,6 +296,27 @@ class UsageLedger:
         while True:
             await asyncio.sleep(self._config().usage.snapshot_interval)
             await asyncio.shield(asyncio.ensure_future(self.flush()))
+
+
+def _add_pending(
+    pending: dict[str, dict[DailyKey, list[int]]], day: str, key: DailyKey, counts: Sequence[int], max_rows: int
+) -> None:
+    """Add ``counts`` to ``key``'s pending row of ``day``; past ``max_rows`` distinct rows
+    a day, to :data:`~cliproxy.state.daily.OVERFLOW` (as the stores do): bounded."""
+    table = pending.get(day)
+    if table is None:
+        table = pending[day] = {}
+    held = table.get(key)
+    if held is None:
+        if len(table) >= max_rows and key != OVERFLOW:
+            key = OVERFLOW
+            held = table.get(key)
+        if held is None:
+            table[key] = list(counts)
+            return
+    for i, count in enumerate(counts):  # (most counts are 0: cheaper than adding all)
+        if count:
+            held[i] += count
 
 
 def _copy(rows: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> Rows:

@@ -526,8 +526,22 @@ def _usage(root: ConfigNode) -> UsageConfig:
         60.0,
         hint="seconds between writes of the usage snapshot, e.g. 'snapshot-interval: 60'",
     )
+    write = node.float("write-interval", 1.0)
+    if not 0 <= write <= 60:  # (also rejects nan)
+        raise node.error(
+            "write-interval",
+            f"'{node.qualified('write-interval')}' must be between 0 and 60 seconds, not {write:g}",
+            hint="seconds between writes of the counted usage to the state store, e.g. 'write-interval: 1' "
+            "(0 writes each request as it is counted)",
+        )
     node.done()
-    return UsageConfig(retention_days=days, max_rows_per_day=rows, snapshot_file=snapshot, snapshot_interval=interval)
+    return UsageConfig(
+        retention_days=days,
+        max_rows_per_day=rows,
+        snapshot_file=snapshot,
+        snapshot_interval=interval,
+        write_interval=write,
+    )
 
 
 _PRICE_KEYS = (("input", True), ("output", True), ("cache-read", False), ("cache-write", False))

@@ -159,13 +159,16 @@ class UpstreamLimits:
 class UsageConfig:
     """``usage:`` -- usage kept per client key, credential, model and UTC day (requests,
     failures, tokens, cost), for ``retention_days`` days, at most ``max_rows_per_day``
-    distinct rows a day. With the memory state store it is merged into ``snapshot_file``
-    every ``snapshot_interval`` seconds and at shutdown (None: not kept across restarts)."""
+    distinct rows a day. Requests are added up in the process and written to the state
+    store every ``write_interval`` seconds (0: each request as it is counted). With the
+    memory state store it is merged into ``snapshot_file`` every ``snapshot_interval``
+    seconds and at shutdown (None: not kept across restarts)."""
 
     retention_days: int = 90
     max_rows_per_day: int = 10_000
     snapshot_file: str | None = None
     snapshot_interval: float = 60.0
+    write_interval: float = 1.0
 
 
 @attrs.frozen
