@@ -50,7 +50,11 @@ trails both by a third or more."""
 _MODULES = {"hypercorn": "hypercorn", "uvicorn": "uvicorn", "granian": "granian"}
 
 BACKLOG = 4096
-"""The listen queue: room for a burst of thousands of clients connecting at once."""
+"""The listen queue: room for a burst of thousands of clients connecting at once (Linux
+caps it at ``net.core.somaxconn``, 4,096 by default). Every server is given it too, as each
+listens again on the socket it is handed, with a backlog of its own (uvicorn 2,048,
+Hypercorn 100): past the queue, a connecting client's handshake is dropped and left to the
+kernel's SYN retries (1 s, 3 s, 7 s...) until it is reset."""
 
 
 @attrs.frozen
