@@ -193,7 +193,10 @@ def main() -> None:
     p.add_argument("--interval", type=float, default=0.1, help="seconds between tokens (the mock's --drip-interval)")
     p.add_argument("--wave", type=int, default=500, help="connections opened at once, every 50 ms")
     p.add_argument(
-        "--pending", type=int, default=1000, help="at most this many streams waiting for their first byte at once"
+        "--pending",
+        type=int,
+        default=4000,
+        help="at most this many streams waiting for their first byte at once (within the servers' listen queue, 4,096)",
     )
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
