@@ -1,4 +1,5 @@
-"""A burst of connections while the worker is busy waits in the kernel's listen queue.
+"""A burst of connections while the worker is busy waits in the kernel's listen queue;
+a low open-file limit is raised, or said.
 
 Each server is handed cliproxy's listening socket (``servers.bind``, with
 ``servers.BACKLOG``) and listens on it again with a backlog of its own: uvicorn's default
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import resource
 import select
 import socket
@@ -23,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cliproxy import servers
 from cliproxy.servers import BACKLOG, SERVERS, ServeOptions, bind, launcher
 
 BURST = 2_200
@@ -143,3 +146,33 @@ def test_a_burst_of_connections_waits_in_the_listen_queue_while_the_worker_is_bu
         holder.join(40)
         assert connected == count, f"{count - connected} of {count} connections were dropped by the listen queue"
         assert httpx.get(url + "/", timeout=10).status_code == 200
+
+
+# -- open files ------------------------------------------------------------------------------
+
+
+def test_a_low_open_file_limit_is_raised_to_the_hard_limit_or_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each open stream holds two files; past the limit new clients are closed unanswered,
+    so ``serve`` raises the soft limit and says when what it got is small."""
+    limits = {"soft": 1024, "hard": 2048}
+
+    def getrlimit(_: int) -> tuple[int, int]:
+        return limits["soft"], limits["hard"]
+
+    def setrlimit(_: int, value: tuple[int, int]) -> None:
+        if value[1] > limits["hard"]:
+            raise ValueError("not allowed to raise maximum limit")
+        limits["soft"], limits["hard"] = value
+
+    monkeypatch.setattr(servers.resource, "getrlimit", getrlimit)
+    monkeypatch.setattr(servers.resource, "setrlimit", setrlimit)
+    with caplog.at_level(logging.WARNING, logger="cliproxy.serve"):
+        assert servers.raise_fd_limit() == (1024, 2048)
+    assert "limited to 2048" in caplog.text and "about 992 requests or streams" in caplog.text
+    caplog.clear()
+    limits.update(soft=1024, hard=65536)
+    with caplog.at_level(logging.WARNING, logger="cliproxy.serve"):
+        assert servers.raise_fd_limit() == (1024, 65536)
+    assert caplog.text == ""
