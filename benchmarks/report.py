@@ -219,16 +219,18 @@ def _open_streams(results: dict[str, Any]) -> list[str]:
         "`mock` is the client straight at the mock, the floor of the measurement.",
         "",
         "| through | streams | complete | short / failed / unfinished | seconds to open | added p50 ms | p99 ms | p99.9 ms | max ms "
-        "| peak RSS MB | CPU s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak RSS MB | CPU s | open files (limit) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         a = r["added_ms"]
+        files = f"{r['fds_peak']:,} ({r['fds_limit']:,})" if r.get("fds_peak") else "-"
         lines.append(
             f"| {name} | {r['streams']:,} | {r['complete'] / r['streams']:.1%} "
             f"| {r['short']} / {r['failed']} / {r.get('unfinished', '-')} "
             f"| {r['seconds_to_open']:.1f} | {a['p50']:.0f} | {a['p99']:.0f} | {a['p999']:.0f} | {a['max']:.0f} "
-            f"| {_mb(r.get('rss_peak_kb')) if r.get('rss_peak_kb') else '-'} | {r.get('cpu_s') or '-'} |"
+            f"| {_mb(r.get('rss_peak_kb')) if r.get('rss_peak_kb') else '-'} | {r.get('cpu_s') or '-'} "
+            f"| {files} |"
         )
     return [*lines, ""]
 

@@ -14,6 +14,7 @@ report and writes it with the raw JSON to benchmarks/results/. See benchmarks/RE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -21,6 +22,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -191,6 +193,40 @@ def compile_bytecode(log: Path) -> None:
             stderr=subprocess.STDOUT,
             check=False,
         )
+
+
+class FdSampler:
+    """The most files a process tree held open at once (each open stream holds two in a
+    gateway: the client's connection and the upstream's), sampled in a thread; ``limit``
+    is the open-file limit of its first process."""
+
+    def __init__(self, proc: Proc, interval: float = 0.5) -> None:
+        self.proc = proc
+        self.interval = interval
+        self.peak = 0
+        self.limit = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            count = 0
+            for pid in self.proc.tree():
+                with contextlib.suppress(OSError):
+                    count += len(os.listdir(f"/proc/{pid}/fd"))
+            self.peak = max(self.peak, count)
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        with contextlib.suppress(OSError, StopIteration, ValueError):
+            pid = next(iter(self.proc.tree()))
+            line = next(x for x in Path(f"/proc/{pid}/limits").read_text().splitlines() if "open files" in x)
+            self.limit = int(line.split()[3])
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def loadavg() -> list[float]:
@@ -500,16 +536,19 @@ class Bench:
                 "--count", str(count), "--tokens", str(self.drip_tokens), "--interval", str(self.drip_interval),
             ]  # fmt: skip
             sampler = RssSampler(gateway.proc, interval=0.5) if gateway is not None and gateway.proc else None
+            fds = FdSampler(gateway.proc) if gateway is not None and gateway.proc else None
             before = rss_kb(gateway.proc) if gateway is not None and gateway.proc else 0
-            if sampler:
+            if sampler and fds:
                 sampler.__enter__()
+                fds.start()
             try:
                 done = subprocess.run(
                     argv, capture_output=True, text=True, timeout=self.args.open_streams_seconds + 300
                 )
             finally:
-                if sampler:
+                if sampler and fds:
                     sampler.__exit__(None, None, None)
+                    fds.stop()
             line = next((x for x in done.stdout.splitlines() if x.startswith("STREAMS_JSON ")), None)
             if line is None:
                 self.log(f"open streams: {name}: no result ({done.returncode}): {done.stderr[-500:]}")
@@ -518,6 +557,8 @@ class Bench:
             entry["rss_before_kb"] = before
             entry["rss_peak_kb"] = sampler.peak_kb if sampler else 0
             entry["cpu_s"] = round(sampler.cpu_s, 1) if sampler else 0
+            if fds:
+                entry["fds_peak"], entry["fds_limit"] = fds.peak, fds.limit
             entry["interval_s"] = self.drip_interval
             out[name] = entry
             self.log(
@@ -525,7 +566,8 @@ class Bench:
                 f"({entry['short']} short, {entry['failed']} failed {entry.get('errors', {})}, "
                 f"{entry.get('unfinished', 0)} unfinished), added delay p50 {entry['added_ms']['p50']:.0f} "
                 f"p99 {entry['added_ms']['p99']:.0f} max {entry['added_ms']['max']:.0f} ms, "
-                f"RSS {entry['rss_peak_kb'] / 1024:.0f} MB"
+                f"RSS {entry['rss_peak_kb'] / 1024:.0f} MB, open files {entry.get('fds_peak', '-')} "
+                f"of {entry.get('fds_limit', '-')}"
             )
             time.sleep(2.0)
 

@@ -22,6 +22,7 @@ import resource
 import time
 
 BUCKETS = 60_000  # 1 ms buckets, up to a minute
+OPEN_WITHIN = 60.0  # seconds to open them all in
 
 
 class Stats:
@@ -112,7 +113,8 @@ class DripClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished:
-            self._end(failed=not self.in_body)
+            why = "reset before the answer" if isinstance(exc, ConnectionResetError) else ""
+            self._end(failed=not self.in_body, why=why)
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -139,21 +141,34 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             stats.error(f"connect: {error.strerror or type(error).__name__}")
             done.set_result(None)
 
-    for i in range(0, args.count, args.wave):
-        await asyncio.gather(*(one() for _ in range(min(args.wave, args.count - i))))
+    # Open in waves, holding at most --pending streams between connecting and their first
+    # byte: a burst past what the server starts per second would only overflow its listen
+    # queue, and the kernel's SYN retries (1 s, 3 s, 7 s...) would then time the opening.
+    launched = 0
+    tasks = []
+    while launched < args.count and time.perf_counter() - started < OPEN_WITHIN:
+        room = min(args.wave, args.count - launched, args.pending - (launched - stats.opened - stats.failed))
+        if room > 0:
+            tasks += [loop.create_task(one()) for _ in range(room)]
+            launched += room
         await asyncio.sleep(0.05)
-    while stats.opened + stats.failed < args.count and time.perf_counter() - started < 60:
+    if launched < args.count:
+        stats.errors[f"not started within {OPEN_WITHIN:g} s"] = args.count - launched
+    while stats.opened + stats.failed < launched and time.perf_counter() - started < OPEN_WITHIN:
         await asyncio.sleep(0.05)
     to_open = time.perf_counter() - started
     budget = args.tokens * args.interval + 60.0
-    await asyncio.wait(futures, timeout=budget)
+    if futures:
+        await asyncio.wait(futures, timeout=budget)
     return {
         "streams": args.count,
+        "launched": launched,
         "opened": stats.opened,
         "complete": stats.complete,
         "short": stats.short,
         "failed": stats.failed,
         "unfinished": sum(1 for f in futures if not f.done()),  # still streaming at the deadline
+        "not_started": args.count - launched,
         "errors": stats.errors,
         "chunks": stats.chunks,
         "seconds_to_open": round(to_open, 2),
@@ -177,6 +192,12 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=600, help="tokens per stream (as the mock's --drip-chunks)")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between tokens (the mock's --drip-interval)")
     p.add_argument("--wave", type=int, default=500, help="connections opened at once, every 50 ms")
+    p.add_argument(
+        "--pending",
+        type=int,
+        default=4000,
+        help="at most this many streams waiting for their first byte at once (within the servers' listen queue, 4,096)",
+    )
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the runner raised it (procs.raise_fd_limit)

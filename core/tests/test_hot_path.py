@@ -166,6 +166,20 @@ def test_rewrite_field_matches_the_regex(evs, client):
     assert rewrite_field(data, b'"model"', orjson.dumps(client)) == reference_rewrite(data, "model", client)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(events(), min_size=1, max_size=3), st.integers(1, 4)), min_size=1, max_size=8), _names
+)
+def test_relay_of_reads_that_repeat_matches_the_reference(runs, client):
+    """A stream repeats its ``"model":"name"`` read after read (the relay remembers it),
+    until another name, or a read holding two names, or a lookalike (a longer name, a
+    spaced key) comes."""
+    translator = OpenAIChat()
+    pieces = [b"".join(evs) for evs, times in runs for _ in range(times)]
+    data = b"".join(pieces)
+    assert relay(pieces, client, translator, None) == reference_relay(data, client, translator, None)
+
+
 def test_rewrite_field_leaves_a_buffer_alone_when_the_name_is_already_right():
     data = b'data: {"model":"gpt-4o","x":1}\n\ndata: {"model":"gpt-4o","x":2}\n\n'
     assert rewrite_field(data, b'"model"', b'"gpt-4o"') is data

@@ -26,6 +26,7 @@ __all__ = ["PassthroughStream", "rewrite_model"]
 _USAGE_MARKERS = (b'sage"', b"usageMetadata")
 _ERROR_MARKER = b'"error"'  # a key (or a bare string value); escaped text never matches
 _MARKERS = (*_USAGE_MARKERS, _ERROR_MARKER)
+_USAGE_HINT = b"sage"  # in both usage markers: one search tells whether either may be there
 
 
 _SPACE = frozenset(b" \t\r\n")
@@ -127,6 +128,10 @@ class PassthroughStream:
     ) -> None:
         self._key = orjson.dumps(translator.model_field)
         self._replacement = orjson.dumps(client)
+        # The upstream's "model":"name" seen last, and what it becomes: a stream repeats it
+        # in every event, so an event holding only it is rewritten with one replace.
+        self._seen = b""
+        self._becomes = b""
         self._translator = translator
         self._drop = drop
         self._rest = b""
@@ -134,7 +139,29 @@ class PassthroughStream:
         self.error: GatewayError | None = None
 
     def _sub(self, data: bytes) -> bytes:
-        return rewrite_field(data, self._key, self._replacement)
+        seen = self._seen
+        if seen:
+            count = data.count(self._key)
+            if not count:
+                return data
+            if data.count(seen) == count:  # every occurrence is the one seen before
+                return data.replace(seen, self._becomes) if self._becomes else data
+        out = rewrite_field(data, self._key, self._replacement)
+        self._remember(data)
+        return out
+
+    def _remember(self, data: bytes) -> None:
+        """Note the ``"model":"name"`` of ``data`` (when it has one, as written by a stream)
+        for the next events: ``_becomes`` is empty when the name is the client's already."""
+        key = self._key
+        at = data.find(key)
+        i = at + len(key)
+        if at < 0 or not data.startswith(b':"', i):
+            return
+        end = _string_end(data, i + 1)
+        if end > 0:
+            self._seen = data[at:end]
+            self._becomes = b"" if data[i + 1 : end] == self._replacement else key + b":" + self._replacement
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._rest + chunk if self._rest else chunk
@@ -164,6 +191,8 @@ class PassthroughStream:
         Only the events holding a marker are cut out and parsed; the bytes around them
         are kept as they are.
         """
+        if _USAGE_HINT not in data and _ERROR_MARKER not in data:
+            return data
         nexts = [data.find(marker) for marker in _MARKERS]  # next place of each marker
         at = _first(nexts)
         if at < 0:

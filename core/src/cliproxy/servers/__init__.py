@@ -50,7 +50,11 @@ trails both by a third or more."""
 _MODULES = {"hypercorn": "hypercorn", "uvicorn": "uvicorn", "granian": "granian"}
 
 BACKLOG = 4096
-"""The listen queue: room for a burst of thousands of clients connecting at once."""
+"""The listen queue: room for a burst of thousands of clients connecting at once (Linux
+caps it at ``net.core.somaxconn``, 4,096 by default). Every server is given it too, as each
+listens again on the socket it is handed, with a backlog of its own (uvicorn 2,048,
+Hypercorn 100): past the queue, a connecting client's handshake is dropped and left to the
+kernel's SYN retries (1 s, 3 s, 7 s...) until it is reset."""
 
 
 @attrs.frozen
@@ -109,10 +113,28 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+FEW_FILES = 4096
+"""An open-file limit below this is worth a warning: about half of it is streams at once."""
+
+
 def raise_fd_limit(wanted: int = 1 << 18) -> tuple[int, int]:
     """Raise the limit on open files (each open stream holds two: the client's connection
     and the upstream's) to ``wanted``, or as far as allowed: the hard limit for anyone,
-    above it for a process that may (root); returns the (old, new) soft limit."""
+    above it for a process that may (root); returns the (old, new) soft limit. A limit
+    left under :data:`FEW_FILES` is logged: past it, the server closes new connections
+    unanswered (and upstream connections fail), which no client error explains."""
+    old, new = _raise_fd_limit(wanted)
+    if new != resource.RLIM_INFINITY and new < FEW_FILES:
+        log.warning(
+            "open files are limited to %d here (ulimit -n), so about %d requests or streams can be open at "
+            "once; raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, --ulimit nofile= in Docker)",
+            new,
+            max(0, (new - 64) // 2),
+        )
+    return old, new
+
+
+def _raise_fd_limit(wanted: int) -> tuple[int, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return soft, soft

@@ -42,6 +42,7 @@ async def serve(app: Any, options: ServeOptions, sock: socket.socket, shutdown: 
         interface=Interfaces.ASGI,
         http=HTTPModes.auto,
         websockets=False,
+        backlog=BACKLOG,
         backpressure=MAX_IN_FLIGHT,
         http1_settings=settings,
         log_enabled=True,

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cliproxy.servers import ServeOptions
+from cliproxy.servers import BACKLOG, ServeOptions
 
 
 async def serve(app: Any, options: ServeOptions, sock: socket.socket, shutdown: Callable[[], Awaitable[None]]) -> None:
@@ -21,6 +21,7 @@ async def serve(app: Any, options: ServeOptions, sock: socket.socket, shutdown: 
     config.graceful_timeout = options.graceful_timeout
     config.keep_alive_timeout = options.keep_alive
     config.include_server_header = False
+    config.backlog = BACKLOG  # it listens again on cliproxy's socket, by default with 100
     # Above the gateway's own header limit, so a client over it gets the gateway's 431 in
     # its own error format; past this, h11 answers a bare 400 and closes.
     config.h11_max_incomplete_size = options.header_limit

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from cliproxy.servers import ServeOptions
+from cliproxy.servers import BACKLOG, ServeOptions
 
 
 async def serve(app: Any, options: ServeOptions, sock: socket.socket, shutdown: Callable[[], Awaitable[None]]) -> None:
@@ -20,6 +20,7 @@ async def serve(app: Any, options: ServeOptions, sock: socket.socket, shutdown: 
         log_config=None,  # cliproxy's logging stays as set up
         access_log=False,  # cliproxy writes its own access log
         server_header=False,
+        backlog=BACKLOG,  # it listens again on cliproxy's socket, by default with 2,048
         timeout_keep_alive=int(options.keep_alive),
         timeout_graceful_shutdown=int(options.graceful_timeout + 0.999),
         # h11's head limit; httptools has none, so _BoundedHttpTools keeps the same one
