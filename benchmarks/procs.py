@@ -214,31 +214,51 @@ def peak_kb(proc: Proc) -> int:
     return sum(_status_kb(pid, "VmHWM:") for pid in proc.tree())
 
 
-class RssSampler:
+class Sampler:
+    """Calls :meth:`sample` every ``interval`` seconds in a thread, from :meth:`start`
+    until :meth:`stop`."""
+
+    def __init__(self, proc: Proc, interval: float) -> None:
+        self.proc = proc
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class RssSampler(Sampler):
     """Samples a process tree's RSS in a thread; ``peak_kb`` is the largest seen, and
     ``cpu_s`` the CPU time the tree used meanwhile."""
 
     def __init__(self, proc: Proc, interval: float = 0.05) -> None:
-        self.proc = proc
-        self.interval = interval
+        super().__init__(proc, interval)
         self.peak_kb = 0
         self.cpu_s = 0.0
         self._cpu_start = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, rss_kb(self.proc))
-            self._stop.wait(self.interval)
+    def sample(self) -> None:
+        self.peak_kb = max(self.peak_kb, rss_kb(self.proc))
 
     def __enter__(self) -> RssSampler:
         self._cpu_start = cpu_seconds(self.proc)
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.stop()
         self.cpu_s = cpu_seconds(self.proc) - self._cpu_start
         self.peak_kb = max(self.peak_kb, rss_kb(self.proc))

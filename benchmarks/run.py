@@ -22,7 +22,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import gateways as gw  # noqa: E402
 import load  # noqa: E402
 import report  # noqa: E402
-from procs import Cpus, Proc, RssSampler, free_port, peak_kb, raise_fd_limit, rss_kb  # noqa: E402
+from procs import Cpus, Proc, RssSampler, Sampler, free_port, peak_kb, raise_fd_limit, rss_kb  # noqa: E402
 from scenarios import SCENARIOS, Scenario, check_answer, client_body  # noqa: E402
 
 GATEWAYS = (
@@ -195,38 +194,29 @@ def compile_bytecode(log: Path) -> None:
         )
 
 
-class FdSampler:
+class FdSampler(Sampler):
     """The most files a process tree held open at once (each open stream holds two in a
     gateway: the client's connection and the upstream's), sampled in a thread; ``limit``
     is the open-file limit of its first process."""
 
     def __init__(self, proc: Proc, interval: float = 0.5) -> None:
-        self.proc = proc
-        self.interval = interval
+        super().__init__(proc, interval)
         self.peak = 0
         self.limit = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            count = 0
-            for pid in self.proc.tree():
-                with contextlib.suppress(OSError):
-                    count += len(os.listdir(f"/proc/{pid}/fd"))
-            self.peak = max(self.peak, count)
-            self._stop.wait(self.interval)
+    def sample(self) -> None:
+        count = 0
+        for pid in self.proc.tree():
+            with contextlib.suppress(OSError):
+                count += len(os.listdir(f"/proc/{pid}/fd"))
+        self.peak = max(self.peak, count)
 
     def start(self) -> None:
         with contextlib.suppress(OSError, StopIteration, ValueError):
             pid = next(iter(self.proc.tree()))
             line = next(x for x in Path(f"/proc/{pid}/limits").read_text().splitlines() if "open files" in x)
             self.limit = int(line.split()[3])
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().start()
 
 
 def loadavg() -> list[float]:

@@ -27,7 +27,7 @@ from cliproxy.config import Config
 from cliproxy.ir import Usage
 from cliproxy.pricing import nanos_to_usd
 from cliproxy.state import MemoryStore, StateStore
-from cliproxy.state.daily import OVERFLOW, DailyCounts, DailyKey, day_of, first_kept_day
+from cliproxy.state.daily import DailyCounts, DailyKey, add_row, day_of, first_kept_day
 from cliproxy.usage_document import Rows, decode_rows, encode_rows
 from cliproxy.usage_snapshot import add_to_snapshot, read_snapshot
 
@@ -301,22 +301,11 @@ class UsageLedger:
 def _add_pending(
     pending: dict[str, dict[DailyKey, list[int]]], day: str, key: DailyKey, counts: Sequence[int], max_rows: int
 ) -> None:
-    """Add ``counts`` to ``key``'s pending row of ``day``; past ``max_rows`` distinct rows
-    a day, to :data:`~cliproxy.state.daily.OVERFLOW` (as the stores do): bounded."""
+    """Add ``counts`` to ``key``'s pending row of ``day``, bounded as the stores are."""
     table = pending.get(day)
     if table is None:
         table = pending[day] = {}
-    held = table.get(key)
-    if held is None:
-        if len(table) >= max_rows and key != OVERFLOW:
-            key = OVERFLOW
-            held = table.get(key)
-        if held is None:
-            table[key] = list(counts)
-            return
-    for i, count in enumerate(counts):  # (most counts are 0: cheaper than adding all)
-        if count:
-            held[i] += count
+    add_row(table, key, counts, max_rows)
 
 
 def _copy(rows: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> Rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "DailyCounts",
     "DailyKey",
     "DailyTable",
+    "add_row",
     "day_of",
     "first_kept_day",
 ]
@@ -119,6 +120,22 @@ def first_kept_day(today: str, keep_days: int) -> str:
     return (dt.date.fromisoformat(today) - dt.timedelta(days=max(1, keep_days) - 1)).isoformat()
 
 
+def add_row(table: dict[DailyKey, list[int]], key: DailyKey, counts: Sequence[int], max_rows: int) -> None:
+    """Add ``counts`` to ``key``'s row of one day's ``table`` (counts held as lists, added
+    in place); past ``max_rows`` distinct rows, to :data:`OVERFLOW`: the table is bounded."""
+    held = table.get(key)
+    if held is None:
+        if len(table) >= max_rows and key != OVERFLOW:
+            key = OVERFLOW
+            held = table.get(key)
+        if held is None:
+            table[key] = list(counts)
+            return
+    for i, count in enumerate(counts):  # (most counts are 0: cheaper than adding all)
+        if count:
+            held[i] += count
+
+
 class DailyTable:
     """Daily rows in memory: ``{day: {key: counts}}``, bounded as the module says (the
     counts are held as lists and added up in place)."""
@@ -141,17 +158,7 @@ class DailyTable:
                 return False
             table = self._days[day] = {}
         for key, counts in rows.items():
-            held = table.get(key)
-            if held is None:
-                if len(table) >= max_rows and key != OVERFLOW:
-                    key = OVERFLOW
-                    held = table.get(key)
-                if held is None:
-                    table[key] = list(counts)
-                    continue
-            for i, count in enumerate(counts):  # (most counts are 0: cheaper than adding all)
-                if count:
-                    held[i] += count
+            add_row(table, key, counts, max_rows)
         return True
 
     def subtract(self, handed: Mapping[str, Mapping[DailyKey, DailyCounts]]) -> None:
