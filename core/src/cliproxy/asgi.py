@@ -158,10 +158,8 @@ async def client_disconnect_cancels(
     when ``receive`` is called after the response (cheaper than cancelling it).
     ``task`` is the calling task, when the caller has it at hand already.
     """
-    if task is None:
-        task = asyncio.current_task()
-        assert task is not None
-    caller = task
+    caller = task if task is not None else asyncio.current_task()
+    assert caller is not None
     disconnected = False
 
     async def watch() -> None:

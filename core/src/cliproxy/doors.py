@@ -353,49 +353,37 @@ class DoorEndpoint:
             await self._count(gateway, client, send)
             return
         policy = None if client.identity is None else client.identity.policy
-        if policy is None or not policy.limits_rate:
-            config = gateway.config
-            if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is None:
-                await self._answer(gateway, client, send)  # (the usual case: one coroutine less)
-            else:
-                await self._kept_alive(gateway, client, send)
-            return
-        try:
-            ticket = await admit(gateway, client, policy)
-        except GatewayError as error:
-            if client.exchange is not None:
-                client.exchange.error = error.message
-            await send_error(send, self.translator, error)
-            return
-        client.ticket = ticket
-        try:
-            await self._kept_alive(gateway, client, send)
-        finally:
-            await finish_shielded(ticket.release())
-
-    async def _kept_alive(self, gateway: Gateway, client: ClientRequest, send: Send) -> None:
-        config = gateway.config
-        if (config.stream_keepalive if client.stream else config.nonstream_keepalive) is not None:
-            keepalive = self._keepalive(client, send)
-            if keepalive is not None:
-                try:
-                    await self._answer(gateway, client, keepalive)
-                finally:
-                    keepalive.stop()
+        ticket = None
+        if policy is not None and policy.limits_rate:
+            try:
+                ticket = await admit(gateway, client, policy)
+            except GatewayError as error:
+                if client.exchange is not None:
+                    client.exchange.error = error.message
+                await send_error(send, self.translator, error)
                 return
-        await self._answer(gateway, client, send)
+            client.ticket = ticket
+        keepalive = self._keepalive(client, send)
+        try:
+            await self._answer(gateway, client, send if keepalive is None else keepalive)
+        finally:
+            if keepalive is not None:
+                keepalive.stop()
+            if ticket is not None:
+                await finish_shielded(ticket.release())
 
     def _keepalive(self, client: ClientRequest, send: Send) -> Keepalive | None:
         """The ``send`` with keepalives this request gets (see :mod:`cliproxy.keepalive`);
-        None for a stream whose framing has none."""
-        exchange = client.exchange
-        if exchange is None:
-            return None
+        None when the config asks for none, or for a stream whose framing has none."""
         config = self.gateway.config
+        exchange = client.exchange
+        interval = config.stream_keepalive if client.stream else config.nonstream_keepalive
+        if interval is None or exchange is None:
+            return None  # (the usual case: no keepalives)
         translator = self.translator
         if client.stream:
             ping = translator.keepalive(client.query)
-            if ping is None or config.stream_keepalive is None:
+            if ping is None:
                 return None
             ctx = EncodeContext(model=client.model, body=client.body, created=client.created, query=client.query)
 
@@ -404,11 +392,10 @@ class DoorEndpoint:
                 return encoder.encode([StreamError(error)]) + encoder.close()
 
             headers = stream_headers(translator.stream_encoder(ctx))
-            return Keepalive(exchange, config.stream_keepalive, ping, headers, stream=True, ending=ending)
-        assert config.nonstream_keepalive is not None
+            return Keepalive(exchange, interval, ping, headers, stream=True, ending=ending)
         return Keepalive(
             exchange,
-            config.nonstream_keepalive,
+            interval,
             BLANK_LINE,
             JSON_HEADERS,
             stream=False,
