@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import resource
@@ -214,7 +215,7 @@ def peak_kb(proc: Proc) -> int:
     return sum(_status_kb(pid, "VmHWM:") for pid in proc.tree())
 
 
-class Sampler:
+class Sampler(abc.ABC):
     """Calls :meth:`sample` every ``interval`` seconds in a thread, from :meth:`start`
     until :meth:`stop`."""
 
@@ -224,8 +225,9 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @abc.abstractmethod
     def sample(self) -> None:
-        raise NotImplementedError
+        """Take one sample (in the sampling thread)."""
 
     def _run(self) -> None:
         while not self._stop.is_set():
