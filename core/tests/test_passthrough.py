@@ -88,3 +88,45 @@ def test_an_event_past_the_line_limit_is_refused_not_held():
     with pytest.raises(GatewayError) as refused:
         relay.feed(b"x" * (MAX_LINE // 2 + 10))
     assert refused.value.status == 502
+
+
+def _chunk(text: str) -> bytes:
+    return b'data: {"id":"1","model":"m","choices":[{"index":0,"delta":{"content":' + orjson.dumps(text) + b"}}]}\n\n"
+
+
+_EVENTS = st.one_of(
+    st.sampled_from(["hi", "a message", 'a "usage" word', "usageMetadata", '"error"', "sage"]).map(_chunk),
+    st.builds(
+        lambda i, o: (
+            b'data: {"id":"1","model":"m","choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":%d}}\n\n'
+            % (i, o)
+        ),
+        st.integers(0, 99),
+        st.integers(0, 99),
+    ),
+    st.just(b'data: {"error":{"message":"overloaded","type":"server_error","code":503}}\n\n'),
+    st.just(b'data: {"message":"not an error, nor usage"}\n\n'),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_EVENTS, max_size=12), st.data())
+def test_the_scan_finds_what_parsing_every_event_finds(events, data):
+    """Searching for markers instead of parsing every event misses no usage and no error,
+    and sees none where there is none, however the stream is split."""
+    translator = OpenAIChat()
+    usage_events = [obj for obj in map(lambda e: orjson.loads(e[6:]), events) if "usage" in obj]
+    error_events = [obj for obj in map(lambda e: orjson.loads(e[6:]), events) if isinstance(obj.get("error"), dict)]
+    stream = b"".join(events) + b"data: [DONE]\n\n"
+    relay = PassthroughStream("m", translator)
+    out = b"".join(relay.feed(p) for p in data.draw(split_points(stream))) + relay.close()
+    assert out == stream
+    expected = usage_events[-1]["usage"] if usage_events else None
+    if expected is None:
+        assert relay.usage.output_tokens is None
+    else:
+        assert (relay.usage.input_tokens, relay.usage.output_tokens) == (
+            expected["prompt_tokens"],
+            expected["completion_tokens"],
+        )
+    assert (relay.error is not None) == bool(error_events)

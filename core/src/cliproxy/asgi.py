@@ -172,7 +172,7 @@ async def client_disconnect_cancels(
                     caller.cancel()
                 return
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    watcher = caller.get_loop().create_task(watch())  # (get_running_loop costs a getpid call on 3.11)
     try:
         await work
     except asyncio.CancelledError:

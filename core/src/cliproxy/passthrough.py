@@ -23,10 +23,8 @@ from cliproxy.translate import UpstreamTranslator
 
 __all__ = ["PassthroughStream", "rewrite_model"]
 
-_USAGE_MARKERS = (b'sage"', b"usageMetadata")
+_USAGE_HINT = b"sage"  # in both usage markers, ``usage"`` and ``usageMetadata``: one search finds either
 _ERROR_MARKER = b'"error"'  # a key (or a bare string value); escaped text never matches
-_MARKERS = (*_USAGE_MARKERS, _ERROR_MARKER)
-_USAGE_HINT = b"sage"  # in both usage markers: one search tells whether either may be there
 
 
 _SPACE = frozenset(b" \t\r\n")
@@ -191,31 +189,35 @@ class PassthroughStream:
         Only the events holding a marker are cut out and parsed; the bytes around them
         are kept as they are.
         """
-        if _USAGE_HINT not in data and _ERROR_MARKER not in data:
-            return data
-        nexts = [data.find(marker) for marker in _MARKERS]  # next place of each marker
-        at = _first(nexts)
-        if at < 0:
+        usage_at = _next_usage(data, 0)
+        error_at = data.find(_ERROR_MARKER)
+        if usage_at < 0 and error_at < 0:
             return data
         crlf = b"\r" in data
         kept: list[bytes] = []
         done = 0  # data[:done] is decided (kept or dropped)
+        at = _earliest(usage_at, error_at)
         while at >= 0:
             start = _event_start(data, done, at, crlf)
             end = _event_end(data, at, crlf)
-            event = data[start:end]
-            obj = _data_of(event)
+            obj = _data_of(data[start:end])
             if obj is not None:
-                if self.error is None and _ERROR_MARKER in event:
+                if self.error is None and 0 <= error_at < end:
                     self.error = self._error_of(obj)
-                if any(m in event for m in _USAGE_MARKERS):
+                if 0 <= usage_at < end:
                     found = self._translator.extract_usage(obj)
                     if found:
                         self.usage = self.usage.merge(found)
                     if self._drop is not None and self._drop(obj):
                         kept.append(data[done:start])
                         done = end
-            at = _next_marker(data, nexts, end)
+            # Each marker is searched for again only once passed: the buffer is scanned
+            # once per marker, not once per event.
+            if 0 <= usage_at < end:
+                usage_at = _next_usage(data, end)
+            if 0 <= error_at < end:
+                error_at = data.find(_ERROR_MARKER, end)
+            at = _earliest(usage_at, error_at)
         if not done:
             return data
         kept.append(data[done:])
@@ -230,19 +232,25 @@ class PassthroughStream:
         return self._translator.decode_error(status, {}, orjson.dumps(obj))
 
 
-def _first(nexts: list[int]) -> int:
-    found = [at for at in nexts if at >= 0]
-    return min(found) if found else -1
+def _earliest(a: int, b: int) -> int:
+    """The smaller of two ``find`` results, -1 (not found) counting as none."""
+    if a < 0:
+        return b
+    if b < 0:
+        return a
+    return min(a, b)
 
 
-def _next_marker(data: bytes, nexts: list[int], start: int) -> int:
-    """The first marker at or after ``start``, or -1. ``nexts`` caches where each marker
-    occurs next (-1: no more), so a marker is searched for again only once passed: the
-    buffer is scanned once per marker, not once per event."""
-    for i, at in enumerate(nexts):
-        if 0 <= at < start:
-            nexts[i] = data.find(_MARKERS[i], start)
-    return _first(nexts)
+def _next_usage(data: bytes, start: int) -> int:
+    """Where the next usage marker (``usage"`` or ``usageMetadata``) in ``data`` at or
+    after ``start`` holds its ``sage``, or -1. Other words holding ``sage`` (``message``)
+    are passed over here, not parsed."""
+    at = data.find(_USAGE_HINT, start)
+    while at >= 0:
+        if data.startswith(b'sage"', at) or (at > 0 and data.startswith(b"usageMetadata", at - 1)):
+            return at
+        at = data.find(_USAGE_HINT, at + 4)
+    return -1
 
 
 def _event_start(data: bytes, floor: int, at: int, has_cr: bool = True) -> int:
