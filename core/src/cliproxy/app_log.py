@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cliproxy.config import LoggingConfig
+from cliproxy.log_output import LineFormatter
 from cliproxy.logs import FORMAT, RequestIdFilter
 
 __all__ = ["MAX_TAIL_BYTES", "add_log_file", "configure_logging", "formatter", "tail"]
@@ -33,7 +34,7 @@ def formatter(config: LoggingConfig) -> logging.Formatter:
         from cliproxy.log_json import JsonFormatter
 
         return JsonFormatter()
-    return logging.Formatter(FORMAT)
+    return LineFormatter(FORMAT)
 
 
 def configure_logging(config: LoggingConfig, *, level: str | None = None) -> logging.Handler | None:

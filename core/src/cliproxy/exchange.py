@@ -244,16 +244,16 @@ class Exchange:
         upstream = f" upstream={self.upstream_status}" if self.upstream_status else ""
         served = "" if self.provider == NONE else f" -> {self.provider} [{self.credential}] {self.upstream_model}"
         error = f' error="{self.error[:200]}"' if self.error else ""
-        access_log.info(
+        # (made and handled directly: Logger.info would also look up the calling frame's
+        # file and line, which no format shows, on every request)
+        record = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            __file__,
+            0,
             "%s %s %s %r%s%s%s %.0fms%s",
-            self.door,
-            self.client,
-            self.final_status,
-            self.model,
-            served,
-            upstream,
-            tokens,
-            elapsed,
-            error,
+            (self.door, self.client, self.final_status, self.model, served, upstream, tokens, elapsed, error),
+            None,
             extra={"exchange": self, "duration_ms": round(elapsed, 1)},
         )
+        access_log.handle(record)

@@ -12,6 +12,7 @@ where it is written, as for the text format (see docs/security.md).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -61,4 +62,9 @@ class JsonFormatter(logging.Formatter):
 
 def _utc(created: float) -> str:
     seconds = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created - seconds) * 1000):03d}Z"
+    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
+@functools.lru_cache(maxsize=4)  # (a second's lines share their date and time)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from cliproxy.exchange import current
+from cliproxy.log_output import BatchingStreamHandler, LineFormatter
 
 __all__ = ["FORMAT", "RequestIdFilter", "setup_logging"]
 
@@ -29,8 +30,21 @@ class RequestIdFilter(logging.Filter):
 
 
 def setup_logging(level: str) -> None:
-    """Log to stderr at ``level``, each line with its request id."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Log to stderr at ``level``, each line with its request id: at once on a terminal,
+    else in batches (see :mod:`cliproxy.log_output`). A process that calls this owns its
+    logging: records skip what no format of the gateway shows (thread, process)."""
+    handler = BatchingStreamHandler(sys.stderr, interval=0.0 if _is_terminal(sys.stderr) else 0.5)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(LineFormatter(FORMAT))
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+
+
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (OSError, ValueError):
+        return False
