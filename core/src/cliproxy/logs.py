@@ -31,14 +31,10 @@ class RequestIdFilter(logging.Filter):
 
 def setup_logging(level: str) -> None:
     """Log to stderr at ``level``, each line with its request id: at once on a terminal,
-    else in batches (see :mod:`cliproxy.log_output`). A process that calls this owns its
-    logging: records skip what no format of the gateway shows (thread, process)."""
+    else in batches (see :mod:`cliproxy.log_output`)."""
     handler = BatchingStreamHandler(sys.stderr, interval=0.0 if _is_terminal(sys.stderr) else 0.5)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(LineFormatter(FORMAT))
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
