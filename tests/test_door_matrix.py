@@ -14,29 +14,35 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
-import attrs
 import cliproxy_claude
 import cliproxy_gemini
 import cliproxy_openai
-import openai
 import pytest
 from cliproxy import ir
-from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
+from cliproxy.testing import (
+    SDK_DOORS,
+    FakeUpstream,
+    Reply,
+    SdkAnswer,
+    SdkDoor,
+    SdkTool,
+    answer_of,
+    ask_sdk,
+    gateway_app,
+    serve_app,
+)
 from cliproxy.testing.strategies import decode_in_pieces
 from cliproxy.wire.anthropic import Anthropic
 from cliproxy.wire.gemini import Gemini
 from cliproxy.wire.openai_chat import OpenAIChat
-from google import genai
-from google.genai import types
 
 KEY = "matrix-key"
 PROMPT = "hello matrix"
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
+WEATHER = SdkTool(
+    "get_weather",
+    "Weather for a city",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
 
 # upstream wire -> (alias, translator, path, {scenario: (whole recording, stream recording)})
 UPSTREAMS: dict[str, tuple[str, Any, str, dict[str, tuple[str | None, str]]]] = {
@@ -81,33 +87,7 @@ UPSTREAMS: dict[str, tuple[str, Any, str, dict[str, tuple[str | None, str]]]] = 
         },
     ),
 }
-DOORS = ["openai-chat", "openai-responses", "anthropic", "gemini"]
 SCENARIOS = ["text", "tool", "thinking"]
-
-
-@attrs.frozen
-class View:
-    """What a user of the SDK sees: text, tool calls, reasoning."""
-
-    text: str
-    tools: tuple[tuple[str, str], ...]
-    reasoning: str
-
-
-def view_of(response: ir.Response) -> View:
-    tools = tuple(
-        (p.name, json.dumps(json.loads(p.arguments or "{}"), sort_keys=True))
-        for p in response.parts
-        if isinstance(p, ir.ToolCallPart)
-    )
-    reasoning = "".join(p.text for p in response.parts if isinstance(p, ir.ReasoningPart))
-    return View(response.text, tools, reasoning)
-
-
-def _args(value: Any) -> str:
-    if isinstance(value, str):
-        value = json.loads(value or "{}")
-    return json.dumps(value or {}, sort_keys=True)
 
 
 # -- the gateway under test ------------------------------------------------------------
@@ -150,7 +130,7 @@ def _frame(path: str, data: bytes) -> bytes:
     return data
 
 
-def script(upstream: FakeUpstream, recording, wire: str, scenario: str, stream: bool) -> View:
+def script(upstream: FakeUpstream, recording, wire: str, scenario: str, stream: bool) -> SdkAnswer:
     """Make the upstream answer with the scenario's recording; return what it says."""
     _, translator, path, files = UPSTREAMS[wire]
     whole_file, stream_file = files[scenario]
@@ -170,7 +150,7 @@ def script(upstream: FakeUpstream, recording, wire: str, scenario: str, stream: 
         upstream.add("POST", path.format(method="streamGenerateContent"), Reply.sse([streamed]))
     else:
         upstream.add("POST", path, Reply.sse([streamed]) if stream else Reply(body=whole))
-    return view_of(folded.build() if stream else translator.decode_response(whole))
+    return answer_of(folded.build() if stream else translator.decode_response(whole))
 
 
 def sent_body(upstream: FakeUpstream) -> dict[str, Any]:
@@ -180,142 +160,19 @@ def sent_body(upstream: FakeUpstream) -> dict[str, Any]:
 
 # -- the four clients ------------------------------------------------------------------
 
-
-def call_openai_chat(url: str, model: str, scenario: str, stream: bool) -> View:
-    client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
-    extra: dict[str, Any] = {}
-    if scenario == "tool":
-        extra["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": WEATHER["name"],
-                    "description": WEATHER["description"],
-                    "parameters": WEATHER["schema"],
-                },
-            }
-        ]
-    if scenario == "thinking":
-        extra["reasoning_effort"] = "high"
-    messages = [{"role": "user", "content": PROMPT}]
-    if not stream:
-        message = client.chat.completions.create(model=model, messages=messages, **extra).choices[0].message
-        tools = tuple((c.function.name, _args(c.function.arguments)) for c in message.tool_calls or ())
-        return View(message.content or "", tools, (message.model_extra or {}).get("reasoning_content") or "")
-    text, reasoning, calls = "", "", {}
-    for chunk in client.chat.completions.create(model=model, messages=messages, stream=True, **extra):
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        text += delta.content or ""
-        reasoning += (delta.model_extra or {}).get("reasoning_content") or ""
-        for call in delta.tool_calls or ():
-            name, args = calls.get(call.index, ("", ""))
-            calls[call.index] = (name + (call.function.name or ""), args + (call.function.arguments or ""))
-    return View(text, tuple((n, _args(a)) for _, (n, a) in sorted(calls.items())), reasoning)
-
-
-def call_openai_responses(url: str, model: str, scenario: str, stream: bool) -> View:
-    client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
-    extra: dict[str, Any] = {}
-    if scenario == "tool":
-        extra["tools"] = [
-            {
-                "type": "function",
-                "name": WEATHER["name"],
-                "description": WEATHER["description"],
-                "parameters": WEATHER["schema"],
-            }
-        ]
-    if scenario == "thinking":
-        extra["reasoning"] = {"effort": "high", "summary": "auto"}
-    if stream:
-        with client.responses.stream(model=model, input=PROMPT, **extra) as events:
-            for _ in events:
-                pass  # every event must parse
-            response = events.get_final_response()
-    else:
-        response = client.responses.create(model=model, input=PROMPT, **extra)
-    text, reasoning, tools = "", "", []
-    for item in response.output:
-        if item.type == "message":
-            text += "".join(c.text for c in item.content if c.type == "output_text")
-        elif item.type == "reasoning":
-            reasoning += "".join(s.text for s in item.summary)
-        elif item.type == "function_call":
-            tools.append((item.name, _args(item.arguments)))
-    return View(text, tuple(tools), reasoning)
-
-
-def call_anthropic(url: str, model: str, scenario: str, stream: bool) -> View:
-    client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
-    extra: dict[str, Any] = {}
-    if scenario == "tool":
-        extra["tools"] = [
-            {"name": WEATHER["name"], "description": WEATHER["description"], "input_schema": WEATHER["schema"]}
-        ]
-    if scenario == "thinking":
-        extra["thinking"] = {"type": "enabled", "budget_tokens": 2048}
-    params = {"model": model, "max_tokens": 4096, "messages": [{"role": "user", "content": PROMPT}], **extra}
-    if stream:
-        with client.messages.stream(**params) as events:
-            for _ in events:
-                pass
-            message = events.get_final_message()
-    else:
-        message = client.messages.create(**params)
-    text = "".join(b.text for b in message.content if b.type == "text")
-    reasoning = "".join(b.thinking for b in message.content if b.type == "thinking")
-    tools = tuple((b.name, _args(b.input)) for b in message.content if b.type == "tool_use")
-    return View(text, tools, reasoning)
-
-
-_genai_clients: list[genai.Client] = []
-
-
-def call_gemini(url: str, model: str, scenario: str, stream: bool) -> View:
-    client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
-    _genai_clients.append(client)  # the SDK closes its HTTP client when the Client is collected
-    config = types.GenerateContentConfig()
-    if scenario == "tool":
-        config.tools = [
-            types.Tool(
-                function_declarations=[
-                    types.FunctionDeclaration(
-                        name=WEATHER["name"],
-                        description=WEATHER["description"],
-                        parameters_json_schema=WEATHER["schema"],
-                    )
-                ]
-            )
-        ]
-    if scenario == "thinking":
-        config.thinking_config = types.ThinkingConfig(include_thoughts=True, thinking_budget=2048)
-    chunks = (
-        list(client.models.generate_content_stream(model=model, contents=PROMPT, config=config))
-        if stream
-        else [client.models.generate_content(model=model, contents=PROMPT, config=config)]
-    )
-    text, reasoning, tools = "", "", []
-    for chunk in chunks:
-        for part in (
-            (chunk.candidates[0].content.parts or []) if chunk.candidates and chunk.candidates[0].content else []
-        ):
-            if part.function_call is not None:
-                tools.append((part.function_call.name, _args(part.function_call.args)))
-            elif part.thought:
-                reasoning += part.text or ""
-            elif part.text:
-                text += part.text
-    return View(text, tuple(tools), reasoning)
-
-
-CLIENTS = {
-    "openai-chat": call_openai_chat,
-    "openai-responses": call_openai_responses,
-    "anthropic": call_anthropic,
-    "gemini": call_gemini,
+# what each door's client sends to ask for thinking
+THINKING: dict[str, dict[str, Any]] = {
+    "chat": {"reasoning_effort": "high"},
+    "responses": {"reasoning": {"effort": "high", "summary": "auto"}},
+    "messages": {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+    "gemini": {"thinking_config": {"include_thoughts": True, "thinking_budget": 2048}},
 }
+
+
+def ask(url: str, door: SdkDoor, model: str, scenario: str, stream: bool) -> SdkAnswer:
+    tools = [WEATHER] if scenario == "tool" else []
+    extra = THINKING[door] if scenario == "thinking" else None
+    return ask_sdk(url, door, model, prompt=PROMPT, stream=stream, tools=tools, key=KEY, max_tokens=4096, extra=extra)
 
 
 # -- the matrix ------------------------------------------------------------------------
@@ -346,21 +203,21 @@ def check_request(wire: str, scenario: str, body: dict[str, Any]) -> None:
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("wire", list(UPSTREAMS))
-@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize("door", SDK_DOORS)
 def test_door_meets_upstream(door, wire, scenario, stream, upstream, gateway, recording):
     expected = script(upstream, recording, wire, scenario, stream)
     alias = UPSTREAMS[wire][0]
-    seen = CLIENTS[door](gateway, alias, scenario, stream)
+    seen = ask(gateway, door, alias, scenario, stream)
     check_request(wire, scenario, sent_body(upstream))
     assert seen.text == expected.text
     assert seen.reasoning == expected.reasoning
     if door == "gemini" and wire == "gemini" and stream and scenario == "thinking":
         # Same wire: the stream passes through untouched, and this Vertex recording streams
         # function-call arguments in pieces (partialArgs), which the SDK shows as they came.
-        assert [name for name, _ in seen.tools if name] == [name for name, _ in expected.tools]
+        assert [c.name for c in seen.tool_calls if c.name] == [c.name for c in expected.tool_calls]
     else:
-        assert seen.tools == expected.tools
+        assert seen.tool_calls == expected.tool_calls
     if scenario == "tool":
-        assert seen.tools, "the recording's tool call must reach the client"
+        assert seen.tool_calls, "the recording's tool call must reach the client"
     if scenario == "thinking":
         assert seen.reasoning, "the recording's reasoning must reach the client"

@@ -14,10 +14,10 @@ CHAT = "/api/gateway/chat/completions"
 def test_every_door_gets_kilos_tool_call(door, stream, kilo, kilo_app, sdk):
     entry = {"api-key": kilo.token, "base-url": kilo.url, "organization-id": "org-acme", "prefix": "kilo"}
     with serve_app(kilo_app([entry])) as url:
-        text, calls = sdk(url, door, "kilo/anthropic/claude-sonnet-4.5", stream=stream)
+        answer = sdk(url, door, "kilo/anthropic/claude-sonnet-4.5", stream=stream)
     city = "New York City" if stream else "San Francisco"
-    assert [(name, args["city"]) for name, args in calls] == [("get_weather", city)]
-    assert text == ""
+    assert [(call.name, call.arguments["city"]) for call in answer.tool_calls] == [("get_weather", city)]
+    assert answer.text == ""
     (sent,) = kilo.server.requests_to(CHAT)
     assert sent.headers["authorization"] == f"Bearer {kilo.token}"
     assert sent.headers["x-kilocode-organizationid"] == "org-acme"
@@ -33,5 +33,5 @@ def test_every_door_gets_kilos_tool_call(door, stream, kilo, kilo_app, sdk):
 @pytest.mark.parametrize("door", ["chat", "messages"])
 def test_text_answers_reach_the_client(door, kilo, kilo_app, sdk):
     with serve_app(kilo_app()) as url:
-        text, calls = sdk(url, door, "kilo/anthropic/claude-sonnet-4.5", stream=True, tools=False)
-    assert text.startswith('The question "How many angels can dance') and calls == []
+        answer = sdk(url, door, "kilo/anthropic/claude-sonnet-4.5", stream=True, tools=False)
+    assert answer.text.startswith('The question "How many angels can dance') and answer.tool_calls == ()

@@ -16,7 +16,7 @@ from typing import Any
 
 import cliproxy_minimax
 import pytest
-from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, gateway_app
+from cliproxy.testing import FakeUpstream, RecordedRequest, Reply, SdkAnswer, gateway_app
 
 MESSAGES = "/anthropic/v1/messages"
 CHAT = "/v1/chat/completions"
@@ -272,134 +272,19 @@ def minimax_app(minimax: FakeMiniMax) -> Callable[..., Any]:
 
 # -- the official SDKs through the four doors ----------------------------------------------
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 PROMPT = "What is the weather in Shanghai?"
-_genai_clients: list[Any] = []
-
-
-def _args(value: Any) -> dict[str, Any]:
-    return json.loads(value or "{}") if isinstance(value, str) else dict(value or {})
-
-
-def _reasoning_of(extra: dict[str, Any]) -> str:
-    """Reasoning as a chat client sees it: ``reasoning_content``, else the text of
-    ``reasoning_details`` (what MiniMax sends with ``reasoning_split``)."""
-    if extra.get("reasoning_content"):
-        return extra["reasoning_content"]
-    return "".join(d.get("text") or "" for d in extra.get("reasoning_details") or ())
-
-
-def ask(
-    url: str, door: str, model: str, *, stream: bool, tools: bool = True
-) -> tuple[str, list[tuple[str, dict]], str]:
-    """Ask ``model`` through ``door`` with the official SDK; ``(text, [(tool, args)...],
-    reasoning)`` as the SDK shows them."""
-    import anthropic
-    import openai
-    from google import genai
-    from google.genai import types
-
-    calls: list[tuple[str, dict]] = []
-    if door == "chat":
-        client = openai.OpenAI(base_url=url + "/v1", api_key="client-key", max_retries=0)
-        extra: dict[str, Any] = {}
-        if tools:
-            fn = {"name": WEATHER["name"], "description": WEATHER["description"], "parameters": WEATHER["schema"]}
-            extra["tools"] = [{"type": "function", "function": fn}]
-        messages = [{"role": "user", "content": PROMPT}]
-        if not stream:
-            message = client.chat.completions.create(model=model, messages=messages, **extra).choices[0].message
-            calls = [(c.function.name, _args(c.function.arguments)) for c in message.tool_calls or ()]
-            return message.content or "", calls, _reasoning_of(message.model_extra or {})
-        text, pieces = "", {}
-        plain, details = "", ""  # reasoning_content deltas; reasoning_details (the signed whole, or MiniMax's)
-        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True, **extra):
-            if not chunk.choices:
-                continue
-            delta = chunk.choices[0].delta
-            text += delta.content or ""
-            plain += (delta.model_extra or {}).get("reasoning_content") or ""
-            details += _reasoning_of({"reasoning_details": (delta.model_extra or {}).get("reasoning_details")})
-            for call in delta.tool_calls or ():
-                name, args = pieces.get(call.index, ("", ""))
-                pieces[call.index] = (name + (call.function.name or ""), args + (call.function.arguments or ""))
-        return text, [(n, _args(a)) for _, (n, a) in sorted(pieces.items())], plain or details
-    if door == "responses":
-        client = openai.OpenAI(base_url=url + "/v1", api_key="client-key", max_retries=0)
-        extra = {"reasoning": {"effort": "medium", "summary": "auto"}}
-        if tools:
-            extra["tools"] = [
-                {
-                    "type": "function",
-                    "name": WEATHER["name"],
-                    "description": WEATHER["description"],
-                    "parameters": WEATHER["schema"],
-                }
-            ]
-        if stream:
-            with client.responses.stream(model=model, input=PROMPT, **extra) as events:
-                for _ in events:
-                    pass
-                response = events.get_final_response()
-        else:
-            response = client.responses.create(model=model, input=PROMPT, **extra)
-        text, reasoning = "", ""
-        for item in response.output:
-            if item.type == "message":
-                text += "".join(c.text for c in item.content if c.type == "output_text")
-            elif item.type == "reasoning":
-                reasoning += "".join(s.text for s in item.summary)
-            elif item.type == "function_call":
-                calls.append((item.name, _args(item.arguments)))
-        return text, calls, reasoning
-    if door == "messages":
-        client = anthropic.Anthropic(base_url=url, api_key="client-key", max_retries=0)
-        params: dict[str, Any] = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": PROMPT}]}
-        if tools:
-            params["tools"] = [
-                {"name": WEATHER["name"], "description": WEATHER["description"], "input_schema": WEATHER["schema"]}
-            ]
-        if stream:
-            with client.messages.stream(**params) as events:
-                for _ in events:
-                    pass
-                message = events.get_final_message()
-        else:
-            message = client.messages.create(**params)
-        text = "".join(b.text for b in message.content if b.type == "text")
-        reasoning = "".join(b.thinking for b in message.content if b.type == "thinking")
-        return text, [(b.name, _args(b.input)) for b in message.content if b.type == "tool_use"], reasoning
-    assert door == "gemini"
-    client = genai.Client(api_key="client-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
-    _genai_clients.append(client)  # the SDK closes its HTTP client when the Client is collected
-    config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True))
-    if tools:
-        declaration = types.FunctionDeclaration(
-            name=WEATHER["name"], description=WEATHER["description"], parameters_json_schema=WEATHER["schema"]
-        )
-        config.tools = [types.Tool(function_declarations=[declaration])]
-    chunks = (
-        list(client.models.generate_content_stream(model=model, contents=PROMPT, config=config))
-        if stream
-        else [client.models.generate_content(model=model, contents=PROMPT, config=config)]
-    )
-    text, reasoning = "", ""
-    for chunk in chunks:
-        content = chunk.candidates[0].content if chunk.candidates else None
-        for part in (content.parts or []) if content else []:
-            if part.function_call is not None:
-                calls.append((part.function_call.name, _args(part.function_call.args)))
-            elif part.thought:
-                reasoning += part.text or ""
-            elif part.text:
-                text += part.text
-    return text, calls, reasoning
+# what each door's client sends to see reasoning (the chat and messages doors show it unasked)
+SHOW_REASONING: dict[str, dict[str, Any]] = {
+    "responses": {"reasoning": {"effort": "medium", "summary": "auto"}},
+    "gemini": {"thinking_config": {"include_thoughts": True}},
+}
 
 
 @pytest.fixture
-def sdk() -> Callable[..., tuple[str, list[tuple[str, dict]], str]]:
+def sdk(sdk: Callable[..., SdkAnswer]) -> Callable[..., SdkAnswer]:
+    """The workspace's ``sdk`` asking about Shanghai, with each door's reasoning shown."""
+
+    def ask(url: str, door: str, model: str, *, stream: bool, tools: bool = True) -> SdkAnswer:
+        return sdk(url, door, model, stream=stream, tools=tools, prompt=PROMPT, extra=SHOW_REASONING.get(door))
+
     return ask

@@ -5,7 +5,7 @@ its reasoning."""
 from __future__ import annotations
 
 import pytest
-from cliproxy.testing import serve_app
+from cliproxy.testing import ToolCall, serve_app
 
 MESSAGES = "/anthropic/v1/messages"
 CHAT = "/v1/chat/completions"
@@ -18,10 +18,10 @@ THOUGHT = "The user wants the weather; call the tool."
 def test_every_door_gets_minimaxs_tool_call_and_reasoning(wire, door, stream, minimax, minimax_app, sdk):
     entry = {"api-key": "mm-api-key-0123456789abcdef", "base-url": minimax.url, "wire": wire}
     with serve_app(minimax_app([entry])) as url:
-        text, calls, reasoning = sdk(url, door, "MiniMax-M2.5", stream=stream)
-    assert calls == [("get_weather", {"city": "Shanghai"})]
-    assert text == ""
-    assert reasoning == THOUGHT
+        answer = sdk(url, door, "MiniMax-M2.5", stream=stream)
+    assert answer.tool_calls == (ToolCall("get_weather", {"city": "Shanghai"}),)
+    assert answer.text == ""
+    assert answer.reasoning == THOUGHT
     path = MESSAGES if wire == "anthropic" else CHAT
     (sent,) = minimax.server.requests_to(path)
     assert sent.headers["authorization"] == "Bearer mm-api-key-0123456789abcdef"

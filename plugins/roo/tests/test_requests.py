@@ -18,9 +18,10 @@ AUTH = {"authorization": "Bearer client-key"}
 @pytest.mark.parametrize("door", ["chat", "responses", "messages", "gemini"])
 def test_every_door_gets_the_tool_call(door, stream, roo, roo_app, sdk):
     with serve_app(roo_app()) as url:
-        text, calls = sdk(url, door, "roo/xai/grok-code-fast-1", stream=stream)
+        answer = sdk(url, door, "roo/xai/grok-code-fast-1", stream=stream)
     city = "New York City" if stream else "San Francisco"
-    assert [(name, args["city"]) for name, args in calls] == [("get_weather", city)] and text == ""
+    calls = [(call.name, call.arguments["city"]) for call in answer.tool_calls]
+    assert calls == [("get_weather", city)] and answer.text == ""
     (sent,) = roo.server.requests_to(CHAT)
     assert sent.headers["authorization"] == f"Bearer {roo.token}"
     assert sent.json["model"] == "xai/grok-code-fast-1" and sent.json["tools"][0]["function"]["name"] == "get_weather"

@@ -6,6 +6,9 @@
 * :func:`asgi_client` -- the gateway in-process through ``httpx``;
 * :func:`gateway_app` -- an app from a config mapping with only the plugins you name;
   :func:`host_of` -- the :class:`~cliproxy.Host` its plugins are handed;
+* :func:`ask_sdk` -- a client door called with its official SDK (``openai``, ``anthropic``,
+  ``google-genai``; each imported when its door is used), the answer folded into an
+  :class:`SdkAnswer`; :func:`answer_of` -- the same view of an IR response;
 * :class:`FakeClock` -- time that moves only when told (cooldowns expire without sleeping);
 * :class:`ProviderContract` -- the tests every provider plugin passes (subclass it);
 * :class:`TranslatorContract` / :class:`Sample` -- the properties every translator has;
@@ -23,6 +26,17 @@ from typing import TYPE_CHECKING
 from cliproxy.testing.apps import gateway_app, host_of
 from cliproxy.testing.clock import FakeClock
 from cliproxy.testing.replies import wire_answer
+from cliproxy.testing.sdk_doors import (
+    SDK_DOORS,
+    SdkAnswer,
+    SdkDoor,
+    SdkTool,
+    SdkUsage,
+    ToolCall,
+    answer_of,
+    ask_sdk,
+    chat_reasoning,
+)
 from cliproxy.testing.server import LiveServer, asgi_client, serve_app
 from cliproxy.testing.upstream import FakeUpstream, RecordedRequest, Reply
 
@@ -31,6 +45,7 @@ if TYPE_CHECKING:
     from cliproxy.testing.translator_contract import Sample, TranslatorContract
 
 __all__ = [
+    "SDK_DOORS",
     "FakeClock",
     "FakeUpstream",
     "LiveServer",
@@ -38,8 +53,16 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Sample",
+    "SdkAnswer",
+    "SdkDoor",
+    "SdkTool",
+    "SdkUsage",
+    "ToolCall",
     "TranslatorContract",
+    "answer_of",
     "asgi_client",
+    "ask_sdk",
+    "chat_reasoning",
     "gateway_app",
     "host_of",
     "serve_app",
