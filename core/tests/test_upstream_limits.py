@@ -17,7 +17,7 @@ import httpx
 import pytest
 from cliproxy.app import gateway_of
 from cliproxy.config import ConfigError, parse_config
-from cliproxy.gctune import GEN0_THRESHOLD
+from cliproxy.gctune import GEN0_THRESHOLD, GEN1_THRESHOLD, GEN2_THRESHOLD
 from cliproxy.testing import FakeUpstream, Reply, asgi_client, gateway_app
 
 MB = 1024 * 1024
@@ -43,10 +43,10 @@ def bomb() -> bytes:
 
 @pytest.fixture
 def serving_gc() -> Iterator[None]:
-    """The collector as ``cliproxy serve`` sets it (young collections 14x rarer): memory
-    held only through reference cycles would stay."""
+    """The collector as ``cliproxy serve`` sets it (young collections 14x rarer, full ones
+    far rarer still): memory held only through reference cycles would stay."""
     before = gc.get_threshold()
-    gc.set_threshold(GEN0_THRESHOLD, *before[1:])
+    gc.set_threshold(GEN0_THRESHOLD, GEN1_THRESHOLD, GEN2_THRESHOLD)
     yield
     gc.set_threshold(*before)
 

@@ -218,8 +218,9 @@ async def _stream_passthrough(
     drop = client.translator.passthrough_filter(client.body)
     relay = PassthroughStream(client.model, gateway.translators.upstream(result.wire), drop)
     if client.exchange is not None:
+        translator = client.translator  # not ``client``: it holds the exchange, a cycle
         client.exchange.ending = lambda error: (
-            relay.close() + client.translator.stream_encoder(ctx).encode([StreamError(error)])
+            relay.close() + translator.stream_encoder(ctx).encode([StreamError(error)])
         )
     error: GatewayError | None = None
     try:
