@@ -59,12 +59,23 @@ class Admission:
         retry_after: Seconds until it has room again (None: not within its window).
         day: The UTC day the request's tokens count for.
         month: The UTC month (``YYYY-MM``) its cost counts for.
+        requests_left: Admitted, with an ``rpm``: requests the window has room for after
+            this one (else None).
+        requests_reset_at: Unix time the oldest request leaves the rpm window (when
+            ``requests_left`` next grows).
+        tokens_left: Admitted, with a ``tpm``: tokens the window has room for after this
+            request's estimate (else None).
+        tokens_reset_at: Unix time the oldest charge leaves the tpm window.
     """
 
     refused: str | None
     retry_after: float | None
     day: str
     month: str
+    requests_left: int | None = None
+    requests_reset_at: float | None = None
+    tokens_left: int | None = None
+    tokens_reset_at: float | None = None
 
     @property
     def admitted(self) -> bool:
@@ -149,6 +160,14 @@ class _Client:
                 return max(0.0, when + WINDOW - now)
         return WINDOW
 
+    def oldest_charge(self) -> float | None:
+        """When the oldest charge still in the tpm window was made (None: it is empty)."""
+        for when, ticket in self.tokens:
+            held = self.charged.get(ticket)
+            if held is not None and held[0] == when:
+                return when
+        return None
+
     def charge(self, ticket: str, when: float, tokens: int) -> None:
         """Charge ``ticket`` ``tokens`` at ``when`` in the tpm window (replacing its charge)."""
         self.uncharge(ticket)
@@ -204,7 +223,22 @@ class MemoryLimiter:
             state.day_used += tokens
         if limits.monthly_nanos is not None:
             state.month_used += cost
-        return Admission(None, None, day, month)
+        if limits.rpm is None and limits.tpm is None:
+            return Admission(None, None, day, month)
+        return self._headroom(state, limits, now, day, month)
+
+    @staticmethod
+    def _headroom(state: _Client, limits: RateLimits, now: float, day: str, month: str) -> Admission:
+        """An admission with what the rpm and tpm windows have left after taking it."""
+        requests_left = requests_reset = tokens_left = tokens_reset = None
+        if limits.rpm is not None:
+            requests_left = max(0, limits.rpm - len(state.requests))
+            requests_reset = state.requests[0] + WINDOW
+        if limits.tpm is not None:
+            tokens_left = max(0, limits.tpm - state.tokens_total)
+            oldest = state.oldest_charge()
+            tokens_reset = (now if oldest is None else oldest) + WINDOW
+        return Admission(None, None, day, month, requests_left, requests_reset, tokens_left, tokens_reset)
 
     def _sweep(self, now: float, day: str) -> None:
         """Forget clients with nothing in their windows, in flight or spent this day and month."""

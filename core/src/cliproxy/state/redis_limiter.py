@@ -64,16 +64,24 @@ if monthly >= 0 and tonumber(redis.call('get', KEYS[6]) or '0') + cost > monthly
   return {'monthly-budget-usd', ARGV[15]}
 end
 local px = math.ceil(window * 1000) + 1000
+-- What the windows have left after this request, and when their oldest entry leaves.
+local headroom = {'', '', '', ''}
 if rpm >= 0 then
   redis.call('zadd', KEYS[1], now, ticket)
   redis.call('pexpire', KEYS[1], px)
+  local oldest = redis.call('zrange', KEYS[1], 0, 0, 'withscores')
+  headroom[1] = tostring(math.max(0, rpm - redis.call('zcard', KEYS[1])))
+  headroom[2] = tostring(tonumber(oldest[2]) + window)
 end
 if tpm >= 0 then
   redis.call('zadd', KEYS[2], now, ticket)
   redis.call('hset', KEYS[3], ticket, tokens)
-  redis.call('hincrby', KEYS[3], '#total', tokens)
+  local total = redis.call('hincrby', KEYS[3], '#total', tokens)
   redis.call('pexpire', KEYS[2], px)
   redis.call('pexpire', KEYS[3], px)
+  local oldest = redis.call('zrange', KEYS[2], 0, 0, 'withscores')
+  headroom[3] = tostring(math.max(0, tpm - total))
+  headroom[4] = tostring(tonumber(oldest[2]) + window)
 end
 if par >= 0 then
   redis.call('zadd', KEYS[4], now + lease, ticket)
@@ -87,7 +95,7 @@ if monthly >= 0 then
   redis.call('incrby', KEYS[6], ARGV[10])
   redis.call('expire', KEYS[6], ARGV[13])
 end
-return {'', ''}
+return {'', '', headroom[1], headroom[2], headroom[3], headroom[4]}
 """
 
 RELEASE = """
@@ -183,9 +191,19 @@ def acquire_call(
 
 def admission_of(answer: Any, day: str, month: str) -> Admission:
     """The :class:`Admission` an :data:`ACQUIRE` answer says."""
-    refused, retry = (part.decode() if isinstance(part, bytes) else str(part) for part in answer)
+    refused, retry, *headroom = (part.decode() if isinstance(part, bytes) else str(part) for part in answer)
     if not refused:
-        return Admission(None, None, day, month)
+        requests_left, requests_reset, tokens_left, tokens_reset = headroom
+        return Admission(
+            None,
+            None,
+            day,
+            month,
+            int(requests_left) if requests_left else None,
+            float(requests_reset) if requests_reset else None,
+            int(tokens_left) if tokens_left else None,
+            float(tokens_reset) if tokens_reset else None,
+        )
     seconds = float(retry)
     return Admission(refused, None if seconds < 0 else seconds, day, month)
 
