@@ -26,9 +26,11 @@ local rpm, tpm, par = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local daily, monthly = tonumber(ARGV[7]), tonumber(ARGV[8])
 local tokens, cost, lease = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local since = now - window
+local requests = 0
 if rpm >= 0 then
   redis.call('zremrangebyscore', KEYS[1], '-inf', since)
-  if redis.call('zcard', KEYS[1]) >= rpm then
+  requests = redis.call('zcard', KEYS[1])
+  if requests >= rpm then
     local oldest = redis.call('zrange', KEYS[1], 0, 0, 'withscores')
     return {'rpm', tostring(math.max(0, tonumber(oldest[2]) + window - now))}
   end
@@ -69,9 +71,9 @@ local headroom = {'', '', '', ''}
 if rpm >= 0 then
   redis.call('zadd', KEYS[1], now, ticket)
   redis.call('pexpire', KEYS[1], px)
-  local oldest = redis.call('zrange', KEYS[1], 0, 0, 'withscores')
-  headroom[1] = tostring(math.max(0, rpm - redis.call('zcard', KEYS[1])))
-  headroom[2] = tostring(tonumber(oldest[2]) + window)
+  headroom[1] = tostring(rpm - requests - 1)
+  local oldest = requests > 0 and tonumber(redis.call('zrange', KEYS[1], 0, 0, 'withscores')[2]) or now
+  headroom[2] = tostring(oldest + window)
 end
 if tpm >= 0 then
   redis.call('zadd', KEYS[2], now, ticket)
