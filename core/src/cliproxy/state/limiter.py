@@ -28,7 +28,7 @@ import attrs
 
 from cliproxy.state.daily import day_of
 
-__all__ = ["WINDOW", "Admission", "MemoryLimiter", "RateLimits", "month_of", "next_day", "next_month"]
+__all__ = ["WINDOW", "Admission", "LimitUsage", "MemoryLimiter", "RateLimits", "month_of", "next_day", "next_month"]
 
 WINDOW = 60.0
 """Seconds of the rpm and tpm windows."""
@@ -80,6 +80,32 @@ class Admission:
     @property
     def admitted(self) -> bool:
         return self.refused is None
+
+
+@attrs.frozen(slots=True)
+class LimitUsage:
+    """What one client has used of its limits now (see
+    :meth:`~cliproxy.state.StateStore.limit_usage`); a count the client has no limit
+    for is not kept, so reads 0.
+
+    Attributes:
+        requests: Requests admitted in the last :data:`WINDOW` seconds.
+        tokens: Tokens charged in the tpm window (estimates of requests in flight,
+            what finished ones used).
+        in_flight: Requests holding a ``max-parallel`` slot.
+        day_tokens: Tokens of the UTC ``day``.
+        month_nanos: Cost of the UTC ``month``, in nano-dollars.
+        day: The UTC day (``YYYY-MM-DD``) ``day_tokens`` is for.
+        month: The UTC month (``YYYY-MM``) ``month_nanos`` is for.
+    """
+
+    requests: int
+    tokens: int
+    in_flight: int
+    day_tokens: int
+    month_nanos: int
+    day: str
+    month: str
 
 
 def month_of(when: float) -> str:
@@ -282,6 +308,24 @@ class MemoryLimiter:
             state.day_used += tokens - charged[0]
         if limits.monthly_nanos is not None and state.month == admission.month:
             state.month_used += cost - charged[1]
+
+    def usage(self, client: str) -> LimitUsage:
+        """What ``client`` has used of its limits now."""
+        now = self.clock()
+        day, month = day_of(now), month_of(now)
+        state = self._clients.get(client)
+        if state is None:
+            return LimitUsage(0, 0, 0, 0, 0, day, month)
+        state.expire(now)
+        return LimitUsage(
+            requests=len(state.requests),
+            tokens=state.tokens_total,
+            in_flight=len(state.inflight),
+            day_tokens=state.day_used if state.day == day else 0,
+            month_nanos=state.month_used if state.month == month else 0,
+            day=day,
+            month=month,
+        )
 
     def budget_counts(self) -> dict[str, tuple[str, int, str, int]]:
         """Each client's (day, tokens used, month, cost used): what is written back to a

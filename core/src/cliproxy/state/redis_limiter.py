@@ -13,9 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from cliproxy.state.limiter import WINDOW, Admission, RateLimits, next_day, next_month
+from cliproxy.state.limiter import WINDOW, Admission, LimitUsage, RateLimits, next_day, next_month
 
-__all__ = ["ACQUIRE", "ADD_BUDGETS", "RELEASE", "acquire_call", "admission_of", "budget_keys", "release_call"]
+__all__ = [
+    "ACQUIRE",
+    "ADD_BUDGETS",
+    "RELEASE",
+    "USAGE",
+    "acquire_call",
+    "admission_of",
+    "budget_keys",
+    "release_call",
+    "usage_call",
+    "usage_of",
+]
 
 ACQUIRE = """
 -- KEYS: requests, tokens (zset), tokens (hash), in flight, day, month.
@@ -131,6 +142,22 @@ end
 return 1
 """
 
+USAGE = """
+-- KEYS as ACQUIRE's. ARGV: now, window. Reads only: what is live in each window, in
+-- flight, and the day's and month's counts (the entries ACQUIRE would drop do not count).
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local since = '(' .. tostring(now - window)
+local requests = redis.call('zcount', KEYS[1], since, '+inf')
+local tokens = 0
+for _, member in ipairs(redis.call('zrangebyscore', KEYS[2], since, '+inf')) do
+  tokens = tokens + tonumber(redis.call('hget', KEYS[3], member) or '0')
+end
+local in_flight = redis.call('zcount', KEYS[4], '(' .. ARGV[1], '+inf')
+local day = redis.call('get', KEYS[5]) or '0'
+local month = redis.call('get', KEYS[6]) or '0'
+return {requests, tokens, in_flight, day, month}
+"""
+
 ADD_BUDGETS = """
 -- KEYS[i]: budget counters; ARGV[2i-1]: the count to add, ARGV[2i]: the key's ttl.
 for i, key in ipairs(KEYS) do
@@ -225,6 +252,17 @@ def release_call(
     delta_tokens, delta_cost = used[0] - charged[0], used[1] - charged[1]
     args: list[Any] = [repr(now), repr(WINDOW), ticket, *flags, str(delta_tokens), used[0], str(delta_cost)]
     return _keys(prefix, client, admission.day, admission.month), args
+
+
+def usage_call(prefix: str, client: str, now: float, day: str, month: str) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`USAGE`."""
+    return _keys(prefix, client, day, month), [repr(now), repr(WINDOW)]
+
+
+def usage_of(answer: Any, day: str, month: str) -> LimitUsage:
+    """The :class:`LimitUsage` a :data:`USAGE` answer says."""
+    requests, tokens, in_flight, day_tokens, month_nanos = (int(part) for part in answer)
+    return LimitUsage(requests, tokens, in_flight, day_tokens, month_nanos, day, month)
 
 
 def budget_ttls() -> tuple[int, int]:
