@@ -87,18 +87,17 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
         response = response.named(client.model)
         body = client.translator.encode_response(response, ctx)
         usage = response.usage
-    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(gateway, client, JSON_HEADERS)})
+    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, JSON_HEADERS)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return usage, None
 
 
-def _answered_by(
-    gateway: Gateway, client: ClientRequest, headers: list[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
+def _answered_by(client: ClientRequest, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers``, with what the client key's rpm and tpm windows have left when it has
     such limits, and which model answered when a fallback model did."""
-    if client.ticket is not None:
-        headers = with_rate_headers(client, headers, gateway.clock)
+    ticket = client.ticket
+    if ticket is not None:
+        headers = with_rate_headers(client, headers, ticket.store.clock)
     if client.fallback_from is None:
         return headers
     return [
@@ -144,16 +143,14 @@ async def _stream(
 ) -> tuple[Usage, GatewayError | None]:
     client = outcome.call.client
     if outcome.passthrough:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": _answered_by(gateway, client, STREAM_HEADERS)}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, STREAM_HEADERS)})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": _answered_by(gateway, client, stream_headers(encoder)),
+            "headers": _answered_by(client, stream_headers(encoder)),
         }
     )
     if client.exchange is not None:
