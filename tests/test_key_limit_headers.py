@@ -15,6 +15,8 @@ import cliproxy_openai
 import httpx
 import openai
 import pytest
+from cliproxy.key_policy import KeyPolicy
+from cliproxy.rate_headers import refusal_headers
 from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
 from cliproxy.testing.upstream import RecordedRequest
 
@@ -250,3 +252,13 @@ def test_a_keepalive_that_commits_the_answer_sends_the_headers(upstream: FakeUps
         raw = client.chat.completions.with_raw_response.create(model="nano", messages=HI)  # type: ignore[arg-type]
         assert raw.parse().choices[0].message.content == "hi"
         assert _openai_limits(raw.headers)[0] == 9
+
+
+def test_reset_times_round_up_so_a_client_waiting_until_then_finds_room() -> None:
+    now = 1_800_000_000.25
+    anthropic_headers = dict(refusal_headers("anthropic", KeyPolicy(rpm=5), "rpm", 2.5, now))
+    assert anthropic_headers["anthropic-ratelimit-requests-reset"] == "2027-01-15T08:00:03Z"  # 02.75 -> 03
+    openai_headers = dict(refusal_headers("openai-chat", KeyPolicy(tpm=9), "tpm", 2.5, now))
+    assert openai_headers["x-ratelimit-reset-tokens"] == "2.500s"
+    assert openai_headers["x-ratelimit-remaining-tokens"] == "0"
+    assert refusal_headers("gemini", KeyPolicy(rpm=5), "rpm", 2.5, now) == ()

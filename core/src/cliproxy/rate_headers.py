@@ -11,6 +11,7 @@ time). Other doors (Gemini) have none. A refused request carries the limit that 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,8 @@ def _duration(seconds: float) -> str:
 
 
 def _moment(when: float) -> str:
-    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339, in whole seconds rounded up (a client waiting until then finds room)."""
+    return dt.datetime.fromtimestamp(math.ceil(when), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _trio(wire: str, kind: str, limit: int, remaining: int, reset_at: float, now: float) -> list[tuple[str, str]]:
