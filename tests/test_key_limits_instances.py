@@ -1,6 +1,6 @@
 """Two real gateway processes (``cliproxy serve``) on the real Redis enforce one client
 key's limits together: its ``rpm`` and its ``daily-tokens`` are one limit across both,
-not one per instance."""
+not one per instance, and what an answer says is left is what is left across both."""
 
 from __future__ import annotations
 
@@ -110,8 +110,10 @@ def gateways(upstream: FakeUpstream, redis_url: str, redis_prefix: str, tmp_path
 
 def test_two_instances_share_one_keys_rpm_and_daily_tokens(gateways: list[Gateway]) -> None:
     a, b = gateways
-    statuses = [a.chat(RPM_KEY).status_code, b.chat(RPM_KEY).status_code, a.chat(RPM_KEY).status_code]
-    assert statuses == [200, 200, 200]
+    admitted = [a.chat(RPM_KEY), b.chat(RPM_KEY), a.chat(RPM_KEY)]
+    assert [r.status_code for r in admitted] == [200, 200, 200]
+    # each answer says what the one shared window has left, whichever instance served it
+    assert [r.headers["x-ratelimit-remaining-requests"] for r in admitted] == ["2", "1", "0"]
     refused = [b.chat(RPM_KEY), a.chat(RPM_KEY)]
     assert [r.status_code for r in refused] == [429, 429]  # three a minute in all, not three per instance
     assert refused[0].headers["x-ratelimit-limit-requests"] == "3" and int(refused[0].headers["retry-after"]) >= 1

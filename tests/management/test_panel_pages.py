@@ -95,6 +95,28 @@ def test_a_client_key_added_in_the_panel_answers_the_openai_sdk(config_path, ser
         assert served.chat("echo-1", key=CLIENT_KEY)
 
 
+def test_the_client_keys_page_shows_a_limited_keys_usage_of_its_limits(config_path, serve, page):
+    team_key = "client-key-with-limits-0001"
+    with serve(config_path) as served:
+        served.recorder.secrets.add(team_key)
+        added = served.api.post("/keys", json={"key": team_key, "name": "team-a", "rpm": 10, "daily-tokens": 5000})
+        assert added.status_code == 201, added.text
+        assert served.chat("echo-1", key=team_key)
+        sign_in(page, served.url)
+        page.get_by_role("link", name="Client keys").click()
+        limits = page.locator("#key-limits")
+        rpm = limits.locator("tr", has=page.get_by_role("cell", name="rpm", exact=True))
+        expect(rpm).to_have_count(1)
+        cells = rpm.get_by_role("cell")
+        expect(cells).to_have_text(["team-a", "rpm", "1", "10", "9", "sliding 60 s"])
+        daily = limits.locator("tr", has=page.get_by_role("cell", name="daily-tokens", exact=True))
+        expect(daily.get_by_role("cell").nth(5)).to_contain_text("T00:00:00Z")
+        expect(limits.get_by_role("cell", name="key-1", exact=True)).to_have_count(0)  # no limits, not listed
+        assert served.chat("echo-1", key=team_key)
+        # polled, no reload: the next refresh shows the second request
+        expect(rpm.get_by_role("cell").nth(2)).to_have_text("2", timeout=KEYS_POLL_MS * 3)
+
+
 def test_a_config_typo_is_shown_at_its_line_and_the_fix_serves_the_alias(
     tmp_path, auth_dir, serve, upstream, page, shot
 ):

@@ -84,6 +84,9 @@ def _keys(client: ManagementClient, args: argparse.Namespace) -> Any:
         return _print_json(answer) if args.json else print(f"added {added['name']} ({added['id']}): {shown}")
     if not args.ref:
         raise ManagementError(f"cliproxy keys {action} needs the key's name or id (cliproxy keys list)")
+    if action == "limits":
+        answer = client.get(f"/keys/{quoted(args.ref)}/limits")
+        return _print_json(answer) if args.json else print(_limits_text(answer))
     if action == "remove":
         answer = client.delete(f"/keys/{quoted(args.ref)}", force="true" if args.force else None)
         gone = answer["edit"]["removed"]
@@ -100,6 +103,23 @@ def _keys(client: ManagementClient, args: argparse.Namespace) -> Any:
     renamed = answer["edit"]["key"]
     shown = key if not args.value else renamed["masked"]
     return _print_json(answer) if args.json else print(f"{renamed['name']} is now {shown} (id {renamed['id']})")
+
+
+def _limits_text(answer: dict[str, Any]) -> str:
+    """A key's usage against its limits, as a table (or a line saying it has none)."""
+    name = answer["key"]["name"]
+    if not answer["limits"]:
+        return f"{name} has no rates or budgets (rpm, tpm, max-parallel, daily-tokens, monthly-budget-usd)"
+    rows = [("LIMIT", "USED", "OF", "REMAINING", "RESETS")]
+    for limit, entry in answer["limits"].items():
+        resets = entry.get("resets_at") or ("sliding 60 s" if "window_seconds" in entry else "")
+        rows.append((limit, _number(entry["used"]), _number(entry["limit"]), _number(entry["remaining"]), resets))
+    where = "shared by every instance" if answer.get("shared") else "this instance's"
+    return f"{name} ({where} counts)\n{_table(rows)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
 
 
 def _policy_text(policy: dict[str, Any]) -> str:
@@ -416,9 +436,16 @@ def _drive_login(client: ManagementClient, args: argparse.Namespace, options: di
 
 def add_management_commands(sub: Any) -> None:
     """Add ``keys``, ``credentials``, ``config`` and ``hash-key`` to ``cliproxy``'s parser."""
-    keys = sub.add_parser("keys", help="list, add, remove, rename or edit client keys (api-keys) on a running gateway")
-    keys.add_argument("action", nargs="?", choices=("list", "add", "remove", "rename", "edit"), help="default: list")
-    keys.add_argument("ref", nargs="?", help="add: the key (default: a new random one); remove/rename/edit: name or id")
+    keys = sub.add_parser(
+        "keys",
+        help="list, add, remove, rename or edit client keys (api-keys), or see one's usage of its limits, on a running gateway",
+    )
+    keys.add_argument(
+        "action", nargs="?", choices=("list", "add", "remove", "rename", "edit", "limits"), help="default: list"
+    )
+    keys.add_argument(
+        "ref", nargs="?", help="add: the key (default: a new random one); remove/rename/edit/limits: name or id"
+    )
     keys.add_argument("value", nargs="?", help="rename: the new key (default: a new random one)")
     keys.add_argument(
         "--set",

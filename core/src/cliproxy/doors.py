@@ -35,6 +35,7 @@ from cliproxy.keepalive import BLANK_LINE, Keepalive
 from cliproxy.limits import admit
 from cliproxy.outcome import Outcome
 from cliproxy.policy import check_model
+from cliproxy.rate_headers import with_rate_headers
 from cliproxy.request_capture import RequestCapture
 from cliproxy.request_log import keep_request
 from cliproxy.respond import JSON_HEADERS, respond, stream_headers
@@ -391,13 +392,13 @@ class DoorEndpoint:
                 encoder = translator.stream_encoder(ctx)
                 return encoder.encode([StreamError(error)]) + encoder.close()
 
-            headers = stream_headers(translator.stream_encoder(ctx))
+            headers = with_rate_headers(client, stream_headers(translator.stream_encoder(ctx)), self.gateway.clock)
             return Keepalive(exchange, interval, ping, headers, stream=True, ending=ending)
         return Keepalive(
             exchange,
             interval,
             BLANK_LINE,
-            JSON_HEADERS,
+            with_rate_headers(client, JSON_HEADERS, self.gateway.clock),
             stream=False,
             ending=lambda error: error_response(translator, error)[2],
         )

@@ -27,6 +27,7 @@ from cliproxy.errors import GatewayError
 from cliproxy.gateway import Gateway
 from cliproxy.ir import Usage
 from cliproxy.outcome import Outcome
+from cliproxy.rate_headers import with_rate_headers
 from cliproxy.respond import JSON_HEADERS
 from cliproxy.translate import ClientTranslator, Door
 from cliproxy.wire import openai_embeddings
@@ -90,7 +91,8 @@ class EmbeddingsDoor(DoorEndpoint):
         sent: tuple[Usage, GatewayError | None] | None = None
         try:
             body = self.codec.encode(answer, outcome.call.client)
-            await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+            headers = with_rate_headers(outcome.call.client, JSON_HEADERS, gateway.clock)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             sent = (Usage(input_tokens=answer.input_tokens), None)
         finally:

@@ -6,12 +6,14 @@
 the request's share -- its input tokens estimated, and their cost at the model's input
 price. Refused, the client gets 429 (402 for the monthly budget) in its door's shape, with
 ``Retry-After`` and the rate-limit headers its SDK reads, saying which limit and when it
-has room again. Admitted, the request holds a :class:`Ticket`; the accounting tells it what
-the request actually used (:meth:`Ticket.spent`, a stream that failed midway included) and
-the door releases it once the request is over, settling estimate against use. A request
-no answer was started for gives its estimate back; one whose client left keeps it.
+has room again. Admitted, the request holds a :class:`Ticket`, and its answer's headers
+say what the key's rpm and tpm windows have left (:mod:`cliproxy.rate_headers`); the
+accounting tells the ticket what the request actually used (:meth:`Ticket.spent`, a
+stream that failed midway included) and the door releases it once the request is over,
+settling estimate against use. A request no answer was started for gives its estimate
+back; one whose client left keeps it.
 
-Keys without such limits cost nothing here: no estimate, no store call.
+Keys without such limits cost nothing here: no estimate, no store call, no headers.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cliproxy.estimate import estimate_body_tokens
 from cliproxy.ir import Usage
 from cliproxy.key_policy import KeyPolicy
 from cliproxy.pricing import nanos_to_usd
+from cliproxy.rate_headers import refusal_headers
 from cliproxy.state.limiter import Admission, RateLimits
 from cliproxy.ticket import Ticket
 
@@ -154,29 +157,6 @@ def refusal(name: str, policy: KeyPolicy, admission: Admission, wire: str, token
         code="rate_limit_exceeded",
         message=message + wait,
         retry_after=retry,
-        headers=_rate_headers(wire, policy, limit, retry, now),
+        headers=refusal_headers(wire, policy, limit, retry, now),
         local=True,
     )
-
-
-def _rate_headers(
-    wire: str, policy: KeyPolicy, limit: str | None, retry: float | None, now: float
-) -> tuple[tuple[str, str], ...]:
-    """The rate-limit headers the client's SDK reads (OpenAI's ``x-ratelimit-*``,
-    Anthropic's ``anthropic-ratelimit-*``) for the limit that refused."""
-    kind = {"rpm": "requests", "tpm": "tokens"}.get(limit or "")
-    value = {"rpm": policy.rpm, "tpm": policy.tpm}.get(limit or "")
-    if kind is None or value is None:
-        return ()
-    wait = max(0.0, retry or 0.0)
-    if wire == "anthropic":
-        reset = dt.datetime.fromtimestamp(now + wait, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        prefix = f"anthropic-ratelimit-{kind}"
-        return ((f"{prefix}-limit", str(value)), (f"{prefix}-remaining", "0"), (f"{prefix}-reset", reset))
-    if wire.startswith("openai"):
-        return (
-            (f"x-ratelimit-limit-{kind}", str(value)),
-            (f"x-ratelimit-remaining-{kind}", "0"),
-            (f"x-ratelimit-reset-{kind}", f"{wait:.3f}s".replace(".000s", "s")),
-        )
-    return ()

@@ -32,6 +32,7 @@ from cliproxy.ir import (
 )
 from cliproxy.outcome import Outcome
 from cliproxy.passthrough import PassthroughStream, rewrite_model
+from cliproxy.rate_headers import with_rate_headers
 from cliproxy.translate import EncodeContext, StreamEncoder
 
 __all__ = ["JSON_HEADERS", "STREAM_HEADERS", "respond", "stream_headers"]
@@ -92,7 +93,11 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
 
 
 def _answered_by(client: ClientRequest, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """``headers``, and which model answered when a fallback model did."""
+    """``headers``, with what the client key's rpm and tpm windows have left when it has
+    such limits, and which model answered when a fallback model did."""
+    ticket = client.ticket
+    if ticket is not None:
+        headers = with_rate_headers(client, headers, ticket.store.clock)
     if client.fallback_from is None:
         return headers
     return [
@@ -141,7 +146,13 @@ async def _stream(
         await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, STREAM_HEADERS)})
         return await _stream_passthrough(gateway, outcome, ctx, send)
     encoder = client.translator.stream_encoder(ctx)
-    await send({"type": "http.response.start", "status": 200, "headers": _answered_by(client, stream_headers(encoder))})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": _answered_by(client, stream_headers(encoder)),
+        }
+    )
     if client.exchange is not None:
         client.exchange.ending = lambda error: encoder.encode([StreamError(error)]) + encoder.close()
     usage = Usage()

@@ -1,4 +1,5 @@
-"""Routes: client keys (``api-keys``) -- list, add, remove, rename, edit their policy.
+"""Routes: client keys (``api-keys``) -- list, add, remove, rename, edit their policy,
+and read one key's usage against its limits.
 
 Keys are never shown: each has a ``name`` (its configured name, else ``key-1``..., its
 position, as in ``/v0/status`` and the access log), an ``id`` (a keyed digest of the key,
@@ -6,7 +7,9 @@ stable while the key stays) and a ``masked`` form. A route names a key by either
 "Rename" gives a key a new value in its place, so its name, and the usage counted under
 it, carry on. A key's policy (``models``, ``rpm``... see :mod:`cliproxy.key_policy`) is
 shown as ``policy`` and set by ``POST`` and ``PATCH`` with the same field names (null
-removes a field); a plain key becomes a mapping when it gets one.
+removes a field); a plain key becomes a mapping when it gets one. ``GET .../limits``
+reads what the key has used of each limit the running gateway enforces for it (see
+:mod:`cliproxy.key_usage`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from cliproxy.config import ConfigError, ConfigNode, expand_env
 from cliproxy.config.client_keys import KEY_FIELDS
 from cliproxy.credentials import mask_secret
 from cliproxy.errors import ErrorKind, GatewayError
+from cliproxy.key_usage import limits_view
 from cliproxy.management_api.api import ManagementApi, ManagementRequest, ManagementRoute, Reply
 from cliproxy.management_api.config_document import ConfigDocument, plain, same_style
 from cliproxy.management_api.secret_refs import REFERENCE, SecretRefs
@@ -197,8 +201,21 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
 
         return await editor.edit(change, force=request.flag("force"))
 
+    async def limits(request: ManagementRequest) -> Any:
+        key = _find(_keys(editor.document(), editor.refs), request.param("ref"))
+        gateway = api.gateway
+        live = next((k for k in gateway.config.client_keys if k.name == key["name"]), None)
+        policy = None if live is None else live.policy
+        view: dict[str, Any] = {}
+        if policy is not None and policy.limits_rate:
+            view = limits_view(policy, await gateway.state.limit_usage(key["name"]), gateway.clock())
+        return {"key": _shown(key), "limits": view, "shared": bool(gateway.state.describe().get("shared"))}
+
     return [
         ManagementRoute("GET", "/keys", list_keys, "client keys: name, id, masked, policy"),
+        ManagementRoute(
+            "GET", "/keys/{ref}/limits", limits, "a client key's usage against each of its limits, used and remaining"
+        ),
         ManagementRoute("POST", "/keys", add, "add a client key"),
         ManagementRoute(
             "PATCH", "/keys/{ref}", rename, "give a client key a new value in its place, or edit its policy"

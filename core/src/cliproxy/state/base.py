@@ -22,7 +22,7 @@ import attrs
 
 from cliproxy.ir import Usage
 from cliproxy.state.daily import DailyCounts, DailyKey
-from cliproxy.state.limiter import Admission, RateLimits
+from cliproxy.state.limiter import Admission, LimitUsage, RateLimits
 
 __all__ = [
     "LINGER",
@@ -277,6 +277,12 @@ class StateStore(Protocol):
     ) -> None:
         """End an admitted request: free its parallel slot, and settle the (tokens, cost)
         it was ``charged`` on admission against what it ``used``."""
+        ...
+
+    async def limit_usage(self, client: str) -> LimitUsage:
+        """What ``client`` (its name) has used of its limits now: requests and tokens in
+        its rpm and tpm windows, requests in flight, the UTC day's tokens and month's
+        cost (across instances for shared stores). Reads only."""
         ...
 
     def lock(self, key: str, ttl: float = 30.0) -> AbstractAsyncContextManager[Any]:

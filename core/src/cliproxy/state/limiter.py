@@ -28,7 +28,7 @@ import attrs
 
 from cliproxy.state.daily import day_of
 
-__all__ = ["WINDOW", "Admission", "MemoryLimiter", "RateLimits", "month_of", "next_day", "next_month"]
+__all__ = ["WINDOW", "Admission", "LimitUsage", "MemoryLimiter", "RateLimits", "month_of", "next_day", "next_month"]
 
 WINDOW = 60.0
 """Seconds of the rpm and tpm windows."""
@@ -59,16 +59,53 @@ class Admission:
         retry_after: Seconds until it has room again (None: not within its window).
         day: The UTC day the request's tokens count for.
         month: The UTC month (``YYYY-MM``) its cost counts for.
+        requests_left: Admitted, with an ``rpm``: requests the window has room for after
+            this one (else None).
+        requests_reset_at: Unix time the oldest request leaves the rpm window (when
+            ``requests_left`` next grows).
+        tokens_left: Admitted, with a ``tpm``: tokens the window has room for after this
+            request's estimate (else None).
+        tokens_reset_at: Unix time the oldest charge leaves the tpm window.
     """
 
     refused: str | None
     retry_after: float | None
     day: str
     month: str
+    requests_left: int | None = None
+    requests_reset_at: float | None = None
+    tokens_left: int | None = None
+    tokens_reset_at: float | None = None
 
     @property
     def admitted(self) -> bool:
         return self.refused is None
+
+
+@attrs.frozen(slots=True)
+class LimitUsage:
+    """What one client has used of its limits now (see
+    :meth:`~cliproxy.state.StateStore.limit_usage`); a count the client has no limit
+    for is not kept, so reads 0.
+
+    Attributes:
+        requests: Requests admitted in the last :data:`WINDOW` seconds.
+        tokens: Tokens charged in the tpm window (estimates of requests in flight,
+            what finished ones used).
+        in_flight: Requests holding a ``max-parallel`` slot.
+        day_tokens: Tokens of the UTC ``day``.
+        month_nanos: Cost of the UTC ``month``, in nano-dollars.
+        day: The UTC day (``YYYY-MM-DD``) ``day_tokens`` is for.
+        month: The UTC month (``YYYY-MM``) ``month_nanos`` is for.
+    """
+
+    requests: int
+    tokens: int
+    in_flight: int
+    day_tokens: int
+    month_nanos: int
+    day: str
+    month: str
 
 
 def month_of(when: float) -> str:
@@ -149,6 +186,14 @@ class _Client:
                 return max(0.0, when + WINDOW - now)
         return WINDOW
 
+    def oldest_charge(self) -> float | None:
+        """When the oldest charge still in the tpm window was made (None: it is empty)."""
+        for when, ticket in self.tokens:
+            held = self.charged.get(ticket)
+            if held is not None and held[0] == when:
+                return when
+        return None
+
     def charge(self, ticket: str, when: float, tokens: int) -> None:
         """Charge ``ticket`` ``tokens`` at ``when`` in the tpm window (replacing its charge)."""
         self.uncharge(ticket)
@@ -204,7 +249,22 @@ class MemoryLimiter:
             state.day_used += tokens
         if limits.monthly_nanos is not None:
             state.month_used += cost
-        return Admission(None, None, day, month)
+        if limits.rpm is None and limits.tpm is None:
+            return Admission(None, None, day, month)
+        return self._headroom(state, limits, now, day, month)
+
+    @staticmethod
+    def _headroom(state: _Client, limits: RateLimits, now: float, day: str, month: str) -> Admission:
+        """An admission with what the rpm and tpm windows have left after taking it."""
+        requests_left = requests_reset = tokens_left = tokens_reset = None
+        if limits.rpm is not None:
+            requests_left = max(0, limits.rpm - len(state.requests))
+            requests_reset = state.requests[0] + WINDOW
+        if limits.tpm is not None:
+            tokens_left = max(0, limits.tpm - state.tokens_total)
+            oldest = state.oldest_charge()
+            tokens_reset = (now if oldest is None else oldest) + WINDOW
+        return Admission(None, None, day, month, requests_left, requests_reset, tokens_left, tokens_reset)
 
     def _sweep(self, now: float, day: str) -> None:
         """Forget clients with nothing in their windows, in flight or spent this day and month."""
@@ -248,6 +308,24 @@ class MemoryLimiter:
             state.day_used += tokens - charged[0]
         if limits.monthly_nanos is not None and state.month == admission.month:
             state.month_used += cost - charged[1]
+
+    def usage(self, client: str) -> LimitUsage:
+        """What ``client`` has used of its limits now."""
+        now = self.clock()
+        day, month = day_of(now), month_of(now)
+        state = self._clients.get(client)
+        if state is None:
+            return LimitUsage(0, 0, 0, 0, 0, day, month)
+        state.expire(now)
+        return LimitUsage(
+            requests=len(state.requests),
+            tokens=state.tokens_total,
+            in_flight=len(state.inflight),
+            day_tokens=state.day_used if state.day == day else 0,
+            month_nanos=state.month_used if state.month == month else 0,
+            day=day,
+            month=month,
+        )
 
     def budget_counts(self) -> dict[str, tuple[str, int, str, int]]:
         """Each client's (day, tokens used, month, cost used): what is written back to a

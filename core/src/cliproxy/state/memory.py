@@ -21,7 +21,7 @@ from cliproxy.state.base import (
     UsageTotals,
 )
 from cliproxy.state.daily import DailyCounts, DailyKey, DailyTable, day_of, first_kept_day
-from cliproxy.state.limiter import Admission, MemoryLimiter, RateLimits
+from cliproxy.state.limiter import Admission, LimitUsage, MemoryLimiter, RateLimits
 
 __all__ = ["MemoryStore"]
 
@@ -405,6 +405,9 @@ class MemoryStore:
         used: tuple[int, int],
     ) -> None:
         self.limiter.release(client, ticket, limits, admission, charged=charged, used=used)
+
+    async def limit_usage(self, client: str) -> LimitUsage:
+        return self.limiter.usage(client)
 
     @asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:

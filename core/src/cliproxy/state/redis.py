@@ -51,17 +51,20 @@ import orjson
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_LINKS, USAGE_COUNTERS, WHOLE, Cooldown, CooldownPair, UsageTotals
 from cliproxy.state.daily import COUNTERS, OVERFLOW, DailyCounts, DailyKey
-from cliproxy.state.limiter import Admission, RateLimits
+from cliproxy.state.limiter import Admission, LimitUsage, RateLimits
 from cliproxy.state.memory import MemoryStore
 from cliproxy.state.redis_limiter import (
     ACQUIRE,
     ADD_BUDGETS,
     RELEASE,
+    USAGE,
     acquire_call,
     admission_of,
     budget_keys,
     budget_ttls,
     release_call,
+    usage_call,
+    usage_of,
 )
 
 try:
@@ -334,6 +337,7 @@ class RedisStore:
         self._linked_usage = self._redis.register_script(_LINKED_USAGE)
         self._limit_acquire = self._redis.register_script(ACQUIRE)
         self._limit_release = self._redis.register_script(RELEASE)
+        self._limit_usage = self._redis.register_script(USAGE)
         self._add_budgets = self._redis.register_script(ADD_BUDGETS)
         self._limits_warned = False  # warned that client limits hold per instance, this outage
         self._down_until = 0.0  # monotonic time before which Redis is not tried again
@@ -867,6 +871,15 @@ class RedisStore:
         await self._run(
             remote, lambda: self._local.release(client, ticket, limits, admission, charged=charged, used=used)
         )
+
+    async def limit_usage(self, client: str) -> LimitUsage:
+        async def remote() -> LimitUsage:
+            now = self.clock()
+            day, month = _day(now), _month(now)
+            keys, args = usage_call(self.prefix, client, now, day, month)
+            return usage_of(await self._limit_usage(keys=keys, args=args), day, month)
+
+        return await self._run(remote, lambda: self._local.limit_usage(client))
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str, ttl: float = 30.0) -> AsyncIterator[None]:

@@ -13,9 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from cliproxy.state.limiter import WINDOW, Admission, RateLimits, next_day, next_month
+from cliproxy.state.limiter import WINDOW, Admission, LimitUsage, RateLimits, next_day, next_month
 
-__all__ = ["ACQUIRE", "ADD_BUDGETS", "RELEASE", "acquire_call", "admission_of", "budget_keys", "release_call"]
+__all__ = [
+    "ACQUIRE",
+    "ADD_BUDGETS",
+    "RELEASE",
+    "USAGE",
+    "acquire_call",
+    "admission_of",
+    "budget_keys",
+    "release_call",
+    "usage_call",
+    "usage_of",
+]
 
 ACQUIRE = """
 -- KEYS: requests, tokens (zset), tokens (hash), in flight, day, month.
@@ -26,9 +37,11 @@ local rpm, tpm, par = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local daily, monthly = tonumber(ARGV[7]), tonumber(ARGV[8])
 local tokens, cost, lease = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local since = now - window
+local requests = 0
 if rpm >= 0 then
   redis.call('zremrangebyscore', KEYS[1], '-inf', since)
-  if redis.call('zcard', KEYS[1]) >= rpm then
+  requests = redis.call('zcard', KEYS[1])
+  if requests >= rpm then
     local oldest = redis.call('zrange', KEYS[1], 0, 0, 'withscores')
     return {'rpm', tostring(math.max(0, tonumber(oldest[2]) + window - now))}
   end
@@ -64,16 +77,24 @@ if monthly >= 0 and tonumber(redis.call('get', KEYS[6]) or '0') + cost > monthly
   return {'monthly-budget-usd', ARGV[15]}
 end
 local px = math.ceil(window * 1000) + 1000
+-- What the windows have left after this request, and when their oldest entry leaves.
+local headroom = {'', '', '', ''}
 if rpm >= 0 then
   redis.call('zadd', KEYS[1], now, ticket)
   redis.call('pexpire', KEYS[1], px)
+  headroom[1] = tostring(rpm - requests - 1)
+  local oldest = requests > 0 and tonumber(redis.call('zrange', KEYS[1], 0, 0, 'withscores')[2]) or now
+  headroom[2] = tostring(oldest + window)
 end
 if tpm >= 0 then
   redis.call('zadd', KEYS[2], now, ticket)
   redis.call('hset', KEYS[3], ticket, tokens)
-  redis.call('hincrby', KEYS[3], '#total', tokens)
+  local total = redis.call('hincrby', KEYS[3], '#total', tokens)
   redis.call('pexpire', KEYS[2], px)
   redis.call('pexpire', KEYS[3], px)
+  local oldest = redis.call('zrange', KEYS[2], 0, 0, 'withscores')
+  headroom[3] = tostring(math.max(0, tpm - total))
+  headroom[4] = tostring(tonumber(oldest[2]) + window)
 end
 if par >= 0 then
   redis.call('zadd', KEYS[4], now + lease, ticket)
@@ -87,7 +108,7 @@ if monthly >= 0 then
   redis.call('incrby', KEYS[6], ARGV[10])
   redis.call('expire', KEYS[6], ARGV[13])
 end
-return {'', ''}
+return {'', '', headroom[1], headroom[2], headroom[3], headroom[4]}
 """
 
 RELEASE = """
@@ -119,6 +140,22 @@ if ARGV[7] == '1' and ARGV[10] ~= '0' and redis.call('exists', KEYS[6]) == 1 the
   redis.call('incrby', KEYS[6], ARGV[10])
 end
 return 1
+"""
+
+USAGE = """
+-- KEYS as ACQUIRE's. ARGV: now, window. Reads only: what is live in each window, in
+-- flight, and the day's and month's counts (the entries ACQUIRE would drop do not count).
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local since = '(' .. tostring(now - window)
+local requests = redis.call('zcount', KEYS[1], since, '+inf')
+local tokens = 0
+for _, member in ipairs(redis.call('zrangebyscore', KEYS[2], since, '+inf')) do
+  tokens = tokens + tonumber(redis.call('hget', KEYS[3], member) or '0')
+end
+local in_flight = redis.call('zcount', KEYS[4], '(' .. ARGV[1], '+inf')
+local day = redis.call('get', KEYS[5]) or '0'
+local month = redis.call('get', KEYS[6]) or '0'
+return {requests, tokens, in_flight, day, month}
 """
 
 ADD_BUDGETS = """
@@ -183,9 +220,19 @@ def acquire_call(
 
 def admission_of(answer: Any, day: str, month: str) -> Admission:
     """The :class:`Admission` an :data:`ACQUIRE` answer says."""
-    refused, retry = (part.decode() if isinstance(part, bytes) else str(part) for part in answer)
+    refused, retry, *headroom = (part.decode() if isinstance(part, bytes) else str(part) for part in answer)
     if not refused:
-        return Admission(None, None, day, month)
+        requests_left, requests_reset, tokens_left, tokens_reset = headroom
+        return Admission(
+            None,
+            None,
+            day,
+            month,
+            int(requests_left) if requests_left else None,
+            float(requests_reset) if requests_reset else None,
+            int(tokens_left) if tokens_left else None,
+            float(tokens_reset) if tokens_reset else None,
+        )
     seconds = float(retry)
     return Admission(refused, None if seconds < 0 else seconds, day, month)
 
@@ -205,6 +252,17 @@ def release_call(
     delta_tokens, delta_cost = used[0] - charged[0], used[1] - charged[1]
     args: list[Any] = [repr(now), repr(WINDOW), ticket, *flags, str(delta_tokens), used[0], str(delta_cost)]
     return _keys(prefix, client, admission.day, admission.month), args
+
+
+def usage_call(prefix: str, client: str, now: float, day: str, month: str) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`USAGE`."""
+    return _keys(prefix, client, day, month), [repr(now), repr(WINDOW)]
+
+
+def usage_of(answer: Any, day: str, month: str) -> LimitUsage:
+    """The :class:`LimitUsage` a :data:`USAGE` answer says."""
+    requests, tokens, in_flight, day_tokens, month_nanos = (int(part) for part in answer)
+    return LimitUsage(requests, tokens, in_flight, day_tokens, month_nanos, day, month)
 
 
 def budget_ttls() -> tuple[int, int]:

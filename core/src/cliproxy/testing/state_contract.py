@@ -27,7 +27,7 @@ import pytest
 from cliproxy.ir import Usage
 from cliproxy.state.base import LINGER, MAX_CLIENT_NAMES, MAX_LINKS, OTHER_CLIENTS, WHOLE, Cooldown, StateStore
 from cliproxy.state.daily import OVERFLOW, DailyCounts, DailyKey, day_of
-from cliproxy.state.limiter import RateLimits, next_day, next_month
+from cliproxy.state.limiter import LimitUsage, RateLimits, next_day, next_month
 from cliproxy.testing.clock import FakeClock
 
 __all__ = ["StateStoreContract"]
@@ -353,6 +353,55 @@ class StateStoreContract:
         assert not (await store.acquire("c", "d", limits, tokens=1, cost=0, lease=60)).admitted
         clock.advance(60)
         assert (await store.acquire("c", "d", limits, tokens=1000, cost=0, lease=60)).admitted
+
+    async def test_admission_says_what_the_windows_have_left(self, store: Any, clock: FakeClock) -> None:
+        start = clock()
+        limits = RateLimits(rpm=3, tpm=1000, parallel=5)
+        first = await store.acquire("c", "a", limits, tokens=600, cost=0, lease=60)
+        assert (first.requests_left, first.tokens_left) == (2, 400)
+        assert first.requests_reset_at == pytest.approx(start + 60, abs=0.01)
+        assert first.tokens_reset_at == pytest.approx(start + 60, abs=0.01)
+        clock.advance(20.5)
+        second = await store.acquire("c", "b", limits, tokens=150, cost=0, lease=60)
+        assert (second.requests_left, second.tokens_left) == (1, 250)
+        # the oldest entry, not this one, says when each window next has more room
+        assert second.requests_reset_at == pytest.approx(start + 60, abs=0.01)
+        assert second.tokens_reset_at == pytest.approx(start + 60, abs=0.01)
+        # a settled charge re-enters the tpm window at its settling time
+        await store.release("c", "a", limits, first, charged=(600, 0), used=(100, 0))
+        clock.advance(10)
+        third = await store.acquire("c", "d", limits, tokens=50, cost=0, lease=60)
+        assert (third.requests_left, third.tokens_left) == (0, 700)
+        assert third.requests_reset_at == pytest.approx(start + 60, abs=0.01)
+        assert third.tokens_reset_at == pytest.approx(start + 20.5 + 60, abs=0.01)
+        # limits without windows say nothing
+        budget = await store.acquire("other", "e", RateLimits(parallel=1, daily_tokens=10), tokens=1, cost=0, lease=60)
+        assert budget.admitted
+        assert (budget.requests_left, budget.requests_reset_at, budget.tokens_left, budget.tokens_reset_at) == (
+            None,
+            None,
+            None,
+            None,
+        )
+        assert (await store.acquire("c", "f", limits, tokens=1, cost=0, lease=60)).requests_left is None  # refused
+
+    async def test_limit_usage_reads_what_each_limit_holds(self, store: Any, clock: FakeClock) -> None:
+        assert await store.limit_usage("nobody") == LimitUsage(0, 0, 0, 0, 0, day_of(clock()), day_of(clock())[:7])
+        limits = RateLimits(rpm=10, tpm=1000, parallel=5, daily_tokens=10_000, monthly_nanos=10_000)
+        first = await store.acquire("c", "a", limits, tokens=300, cost=40, lease=120)
+        clock.advance(30)
+        await store.acquire("c", "b", limits, tokens=200, cost=10, lease=120)
+        await store.release("c", "a", limits, first, charged=(300, 40), used=(100, 70))
+        usage = await store.limit_usage("c")
+        assert (usage.requests, usage.tokens, usage.in_flight) == (2, 300, 1)
+        assert (usage.day_tokens, usage.month_nanos) == (300, 80)
+        assert await store.limit_usage("c") == usage  # reading takes nothing
+        clock.advance(30.5)  # the first request leaves the rpm window; its settled charge stays in tpm
+        usage = await store.limit_usage("c")
+        assert (usage.requests, usage.tokens, usage.in_flight) == (1, 300, 1)
+        clock.advance(90)  # the tpm window empties, and the second lease ends
+        usage = await store.limit_usage("c")
+        assert (usage.requests, usage.tokens, usage.in_flight, usage.day_tokens) == (0, 0, 0, 300)
 
     async def test_max_parallel_counts_requests_in_flight(self, store: Any, clock: FakeClock) -> None:
         limits = RateLimits(parallel=2)

@@ -1,4 +1,5 @@
-// Client keys: add, rename (a new value in its place), remove; usage per key and day.
+// Client keys: add, rename (a new value in its place), remove; each limited key's usage of its
+// limits now; usage per key and day.
 import { api, enc } from "./api.js";
 import { lineChart } from "./chart.js";
 import { act, field, fill, fmt, h, table, toast } from "./dom.js";
@@ -28,8 +29,15 @@ function days(from, to) {
   return out;
 }
 
+const LIMITS = ["rpm", "tpm", "max-parallel", "daily-tokens", "monthly-budget-usd"];
+
+function amount(name, value) {
+  return name === "monthly-budget-usd" ? fmt.usd(value) : fmt.int(value);
+}
+
 export function mount(root) {
   const list = h("div", { id: "key-list" }, h("p", { class: "muted" }, "Loading..."));
+  const limits = h("div", { id: "key-limits" });
   const usage = h("div", {});
   const newKey = h("input", { type: "text", minlength: 8, autocomplete: "off", spellcheck: "false", size: 40 });
   const generate = h("button", { type: "button" }, "Generate");
@@ -95,6 +103,27 @@ export function mount(root) {
     );
   }
 
+  async function loadLimits() {
+    const { keys } = await api("GET", "/keys");
+    const limited = keys.filter((k) => LIMITS.some((name) => name in (k.policy || {})));
+    const answers = await Promise.all(limited.map((k) => api("GET", `/keys/${enc(k.id)}/limits`)));
+    const rows = answers.flatMap((a) => Object.entries(a.limits).map(([name, v]) => ({ key: a.key.name, name, ...v })));
+    fill(limits,
+      table(
+        [
+          { label: "Key", cell: (r) => r.key },
+          { label: "Limit", cell: (r) => h("code", {}, r.name) },
+          { label: "Used", num: true, cell: (r) => amount(r.name, r.used) },
+          { label: "Of", num: true, cell: (r) => amount(r.name, r.limit) },
+          { label: "Remaining", num: true, cell: (r) => amount(r.name, r.remaining) },
+          { label: "Resets", cell: (r) => r.resets_at || (r.window_seconds ? "sliding 60 s" : "") },
+        ],
+        rows,
+        { empty: "No key has rates or budgets (rpm, tpm, max-parallel, daily-tokens, monthly-budget-usd)." },
+      ),
+    );
+  }
+
   async function loadUsage() {
     const report = await api("GET", "/usage?by=client,day");
     const labels = days(report.from, report.to);
@@ -126,12 +155,13 @@ export function mount(root) {
     h("h1", {}, "Client keys"),
     h("section", { class: "panel", "aria-labelledby": "add-key-title" }, h("h2", { id: "add-key-title" }, "Add a key"), form),
     h("section", { "aria-labelledby": "keys-title" }, h("h2", { id: "keys-title" }, "Keys"), list),
+    h("section", { class: "panel", "aria-labelledby": "limits-title" }, h("h2", { id: "limits-title" }, "Limits now"), limits),
     h("section", { class: "panel", "aria-labelledby": "usage-title" }, h("h2", { id: "usage-title" }, "Usage per key per day"), usage),
   );
   load().catch((e) => toast(e.message, true));
   return {
     interval: 5000,
-    refresh: loadUsage,
+    refresh: () => Promise.all([loadLimits(), loadUsage()]),
     error(e) {
       fill(usage, h("p", { class: "error" }, e.message));
     },
