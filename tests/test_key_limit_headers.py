@@ -125,7 +125,7 @@ def state(request: pytest.FixtureRequest) -> dict[str, Any] | None:
         return None
     redis_url = request.getfixturevalue("redis_url")
     prefix = request.getfixturevalue("redis_prefix")
-    return {"backend": "redis", "url": redis_url, "key-prefix": prefix}
+    return {"backend": "redis", "url": redis_url, "key-prefix": prefix, "timeout": 5}
 
 
 def _seconds(duration: str) -> float:

@@ -75,7 +75,7 @@ def instances_of(upstream: FakeUpstream, redis_prefix: str):
         core: dict[str, Any] = {"responses-store": store}
         count = 1
         if backend == "redis":
-            core["state"] = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
+            core["state"] = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix, "timeout": 5}
             count = 2
         apps = [make_app(upstream, **core) for _ in range(count)]
         http = [await stack.enter_async_context(asgi_client(app)) for app in apps]

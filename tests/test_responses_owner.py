@@ -74,7 +74,7 @@ async def gateways(request, upstream: FakeUpstream, redis_prefix: str) -> AsyncI
     if request.param == "memory":
         apps = [make_app(upstream, [KEY_A, KEY_B])] * 2
     else:
-        state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
+        state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix, "timeout": 5}
         apps = [make_app(upstream, [KEY_A, KEY_B], state=state) for _ in range(2)]
     async with AsyncExitStack() as stack:
         yield await Gateways(stack, apps).start()
@@ -114,7 +114,7 @@ async def test_another_key_cannot_read_list_continue_or_delete_a_response(upstre
 
 
 async def test_a_response_stays_its_creators_when_api_keys_are_reordered(upstream, redis_prefix):
-    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
+    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix, "timeout": 5}
     before = make_app(upstream, [KEY_A, KEY_B], state=state)
     after = make_app(upstream, [KEY_B, KEY_A], state=state)  # B is key-1 now
     upstream.add("POST", CHAT, Reply.json(chat_answer("kept for A")))

@@ -300,7 +300,7 @@ async def test_input_tokens_still_counts_through_the_router(upstream):
 
 
 async def test_one_instance_keeps_another_retrieves_and_deletes(upstream, redis_prefix):
-    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
+    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix, "timeout": 5}
     first_app, second_app = make_app(upstream, state=state), make_app(upstream, state=state)
     upstream.add("POST", CHAT, Reply.json(chat_answer("kept in redis")))
     async with asgi_client(first_app) as one, asgi_client(second_app) as two:

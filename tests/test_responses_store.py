@@ -272,7 +272,7 @@ async def test_the_store_can_be_turned_off(upstream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 async def test_a_response_kept_by_one_instance_is_continued_by_another(upstream, recording, redis_prefix, stream):
-    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix}
+    state = {"backend": "redis", "url": REDIS_URL, "key-prefix": redis_prefix, "timeout": 5}
     first_app, second_app = make_app(upstream, state=state), make_app(upstream, state=state)
     path = script(upstream, recording, "an", stream)
     async with asgi_client(first_app) as one, asgi_client(second_app) as two:

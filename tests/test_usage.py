@@ -127,7 +127,7 @@ def test_usage_is_shared_between_two_instances_on_redis(upstream, redis_url, red
         "api-keys": KEYS,
         **MANAGEMENT,
         "openai-compatibility": openai_block(upstream),
-        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},
         "usage": {"write-interval": write_interval},
     }
     with serve_app(gateway_app(config, plugins=PLUGINS)) as one, serve_app(gateway_app(config, plugins=PLUGINS)) as two:

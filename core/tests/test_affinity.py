@@ -321,7 +321,7 @@ async def test_two_instances_sharing_redis_keep_a_session_together(upstream, ok,
     upstream.add("POST", CHAT, ok)
     cfg = config(
         entry(upstream, *KEYS[:2]),
-        state={"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+        state={"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},
     )
     async with Gateway(cfg, clock) as one, Gateway(cfg, clock) as two:
         assert gateway_of(one.app).state.describe()["shared"]

@@ -99,7 +99,7 @@ def shared_config(upstream: FakeUpstream, redis_url: str, redis_prefix: str, tmp
         "api-keys": ["client-key"],
         "auth-dir": str(tmp_path / "no-auth"),
         "request-retry": 0,
-        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+        "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},
         "openai-compatibility": [
             {
                 "name": "shared",
@@ -205,7 +205,7 @@ def test_two_processes_spend_a_rotating_refresh_token_once(upstream, ok, tmp_pat
         config = {
             "api-keys": ["client-key"],
             "auth-dir": str(auth_dir),
-            "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+            "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},
         }
         path = tmp_path / f"config-{i}.yaml"
         path.write_text(json.dumps(config))

@@ -86,7 +86,10 @@ def test_on_redis_every_instance_reads_the_same_usage(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
-        base_config(auth_dir, extra=f"state:\n  backend: redis\n  url: {redis_url}\n  key-prefix: '{redis_prefix}'\n")
+        base_config(
+            auth_dir,
+            extra=f"state:\n  backend: redis\n  url: {redis_url}\n  key-prefix: '{redis_prefix}'\n  timeout: 5\n",
+        )
     )
     with serve(path) as first:
         _add_team_key(first)

@@ -63,7 +63,7 @@ async def test_concurrent_first_requests_spend_one_exchange(copilot, copilot_app
 
 async def test_two_gateways_on_one_redis_spend_one_exchange(copilot, copilot_app, redis_url, redis_prefix):
     copilot.exchange_delay = 0.5
-    state = {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix}
+    state = {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5}
     first, second = copilot_app(state=state), copilot_app(state=state)
     async with asgi_client(first) as one, asgi_client(second) as two:
         answers = await asyncio.gather(

@@ -260,7 +260,7 @@ async def test_instances_sharing_redis_spend_the_refresh_token_once(
         config = {
             "api-keys": ["client-key"],
             "auth-dir": str(directory),
-            "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix},
+            "state": {"backend": "redis", "url": redis_url, "key-prefix": redis_prefix, "timeout": 5},
         }
         apps.append(gateway_app(config, plugins=[cliproxy_minimax]))
     async with asgi_client(apps[0]) as first, asgi_client(apps[1]) as second:
