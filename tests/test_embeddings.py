@@ -408,3 +408,15 @@ async def test_in_batches_joins_answers_and_checks_their_count() -> None:
         await in_batches(["a", "b"], 5, short)
     assert error.value.status == 502
     assert EmbeddingRequest(inputs=("a",)).dimensions is None
+
+
+async def test_an_upstream_that_reports_no_tokens_is_counted_at_an_estimate(upstream: FakeUpstream) -> None:
+    """Gemini's embeddings API reports no token counts: the request is counted at four
+    characters a token, not as free (usage, budgets and tpm read this count)."""
+    app = gateway_app(config(upstream), plugins=PLUGINS)
+    async with asgi_client(app, headers={"authorization": f"Bearer {KEY}"}) as http:
+        client = openai.AsyncOpenAI(base_url="http://localhost/v1", api_key=KEY, http_client=http, max_retries=0)
+        await client.embeddings.create(model="gemini-embedding-001", input=["abcd", "abcdefgh"], dimensions=1)
+        status = (await http.get("/v0/status")).json()
+    (client_usage,) = status["clients"].values()
+    assert client_usage["requests"] == 1 and client_usage["input_tokens"] == 3  # 4 / 4 + 8 / 4

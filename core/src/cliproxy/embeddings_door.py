@@ -24,6 +24,7 @@ from cliproxy.doors import DoorEndpoint
 from cliproxy.eager import finish_shielded
 from cliproxy.embedding import EmbeddingRequest, Embeddings
 from cliproxy.errors import GatewayError
+from cliproxy.estimate import estimate_tokens
 from cliproxy.gateway import Gateway
 from cliproxy.ir import Usage
 from cliproxy.outcome import Outcome
@@ -94,9 +95,19 @@ class EmbeddingsDoor(DoorEndpoint):
             headers = with_rate_headers(outcome.call.client, JSON_HEADERS, gateway.clock)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
-            sent = (Usage(input_tokens=answer.input_tokens), None)
+            sent = (Usage(input_tokens=counted_tokens(answer, outcome.call.client.embedding)), None)
         finally:
             await finish_shielded(settle(gateway, outcome, sent))
+
+
+def counted_tokens(answer: Embeddings, request: EmbeddingRequest | None) -> int | None:
+    """The input tokens an embeddings request is counted for: what the upstream reported,
+    else (Gemini's API reports none) an estimate from the inputs -- four characters a
+    token, a token-id input its length -- so usage, budgets and ``tpm`` do not count it
+    as free."""
+    if answer.input_tokens is not None or request is None:
+        return answer.input_tokens
+    return sum(estimate_tokens(item) if isinstance(item, str) else len(item) for item in request.inputs)
 
 
 def embedding_routes(gateway: Gateway) -> list[BaseRoute]:
