@@ -17,8 +17,7 @@ import openai
 import pytest
 from cliproxy.key_policy import KeyPolicy
 from cliproxy.rate_headers import refusal_headers
-from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app
-from cliproxy.testing.upstream import RecordedRequest
+from cliproxy.testing import FakeUpstream, Reply, gateway_app, serve_app, wire_answer
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -35,59 +34,8 @@ KEYS: list[Any] = [
 HI = [{"role": "user", "content": "hi"}]
 
 
-def chat_answer() -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "gpt-4.1-nano",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
-    }
-
-
-def claude_answer() -> dict[str, Any]:
-    return {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929",
-        "content": [{"type": "text", "text": "hi"}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 10, "output_tokens": 2},
-    }
-
-
-def chat_reply(request: RecordedRequest) -> Reply:
-    if not request.json.get("stream"):
-        return Reply.json(chat_answer())
-    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1-nano"}
-    return Reply.sse_events(
-        [
-            {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]},
-            {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-            {**chunk, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}},
-        ],
-        done=True,
-    )
-
-
-def claude_reply(request: RecordedRequest) -> Reply:
-    if not request.json.get("stream"):
-        return Reply.json(claude_answer())
-    start = {**claude_answer(), "content": [], "stop_reason": None, "usage": {"input_tokens": 10, "output_tokens": 1}}
-    return Reply.sse_events(
-        [
-            {"type": "message_start", "message": start},
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
-            {"type": "content_block_stop", "index": 0},
-            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
-            {"type": "message_stop"},
-        ],
-        named=True,
-    )
+chat_reply = wire_answer("openai-chat", "hi")
+claude_reply = wire_answer("anthropic", "hi")
 
 
 def config(upstream: FakeUpstream, state: dict[str, Any] | None) -> dict[str, Any]:
@@ -204,7 +152,7 @@ def test_admitted_answers_carry_what_the_keys_windows_have_left(
 
 
 def test_only_the_limits_a_key_has_get_headers(upstream: FakeUpstream) -> None:
-    upstream.add("POST", CHAT, Reply.json(chat_answer()))
+    upstream.add("POST", CHAT, chat_reply)
     upstream.add(
         "POST",
         "/v1/embeddings",
@@ -217,7 +165,7 @@ def test_only_the_limits_a_key_has_get_headers(upstream: FakeUpstream) -> None:
             }
         ),
     )
-    upstream.add("POST", MESSAGES, Reply.json(claude_answer()))
+    upstream.add("POST", MESSAGES, claude_reply)
     with serve_app(gateway_app(config(upstream, None), plugins=[cliproxy_openai, cliproxy_claude])) as url:
 
         def openai_headers(key: str) -> httpx.Headers:
@@ -245,7 +193,7 @@ def test_only_the_limits_a_key_has_get_headers(upstream: FakeUpstream) -> None:
 
 
 def test_a_keepalive_that_commits_the_answer_sends_the_headers(upstream: FakeUpstream) -> None:
-    upstream.add("POST", CHAT, Reply.json(chat_answer(), delay=1.5))
+    upstream.add("POST", CHAT, wire_answer("openai-chat", "hi", delay=1.5))
     built = {**config(upstream, None), "nonstream-keepalive-interval": 0.3}
     with serve_app(gateway_app(built, plugins=[cliproxy_openai, cliproxy_claude])) as url:
         client = openai.OpenAI(api_key=LIMITED, base_url=url + "/v1", max_retries=0)

@@ -29,12 +29,12 @@ def built_in_translator(wire: str) -> ClientTranslator:
     raise ValueError(f"no built-in wire format {wire!r}; the built-in ones are {names}")
 
 
-def wire_answer(wire: str, text: str = DEFAULT_ANSWER) -> Callable[[RecordedRequest], Reply]:
+def wire_answer(wire: str, text: str = DEFAULT_ANSWER, *, delay: float = 0.0) -> Callable[[RecordedRequest], Reply]:
     """A :class:`~cliproxy.testing.FakeUpstream` handler that answers in ``wire`` with
     ``text``: a whole body, or a stream when the request asks for one (``"stream": true``
     in the body, or Gemini's ``:streamGenerateContent``; ``?alt=sse`` picks Gemini's SSE
-    framing). The bytes come from the core's encoder for that wire, so they are what the
-    gateway itself would send a client::
+    framing), after ``delay`` seconds. The bytes come from the core's encoder for that
+    wire, so they are what the gateway itself would send a client::
 
         upstream.add("POST", "/v1/chat/completions", wire_answer("openai-chat", "Hi!"))
     """
@@ -53,10 +53,10 @@ def wire_answer(wire: str, text: str = DEFAULT_ANSWER) -> Callable[[RecordedRequ
         )
         ctx = EncodeContext(model=model, body=body, created=int(time.time()), query=dict(request.query))
         if not stream:
-            return Reply(body=translator.encode_response(response, ctx))
+            return Reply(body=translator.encode_response(response, ctx), delay=delay)
         encoder = translator.stream_encoder(ctx)
         chunks = [encoder.encode([event]) for event in ir.response_events(response)] + [encoder.close()]
-        return Reply(chunks=[c for c in chunks if c], content_type=encoder.media_type)
+        return Reply(chunks=[c for c in chunks if c], content_type=encoder.media_type, delay=delay)
 
     return answer
 
