@@ -392,13 +392,13 @@ class DoorEndpoint:
                 encoder = translator.stream_encoder(ctx)
                 return encoder.encode([StreamError(error)]) + encoder.close()
 
-            headers = with_rate_headers(client, stream_headers(translator.stream_encoder(ctx)), self.gateway.clock)
+            headers = with_rate_headers(client, stream_headers(translator.stream_encoder(ctx)))
             return Keepalive(exchange, interval, ping, headers, stream=True, ending=ending)
         return Keepalive(
             exchange,
             interval,
             BLANK_LINE,
-            with_rate_headers(client, JSON_HEADERS, self.gateway.clock),
+            with_rate_headers(client, JSON_HEADERS),
             stream=False,
             ending=lambda error: error_response(translator, error)[2],
         )

@@ -92,7 +92,7 @@ class EmbeddingsDoor(DoorEndpoint):
         sent: tuple[Usage, GatewayError | None] | None = None
         try:
             body = self.codec.encode(answer, outcome.call.client)
-            headers = with_rate_headers(outcome.call.client, JSON_HEADERS, gateway.clock)
+            headers = with_rate_headers(outcome.call.client, JSON_HEADERS)
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             sent = (Usage(input_tokens=counted_tokens(answer, outcome.call.client.embedding)), None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cliproxy.key_policy import KeyPolicy
@@ -80,11 +79,11 @@ def admitted_headers(ticket: Ticket, wire: str, now: float) -> list[tuple[bytes,
     return [(name.encode(), value.encode()) for name, value in pairs]
 
 
-def with_rate_headers(
-    client: ClientRequest, headers: list[tuple[bytes, bytes]], clock: Callable[[], float]
-) -> list[tuple[bytes, bytes]]:
+def with_rate_headers(client: ClientRequest, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """An admitted answer's ``headers``, with :func:`admitted_headers` when ``client``'s
-    key holds a ticket (``headers`` itself, untouched, and no clock read when it does not)."""
-    if client.ticket is None:
+    key holds a ticket (``headers`` itself, untouched, when it does not). Durations are
+    counted on the clock of the ticket's store, the one its reset times came from."""
+    ticket = client.ticket
+    if ticket is None:
         return headers
-    return [*headers, *admitted_headers(client.ticket, client.wire, clock())]
+    return [*headers, *admitted_headers(ticket, client.wire, ticket.store.clock())]

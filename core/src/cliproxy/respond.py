@@ -95,9 +95,7 @@ async def _whole(gateway: Gateway, outcome: Outcome, ctx: EncodeContext, send: S
 def _answered_by(client: ClientRequest, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers``, with what the client key's rpm and tpm windows have left when it has
     such limits, and which model answered when a fallback model did."""
-    ticket = client.ticket
-    if ticket is not None:
-        headers = with_rate_headers(client, headers, ticket.store.clock)
+    headers = with_rate_headers(client, headers)
     if client.fallback_from is None:
         return headers
     return [
