@@ -208,7 +208,7 @@ def routes(api: ManagementApi) -> list[ManagementRoute]:
         policy = None if live is None else live.policy
         view: dict[str, Any] = {}
         if policy is not None and policy.limits_rate:
-            view = limits_view(policy, await gateway.state.limit_usage(key["name"]), gateway.clock())
+            view = limits_view(policy, await gateway.state.limit_usage(key["name"]), gateway.state.clock())
         return {"key": _shown(key), "limits": view, "shared": bool(gateway.state.describe().get("shared"))}
 
     return [
